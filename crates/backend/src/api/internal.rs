@@ -1,0 +1,109 @@
+//! `/api/v1/internal/*`: the executor managers' side of the queue. Every route requires
+//! `X-Internal-Token` ([`InternalCaller`]).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use protocol::internal::{
+    ClaimRequest, CompleteRequest, EventBatch, FailRequest, HeartbeatRequest, IngestResponse,
+    LeaseRef, LeaseStatus, RunAck,
+};
+use uuid::Uuid;
+
+use crate::auth::InternalCaller;
+use crate::error::ApiResult;
+use crate::extract::{Json, Path};
+use crate::queue::{claim, lease};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/runs/claim", post(claim_run))
+        .route("/runs/{id}/heartbeat", post(heartbeat))
+        .route("/runs/{id}/start", post(start))
+        .route("/runs/{id}/events", post(events))
+        .route("/runs/{id}/complete", post(complete))
+        .route("/runs/{id}/fail", post(fail))
+}
+
+async fn claim_run(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Json(req): Json<ClaimRequest>,
+) -> ApiResult<Response> {
+    Ok(match claim::claim(&state, &req).await? {
+        Some(run) => Json(run).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<HeartbeatRequest>,
+) -> ApiResult<Json<LeaseStatus>> {
+    Ok(Json(
+        lease::heartbeat(
+            &state.pool,
+            id,
+            &req.worker_id,
+            req.epoch,
+            req.lease_seconds,
+        )
+        .await?,
+    ))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<LeaseRef>,
+) -> ApiResult<Json<LeaseStatus>> {
+    Ok(Json(
+        lease::start(&state.pool, id, &req.worker_id, req.epoch).await?,
+    ))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(batch): Json<EventBatch>,
+) -> ApiResult<Json<IngestResponse>> {
+    Ok(Json(crate::events::ingest(&state.pool, id, &batch).await?))
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<CompleteRequest>,
+) -> ApiResult<Json<RunAck>> {
+    Ok(Json(
+        lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?,
+    ))
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<FailRequest>,
+) -> ApiResult<Json<RunAck>> {
+    Ok(Json(
+        lease::fail(
+            &state.pool,
+            id,
+            &req.worker_id,
+            req.epoch,
+            &req.error,
+            req.retryable,
+            state.settings.run_retry_backoff_seconds,
+        )
+        .await?,
+    ))
+}

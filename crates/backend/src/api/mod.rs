@@ -1,0 +1,112 @@
+//! The HTTP surface: public routes under `/api/v1`, internal routes under `/api/v1/internal`,
+//! health at the root. Routing and cross-cutting layers live here; handlers are thin and call the
+//! modules that own the behaviour (`queue`, `events`, `sessions`, `runs`, `auth`).
+
+mod auth;
+mod health;
+mod internal;
+mod runs;
+mod sessions;
+mod tasks;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The largest JSON body a public route accepts.
+pub const PUBLIC_BODY_LIMIT: usize = 1024 * 1024;
+/// The largest body an internal route accepts (event batches carry tool output).
+pub const INTERNAL_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let cors = cors_layer(&state);
+
+    let public = Router::new()
+        .merge(auth::routes())
+        .merge(tasks::routes())
+        .merge(sessions::routes())
+        .merge(runs::routes())
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
+
+    let internal = internal::routes().layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT));
+
+    Router::new()
+        .nest("/api/v1/internal", internal)
+        .nest("/api/v1", public)
+        .merge(health::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(target: telemetry::ACCESS_LOG_TARGET, "http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            })
+            .on_response(|res: &Response, latency: std::time::Duration, _span: &tracing::Span| {
+                tracing::info!(target: telemetry::ACCESS_LOG_TARGET, status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "request");
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn cors_layer(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .settings
+        .cors_origin_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::PUT,
+        ])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            HeaderName::from_static("x-request-id"),
+        ])
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(protocol::ErrorBody::new(
+            "internal",
+            "internal server error",
+        )),
+    )
+        .into_response()
+}

@@ -1,0 +1,220 @@
+//! `/sessions`: list, read, rename, delete, read events, cancel.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use protocol::api::{
+    CancelResponse, EventsPage, SessionDetail, SessionList, SessionView, UpdateSessionRequest,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::sessions::{self, MAX_TITLE_CHARS, SessionRow};
+use crate::state::AppState;
+use crate::{events, runs};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", get(list))
+        .route("/sessions/{id}", get(detail).patch(rename).delete(remove))
+        .route("/sessions/{id}/events", get(list_events))
+        .route("/sessions/{id}/cancel", post(cancel))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
+/// Cursor: `<created_at as unix microseconds>_<id>` of the last session of the previous page.
+fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
+    let (micros, id) = c.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<SessionList>> {
+    if !(1..=200).contains(&q.limit) {
+        return Err(ApiError::validation("limit must be between 1 and 200"));
+    }
+    let (before_at, before_id) = match q.cursor.as_deref() {
+        Some(c) => {
+            let (a, i) = parse_cursor(c)?;
+            (Some(a), Some(i))
+        }
+        None => (None, None),
+    };
+    let rows: Vec<SessionRow> = sqlx::query_as(
+        "SELECT id, title, status, config, created_at, updated_at FROM sessions
+          WHERE user_id = $1
+            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+          ORDER BY created_at DESC, id DESC
+          LIMIT $4",
+    )
+    .bind(user.id)
+    .bind(before_at)
+    .bind(before_id)
+    .bind(q.limit + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let has_more = rows.len() as i64 > q.limit;
+    let rows: Vec<SessionRow> = rows.into_iter().take(q.limit as usize).collect();
+    let next_cursor = if has_more {
+        rows.last()
+            .map(|r| format!("{}_{}", r.created_at().timestamp_micros(), r.id()))
+    } else {
+        None
+    };
+    let sessions = rows
+        .into_iter()
+        .map(SessionRow::into_view)
+        .collect::<ApiResult<Vec<SessionView>>>()?;
+    Ok(Json(SessionList {
+        sessions,
+        next_cursor,
+    }))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionDetail>> {
+    let session = sessions::get_owned(&state.pool, user.id, id).await?;
+    let runs = runs::list_for_session(&state.pool, id).await?;
+    Ok(Json(SessionDetail { session, runs }))
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateSessionRequest>,
+) -> ApiResult<Json<SessionView>> {
+    let title = req.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::validation(format!(
+            "title must be 1 to {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    let row: Option<SessionRow> = sqlx::query_as(
+        "UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2
+         RETURNING id, title, status, config, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(title)
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(Json(row.ok_or(ApiError::NotFound("session"))?.into_view()?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.pool.begin().await?;
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE")
+            .bind(id)
+            .bind(user.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    found.ok_or(ApiError::NotFound("session"))?;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ('claimed', 'running', 'canceling')",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if active > 0 {
+        return Err(ApiError::conflict(
+            "session_active",
+            "the session has a run in progress; cancel it first",
+        ));
+    }
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_event_limit")]
+    limit: i64,
+}
+
+fn default_event_limit() -> i64 {
+    500
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Json<EventsPage>> {
+    if q.after < 0 {
+        return Err(ApiError::validation("after must be 0 or more"));
+    }
+    if !(1..=events::MAX_PAGE).contains(&q.limit) {
+        return Err(ApiError::validation(format!(
+            "limit must be between 1 and {}",
+            events::MAX_PAGE
+        )));
+    }
+    sessions::ensure_owned(&state.pool, user.id, id).await?;
+    Ok(Json(events::page(&state.pool, id, q.after, q.limit).await?))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CancelResponse>> {
+    sessions::ensure_owned(&state.pool, user.id, id).await?;
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "UPDATE runs
+            SET status = CASE WHEN status = 'queued' THEN 'canceled' ELSE 'canceling' END,
+                finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+                error = CASE WHEN status = 'queued' THEN 'canceled before it started' ELSE error END
+          WHERE session_id = $1 AND status IN ('queued', 'claimed', 'running')
+      RETURNING status",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    let canceled = statuses.iter().filter(|s| *s == "canceled").count() as i64;
+    let canceling = statuses.len() as i64 - canceled;
+    tracing::info!(session_id = %id, canceled, canceling, "cancel requested");
+    Ok(Json(CancelResponse {
+        canceled,
+        canceling,
+    }))
+}

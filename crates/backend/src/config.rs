@@ -1,0 +1,431 @@
+//! The backend's settings: the configuration guide's backend variables with their documented
+//! defaults, plus the few this project adds (auth mode, queue policy). Loaded once at start-up;
+//! a missing or invalid variable stops the process with one line naming it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use service_config::{Required, SettingsError};
+use telemetry::LogSettings;
+
+/// Variables without which the backend does not start.
+pub const REQUIRED: &[Required] = &[
+    ("DATABASE_URL", "PostgreSQL connection string"),
+    ("SECRET_KEY", "secret used to sign login tokens"),
+    (
+        "INTERNAL_API_TOKEN",
+        "token executor managers present on the internal API",
+    ),
+    ("S3_ENDPOINT", "S3-compatible endpoint URL"),
+    ("S3_ACCESS_KEY", "S3 access key"),
+    ("S3_SECRET_KEY", "S3 secret key"),
+    ("S3_BUCKET", "S3 bucket name (must exist)"),
+];
+
+/// How users authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// One implicit user; no sign-in. For one person on a laptop.
+    SingleUser,
+    /// Email and password accounts.
+    Password,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::SingleUser => "single_user",
+            AuthMode::Password => "password",
+        }
+    }
+}
+
+/// Everything the backend reads from its environment. `Debug` redacts secrets.
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub secret_key: String,
+    pub internal_api_token: String,
+    pub s3_endpoint: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    pub s3_bucket: String,
+
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// JSON array of allowed browser origins.
+    #[serde(default = "default_cors_origins")]
+    pub cors_origins: String,
+    #[serde(default)]
+    pub executor_manager_url: Option<String>,
+    #[serde(default)]
+    pub s3_public_endpoint: Option<String>,
+    #[serde(default = "default_s3_region")]
+    pub s3_region: String,
+    #[serde(default = "default_true")]
+    pub s3_force_path_style: bool,
+    #[serde(default = "default_presign_expires")]
+    pub s3_presign_expires: u64,
+    #[serde(default)]
+    pub openai_api_key: Option<String>,
+    #[serde(default)]
+    pub openai_base_url: Option<String>,
+    #[serde(default = "default_openai_model")]
+    pub openai_default_model: String,
+    #[serde(default = "default_max_upload")]
+    pub max_upload_size_mb: u64,
+
+    /// The logging variables, loaded on their own: serde's `flatten` would hand the config crate
+    /// buffered strings and defeat its `"true"` → `bool` conversion.
+    #[serde(skip)]
+    pub log: LogSettings,
+
+    // ---- added by this project ----
+    /// `single_user` or `password` (default).
+    #[serde(default = "default_auth_mode")]
+    pub auth_mode: AuthMode,
+    /// Lifetime of a login token.
+    #[serde(default = "default_token_ttl")]
+    pub auth_token_ttl_hours: u64,
+    /// Mark the login cookie `Secure` (set when served over HTTPS).
+    #[serde(default)]
+    pub cookie_secure: bool,
+    /// Apply the embedded migrations at start-up.
+    #[serde(default = "default_true")]
+    pub run_migrations: bool,
+    #[serde(default = "default_pool_size")]
+    pub database_max_connections: u32,
+    /// Attempts a run gets before it is failed for good.
+    #[serde(default = "default_max_attempts")]
+    pub run_max_attempts: i32,
+    /// Back-off before a re-queued run may be claimed again; doubles with each attempt.
+    #[serde(default = "default_backoff")]
+    pub run_retry_backoff_seconds: u64,
+    /// How often expired leases are looked for.
+    #[serde(default = "default_reaper_interval")]
+    pub lease_reaper_interval_seconds: u64,
+}
+
+fn default_host() -> String {
+    "0.0.0.0".into()
+}
+fn default_port() -> u16 {
+    8000
+}
+fn default_cors_origins() -> String {
+    r#"["http://localhost:3000","http://127.0.0.1:3000"]"#.into()
+}
+fn default_s3_region() -> String {
+    "us-east-1".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_presign_expires() -> u64 {
+    300
+}
+fn default_openai_model() -> String {
+    "gpt-4o-mini".into()
+}
+fn default_max_upload() -> u64 {
+    100
+}
+fn default_auth_mode() -> AuthMode {
+    AuthMode::Password
+}
+fn default_token_ttl() -> u64 {
+    24 * 7
+}
+fn default_pool_size() -> u32 {
+    20
+}
+fn default_max_attempts() -> i32 {
+    3
+}
+fn default_backoff() -> u64 {
+    10
+}
+fn default_reaper_interval() -> u64 {
+    5
+}
+
+impl Settings {
+    /// Loads and validates the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Loads and validates the settings from the given variables.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut s: Settings = service_config::load_from(vars.clone(), REQUIRED)?;
+        s.log = service_config::load_from(vars, &[])?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(SettingsError::invalid(
+                "DATABASE_URL",
+                "expected a postgres:// or postgresql:// URL",
+            ));
+        }
+        if self.secret_key.len() < 16 {
+            return Err(SettingsError::invalid(
+                "SECRET_KEY",
+                "must be at least 16 characters (32 or more in production)",
+            ));
+        }
+        if self.internal_api_token.len() < 16 {
+            return Err(SettingsError::invalid(
+                "INTERNAL_API_TOKEN",
+                "must be at least 16 characters",
+            ));
+        }
+        for (var, url) in [
+            ("S3_ENDPOINT", Some(&self.s3_endpoint)),
+            ("S3_PUBLIC_ENDPOINT", self.s3_public_endpoint.as_ref()),
+            ("EXECUTOR_MANAGER_URL", self.executor_manager_url.as_ref()),
+            ("OPENAI_BASE_URL", self.openai_base_url.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(SettingsError::invalid(
+                    var,
+                    format!("expected an http:// or https:// URL, got `{url}`"),
+                ));
+            }
+        }
+        self.host.parse::<IpAddr>().map_err(|_| {
+            SettingsError::invalid(
+                "HOST",
+                format!("expected an IP address, got `{}`", self.host),
+            )
+        })?;
+        self.cors_origin_list()?;
+        if self.s3_presign_expires == 0 || self.s3_presign_expires > 7 * 24 * 3600 {
+            return Err(SettingsError::invalid(
+                "S3_PRESIGN_EXPIRES",
+                "must be between 1 and 604800 seconds",
+            ));
+        }
+        if self.max_upload_size_mb == 0 {
+            return Err(SettingsError::invalid(
+                "MAX_UPLOAD_SIZE_MB",
+                "must be at least 1",
+            ));
+        }
+        if self.run_max_attempts < 1 {
+            return Err(SettingsError::invalid(
+                "RUN_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        if self.lease_reaper_interval_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "LEASE_REAPER_INTERVAL_SECONDS",
+                "must be at least 1",
+            ));
+        }
+        if self.auth_token_ttl_hours == 0 {
+            return Err(SettingsError::invalid(
+                "AUTH_TOKEN_TTL_HOURS",
+                "must be at least 1",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(SettingsError::invalid(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        self.log
+            .filter_directive()
+            .map_err(|e| SettingsError::invalid("LOG_LEVEL", e.to_string()))?;
+        Ok(())
+    }
+
+    /// `CORS_ORIGINS` parsed: a JSON array of origins.
+    pub fn cors_origin_list(&self) -> Result<Vec<String>, SettingsError> {
+        let list: Vec<String> = serde_json::from_str(&self.cors_origins).map_err(|e| {
+            SettingsError::invalid(
+                "CORS_ORIGINS",
+                format!("expected a JSON array of origins: {e}"),
+            )
+        })?;
+        for o in &list {
+            if o.parse::<http::HeaderValue>().is_err() || o.ends_with('/') {
+                return Err(SettingsError::invalid(
+                    "CORS_ORIGINS",
+                    format!("`{o}` is not an origin (scheme://host[:port], no trailing slash)"),
+                ));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Where browsers reach S3: `S3_PUBLIC_ENDPOINT`, else `S3_ENDPOINT`.
+    pub fn s3_public_endpoint(&self) -> &str {
+        self.s3_public_endpoint
+            .as_deref()
+            .unwrap_or(&self.s3_endpoint)
+    }
+}
+
+fn redact(v: &str) -> &'static str {
+    if v.is_empty() { "" } else { "[redacted]" }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact(&self.database_url))
+            .field("secret_key", &redact(&self.secret_key))
+            .field("internal_api_token", &redact(&self.internal_api_token))
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_access_key", &redact(&self.s3_access_key))
+            .field("s3_secret_key", &redact(&self.s3_secret_key))
+            .field("s3_bucket", &self.s3_bucket)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("cors_origins", &self.cors_origins)
+            .field("executor_manager_url", &self.executor_manager_url)
+            .field("s3_public_endpoint", &self.s3_public_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_force_path_style", &self.s3_force_path_style)
+            .field("s3_presign_expires", &self.s3_presign_expires)
+            .field(
+                "openai_api_key",
+                &self.openai_api_key.as_deref().map(redact),
+            )
+            .field("openai_base_url", &self.openai_base_url)
+            .field("openai_default_model", &self.openai_default_model)
+            .field("max_upload_size_mb", &self.max_upload_size_mb)
+            .field("log", &self.log)
+            .field("auth_mode", &self.auth_mode)
+            .field("auth_token_ttl_hours", &self.auth_token_ttl_hours)
+            .field("run_migrations", &self.run_migrations)
+            .field("run_max_attempts", &self.run_max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(String, String)> {
+        [
+            ("DATABASE_URL", "postgresql://u:p@localhost/db"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("INTERNAL_API_TOKEN", "internal-token-0123456789"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "sk"),
+            ("S3_BUCKET", "poco"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v = base();
+        v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v
+    }
+
+    #[test]
+    fn documented_defaults() {
+        let s = Settings::from_vars(base()).unwrap();
+        assert_eq!(s.host, "0.0.0.0");
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.s3_region, "us-east-1");
+        assert!(s.s3_force_path_style);
+        assert_eq!(s.s3_presign_expires, 300);
+        assert_eq!(s.openai_default_model, "gpt-4o-mini");
+        assert_eq!(s.max_upload_size_mb, 100);
+        assert_eq!(s.s3_public_endpoint(), "http://127.0.0.1:9000");
+        assert!(!s.log.debug && !s.log.log_to_file && !s.log.log_sql && !s.log.uvicorn_access_log);
+        assert_eq!(s.log.log_dir, "./logs");
+        assert_eq!(s.log.log_backup_count, 14);
+        assert_eq!(s.auth_mode, AuthMode::Password);
+        assert!(s.run_migrations);
+        assert_eq!(s.cors_origin_list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn every_required_variable_is_named_when_missing() {
+        for (var, _) in REQUIRED {
+            let vars: Vec<_> = base().into_iter().filter(|(k, _)| k != var).collect();
+            let err = Settings::from_vars(vars).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{var} is required")), "{err}");
+            assert_eq!(err.lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        for (var, value) in [
+            ("PORT", "http"),
+            ("CORS_ORIGINS", "http://a"),
+            ("CORS_ORIGINS", r#"["http://a/"]"#),
+            ("S3_FORCE_PATH_STYLE", "sometimes"),
+            ("S3_PRESIGN_EXPIRES", "0"),
+            ("AUTH_MODE", "ldap"),
+            ("S3_PUBLIC_ENDPOINT", "localhost:9000"),
+            ("DATABASE_URL", "mysql://x"),
+            ("LOG_LEVEL", "info,=["),
+            ("HOST", "not an ip"),
+        ] {
+            let err = Settings::from_vars(with(&[(var, value)]))
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"))
+                .to_string();
+            assert!(
+                err.starts_with(&format!("{var} is invalid")),
+                "{var}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_are_read() {
+        let s = Settings::from_vars(with(&[
+            ("PORT", "9001"),
+            ("S3_FORCE_PATH_STYLE", "false"),
+            ("S3_REGION", "auto"),
+            ("S3_PUBLIC_ENDPOINT", "http://localhost:9000"),
+            ("AUTH_MODE", "single_user"),
+            ("UVICORN_ACCESS_LOG", "true"),
+            ("MAX_UPLOAD_SIZE_MB", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(s.port, 9001);
+        assert!(!s.s3_force_path_style);
+        assert_eq!(s.s3_region, "auto");
+        assert_eq!(s.s3_public_endpoint(), "http://localhost:9000");
+        assert_eq!(s.auth_mode, AuthMode::SingleUser);
+        assert!(s.log.uvicorn_access_log);
+        assert_eq!(s.max_upload_size_mb, 5);
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let s = Settings::from_vars(base()).unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("0123456789abcdef0123456789abcdef"));
+        assert!(!d.contains("internal-token"));
+        assert!(!d.contains("u:p@"));
+    }
+}

@@ -1,0 +1,19 @@
+//! The backend: users and auth, sessions, runs, the leased run queue, and event storage on
+//! PostgreSQL, served over HTTP (axum).
+//!
+//! Start at [`server::run`] for the process, [`api::router`] for the routes, and [`queue`] for the
+//! queue's policy.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod queue;
+pub mod runs;
+pub mod server;
+pub mod sessions;
+pub mod state;

@@ -1,0 +1,174 @@
+//! Claiming: hand the oldest claimable run to a worker, waiting for one if need be.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use protocol::internal::{ClaimRequest, ClaimedRun};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{MAX_LEASE_SECONDS, MAX_WAIT_SECONDS, MIN_LEASE_SECONDS};
+use crate::error::{ApiError, ApiResult};
+use crate::runs::RunOptions;
+use crate::state::AppState;
+
+const CLAIM_SQL: &str = "
+WITH next AS (
+    SELECT r.id FROM runs r
+     WHERE r.status = 'queued' AND r.scheduled_at <= now()
+       AND NOT EXISTS (
+           SELECT 1 FROM runs e
+            WHERE e.session_id = r.session_id
+              AND e.status IN ('queued', 'claimed', 'running', 'canceling')
+              AND e.queue_pos < r.queue_pos)
+     ORDER BY r.queue_pos
+     LIMIT 1
+     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE runs r
+       SET status = 'claimed', lease_holder = $1, lease_seconds = $2,
+           lease_expires_at = now() + $2 * interval '1 second',
+           lease_epoch = r.lease_epoch + 1, attempts = r.attempts + 1, claimed_at = now()
+      FROM next
+     WHERE r.id = next.id
+ RETURNING r.id, r.session_id, r.lease_epoch, r.attempts, r.max_attempts, r.prompt, r.options,
+           r.lease_expires_at
+)
+SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts, c.prompt, c.options,
+       c.lease_expires_at, s.agent_session_id
+  FROM claimed c JOIN sessions s ON s.id = c.session_id";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: Uuid,
+    session_id: Uuid,
+    user_id: Uuid,
+    lease_epoch: i64,
+    attempts: i32,
+    max_attempts: i32,
+    prompt: String,
+    options: sqlx::types::Json<RunOptions>,
+    lease_expires_at: DateTime<Utc>,
+    agent_session_id: Option<String>,
+}
+
+/// Validates a claim request's numbers.
+pub fn validate(req: &ClaimRequest) -> ApiResult<()> {
+    if req.worker_id.trim().is_empty() || req.worker_id.len() > 200 {
+        return Err(ApiError::validation(
+            "worker_id must be 1 to 200 characters",
+        ));
+    }
+    if !(MIN_LEASE_SECONDS..=MAX_LEASE_SECONDS).contains(&req.lease_seconds) {
+        return Err(ApiError::validation(format!(
+            "lease_seconds must be between {MIN_LEASE_SECONDS} and {MAX_LEASE_SECONDS}"
+        )));
+    }
+    if req.wait_seconds > MAX_WAIT_SECONDS {
+        return Err(ApiError::validation(format!(
+            "wait_seconds must be at most {MAX_WAIT_SECONDS}"
+        )));
+    }
+    Ok(())
+}
+
+/// One attempt to claim, without waiting.
+pub async fn try_claim(
+    pool: &PgPool,
+    worker_id: &str,
+    lease_seconds: u32,
+) -> ApiResult<Option<ClaimedRun>> {
+    claim_on(pool, worker_id, lease_seconds).await
+}
+
+async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
+    executor: E,
+    worker_id: &str,
+    lease_seconds: u32,
+) -> ApiResult<Option<ClaimedRun>> {
+    let row: Option<ClaimRow> = sqlx::query_as(CLAIM_SQL)
+        .bind(worker_id)
+        .bind(i32::try_from(lease_seconds).unwrap_or(i32::MAX))
+        .fetch_optional(executor)
+        .await?;
+    Ok(row.map(|r| ClaimedRun {
+        run_id: r.id,
+        session_id: r.session_id,
+        user_id: r.user_id,
+        epoch: r.lease_epoch,
+        attempt: r.attempts,
+        max_attempts: r.max_attempts,
+        prompt: r.prompt,
+        model: r.options.0.model,
+        permission_mode: r.options.0.permission_mode,
+        agent_session_id: r.agent_session_id,
+        lease_expires_at: r.lease_expires_at,
+    }))
+}
+
+/// What a claim attempt found: a run, or how long until a delayed run (a retry in back-off)
+/// becomes due.
+enum Attempt {
+    Claimed(ClaimedRun),
+    Empty { next_due: Option<Duration> },
+}
+
+/// A claim and, when it finds nothing, the time to the next due run, in one transaction: both see
+/// the same `now()`, so a run that becomes due between the two is never missed.
+async fn attempt(pool: &PgPool, worker_id: &str, lease_seconds: u32) -> ApiResult<Attempt> {
+    if let Some(run) = claim_on(pool, worker_id, lease_seconds).await? {
+        return Ok(Attempt::Claimed(run));
+    }
+    let mut tx = pool.begin().await?;
+    if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds).await? {
+        tx.commit().await?;
+        return Ok(Attempt::Claimed(run));
+    }
+    let secs: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (min(scheduled_at) - now()))::float8
+           FROM runs WHERE status = 'queued' AND scheduled_at > now()",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Attempt::Empty {
+        next_due: secs.map(|s| Duration::from_secs_f64(s.max(0.0))),
+    })
+}
+
+/// Claims a run, long-polling up to `wait_seconds` when none is claimable now.
+pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
+    validate(req)?;
+    if req.wait_seconds == 0 {
+        return try_claim(&state.pool, &req.worker_id, req.lease_seconds).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.wait_seconds));
+    let mut wake = state.queue.subscribe();
+    loop {
+        wake.borrow_and_update();
+        let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds).await? {
+            Attempt::Claimed(run) => {
+                tracing::info!(run_id = %run.run_id, worker_id = %req.worker_id, epoch = run.epoch, attempt = run.attempt, "run claimed");
+                return Ok(Some(run));
+            }
+            Attempt::Empty { next_due } => next_due,
+        };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let until = match next_due {
+            Some(due) => deadline.min(now + due),
+            None => deadline,
+        };
+        tokio::select! {
+            changed = wake.changed() => {
+                if changed.is_err() {
+                    return Ok(None);
+                }
+            }
+            _ = tokio::time::sleep_until(until) => {}
+            _ = state.shutdown.cancelled() => return Ok(None),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The leased run queue: how queued runs reach workers, and how a run whose worker vanished gets
+//! back to the queue. All queue policy lives in this module.
+//!
+//! # Policy
+//! * **Order.** Runs are claimed oldest first (`queue_pos`), and a run is claimable only when every
+//!   earlier run of its session has finished: a session has at most one active run, and follow-ups
+//!   run in the order they were given.
+//! * **Exclusive claims.** A claim locks the chosen row with `FOR UPDATE SKIP LOCKED`, so concurrent
+//!   claimers (on any number of backend replicas) never get the same run and never wait on each other.
+//! * **Leases and fencing.** A claim gives the worker a lease of `lease_seconds` and a new `epoch`.
+//!   Every later call about the run must name the same worker and epoch, or it gets `409` and
+//!   changes nothing. Heartbeats extend the lease.
+//! * **Expiry (the reaper).** A lease that runs out means the worker died or lost contact. The run
+//!   goes back to the queue with its epoch advanced (fencing off the old worker) and a back-off of
+//!   `RUN_RETRY_BACKOFF_SECONDS × 2^(attempt−1)` (at most 10 minutes), or, once `RUN_MAX_ATTEMPTS`
+//!   claims were used, is failed with an error that says so. A run being canceled is canceled.
+//! * **Long polls.** A claim with nothing to claim waits up to `wait_seconds` for a wake-up from
+//!   [`notify`]; it never sleeps in a loop.
+//! * **Worker failures.** `fail` with `retryable: true` (the platform's fault, e.g. a worker shutting
+//!   down) re-queues like an expiry; otherwise the run fails at once.
+
+pub mod claim;
+pub mod lease;
+pub mod notify;
+pub mod reaper;
+
+/// The most a claim may wait, whatever the worker asks.
+pub const MAX_WAIT_SECONDS: u32 = 60;
+/// Bounds of a lease.
+pub const MIN_LEASE_SECONDS: u32 = 5;
+pub const MAX_LEASE_SECONDS: u32 = 3600;
+/// The longest retry back-off.
+pub const MAX_BACKOFF_SECONDS: i64 = 600;
+
+/// The SQL condition "this run is still leased to worker `$2` at epoch `$3`" (run id `$1`).
+macro_rules! leased_to {
+    () => {
+        "id = $1 AND lease_holder = $2 AND lease_epoch = $3 AND status IN ('claimed', 'running', 'canceling')"
+    };
+}
+
+/// The SET clause that settles a run leaving its lease unfinished, from a derived table `d` with
+/// `next` (its new status: queued, failed or canceled) and `msg` (the attempt's error):
+/// re-queued runs get a back-off (base seconds in the given placeholder) and a new epoch; others
+/// are finished.
+macro_rules! settle_set {
+    ($backoff:literal) => {
+        concat!("status = d.next,
+         error = d.msg,
+         attempt_errors = r.attempt_errors
+             || jsonb_build_array(jsonb_build_object('attempt', r.attempts, 'error', d.msg, 'at', now())),
+         scheduled_at = CASE WHEN d.next = 'queued'
+             THEN now() + LEAST(", $backoff, " * power(2, GREATEST(r.attempts - 1, 0)), 600) * interval '1 second'
+             ELSE r.scheduled_at END,
+         finished_at = CASE WHEN d.next = 'queued' THEN NULL ELSE now() END,
+         lease_epoch = CASE WHEN d.next = 'queued' THEN r.lease_epoch + 1 ELSE r.lease_epoch END,
+         lease_holder = CASE WHEN d.next = 'queued' THEN NULL ELSE r.lease_holder END,
+         lease_expires_at = NULL")
+    };
+}
+
+pub(crate) use leased_to;
+pub(crate) use settle_set;

@@ -1,0 +1,114 @@
+//! Runs as the public API shows them, and the options a run is created with.
+
+use chrono::{DateTime, Utc};
+use protocol::api::{RunUsage, RunView};
+use protocol::event::Usage;
+use protocol::{PermissionMode, RunStatus};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+
+/// What the task asked for, stored with the run (`runs.options`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunOptions {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub permission_mode: PermissionMode,
+}
+
+/// The columns of a run that its view needs, with its usage if recorded.
+pub const RUN_VIEW_COLUMNS: &str =
+    "r.id, r.session_id, r.prompt, r.options, r.status, r.attempts, r.max_attempts, r.error,
+     r.created_at, r.scheduled_at, r.started_at, r.finished_at,
+     u.input_tokens, u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens,
+     u.total_cost_usd, u.duration_ms, u.num_turns";
+
+#[derive(sqlx::FromRow)]
+pub struct RunRow {
+    id: Uuid,
+    session_id: Uuid,
+    prompt: String,
+    options: Json<RunOptions>,
+    status: String,
+    attempts: i32,
+    max_attempts: i32,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    scheduled_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cache_creation_input_tokens: Option<i64>,
+    cache_read_input_tokens: Option<i64>,
+    total_cost_usd: Option<f64>,
+    duration_ms: Option<i64>,
+    num_turns: Option<i64>,
+}
+
+impl RunRow {
+    pub fn into_view(self) -> ApiResult<RunView> {
+        let status: RunStatus = self
+            .status
+            .parse()
+            .map_err(|e| ApiError::Internal(format!("stored run status: {e}")))?;
+        let usage = self.input_tokens.map(|input_tokens| RunUsage {
+            tokens: Usage {
+                input_tokens,
+                output_tokens: self.output_tokens.unwrap_or_default(),
+                cache_creation_input_tokens: self.cache_creation_input_tokens.unwrap_or_default(),
+                cache_read_input_tokens: self.cache_read_input_tokens.unwrap_or_default(),
+            },
+            total_cost_usd: self.total_cost_usd.unwrap_or_default(),
+            duration_ms: self.duration_ms.unwrap_or_default(),
+            num_turns: self.num_turns.unwrap_or_default(),
+        });
+        Ok(RunView {
+            id: self.id,
+            session_id: self.session_id,
+            prompt: self.prompt,
+            status,
+            model: self.options.0.model,
+            permission_mode: self.options.0.permission_mode,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            error: self.error,
+            created_at: self.created_at,
+            scheduled_at: self.scheduled_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            usage,
+        })
+    }
+}
+
+/// A run of `user`, or 404 (also when it belongs to someone else).
+pub async fn get_owned(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_VIEW_COLUMNS} FROM runs r
+           JOIN sessions s ON s.id = r.session_id
+           LEFT JOIN run_usage u ON u.run_id = r.id
+          WHERE r.id = $1 AND s.user_id = $2"
+    ));
+    let row: Option<RunRow> = sqlx::query_as(sql)
+        .bind(run_id)
+        .bind(user)
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or(ApiError::NotFound("run"))?.into_view()
+}
+
+/// The runs of a session, oldest first.
+pub async fn list_for_session(pool: &PgPool, session_id: Uuid) -> ApiResult<Vec<RunView>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_VIEW_COLUMNS} FROM runs r
+           LEFT JOIN run_usage u ON u.run_id = r.id
+          WHERE r.session_id = $1 ORDER BY r.queue_pos"
+    ));
+    let rows: Vec<RunRow> = sqlx::query_as(sql).bind(session_id).fetch_all(pool).await?;
+    rows.into_iter().map(RunRow::into_view).collect()
+}

@@ -1,0 +1,107 @@
+//! Sessions: a conversation with the agent, owned by one user, holding its runs and events.
+
+use chrono::{DateTime, Utc};
+use protocol::SessionStatus;
+use protocol::api::SessionView;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The longest title kept.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    id: Uuid,
+    title: String,
+    status: String,
+    config: Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub const SESSION_COLUMNS: &str = "id, title, status, config, created_at, updated_at";
+
+impl SessionRow {
+    pub fn into_view(self) -> ApiResult<SessionView> {
+        let status: SessionStatus = self
+            .status
+            .parse()
+            .map_err(|e| ApiError::Internal(format!("stored session status: {e}")))?;
+        Ok(SessionView {
+            id: self.id,
+            title: self.title,
+            status,
+            config: self.config,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// A session of `user`, or 404 (also when it belongs to someone else).
+pub async fn get_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<SessionView> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT id, title, status, config, created_at, updated_at
+           FROM sessions WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or(ApiError::NotFound("session"))?.into_view()
+}
+
+/// Checks that `user` owns session `id` (404 otherwise).
+pub async fn ensure_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<()> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
+    found.map(|_| ()).ok_or(ApiError::NotFound("session"))
+}
+
+/// A title from the first line of a prompt, cut at a word boundary.
+pub fn title_from_prompt(prompt: &str) -> String {
+    const MAX: usize = 80;
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("Untitled task");
+    if line.chars().count() <= MAX {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(MAX).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > MAX / 2 => &cut[..i],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_come_from_the_first_line() {
+        assert_eq!(title_from_prompt("\n  Fix the bug \nmore"), "Fix the bug");
+        assert_eq!(title_from_prompt("   "), "Untitled task");
+        let long = "word ".repeat(40);
+        let t = title_from_prompt(&long);
+        assert!(t.ends_with('…') && t.chars().count() <= 81, "{t}");
+    }
+}

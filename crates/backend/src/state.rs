@@ -1,0 +1,25 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::auth::token::TokenKeys;
+use crate::config::Settings;
+use crate::queue::notify::QueueNotifier;
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub tokens: TokenKeys,
+    /// Wakes long-polling claimers when a run may have become claimable.
+    pub queue: QueueNotifier,
+    /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).
+    pub local_user: Uuid,
+    /// Cancelled when the server starts shutting down: long polls return at once.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,208 @@
+//! A real backend on a loopback port over a fresh database (from `#[sqlx::test]`), and a client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use backend::config::Settings;
+use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: Client,
+    pub pool: PgPool,
+    pub shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn base_vars() -> Vec<(String, String)> {
+    let db = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test.sh sets it)");
+    [
+        ("DATABASE_URL", db.as_str()),
+        ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
+        ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
+        ("S3_ENDPOINT", "http://127.0.0.1:9"),
+        ("S3_ACCESS_KEY", "ak"),
+        ("S3_SECRET_KEY", "sk"),
+        ("S3_BUCKET", "bucket"),
+        ("RUN_RETRY_BACKOFF_SECONDS", "0"),
+        ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+impl TestApp {
+    /// Starts a backend in `password` mode over `pool`.
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, &[]).await
+    }
+
+    /// Starts a backend with extra settings.
+    pub async fn spawn_with(pool: PgPool, extra: &[(&str, &str)]) -> Self {
+        let mut vars = base_vars();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_vars(vars).expect("test settings");
+        let shutdown = CancellationToken::new();
+        let state = backend::server::start_state(settings, pool.clone(), shutdown.clone())
+            .await
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(backend::server::serve(listener, state));
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
+            pool,
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Registers a user and returns its bearer token.
+    pub async fn register(&self, email: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": "password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a task; returns (session_id, run_id).
+    pub async fn task(&self, token: &str, prompt: &str, session: Option<Uuid>) -> (Uuid, Uuid) {
+        let mut body = json!({"prompt": prompt});
+        if let Some(s) = session {
+            body["session_id"] = json!(s);
+        }
+        let res = self.post(token, "/api/v1/tasks", body).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let v: Value = res.json().await.unwrap();
+        (
+            v["session_id"].as_str().unwrap().parse().unwrap(),
+            v["run_id"].as_str().unwrap().parse().unwrap(),
+        )
+    }
+
+    pub async fn internal(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/internal{path}")))
+            .header(INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn claim(&self, worker: &str, wait_seconds: u32) -> Option<ClaimedRun> {
+        self.claim_lease(worker, wait_seconds, 60).await
+    }
+
+    pub async fn claim_lease(
+        &self,
+        worker: &str,
+        wait_seconds: u32,
+        lease: u32,
+    ) -> Option<ClaimedRun> {
+        let res = self
+            .internal(
+                "/runs/claim",
+                serde_json::to_value(ClaimRequest {
+                    worker_id: worker.into(),
+                    lease_seconds: lease,
+                    wait_seconds,
+                })
+                .unwrap(),
+            )
+            .await;
+        match res.status() {
+            StatusCode::OK => Some(res.json().await.unwrap()),
+            StatusCode::NO_CONTENT => None,
+            s => panic!(
+                "claim answered {s}: {}",
+                res.text().await.unwrap_or_default()
+            ),
+        }
+    }
+
+    pub async fn run_status(&self, run: Uuid) -> String {
+        sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts the JSON error shape and returns the code.
+pub async fn error_code(res: Response) -> String {
+    let status = res.status();
+    let body: Value = res
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{status}: body is not JSON: {e}"));
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{status}: no error.code in {body}"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{status}: no error.message in {body}"
+    );
+    code.to_owned()
+}
+
+/// An event batch of `n` assistant texts numbered from `from`.
+pub fn text_batch(worker: &str, epoch: i64, from: i64, n: i64) -> Value {
+    let events: Vec<Value> = (from..from + n)
+        .map(|i| {
+            json!({"run_seq": i, "time": "2026-01-01T00:00:00Z", "type": "assistant_text",
+                   "payload": {"text": format!("event {i}")}})
+        })
+        .collect();
+    json!({"worker_id": worker, "epoch": epoch, "events": events})
+}

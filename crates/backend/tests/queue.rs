@@ -1,0 +1,408 @@
+//! The leased run queue, through the internal HTTP API against a real PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{TestApp, error_code, text_batch};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn eight_concurrent_claimers_claim_each_of_200_runs_exactly_once(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let token = app.register("a@example.com").await;
+    let mut created = HashSet::new();
+    for i in 0..200 {
+        let (_, run) = app.task(&token, &format!("task {i}"), None).await;
+        created.insert(run);
+    }
+    let claimed = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let app = app.clone();
+        let claimed = claimed.clone();
+        workers.push(tokio::spawn(async move {
+            let worker = format!("worker-{w}");
+            while let Some(run) = app.claim(&worker, 0).await {
+                claimed.lock().await.push(run.run_id);
+                let res = app
+                    .internal(
+                        &format!("/runs/{}/complete", run.run_id),
+                        json!({"worker_id": worker, "epoch": run.epoch}),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let claimed = claimed.lock().await;
+    let unique: HashSet<Uuid> = claimed.iter().copied().collect();
+    assert_eq!(
+        claimed.len(),
+        200,
+        "some run was claimed twice or not at all"
+    );
+    assert_eq!(unique, created);
+    let done: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'completed' AND attempts = 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(done, 200);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_parked_claim_returns_within_100ms_of_a_new_task(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let token = app.register("a@example.com").await;
+    for round in 0..5 {
+        let waiter = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let run = app.claim("parked", 20).await;
+                (run, Instant::now())
+            })
+        };
+        // Let the claim park in its long poll.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiter.is_finished(),
+            "claim returned with nothing to claim"
+        );
+        let (_, run_id) = app.task(&token, &format!("wake {round}"), None).await;
+        // The task exists once its POST has answered; the claim must return within 100 ms of that
+        // (it usually returns before the answer even arrives).
+        let created = Instant::now();
+        let (run, woke) = waiter.await.unwrap();
+        assert_eq!(run.expect("claimed").run_id, run_id);
+        let latency = woke.saturating_duration_since(created);
+        assert!(
+            latency < Duration::from_millis(100),
+            "woke {latency:?} after the task was created"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn an_empty_long_poll_answers_204_after_its_wait(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let t = Instant::now();
+    assert!(app.claim("w", 1).await.is_none());
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+async fn expire_lease(pool: &PgPool, run: Uuid) {
+    sqlx::query("UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(run)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn an_expired_lease_requeues_and_fences_off_the_old_worker(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (_, run_id) = app.task(&token, "work", None).await;
+    let first = app.claim("worker-a", 0).await.unwrap();
+    assert_eq!(first.attempt, 1);
+    let res = app
+        .internal(
+            &format!("/runs/{run_id}/start"),
+            json!({"worker_id": "worker-a", "epoch": first.epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The worker dies: its lease runs out and the reaper (every second here) re-queues the run.
+    expire_lease(&app.pool, run_id).await;
+    let second = app
+        .claim("worker-b", 5)
+        .await
+        .expect("re-queued run claimed again");
+    assert_eq!(second.run_id, run_id);
+    assert_eq!(second.attempt, 2);
+    assert!(second.epoch > first.epoch);
+
+    let before: (String, i64, Option<String>) =
+        sqlx::query_as("SELECT status, lease_epoch, lease_holder FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // Every call of the old worker is refused and changes nothing.
+    for (path, body) in [
+        (
+            "heartbeat",
+            json!({"worker_id": "worker-a", "epoch": first.epoch}),
+        ),
+        (
+            "start",
+            json!({"worker_id": "worker-a", "epoch": first.epoch}),
+        ),
+        (
+            "complete",
+            json!({"worker_id": "worker-a", "epoch": first.epoch}),
+        ),
+        (
+            "fail",
+            json!({"worker_id": "worker-a", "epoch": first.epoch, "error": "x"}),
+        ),
+        ("events", text_batch("worker-a", first.epoch, 1, 3)),
+        // Right epoch, wrong worker.
+        (
+            "complete",
+            json!({"worker_id": "worker-a", "epoch": second.epoch}),
+        ),
+    ] {
+        let res = app.internal(&format!("/runs/{run_id}/{path}"), body).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "{path}");
+        assert_eq!(error_code(res).await, "lease_lost");
+    }
+    let after: (String, i64, Option<String>) =
+        sqlx::query_as("SELECT status, lease_epoch, lease_holder FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(before, after);
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 0);
+
+    // The new holder finishes normally.
+    let res = app
+        .internal(
+            &format!("/runs/{run_id}/complete"),
+            json!({"worker_id": "worker-b", "epoch": second.epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.run_status(run_id).await, "completed");
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_run_whose_attempts_are_used_up_fails_with_a_clear_error(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("RUN_MAX_ATTEMPTS", "2")]).await;
+    let token = app.register("a@example.com").await;
+    let (_, run_id) = app.task(&token, "work", None).await;
+    for attempt in 1..=2 {
+        let run = app.claim("w", 5).await.expect("claimable");
+        assert_eq!(run.attempt, attempt);
+        assert_eq!(run.max_attempts, 2);
+        expire_lease(&app.pool, run_id).await;
+        backend::queue::reaper::reap_once(&app.pool, 0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.run_status(run_id).await, "failed");
+    assert!(app.claim("w", 0).await.is_none());
+    let res = app.get(&token, &format!("/api/v1/runs/{run_id}")).await;
+    let run: Value = res.json().await.unwrap();
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["attempts"], 2);
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("lease expired") && error.contains("2 of 2"),
+        "{error}"
+    );
+    let history: Value = sqlx::query_scalar("SELECT attempt_errors FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn retryable_failures_requeue_with_backoff_and_others_fail(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("RUN_RETRY_BACKOFF_SECONDS", "30")]).await;
+    let token = app.register("a@example.com").await;
+    let (_, run_id) = app.task(&token, "work", None).await;
+    let run = app.claim("w", 0).await.unwrap();
+    let res = app
+        .internal(
+            &format!("/runs/{run_id}/fail"),
+            json!({"worker_id": "w", "epoch": run.epoch, "error": "worker shutting down", "retryable": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let ack: Value = res.json().await.unwrap();
+    assert_eq!(ack["status"], "queued");
+    // In back-off: not claimable now.
+    assert!(app.claim("w", 0).await.is_none());
+    let delay: f64 = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM scheduled_at - now())::float8 FROM runs WHERE id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!((25.0..=31.0).contains(&delay), "back-off {delay}");
+    sqlx::query("UPDATE runs SET scheduled_at = now() WHERE id = $1")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let run = app.claim("w", 0).await.unwrap();
+    let res = app
+        .internal(
+            &format!("/runs/{run_id}/fail"),
+            json!({"worker_id": "w", "epoch": run.epoch, "error": "the agent exited with status 1"}),
+        )
+        .await;
+    let ack: Value = res.json().await.unwrap();
+    assert_eq!(ack["status"], "failed");
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_delayed_run_wakes_a_parked_claim_when_it_becomes_due(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (_, run_id) = app.task(&token, "later", None).await;
+    sqlx::query("UPDATE runs SET scheduled_at = now() + interval '700 milliseconds' WHERE id = $1")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let run = app.claim("w", 10).await.expect("claimed once due");
+    assert_eq!(run.run_id, run_id);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_session_has_one_active_run_and_its_follow_up_starts_after_it(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let token = app.register("a@example.com").await;
+    let (session, first) = app.task(&token, "first", None).await;
+    let (_, second) = app.task(&token, "second", Some(session)).await;
+    let (_, other) = app.task(&token, "another session", None).await;
+
+    let a = app.claim("w1", 0).await.unwrap();
+    assert_eq!(a.run_id, first);
+    // The follow-up waits; another session's run does not.
+    let b = app.claim("w2", 0).await.unwrap();
+    assert_eq!(b.run_id, other);
+    assert!(app.claim("w2", 0).await.is_none());
+
+    let detail: Value = app
+        .get(&token, &format!("/api/v1/sessions/{session}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["status"], "running");
+    assert_eq!(detail["runs"][1]["status"], "queued");
+
+    // A parked claim is woken when the first run completes.
+    let waiter = {
+        let app = app.clone();
+        tokio::spawn(async move { app.claim("w3", 10).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let res = app
+        .internal(
+            &format!("/runs/{first}/complete"),
+            json!({"worker_id": "w1", "epoch": a.epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let c = tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .expect("woken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.run_id, second);
+    assert_eq!(c.agent_session_id, None);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn cancel_stops_queued_runs_at_once_and_flags_active_ones(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (session, first) = app.task(&token, "first", None).await;
+    let (_, second) = app.task(&token, "second", Some(session)).await;
+    let run = app.claim("w", 0).await.unwrap();
+    let res = app
+        .internal(
+            &format!("/runs/{first}/heartbeat"),
+            json!({"worker_id": "w", "epoch": run.epoch}),
+        )
+        .await;
+    let hb: Value = res.json().await.unwrap();
+    assert_eq!(hb["cancel_requested"], false);
+
+    let res = app
+        .post(
+            &token,
+            &format!("/api/v1/sessions/{session}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"canceled": 1, "canceling": 1}));
+    assert_eq!(app.run_status(second).await, "canceled");
+    assert_eq!(app.run_status(first).await, "canceling");
+
+    let res = app
+        .internal(
+            &format!("/runs/{first}/heartbeat"),
+            json!({"worker_id": "w", "epoch": run.epoch}),
+        )
+        .await;
+    let hb: Value = res.json().await.unwrap();
+    assert_eq!(hb["cancel_requested"], true);
+    let res = app
+        .internal(
+            &format!("/runs/{first}/complete"),
+            json!({"worker_id": "w", "epoch": run.epoch, "outcome": "canceled"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.run_status(first).await, "canceled");
+    let detail: Value = app
+        .get(&token, &format!("/api/v1/sessions/{session}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["status"], "canceled");
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn heartbeats_extend_the_lease(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (_, run_id) = app.task(&token, "work", None).await;
+    let run = app.claim_lease("w", 0, 10).await.unwrap();
+    let res = app
+        .internal(
+            &format!("/runs/{run_id}/heartbeat"),
+            json!({"worker_id": "w", "epoch": run.epoch, "lease_seconds": 600}),
+        )
+        .await;
+    let hb: protocol::internal::LeaseStatus = res.json().await.unwrap();
+    let extended = hb.lease_expires_at - run.lease_expires_at;
+    assert!(extended > chrono::Duration::seconds(500), "{extended}");
+}

@@ -1,0 +1,159 @@
+//! The public API under `/api/v1`, as browsers and API clients see it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::event::{Event, Usage};
+use crate::status::{PermissionMode, RunStatus, SessionStatus};
+
+/// `POST /auth/register` and `POST /auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// A signed-in user, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer to a login or registration: the token is also set as an httpOnly cookie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+/// `GET /auth/me`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeResponse {
+    pub user: UserView,
+    /// `single_user` or `password`: lets the UI skip its sign-in screen.
+    pub auth_mode: String,
+}
+
+/// `POST /tasks`: a new session, or a follow-up in an existing one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskRequest {
+    pub prompt: String,
+    #[serde(default)]
+    pub session_id: Option<Uuid>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub permission_mode: Option<PermissionMode>,
+}
+
+/// `201` answer of `POST /tasks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTaskResponse {
+    pub session_id: Uuid,
+    pub run_id: Uuid,
+    pub status: RunStatus,
+}
+
+/// A session in lists and details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub title: String,
+    pub status: SessionStatus,
+    /// The options the session was created with (model, permission mode).
+    pub config: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /sessions/{id}`: the session and its runs, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: SessionView,
+    pub runs: Vec<RunView>,
+}
+
+/// `PATCH /sessions/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSessionRequest {
+    pub title: String,
+}
+
+/// One run (one task given to the agent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub prompt: String,
+    pub status: RunStatus,
+    pub model: Option<String>,
+    pub permission_mode: PermissionMode,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub scheduled_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub usage: Option<RunUsage>,
+}
+
+/// Tokens, cost and time of a finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunUsage {
+    #[serde(flatten)]
+    pub tokens: Usage,
+    pub total_cost_usd: f64,
+    pub duration_ms: i64,
+    pub num_turns: i64,
+}
+
+/// `GET /sessions/{id}/events?after=N&limit=M`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsPage {
+    pub events: Vec<Event>,
+    /// Pass back as `after` to continue; equals the request's `after` when nothing was returned.
+    pub next_after: i64,
+    pub has_more: bool,
+}
+
+/// `POST /sessions/{id}/cancel`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelResponse {
+    /// Queued runs canceled at once.
+    pub canceled: i64,
+    /// Active runs now `canceling`; their workers stop them at their next heartbeat.
+    pub canceling: i64,
+}
+
+/// `GET /health` and `GET /health/live`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthResponse {
+    pub status: String,
+    pub service: String,
+}
+
+/// `GET /health/ready`: `503` with `errors` naming each failing dependency.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyResponse {
+    pub status: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}

@@ -1,0 +1,115 @@
+//! The executor's HTTP API (executor manager → executor) and its callbacks
+//! (executor → executor manager).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::event::RunEvent;
+use crate::status::PermissionMode;
+
+/// `POST /v1/tasks/execute`: one task for the agent. Answered `202` at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    pub run_id: Uuid,
+    pub session_id: Uuid,
+    pub prompt: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub permission_mode: PermissionMode,
+    /// The agent session to resume (`--resume`), for follow-up tasks.
+    #[serde(default)]
+    pub resume_agent_session_id: Option<String>,
+    /// Where to post event batches (`POST {callback_url}` with `Authorization: Bearer {callback_token}`).
+    pub callback_url: String,
+    pub callback_token: String,
+    /// Extra environment for the agent (provider keys and the like). Never logged.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `--mcp-config` contents.
+    #[serde(default)]
+    pub mcp_config: Option<Value>,
+    #[serde(default)]
+    pub append_system_prompt: Option<String>,
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    #[serde(default)]
+    pub disallowed_tools: Vec<String>,
+    /// Skill files written under the CLI's config directory before the run.
+    #[serde(default)]
+    pub skills: Vec<SkillFile>,
+    #[serde(default)]
+    pub git: Option<GitSource>,
+    /// Files staged into `inputs/` before the run.
+    #[serde(default)]
+    pub input_files: Vec<InputFile>,
+}
+
+/// A file of a skill, relative to the skills directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillFile {
+    pub path: String,
+    pub content: String,
+}
+
+/// A repository to clone into an empty workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSource {
+    pub url: String,
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Passed to git through `GIT_ASKPASS`; never written to disk or logs.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// An attachment to stage into `inputs/{name}`, fetched from `url` (a presigned GET).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    pub name: String,
+    pub url: String,
+}
+
+/// `202` answer of `POST /v1/tasks/execute`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecuteAccepted {
+    pub run_id: Uuid,
+}
+
+/// State of the executor's one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Preparing,
+    Running,
+    Canceling,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+/// `GET /v1/tasks/{run_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub run_id: Uuid,
+    pub state: TaskState,
+    /// Events produced so far (the last `run_seq`).
+    pub events: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The body of a callback: events of one run in `run_seq` order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackBatch {
+    pub run_id: Uuid,
+    pub events: Vec<RunEvent>,
+}

@@ -1,0 +1,125 @@
+//! The internal API under `/api/v1/internal`, used by executor managers (header `X-Internal-Token`).
+//!
+//! Every call about a run carries the `worker_id` that holds it and the lease `epoch` it was
+//! claimed with. The epoch is a fencing token: it changes on every claim and every lease expiry,
+//! so a worker that lost its lease (paused, partitioned, presumed dead) gets `409` and changes
+//! nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::RunEvent;
+use crate::status::{PermissionMode, RunOutcome, RunStatus};
+
+/// The header that carries `INTERNAL_API_TOKEN`.
+pub const INTERNAL_TOKEN_HEADER: &str = "x-internal-token";
+
+/// `POST /runs/claim`: long-polls up to `wait_seconds` for a runnable run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub worker_id: String,
+    pub lease_seconds: u32,
+    #[serde(default)]
+    pub wait_seconds: u32,
+}
+
+/// A claimed run: everything a worker needs to execute it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedRun {
+    pub run_id: Uuid,
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    /// The fencing token to send with every later call about this run.
+    pub epoch: i64,
+    /// 1 for the first execution, 2 for the first retry, …
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub prompt: String,
+    pub model: Option<String>,
+    pub permission_mode: PermissionMode,
+    /// The agent's conversation to resume (from the session's earlier runs), if any.
+    pub agent_session_id: Option<String>,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// The fencing pair every run call carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRef {
+    pub worker_id: String,
+    pub epoch: i64,
+}
+
+/// `POST /runs/{id}/heartbeat`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    pub worker_id: String,
+    pub epoch: i64,
+    /// Extend by this much; the claim's lease length when absent.
+    #[serde(default)]
+    pub lease_seconds: Option<u32>,
+}
+
+/// The answer to a heartbeat or a start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    /// The owner asked to cancel: stop the executor and report `canceled`.
+    pub cancel_requested: bool,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// `POST /runs/{id}/events`: a batch in `run_seq` order. Idempotent: re-delivered events are
+/// stored once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub worker_id: String,
+    pub epoch: i64,
+    pub events: Vec<RunEvent>,
+}
+
+/// The answer to an event batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// Events stored by this call.
+    pub stored: u32,
+    /// Events already stored by an earlier delivery.
+    pub duplicates: u32,
+    /// The session's sequence number after this call.
+    pub last_seq: i64,
+}
+
+/// `POST /runs/{id}/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    pub worker_id: String,
+    pub epoch: i64,
+    #[serde(default)]
+    pub outcome: RunOutcome,
+}
+
+/// `POST /runs/{id}/fail`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    pub worker_id: String,
+    pub epoch: i64,
+    pub error: String,
+    /// The failure was the platform's, not the task's (e.g. the worker is shutting down):
+    /// re-queue the run while attempts remain.
+    #[serde(default)]
+    pub retryable: bool,
+}
+
+/// The state of a run after a start, complete or fail call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunAck {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+}

@@ -1,0 +1,19 @@
+//! Wire types shared by the services of the platform.
+//!
+//! Every type that crosses a process boundary (browser ↔ backend, executor manager ↔ backend,
+//! executor ↔ executor manager) is defined exactly once, here. The backend, the executor manager
+//! and the executor depend on this crate; the web UI's TypeScript types are generated from it.
+//!
+//! The crate does no I/O and knows nothing of HTTP frameworks or databases.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+pub mod event;
+pub mod executor;
+pub mod internal;
+pub mod status;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use event::{Event, EventBody, RunEvent};
+pub use status::{PermissionMode, RunOutcome, RunStatus, SessionStatus};

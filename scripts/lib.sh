@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Shared helpers for scripts/dev.sh and scripts/test.sh: installing what is missing (once) and
+# starting private services on free loopback ports inside a temporary directory. Nothing here
+# touches the machine's own services. Source it; do not run it.
+
+# Where builds and tools live between runs (outside the clone, so a reused machine is incremental).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/workcell-target}"
+WORKCELL_TOOLS="${WORKCELL_TOOLS:-$HOME/.cache/workcell-tools}"
+export WORKCELL_TOOLS
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=""
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ -z "$APT_UPDATED" ]; then
+    as_root apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# free_port: prints a TCP port nobody listens on (loopback).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# pg_bindir: the directory of PostgreSQL's server binaries.
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || return 1
+  echo "$d"
+}
+
+ensure_postgres() {
+  pg_bindir >/dev/null || apt_install postgresql
+  pg_bindir >/dev/null || die "PostgreSQL server binaries not found after install"
+}
+
+# start_postgres DIR: a private cluster in DIR on a free port; exports DATABASE_URL and PG_DIR.
+start_postgres() {
+  local dir="$1" bin port
+  bin=$(pg_bindir)
+  port=$(free_port)
+  mkdir -p "$dir"
+  local run=()
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bin/initdb" --no-sync -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log"; die "initdb failed"; }
+  "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400 -c fsync=on -c shared_buffers=256MB" \
+    start >/dev/null || { cat "$dir/postgres.log"; die "PostgreSQL did not start"; }
+  export PG_DIR="$dir"
+  export PG_PORT="$port"
+  export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+  log "PostgreSQL on 127.0.0.1:$port ($dir)"
+}
+
+stop_postgres() {
+  [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ] || return 0
+  local bin run=()
+  bin=$(pg_bindir) || return 0
+  [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || die "cargo is not installed (install Rust 1.95 with rustup first)"
+}

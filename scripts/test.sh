@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test of the project against private services it starts itself, then stops them.
+# Installs what is missing first (Debian packages, once). Exits non-zero on any failure.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh --no-bench # skip the benchmark smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+RUN_BENCH_SMOKE=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-bench) RUN_BENCH_SMOKE=0 ;;
+    *) die "unknown argument: $arg" ;;
+  esac
+done
+
+ensure_rust
+apt_install python3 ca-certificates git
+ensure_postgres
+command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
+
+WORK=$(mktemp -d /tmp/workcell-test.XXXXXX)
+chmod 755 "$WORK"
+cleanup() {
+  local rc=$?
+  stop_postgres
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+start_postgres "$WORK/pg"
+
+log "checking formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "running the tests"
+cargo nextest run --workspace --no-fail-fast --failure-output final
+
+if [ "$RUN_BENCH_SMOKE" = 1 ]; then
+  log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
+  BENCH_SMOKE=1 cargo bench -p backend --bench queue --quiet
+fi
+log "all tests passed"
