@@ -30,6 +30,7 @@ pub async fn start_state(
         shutdown.clone(),
     );
     Ok(AppState {
+        ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
         settings: Arc::new(settings),
         pool,

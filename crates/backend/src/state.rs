@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::token::TokenKeys;
 use crate::config::Settings;
+use crate::events::ingest::Ingester;
 use crate::queue::notify::QueueNotifier;
 
 /// Shared, cheaply cloned application state.
@@ -18,6 +19,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Wakes long-polling claimers when a run may have become claimable.
     pub queue: QueueNotifier,
+    /// Stores event batches with group commit.
+    pub ingester: Ingester,
     /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).
     pub local_user: Uuid,
     /// Cancelled when the server starts shutting down: long polls return at once.

@@ -74,7 +74,7 @@ async fn events(
     Path(id): Path<Uuid>,
     Json(batch): Json<EventBatch>,
 ) -> ApiResult<Json<IngestResponse>> {
-    Ok(Json(crate::events::ingest(&state.pool, id, &batch).await?))
+    Ok(Json(state.ingester.ingest(id, batch).await?))
 }
 
 async fn complete(
