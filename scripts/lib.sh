@@ -82,3 +82,21 @@ stop_postgres() {
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo is not installed (install Rust 1.95 with rustup first)"
 }
+
+# The Claude Code CLI version the tests were verified with.
+CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.330}"
+
+# ensure_claude_cli: installs the Claude Code CLI into $WORKCELL_TOOLS (npm, once) and exports
+# CLAUDE_BIN.
+ensure_claude_cli() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local bin="$WORKCELL_TOOLS/node_modules/.bin/claude"
+  if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$CLAUDE_CODE_VERSION"; then
+    log "installing the Claude Code CLI $CLAUDE_CODE_VERSION"
+    mkdir -p "$WORKCELL_TOOLS"
+    npm install --silent --no-audit --no-fund --prefix "$WORKCELL_TOOLS" \
+      "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" >/dev/null
+  fi
+  "$bin" --version >/dev/null || die "the Claude Code CLI does not run: $bin"
+  export CLAUDE_BIN="$bin"
+}

@@ -19,6 +19,7 @@ done
 ensure_rust
 apt_install python3 ca-certificates git
 ensure_postgres
+ensure_claude_cli
 command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
 
 WORK=$(mktemp -d /tmp/workcell-test.XXXXXX)
@@ -42,6 +43,7 @@ cargo nextest run --workspace --no-fail-fast --failure-output final
 
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
-  BENCH_SMOKE=1 cargo bench -p backend --bench queue --quiet
+  BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
 fi
 log "all tests passed"

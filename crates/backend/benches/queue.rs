@@ -135,10 +135,15 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     });
 
     println!(
-        "machine: {} cores; PostgreSQL on loopback; backend in-process (release)",
+        "machine: {} cores; PostgreSQL on loopback; backend in-process ({} build)",
         std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(0)
+            .unwrap_or(0),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
 
     // 1. Claim → start → complete throughput.

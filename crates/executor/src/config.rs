@@ -1,0 +1,408 @@
+//! The executor's settings, read once from the environment at start-up.
+//!
+//! A missing `DEFAULT_MODEL` or a value of the wrong type stops the process with one line naming
+//! the variable. `Debug` never prints the model API key or token.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use service_config::{Required, SettingsError};
+use telemetry::LogSettings;
+
+/// Variables without which the executor does not start.
+pub const REQUIRED: &[Required] = &[(
+    "DEFAULT_MODEL",
+    "model the agent uses when a task names none (e.g. claude-sonnet-4-5)",
+)];
+
+/// Where the CLI keeps its home and configuration, relative to the workspace. Kept in the
+/// workspace so a later run in a fresh container can resume the same conversation.
+pub const AGENT_DATA_DIR: &str = ".claude_data";
+
+/// Executor variables passed to the agent when `AGENT_ENV_PASSTHROUGH` is unset. Everything else
+/// in the executor's environment stays out of the agent's.
+pub const DEFAULT_PASSTHROUGH: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "SHELL",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// Everything the executor reads from its environment.
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    /// Address to listen on.
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+
+    /// Model used when a task names none (`--model`).
+    pub default_model: String,
+    /// The Claude Code CLI executable (a path or a name looked up in `PATH`).
+    #[serde(default = "default_claude_bin")]
+    pub claude_bin: String,
+    #[serde(default = "default_base_url")]
+    pub anthropic_base_url: String,
+    #[serde(default)]
+    pub anthropic_api_key: Option<String>,
+    #[serde(default)]
+    pub anthropic_auth_token: Option<String>,
+    /// Model API retries of the CLI (`CLAUDE_CODE_MAX_RETRIES`); unset keeps the CLI's default.
+    #[serde(default)]
+    pub agent_max_retries: Option<u32>,
+    /// Run the CLI as this user and group instead of the executor's own.
+    #[serde(default)]
+    pub agent_uid: Option<u32>,
+    #[serde(default)]
+    pub agent_gid: Option<u32>,
+    /// Comma-separated names of executor variables handed to the agent (default: PATH, LANG,
+    /// proxies and CA settings; see [`DEFAULT_PASSTHROUGH`]).
+    #[serde(default)]
+    pub agent_env_passthrough: Option<String>,
+    /// How long a canceled agent has to stop after SIGINT before it is killed.
+    #[serde(default = "default_cancel_grace_ms")]
+    pub cancel_grace_ms: u64,
+
+    #[serde(default = "default_workspace")]
+    pub workspace_path: PathBuf,
+    /// Extra ignore patterns (comma- or newline-separated) for `.git/info/exclude`.
+    #[serde(default)]
+    pub workspace_git_ignore: Option<String>,
+
+    /// Longest wait before a partial batch of events is sent.
+    #[serde(default = "default_flush_ms")]
+    pub callback_flush_ms: u64,
+    #[serde(default = "default_batch_events")]
+    pub callback_batch_max_events: usize,
+    #[serde(default = "default_batch_bytes")]
+    pub callback_batch_max_bytes: usize,
+    /// Events buffered between the agent's output and the callback sender; when full, reading the
+    /// agent's output waits.
+    #[serde(default = "default_event_buffer")]
+    pub event_buffer: usize,
+    /// Timeout of one callback request.
+    #[serde(default = "default_callback_timeout")]
+    pub callback_timeout_seconds: u64,
+    /// How long one batch is retried before the executor gives up on it.
+    #[serde(default = "default_callback_retry")]
+    pub callback_retry_seconds: u64,
+    /// Longest pause between two delivery attempts.
+    #[serde(default = "default_callback_backoff_max")]
+    pub callback_backoff_max_ms: u64,
+
+    /// The shared logging variables (`DEBUG`, `LOG_LEVEL`, …). Loaded in a second pass rather
+    /// than `#[serde(flatten)]`: flattening buffers the values as strings and loses the config
+    /// crate's string-to-bool/number conversion (`DEBUG=true` would be refused).
+    #[serde(skip)]
+    pub log: LogSettings,
+}
+
+fn default_host() -> String {
+    "0.0.0.0".into()
+}
+fn default_port() -> u16 {
+    8000
+}
+fn default_claude_bin() -> String {
+    "claude".into()
+}
+fn default_base_url() -> String {
+    "https://api.anthropic.com".into()
+}
+fn default_cancel_grace_ms() -> u64 {
+    3000
+}
+fn default_workspace() -> PathBuf {
+    PathBuf::from("/workspace")
+}
+fn default_flush_ms() -> u64 {
+    50
+}
+fn default_batch_events() -> usize {
+    100
+}
+fn default_batch_bytes() -> usize {
+    1024 * 1024
+}
+fn default_event_buffer() -> usize {
+    256
+}
+fn default_callback_timeout() -> u64 {
+    30
+}
+fn default_callback_retry() -> u64 {
+    600
+}
+fn default_callback_backoff_max() -> u64 {
+    5000
+}
+
+impl Settings {
+    /// Loads and validates the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Loads and validates the settings from the given variables (tests pass their own).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut s: Settings = service_config::load_from(vars.iter().cloned(), REQUIRED)?;
+        s.log = service_config::load_from(vars, &[])?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Settings with every default, for tests and benchmarks that build them in code.
+    pub fn with_defaults(default_model: impl Into<String>, workspace: impl Into<PathBuf>) -> Self {
+        Self {
+            host: default_host(),
+            port: 0,
+            default_model: default_model.into(),
+            claude_bin: default_claude_bin(),
+            anthropic_base_url: default_base_url(),
+            anthropic_api_key: None,
+            anthropic_auth_token: None,
+            agent_max_retries: None,
+            agent_uid: None,
+            agent_gid: None,
+            agent_env_passthrough: None,
+            cancel_grace_ms: default_cancel_grace_ms(),
+            workspace_path: workspace.into(),
+            workspace_git_ignore: None,
+            callback_flush_ms: default_flush_ms(),
+            callback_batch_max_events: default_batch_events(),
+            callback_batch_max_bytes: default_batch_bytes(),
+            event_buffer: default_event_buffer(),
+            callback_timeout_seconds: default_callback_timeout(),
+            callback_retry_seconds: default_callback_retry(),
+            callback_backoff_max_ms: default_callback_backoff_max(),
+            log: LogSettings::default(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.host.parse::<IpAddr>().map_err(|_| {
+            SettingsError::invalid(
+                "HOST",
+                format!("expected an IP address, got `{}`", self.host),
+            )
+        })?;
+        if self.default_model.trim().is_empty() {
+            return Err(SettingsError::invalid("DEFAULT_MODEL", "must not be blank"));
+        }
+        if !(self.anthropic_base_url.starts_with("http://")
+            || self.anthropic_base_url.starts_with("https://"))
+        {
+            return Err(SettingsError::invalid(
+                "ANTHROPIC_BASE_URL",
+                format!(
+                    "expected an http:// or https:// URL, got `{}`",
+                    self.anthropic_base_url
+                ),
+            ));
+        }
+        if !self.workspace_path.is_absolute() {
+            return Err(SettingsError::invalid(
+                "WORKSPACE_PATH",
+                "must be an absolute path",
+            ));
+        }
+        if self.agent_uid.is_some() != self.agent_gid.is_some() {
+            return Err(SettingsError::invalid(
+                if self.agent_uid.is_some() {
+                    "AGENT_GID"
+                } else {
+                    "AGENT_UID"
+                },
+                "AGENT_UID and AGENT_GID go together",
+            ));
+        }
+        for (var, value) in [
+            ("CALLBACK_BATCH_MAX_EVENTS", self.callback_batch_max_events),
+            ("CALLBACK_BATCH_MAX_BYTES", self.callback_batch_max_bytes),
+            ("EVENT_BUFFER", self.event_buffer),
+            (
+                "CALLBACK_TIMEOUT_SECONDS",
+                self.callback_timeout_seconds as usize,
+            ),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::invalid(var, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The CLI's home and configuration directory.
+    pub fn agent_data_dir(&self) -> PathBuf {
+        self.workspace_path.join(AGENT_DATA_DIR)
+    }
+
+    /// The workspace root.
+    pub fn workspace(&self) -> &Path {
+        &self.workspace_path
+    }
+
+    /// Extra ignore patterns from `WORKSPACE_GIT_IGNORE`.
+    pub fn extra_ignores(&self) -> Vec<String> {
+        split_list(self.workspace_git_ignore.as_deref().unwrap_or(""))
+    }
+
+    /// Names of the executor variables the agent inherits.
+    pub fn passthrough_vars(&self) -> Vec<String> {
+        match self.agent_env_passthrough.as_deref() {
+            Some(list) => split_list(list),
+            None => DEFAULT_PASSTHROUGH
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+
+    pub fn cancel_grace(&self) -> Duration {
+        Duration::from_millis(self.cancel_grace_ms)
+    }
+}
+
+/// Splits a comma- or newline-separated list, dropping blanks.
+pub fn split_list(list: &str) -> Vec<String> {
+    list.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn redacted(v: &Option<String>) -> &'static str {
+            if v.is_some() { "<redacted>" } else { "<unset>" }
+        }
+        f.debug_struct("Settings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("default_model", &self.default_model)
+            .field("claude_bin", &self.claude_bin)
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("anthropic_api_key", &redacted(&self.anthropic_api_key))
+            .field(
+                "anthropic_auth_token",
+                &redacted(&self.anthropic_auth_token),
+            )
+            .field("agent_max_retries", &self.agent_max_retries)
+            .field("agent_uid", &self.agent_uid)
+            .field("agent_gid", &self.agent_gid)
+            .field("agent_env_passthrough", &self.agent_env_passthrough)
+            .field("cancel_grace_ms", &self.cancel_grace_ms)
+            .field("workspace_path", &self.workspace_path)
+            .field("workspace_git_ignore", &self.workspace_git_ignore)
+            .field("callback_flush_ms", &self.callback_flush_ms)
+            .field("callback_batch_max_events", &self.callback_batch_max_events)
+            .field("callback_batch_max_bytes", &self.callback_batch_max_bytes)
+            .field("event_buffer", &self.event_buffer)
+            .field("callback_timeout_seconds", &self.callback_timeout_seconds)
+            .field("callback_retry_seconds", &self.callback_retry_seconds)
+            .field("callback_backoff_max_ms", &self.callback_backoff_max_ms)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn missing_default_model_is_a_one_line_error() {
+        let err = Settings::from_vars(vars(&[("PORT", "9000")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DEFAULT_MODEL is required: model the agent uses when a task names none (e.g. claude-sonnet-4-5)"
+        );
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.claude_bin, "claude");
+        assert_eq!(s.anthropic_base_url, "https://api.anthropic.com");
+        assert_eq!(s.workspace_path, PathBuf::from("/workspace"));
+        assert_eq!(s.agent_data_dir(), PathBuf::from("/workspace/.claude_data"));
+        assert_eq!(s.callback_flush_ms, 50);
+        assert!(!s.log.debug);
+        assert!(s.passthrough_vars().contains(&"PATH".to_owned()));
+    }
+
+    #[test]
+    fn values_parse_including_the_log_settings() {
+        let s = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("PORT", "9001"),
+            ("DEBUG", "true"),
+            ("LOG_BACKUP_COUNT", "3"),
+            ("AGENT_UID", "1000"),
+            ("AGENT_GID", "1000"),
+            ("WORKSPACE_GIT_IGNORE", "dist/, *.log\nsecret.txt"),
+            ("AGENT_ENV_PASSTHROUGH", "PATH,FOO"),
+        ]))
+        .unwrap();
+        assert_eq!(s.port, 9001);
+        assert!(s.log.debug);
+        assert_eq!(s.log.log_backup_count, 3);
+        assert_eq!(s.agent_uid, Some(1000));
+        assert_eq!(s.extra_ignores(), vec!["dist/", "*.log", "secret.txt"]);
+        assert_eq!(s.passthrough_vars(), vec!["PATH", "FOO"]);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let err = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m"), ("PORT", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("PORT is invalid"), "{err}");
+        let err = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m"), ("WORKSPACE_PATH", "ws")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("WORKSPACE_PATH is invalid"), "{err}");
+        let err = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m"), ("AGENT_UID", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("AGENT_GID is invalid"), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("ANTHROPIC_API_KEY", "sk-very-secret"),
+        ]))
+        .unwrap();
+        let text = format!("{s:?}");
+        assert!(!text.contains("sk-very-secret"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,73 @@
+//! `executor` binary: reads its settings, serves the API on `HOST:PORT`, stops on SIGTERM/SIGINT
+//! after the running task was canceled and its events delivered.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use executor::Settings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("executor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log = match settings.log.init("executor") {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("executor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "executor stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let ip = settings
+        .host
+        .parse()
+        .map_err(|_| anyhow::anyhow!("HOST is invalid"))?;
+    let addr = SocketAddr::new(ip, settings.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        workspace = %settings.workspace_path.display(),
+        claude_bin = %settings.claude_bin,
+        default_model = %settings.default_model,
+        "executor listening"
+    );
+    executor::serve(listener, Arc::new(settings), shutdown_signal()).await
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::warn!("cannot listen for signals; only Ctrl-C stops the executor");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! The executor's one task at a time: acceptance, lifecycle and status.
+//!
+//! ```text
+//! execute ─▶ preparing ─▶ running ─▶ completed | failed
+//!                │            │
+//!                └── cancel ──┴─▶ canceling ─▶ canceled
+//! ```
+//!
+//! A run always ends with exactly one terminal event (`completed`, `failed` or `canceled`),
+//! emitted after everything else, and its status turns terminal only once its events were handed
+//! to the callback receiver (or given up on): a manager that sees a terminal state may stop the
+//! container.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use protocol::event::EventBody;
+use protocol::executor::{ExecuteRequest, TaskState, TaskStatus};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::agent::{self, AgentInvocation};
+use crate::callback::{self, CallbackConfig, EventSink};
+use crate::config::Settings;
+use crate::workspace::{self, Snapshot, Workspace};
+
+/// Finished tasks remembered for `GET /v1/tasks/{run_id}`.
+const FINISHED_KEPT: usize = 32;
+
+/// Why a task was not accepted or not found.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("a task is already running (run {0})")]
+    Busy(Uuid),
+    #[error("run {0} was already executed by this executor")]
+    Duplicate(Uuid),
+    #[error("no task with run id {0}")]
+    NotFound(Uuid),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the executor is shutting down")]
+    ShuttingDown,
+}
+
+/// Accepts tasks, runs them one at a time, answers for their status.
+#[derive(Clone)]
+pub struct TaskManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Arc<Settings>,
+    http: reqwest::Client,
+    slots: Mutex<Slots>,
+    shutting_down: AtomicBool,
+}
+
+#[derive(Default)]
+struct Slots {
+    current: Option<Arc<TaskRecord>>,
+    finished: VecDeque<Arc<TaskRecord>>,
+}
+
+struct TaskRecord {
+    run_id: Uuid,
+    status: Mutex<(TaskState, Option<String>)>,
+    events: Arc<AtomicI64>,
+    cancel: CancellationToken,
+    cancel_reason: Mutex<Option<String>>,
+    done: watch::Sender<bool>,
+}
+
+impl TaskRecord {
+    fn state(&self) -> TaskState {
+        lock(&self.status).0
+    }
+
+    fn is_finished(&self) -> bool {
+        is_terminal(self.state())
+    }
+
+    /// Moves `preparing` to `running`, leaving `canceling` alone.
+    fn mark_running(&self) {
+        let mut status = lock(&self.status);
+        if status.0 == TaskState::Preparing {
+            status.0 = TaskState::Running;
+        }
+    }
+
+    fn finish(&self, state: TaskState, error: Option<String>) {
+        *lock(&self.status) = (state, error);
+        self.done.send_replace(true);
+    }
+
+    fn status(&self) -> TaskStatus {
+        let (state, error) = lock(&self.status).clone();
+        TaskStatus {
+            run_id: self.run_id,
+            state,
+            events: self.events.load(Ordering::Acquire),
+            error,
+        }
+    }
+
+    fn request_cancel(&self, reason: &str) {
+        {
+            let mut status = lock(&self.status);
+            if is_terminal(status.0) {
+                return;
+            }
+            status.0 = TaskState::Canceling;
+        }
+        lock(&self.cancel_reason).get_or_insert_with(|| reason.to_owned());
+        self.cancel.cancel();
+    }
+
+    fn cancel_reason(&self) -> Option<String> {
+        lock(&self.cancel_reason).clone()
+    }
+}
+
+fn is_terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Completed | TaskState::Failed | TaskState::Canceled
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How a run ended.
+enum Ending {
+    Completed,
+    Failed(String),
+    Canceled(Option<String>),
+}
+
+impl TaskManager {
+    pub fn new(settings: Arc<Settings>) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(
+                settings.callback_timeout_seconds,
+            ))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                slots: Mutex::new(Slots::default()),
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Whether new tasks are accepted.
+    pub fn is_ready(&self) -> bool {
+        !self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Accepts a task and starts it in the background.
+    pub fn execute(&self, req: ExecuteRequest) -> Result<Uuid, TaskError> {
+        if !self.is_ready() {
+            return Err(TaskError::ShuttingDown);
+        }
+        validate(&req).map_err(TaskError::Invalid)?;
+        let record = {
+            let mut slots = lock(&self.inner.slots);
+            if let Some(current) = &slots.current {
+                if !current.is_finished() {
+                    return Err(TaskError::Busy(current.run_id));
+                }
+                if current.run_id == req.run_id {
+                    return Err(TaskError::Duplicate(req.run_id));
+                }
+            }
+            if slots.finished.iter().any(|r| r.run_id == req.run_id) {
+                return Err(TaskError::Duplicate(req.run_id));
+            }
+            let (done, _) = watch::channel(false);
+            let record = Arc::new(TaskRecord {
+                run_id: req.run_id,
+                status: Mutex::new((TaskState::Preparing, None)),
+                events: Arc::new(AtomicI64::new(0)),
+                cancel: CancellationToken::new(),
+                cancel_reason: Mutex::new(None),
+                done,
+            });
+            if let Some(previous) = slots.current.replace(record.clone()) {
+                slots.finished.push_back(previous);
+                while slots.finished.len() > FINISHED_KEPT {
+                    slots.finished.pop_front();
+                }
+            }
+            record
+        };
+        let run_id = req.run_id;
+        let span = info_span!("run", %run_id, session_id = %req.session_id);
+        tokio::spawn(run(self.inner.clone(), record, req).instrument(span));
+        Ok(run_id)
+    }
+
+    /// The status of a run this executor knows.
+    pub fn status(&self, run_id: Uuid) -> Result<TaskStatus, TaskError> {
+        self.find(run_id)
+            .map(|r| r.status())
+            .ok_or(TaskError::NotFound(run_id))
+    }
+
+    /// Asks a run to stop. A finished run is left as it is.
+    pub fn cancel(&self, run_id: Uuid) -> Result<TaskStatus, TaskError> {
+        let record = self.find(run_id).ok_or(TaskError::NotFound(run_id))?;
+        if !record.is_finished() {
+            info!(%run_id, "cancel requested");
+            record.request_cancel("canceled by request");
+        }
+        Ok(record.status())
+    }
+
+    /// Refuses new tasks, cancels the running one and waits for its end (its terminal event
+    /// delivered).
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let current = lock(&self.inner.slots).current.clone();
+        if let Some(record) = current {
+            if !record.is_finished() {
+                info!(run_id = %record.run_id, "shutting down: canceling the running task");
+                record.request_cancel("the executor is shutting down");
+            }
+            let mut done = record.done.subscribe();
+            let _ = done.wait_for(|d| *d).await;
+        }
+    }
+
+    /// Waits until the given run has finished (tests and benchmarks).
+    pub async fn wait(&self, run_id: Uuid) -> Option<TaskStatus> {
+        let record = self.find(run_id)?;
+        let mut done = record.done.subscribe();
+        let _ = done.wait_for(|d| *d).await;
+        Some(record.status())
+    }
+
+    fn find(&self, run_id: Uuid) -> Option<Arc<TaskRecord>> {
+        let slots = lock(&self.inner.slots);
+        slots
+            .current
+            .iter()
+            .chain(slots.finished.iter())
+            .find(|r| r.run_id == run_id)
+            .cloned()
+    }
+}
+
+/// Checks what the types cannot: values that would reach a command line, a path or a URL.
+fn validate(req: &ExecuteRequest) -> Result<(), String> {
+    if req.prompt.trim().is_empty() {
+        return Err("prompt must not be empty".into());
+    }
+    match reqwest::Url::parse(&req.callback_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => return Err("callback_url must be an http:// or https:// URL".into()),
+    }
+    if req.callback_token.is_empty() {
+        return Err("callback_token must not be empty".into());
+    }
+    let no_nul = |field: &str, value: &str| {
+        if value.contains('\0') {
+            Err(format!("{field} must not contain NUL characters"))
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(model) = &req.model {
+        no_nul("model", model)?;
+    }
+    if let Some(id) = &req.resume_agent_session_id
+        && !(id.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(
+            "resume_agent_session_id must be a session id (letters, digits, - and _)".into(),
+        );
+    }
+    if let Some(text) = &req.append_system_prompt {
+        no_nul("append_system_prompt", text)?;
+    }
+    for tool in req.allowed_tools.iter().chain(&req.disallowed_tools) {
+        no_nul("allowed_tools/disallowed_tools", tool)?;
+        if tool.trim().is_empty() || tool.starts_with('-') {
+            return Err(format!("`{tool}` is not a tool name"));
+        }
+    }
+    for (name, value) in &req.env {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(format!("env: `{name}` is not a variable name"));
+        }
+        no_nul(&format!("env {name}"), value)?;
+    }
+    for input in &req.input_files {
+        if !workspace::valid_input_name(&input.name) {
+            return Err(format!(
+                "input file name `{}` must be a plain file name (no `/` or `..`)",
+                input.name
+            ));
+        }
+        match reqwest::Url::parse(&input.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(format!(
+                    "input file `{}`: url must be an http:// or https:// URL",
+                    input.name
+                ));
+            }
+        }
+    }
+    for skill in &req.skills {
+        if !workspace::valid_relative_path(&skill.path) {
+            return Err(format!(
+                "skill path `{}` must be relative, without `..`",
+                skill.path
+            ));
+        }
+    }
+    if let Some(git) = &req.git
+        && git.url.trim().is_empty()
+    {
+        return Err("git.url must not be empty".into());
+    }
+    Ok(())
+}
+
+/// One run, start to end.
+async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
+    let settings = inner.settings.clone();
+    let config = CallbackConfig::new(
+        &settings,
+        req.callback_url.clone(),
+        req.callback_token.clone(),
+    );
+    let (mut sink, delivery) = callback::start(
+        inner.http.clone(),
+        req.run_id,
+        config,
+        record.events.clone(),
+    );
+    info!(
+        permission_mode = req.permission_mode.as_cli_flag(),
+        resume = req.resume_agent_session_id.is_some(),
+        "run started"
+    );
+
+    let ending = execute(&settings, &inner.http, &record, &req, &mut sink).await;
+    let (state, body, error) = match ending {
+        Ending::Completed => (TaskState::Completed, EventBody::Completed {}, None),
+        Ending::Failed(message) => (
+            TaskState::Failed,
+            EventBody::Failed {
+                error: message.clone(),
+            },
+            Some(message),
+        ),
+        Ending::Canceled(reason) => (TaskState::Canceled, EventBody::Canceled { reason }, None),
+    };
+    if let Some(message) = &error {
+        warn!(error = %message, "run failed");
+    }
+    sink.emit(body).await;
+    let events = sink.emitted();
+    drop(sink);
+    match delivery.await {
+        Ok(report) => info!(
+            state = ?state,
+            events,
+            delivered = report.delivered,
+            dropped = report.dropped,
+            requests = report.requests,
+            "run finished"
+        ),
+        Err(e) => error!(error = %e, "callback delivery task failed"),
+    }
+    record.finish(state, error);
+}
+
+/// Prepares the workspace, runs the agent and reports the changes; returns how the run ended.
+async fn execute(
+    settings: &Settings,
+    http: &reqwest::Client,
+    record: &TaskRecord,
+    req: &ExecuteRequest,
+    sink: &mut EventSink,
+) -> Ending {
+    let ws = Workspace::new(settings.workspace_path.clone(), settings.agent_data_dir());
+    let prepared = tokio::select! {
+        prepared = prepare(settings, http, &ws, req) => prepared,
+        _ = record.cancel.cancelled() => return Ending::Canceled(record.cancel_reason()),
+    };
+    let (snapshot, mcp_path) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Ending::Failed(format!("could not prepare the workspace: {e}")),
+    };
+    if record.cancel.is_cancelled() {
+        remove_file(mcp_path.as_ref()).await;
+        return Ending::Canceled(record.cancel_reason());
+    }
+    record.mark_running();
+
+    let invocation = AgentInvocation::new(settings, req, mcp_path.as_deref(), |name| {
+        std::env::var(name).ok()
+    });
+    let outcome = agent::run(invocation, sink, &record.cancel, settings.cancel_grace()).await;
+    remove_file(mcp_path.as_ref()).await;
+
+    if let (Some(snapshot), Ok(_)) = (&snapshot, &outcome) {
+        match ws.changes(snapshot).await {
+            Ok(changes) => {
+                info!(files = changes.len(), "file changes measured");
+                sink.emit(EventBody::FileChanges { changes }).await;
+            }
+            Err(e) => workspace::warn_changes_failed(&e),
+        }
+    }
+
+    match outcome {
+        Err(e) => Ending::Failed(e.to_string()),
+        Ok(o) if o.canceled() || record.cancel.is_cancelled() => {
+            Ending::Canceled(record.cancel_reason())
+        }
+        Ok(o) => match o.failure() {
+            Some(message) => Ending::Failed(message),
+            None => Ending::Completed,
+        },
+    }
+}
+
+/// Makes the workspace ready: repository, ignores, skills, attachments, MCP configuration, the
+/// start snapshot (none if it cannot be taken: the run goes on without change accounting), and
+/// ownership by the agent's user.
+async fn prepare(
+    settings: &Settings,
+    http: &reqwest::Client,
+    ws: &Workspace,
+    req: &ExecuteRequest,
+) -> Result<(Option<Snapshot>, Option<PathBuf>), workspace::WorkspaceError> {
+    ws.ensure_repository(req.git.as_ref()).await?;
+    let data_dir = settings.agent_data_dir();
+    tokio::fs::create_dir_all(&data_dir)
+        .await
+        .map_err(|source| workspace::WorkspaceError::Io {
+            context: format!("could not create {}", data_dir.display()),
+            source,
+        })?;
+    ws.write_excludes(&settings.extra_ignores()).await?;
+    ws.write_skills(&req.skills).await?;
+    ws.fetch_inputs(http, &req.input_files).await?;
+    let mcp_path = match &req.mcp_config {
+        Some(config) => Some(write_mcp_config(&data_dir, req.run_id, config).await?),
+        None => None,
+    };
+    let snapshot = match ws.snapshot().await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            workspace::warn_changes_failed(&e);
+            None
+        }
+    };
+    // After the snapshot: git objects it wrote must belong to the agent too.
+    if let (Some(uid), Some(gid)) = (settings.agent_uid, settings.agent_gid) {
+        ws.chown(uid, gid).await?;
+    }
+    Ok((snapshot, mcp_path))
+}
+
+/// Writes the task's MCP configuration where only the agent's user can read it (it may hold
+/// credentials); removed when the run ends.
+async fn write_mcp_config(
+    data_dir: &std::path::Path,
+    run_id: Uuid,
+    config: &serde_json::Value,
+) -> Result<PathBuf, workspace::WorkspaceError> {
+    let dir = data_dir.join("executor");
+    let path = dir.join(format!("mcp-{run_id}.json"));
+    let bytes = serde_json::to_vec(config).unwrap_or_default();
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&dir)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&target)?;
+        file.write_all(&bytes)
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))
+    .and_then(|r| r)
+    .map_err(|source| workspace::WorkspaceError::Io {
+        context: "could not write the MCP configuration".into(),
+        source,
+    })?;
+    Ok(path)
+}
+
+async fn remove_file(path: Option<&PathBuf>) {
+    if let Some(path) = path
+        && let Err(e) = tokio::fs::remove_file(path).await
+    {
+        warn!(error = %e, "could not remove the MCP configuration");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(extra: serde_json::Value) -> ExecuteRequest {
+        let mut base = json!({
+            "run_id": Uuid::new_v4(),
+            "session_id": Uuid::new_v4(),
+            "prompt": "hi",
+            "callback_url": "http://127.0.0.1:9/cb",
+            "callback_token": "t",
+        });
+        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn validation_rejects_what_would_escape() {
+        assert!(validate(&request(json!({}))).is_ok());
+        for bad in [
+            json!({"prompt": "  "}),
+            json!({"callback_url": "ftp://x"}),
+            json!({"callback_url": "not a url"}),
+            json!({"input_files": [{"name": "../etc", "url": "http://x/y"}]}),
+            json!({"input_files": [{"name": "a/b", "url": "http://x/y"}]}),
+            json!({"input_files": [{"name": "ok.txt", "url": "file:///etc/passwd"}]}),
+            json!({"skills": [{"path": "../../x", "content": ""}]}),
+            json!({"allowed_tools": ["--dangerously-skip-permissions"]}),
+            json!({"resume_agent_session_id": "--x"}),
+            json!({"env": {"A=B": "x"}}),
+        ] {
+            assert!(validate(&request(bad.clone())).is_err(), "{bad}");
+        }
+    }
+}

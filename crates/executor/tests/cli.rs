@@ -1,0 +1,689 @@
+//! End-to-end runs of the real Claude Code CLI (`CLAUDE_BIN`) against the scripted model server.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use common::*;
+use fake_llm::{Block, Config, FakeLlm, ScenarioFile, Turn};
+use protocol::event::{ChangeKind, EventBody};
+use serde_json::json;
+use uuid::Uuid;
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn scenarios() -> ScenarioFile {
+    ScenarioFile::default()
+        .with_scenario(
+            "write_file",
+            vec![
+                Turn::blocks(vec![
+                    Block::thinking("I will write the file with Bash."),
+                    Block::tool_use(
+                        "Bash",
+                        json!({
+                            "command": "printf 'hello from the agent\\n' > created.txt && env | sort > .claude_data/agent-env.txt",
+                            "description": "Write created.txt"
+                        }),
+                    ),
+                ]),
+                Turn::blocks(vec![Block::tool_use(
+                    "TaskCreate",
+                    json!({"subject": "Check the greeting", "description": "Read it back", "activeForm": "Checking the greeting"}),
+                )]),
+                Turn::text("Done: created.txt holds the greeting."),
+            ],
+        )
+        .with_scenario(
+            "long_tool",
+            vec![
+                Turn::blocks(vec![Block::tool_use(
+                    "Bash",
+                    json!({"command": "echo started && sleep 60 && echo finished", "description": "Wait"}),
+                )]),
+                Turn::text("finished waiting"),
+            ],
+        )
+        .with_scenario(
+            "ignored_files",
+            vec![
+                Turn::blocks(vec![Block::tool_use(
+                    "Bash",
+                    json!({
+                        "command": "mkdir -p build && printf 'a\\nb\\n' > kept.txt && printf 's\\n' > secret.txt && printf 'o\\n' > build/out.txt",
+                        "description": "Write files"
+                    }),
+                )]),
+                Turn::text("Wrote three files."),
+            ],
+        )
+        .with_scenario(
+            "remember",
+            vec![
+                Turn::text("Nice to meet you, Ada."),
+                Turn::text("Your name is Ada."),
+            ],
+        )
+        .with_scenario("server_error", vec![Turn::error(500)])
+        .with_scenario(
+            "count_lines",
+            vec![
+                Turn::blocks(vec![Block::tool_use(
+                    "Bash",
+                    json!({"command": "tail -n +2 inputs/data.csv | wc -l > count.txt", "description": "Count rows"}),
+                )]),
+                Turn::text("2 rows."),
+            ],
+        )
+}
+
+async fn start_llm() -> fake_llm::FakeLlmHandle {
+    FakeLlm::start(Config::new("sk-ant-test-key", scenarios()))
+        .await
+        .expect("fake model server")
+}
+
+async fn start_receiver() -> ReceiverServer {
+    Receiver::default()
+        .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+}
+
+fn result_of(events: &[protocol::event::RunEvent]) -> Option<&protocol::event::RunResult> {
+    events.iter().find_map(|e| match &e.body {
+        EventBody::Result(r) => Some(r),
+        _ => None,
+    })
+}
+
+fn failure_of(events: &[protocol::event::RunEvent]) -> String {
+    match events.last().map(|e| &e.body) {
+        Some(EventBody::Failed { error }) => error.clone(),
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bash_tool_writes_a_file_and_every_event_arrives_in_order() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("workspace");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(
+        run_id,
+        "[scenario:write_file] Write a greeting to created.txt",
+        &receiver.url(),
+    ))
+    .await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    let kinds = assert_well_formed(&events);
+
+    assert_eq!(
+        std::fs::read_to_string(ws.join("created.txt")).unwrap(),
+        "hello from the agent\n"
+    );
+    assert_eq!(kinds.first(), Some(&"system_init"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"completed"), "{kinds:?}");
+    for kind in [
+        "thinking",
+        "tool_use",
+        "tool_result",
+        "todo_update",
+        "assistant_text",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    // The result (with usage) comes before the file changes, which come before the end.
+    let result_at = kinds.iter().position(|k| *k == "result").unwrap();
+    let changes_at = kinds.iter().position(|k| *k == "file_changes").unwrap();
+    assert!(
+        result_at < changes_at && changes_at == kinds.len() - 2,
+        "{kinds:?}"
+    );
+    let todos = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::TodoUpdate { todos } => Some(todos.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(todos.len(), 1);
+    assert_eq!(todos[0].content, "Check the greeting");
+    assert_eq!(todos[0].status, "pending");
+    let result = result_of(&events).unwrap();
+    assert!(!result.is_error);
+    assert!(
+        result.usage.input_tokens > 0 && result.usage.output_tokens > 0,
+        "{result:?}"
+    );
+    assert!(result.num_turns >= 3, "{result:?}");
+    match &events[changes_at].body {
+        EventBody::FileChanges { changes } => {
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes[0].path, "created.txt");
+            assert_eq!(changes[0].change, ChangeKind::Added);
+            assert_eq!(changes[0].lines_added, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &events[0].body {
+        EventBody::SystemInit {
+            agent_session_id,
+            cwd,
+            ..
+        } => {
+            assert!(!agent_session_id.is_empty());
+            assert_eq!(cwd.as_deref(), Some(ws.to_str().unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The agent's environment is the executor's explicit one.
+    let env = std::fs::read_to_string(ws.join(".claude_data/agent-env.txt")).unwrap();
+    assert!(
+        !env.contains(CALLBACK_TOKEN),
+        "callback token leaked to the agent"
+    );
+    for line in [
+        "IS_SANDBOX=1",
+        "DISABLE_TELEMETRY=1",
+        "DISABLE_AUTOUPDATER=1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} missing");
+    }
+    let home = format!("HOME={}", ws.join(".claude_data").display());
+    assert!(env.lines().any(|l| l == home), "{home} missing");
+    assert!(
+        !env.contains("CARGO_"),
+        "executor environment leaked: {env}"
+    );
+
+    // The status endpoint agrees.
+    let (code, status) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["events"], events.len());
+    // No commit was made in the workspace's history.
+    let head = std::process::Command::new("git")
+        .args([
+            "-C",
+            ws.to_str().unwrap(),
+            "rev-parse",
+            "--verify",
+            "-q",
+            "HEAD",
+        ])
+        .output()
+        .unwrap();
+    assert!(!head.status.success(), "the executor must not commit");
+    // Requests carried the model and the key.
+    let turns = llm.turn_requests();
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[0].model(), Some("claude-sonnet-4-5"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_a_long_tool_call_ends_canceled_and_leaves_no_process() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Executor::start(cli_settings(&dir.path().join("ws"), &llm)).await;
+
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(
+        run_id,
+        "[scenario:long_tool] wait a minute",
+        &receiver.url(),
+    ))
+    .await;
+    // Wait until the tool really runs.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while processes_with_argv(&["sleep", "60"]).is_empty() {
+        assert!(Instant::now() < deadline, "the sleep never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A second task while this one runs is refused.
+    let (code, body) = exec
+        .post(
+            "/v1/tasks/execute",
+            &task(Uuid::new_v4(), "another", &receiver.url()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "task_running");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&run_id.to_string())
+    );
+
+    let asked = Instant::now();
+    let (code, status) = exec
+        .post(&format!("/v1/tasks/{run_id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{status}");
+    assert_eq!(status["state"], "canceling");
+    let events = receiver
+        .receiver
+        .wait_terminal(run_id, Duration::from_secs(10))
+        .await;
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(5), "cancel took {took:?}");
+    let kinds = assert_well_formed(&events);
+    assert_eq!(kinds.last(), Some(&"canceled"), "{kinds:?}");
+    match &events.last().unwrap().body {
+        EventBody::Canceled { reason } => {
+            assert_eq!(reason.as_deref(), Some("canceled by request"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(kinds.contains(&"file_changes"), "{kinds:?}");
+
+    assert!(
+        processes_with_argv(&["sleep", "60"]).is_empty(),
+        "a `sleep 60` survived the cancel"
+    );
+    let (_, status) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_eq!(status["state"], "canceled");
+    // Canceling a finished run changes nothing.
+    let (code, status) = exec
+        .post(&format!("/v1/tasks/{run_id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(status["state"], "canceled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_api_key_fails_fast_with_an_actionable_message() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = cli_settings(&dir.path().join("ws"), &llm);
+    settings.anthropic_api_key = Some("sk-ant-wrong-key".into());
+    let exec = Executor::start(settings).await;
+
+    let run_id = Uuid::new_v4();
+    let started = Instant::now();
+    exec.execute(&task(run_id, "[scenario:remember] hello", &receiver.url()))
+        .await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    assert_well_formed(&events);
+    let error = failure_of(&events);
+    assert!(
+        error.starts_with("model API rejected the key (401)"),
+        "{error}"
+    );
+    assert!(error.contains("ANTHROPIC_API_KEY"), "{error}");
+    // The CLI would retry a 401 for minutes; the executor stops it at the first refusal.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let (_, status) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["error"], error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_server_error_fails_with_the_api_text() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = cli_settings(&dir.path().join("ws"), &llm);
+    settings.agent_max_retries = Some(1);
+    let exec = Executor::start(settings).await;
+
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(
+        run_id,
+        "[scenario:server_error] hello",
+        &receiver.url(),
+    ))
+    .await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    let kinds = assert_well_formed(&events);
+    let error = failure_of(&events);
+    assert!(error.starts_with("model API failed (500)"), "{error}");
+    assert!(error.contains("retry"), "{error}");
+    // The CLI's own accounting still arrives, marked as an error.
+    assert!(kinds.contains(&"result"), "{kinds:?}");
+    assert!(result_of(&events).unwrap().is_error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_exiting_non_zero_fails_with_its_error() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Executor::start(cli_settings(&dir.path().join("ws"), &llm)).await;
+
+    // Resuming a conversation that does not exist makes the CLI exit with status 1.
+    let run_id = Uuid::new_v4();
+    let mut body = task(run_id, "continue", &receiver.url());
+    body["resume_agent_session_id"] = json!("11111111-2222-3333-4444-555555555555");
+    exec.execute(&body).await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    assert_well_formed(&events);
+    let error = failure_of(&events);
+    assert!(
+        error.contains(
+            "No conversation found with session ID: 11111111-2222-3333-4444-555555555555"
+        ),
+        "{error}"
+    );
+    assert!(llm.turn_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_callback_receiver_gets_everything_once_it_is_back() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    // Reserve a port, then leave it closed: connections are refused.
+    let mut server = start_receiver().await;
+    let receiver = server.receiver.clone();
+    let addr = server.addr;
+    let url = server.url();
+    server.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(run_id, "[scenario:write_file] write it", &url))
+        .await;
+
+    // The run goes on while nobody listens.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !ws.join("created.txt").exists() {
+        assert!(Instant::now() < deadline, "the run did not progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(receiver.events(run_id).is_empty());
+    let (_, status) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_ne!(
+        status["state"], "completed",
+        "terminal before delivery: {status}"
+    );
+
+    // Back, and also answering 503 to the first two requests.
+    receiver
+        .fail_with
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    receiver
+        .fail_times
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let _server = receiver.serve(addr).await;
+    let events = receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    let kinds = assert_well_formed(&events);
+    assert_eq!(kinds.last(), Some(&"completed"));
+    assert_eq!(
+        receiver
+            .unauthorized
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let status = exec.tasks.wait(run_id).await.unwrap();
+    assert_eq!(status.events, events.len() as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_task_resumes_the_conversation_in_a_fresh_executor() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+
+    let first = Uuid::new_v4();
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    exec.execute(&task(
+        first,
+        "[scenario:remember] My name is Ada.",
+        &receiver.url(),
+    ))
+    .await;
+    let events = receiver.receiver.wait_terminal(first, RUN_TIMEOUT).await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    let agent_session = match &events[0].body {
+        EventBody::SystemInit {
+            agent_session_id, ..
+        } => agent_session_id.clone(),
+        other => panic!("{other:?}"),
+    };
+    exec.shutdown().await;
+
+    // A new container: a new executor on the same workspace.
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    let second = Uuid::new_v4();
+    let mut body = task(second, "What is my name?", &receiver.url());
+    body["resume_agent_session_id"] = json!(agent_session);
+    exec.execute(&body).await;
+    let events = receiver.receiver.wait_terminal(second, RUN_TIMEOUT).await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert!(events.iter().any(|e| matches!(
+        &e.body,
+        EventBody::AssistantText { text } if text == "Your name is Ada."
+    )));
+
+    let last = llm.turn_requests().pop().unwrap();
+    assert!(
+        last.body_contains("My name is Ada."),
+        "earlier turn missing"
+    );
+    assert!(
+        last.body_contains("Nice to meet you, Ada."),
+        "earlier answer missing"
+    );
+    assert!(last.body_contains("What is my name?"));
+    assert_eq!(last.assistant_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_git_ignore_entries_are_left_out_of_the_changes() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let mut settings = cli_settings(&ws, &llm);
+    settings.workspace_git_ignore = Some("secret.txt\nbuild/".into());
+    let exec = Executor::start(settings).await;
+
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(
+        run_id,
+        "[scenario:ignored_files] write files",
+        &receiver.url(),
+    ))
+    .await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert!(ws.join("secret.txt").exists() && ws.join("build/out.txt").exists());
+    let changes = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::FileChanges { changes } => Some(changes.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, vec!["kept.txt"]);
+    assert_eq!(changes[0].lines_added, 2);
+    let exclude = std::fs::read_to_string(ws.join(".git/info/exclude")).unwrap();
+    assert!(exclude.lines().any(|l| l == "secret.txt"));
+    assert!(exclude.lines().any(|l| l == ".claude_data/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_staged_in_inputs_and_not_reported_as_changes() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let (files, _guard) = file_server(vec![("data.csv", "a,b\n1,2\n3,4\n")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+
+    let run_id = Uuid::new_v4();
+    let mut body = task(
+        run_id,
+        "[scenario:count_lines] count the rows",
+        &receiver.url(),
+    );
+    body["input_files"] =
+        json!([{"name": "data.csv", "url": format!("{files}/data.csv?X-Amz-Signature=secret")}]);
+    body["skills"] = json!([{"path": "counter/SKILL.md", "content": "---\nname: counter\ndescription: counts\n---\nCount."}]);
+    body["mcp_config"] = json!({"mcpServers": {}});
+    exec.execute(&body).await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    assert_eq!(
+        assert_well_formed(&events).last(),
+        Some(&"completed"),
+        "{events:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("inputs/data.csv")).unwrap(),
+        "a,b\n1,2\n3,4\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("count.txt"))
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    assert!(ws.join(".claude_data/skills/counter/SKILL.md").exists());
+    // The MCP configuration (which may hold credentials) is gone after the run.
+    let leftovers: Vec<_> = std::fs::read_dir(ws.join(".claude_data/executor"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let paths: Vec<String> = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::FileChanges { changes } => {
+                Some(changes.iter().map(|c| c.path.clone()).collect())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(paths, vec!["count.txt".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_cancels_the_run_and_delivers_its_end() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Executor::start(cli_settings(&dir.path().join("ws"), &llm)).await;
+
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(run_id, "[scenario:long_tool] wait", &receiver.url()))
+        .await;
+    receiver
+        .receiver
+        .wait_for(run_id, RUN_TIMEOUT, |b| {
+            matches!(b, EventBody::ToolUse { .. })
+        })
+        .await;
+    let started = Instant::now();
+    exec.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // Everything was delivered before the server stopped.
+    let events = receiver.receiver.events(run_id);
+    assert_well_formed(&events);
+    match &events.last().unwrap().body {
+        EventBody::Canceled { reason } => {
+            assert_eq!(reason.as_deref(), Some("the executor is shutting down"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The one test with a fake CLI: a script printing garbage between valid stream-json lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_stream_json_lines_are_kept_as_raw_events() {
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = script(
+        dir.path(),
+        "fake-claude",
+        r#"#!/bin/bash
+cat > "$HOME/prompt.txt"
+printf '%s\n' "$@" > "$HOME/args.txt"
+echo 'Welcome! this is not JSON'
+echo '{"type":"system","subtype":"init","session_id":"fake-session","model":"m","cwd":"'"$PWD"'","tools":["Bash"]}'
+echo '{"type":"assistant","message":{"content":[{"type":"text","text":"half'
+echo '{"type":"assistant","message":{"content":[{"type":"text","text":"hello"}]}}'
+echo 'plain text between lines'
+# The last line has no newline.
+printf '%s' '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"duration_ms":5,"total_cost_usd":0.01,"usage":{"input_tokens":3,"output_tokens":4},"result":"hello"}'
+"#,
+    );
+    let ws = dir.path().join("ws");
+    let exec = Executor::start(settings(fake.to_str().unwrap(), &ws)).await;
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(
+        run_id,
+        "-- a prompt; $(rm -rf /) `x`\nline two",
+        &receiver.url(),
+    ))
+    .await;
+    let events = receiver.receiver.wait_terminal(run_id, RUN_TIMEOUT).await;
+    let kinds = assert_well_formed(&events);
+    assert_eq!(
+        kinds,
+        vec![
+            "raw",
+            "system_init",
+            "raw",
+            "assistant_text",
+            "raw",
+            "result",
+            "file_changes",
+            "completed"
+        ]
+    );
+    assert_eq!(
+        events[0].body,
+        EventBody::Raw {
+            line: "Welcome! this is not JSON".into()
+        }
+    );
+    // The prompt reached the CLI verbatim on stdin, not through a shell or the command line.
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".claude_data/prompt.txt")).unwrap(),
+        "-- a prompt; $(rm -rf /) `x`\nline two"
+    );
+    let args = std::fs::read_to_string(ws.join(".claude_data/args.txt")).unwrap();
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        vec![
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--model=claude-sonnet-4-5",
+            "--permission-mode=bypassPermissions"
+        ]
+    );
+}
