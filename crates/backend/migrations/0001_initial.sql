@@ -58,6 +58,9 @@ CREATE TABLE runs (
     lease_epoch      bigint NOT NULL DEFAULT 0,
     -- Not runnable before this time (retry back-off, scheduled tasks).
     scheduled_at     timestamptz NOT NULL DEFAULT now(),
+    -- The head of its session's line: no earlier run of the session is unfinished. Only ready runs
+    -- are claimable, so follow-ups queued behind an active run cost the claim query nothing.
+    ready            boolean NOT NULL DEFAULT true,
     created_at       timestamptz NOT NULL DEFAULT now(),
     claimed_at       timestamptz,
     started_at       timestamptz,
@@ -66,7 +69,7 @@ CREATE TABLE runs (
     -- One entry per failed attempt: {"attempt", "error", "at"}.
     attempt_errors   jsonb NOT NULL DEFAULT '[]'::jsonb
 );
-CREATE INDEX runs_runnable ON runs (queue_pos) WHERE status = 'queued';
+CREATE INDEX runs_runnable ON runs (queue_pos) WHERE status = 'queued' AND ready;
 CREATE INDEX runs_delayed ON runs (scheduled_at) WHERE status = 'queued';
 CREATE INDEX runs_unfinished_by_session ON runs (session_id, queue_pos)
     WHERE status IN ('queued', 'claimed', 'running', 'canceling');
@@ -113,14 +116,34 @@ CREATE TABLE run_usage (
     num_turns                   bigint NOT NULL
 );
 
--- Keeps sessions.status in step with its runs, and wakes long-polling claimers (channel
--- run_queue) whenever a run may have become claimable: a run queued (new or re-queued), or a run
--- finished while a later run of its session waits.
+-- Keeps sessions.status in step with its runs, makes the next run of a session ready when the
+-- one before it finishes, and wakes long-polling claimers (channel run_queue) whenever a run may
+-- have become claimable: a ready run queued (new or re-queued), or a follow-up made ready.
+--
+-- Readiness is decided under the session's row lock, which POST /tasks also takes before it
+-- inserts a follow-up, so a follow-up and the end of the run before it can never both miss
+-- each other.
 CREATE FUNCTION runs_after_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     current_status text;
+    readied uuid;
 BEGIN
+    IF NEW.status IN ('completed', 'failed', 'canceled') THEN
+        PERFORM 1 FROM sessions WHERE id = NEW.session_id FOR UPDATE;
+        IF NOT EXISTS (
+            SELECT 1 FROM runs
+             WHERE session_id = NEW.session_id
+               AND (status IN ('claimed', 'running', 'canceling') OR (status = 'queued' AND ready))
+        ) THEN
+            UPDATE runs SET ready = true
+             WHERE id = (SELECT id FROM runs
+                          WHERE session_id = NEW.session_id AND status = 'queued'
+                          ORDER BY queue_pos LIMIT 1)
+            RETURNING id INTO readied;
+        END IF;
+    END IF;
+
     SELECT r.status INTO current_status
       FROM runs r
      WHERE r.session_id = NEW.session_id
@@ -140,9 +163,7 @@ BEGIN
      WHERE id = NEW.session_id
        AND status IS DISTINCT FROM (CASE current_status WHEN 'claimed' THEN 'running' ELSE current_status END);
 
-    IF NEW.status = 'queued' THEN
-        PERFORM pg_notify('run_queue', '');
-    ELSIF NEW.status IN ('completed', 'failed', 'canceled') AND current_status = 'queued' THEN
+    IF (NEW.status = 'queued' AND NEW.ready) OR readied IS NOT NULL THEN
         PERFORM pg_notify('run_queue', '');
     END IF;
     RETURN NULL;

@@ -406,3 +406,65 @@ async fn heartbeats_extend_the_lease(pool: PgPool) {
     let extended = hb.lease_expires_at - run.lease_expires_at;
     assert!(extended > chrono::Duration::seconds(500), "{extended}");
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn follow_ups_wait_in_order_even_when_one_in_the_middle_ends_early(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (session, first) = app.task(&token, "first", None).await;
+    let (_, second) = app.task(&token, "second", Some(session)).await;
+    let (_, third) = app.task(&token, "third", Some(session)).await;
+    let a = app.claim("w", 0).await.unwrap();
+    assert_eq!(a.run_id, first);
+    // The second run ends before it starts (as a per-run cancel or a dead-letter would do it):
+    // the third must still wait for the first.
+    sqlx::query("UPDATE runs SET status = 'canceled', finished_at = now() WHERE id = $1")
+        .bind(second)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        app.claim("w", 0).await.is_none(),
+        "a follow-up ran beside the active run"
+    );
+    let res = app
+        .internal(
+            &format!("/runs/{first}/fail"),
+            json!({"worker_id": "w", "epoch": a.epoch, "error": "boom"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.claim("w", 0).await.unwrap().run_id, third);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_follow_up_added_while_its_predecessor_finishes_is_never_stranded(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let token = app.register("a@example.com").await;
+    for round in 0..20 {
+        let (session, run_id) = app.task(&token, &format!("head {round}"), None).await;
+        let run = app.claim("w", 0).await.unwrap();
+        assert_eq!(run.run_id, run_id);
+        // Race the follow-up's creation against the head's completion.
+        let add = {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move { app.task(&token, "follow-up", Some(session)).await.1 })
+        };
+        let res = app
+            .internal(
+                &format!("/runs/{run_id}/complete"),
+                json!({"worker_id": "w", "epoch": run.epoch}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let follow_up = add.await.unwrap();
+        let next = app.claim("w", 2).await.expect("the follow-up is claimable");
+        assert_eq!(next.run_id, follow_up);
+        app.internal(
+            &format!("/runs/{follow_up}/complete"),
+            json!({"worker_id": "w", "epoch": next.epoch}),
+        )
+        .await;
+    }
+}

@@ -199,19 +199,25 @@ async fn cancel(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CancelResponse>> {
     sessions::ensure_owned(&state.pool, user.id, id).await?;
-    let statuses: Vec<String> = sqlx::query_scalar(
-        "UPDATE runs
-            SET status = CASE WHEN status = 'queued' THEN 'canceled' ELSE 'canceling' END,
-                finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
-                error = CASE WHEN status = 'queued' THEN 'canceled before it started' ELSE error END
-          WHERE session_id = $1 AND status IN ('queued', 'claimed', 'running')
-      RETURNING status",
+    // Active runs first (no session lock needed), then queued ones (whose end takes the session
+    // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
+    let canceling: i64 = sqlx::query_scalar(
+        "WITH c AS (UPDATE runs SET status = 'canceling'
+                     WHERE session_id = $1 AND status IN ('claimed', 'running') RETURNING 1)
+         SELECT count(*) FROM c",
     )
     .bind(id)
-    .fetch_all(&state.pool)
+    .fetch_one(&state.pool)
     .await?;
-    let canceled = statuses.iter().filter(|s| *s == "canceled").count() as i64;
-    let canceling = statuses.len() as i64 - canceled;
+    let canceled: i64 = sqlx::query_scalar(
+        "WITH c AS (UPDATE runs SET status = 'canceled', finished_at = now(),
+                           error = 'canceled before it started'
+                     WHERE session_id = $1 AND status = 'queued' RETURNING 1)
+         SELECT count(*) FROM c",
+    )
+    .bind(id)
+    .fetch_one(&state.pool)
+    .await?;
     tracing::info!(session_id = %id, canceled, canceling, "cancel requested");
     Ok(Json(CancelResponse {
         canceled,

@@ -87,8 +87,13 @@ async fn create(
         }
     };
     let run_id = Uuid::now_v7();
+    // Under the session's row lock (taken above, or a new session): a follow-up is ready only when
+    // every earlier run of its session has finished.
     sqlx::query(
-        "INSERT INTO runs (id, session_id, prompt, options, max_attempts) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO runs (id, session_id, prompt, options, max_attempts, ready)
+         VALUES ($1, $2, $3, $4, $5, NOT EXISTS (
+             SELECT 1 FROM runs WHERE session_id = $2
+                AND status IN ('queued', 'claimed', 'running', 'canceling')))",
     )
     .bind(run_id)
     .bind(session_id)

@@ -15,12 +15,7 @@ use crate::state::AppState;
 const CLAIM_SQL: &str = "
 WITH next AS (
     SELECT r.id FROM runs r
-     WHERE r.status = 'queued' AND r.scheduled_at <= now()
-       AND NOT EXISTS (
-           SELECT 1 FROM runs e
-            WHERE e.session_id = r.session_id
-              AND e.status IN ('queued', 'claimed', 'running', 'canceling')
-              AND e.queue_pos < r.queue_pos)
+     WHERE r.status = 'queued' AND r.ready AND r.scheduled_at <= now()
      ORDER BY r.queue_pos
      LIMIT 1
      FOR UPDATE SKIP LOCKED
@@ -126,7 +121,7 @@ async fn attempt(pool: &PgPool, worker_id: &str, lease_seconds: u32) -> ApiResul
     }
     let secs: Option<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM (min(scheduled_at) - now()))::float8
-           FROM runs WHERE status = 'queued' AND scheduled_at > now()",
+           FROM runs WHERE status = 'queued' AND ready AND scheduled_at > now()",
     )
     .fetch_one(&mut *tx)
     .await?;
