@@ -162,9 +162,8 @@ impl Settings {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
-        let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let mut s: Settings = service_config::load_from(vars.iter().cloned(), REQUIRED)?;
-        s.log = service_config::load_from(vars, &[])?;
+        let (mut s, log): (Settings, _) = service_config::load_with(vars, REQUIRED)?;
+        s.log = log;
         s.validate()?;
         Ok(s)
     }

@@ -64,6 +64,19 @@ pub fn load_from<T: DeserializeOwned>(
         .map_err(describe)
 }
 
+/// Loads a service's settings and a second, independent group of settings (the logging variables)
+/// from the same variables. Two passes rather than `#[serde(flatten)]`: flattening hands the config
+/// crate buffered strings and defeats its `"true"` → `bool` conversion.
+pub fn load_with<T: DeserializeOwned, U: DeserializeOwned>(
+    vars: impl IntoIterator<Item = (String, String)>,
+    required: &[Required],
+) -> Result<(T, U), SettingsError> {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let main = load_from(vars.iter().cloned(), required)?;
+    let extra = load_from(vars, &[])?;
+    Ok((main, extra))
+}
+
 /// Turns the config crate's error into one line that names the variable.
 fn describe(err: config::ConfigError) -> SettingsError {
     match err {
