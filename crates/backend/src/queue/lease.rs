@@ -54,6 +54,12 @@ fn lease_status(run_id: Uuid, row: LeaseRow) -> ApiResult<LeaseStatus> {
 }
 
 /// The worker started executing: `claimed` → `running`.
+///
+/// The only lease call committed without waiting for the WAL flush (`synchronous_commit = off`,
+/// set for this statement's own transaction): should the database crash right after, the run is
+/// merely `claimed` again, still leased to the same worker, which completes it as usual. Claims,
+/// heartbeats, completions and failures stay durable, since losing any of them could let a run
+/// execute twice.
 pub async fn start(
     pool: &PgPool,
     run_id: Uuid,
@@ -63,7 +69,7 @@ pub async fn start(
     let row: Option<LeaseRow> = sqlx::query_as(concat!(
         "UPDATE runs SET status = CASE WHEN status = 'claimed' THEN 'running' ELSE status END,
                          started_at = COALESCE(started_at, now())
-          WHERE ",
+          WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL AND ",
         leased_to!(),
         " RETURNING status, lease_expires_at"
     ))
