@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod live;
 pub mod queue;
 pub mod runs;
 pub mod server;

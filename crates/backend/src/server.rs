@@ -29,7 +29,10 @@ pub async fn start_state(
         settings.run_retry_backoff_seconds,
         shutdown.clone(),
     );
+    let live = crate::live::Hub::new();
+    live.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
+        live,
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
         settings: Arc::new(settings),

@@ -19,6 +19,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Wakes long-polling claimers when a run may have become claimable.
     pub queue: QueueNotifier,
+    /// Tells WebSocket connections what changed.
+    pub live: crate::live::Hub,
     /// Stores event batches with group commit.
     pub ingester: Ingester,
     /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).

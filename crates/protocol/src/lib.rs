@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod executor;
 pub mod internal;
+pub mod live;
 pub mod status;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -8,6 +8,7 @@ mod internal;
 mod runs;
 mod sessions;
 mod tasks;
+mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
+        .merge(ws::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
 
     let internal = internal::routes().layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT));

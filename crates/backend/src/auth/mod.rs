@@ -49,36 +49,50 @@ impl FromRequestParts<AppState> for CurrentUser {
             });
         }
         let token = bearer_token(parts)
-            .or_else(|| {
-                CookieJar::from_headers(&parts.headers)
-                    .get(COOKIE_NAME)
-                    .map(|c| c.value().to_owned())
-            })
+            .or_else(|| cookie_token(&parts.headers))
             .ok_or_else(|| {
                 ApiError::Unauthorized("sign in first: no login token was sent".into())
             })?;
-        let claims = state.tokens.verify(&token).ok_or_else(|| {
-            ApiError::Unauthorized("the login token is invalid or expired".into())
-        })?;
-        let valid: Option<bool> = sqlx::query_scalar(
-            "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)
-               FROM users WHERE id = $1",
-        )
-        .bind(claims.sub)
-        .bind(claims.jti)
-        .fetch_optional(&state.pool)
-        .await?;
-        match valid {
-            Some(true) => Ok(CurrentUser {
-                id: claims.sub,
-                token_id: Some(claims.jti),
-                token_expires: chrono::DateTime::from_timestamp(claims.exp, 0),
-            }),
-            _ => Err(ApiError::Unauthorized(
-                "the login token was logged out or its user no longer exists".into(),
-            )),
-        }
+        let (id, claims) = authenticate_token(state, &token).await?;
+        Ok(CurrentUser {
+            id,
+            token_id: Some(claims.jti),
+            token_expires: chrono::DateTime::from_timestamp(claims.exp, 0),
+        })
     }
+}
+
+/// The user a login token belongs to: valid signature, not expired, not logged out, and the user
+/// still exists.
+pub async fn authenticate_token(
+    state: &AppState,
+    token: &str,
+) -> Result<(Uuid, token::Claims), ApiError> {
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(|| ApiError::Unauthorized("the login token is invalid or expired".into()))?;
+    let valid: Option<bool> = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)
+           FROM users WHERE id = $1",
+    )
+    .bind(claims.sub)
+    .bind(claims.jti)
+    .fetch_optional(&state.pool)
+    .await?;
+    match valid {
+        Some(true) => Ok((claims.sub, claims)),
+        _ => Err(ApiError::Unauthorized(
+            "the login token was logged out or its user no longer exists".into(),
+        )),
+    }
+}
+
+/// The login token in the cookie, if any.
+pub fn cookie_token(headers: &http::HeaderMap) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(COOKIE_NAME)
+        .map(|c| c.value().to_owned())
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {

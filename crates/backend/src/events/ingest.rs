@@ -15,7 +15,9 @@
 //!   batch delivered twice is stored once; a batch made only of such duplicates is answered
 //!   successfully even after the run's lease ended;
 //! * a batch whose lease is gone (another worker or epoch) is refused with `409 lease_lost` and
-//!   stores nothing, without failing the other batches of its group.
+//!   stores nothing, without failing the other batches of its group;
+//! * each session written announces itself once per group on the `session_events` channel
+//!   (delivered at commit), so WebSocket subscribers on every replica read the new events.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -330,7 +332,8 @@ async fn store(
             SET last_seq = x.last_seq, updated_at = now(),
                 agent_session_id = COALESCE(x.agent, s.agent_session_id)
            FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS x(id, last_seq, agent)
-          WHERE s.id = x.id",
+          WHERE s.id = x.id
+      RETURNING pg_notify('session_events', s.id::text)",
     )
     .bind(&touched)
     .bind(&seqs)

@@ -7,10 +7,7 @@
 //! queue and sleeps until the counter moves, so a notification between the look and the sleep is
 //! never lost.
 
-use std::time::Duration;
-
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -45,43 +42,20 @@ impl QueueNotifier {
         self.tx.subscribe()
     }
 
-    /// Listens on [`CHANNEL`] until `shutdown`, reconnecting after errors. Every reconnection also
-    /// bumps, since notifications sent while disconnected are lost.
+    /// Listens on [`CHANNEL`] until `shutdown`; every reconnection also bumps.
     pub fn spawn_listener(
         &self,
         pool: PgPool,
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let run = async {
-                    let mut listener = PgListener::connect_with(&pool).await?;
-                    listener.listen(CHANNEL).await?;
-                    this.bump();
-                    loop {
-                        match listener.try_recv().await? {
-                            Some(_) => this.bump(),
-                            // The connection dropped; the next call reconnects.
-                            None => this.bump(),
-                        }
-                    }
-                    #[allow(unreachable_code)]
-                    Ok::<(), sqlx::Error>(())
-                };
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    res = run => {
-                        if let Err(e) = res {
-                            tracing::warn!(error = %e, "queue listener lost its connection; retrying");
-                        }
-                    }
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                }
-            }
-        })
+        let on_notify = self.clone();
+        let on_connect = self.clone();
+        crate::db::spawn_listener(
+            pool,
+            &[CHANNEL],
+            shutdown,
+            move |_, _| on_notify.bump(),
+            move || on_connect.bump(),
+        )
     }
 }

@@ -1,0 +1,44 @@
+//! `GET /api/v1/ws`: the live-updates WebSocket (see [`crate::live`]).
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::config::AuthMode;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+/// The most a client may send in one message.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let ws = ws.map_err(|e| ApiError::bad_request("websocket_required", e.to_string()))?;
+    // A cookie authenticates at once; otherwise the first message must. A bad cookie is not fatal
+    // here: the client may still send a valid token.
+    let user = if state.settings.auth_mode == AuthMode::SingleUser {
+        Some(state.local_user)
+    } else {
+        match crate::auth::cookie_token(&headers) {
+            Some(token) => crate::auth::authenticate_token(&state, &token)
+                .await
+                .ok()
+                .map(|(u, _)| u),
+            None => None,
+        }
+    };
+    Ok(ws
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| crate::live::socket::serve(socket, state, user)))
+}

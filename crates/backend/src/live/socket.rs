@@ -1,0 +1,337 @@
+//! One browser's WebSocket: authentication, subscriptions, session-list changes, keep-alive.
+//!
+//! Each subscription is a task that reads the session's events from the table after its cursor
+//! and queues them for the socket on a bounded channel; when it has caught up it waits for the
+//! hub to say the session has more. The socket writer is the only place that can be slow: a write
+//! that does not finish within [`SEND_TIMEOUT`] closes the connection with
+//! [`CLOSE_TOO_SLOW`](protocol::live::CLOSE_TOO_SLOW), telling the client to resume from its last
+//! sequence number. Nothing is ever dropped to make room.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::{SinkExt, StreamExt};
+use protocol::live::{
+    CLOSE_BAD_MESSAGE, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, ClientMessage, ServerMessage,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long a client has to authenticate when no cookie did.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a single write to the client may take before it counts as too slow.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pings keep idle connections alive through proxies.
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Events read from the table per query.
+const PAGE: i64 = 500;
+/// Messages queued for the socket writer.
+const OUTBOX: usize = 256;
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+type Stream = futures::stream::SplitStream<WebSocket>;
+
+/// Serves one connection. `user` is set when the upgrade request was already authenticated (a
+/// cookie, or single-user mode).
+pub async fn serve(socket: WebSocket, state: AppState, user: Option<Uuid>) {
+    let (mut sink, mut stream) = socket.split();
+    let user = match user {
+        Some(u) => u,
+        None => match authenticate(&state, &mut stream).await {
+            Ok(u) => u,
+            Err(reason) => {
+                close(&mut sink, CLOSE_UNAUTHORIZED, &reason).await;
+                return;
+            }
+        },
+    };
+    if send(&mut sink, &ServerMessage::Ready { user_id: user })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut conn = Connection {
+        state,
+        user,
+        subscriptions: HashMap::new(),
+    };
+    let reason = conn.run(&mut sink, &mut stream).await;
+    conn.stop_all();
+    if let Some((code, text)) = reason {
+        close(&mut sink, code, &text).await;
+    }
+}
+
+/// Waits for `{"type":"auth","token":...}` as the first message.
+async fn authenticate(state: &AppState, stream: &mut Stream) -> Result<Uuid, String> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(t))) => return Some(t),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .map_err(|_| {
+        "no credentials within 10 s: send {\"type\":\"auth\",\"token\":...} first".to_owned()
+    })?
+    .ok_or_else(|| "the connection closed before authenticating".to_owned())?;
+    let token = match serde_json::from_str::<ClientMessage>(&first) {
+        Ok(ClientMessage::Auth { token }) => token,
+        _ => return Err("the first message must be {\"type\":\"auth\",\"token\":...}".to_owned()),
+    };
+    crate::auth::authenticate_token(state, &token)
+        .await
+        .map(|(user, _)| user)
+        .map_err(|e| e.to_string())
+}
+
+struct Connection {
+    state: AppState,
+    user: Uuid,
+    subscriptions: HashMap<Uuid, JoinHandle<()>>,
+}
+
+impl Connection {
+    /// Runs until the client leaves (`None`) or must be closed (code and reason).
+    async fn run(&mut self, sink: &mut Sink, stream: &mut Stream) -> Option<(u16, String)> {
+        let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(OUTBOX);
+        let mut changes = self.state.live.session_changes();
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.tick().await;
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Binary(_))) => {
+                            return Some((CLOSE_BAD_MESSAGE, "binary messages are not supported".into()));
+                        }
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    };
+                    match serde_json::from_str::<ClientMessage>(&text) {
+                        Ok(msg) => {
+                            if let Some(reply) = self.handle(msg, &out_tx).await
+                                && timed_send(sink, &reply).await.is_err()
+                            {
+                                return Some(too_slow());
+                            }
+                        }
+                        Err(e) => {
+                            return Some((CLOSE_BAD_MESSAGE, format!("not a valid message: {e}")));
+                        }
+                    }
+                }
+                Some(out) = out_rx.recv() => {
+                    if timed_send(sink, &out).await.is_err() {
+                        return Some(too_slow());
+                    }
+                }
+                change = changes.recv() => {
+                    let change = match change {
+                        Ok(c) => c,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "websocket missed session changes");
+                            continue;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if change.user_id != self.user {
+                        continue;
+                    }
+                    let msg = match crate::sessions::get_owned(&self.state.pool, self.user, change.session_id).await {
+                        Ok(session) => ServerMessage::SessionUpdated { session },
+                        Err(ApiError::NotFound(_)) => ServerMessage::SessionDeleted { session_id: change.session_id },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read a changed session");
+                            continue;
+                        }
+                    };
+                    if timed_send(sink, &msg).await.is_err() {
+                        return Some(too_slow());
+                    }
+                }
+                _ = ping.tick() => {
+                    let ping = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Ping(Default::default())));
+                    if !matches!(ping.await, Ok(Ok(()))) {
+                        return Some(too_slow());
+                    }
+                }
+                _ = shutdown.cancelled() => {
+                    return Some((1001, "the server is shutting down; reconnect and resume with `after`".into()));
+                }
+            }
+        }
+    }
+
+    /// Acts on a client message; returns an answer to send at once, if any.
+    async fn handle(
+        &mut self,
+        msg: ClientMessage,
+        out: &mpsc::Sender<ServerMessage>,
+    ) -> Option<ServerMessage> {
+        match msg {
+            ClientMessage::Auth { .. } => None,
+            ClientMessage::Unsubscribe { session_id } => {
+                self.stop(session_id);
+                None
+            }
+            ClientMessage::Subscribe { session_id, after } => {
+                if after < 0 {
+                    return Some(error(
+                        session_id,
+                        "validation_error",
+                        "after must be 0 or more",
+                    ));
+                }
+                match crate::sessions::ensure_owned(&self.state.pool, self.user, session_id).await {
+                    Ok(()) => {}
+                    Err(ApiError::NotFound(_)) => {
+                        return Some(error(session_id, "not_found", "session not found"));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "subscribe failed");
+                        return Some(error(
+                            session_id,
+                            "internal",
+                            "could not subscribe; try again",
+                        ));
+                    }
+                }
+                self.stop(session_id);
+                let task = tokio::spawn(follow(self.state.clone(), out.clone(), session_id, after));
+                self.subscriptions.insert(session_id, task);
+                None
+            }
+        }
+    }
+
+    fn stop(&mut self, session: Uuid) {
+        if let Some(task) = self.subscriptions.remove(&session) {
+            task.abort();
+        }
+        self.state.live.release_session(session);
+    }
+
+    fn stop_all(&mut self) {
+        let sessions: Vec<Uuid> = self.subscriptions.keys().copied().collect();
+        for s in sessions {
+            self.stop(s);
+        }
+    }
+}
+
+/// Sends the session's events after `cursor`, then live ones, until the connection drops it.
+async fn follow(
+    state: AppState,
+    out: mpsc::Sender<ServerMessage>,
+    session_id: Uuid,
+    mut cursor: i64,
+) {
+    let mut wake = state.live.watch_session(session_id);
+    if out
+        .send(ServerMessage::Subscribed {
+            session_id,
+            after: cursor,
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        // Mark the current generation *before* reading, so a commit that lands while we read
+        // wakes the wait below.
+        wake.borrow_and_update();
+        loop {
+            let page = match crate::events::page(&state.pool, session_id, cursor, PAGE).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, %session_id, "reading events for a subscriber failed");
+                    let _ = out
+                        .send(error(
+                            session_id,
+                            "internal",
+                            "reading events failed; resubscribe with `after`",
+                        ))
+                        .await;
+                    return;
+                }
+            };
+            for event in page.events {
+                cursor = event.seq;
+                let msg = ServerMessage::Event {
+                    session_id,
+                    seq: event.seq,
+                    event,
+                };
+                if out.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            if !page.has_more {
+                break;
+            }
+        }
+        if wake.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn error(session_id: Uuid, code: &str, message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        session_id: Some(session_id),
+    }
+}
+
+fn too_slow() -> (u16, String) {
+    (
+        CLOSE_TOO_SLOW,
+        "too slow to keep up: reconnect and resubscribe with `after` = the last seq you received"
+            .into(),
+    )
+}
+
+async fn send(sink: &mut Sink, msg: &ServerMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(msg).map_err(|_| ())?;
+    sink.send(Message::Text(Utf8Bytes::from(text)))
+        .await
+        .map_err(|_| ())
+}
+
+async fn timed_send(sink: &mut Sink, msg: &ServerMessage) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, send(sink, msg)).await {
+        Ok(r) => r,
+        Err(_) => Err(()),
+    }
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &str) {
+    // Close reasons are limited to 123 bytes.
+    let mut reason = reason.to_owned();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        sink.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
