@@ -18,3 +18,4 @@ pub mod runs;
 pub mod server;
 pub mod sessions;
 pub mod state;
+pub mod titles;

@@ -33,6 +33,7 @@ pub async fn start_state(
     live.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
         live,
+        titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
         settings: Arc::new(settings),

@@ -21,6 +21,8 @@ pub struct AppState {
     pub queue: QueueNotifier,
     /// Tells WebSocket connections what changed.
     pub live: crate::live::Hub,
+    /// Generates session titles when `OPENAI_API_KEY` is set.
+    pub titles: Option<crate::titles::TitleGenerator>,
     /// Stores event batches with group commit.
     pub ingester: Ingester,
     /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).

@@ -59,6 +59,7 @@ async fn create(
     let options_json =
         serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = state.pool.begin().await?;
+    let mut new_title = None;
     let session_id = match req.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
@@ -74,15 +75,17 @@ async fn create(
         }
         None => {
             let id = Uuid::now_v7();
+            let title = title_from_prompt(&req.prompt);
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, title, config) VALUES ($1, $2, $3, $4)",
             )
             .bind(id)
             .bind(user.id)
-            .bind(title_from_prompt(&req.prompt))
+            .bind(&title)
             .bind(&options_json)
             .execute(&mut *tx)
             .await?;
+            new_title = Some(title);
             id
         }
     };
@@ -105,6 +108,9 @@ async fn create(
     tx.commit().await?;
     // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.
     state.queue.bump();
+    if let (Some(titles), Some(fallback)) = (&state.titles, new_title) {
+        titles.spawn_for(state.pool.clone(), session_id, req.prompt.clone(), fallback);
+    }
     tracing::info!(%session_id, %run_id, "task queued");
     Ok((
         StatusCode::CREATED,
