@@ -100,3 +100,15 @@ ensure_claude_cli() {
   "$bin" --version >/dev/null || die "the Claude Code CLI does not run: $bin"
   export CLAUDE_BIN="$bin"
 }
+
+# ensure_s3s_fs: a real S3-compatible server with SigV4 checks, for tests (cargo install, once);
+# exports S3S_FS_BIN.
+ensure_s3s_fs() {
+  local bin="$WORKCELL_TOOLS/bin/s3s-fs"
+  if [ ! -x "$bin" ]; then
+    log "installing s3s-fs 0.14.1 (about two minutes, once)"
+    cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary --root "$WORKCELL_TOOLS" \
+      || cargo install --quiet s3s-fs --version 0.14.1 --features binary --root "$WORKCELL_TOOLS"
+  fi
+  export S3S_FS_BIN="$bin"
+}

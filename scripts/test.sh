@@ -17,15 +17,17 @@ for arg in "$@"; do
 done
 
 ensure_rust
-apt_install python3 ca-certificates git
+apt_install python3 ca-certificates git docker.io debootstrap
 ensure_postgres
 ensure_claude_cli
+ensure_s3s_fs
 command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
 
 WORK=$(mktemp -d /tmp/workcell-test.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
   local rc=$?
+  crates/executor-manager/tests/docker-env.sh --stop "$WORK/docker" >/dev/null 2>&1 || true
   stop_postgres
   rm -rf "$WORK"
   exit $rc
@@ -38,12 +40,20 @@ log "checking formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+log "building the services"
+cargo build --workspace --quiet
+
+log "starting a private Docker engine and making the test images"
+eval "$(crates/executor-manager/tests/docker-env.sh "$WORK/docker")"
+export WORKCELL_REQUIRE_DOCKER=1
+
 log "running the tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
 
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p backend --bench live --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
 fi
 log "all tests passed"

@@ -1,5 +1,71 @@
-//! The executor manager (being built): leases runs, runs executors, relays events.
-fn main() {
-    eprintln!("executor-manager: not implemented yet");
-    std::process::exit(1);
+//! `executor-manager` binary: reads its settings, serves health and callbacks on `HOST:PORT`,
+//! pulls runs, and drains on SIGTERM/SIGINT.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use executor_manager::{App, Settings, server};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("executor-manager: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log = match settings.log.init("executor-manager") {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("executor-manager: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "executor manager stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let ip = settings
+        .host
+        .parse()
+        .map_err(|_| anyhow::anyhow!("HOST is invalid"))?;
+    let addr = SocketAddr::new(ip, settings.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        worker_id = %settings.worker_id(),
+        runtime = settings.executor_runtime.as_str(),
+        backend = %settings.backend_url,
+        "executor manager listening"
+    );
+    let runtime = server::runtime_from_settings(&settings).await?;
+    App::new(settings, runtime)?
+        .serve(listener, shutdown_signal())
+        .await
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stopping");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }

@@ -1,0 +1,215 @@
+//! The backend's internal API, as this worker calls it (`/api/v1/internal/runs/*`, header
+//! `x-internal-token`). Every call about a run carries the lease (`worker_id`, `epoch`).
+
+use std::time::Duration;
+
+use protocol::internal::{
+    ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, FailRequest, HeartbeatRequest,
+    INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
+};
+use protocol::{ErrorBody, RunEvent, RunOutcome};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// Why a backend call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// `409 lease_lost`: the run is no longer ours; stop touching it.
+    #[error("the lease was lost: {0}")]
+    LeaseLost(String),
+    /// Any other non-success answer.
+    #[error("backend answered {status} ({code}): {message}")]
+    Status {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
+    #[error("backend unreachable: {0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl BackendError {
+    /// Worth retrying later (the backend was down or overloaded), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BackendError::Transport(_) => true,
+            BackendError::Status { status, .. } => status.is_server_error(),
+            BackendError::LeaseLost(_) => false,
+        }
+    }
+}
+
+/// A run this worker holds: the id and the fencing pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub run_id: Uuid,
+    pub worker_id: String,
+    pub epoch: i64,
+}
+
+/// Client for the backend's internal API.
+#[derive(Clone)]
+pub struct BackendClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl std::fmt::Debug for BackendClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-request timeout for calls that do not long-poll.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl BackendClient {
+    pub fn new(base_url: &str, token: &str) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<Option<T>, BackendError> {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/internal{path}", self.base))
+            .header(INTERNAL_TOKEN_HEADER, &self.token)
+            .timeout(timeout)
+            .json(body)
+            .send()
+            .await?;
+        let status = res.status();
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if status.is_success() {
+            return Ok(Some(res.json().await?));
+        }
+        let text = res.text().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => ("unknown".to_owned(), text.chars().take(500).collect()),
+        };
+        if status == StatusCode::CONFLICT && code == "lease_lost" {
+            return Err(BackendError::LeaseLost(message));
+        }
+        Err(BackendError::Status {
+            status,
+            code,
+            message,
+        })
+    }
+
+    async fn post_some<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, BackendError> {
+        self.post(path, body, CALL_TIMEOUT)
+            .await?
+            .ok_or_else(|| BackendError::Status {
+                status: StatusCode::NO_CONTENT,
+                code: "empty".into(),
+                message: format!("no body from {path}"),
+            })
+    }
+
+    /// Long-polls for a run; `None` when none came within `wait_seconds`.
+    pub async fn claim(
+        &self,
+        worker_id: &str,
+        lease_seconds: u32,
+        wait_seconds: u32,
+    ) -> Result<Option<ClaimedRun>, BackendError> {
+        let req = ClaimRequest {
+            worker_id: worker_id.to_owned(),
+            lease_seconds,
+            wait_seconds,
+        };
+        let timeout = CALL_TIMEOUT + Duration::from_secs(wait_seconds.into());
+        self.post("/runs/claim", &req, timeout).await
+    }
+
+    pub async fn start(&self, lease: &Lease) -> Result<LeaseStatus, BackendError> {
+        let req = LeaseRef {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+        };
+        self.post_some(&format!("/runs/{}/start", lease.run_id), &req)
+            .await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        lease: &Lease,
+        lease_seconds: u32,
+    ) -> Result<LeaseStatus, BackendError> {
+        let req = HeartbeatRequest {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+            lease_seconds: Some(lease_seconds),
+        };
+        self.post_some(&format!("/runs/{}/heartbeat", lease.run_id), &req)
+            .await
+    }
+
+    pub async fn events(
+        &self,
+        lease: &Lease,
+        events: Vec<RunEvent>,
+    ) -> Result<IngestResponse, BackendError> {
+        let req = EventBatch {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+            events,
+        };
+        self.post_some(&format!("/runs/{}/events", lease.run_id), &req)
+            .await
+    }
+
+    pub async fn complete(
+        &self,
+        lease: &Lease,
+        outcome: RunOutcome,
+    ) -> Result<RunAck, BackendError> {
+        let req = CompleteRequest {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+            outcome,
+        };
+        self.post_some(&format!("/runs/{}/complete", lease.run_id), &req)
+            .await
+    }
+
+    pub async fn fail(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retryable: bool,
+    ) -> Result<RunAck, BackendError> {
+        let req = FailRequest {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+            error: error.to_owned(),
+            retryable,
+        };
+        self.post_some(&format!("/runs/{}/fail", lease.run_id), &req)
+            .await
+    }
+}

@@ -1,0 +1,647 @@
+//! The executor manager's settings: every "Executor Manager" variable of the configuration guide
+//! with its documented default, plus the few this implementation adds (runtime, port, limits).
+//! Loaded once at start-up; a missing or invalid variable stops the process with one line naming it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use service_config::{Required, SettingsError};
+use telemetry::LogSettings;
+
+/// Variables without which the manager does not start.
+pub const REQUIRED: &[Required] = &[
+    ("BACKEND_URL", "backend URL, e.g. http://backend:8000"),
+    (
+        "INTERNAL_API_TOKEN",
+        "must match the backend's INTERNAL_API_TOKEN",
+    ),
+    (
+        "CALLBACK_BASE_URL",
+        "this manager's URL as executors reach it, e.g. http://host.docker.internal:8001",
+    ),
+    (
+        "WORKSPACE_ROOT",
+        "host directory holding the run workspaces",
+    ),
+];
+
+/// How executors are launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeKind {
+    /// One container per run (bollard).
+    Docker,
+    /// One child process per run on the host: no isolation, for development and tests.
+    Process,
+}
+
+impl RuntimeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Docker => "docker",
+            RuntimeKind::Process => "process",
+        }
+    }
+}
+
+/// Everything the manager reads from its environment. `Debug` redacts secrets.
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    pub backend_url: String,
+    pub internal_api_token: String,
+    pub callback_base_url: String,
+    pub workspace_root: PathBuf,
+
+    /// Required with the docker runtime.
+    #[serde(default)]
+    pub executor_image: Option<String>,
+    #[serde(default = "default_published_host")]
+    pub executor_published_host: String,
+
+    /// All four or none (none: workspace export is off).
+    #[serde(default)]
+    pub s3_endpoint: Option<String>,
+    #[serde(default)]
+    pub s3_access_key: Option<String>,
+    #[serde(default)]
+    pub s3_secret_key: Option<String>,
+    #[serde(default)]
+    pub s3_bucket: Option<String>,
+    #[serde(default = "default_s3_region")]
+    pub s3_region: String,
+    #[serde(default = "default_true")]
+    pub s3_force_path_style: bool,
+
+    #[serde(default)]
+    pub anthropic_auth_token: Option<String>,
+    #[serde(default = "default_anthropic_base_url")]
+    pub anthropic_base_url: String,
+    #[serde(default = "default_model")]
+    pub default_model: String,
+
+    #[serde(default = "default_true")]
+    pub task_pull_enabled: bool,
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_tasks: usize,
+    #[serde(default = "default_pull_interval")]
+    pub task_pull_interval_seconds: u64,
+    #[serde(default = "default_lease")]
+    pub task_claim_lease_seconds: u32,
+    #[serde(default)]
+    pub schedule_config_path: Option<PathBuf>,
+
+    #[serde(default)]
+    pub workspace_cleanup_enabled: bool,
+    #[serde(default = "default_24")]
+    pub workspace_cleanup_interval_hours: u64,
+    #[serde(default = "default_24")]
+    pub workspace_max_age_hours: u64,
+    #[serde(default = "default_true")]
+    pub workspace_archive_enabled: bool,
+    #[serde(default = "default_archive_days")]
+    pub workspace_archive_days: u64,
+    #[serde(default = "default_true")]
+    pub workspace_ignore_dot_files: bool,
+
+    /// The logging variables, loaded on their own (see `service_config`: no `flatten`).
+    #[serde(skip)]
+    pub log: LogSettings,
+
+    // ---- added by this implementation ----
+    /// `docker` (default) or `process`.
+    #[serde(default = "default_runtime")]
+    pub executor_runtime: RuntimeKind,
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The executor binary for the process runtime (path or name in `PATH`).
+    #[serde(default = "default_executor_bin")]
+    pub executor_bin: String,
+    /// The Claude Code CLI the executor drives (process runtime: passed through as `CLAUDE_BIN`).
+    #[serde(default)]
+    pub claude_bin: Option<String>,
+    /// This worker's id on the queue; default: hostname + random suffix.
+    #[serde(default)]
+    pub manager_id: Option<String>,
+    /// Container memory limit in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub executor_memory_mb: u64,
+    /// Container CPU limit (fractional CPUs).
+    #[serde(default = "default_cpus")]
+    pub executor_cpus: f64,
+    /// Container process limit.
+    #[serde(default = "default_pids")]
+    pub executor_pids_limit: i64,
+    /// The container's user (`uid:gid`); the workspace is handed to it. Never root.
+    #[serde(default = "default_executor_user")]
+    pub executor_user: String,
+    /// The port the executor listens on inside its container.
+    #[serde(default = "default_executor_port")]
+    pub executor_container_port: u16,
+    /// How long a launched executor may take to answer `/health`.
+    #[serde(default = "default_ready_timeout")]
+    pub executor_ready_timeout_seconds: u64,
+    /// How long the claim long poll waits (at most 60, the backend's bound).
+    #[serde(default = "default_claim_wait")]
+    pub task_claim_wait_seconds: u32,
+    /// On SIGTERM: how long active runs may take to finish before they are stopped and re-queued.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_seconds: u64,
+}
+
+fn default_published_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_s3_region() -> String {
+    "us-east-1".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_anthropic_base_url() -> String {
+    "https://api.anthropic.com".into()
+}
+fn default_model() -> String {
+    "claude-sonnet-4-20250514".into()
+}
+fn default_max_concurrent() -> usize {
+    5
+}
+fn default_pull_interval() -> u64 {
+    2
+}
+fn default_lease() -> u32 {
+    180
+}
+fn default_24() -> u64 {
+    24
+}
+fn default_archive_days() -> u64 {
+    7
+}
+fn default_runtime() -> RuntimeKind {
+    RuntimeKind::Docker
+}
+fn default_host() -> String {
+    "0.0.0.0".into()
+}
+fn default_port() -> u16 {
+    8001
+}
+fn default_executor_bin() -> String {
+    "executor".into()
+}
+fn default_memory_mb() -> u64 {
+    2048
+}
+fn default_cpus() -> f64 {
+    1.0
+}
+fn default_pids() -> i64 {
+    512
+}
+fn default_executor_user() -> String {
+    "1000:1000".into()
+}
+fn default_executor_port() -> u16 {
+    8000
+}
+fn default_ready_timeout() -> u64 {
+    60
+}
+fn default_claim_wait() -> u32 {
+    30
+}
+fn default_shutdown_timeout() -> u64 {
+    300
+}
+
+/// S3 connection settings, present only when all four required variables are set.
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub bucket: String,
+    pub region: String,
+    pub force_path_style: bool,
+}
+
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &"[redacted]")
+            .field("secret_key", &"[redacted]")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("force_path_style", &self.force_path_style)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Loads and validates the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Loads and validates the settings from the given variables.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let (mut s, log): (Settings, _) = service_config::load_with(vars, REQUIRED)?;
+        s.log = log;
+        s.backend_url = s.backend_url.trim_end_matches('/').to_owned();
+        s.callback_base_url = s.callback_base_url.trim_end_matches('/').to_owned();
+        s.anthropic_base_url = s.anthropic_base_url.trim_end_matches('/').to_owned();
+        s.validate()?;
+        if s.manager_id.is_none() {
+            s.manager_id = Some(default_manager_id());
+        }
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (var, url) in [
+            ("BACKEND_URL", Some(&self.backend_url)),
+            ("CALLBACK_BASE_URL", Some(&self.callback_base_url)),
+            ("ANTHROPIC_BASE_URL", Some(&self.anthropic_base_url)),
+            ("S3_ENDPOINT", self.s3_endpoint.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(SettingsError::invalid(
+                    var,
+                    "expected an http:// or https:// URL",
+                ));
+            }
+        }
+        if self.internal_api_token.trim().is_empty() {
+            return Err(SettingsError::invalid("INTERNAL_API_TOKEN", "is empty"));
+        }
+        if !self.workspace_root.is_absolute() {
+            return Err(SettingsError::invalid(
+                "WORKSPACE_ROOT",
+                "must be an absolute host path (it is bind-mounted into executor containers)",
+            ));
+        }
+        if self.executor_runtime == RuntimeKind::Docker && self.executor_image.is_none() {
+            return Err(SettingsError::Missing {
+                var: "EXECUTOR_IMAGE",
+                meaning: "executor image the docker runtime launches (or set EXECUTOR_RUNTIME=process)",
+            });
+        }
+        if self.max_concurrent_tasks == 0 {
+            return Err(SettingsError::invalid(
+                "MAX_CONCURRENT_TASKS",
+                "must be at least 1",
+            ));
+        }
+        if self.task_pull_interval_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "TASK_PULL_INTERVAL_SECONDS",
+                "must be at least 1",
+            ));
+        }
+        if !(5..=3600).contains(&self.task_claim_lease_seconds) {
+            return Err(SettingsError::invalid(
+                "TASK_CLAIM_LEASE_SECONDS",
+                "must be between 5 and 3600",
+            ));
+        }
+        if self.task_claim_wait_seconds > 60 {
+            return Err(SettingsError::invalid(
+                "TASK_CLAIM_WAIT_SECONDS",
+                "must be at most 60",
+            ));
+        }
+        if !(self.executor_cpus > 0.0 && self.executor_cpus.is_finite()) {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_CPUS",
+                "must be a positive number",
+            ));
+        }
+        if self.executor_memory_mb < 64 {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_MEMORY_MB",
+                "must be at least 64",
+            ));
+        }
+        if self.executor_pids_limit < 16 {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_PIDS_LIMIT",
+                "must be at least 16",
+            ));
+        }
+        let user = self.executor_user.trim();
+        if user.is_empty()
+            || user == "0"
+            || user.starts_with("0:")
+            || user == "root"
+            || user.starts_with("root:")
+        {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_USER",
+                "must name a non-root user (uid:gid)",
+            ));
+        }
+        if let Some(id) = &self.manager_id
+            && (id.len() > 200 || id.trim().is_empty())
+        {
+            return Err(SettingsError::invalid(
+                "MANAGER_ID",
+                "must be 1 to 200 characters",
+            ));
+        }
+        self.s3()?;
+        Ok(())
+    }
+
+    /// The S3 settings: all of `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY`, `S3_BUCKET`, or none.
+    pub fn s3(&self) -> Result<Option<S3Settings>, SettingsError> {
+        let parts = [
+            ("S3_ENDPOINT", &self.s3_endpoint),
+            ("S3_ACCESS_KEY", &self.s3_access_key),
+            ("S3_SECRET_KEY", &self.s3_secret_key),
+            ("S3_BUCKET", &self.s3_bucket),
+        ];
+        if parts.iter().all(|(_, v)| v.is_none()) {
+            return Ok(None);
+        }
+        if let Some((var, _)) = parts.iter().find(|(_, v)| v.is_none()) {
+            return Err(SettingsError::Missing {
+                var,
+                meaning: "S3 settings are all-or-nothing (used to export workspaces)",
+            });
+        }
+        let get = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(Some(S3Settings {
+            endpoint: get(&self.s3_endpoint),
+            access_key: get(&self.s3_access_key),
+            secret_key: get(&self.s3_secret_key),
+            bucket: get(&self.s3_bucket),
+            region: self.s3_region.clone(),
+            force_path_style: self.s3_force_path_style,
+        }))
+    }
+
+    /// This worker's id on the queue.
+    pub fn worker_id(&self) -> &str {
+        self.manager_id.as_deref().unwrap_or("executor-manager")
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.task_claim_lease_seconds.into())
+    }
+
+    /// Heartbeats renew the lease three times per lease length.
+    pub fn heartbeat_interval(&self) -> Duration {
+        (self.lease() / 3).max(Duration::from_secs(1))
+    }
+
+    pub fn pull_interval(&self) -> Duration {
+        Duration::from_secs(self.task_pull_interval_seconds)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_seconds)
+    }
+
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(self.executor_ready_timeout_seconds)
+    }
+
+    /// `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
+    pub fn workspace_dir(&self, user: uuid::Uuid, session: uuid::Uuid) -> PathBuf {
+        self.workspace_root
+            .join("active")
+            .join(user.to_string())
+            .join(session.to_string())
+            .join("workspace")
+    }
+}
+
+fn default_manager_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "executor-manager".to_owned());
+    let suffix: u32 = rand::random();
+    format!("{host}-{suffix:08x}")
+}
+
+fn redact(v: &str) -> &'static str {
+    if v.is_empty() { "" } else { "[redacted]" }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("backend_url", &self.backend_url)
+            .field("internal_api_token", &redact(&self.internal_api_token))
+            .field("callback_base_url", &self.callback_base_url)
+            .field("workspace_root", &self.workspace_root)
+            .field("executor_image", &self.executor_image)
+            .field("executor_published_host", &self.executor_published_host)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_access_key", &self.s3_access_key.as_deref().map(redact))
+            .field("s3_secret_key", &self.s3_secret_key.as_deref().map(redact))
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_region", &self.s3_region)
+            .field("s3_force_path_style", &self.s3_force_path_style)
+            .field(
+                "anthropic_auth_token",
+                &self.anthropic_auth_token.as_deref().map(redact),
+            )
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("default_model", &self.default_model)
+            .field("task_pull_enabled", &self.task_pull_enabled)
+            .field("max_concurrent_tasks", &self.max_concurrent_tasks)
+            .field(
+                "task_pull_interval_seconds",
+                &self.task_pull_interval_seconds,
+            )
+            .field("task_claim_lease_seconds", &self.task_claim_lease_seconds)
+            .field("schedule_config_path", &self.schedule_config_path)
+            .field("workspace_cleanup_enabled", &self.workspace_cleanup_enabled)
+            .field(
+                "workspace_cleanup_interval_hours",
+                &self.workspace_cleanup_interval_hours,
+            )
+            .field("workspace_max_age_hours", &self.workspace_max_age_hours)
+            .field("workspace_archive_enabled", &self.workspace_archive_enabled)
+            .field("workspace_archive_days", &self.workspace_archive_days)
+            .field(
+                "workspace_ignore_dot_files",
+                &self.workspace_ignore_dot_files,
+            )
+            .field("log", &self.log)
+            .field("executor_runtime", &self.executor_runtime)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("executor_bin", &self.executor_bin)
+            .field("claude_bin", &self.claude_bin)
+            .field("manager_id", &self.manager_id)
+            .field("executor_memory_mb", &self.executor_memory_mb)
+            .field("executor_cpus", &self.executor_cpus)
+            .field("executor_pids_limit", &self.executor_pids_limit)
+            .field("executor_user", &self.executor_user)
+            .field("executor_container_port", &self.executor_container_port)
+            .field(
+                "executor_ready_timeout_seconds",
+                &self.executor_ready_timeout_seconds,
+            )
+            .field("task_claim_wait_seconds", &self.task_claim_wait_seconds)
+            .field("shutdown_timeout_seconds", &self.shutdown_timeout_seconds)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = [
+            ("BACKEND_URL", "http://backend:8000/"),
+            ("INTERNAL_API_TOKEN", "internal-token-0123456789"),
+            ("CALLBACK_BASE_URL", "http://host.docker.internal:8001"),
+            ("WORKSPACE_ROOT", "/var/lib/workcell/workspaces"),
+            ("EXECUTOR_IMAGE", "workcell/executor:latest"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v
+    }
+
+    fn err(extra: &[(&str, &str)]) -> String {
+        Settings::from_vars(vars(extra)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn documented_defaults_apply() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.backend_url, "http://backend:8000");
+        assert_eq!(s.executor_published_host, "127.0.0.1");
+        assert_eq!(s.s3_region, "us-east-1");
+        assert!(s.s3_force_path_style);
+        assert_eq!(s.anthropic_base_url, "https://api.anthropic.com");
+        assert_eq!(s.default_model, "claude-sonnet-4-20250514");
+        assert!(s.task_pull_enabled);
+        assert_eq!(s.max_concurrent_tasks, 5);
+        assert_eq!(s.task_pull_interval_seconds, 2);
+        assert_eq!(s.task_claim_lease_seconds, 180);
+        assert_eq!(s.schedule_config_path, None);
+        assert!(!s.workspace_cleanup_enabled);
+        assert_eq!(s.workspace_cleanup_interval_hours, 24);
+        assert_eq!(s.workspace_max_age_hours, 24);
+        assert!(s.workspace_archive_enabled);
+        assert_eq!(s.workspace_archive_days, 7);
+        assert!(s.workspace_ignore_dot_files);
+        assert_eq!(s.executor_runtime, RuntimeKind::Docker);
+        assert_eq!(s.port, 8001);
+        assert_eq!(s.executor_bin, "executor");
+        assert_eq!(s.executor_memory_mb, 2048);
+        assert_eq!(s.executor_cpus, 1.0);
+        assert_eq!(s.executor_pids_limit, 512);
+        assert_eq!(s.shutdown_timeout_seconds, 300);
+        assert_eq!(s.executor_user, "1000:1000");
+        assert_eq!(s.heartbeat_interval(), Duration::from_secs(60));
+        assert!(s.s3().unwrap().is_none());
+        assert!(!s.worker_id().is_empty());
+        assert_eq!(s.log, LogSettings::default());
+    }
+
+    #[test]
+    fn values_parse() {
+        let s = Settings::from_vars(vars(&[
+            ("TASK_PULL_ENABLED", "false"),
+            ("S3_FORCE_PATH_STYLE", "false"),
+            ("WORKSPACE_IGNORE_DOT_FILES", "0"),
+            ("MAX_CONCURRENT_TASKS", "2"),
+            ("EXECUTOR_RUNTIME", "process"),
+            ("EXECUTOR_CPUS", "0.5"),
+            ("MANAGER_ID", "worker-1"),
+            ("DEBUG", "true"),
+            ("S3_ENDPOINT", "http://s3:9000"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "sk"),
+            ("S3_BUCKET", "b"),
+        ]))
+        .unwrap();
+        assert!(!s.task_pull_enabled);
+        assert!(!s.s3_force_path_style);
+        assert!(!s.workspace_ignore_dot_files);
+        assert_eq!(s.max_concurrent_tasks, 2);
+        assert_eq!(s.executor_runtime, RuntimeKind::Process);
+        assert_eq!(s.executor_cpus, 0.5);
+        assert_eq!(s.worker_id(), "worker-1");
+        assert!(s.log.debug);
+        let s3 = s.s3().unwrap().unwrap();
+        assert_eq!(s3.bucket, "b");
+        assert!(!s3.force_path_style);
+    }
+
+    #[test]
+    fn missing_and_invalid_name_the_variable() {
+        let e = Settings::from_vars(vars(&[]).into_iter().filter(|(k, _)| k != "BACKEND_URL"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("BACKEND_URL is required"), "{e}");
+        let e = Settings::from_vars(vars(&[]).into_iter().filter(|(k, _)| k != "EXECUTOR_IMAGE"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("EXECUTOR_IMAGE is required"), "{e}");
+        for (var, value) in [
+            ("MAX_CONCURRENT_TASKS", "many"),
+            ("MAX_CONCURRENT_TASKS", "0"),
+            ("TASK_PULL_ENABLED", "maybe"),
+            ("TASK_CLAIM_LEASE_SECONDS", "2"),
+            ("EXECUTOR_RUNTIME", "vm"),
+            ("BACKEND_URL", "backend:8000"),
+            ("PORT", "99999"),
+            ("EXECUTOR_CPUS", "-1"),
+            ("WORKSPACE_ROOT", "relative/path"),
+            ("EXECUTOR_USER", "0:0"),
+        ] {
+            let e = err(&[(var, value)]);
+            assert!(
+                e.starts_with(&format!("{var} is invalid")),
+                "{var}={value}: {e}"
+            );
+        }
+        let e = err(&[("S3_ENDPOINT", "http://s3:9000"), ("S3_ACCESS_KEY", "ak")]);
+        assert!(e.starts_with("S3_SECRET_KEY is required"), "{e}");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = Settings::from_vars(vars(&[
+            ("ANTHROPIC_AUTH_TOKEN", "sk-ant-very-secret"),
+            ("S3_ENDPOINT", "http://s3:9000"),
+            ("S3_ACCESS_KEY", "access-very-secret"),
+            ("S3_SECRET_KEY", "secret-very-secret"),
+            ("S3_BUCKET", "b"),
+        ]))
+        .unwrap();
+        let text = format!("{s:?} {:?}", s.s3().unwrap());
+        for secret in [
+            "internal-token-0123456789",
+            "sk-ant-very-secret",
+            "access-very-secret",
+            "secret-very-secret",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,25 @@
+//! The executor manager: leases queued runs from the backend, launches one executor per run
+//! (a Docker container or, for development, a child process), relays the executor's events to the
+//! backend and reports how each run ended.
+//!
+//! - [`config`]: settings from the environment.
+//! - [`backend`]: the backend's internal API client (lease-fenced calls).
+//! - [`pull`]: the claim loop (bounded concurrency, long poll).
+//! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
+//! - [`callback`]: the executors' callback endpoint and the registry of held runs.
+//! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
+//! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
+//! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod callback;
+pub mod config;
+pub mod export;
+pub mod pull;
+pub mod run;
+pub mod runtime;
+pub mod server;
+
+pub use config::Settings;
+pub use server::App;

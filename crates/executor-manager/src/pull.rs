@@ -1,0 +1,103 @@
+//! The pull loop: claim a run whenever a slot is free (at most `MAX_CONCURRENT_TASKS` at once)
+//! through the backend's long poll, and hand it to its own task.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use protocol::internal::ClaimedRun;
+
+use crate::backend::Lease;
+use crate::run::{self, RunContext};
+
+/// Claims runs until `stop_claiming` fires. Runs are spawned on `tracker`; `hard_stop` is what they
+/// obey when the shutdown timeout passed.
+pub async fn pull_loop(
+    ctx: Arc<RunContext>,
+    stop_claiming: CancellationToken,
+    hard_stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let settings = ctx.settings.clone();
+    if !settings.task_pull_enabled {
+        tracing::warn!("TASK_PULL_ENABLED=false: this manager claims no runs");
+        stop_claiming.cancelled().await;
+        return;
+    }
+    let slots = Arc::new(Semaphore::new(settings.max_concurrent_tasks));
+    let worker_id = settings.worker_id().to_owned();
+    tracing::info!(
+        worker_id = %worker_id,
+        max_concurrent = settings.max_concurrent_tasks,
+        "pulling runs"
+    );
+    loop {
+        let permit = tokio::select! {
+            _ = stop_claiming.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        // A shutdown does not abandon a pending long poll (the backend may be handing out a run
+        // right then): it waits for the answer (at most TASK_CLAIM_WAIT_SECONDS) and gives back
+        // a run that arrives, so the run is re-queued now rather than when its lease expires.
+        let claim = ctx.backend.claim(
+            &worker_id,
+            settings.task_claim_lease_seconds,
+            settings.task_claim_wait_seconds,
+        );
+        tokio::pin!(claim);
+        let claimed = tokio::select! {
+            r = &mut claim => r,
+            _ = stop_claiming.cancelled() => {
+                if let Ok(Some(run)) = claim.await {
+                    release(&ctx, &worker_id, &run).await;
+                }
+                break;
+            }
+        };
+        match claimed {
+            Ok(Some(claimed)) => {
+                let ctx = ctx.clone();
+                let hard_stop = hard_stop.clone();
+                tracker.spawn(async move {
+                    run::execute(ctx, claimed, hard_stop).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "claim failed; pausing");
+                tokio::select! {
+                    _ = stop_claiming.cancelled() => break,
+                    _ = tokio::time::sleep(settings.pull_interval()) => {}
+                }
+            }
+        }
+    }
+    tracing::info!("stopped claiming runs");
+}
+
+/// Gives a run claimed during shutdown back to the queue.
+async fn release(ctx: &RunContext, worker_id: &str, run: &ClaimedRun) {
+    let lease = Lease {
+        run_id: run.run_id,
+        worker_id: worker_id.to_owned(),
+        epoch: run.epoch,
+    };
+    match ctx
+        .backend
+        .fail(&lease, "the executor manager is shutting down", true)
+        .await
+    {
+        Ok(ack) => {
+            tracing::info!(run_id = %run.run_id, status = %ack.status, "released a run claimed during shutdown")
+        }
+        Err(e) => {
+            tracing::warn!(run_id = %run.run_id, error = %e, "could not release a run claimed during shutdown")
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! One claimed run, from claim to report: workspace, executor launch and readiness, `start`, the
+//! task, heartbeats (lease renewal, cancellation, lease loss), the terminal event, the report to
+//! the backend, and stopping the executor.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::executor::ExecuteRequest;
+use protocol::internal::ClaimedRun;
+use protocol::{EventBody, RunOutcome};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::backend::{BackendClient, BackendError, Lease};
+use crate::callback::{Registry, RunSignal};
+use crate::config::{RuntimeKind, Settings};
+use crate::export::{ExportTarget, Exporter};
+use crate::runtime::{ExecutorClient, ExecutorHandle, LaunchSpec, Runtime, RuntimeError};
+
+/// How long a run waits for its terminal event after the executor exited (it may be in flight).
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long an executor asked to cancel gets before it is stopped.
+const CANCEL_GRACE: Duration = Duration::from_secs(60);
+/// How long a final report is retried while the backend is unreachable.
+const REPORT_RETRY: Duration = Duration::from_secs(120);
+
+/// What every run shares.
+pub struct RunContext {
+    pub settings: Arc<Settings>,
+    pub backend: BackendClient,
+    pub registry: Registry,
+    pub runtime: Arc<dyn Runtime>,
+    pub executor: ExecutorClient,
+    /// `None` when S3 is not configured.
+    pub exporter: Option<Exporter>,
+}
+
+/// How a run ends, as reported to the backend.
+#[derive(Debug, Clone, PartialEq)]
+enum Report {
+    Complete(RunOutcome),
+    Fail {
+        error: String,
+        retryable: bool,
+    },
+    /// The lease is gone: report nothing.
+    Drop,
+}
+
+/// What the heartbeat task saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeaseEvent {
+    CancelRequested,
+    Lost,
+}
+
+/// Renews the lease every lease/3 until aborted; tells the run about cancellation and loss.
+fn spawn_heartbeat(
+    backend: BackendClient,
+    lease: Lease,
+    every: Duration,
+    lease_seconds: u32,
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::UnboundedReceiver<LeaseEvent>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(
+        async move {
+            let mut told_cancel = false;
+            loop {
+                tokio::time::sleep(every).await;
+                match backend.heartbeat(&lease, lease_seconds).await {
+                    Ok(st) => {
+                        if st.cancel_requested && !told_cancel {
+                            told_cancel = true;
+                            let _ = tx.send(LeaseEvent::CancelRequested);
+                        }
+                    }
+                    Err(BackendError::LeaseLost(msg)) => {
+                        tracing::warn!(message = %msg, "lease lost on heartbeat");
+                        let _ = tx.send(LeaseEvent::Lost);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    (task, rx)
+}
+
+/// Aborts the heartbeat when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The environment every executor gets, whatever the runtime. Holds no secret: the model token
+/// travels in the task (`ExecuteRequest.env`), so it is not visible in `docker inspect`.
+pub fn executor_env(settings: &Settings) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("DEFAULT_MODEL".into(), settings.default_model.clone());
+    env.insert(
+        "ANTHROPIC_BASE_URL".into(),
+        settings.anthropic_base_url.clone(),
+    );
+    if let Some(level) = &settings.log.log_level {
+        env.insert("LOG_LEVEL".into(), level.clone());
+    }
+    if settings.executor_runtime == RuntimeKind::Process
+        && let Some(claude) = &settings.claude_bin
+    {
+        env.insert("CLAUDE_BIN".into(), claude.clone());
+    }
+    if settings.log.debug {
+        env.insert("DEBUG".into(), "true".into());
+    }
+    env
+}
+
+/// The task's environment for the agent: the provider token. Never logged.
+fn task_env(settings: &Settings) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    if let Some(t) = &settings.anthropic_auth_token {
+        env.insert("ANTHROPIC_AUTH_TOKEN".into(), t.clone());
+    }
+    env
+}
+
+/// Runs one claimed run to its end. Never panics on peer data; every outcome is logged.
+pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: CancellationToken) {
+    let span = tracing::info_span!(
+        "run",
+        run_id = %run.run_id,
+        session_id = %run.session_id,
+        attempt = run.attempt,
+    );
+    async move {
+        let lease = Lease {
+            run_id: run.run_id,
+            worker_id: ctx.settings.worker_id().to_owned(),
+            epoch: run.epoch,
+        };
+        tracing::info!(epoch = run.epoch, "run claimed");
+        let report = drive(&ctx, &run, &lease, &hard_stop).await;
+        tracing::info!(report = ?ReportLog(&report), "run finished");
+        send_report(&ctx.backend, &lease, report).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// `Debug` of a report without the error text's full length.
+struct ReportLog<'a>(&'a Report);
+impl std::fmt::Debug for ReportLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Report::Complete(o) => write!(f, "complete({o:?})"),
+            Report::Fail { error, retryable } => {
+                let short: String = error.chars().take(200).collect();
+                write!(f, "fail(retryable={retryable}, {short})")
+            }
+            Report::Drop => write!(f, "dropped (lease lost)"),
+        }
+    }
+}
+
+async fn drive(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    lease: &Lease,
+    hard_stop: &CancellationToken,
+) -> Report {
+    let settings = &ctx.settings;
+    let mut registration = ctx.registry.register(lease.clone());
+    let (hb, mut lease_events) = spawn_heartbeat(
+        ctx.backend.clone(),
+        lease.clone(),
+        settings.heartbeat_interval(),
+        settings.task_claim_lease_seconds,
+    );
+    let _hb = AbortOnDrop(hb);
+
+    let workspace = settings.workspace_dir(run.user_id, run.session_id);
+    if let Err(e) = tokio::fs::create_dir_all(&workspace).await {
+        return Report::Fail {
+            error: format!("could not create the workspace: {e}"),
+            retryable: true,
+        };
+    }
+    let spec = LaunchSpec {
+        run_id: run.run_id,
+        session_id: run.session_id,
+        user_id: run.user_id,
+        epoch: run.epoch,
+        workspace,
+        env: executor_env(settings),
+    };
+    let launched = match ctx.runtime.launch(&spec).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "launch failed");
+            return Report::Fail {
+                error: e.to_string(),
+                retryable: true,
+            };
+        }
+    };
+    let base = launched.base_url;
+    let mut handle = launched.handle;
+    let mut report = supervise(
+        ctx,
+        run,
+        lease,
+        hard_stop,
+        &base,
+        handle.as_mut(),
+        &mut registration.signals,
+        &registration.token,
+        &mut lease_events,
+    )
+    .await;
+    if let Report::Fail {
+        error,
+        retryable: false,
+    } = &mut report
+        && let Some(diagnosis) = handle.diagnose().await
+        && !error.contains(&diagnosis)
+    {
+        *error = format!("{diagnosis}; {error}");
+    }
+    handle.stop().await;
+    if report != Report::Drop {
+        export_workspace(ctx, run, &spec.workspace).await;
+    }
+    report
+}
+
+/// Exports the workspace; a failed export is logged and does not change the run's outcome.
+async fn export_workspace(ctx: &RunContext, run: &ClaimedRun, workspace: &std::path::Path) {
+    let Some(exporter) = &ctx.exporter else {
+        return;
+    };
+    let target = ExportTarget {
+        user_id: run.user_id,
+        session_id: run.session_id,
+        run_id: run.run_id,
+    };
+    match exporter.export(workspace, target).await {
+        Ok(s) => tracing::info!(
+            manifest = %s.manifest_key,
+            files = s.files,
+            added = s.added,
+            modified = s.modified,
+            unchanged = s.unchanged,
+            deleted = s.deleted,
+            uploaded_bytes = s.uploaded_bytes,
+            "workspace exported"
+        ),
+        Err(e) => tracing::error!(error = %e, "workspace export failed"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    lease: &Lease,
+    hard_stop: &CancellationToken,
+    base: &str,
+    handle: &mut dyn ExecutorHandle,
+    signals: &mut mpsc::UnboundedReceiver<RunSignal>,
+    token: &str,
+    lease_events: &mut mpsc::UnboundedReceiver<LeaseEvent>,
+) -> Report {
+    if let Err(e) = ctx
+        .executor
+        .wait_ready(base, handle, ctx.settings.ready_timeout())
+        .await
+    {
+        tracing::error!(error = %e, "executor not ready");
+        return Report::Fail {
+            error: e.to_string(),
+            retryable: !matches!(e, RuntimeError::ExitedEarly(_)),
+        };
+    }
+    tracing::debug!(executor = %base, "executor ready");
+
+    let mut cancel_requested = match ctx.backend.start(lease).await {
+        Ok(st) => st.cancel_requested,
+        Err(BackendError::LeaseLost(msg)) => {
+            tracing::warn!(message = %msg, "lease lost before start");
+            return Report::Drop;
+        }
+        Err(e) => {
+            return Report::Fail {
+                error: format!("could not start the run: {e}"),
+                retryable: true,
+            };
+        }
+    };
+    // A cancellation or loss the heartbeat saw while the executor was starting.
+    while let Ok(ev) = lease_events.try_recv() {
+        match ev {
+            LeaseEvent::Lost => return Report::Drop,
+            LeaseEvent::CancelRequested => cancel_requested = true,
+        }
+    }
+    if cancel_requested {
+        tracing::info!("canceled before the task started");
+        return Report::Complete(RunOutcome::Canceled);
+    }
+
+    let req = ExecuteRequest {
+        run_id: run.run_id,
+        session_id: run.session_id,
+        prompt: run.prompt.clone(),
+        model: run.model.clone(),
+        permission_mode: run.permission_mode,
+        resume_agent_session_id: run.agent_session_id.clone(),
+        callback_url: format!(
+            "{}/api/v1/callbacks/{}",
+            ctx.settings.callback_base_url, run.run_id
+        ),
+        callback_token: token.to_owned(),
+        env: task_env(&ctx.settings),
+        mcp_config: None,
+        append_system_prompt: None,
+        allowed_tools: Vec::new(),
+        disallowed_tools: Vec::new(),
+        skills: Vec::new(),
+        git: None,
+        input_files: Vec::new(),
+    };
+    if let Err(e) = ctx.executor.execute(base, &req).await {
+        tracing::error!(error = %e, "task not accepted");
+        let retryable =
+            !matches!(e, RuntimeError::Refused { status, .. } if (400..500).contains(&status));
+        return Report::Fail {
+            error: e.to_string(),
+            retryable,
+        };
+    }
+    tracing::info!("task running");
+
+    let mut cancel_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = cancel_deadline;
+        tokio::select! {
+            signal = signals.recv() => match signal {
+                Some(RunSignal::Terminal(body)) => return terminal_report(body),
+                Some(RunSignal::LeaseLost) | None => return Report::Drop,
+            },
+            ev = lease_events.recv() => match ev {
+                Some(LeaseEvent::CancelRequested) => {
+                    tracing::info!("cancel requested; asking the executor to stop");
+                    if let Err(e) = ctx.executor.cancel(base, run.run_id).await {
+                        tracing::warn!(error = %e, "executor cancel failed");
+                    }
+                    cancel_requested = true;
+                    cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                }
+                Some(LeaseEvent::Lost) => {
+                    tracing::warn!("lease lost: stopping the executor without reporting");
+                    return Report::Drop;
+                }
+                None => {}
+            },
+            exit = handle.exited() => {
+                // Its last callback may still be in flight.
+                if let Ok(Some(RunSignal::Terminal(body))) =
+                    tokio::time::timeout(EXIT_GRACE, signals.recv()).await
+                {
+                    return terminal_report(body);
+                }
+                tracing::error!(reason = %exit.reason, "executor exited before the terminal event");
+                if cancel_requested {
+                    return Report::Complete(RunOutcome::Canceled);
+                }
+                return Report::Fail { error: exit.reason, retryable: false };
+            },
+            _ = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                tracing::warn!("executor ignored the cancel; stopping it");
+                return Report::Complete(RunOutcome::Canceled);
+            },
+            _ = hard_stop.cancelled() => {
+                tracing::warn!("shutdown timeout: stopping the executor and re-queuing the run");
+                return Report::Fail {
+                    error: "the executor manager shut down before the run finished".into(),
+                    retryable: true,
+                };
+            },
+        }
+    }
+}
+
+fn terminal_report(body: EventBody) -> Report {
+    match body {
+        EventBody::Completed {} => Report::Complete(RunOutcome::Completed),
+        EventBody::Canceled { .. } => Report::Complete(RunOutcome::Canceled),
+        EventBody::Failed { error } => Report::Fail {
+            error,
+            retryable: false,
+        },
+        other => Report::Fail {
+            error: format!("unexpected terminal event `{}`", other.kind()),
+            retryable: false,
+        },
+    }
+}
+
+/// Sends the final report, retrying while the backend is unreachable.
+async fn send_report(backend: &BackendClient, lease: &Lease, report: Report) {
+    let deadline = tokio::time::Instant::now() + REPORT_RETRY;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let result = match &report {
+            Report::Drop => return,
+            Report::Complete(outcome) => backend.complete(lease, *outcome).await,
+            Report::Fail { error, retryable } => backend.fail(lease, error, *retryable).await,
+        };
+        match result {
+            Ok(ack) => {
+                tracing::info!(status = %ack.status, "run reported");
+                return;
+            }
+            Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "report failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not report the run; its lease will expire");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_events_map_to_reports() {
+        assert_eq!(
+            terminal_report(EventBody::Completed {}),
+            Report::Complete(RunOutcome::Completed)
+        );
+        assert_eq!(
+            terminal_report(EventBody::Canceled { reason: None }),
+            Report::Complete(RunOutcome::Canceled)
+        );
+        assert_eq!(
+            terminal_report(EventBody::Failed {
+                error: "boom".into()
+            }),
+            Report::Fail {
+                error: "boom".into(),
+                retryable: false
+            }
+        );
+    }
+}

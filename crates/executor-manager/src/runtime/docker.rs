@@ -1,0 +1,384 @@
+//! `EXECUTOR_RUNTIME=docker`: one container per run, through the Docker Engine API (bollard;
+//! the daemon is found through `DOCKER_HOST`, default `unix:///var/run/docker.sock`).
+//!
+//! The container runs `EXECUTOR_IMAGE` as a non-root user (`EXECUTOR_USER`), with every capability
+//! dropped, `no-new-privileges`, memory/CPU/process limits, the run's workspace bind-mounted at
+//! `/workspace`, and the executor's port published on the host (127.0.0.1 unless
+//! `EXECUTOR_PUBLISHED_HOST` names another host) where the manager reaches it. Containers carry
+//! labels (run, session, user, manager id, lease epoch) so a restarted manager can find and remove
+//! the ones it left behind.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, Orphan, Runtime, RuntimeError};
+use crate::config::Settings;
+
+pub const LABEL_RUN: &str = "workcell.run_id";
+pub const LABEL_SESSION: &str = "workcell.session_id";
+pub const LABEL_USER: &str = "workcell.user_id";
+pub const LABEL_MANAGER: &str = "workcell.manager_id";
+pub const LABEL_EPOCH: &str = "workcell.epoch";
+
+/// Seconds a stopped container gets between SIGTERM and SIGKILL.
+const STOP_GRACE_SECONDS: i32 = 10;
+
+/// Container settings taken from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    pub image: String,
+    pub published_host: String,
+    pub container_port: u16,
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    pub pids_limit: i64,
+    pub user: String,
+    pub manager_id: String,
+}
+
+impl DockerConfig {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            image: s.executor_image.clone().unwrap_or_default(),
+            published_host: s.executor_published_host.clone(),
+            container_port: s.executor_container_port,
+            memory_bytes: i64::try_from(s.executor_memory_mb)
+                .unwrap_or(i64::MAX / (1024 * 1024))
+                .saturating_mul(1024 * 1024),
+            nano_cpus: (s.executor_cpus * 1e9) as i64,
+            pids_limit: s.executor_pids_limit,
+            user: s.executor_user.clone(),
+            manager_id: s.worker_id().to_owned(),
+        }
+    }
+
+    /// The host address the port is published on: loopback when the manager reaches executors
+    /// through a loopback name, else every interface (e.g. `host.docker.internal` from a
+    /// container).
+    fn bind_ip(&self) -> &'static str {
+        match self.published_host.as_str() {
+            "localhost" | "127.0.0.1" | "::1" => "127.0.0.1",
+            _ => "0.0.0.0",
+        }
+    }
+}
+
+pub struct DockerRuntime {
+    docker: Docker,
+    config: DockerConfig,
+}
+
+fn launch_err(what: &str, e: DockerError) -> RuntimeError {
+    RuntimeError::Launch(format!("{what}: {e}"))
+}
+
+impl DockerRuntime {
+    /// Connects through `DOCKER_HOST` and checks the daemon answers.
+    pub async fn connect(config: DockerConfig) -> Result<Self, RuntimeError> {
+        let docker =
+            Docker::connect_with_defaults().map_err(|e| RuntimeError::Daemon(e.to_string()))?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| RuntimeError::Daemon(e.to_string()))?;
+        Ok(Self { docker, config })
+    }
+
+    pub fn container_name(run_id: Uuid) -> String {
+        format!("workcell-run-{run_id}")
+    }
+
+    fn create_body(&self, spec: &LaunchSpec) -> ContainerCreateBody {
+        let c = &self.config;
+        let port_key = format!("{}/tcp", c.container_port);
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.push("WORKSPACE_PATH=/workspace".into());
+        env.push("HOST=0.0.0.0".into());
+        env.push(format!("PORT={}", c.container_port));
+        let labels = HashMap::from([
+            (LABEL_RUN.to_owned(), spec.run_id.to_string()),
+            (LABEL_SESSION.to_owned(), spec.session_id.to_string()),
+            (LABEL_USER.to_owned(), spec.user_id.to_string()),
+            (LABEL_MANAGER.to_owned(), c.manager_id.clone()),
+            (LABEL_EPOCH.to_owned(), spec.epoch.to_string()),
+        ]);
+        let ports = HashMap::from([(
+            port_key.clone(),
+            Some(vec![PortBinding {
+                host_ip: Some(c.bind_ip().to_owned()),
+                host_port: Some(String::new()),
+            }]),
+        )]);
+        ContainerCreateBody {
+            image: Some(c.image.clone()),
+            env: Some(env),
+            labels: Some(labels),
+            user: Some(c.user.clone()),
+            working_dir: Some("/workspace".into()),
+            exposed_ports: Some(vec![port_key]),
+            host_config: Some(HostConfig {
+                binds: Some(vec![format!("{}:/workspace:rw", spec.workspace.display())]),
+                port_bindings: Some(ports),
+                memory: Some(c.memory_bytes),
+                // No swap beyond the memory limit: an over-limit run is OOM-killed, not slowed.
+                memory_swap: Some(c.memory_bytes),
+                nano_cpus: Some(c.nano_cpus),
+                pids_limit: Some(c.pids_limit),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn published_port(&self, id: &str) -> Result<u16, RuntimeError> {
+        let key = format!("{}/tcp", self.config.container_port);
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| launch_err("cannot inspect the container", e))?;
+        info.network_settings
+            .and_then(|n| n.ports)
+            .and_then(|mut p| p.remove(&key))
+            .flatten()
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| RuntimeError::Launch(format!("the container's {key} is not published")))
+    }
+
+    async fn remove(&self, id: &str) {
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(()) => {}
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => tracing::warn!(container = id, error = %e, "cannot remove container"),
+        }
+    }
+}
+
+/// Makes the workspace writable by the container's user (`uid[:gid]`).
+pub fn hand_over(workspace: &Path, user: &str) -> std::io::Result<()> {
+    let mut parts = user.split(':');
+    let uid = parts.next().and_then(|u| u.parse::<u32>().ok());
+    let gid = parts.next().and_then(|g| g.parse::<u32>().ok());
+    let Some(uid) = uid else {
+        // A user name: nothing to map on the host side.
+        return Ok(());
+    };
+    fn walk(p: &Path, uid: u32, gid: Option<u32>) -> std::io::Result<()> {
+        std::os::unix::fs::lchown(p, Some(uid), gid)?;
+        if p.is_dir() && !p.is_symlink() {
+            for entry in std::fs::read_dir(p)? {
+                walk(&entry?.path(), uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+    walk(workspace, uid, gid)
+}
+
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
+        Box::pin(async move {
+            let workspace = spec.workspace.clone();
+            let user = self.config.user.clone();
+            tokio::task::spawn_blocking(move || hand_over(&workspace, &user))
+                .await
+                .map_err(|e| RuntimeError::Launch(e.to_string()))?
+                .map_err(|e| {
+                    RuntimeError::Launch(format!("cannot hand the workspace over: {e}"))
+                })?;
+            let name = Self::container_name(spec.run_id);
+            // A container of an earlier attempt of this run on this host.
+            self.remove(&name).await;
+            let opts = CreateContainerOptionsBuilder::new().name(&name).build();
+            let created = self
+                .docker
+                .create_container(Some(opts), self.create_body(spec))
+                .await
+                .map_err(|e| launch_err("cannot create the container", e))?;
+            let id = created.id;
+            if let Err(e) = self.docker.start_container(&id, None).await {
+                self.remove(&id).await;
+                return Err(launch_err("cannot start the container", e));
+            }
+            let port = match self.published_port(&id).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.remove(&id).await;
+                    return Err(e);
+                }
+            };
+            tracing::info!(run_id = %spec.run_id, container = %name, port, "executor container started");
+            Ok(Launched {
+                base_url: format!("http://{}:{port}", self.config.published_host),
+                handle: Box::new(ContainerHandle {
+                    docker: self.docker.clone(),
+                    id,
+                    exit: None,
+                }),
+            })
+        })
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        keep: &'a [Uuid],
+    ) -> BoxFuture<'a, Result<Vec<Orphan>, RuntimeError>> {
+        Box::pin(async move {
+            let filters = HashMap::from([(
+                "label",
+                vec![format!("{LABEL_MANAGER}={}", self.config.manager_id)],
+            )]);
+            let opts = ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build();
+            let list = self
+                .docker
+                .list_containers(Some(opts))
+                .await
+                .map_err(|e| launch_err("cannot list containers", e))?;
+            let mut orphans = Vec::new();
+            for c in list {
+                let labels = c.labels.unwrap_or_default();
+                let run_id = labels.get(LABEL_RUN).and_then(|r| r.parse::<Uuid>().ok());
+                if run_id.is_some_and(|r| keep.contains(&r)) {
+                    continue;
+                }
+                let Some(id) = c.id else { continue };
+                tracing::warn!(container = %id, run_id = ?run_id, "removing a container left by an earlier run of this manager");
+                self.remove(&id).await;
+                if let (Some(run_id), Some(epoch)) = (
+                    run_id,
+                    labels.get(LABEL_EPOCH).and_then(|e| e.parse::<i64>().ok()),
+                ) {
+                    orphans.push(Orphan { run_id, epoch });
+                }
+            }
+            Ok(orphans)
+        })
+    }
+}
+
+struct ContainerHandle {
+    docker: Docker,
+    id: String,
+    exit: Option<ExitInfo>,
+}
+
+impl ContainerHandle {
+    /// Why the container stopped, from its state.
+    async fn exit_reason(&self, fallback_code: Option<i64>) -> ExitInfo {
+        match self.docker.inspect_container(&self.id, None).await {
+            Ok(info) => {
+                let state = info.state.unwrap_or_default();
+                let reason = if state.oom_killed == Some(true) {
+                    "out of memory: the executor container was OOM-killed".to_owned()
+                } else {
+                    let code = state.exit_code.or(fallback_code).unwrap_or(-1);
+                    match state.error.filter(|e| !e.is_empty()) {
+                        Some(err) => {
+                            format!("the executor container exited with status {code}: {err}")
+                        }
+                        None => format!("the executor container exited with status {code}"),
+                    }
+                };
+                ExitInfo { reason }
+            }
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => ExitInfo {
+                reason: "the executor container vanished".into(),
+            },
+            Err(e) => ExitInfo {
+                reason: format!("the executor container could not be inspected: {e}"),
+            },
+        }
+    }
+}
+
+impl ExecutorHandle for ContainerHandle {
+    fn exited(&mut self) -> BoxFuture<'_, ExitInfo> {
+        Box::pin(async move {
+            if let Some(e) = &self.exit {
+                return e.clone();
+            }
+            let mut stream = self.docker.wait_container(&self.id, None);
+            let info = match stream.next().await {
+                Some(Ok(r)) => self.exit_reason(Some(r.status_code)).await,
+                Some(Err(DockerError::DockerContainerWaitError { code, .. })) => {
+                    self.exit_reason(Some(code)).await
+                }
+                Some(Err(DockerError::DockerResponseServerError {
+                    status_code: 404, ..
+                })) => ExitInfo {
+                    reason: "the executor container vanished".into(),
+                },
+                Some(Err(_)) | None => {
+                    // The wait itself broke (daemon restart, connection); look at the state.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    self.exit_reason(None).await
+                }
+            };
+            self.exit = Some(info.clone());
+            info
+        })
+    }
+
+    fn diagnose(&mut self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let info = self.docker.inspect_container(&self.id, None).await.ok()?;
+            (info.state?.oom_killed == Some(true))
+                .then(|| "out of memory: the executor container hit its memory limit".to_owned())
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let opts = StopContainerOptionsBuilder::new()
+                .t(STOP_GRACE_SECONDS)
+                .build();
+            let _ = self.docker.stop_container(&self.id, Some(opts)).await;
+            let opts = RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .v(true)
+                .build();
+            if let Err(e) = self.docker.remove_container(&self.id, Some(opts)).await
+                && !matches!(
+                    e,
+                    DockerError::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }
+                )
+            {
+                tracing::warn!(container = %self.id, error = %e, "cannot remove container");
+            }
+        })
+    }
+}

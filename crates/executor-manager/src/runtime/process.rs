@@ -1,0 +1,152 @@
+//! `EXECUTOR_RUNTIME=process`: the executor binary as a child process on this host.
+//!
+//! No isolation at all: the agent runs with this manager's user, file system and network. For
+//! development and tests only; a warning says so at start-up and at every launch.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::process::{Child, Command};
+
+use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, Runtime, RuntimeError};
+
+/// Variables of the manager's own environment the executor process inherits; nothing else does
+/// (in particular not `INTERNAL_API_TOKEN` or the S3 keys).
+const PASSTHROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// How long a stopped executor gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+pub struct ProcessRuntime {
+    executor_bin: String,
+}
+
+impl ProcessRuntime {
+    pub fn new(executor_bin: impl Into<String>) -> Self {
+        tracing::warn!(
+            "EXECUTOR_RUNTIME=process: executors run as plain child processes on this host, \
+             NOT isolated (same user, files and network as the manager); use for development only"
+        );
+        Self {
+            executor_bin: executor_bin.into(),
+        }
+    }
+}
+
+/// A free loopback port (bound then released; the executor binds it right after).
+fn free_port() -> Result<u16, RuntimeError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| RuntimeError::Launch(format!("no free port: {e}")))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| RuntimeError::Launch(format!("no free port: {e}")))
+}
+
+impl Runtime for ProcessRuntime {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
+        Box::pin(async move {
+            let port = free_port()?;
+            let mut cmd = Command::new(&self.executor_bin);
+            cmd.env_clear();
+            for var in PASSTHROUGH {
+                if let Ok(v) = std::env::var(var) {
+                    cmd.env(var, v);
+                }
+            }
+            cmd.envs(&spec.env)
+                .env("HOST", "127.0.0.1")
+                .env("PORT", port.to_string())
+                .env("WORKSPACE_PATH", &spec.workspace)
+                .current_dir(&spec.workspace)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                // Its own process group: a Ctrl-C meant for the manager does not hit executors.
+                .process_group(0);
+            let child = cmd.spawn().map_err(|e| {
+                RuntimeError::Launch(format!("cannot start `{}`: {e}", self.executor_bin))
+            })?;
+            tracing::warn!(
+                run_id = %spec.run_id,
+                pid = child.id(),
+                port,
+                "executor started as an unisolated child process"
+            );
+            Ok(Launched {
+                base_url: format!("http://127.0.0.1:{port}"),
+                handle: Box::new(ProcessHandle { child, exit: None }),
+            })
+        })
+    }
+}
+
+struct ProcessHandle {
+    child: Child,
+    exit: Option<ExitInfo>,
+}
+
+fn describe(status: std::io::Result<ExitStatus>) -> ExitInfo {
+    use std::os::unix::process::ExitStatusExt;
+    let reason = match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("the executor exited with status {code}"),
+            (None, Some(sig)) => format!("the executor was killed by signal {sig}"),
+            _ => "the executor exited".to_owned(),
+        },
+        Err(e) => format!("the executor could not be watched: {e}"),
+    };
+    ExitInfo { reason }
+}
+
+impl ExecutorHandle for ProcessHandle {
+    fn exited(&mut self) -> BoxFuture<'_, ExitInfo> {
+        Box::pin(async move {
+            if let Some(e) = &self.exit {
+                return e.clone();
+            }
+            let info = describe(self.child.wait().await);
+            self.exit = Some(info.clone());
+            info
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.exit.is_some() {
+                return;
+            }
+            if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            match tokio::time::timeout(STOP_GRACE, self.child.wait()).await {
+                Ok(status) => self.exit = Some(describe(status)),
+                Err(_) => {
+                    let _ = self.child.kill().await;
+                    self.exit = Some(describe(self.child.wait().await));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! A real backend (in-process, over a fresh database from `#[sqlx::test]`), the scripted model
+//! server, and an executor manager in-process with the `process` runtime driving the real
+//! executor binary and the real Claude Code CLI.
+//!
+//! Needs: `DATABASE_URL` (a PostgreSQL the tests may create databases in), the executor binary
+//! (`EXECUTOR_BIN`, default: `executor` next to this test's target directory, built by
+//! `cargo build -p executor`), the Claude Code CLI (`CLAUDE_BIN`, default
+//! `/root/.cache/workcell-tools/node_modules/.bin/claude`).
+#![allow(dead_code)]
+
+pub mod s3;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use backend::config::Settings as BackendSettings;
+use executor_manager::callback::Registry;
+use executor_manager::{App, Settings, server};
+use fake_llm::{Config, FakeLlm, FakeLlmHandle, ScenarioFile};
+use reqwest::Client;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
+pub const LLM_KEY: &str = "sk-test-manager";
+
+pub fn executor_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("EXECUTOR_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/<test> → target/debug/executor
+    let exe = std::env::current_exe().expect("current exe");
+    let p = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("executor"))
+        .expect("target dir");
+    assert!(
+        p.exists(),
+        "executor binary not found at {}: run `cargo build -p executor` or set EXECUTOR_BIN",
+        p.display()
+    );
+    p
+}
+
+pub fn claude_bin() -> String {
+    let p = std::env::var("CLAUDE_BIN")
+        .unwrap_or_else(|_| "/root/.cache/workcell-tools/node_modules/.bin/claude".into());
+    assert!(
+        std::path::Path::new(&p).exists(),
+        "Claude Code CLI not found at {p}: set CLAUDE_BIN"
+    );
+    p
+}
+
+pub struct Harness {
+    pub backend: String,
+    pub manager: String,
+    pub client: Client,
+    pub pool: PgPool,
+    pub llm: FakeLlmHandle,
+    pub registry: Registry,
+    /// Unique per harness unless `MANAGER_ID` is given (concurrent tests must not reconcile
+    /// each other's containers away).
+    pub manager_id: String,
+    pub workspace_root: tempfile::TempDir,
+    backend_shutdown: CancellationToken,
+    manager_stop: Option<oneshot::Sender<()>>,
+    manager_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(t) = self.manager_task.take() {
+            t.abort();
+        }
+        self.backend_shutdown.cancel();
+    }
+}
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Harness {
+    /// Backend + fake model + manager (process runtime). `extra` overrides manager variables.
+    pub async fn start(pool: PgPool, scenarios: ScenarioFile, extra: &[(&str, &str)]) -> Self {
+        Self::start_with(pool, scenarios, extra, None).await
+    }
+
+    /// With `container_gateway` (the host as containers see it, e.g. 172.17.0.1), the manager and
+    /// the model server listen on every interface and are announced at that address, for the
+    /// docker runtime.
+    pub async fn start_with(
+        pool: PgPool,
+        scenarios: ScenarioFile,
+        extra: &[(&str, &str)],
+        container_gateway: Option<&str>,
+    ) -> Self {
+        // Backend, single-user mode.
+        let db = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let backend_settings = BackendSettings::from_vars(vars(&[
+            ("DATABASE_URL", db.as_str()),
+            ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
+            ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
+            ("S3_ENDPOINT", "http://127.0.0.1:9"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "sk"),
+            ("S3_BUCKET", "bucket"),
+            ("AUTH_MODE", "single_user"),
+            ("RUN_RETRY_BACKOFF_SECONDS", "0"),
+            ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
+        ]))
+        .expect("backend settings");
+        let backend_shutdown = CancellationToken::new();
+        let state =
+            backend::server::start_state(backend_settings, pool.clone(), backend_shutdown.clone())
+                .await
+                .expect("backend state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(backend::server::serve(listener, state));
+
+        let mut llm_config = Config::new(LLM_KEY, scenarios);
+        let bind = if container_gateway.is_some() {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        };
+        llm_config.listen = format!("{bind}:0").parse().unwrap();
+        let llm = FakeLlm::start(llm_config).await.expect("fake llm");
+
+        let workspace_root = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind(format!("{bind}:0"))
+            .await
+            .unwrap();
+        let manager_port = listener.local_addr().unwrap().port();
+        let manager = format!("http://127.0.0.1:{manager_port}");
+        let announced = container_gateway.unwrap_or("127.0.0.1");
+        let callback = format!("http://{announced}:{manager_port}");
+        let (exe, claude) = if container_gateway.is_some() {
+            (String::new(), String::new())
+        } else {
+            (executor_bin().display().to_string(), claude_bin())
+        };
+        let llm_url = format!("http://{announced}:{}", llm.addr().port());
+        let root = workspace_root.path().display().to_string();
+        let mut mv = vars(&[
+            ("BACKEND_URL", backend.as_str()),
+            ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
+            ("CALLBACK_BASE_URL", callback.as_str()),
+            ("WORKSPACE_ROOT", root.as_str()),
+            ("EXECUTOR_RUNTIME", "process"),
+            ("EXECUTOR_BIN", exe.as_str()),
+            ("CLAUDE_BIN", claude.as_str()),
+            ("ANTHROPIC_BASE_URL", llm_url.as_str()),
+            ("ANTHROPIC_AUTH_TOKEN", LLM_KEY),
+            ("TASK_CLAIM_LEASE_SECONDS", "15"),
+            ("TASK_CLAIM_WAIT_SECONDS", "2"),
+            ("TASK_PULL_INTERVAL_SECONDS", "1"),
+            ("SHUTDOWN_TIMEOUT_SECONDS", "20"),
+        ]);
+        let manager_id = extra
+            .iter()
+            .find(|(k, _)| *k == "MANAGER_ID")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| format!("test-manager-{}", Uuid::new_v4().simple()));
+        mv.push(("MANAGER_ID".into(), manager_id.clone()));
+        mv.extend(vars(extra));
+        let settings = Settings::from_vars(mv).expect("manager settings");
+        let runtime = server::runtime_from_settings(&settings)
+            .await
+            .expect("runtime");
+        let app = App::new(settings, runtime).expect("app");
+        let registry = app.registry();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let manager_task = tokio::spawn(app.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+
+        Harness {
+            backend,
+            manager,
+            client: Client::new(),
+            pool,
+            llm,
+            registry,
+            manager_id,
+            workspace_root,
+            backend_shutdown,
+            manager_stop: Some(stop_tx),
+            manager_task: Some(manager_task),
+        }
+    }
+
+    /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).
+    pub async fn stop_manager(&mut self, limit: Duration) {
+        if let Some(tx) = self.manager_stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.manager_task.take() {
+            tokio::time::timeout(limit, task)
+                .await
+                .expect("manager drained in time")
+                .expect("manager task")
+                .expect("manager result");
+        }
+    }
+
+    /// `POST /api/v1/tasks` (single-user mode: no sign-in); returns (session_id, run_id).
+    pub async fn task(&self, prompt: &str) -> (Uuid, Uuid) {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/tasks", self.backend))
+            .json(&json!({"prompt": prompt}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let v: Value = res.json().await.unwrap();
+        (
+            v["session_id"].as_str().unwrap().parse().unwrap(),
+            v["run_id"].as_str().unwrap().parse().unwrap(),
+        )
+    }
+
+    pub async fn run_status(&self, run: Uuid) -> String {
+        sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn run_error(&self, run: Uuid) -> Option<String> {
+        sqlx::query_scalar("SELECT error FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the run's status is one of `wanted`; panics with the last status on timeout.
+    pub async fn wait_status(&self, run: Uuid, wanted: &[&str], limit: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let s = self.run_status(run).await;
+            if wanted.contains(&s.as_str()) {
+                return s;
+            }
+            let terminal = ["completed", "failed", "canceled"].contains(&s.as_str());
+            if terminal || tokio::time::Instant::now() > deadline {
+                let error = self.run_error(run).await;
+                let events = self.events(run).await;
+                panic!(
+                    "run {run} is {s} (waited for {wanted:?}, up to {limit:?}); error: {error:?}; events: {events:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The run's stored events: (seq, run_seq, type, payload), in session order.
+    pub async fn events(&self, run: Uuid) -> Vec<(i64, i64, String, Value)> {
+        sqlx::query_as(
+            "SELECT seq, run_seq, type, payload FROM events WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn user_of(&self, session: Uuid) -> Uuid {
+        sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1")
+            .bind(session)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub fn workspace(&self, user: Uuid, session: Uuid) -> PathBuf {
+        self.workspace_root
+            .path()
+            .join("active")
+            .join(user.to_string())
+            .join(session.to_string())
+            .join("workspace")
+    }
+}

@@ -1,0 +1,175 @@
+//! Workspace export against a real SigV4-checking S3 server (s3s-fs; `S3S_FS_BIN`, default
+//! `/root/.cache/workcell-tools/bin/s3s-fs`, installed with
+//! `cargo install s3s-fs --version 0.14.1 --features binary --root /root/.cache/workcell-tools`).
+
+mod common;
+
+use executor_manager::config::S3Settings;
+use executor_manager::export::{Change, ExportTarget, Exporter, Manifest};
+use uuid::Uuid;
+
+use common::s3::{BUCKET, s3s_fs};
+
+fn settings(endpoint: &str, secret: &str) -> S3Settings {
+    S3Settings {
+        endpoint: endpoint.to_owned(),
+        access_key: "test-access".into(),
+        secret_key: secret.into(),
+        bucket: BUCKET.into(),
+        region: "us-east-1".into(),
+        force_path_style: true,
+    }
+}
+
+async fn get(exporter: &Exporter, key: &str) -> Vec<u8> {
+    exporter
+        .client()
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get {key}: {e:?}"))
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
+}
+
+async fn keys(exporter: &Exporter, prefix: &str) -> Vec<String> {
+    let out = exporter
+        .client()
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn zip_names(bytes: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zip");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(sorted(z.namelist())))")
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn export_uploads_changes_manifest_and_archive() {
+    let s3 = s3s_fs().await;
+    let exporter = Exporter::new(&settings(&s3.endpoint, "test-secret"), true);
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    std::fs::create_dir_all(w.join("dir")).unwrap();
+    std::fs::create_dir_all(w.join(".git")).unwrap();
+    std::fs::write(w.join("a.txt"), "one").unwrap();
+    std::fs::write(w.join("dir/b.json"), "{}").unwrap();
+    std::fs::write(w.join(".hidden"), "secret").unwrap();
+    std::fs::write(w.join(".git/config"), "x").unwrap();
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(w.join("big.bin"), &big).unwrap();
+
+    let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let run1 = ExportTarget {
+        user_id: user,
+        session_id: session,
+        run_id: Uuid::new_v4(),
+    };
+    let s = exporter.export(w, run1).await.expect("first export");
+    assert_eq!(
+        (s.files, s.added, s.modified, s.unchanged, s.deleted),
+        (3, 3, 0, 0, 0)
+    );
+
+    let manifest: Manifest =
+        serde_json::from_slice(&get(&exporter, &s.manifest_key).await).unwrap();
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, vec!["a.txt", "big.bin", "dir/b.json"]);
+    let a = &manifest.files[0];
+    assert_eq!(a.size, 3);
+    assert_eq!(a.content_type, "text/plain; charset=utf-8");
+    assert_eq!(a.change, Change::Added);
+    assert_eq!(get(&exporter, &a.key).await, b"one");
+    // The big file went up in parts and came back whole.
+    assert_eq!(get(&exporter, &manifest.files[1].key).await, big);
+    assert_eq!(manifest.files[2].content_type, "application/json");
+    assert_eq!(
+        zip_names(&get(&exporter, &s.archive_key).await),
+        vec!["a.txt", "big.bin", "dir/b.json"]
+    );
+
+    // Second run: one modified, one deleted, one added, the big one unchanged.
+    std::fs::write(w.join("a.txt"), "two").unwrap();
+    std::fs::remove_file(w.join("dir/b.json")).unwrap();
+    std::fs::write(w.join("c.md"), "# c").unwrap();
+    let run2 = ExportTarget {
+        run_id: Uuid::new_v4(),
+        ..run1
+    };
+    let s2 = exporter.export(w, run2).await.expect("second export");
+    assert_eq!(
+        (s2.files, s2.added, s2.modified, s2.unchanged, s2.deleted),
+        (3, 1, 1, 1, 1)
+    );
+    let m2: Manifest = serde_json::from_slice(&get(&exporter, &s2.manifest_key).await).unwrap();
+    assert_eq!(m2.previous_run_id, Some(run1.run_id));
+    assert_eq!(m2.deleted, vec!["dir/b.json"]);
+    let by_path = |p: &str| m2.files.iter().find(|f| f.path == p).unwrap().clone();
+    assert_eq!(by_path("a.txt").change, Change::Modified);
+    assert_eq!(get(&exporter, &by_path("a.txt").key).await, b"two");
+    assert_eq!(by_path("c.md").change, Change::Added);
+    assert_eq!(by_path("big.bin").change, Change::Unchanged);
+    assert_eq!(
+        by_path("big.bin").key,
+        manifest.files[1].key,
+        "unchanged keeps the old key"
+    );
+    // Only the changed files were uploaded under the second run's prefix.
+    let prefix = format!("workspaces/{session}/runs/{}/files/", run2.run_id);
+    assert_eq!(m2.user_id, user);
+    assert_eq!(
+        keys(&exporter, &prefix).await,
+        vec![format!("{prefix}a.txt"), format!("{prefix}c.md")]
+    );
+    // The archive holds everything, but the big file itself was not uploaded again.
+    assert!(s2.uploaded_bytes < s.uploaded_bytes - big.len() as u64 / 2);
+}
+
+#[tokio::test]
+async fn export_with_a_wrong_secret_is_refused() {
+    let s3 = s3s_fs().await;
+    let exporter = Exporter::new(&settings(&s3.endpoint, "wrong-secret"), true);
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("a.txt"), "one").unwrap();
+    let target = ExportTarget {
+        user_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+        run_id: Uuid::new_v4(),
+    };
+    let err = exporter.export(ws.path(), target).await.unwrap_err();
+    assert!(err.to_string().contains("S3"), "{err}");
+}
