@@ -18,6 +18,9 @@ pub fn routes() -> Router<AppState> {
 
 /// The most a client may send in one message.
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Per-connection socket buffers.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
 
 async fn upgrade(
     State(state): State<AppState>,
@@ -40,5 +43,9 @@ async fn upgrade(
     };
     Ok(ws
         .max_message_size(MAX_MESSAGE)
+        // Small buffers: most connections are idle, and tungstenite's 128 KiB defaults would cost
+        // a quarter of a megabyte each.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| crate::live::socket::serve(socket, state, user)))
 }

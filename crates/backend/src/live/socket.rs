@@ -1,8 +1,8 @@
 //! One browser's WebSocket: authentication, subscriptions, session-list changes, keep-alive.
 //!
-//! Each subscription is a task that reads the session's events from the table after its cursor
-//! and queues them for the socket on a bounded channel; when it has caught up it waits for the
-//! hub to say the session has more. The socket writer is the only place that can be slow: a write
+//! Each subscription is a task that first reads the session's events from the table after its
+//! cursor, then takes new ones from the session's feed in the hub (reading from the table again
+//! after a gap or when it fell behind), and queues them for the socket on a bounded channel. The socket writer is the only place that can be slow: a write
 //! that does not finish within [`SEND_TIMEOUT`] closes the connection with
 //! [`CLOSE_TOO_SLOW`](protocol::live::CLOSE_TOO_SLOW), telling the client to resume from its last
 //! sequence number. Nothing is ever dropped to make room.
@@ -12,14 +12,16 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
+use protocol::event::Event;
 use protocol::live::{
     CLOSE_BAD_MESSAGE, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, ClientMessage, ServerMessage,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::live::FeedEvent;
 use crate::state::AppState;
 
 /// How long a client has to authenticate when no cookie did.
@@ -34,6 +36,13 @@ const PAGE: i64 = 500;
 const OUTBOX: usize = 256;
 
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// What subscriptions queue for the socket writer.
+enum Outgoing {
+    Message(ServerMessage),
+    /// An event frame serialized once by the session's feed.
+    Frame(Utf8Bytes),
+}
 type Stream = futures::stream::SplitStream<WebSocket>;
 
 /// Serves one connection. `user` is set when the upgrade request was already authenticated (a
@@ -103,7 +112,7 @@ struct Connection {
 impl Connection {
     /// Runs until the client leaves (`None`) or must be closed (code and reason).
     async fn run(&mut self, sink: &mut Sink, stream: &mut Stream) -> Option<(u16, String)> {
-        let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(OUTBOX);
+        let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(OUTBOX);
         let mut changes = self.state.live.session_changes();
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.tick().await;
@@ -133,7 +142,11 @@ impl Connection {
                     }
                 }
                 Some(out) = out_rx.recv() => {
-                    if timed_send(sink, &out).await.is_err() {
+                    let sent = match out {
+                        Outgoing::Message(msg) => timed_send(sink, &msg).await,
+                        Outgoing::Frame(frame) => timed_send_frame(sink, frame).await,
+                    };
+                    if sent.is_err() {
                         return Some(too_slow());
                     }
                 }
@@ -178,7 +191,7 @@ impl Connection {
     async fn handle(
         &mut self,
         msg: ClientMessage,
-        out: &mpsc::Sender<ServerMessage>,
+        out: &mpsc::Sender<Outgoing>,
     ) -> Option<ServerMessage> {
         match msg {
             ClientMessage::Auth { .. } => None,
@@ -232,61 +245,146 @@ impl Connection {
 }
 
 /// Sends the session's events after `cursor`, then live ones, until the connection drops it.
-async fn follow(
-    state: AppState,
-    out: mpsc::Sender<ServerMessage>,
+async fn follow(state: AppState, out: mpsc::Sender<Outgoing>, session_id: Uuid, cursor: i64) {
+    if let Err(e) = follow_inner(&state, &out, session_id, cursor).await {
+        tracing::warn!(error = %e, %session_id, "following a session failed");
+        let _ = out
+            .send(Outgoing::Message(error(
+                session_id,
+                "internal",
+                "reading events failed; resubscribe with `after`",
+            )))
+            .await;
+    }
+}
+
+/// The connection went away; nothing to report.
+struct Gone;
+
+/// A follower's place on the session's feed; leaving it (also by the task being aborted) lets the
+/// hub stop the feed once nobody follows the session.
+struct Following {
+    hub: crate::live::Hub,
+    session: Uuid,
+    rx: Option<broadcast::Receiver<std::sync::Arc<[FeedEvent]>>>,
+}
+
+impl Following {
+    async fn recv(&mut self) -> Result<std::sync::Arc<[FeedEvent]>, broadcast::error::RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.rx = None;
+        self.hub.release_session(self.session);
+    }
+}
+
+async fn follow_inner(
+    state: &AppState,
+    out: &mpsc::Sender<Outgoing>,
     session_id: Uuid,
     mut cursor: i64,
-) {
-    let mut wake = state.live.watch_session(session_id);
+) -> Result<(), ApiError> {
+    // Listen first, then catch up: anything committed after the catch-up's read is broadcast.
+    let mut live = Following {
+        hub: state.live.clone(),
+        session: session_id,
+        rx: Some(state.live.follow(&state.pool, session_id).await?),
+    };
     if out
-        .send(ServerMessage::Subscribed {
+        .send(Outgoing::Message(ServerMessage::Subscribed {
             session_id,
             after: cursor,
-        })
+        }))
         .await
         .is_err()
     {
-        return;
+        return Ok(());
+    }
+    if catch_up(state, out, session_id, &mut cursor)
+        .await?
+        .is_err()
+    {
+        return Ok(());
     }
     loop {
-        // Mark the current generation *before* reading, so a commit that lands while we read
-        // wakes the wait below.
-        wake.borrow_and_update();
-        loop {
-            let page = match crate::events::page(&state.pool, session_id, cursor, PAGE).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, %session_id, "reading events for a subscriber failed");
-                    let _ = out
-                        .send(error(
-                            session_id,
-                            "internal",
-                            "reading events failed; resubscribe with `after`",
-                        ))
-                        .await;
-                    return;
-                }
-            };
-            for event in page.events {
-                cursor = event.seq;
-                let msg = ServerMessage::Event {
-                    session_id,
-                    seq: event.seq,
-                    event,
-                };
-                if out.send(msg).await.is_err() {
-                    return;
+        match live.recv().await {
+            Ok(batch) => {
+                for event in batch.iter() {
+                    if event.seq <= cursor {
+                        continue;
+                    }
+                    if event.seq > cursor + 1 {
+                        // A gap (the feed started later than this follower): fill it from the table.
+                        if catch_up(state, out, session_id, &mut cursor)
+                            .await?
+                            .is_err()
+                        {
+                            return Ok(());
+                        }
+                        if event.seq <= cursor {
+                            continue;
+                        }
+                    }
+                    if out
+                        .send(Outgoing::Frame(event.frame.clone()))
+                        .await
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
+                    cursor = event.seq;
                 }
             }
-            if !page.has_more {
-                break;
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                if catch_up(state, out, session_id, &mut cursor)
+                    .await?
+                    .is_err()
+                {
+                    return Ok(());
+                }
             }
-        }
-        if wake.changed().await.is_err() {
-            return;
+            Err(broadcast::error::RecvError::Closed) => return Ok(()),
         }
     }
+}
+
+/// Sends everything stored after `cursor`.
+async fn catch_up(
+    state: &AppState,
+    out: &mpsc::Sender<Outgoing>,
+    session_id: Uuid,
+    cursor: &mut i64,
+) -> Result<Result<(), Gone>, ApiError> {
+    loop {
+        let page = crate::events::page(&state.pool, session_id, *cursor, PAGE).await?;
+        for event in page.events {
+            let seq = event.seq;
+            if deliver(out, session_id, event).await.is_err() {
+                return Ok(Err(Gone));
+            }
+            *cursor = seq;
+        }
+        if !page.has_more {
+            return Ok(Ok(()));
+        }
+    }
+}
+
+async fn deliver(out: &mpsc::Sender<Outgoing>, session_id: Uuid, event: Event) -> Result<(), Gone> {
+    out.send(Outgoing::Message(ServerMessage::Event {
+        session_id,
+        seq: event.seq,
+        event,
+    }))
+    .await
+    .map_err(|_| Gone)
 }
 
 fn error(session_id: Uuid, code: &str, message: &str) -> ServerMessage {
@@ -310,6 +408,13 @@ async fn send(sink: &mut Sink, msg: &ServerMessage) -> Result<(), ()> {
     sink.send(Message::Text(Utf8Bytes::from(text)))
         .await
         .map_err(|_| ())
+}
+
+async fn timed_send_frame(sink: &mut Sink, frame: Utf8Bytes) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(frame))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 async fn timed_send(sink: &mut Sink, msg: &ServerMessage) -> Result<(), ()> {
