@@ -172,5 +172,8 @@ $$;
 
 CREATE TRIGGER runs_after_insert AFTER INSERT ON runs
     FOR EACH ROW EXECUTE FUNCTION runs_after_change();
+-- claimed → running changes nothing the trigger maintains (both show as 'running'), so it is skipped.
 CREATE TRIGGER runs_after_status AFTER UPDATE OF status ON runs
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION runs_after_change();
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                       AND NOT (OLD.status = 'claimed' AND NEW.status = 'running'))
+    EXECUTE FUNCTION runs_after_change();
