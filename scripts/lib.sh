@@ -107,8 +107,8 @@ ensure_s3s_fs() {
   local bin="$WORKCELL_TOOLS/bin/s3s-fs"
   if [ ! -x "$bin" ]; then
     log "installing s3s-fs 0.14.1 (about two minutes, once)"
-    cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary --root "$WORKCELL_TOOLS" \
-      || cargo install --quiet s3s-fs --version 0.14.1 --features binary --root "$WORKCELL_TOOLS"
+    # Newer releases need a newer rustc than this project's 1.95.
+    cargo install --quiet s3s-fs --version 0.14.1 --features binary --root "$WORKCELL_TOOLS"
   fi
   export S3S_FS_BIN="$bin"
 }
