@@ -22,10 +22,8 @@ use protocol::internal::{ClaimedRun, INTERNAL_TOKEN_HEADER};
 use protocol::live::ServerMessage;
 use reqwest::Client;
 use serde_json::json;
-use sqlx::{Connection, PgConnection};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use uuid::Uuid;
 
 const INTERNAL: &str = "bench-internal-token-0123456789";
 const SESSIONS: usize = 100;
@@ -172,27 +170,12 @@ impl Bench {
     }
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
-    let admin_url =
-        std::env::var("DATABASE_URL").context("set DATABASE_URL to a PostgreSQL server")?;
-    let db = format!("bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(i) => format!("{}/{db}", &admin_url[..i]),
-        None => bail!("DATABASE_URL has no database part"),
-    };
-    let result = run(&url, smoke).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {db} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    result
+    let smoke = support::smoke();
+    support::with_fresh_database(|url| async move { run(&url, smoke).await }).await
 }
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
