@@ -6,28 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("backend: configuration error: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let _guard = match settings.log.init("backend") {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("backend: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    match run(settings).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "backend stopped");
-            eprintln!("backend: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    telemetry::service_main("backend", Settings::from_env(), |s| &s.log, run).await
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

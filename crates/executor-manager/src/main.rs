@@ -9,27 +9,7 @@ use executor_manager::{App, Settings, server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("executor-manager: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let _log = match settings.log.init("executor-manager") {
-        Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("executor-manager: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "executor manager stopped");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::service_main("executor-manager", Settings::from_env(), |s| &s.log, run).await
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

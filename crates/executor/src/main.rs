@@ -10,27 +10,7 @@ use executor::Settings;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("executor: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let _log = match settings.log.init("executor") {
-        Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("executor: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "executor stopped");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::service_main("executor", Settings::from_env(), |s| &s.log, run).await
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

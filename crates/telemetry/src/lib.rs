@@ -166,6 +166,46 @@ impl LogSettings {
     }
 }
 
+/// The start of every service binary, in one place: settings loaded (a bad one stops the process
+/// with its one-line error and exit status 2), logging initialised from them, then `run`; its
+/// error is logged and gives exit status 1.
+pub async fn service_main<S, E, F, Fut, R>(
+    service: &str,
+    settings: Result<S, E>,
+    log: impl FnOnce(&S) -> &LogSettings,
+    run: F,
+) -> std::process::ExitCode
+where
+    E: std::fmt::Display,
+    F: FnOnce(S) -> Fut,
+    Fut: std::future::Future<Output = Result<(), R>>,
+    R: std::fmt::Display,
+{
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{service}: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let _guard = match log(&settings).init(service) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{service}: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(settings).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let e = format!("{e:#}");
+            tracing::error!(error = %e, "{service} stopped");
+            eprintln!("{service}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
