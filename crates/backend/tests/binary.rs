@@ -1,0 +1,103 @@
+//! The `backend` binary itself: start-up errors, migrations, graceful shutdown.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_backend");
+const INTERNAL: &str = "binary-test-internal-token-0123";
+
+fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgresql://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+#[test]
+fn a_missing_variable_stops_it_with_one_line_naming_it() {
+    let out = std::process::Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", "postgresql://u@127.0.0.1:9/db")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("SECRET_KEY is required"), "{err}");
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn sigterm_ends_parked_claims_and_exits_cleanly(pool: PgPool) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", database_url(&pool))
+        .env("SECRET_KEY", "binary-test-secret-key-0123456789")
+        .env("INTERNAL_API_TOKEN", INTERNAL)
+        .env("S3_ENDPOINT", "http://127.0.0.1:9")
+        .env("S3_ACCESS_KEY", "ak")
+        .env("S3_SECRET_KEY", "sk")
+        .env("S3_BUCKET", "b")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the backend did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let claim = {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/internal/runs/claim");
+        tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .header("x-internal-token", INTERNAL)
+                .json(&json!({"worker_id": "w", "lease_seconds": 30, "wait_seconds": 60}))
+                .send()
+                .await
+                .unwrap();
+            (res.status(), Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (status, answered) = claim.await.unwrap();
+    assert_eq!(status, 204, "a parked claim answers 'nothing' at shutdown");
+    assert!(answered - signalled < Duration::from_secs(2));
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exited after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
