@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod extract;
 pub mod live;
 pub mod queue;

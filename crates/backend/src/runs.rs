@@ -1,8 +1,9 @@
 //! Runs as the public API shows them, and the options a run is created with.
 
 use chrono::{DateTime, Utc};
-use protocol::api::{RunUsage, RunView};
+use protocol::api::{RunExport, RunUsage, RunView};
 use protocol::event::Usage;
+use protocol::internal::ExportStatus;
 use protocol::{PermissionMode, RunStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -25,7 +26,10 @@ pub const RUN_VIEW_COLUMNS: &str =
     "r.id, r.session_id, r.prompt, r.options, r.status, r.attempts, r.max_attempts, r.error,
      r.created_at, r.scheduled_at, r.started_at, r.finished_at,
      u.input_tokens, u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens,
-     u.total_cost_usd, u.duration_ms, u.num_turns";
+     u.total_cost_usd, u.duration_ms, u.num_turns,
+     x.status AS export_status, x.files AS export_files, x.added AS export_added,
+     x.modified AS export_modified, x.unchanged AS export_unchanged, x.deleted AS export_deleted,
+     x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error";
 
 #[derive(sqlx::FromRow)]
 pub struct RunRow {
@@ -48,6 +52,14 @@ pub struct RunRow {
     total_cost_usd: Option<f64>,
     duration_ms: Option<i64>,
     num_turns: Option<i64>,
+    export_status: Option<String>,
+    export_files: Option<i64>,
+    export_added: Option<i64>,
+    export_modified: Option<i64>,
+    export_unchanged: Option<i64>,
+    export_deleted: Option<i64>,
+    export_uploaded_bytes: Option<i64>,
+    export_error: Option<String>,
 }
 
 impl RunRow {
@@ -67,6 +79,22 @@ impl RunRow {
             duration_ms: self.duration_ms.unwrap_or_default(),
             num_turns: self.num_turns.unwrap_or_default(),
         });
+        let export = match self.export_status.as_deref() {
+            None => None,
+            Some(s) => Some(RunExport {
+                status: match s {
+                    "ready" => ExportStatus::Ready,
+                    _ => ExportStatus::Failed,
+                },
+                files: self.export_files.unwrap_or_default(),
+                added: self.export_added.unwrap_or_default(),
+                modified: self.export_modified.unwrap_or_default(),
+                unchanged: self.export_unchanged.unwrap_or_default(),
+                deleted: self.export_deleted.unwrap_or_default(),
+                uploaded_bytes: self.export_uploaded_bytes.unwrap_or_default(),
+                error: self.export_error,
+            }),
+        };
         Ok(RunView {
             id: self.id,
             session_id: self.session_id,
@@ -82,6 +110,7 @@ impl RunRow {
             started_at: self.started_at,
             finished_at: self.finished_at,
             usage,
+            export,
         })
     }
 }
@@ -92,6 +121,7 @@ pub async fn get_owned(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<Run
         "SELECT {RUN_VIEW_COLUMNS} FROM runs r
            JOIN sessions s ON s.id = r.session_id
            LEFT JOIN run_usage u ON u.run_id = r.id
+           LEFT JOIN run_exports x ON x.run_id = r.id
           WHERE r.id = $1 AND s.user_id = $2"
     ));
     let row: Option<RunRow> = sqlx::query_as(sql)
@@ -107,6 +137,7 @@ pub async fn list_for_session(pool: &PgPool, session_id: Uuid) -> ApiResult<Vec<
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_VIEW_COLUMNS} FROM runs r
            LEFT JOIN run_usage u ON u.run_id = r.id
+           LEFT JOIN run_exports x ON x.run_id = r.id
           WHERE r.session_id = $1 ORDER BY r.queue_pos"
     ));
     let rows: Vec<RunRow> = sqlx::query_as(sql).bind(session_id).fetch_all(pool).await?;

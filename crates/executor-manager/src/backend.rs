@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use protocol::internal::{
-    ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, FailRequest, HeartbeatRequest,
-    INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, ExportReport, FailRequest,
+    HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
 use protocol::{ErrorBody, RunEvent, RunOutcome};
 use reqwest::StatusCode;
@@ -211,5 +211,16 @@ impl BackendClient {
         };
         self.post_some(&format!("/runs/{}/fail", lease.run_id), &req)
             .await
+    }
+
+    /// Reports how the run's workspace export ended.
+    pub async fn export(
+        &self,
+        run_id: uuid::Uuid,
+        report: &ExportReport,
+    ) -> Result<(), BackendError> {
+        self.post::<_, serde_json::Value>(&format!("/runs/{run_id}/export"), report, CALL_TIMEOUT)
+            .await
+            .map(|_| ())
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::executor::ExecuteRequest;
-use protocol::internal::ClaimedRun;
 use protocol::{EventBody, RunOutcome};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +17,7 @@ use crate::callback::{Registry, RunSignal};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::{ExportTarget, Exporter};
 use crate::runtime::{ExecutorClient, ExecutorHandle, LaunchSpec, Runtime, RuntimeError};
+use protocol::internal::{ClaimedRun, ExportReport, ExportStatus};
 
 /// How long a run waits for its terminal event after the executor exited (it may be in flight).
 const EXIT_GRACE: Duration = Duration::from_secs(5);
@@ -237,13 +237,19 @@ async fn drive(
     }
     handle.stop().await;
     if report != Report::Drop {
-        export_workspace(ctx, run, &spec.workspace).await;
+        export_workspace(ctx, run, lease, &spec.workspace).await;
     }
     report
 }
 
-/// Exports the workspace; a failed export is logged and does not change the run's outcome.
-async fn export_workspace(ctx: &RunContext, run: &ClaimedRun, workspace: &std::path::Path) {
+/// Exports the workspace and reports the outcome to the backend; a failed export is logged and
+/// reported, and does not change the run's outcome.
+async fn export_workspace(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    lease: &Lease,
+    workspace: &std::path::Path,
+) {
     let Some(exporter) = &ctx.exporter else {
         return;
     };
@@ -252,18 +258,54 @@ async fn export_workspace(ctx: &RunContext, run: &ClaimedRun, workspace: &std::p
         session_id: run.session_id,
         run_id: run.run_id,
     };
-    match exporter.export(workspace, target).await {
-        Ok(s) => tracing::info!(
-            manifest = %s.manifest_key,
-            files = s.files,
-            added = s.added,
-            modified = s.modified,
-            unchanged = s.unchanged,
-            deleted = s.deleted,
-            uploaded_bytes = s.uploaded_bytes,
-            "workspace exported"
-        ),
-        Err(e) => tracing::error!(error = %e, "workspace export failed"),
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let report = match exporter.export(workspace, target).await {
+        Ok(s) => {
+            tracing::info!(
+                manifest = %s.manifest_key,
+                files = s.files,
+                added = s.added,
+                modified = s.modified,
+                unchanged = s.unchanged,
+                deleted = s.deleted,
+                uploaded_bytes = s.uploaded_bytes,
+                "workspace exported"
+            );
+            ExportReport {
+                worker_id: lease.worker_id.clone(),
+                epoch: lease.epoch,
+                status: ExportStatus::Ready,
+                manifest_key: Some(s.manifest_key),
+                archive_key: Some(s.archive_key),
+                files: count(s.files),
+                added: count(s.added),
+                modified: count(s.modified),
+                unchanged: count(s.unchanged),
+                deleted: count(s.deleted),
+                uploaded_bytes: i64::try_from(s.uploaded_bytes).unwrap_or(i64::MAX),
+                error: None,
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "workspace export failed");
+            ExportReport {
+                worker_id: lease.worker_id.clone(),
+                epoch: lease.epoch,
+                status: ExportStatus::Failed,
+                manifest_key: None,
+                archive_key: None,
+                files: 0,
+                added: 0,
+                modified: 0,
+                unchanged: 0,
+                deleted: 0,
+                uploaded_bytes: 0,
+                error: Some(e.to_string()),
+            }
+        }
+    };
+    if let Err(e) = ctx.backend.export(run.run_id, &report).await {
+        tracing::warn!(error = %e, "reporting the workspace export failed");
     }
 }
 

@@ -249,6 +249,19 @@ async fn workspace_is_exported_to_s3_at_the_end_of_the_run(pool: PgPool) {
             .join(format!("workspaces/{session}/runs/{run}/archive.zip"))
             .exists()
     );
+    // The backend knows: the report arrived with the run's own keys.
+    let (status, key, files): (String, Option<String>, i64) =
+        sqlx::query_as("SELECT status, manifest_key, files FROM run_exports WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&h.pool)
+            .await
+            .expect("an export report");
+    assert_eq!(status, "ready");
+    assert_eq!(
+        key.as_deref(),
+        Some(format!("workspaces/{session}/runs/{run}/manifest.json").as_str())
+    );
+    assert_eq!(files, 1);
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]

@@ -112,6 +112,22 @@ pub struct RunView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub usage: Option<RunUsage>,
+    /// The workspace export at the end of the run; `None` until the worker reports it.
+    #[serde(default)]
+    pub export: Option<RunExport>,
+}
+
+/// The state of a run's workspace export (object keys stay on the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunExport {
+    pub status: crate::internal::ExportStatus,
+    pub files: i64,
+    pub added: i64,
+    pub modified: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    pub uploaded_bytes: i64,
+    pub error: Option<String>,
 }
 
 /// Tokens, cost and time of a finished run.

@@ -123,3 +123,40 @@ pub struct RunAck {
     pub run_id: Uuid,
     pub status: RunStatus,
 }
+
+/// How a run's workspace export ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportStatus {
+    Ready,
+    Failed,
+}
+
+/// `POST /runs/{id}/export`: the workspace export of the attempt holding `epoch`. Accepted while
+/// the run is leased to the worker, and after it finished, as long as no later attempt exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportReport {
+    pub worker_id: String,
+    pub epoch: i64,
+    pub status: ExportStatus,
+    /// Object keys, under `workspaces/{session_id}/runs/{run_id}/`; present when `ready`.
+    #[serde(default)]
+    pub manifest_key: Option<String>,
+    #[serde(default)]
+    pub archive_key: Option<String>,
+    #[serde(default)]
+    pub files: i64,
+    #[serde(default)]
+    pub added: i64,
+    #[serde(default)]
+    pub modified: i64,
+    #[serde(default)]
+    pub unchanged: i64,
+    #[serde(default)]
+    pub deleted: i64,
+    #[serde(default)]
+    pub uploaded_bytes: i64,
+    #[serde(default)]
+    pub error: Option<String>,
+}

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use protocol::internal::{
-    ClaimRequest, CompleteRequest, EventBatch, FailRequest, HeartbeatRequest, IngestResponse,
-    LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, CompleteRequest, EventBatch, ExportReport, FailRequest, HeartbeatRequest,
+    IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/events", post(events))
         .route("/runs/{id}/complete", post(complete))
         .route("/runs/{id}/fail", post(fail))
+        .route("/runs/{id}/export", post(export))
 }
 
 async fn claim_run(
@@ -106,4 +107,14 @@ async fn fail(
         )
         .await?,
     ))
+}
+
+async fn export(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(report): Json<ExportReport>,
+) -> ApiResult<StatusCode> {
+    crate::exports::record(&state.pool, id, &report).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,114 @@
+//! Workspace exports as workers report them (`POST /internal/runs/{id}/export`).
+//!
+//! The object keys a report names are checked against the run's own prefix,
+//! `workspaces/{session_id}/runs/{run_id}/`, and stored in `run_exports`; routes that hand out
+//! files take keys from there only.
+
+use protocol::internal::{ExportReport, ExportStatus};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The longest object key accepted.
+const MAX_KEY: usize = 1024;
+/// The most of an export error kept.
+const MAX_ERROR: usize = 4096;
+
+/// The prefix every object key of a run's export lives under.
+pub fn run_prefix(session: Uuid, run: Uuid) -> String {
+    format!("workspaces/{session}/runs/{run}/")
+}
+
+fn check_key(key: &Option<String>, prefix: &str, what: &str) -> ApiResult<()> {
+    if let Some(k) = key
+        && (!k.starts_with(prefix)
+            || k.len() > MAX_KEY
+            || k.split('/').any(|part| part == ".." || part == ".")
+            || k.chars().any(char::is_control))
+    {
+        return Err(ApiError::validation(format!(
+            "{what} must be an object key under {prefix}"
+        )));
+    }
+    Ok(())
+}
+
+/// Stores the export report of the attempt holding `report.epoch`.
+pub async fn record(pool: &PgPool, run_id: Uuid, report: &ExportReport) -> ApiResult<()> {
+    for (name, v) in [
+        ("files", report.files),
+        ("added", report.added),
+        ("modified", report.modified),
+        ("unchanged", report.unchanged),
+        ("deleted", report.deleted),
+        ("uploaded_bytes", report.uploaded_bytes),
+    ] {
+        if v < 0 {
+            return Err(ApiError::validation(format!("{name} must be 0 or more")));
+        }
+    }
+    if report.status == ExportStatus::Ready && report.manifest_key.is_none() {
+        return Err(ApiError::validation(
+            "a ready export needs its manifest_key",
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let run: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
+        "SELECT session_id, lease_holder, lease_epoch FROM runs WHERE id = $1 FOR UPDATE",
+    )
+    .bind(run_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((session_id, holder, epoch)) = run else {
+        return Err(ApiError::NotFound("run"));
+    };
+    if holder.as_deref() != Some(report.worker_id.as_str()) || epoch != report.epoch {
+        return Err(ApiError::conflict(
+            "lease_lost",
+            format!(
+                "the run's current attempt is not this worker's at this epoch (current epoch {epoch})"
+            ),
+        ));
+    }
+    let prefix = run_prefix(session_id, run_id);
+    check_key(&report.manifest_key, &prefix, "manifest_key")?;
+    check_key(&report.archive_key, &prefix, "archive_key")?;
+    let error: Option<String> = report
+        .error
+        .as_ref()
+        .map(|e| e.chars().take(MAX_ERROR).collect());
+    let status = match report.status {
+        ExportStatus::Ready => "ready",
+        ExportStatus::Failed => "failed",
+    };
+    sqlx::query(
+        "INSERT INTO run_exports (run_id, epoch, status, manifest_key, archive_key, files, added,
+                                  modified, unchanged, deleted, uploaded_bytes, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (run_id) DO UPDATE SET
+             epoch = EXCLUDED.epoch, status = EXCLUDED.status,
+             manifest_key = EXCLUDED.manifest_key, archive_key = EXCLUDED.archive_key,
+             files = EXCLUDED.files, added = EXCLUDED.added, modified = EXCLUDED.modified,
+             unchanged = EXCLUDED.unchanged, deleted = EXCLUDED.deleted,
+             uploaded_bytes = EXCLUDED.uploaded_bytes, error = EXCLUDED.error,
+             reported_at = now()",
+    )
+    .bind(run_id)
+    .bind(report.epoch)
+    .bind(status)
+    .bind(&report.manifest_key)
+    .bind(&report.archive_key)
+    .bind(report.files)
+    .bind(report.added)
+    .bind(report.modified)
+    .bind(report.unchanged)
+    .bind(report.deleted)
+    .bind(report.uploaded_bytes)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%run_id, status, "workspace export reported");
+    Ok(())
+}
