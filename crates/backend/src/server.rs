@@ -62,32 +62,12 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     .await
 }
 
-/// Cancels `token` at the first SIGTERM or SIGINT.
+/// Cancels `token` at the first SIGTERM or SIGINT (handlers registered before this returns).
 pub fn cancel_on_signal(token: CancellationToken) {
+    let signal = telemetry::shutdown_signal();
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-        tracing::info!("shutdown signal received; draining");
+        signal.await;
+        tracing::info!("draining");
         token.cancel();
     });
 }

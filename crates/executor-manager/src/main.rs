@@ -18,6 +18,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .parse()
         .map_err(|_| anyhow::anyhow!("HOST is invalid"))?;
     let addr = SocketAddr::new(ip, settings.port);
+    let shutdown = telemetry::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -29,23 +30,5 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         "executor manager listening"
     );
     let runtime = server::runtime_from_settings(&settings).await?;
-    App::new(settings, runtime)?
-        .serve(listener, shutdown_signal())
-        .await
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stopping");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    App::new(settings, runtime)?.serve(listener, shutdown).await
 }

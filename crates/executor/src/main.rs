@@ -19,6 +19,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .parse()
         .map_err(|_| anyhow::anyhow!("HOST is invalid"))?;
     let addr = SocketAddr::new(ip, settings.port);
+    let shutdown = telemetry::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -29,25 +30,5 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         default_model = %settings.default_model,
         "executor listening"
     );
-    executor::serve(listener, Arc::new(settings), shutdown_signal()).await
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            tracing::warn!("cannot listen for signals; only Ctrl-C stops the executor");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    executor::serve(listener, Arc::new(settings), shutdown).await
 }

@@ -206,6 +206,30 @@ where
     }
 }
 
+/// Registers SIGTERM and SIGINT handlers *now*, so a signal that arrives before the returned
+/// future is first polled is neither lost nor fatal, and completes at the first of them. Call it
+/// before the service starts answering.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                tracing::warn!("cannot install signal handlers; only Ctrl-C stops this service");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        tracing::info!("shutdown signal received");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
