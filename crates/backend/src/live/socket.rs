@@ -229,11 +229,12 @@ impl Connection {
         }
     }
 
+    /// Ends a subscription; its task's `Following` guard lets the hub stop the feed once the
+    /// aborted task is dropped.
     fn stop(&mut self, session: Uuid) {
         if let Some(task) = self.subscriptions.remove(&session) {
             task.abort();
         }
-        self.state.live.release_session(session);
     }
 
     fn stop_all(&mut self) {
