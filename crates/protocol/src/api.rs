@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::event::{Event, Usage};
 use crate::status::{PermissionMode, RunStatus, SessionStatus};
 
 /// `POST /auth/register` and `POST /auth/login`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,
@@ -17,7 +18,7 @@ pub struct Credentials {
 }
 
 /// A signed-in user, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -25,7 +26,7 @@ pub struct UserView {
 }
 
 /// The answer to a login or registration: the token is also set as an httpOnly cookie.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct AuthResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -33,7 +34,7 @@ pub struct AuthResponse {
 }
 
 /// `GET /auth/me`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct MeResponse {
     pub user: UserView,
     /// `single_user` or `password`: lets the UI skip its sign-in screen.
@@ -41,7 +42,7 @@ pub struct MeResponse {
 }
 
 /// `POST /tasks`: a new session, or a follow-up in an existing one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     pub prompt: String,
@@ -54,7 +55,7 @@ pub struct CreateTaskRequest {
 }
 
 /// `201` answer of `POST /tasks`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct CreateTaskResponse {
     pub session_id: Uuid,
     pub run_id: Uuid,
@@ -62,7 +63,7 @@ pub struct CreateTaskResponse {
 }
 
 /// A session in lists and details.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SessionView {
     pub id: Uuid,
     pub title: String,
@@ -74,14 +75,14 @@ pub struct SessionView {
 }
 
 /// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
     pub next_cursor: Option<String>,
 }
 
 /// `GET /sessions/{id}`: the session and its runs, oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionView,
@@ -89,14 +90,14 @@ pub struct SessionDetail {
 }
 
 /// `PATCH /sessions/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSessionRequest {
     pub title: String,
 }
 
 /// One run (one task given to the agent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunView {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -118,7 +119,7 @@ pub struct RunView {
 }
 
 /// The state of a run's workspace export (object keys stay on the server).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunExport {
     pub status: crate::internal::ExportStatus,
     pub files: i64,
@@ -131,7 +132,7 @@ pub struct RunExport {
 }
 
 /// Tokens, cost and time of a finished run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunUsage {
     #[serde(flatten)]
     pub tokens: Usage,
@@ -141,7 +142,7 @@ pub struct RunUsage {
 }
 
 /// `GET /sessions/{id}/events?after=N&limit=M`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct EventsPage {
     pub events: Vec<Event>,
     /// Pass back as `after` to continue; equals the request's `after` when nothing was returned.
@@ -150,7 +151,7 @@ pub struct EventsPage {
 }
 
 /// `POST /sessions/{id}/cancel`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct CancelResponse {
     /// Queued runs canceled at once.
     pub canceled: i64,
@@ -159,14 +160,14 @@ pub struct CancelResponse {
 }
 
 /// `GET /health` and `GET /health/live`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct HealthResponse {
     pub status: String,
     pub service: String,
 }
 
 /// `GET /health/ready`: `503` with `errors` naming each failing dependency.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct ReadyResponse {
     pub status: String,
     pub service: String,

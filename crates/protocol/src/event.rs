@@ -7,10 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use uuid::Uuid;
 
 /// One event as the executor produces it, before the backend gives it a session sequence number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunEvent {
     /// 1-based, contiguous within a run; the idempotency key together with the run id.
     pub run_seq: i64,
@@ -20,7 +21,7 @@ pub struct RunEvent {
 }
 
 /// One stored event, as the public API and the WebSocket serve it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {
     pub session_id: Uuid,
     /// Per-session, gap-free, strictly increasing in commit order.
@@ -33,7 +34,7 @@ pub struct Event {
 }
 
 /// What happened. Serialized as `{"type": "...", "payload": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
 pub enum EventBody {
     /// The agent started; carries the agent's own session id, used to resume the conversation.
@@ -125,7 +126,7 @@ impl EventBody {
 }
 
 /// One entry of the agent's todo list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TodoItem {
     pub content: String,
     /// `pending`, `in_progress` or `completed`.
@@ -135,7 +136,7 @@ pub struct TodoItem {
 }
 
 /// The agent's own accounting, from the CLI's `result` line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, TS)]
 pub struct RunResult {
     #[serde(default)]
     pub is_error: bool,
@@ -153,7 +154,7 @@ pub struct RunResult {
 }
 
 /// Token counts of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 pub struct Usage {
     #[serde(default)]
     pub input_tokens: i64,
@@ -166,7 +167,7 @@ pub struct Usage {
 }
 
 /// How a file changed during a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -176,7 +177,7 @@ pub enum ChangeKind {
 }
 
 /// One file's change during a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct FileChange {
     pub path: String,
     pub change: ChangeKind,

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::event::RunEvent;
 use crate::status::PermissionMode;
 
 /// `POST /v1/tasks/execute`: one task for the agent. Answered `202` at once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     pub run_id: Uuid,
@@ -50,7 +51,7 @@ pub struct ExecuteRequest {
 }
 
 /// A file of a skill, relative to the skills directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct SkillFile {
     pub path: String,
@@ -58,7 +59,7 @@ pub struct SkillFile {
 }
 
 /// A repository to clone into an empty workspace.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct GitSource {
     pub url: String,
@@ -70,7 +71,7 @@ pub struct GitSource {
 }
 
 /// An attachment to stage into `inputs/{name}`, fetched from `url` (a presigned GET).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct InputFile {
     pub name: String,
@@ -78,13 +79,13 @@ pub struct InputFile {
 }
 
 /// `202` answer of `POST /v1/tasks/execute`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct ExecuteAccepted {
     pub run_id: Uuid,
 }
 
 /// State of the executor's one task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     Preparing,
@@ -96,7 +97,7 @@ pub enum TaskState {
 }
 
 /// `GET /v1/tasks/{run_id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct TaskStatus {
     pub run_id: Uuid,
     pub state: TaskState,
@@ -107,7 +108,7 @@ pub struct TaskStatus {
 }
 
 /// The body of a callback: events of one run in `run_seq` order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackBatch {
     pub run_id: Uuid,

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::event::RunEvent;
@@ -16,7 +17,7 @@ use crate::status::{PermissionMode, RunOutcome, RunStatus};
 pub const INTERNAL_TOKEN_HEADER: &str = "x-internal-token";
 
 /// `POST /runs/claim`: long-polls up to `wait_seconds` for a runnable run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub worker_id: String,
@@ -26,7 +27,7 @@ pub struct ClaimRequest {
 }
 
 /// A claimed run: everything a worker needs to execute it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ClaimedRun {
     pub run_id: Uuid,
     pub session_id: Uuid,
@@ -45,7 +46,7 @@ pub struct ClaimedRun {
 }
 
 /// The fencing pair every run call carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRef {
     pub worker_id: String,
@@ -53,7 +54,7 @@ pub struct LeaseRef {
 }
 
 /// `POST /runs/{id}/heartbeat`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     pub worker_id: String,
@@ -64,7 +65,7 @@ pub struct HeartbeatRequest {
 }
 
 /// The answer to a heartbeat or a start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct LeaseStatus {
     pub run_id: Uuid,
     pub status: RunStatus,
@@ -75,7 +76,7 @@ pub struct LeaseStatus {
 
 /// `POST /runs/{id}/events`: a batch in `run_seq` order. Idempotent: re-delivered events are
 /// stored once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
     pub worker_id: String,
@@ -84,7 +85,7 @@ pub struct EventBatch {
 }
 
 /// The answer to an event batch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct IngestResponse {
     /// Events stored by this call.
     pub stored: u32,
@@ -95,7 +96,7 @@ pub struct IngestResponse {
 }
 
 /// `POST /runs/{id}/complete`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     pub worker_id: String,
@@ -105,7 +106,7 @@ pub struct CompleteRequest {
 }
 
 /// `POST /runs/{id}/fail`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct FailRequest {
     pub worker_id: String,
@@ -118,14 +119,14 @@ pub struct FailRequest {
 }
 
 /// The state of a run after a start, complete or fail call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunAck {
     pub run_id: Uuid,
     pub status: RunStatus,
 }
 
 /// How a run's workspace export ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportStatus {
     Ready,
@@ -134,7 +135,7 @@ pub enum ExportStatus {
 
 /// `POST /runs/{id}/export`: the workspace export of the attempt holding `epoch`. Accepted while
 /// the run is leased to the worker, and after it finished, as long as no later attempt exists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExportReport {
     pub worker_id: String,

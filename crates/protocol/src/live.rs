@@ -7,6 +7,7 @@
 //! telling it to resume from its last sequence number: events are never skipped.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::api::SessionView;
@@ -20,7 +21,7 @@ pub const CLOSE_TOO_SLOW: u16 = 4408;
 pub const CLOSE_BAD_MESSAGE: u16 = 4400;
 
 /// What a client sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// The login token, as the first message, when no cookie authenticated the connection.
@@ -39,7 +40,7 @@ pub enum ClientMessage {
 }
 
 /// What the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Authenticated; subscriptions may follow.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use ts_rs::TS;
 
 /// Where a run is in its life.
 ///
@@ -12,7 +13,7 @@ use std::str::FromStr;
 ///   └──lease expired───┴──────────────────┘      ──cancel───▶ canceled
 /// claimed/running ──cancel requested──▶ canceling ──▶ canceled
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
@@ -93,7 +94,7 @@ impl FromStr for RunStatus {
 }
 
 /// A session's status is the status of its latest run (`idle` before its first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Idle,
@@ -153,7 +154,7 @@ impl FromStr for SessionStatus {
 /// How the agent may use its tools. The container is the sandbox, so the platform's default is
 /// `bypass_permissions`: a run must never stall on a prompt nobody can answer. `plan` keeps the
 /// agent to read-only tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, TS)]
 pub enum PermissionMode {
     #[serde(rename = "default")]
     Default,
@@ -179,7 +180,7 @@ impl PermissionMode {
 }
 
 /// How a worker ended a run that did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     #[default]

@@ -1,0 +1,92 @@
+//! The web UI's TypeScript types are generated from this crate, never written by hand.
+//!
+//! This test renders every browser-facing type and compares the result with the committed
+//! `web/src/generated/protocol.ts`. After changing a wire type, regenerate with
+//! `WORKCELL_UPDATE_TS=1 cargo test -p protocol --test typescript` and commit the file.
+
+use std::path::PathBuf;
+
+use protocol::{api, error, event, internal, live, status};
+use ts_rs::TS;
+
+/// `export type Name = ...;` for each type, in the order given.
+macro_rules! declarations {
+    ($($ty:ty),* $(,)?) => {{
+        let mut out = Vec::new();
+        $( out.push(format!("export {}", <$ty as TS>::decl())); )*
+        out
+    }};
+}
+
+fn render() -> String {
+    let decls = declarations![
+        // errors
+        error::ErrorBody,
+        error::ErrorDetail,
+        // statuses
+        status::RunStatus,
+        status::SessionStatus,
+        status::PermissionMode,
+        status::RunOutcome,
+        internal::ExportStatus,
+        // events
+        event::Event,
+        event::EventBody,
+        event::TodoItem,
+        event::RunResult,
+        event::Usage,
+        event::FileChange,
+        event::ChangeKind,
+        // public API
+        api::Credentials,
+        api::UserView,
+        api::AuthResponse,
+        api::MeResponse,
+        api::CreateTaskRequest,
+        api::CreateTaskResponse,
+        api::SessionView,
+        api::SessionList,
+        api::SessionDetail,
+        api::UpdateSessionRequest,
+        api::RunView,
+        api::RunExport,
+        api::RunUsage,
+        api::EventsPage,
+        api::CancelResponse,
+        api::HealthResponse,
+        api::ReadyResponse,
+        // WebSocket
+        live::ClientMessage,
+        live::ServerMessage,
+    ];
+    let mut text = String::from(
+        "// Generated from crates/protocol by crates/protocol/tests/typescript.rs. Do not edit.\n\
+         // Regenerate: WORKCELL_UPDATE_TS=1 cargo test -p protocol --test typescript\n\n\
+         export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;\n\n",
+    );
+    for decl in decls {
+        // 64-bit integers travel as JSON numbers (sequence numbers and counts stay far below 2^53).
+        text.push_str(&decl.replace("bigint", "number"));
+        text.push_str("\n\n");
+    }
+    text.truncate(text.trim_end().len());
+    text.push('\n');
+    text
+}
+
+#[test]
+fn generated_typescript_is_current() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/src/generated/protocol.ts");
+    let expected = render();
+    if std::env::var_os("WORKCELL_UPDATE_TS").is_some() {
+        std::fs::write(&path, &expected).expect("write the generated TypeScript");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{} is out of date: run `WORKCELL_UPDATE_TS=1 cargo test -p protocol --test typescript` and commit it",
+        path.display()
+    );
+}

@@ -1,0 +1,122 @@
+// Generated from crates/protocol by crates/protocol/tests/typescript.rs. Do not edit.
+// Regenerate: WORKCELL_UPDATE_TS=1 cargo test -p protocol --test typescript
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type ErrorBody = { error: ErrorDetail, };
+
+export type ErrorDetail = { code: string, message: string, };
+
+export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
+
+export type SessionStatus = "idle" | "queued" | "running" | "canceling" | "completed" | "failed" | "canceled";
+
+export type PermissionMode = "default" | "acceptEdits" | "plan" | "bypassPermissions";
+
+export type RunOutcome = "completed" | "canceled";
+
+export type ExportStatus = "ready" | "failed";
+
+export type Event = { session_id: string, 
+/**
+ * Per-session, gap-free, strictly increasing in commit order.
+ */
+seq: number, run_id: string, run_seq: number, time: string, } & ({ "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, } } | { "type": "thinking", "payload": { text: string, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
+/**
+ * A string or the CLI's list of content blocks.
+ */
+content: JsonValue, is_error: boolean, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } });
+
+export type EventBody = { "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, } } | { "type": "thinking", "payload": { text: string, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
+/**
+ * A string or the CLI's list of content blocks.
+ */
+content: JsonValue, is_error: boolean, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } };
+
+export type TodoItem = { content: string, 
+/**
+ * `pending`, `in_progress` or `completed`.
+ */
+status: string, active_form?: string | null, };
+
+export type RunResult = { is_error: boolean, num_turns: number, duration_ms: number, total_cost_usd: number, usage: Usage, 
+/**
+ * The final answer text, when the CLI gives one.
+ */
+result?: string | null, };
+
+export type Usage = { input_tokens: number, output_tokens: number, cache_creation_input_tokens: number, cache_read_input_tokens: number, };
+
+export type FileChange = { path: string, change: ChangeKind, 
+/**
+ * For `renamed`: where the file was before.
+ */
+old_path?: string | null, lines_added: number, lines_deleted: number, };
+
+export type ChangeKind = "added" | "modified" | "deleted" | "renamed";
+
+export type Credentials = { email: string, password: string, };
+
+export type UserView = { id: string, email: string, created_at: string, };
+
+export type AuthResponse = { token: string, expires_at: string, user: UserView, };
+
+export type MeResponse = { user: UserView, 
+/**
+ * `single_user` or `password`: lets the UI skip its sign-in screen.
+ */
+auth_mode: string, };
+
+export type CreateTaskRequest = { prompt: string, session_id: string | null, model: string | null, permission_mode: PermissionMode | null, };
+
+export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
+
+export type SessionView = { id: string, title: string, status: SessionStatus, 
+/**
+ * The options the session was created with (model, permission mode).
+ */
+config: JsonValue, created_at: string, updated_at: string, };
+
+export type SessionList = { sessions: Array<SessionView>, next_cursor: string | null, };
+
+export type SessionDetail = { runs: Array<RunView>, id: string, title: string, status: SessionStatus, 
+/**
+ * The options the session was created with (model, permission mode).
+ */
+config: JsonValue, created_at: string, updated_at: string, };
+
+export type UpdateSessionRequest = { title: string, };
+
+export type RunView = { id: string, session_id: string, prompt: string, status: RunStatus, model: string | null, permission_mode: PermissionMode, attempts: number, max_attempts: number, error: string | null, created_at: string, scheduled_at: string, started_at: string | null, finished_at: string | null, usage: RunUsage | null, 
+/**
+ * The workspace export at the end of the run; `None` until the worker reports it.
+ */
+export: RunExport | null, };
+
+export type RunExport = { status: ExportStatus, files: number, added: number, modified: number, unchanged: number, deleted: number, uploaded_bytes: number, error: string | null, };
+
+export type RunUsage = { total_cost_usd: number, duration_ms: number, num_turns: number, input_tokens: number, output_tokens: number, cache_creation_input_tokens: number, cache_read_input_tokens: number, };
+
+export type EventsPage = { events: Array<Event>, 
+/**
+ * Pass back as `after` to continue; equals the request's `after` when nothing was returned.
+ */
+next_after: number, has_more: boolean, };
+
+export type CancelResponse = { 
+/**
+ * Queued runs canceled at once.
+ */
+canceled: number, 
+/**
+ * Active runs now `canceling`; their workers stop them at their next heartbeat.
+ */
+canceling: number, };
+
+export type HealthResponse = { status: string, service: string, };
+
+export type ReadyResponse = { status: string, service: string, errors?: Array<string>, };
+
+export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
+
+export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: string, message: string, session_id?: string | null, };
