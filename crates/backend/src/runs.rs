@@ -111,6 +111,11 @@ impl RunRow {
             finished_at: self.finished_at,
             usage,
             export,
+            // Filled in by the scheduling and dead-letter work.
+            kind: Default::default(),
+            scheduled_task_id: None,
+            dead_lettered_at: None,
+            attempt_errors: Vec::new(),
         })
     }
 }

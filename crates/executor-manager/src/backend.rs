@@ -141,6 +141,7 @@ impl BackendClient {
             worker_id: worker_id.to_owned(),
             lease_seconds,
             wait_seconds,
+            kinds: None,
         };
         let timeout = CALL_TIMEOUT + Duration::from_secs(wait_seconds.into());
         self.post("/runs/claim", &req, timeout).await

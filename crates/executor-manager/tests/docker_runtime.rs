@@ -253,6 +253,7 @@ async fn startup_removes_leftover_containers_and_requeues_their_runs(pool: PgPoo
             worker_id: manager_id.clone(),
             lease_seconds: 600,
             wait_seconds: 5,
+            kinds: None,
         })
         .send()
         .await

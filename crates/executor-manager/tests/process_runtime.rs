@@ -124,6 +124,7 @@ async fn claim(h: &Harness) -> ClaimedRun {
             worker_id: h.manager_id.clone(),
             lease_seconds: 60,
             wait_seconds: 5,
+            kinds: None,
         })
         .send()
         .await

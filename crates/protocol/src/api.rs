@@ -52,6 +52,12 @@ pub struct CreateTaskRequest {
     pub model: Option<String>,
     #[serde(default)]
     pub permission_mode: Option<PermissionMode>,
+    /// Ids of the user's own attachments, staged into the run's `inputs/`.
+    #[serde(default)]
+    pub attachments: Vec<Uuid>,
+    /// A repository cloned into the workspace (new sessions only).
+    #[serde(default)]
+    pub git: Option<crate::files::GitRepoRequest>,
 }
 
 /// `201` answer of `POST /tasks`.
@@ -116,6 +122,26 @@ pub struct RunView {
     /// The workspace export at the end of the run; `None` until the worker reports it.
     #[serde(default)]
     pub export: Option<RunExport>,
+    /// Why a run happened (`scheduled` runs also name their scheduled task).
+    #[serde(default)]
+    pub kind: crate::schedule::RunKind,
+    #[serde(default)]
+    pub scheduled_task_id: Option<Uuid>,
+    /// Set when the run failed on its last allowed attempt: it stays failed until its owner
+    /// retries it (`POST /runs/{id}/retry`).
+    #[serde(default)]
+    pub dead_lettered_at: Option<DateTime<Utc>>,
+    /// The error of every failed attempt, oldest first.
+    #[serde(default)]
+    pub attempt_errors: Vec<AttemptError>,
+}
+
+/// The error of one failed attempt of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AttemptError {
+    pub attempt: i32,
+    pub error: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The state of a run's workspace export (object keys stay on the server).

@@ -24,6 +24,9 @@ pub struct ClaimRequest {
     pub lease_seconds: u32,
     #[serde(default)]
     pub wait_seconds: u32,
+    /// Claim only these kinds of runs; all kinds when absent (`SCHEDULE_CONFIG_PATH`).
+    #[serde(default)]
+    pub kinds: Option<Vec<crate::schedule::RunKind>>,
 }
 
 /// A claimed run: everything a worker needs to execute it.
@@ -43,6 +46,14 @@ pub struct ClaimedRun {
     /// The agent's conversation to resume (from the session's earlier runs), if any.
     pub agent_session_id: Option<String>,
     pub lease_expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub kind: crate::schedule::RunKind,
+    /// Attachments to stage into the workspace's `inputs/` before the run.
+    #[serde(default)]
+    pub attachments: Vec<crate::files::StagedAttachment>,
+    /// A repository to clone into the workspace (first run of a session).
+    #[serde(default)]
+    pub git: Option<crate::files::GitRepoRequest>,
 }
 
 /// The fencing pair every run call carries.

@@ -11,8 +11,10 @@ pub mod api;
 pub mod error;
 pub mod event;
 pub mod executor;
+pub mod files;
 pub mod internal;
 pub mod live;
+pub mod schedule;
 pub mod status;
 
 pub use error::{ErrorBody, ErrorDetail};

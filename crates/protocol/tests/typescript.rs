@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use protocol::{api, error, event, internal, live, status};
+use protocol::{api, error, event, files, internal, live, schedule, status};
 use ts_rs::TS;
 
 /// `export type Name = ...;` for each type, in the order given.
@@ -55,6 +55,23 @@ fn render() -> String {
         api::CancelResponse,
         api::HealthResponse,
         api::ReadyResponse,
+        api::AttemptError,
+        // files and attachments
+        files::ManifestChange,
+        files::RunFile,
+        files::RunFiles,
+        files::ArchiveLink,
+        files::AttachmentView,
+        files::GitRepoRequest,
+        // scheduled tasks
+        schedule::SessionMode,
+        schedule::RunKind,
+        schedule::ScheduledTaskView,
+        schedule::ScheduledTaskList,
+        schedule::CreateScheduledTaskRequest,
+        schedule::UpdateScheduledTaskRequest,
+        schedule::CronPreview,
+        schedule::ScheduledRunList,
         // WebSocket
         live::ClientMessage,
         live::ServerMessage,

@@ -67,7 +67,15 @@ export type MeResponse = { user: UserView,
  */
 auth_mode: string, };
 
-export type CreateTaskRequest = { prompt: string, session_id: string | null, model: string | null, permission_mode: PermissionMode | null, };
+export type CreateTaskRequest = { prompt: string, session_id: string | null, model: string | null, permission_mode: PermissionMode | null, 
+/**
+ * Ids of the user's own attachments, staged into the run's `inputs/`.
+ */
+attachments: Array<string>, 
+/**
+ * A repository cloned into the workspace (new sessions only).
+ */
+git: GitRepoRequest | null, };
 
 export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
 
@@ -91,7 +99,20 @@ export type RunView = { id: string, session_id: string, prompt: string, status: 
 /**
  * The workspace export at the end of the run; `None` until the worker reports it.
  */
-export: RunExport | null, };
+export: RunExport | null, 
+/**
+ * Why a run happened (`scheduled` runs also name their scheduled task).
+ */
+kind: RunKind, scheduled_task_id: string | null, 
+/**
+ * Set when the run failed on its last allowed attempt: it stays failed until its owner
+ * retries it (`POST /runs/{id}/retry`).
+ */
+dead_lettered_at: string | null, 
+/**
+ * The error of every failed attempt, oldest first.
+ */
+attempt_errors: Array<AttemptError>, };
 
 export type RunExport = { status: ExportStatus, files: number, added: number, modified: number, unchanged: number, deleted: number, uploaded_bytes: number, error: string | null, };
 
@@ -116,6 +137,80 @@ canceling: number, };
 export type HealthResponse = { status: string, service: string, };
 
 export type ReadyResponse = { status: string, service: string, errors?: Array<string>, };
+
+export type AttemptError = { attempt: number, error: string, at: string, };
+
+export type ManifestChange = "added" | "modified" | "unchanged" | "deleted";
+
+export type RunFile = { path: string, size: number, sha256: string, content_type: string, change: ManifestChange, 
+/**
+ * A presigned GET URL; `None` for deleted files.
+ */
+url: string | null, };
+
+export type RunFiles = { run_id: string, 
+/**
+ * `None` while the export is pending (the run is active or its worker has not reported).
+ */
+export_status: ExportStatus | null, 
+/**
+ * When the URLs stop working.
+ */
+expires_at: string | null, 
+/**
+ * Files present after the run, then deleted ones (with `url: None`), each sorted by path.
+ */
+files: Array<RunFile>, };
+
+export type ArchiveLink = { run_id: string, url: string, expires_at: string, };
+
+export type AttachmentView = { id: string, 
+/**
+ * The file name as uploaded (sanitised); the run sees it as `inputs/{name}`.
+ */
+name: string, size: number, content_type: string, created_at: string, };
+
+export type GitRepoRequest = { 
+/**
+ * `https://` URL of the repository.
+ */
+url: string, branch: string | null, };
+
+export type SessionMode = "reuse" | "new";
+
+export type RunKind = "interactive" | "scheduled";
+
+export type ScheduledTaskView = { id: string, name: string, prompt: string, 
+/**
+ * Five-field cron expression.
+ */
+cron: string, 
+/**
+ * IANA time zone name, e.g. `Europe/Berlin`.
+ */
+timezone: string, enabled: boolean, session_mode: SessionMode, 
+/**
+ * The session `reuse` mode continues (set after the first fire).
+ */
+session_id: string | null, model: string | null, permission_mode: PermissionMode, 
+/**
+ * `None` while disabled.
+ */
+next_fire_at: string | null, last_fired_at: string | null, 
+/**
+ * The next few fire times (for a preview), empty while disabled.
+ */
+upcoming: Array<string>, created_at: string, updated_at: string, };
+
+export type ScheduledTaskList = { scheduled_tasks: Array<ScheduledTaskView>, };
+
+export type CreateScheduledTaskRequest = { name: string, prompt: string, cron: string, timezone: string, enabled: boolean, session_mode: SessionMode, model: string | null, permission_mode: PermissionMode | null, };
+
+export type UpdateScheduledTaskRequest = { name: string | null, prompt: string | null, cron: string | null, timezone: string | null, enabled: boolean | null, session_mode: SessionMode | null, model: string | null, permission_mode: PermissionMode | null, };
+
+export type CronPreview = { upcoming: Array<string>, };
+
+export type ScheduledRunList = { runs: Array<RunView>, };
 
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 

@@ -98,6 +98,10 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         permission_mode: r.options.0.permission_mode,
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
+        // Filled in by the scheduling and attachment work.
+        kind: Default::default(),
+        attachments: Vec::new(),
+        git: None,
     }))
 }
 

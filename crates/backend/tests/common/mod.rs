@@ -154,6 +154,7 @@ impl TestApp {
                     worker_id: worker.into(),
                     lease_seconds: lease,
                     wait_seconds,
+                    kinds: None,
                 })
                 .unwrap(),
             )

@@ -1,0 +1,111 @@
+//! Workspace files: the export manifest the executor manager writes to S3, the run's files as the
+//! public API serves them (with presigned URLs), and attachments users upload for their tasks.
+//!
+//! Object keys appear only in [`Manifest`] (written and read by the services); the browser gets
+//! presigned URLs, never keys it could send back.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::internal::ExportStatus;
+
+/// How a file changed against the previous run's export of the same session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestChange {
+    Added,
+    Modified,
+    Unchanged,
+    Deleted,
+}
+
+/// One exported file in `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ManifestEntry {
+    /// Relative to the workspace, `/`-separated.
+    pub path: String,
+    /// The object holding its content (an earlier run's of the same session for unchanged files).
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
+    pub change: ManifestChange,
+}
+
+/// `manifest.json`, written under the run's prefix at the end of every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Manifest {
+    pub user_id: Uuid,
+    pub run_id: Uuid,
+    pub session_id: Uuid,
+    pub previous_run_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub files: Vec<ManifestEntry>,
+    /// Paths in the previous manifest that are gone.
+    pub deleted: Vec<String>,
+    pub archive_key: String,
+}
+
+/// One file of a run, as `GET /runs/{id}/files` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RunFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
+    pub change: ManifestChange,
+    /// A presigned GET URL; `None` for deleted files.
+    pub url: Option<String>,
+}
+
+/// `GET /runs/{id}/files`: the run's exported workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RunFiles {
+    pub run_id: Uuid,
+    /// `None` while the export is pending (the run is active or its worker has not reported).
+    pub export_status: Option<ExportStatus>,
+    /// When the URLs stop working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Files present after the run, then deleted ones (with `url: None`), each sorted by path.
+    pub files: Vec<RunFile>,
+}
+
+/// `GET /runs/{id}/archive`: a presigned URL of the run's `archive.zip`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ArchiveLink {
+    pub run_id: Uuid,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An uploaded attachment (`POST /attachments`, multipart field `file`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AttachmentView {
+    pub id: Uuid,
+    /// The file name as uploaded (sanitised); the run sees it as `inputs/{name}`.
+    pub name: String,
+    pub size: i64,
+    pub content_type: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A git repository to clone into a new session's workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GitRepoRequest {
+    /// `https://` URL of the repository.
+    pub url: String,
+    #[serde(default)]
+    pub branch: Option<String>,
+}
+
+/// An attachment a claimed run must stage into `inputs/{name}` (the key comes from the
+/// backend's attachments table, never from a request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StagedAttachment {
+    pub name: String,
+    pub key: String,
+    pub size: i64,
+}
