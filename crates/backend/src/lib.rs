@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -13,10 +14,13 @@ pub mod error;
 pub mod events;
 pub mod exports;
 pub mod extract;
+pub mod files;
+pub mod git_source;
 pub mod live;
 pub mod queue;
 pub mod runs;
 pub mod server;
 pub mod sessions;
 pub mod state;
+pub mod storage;
 pub mod titles;

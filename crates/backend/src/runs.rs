@@ -19,6 +19,9 @@ pub struct RunOptions {
     pub model: Option<String>,
     #[serde(default)]
     pub permission_mode: PermissionMode,
+    /// The repository cloned into a new session's workspace (checked by `crate::git_source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<protocol::files::GitRepoRequest>,
 }
 
 /// The columns of a run that its view needs, with its usage if recorded.

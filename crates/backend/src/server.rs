@@ -35,6 +35,7 @@ pub async fn start_state(
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
+        storage: crate::storage::Storage::new(&settings),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
         settings: Arc::new(settings),
         pool,

@@ -6,6 +6,7 @@
 //! ```text
 //! P/latest.json                       {"run_id", "manifest_key"} of the last export
 //! P/runs/{run_id}/manifest.json       every file: path, key, size, sha256, content_type, change
+//!                                     (`protocol::files::Manifest`, read back by the backend)
 //! P/runs/{run_id}/archive.zip         the whole workspace (stored, not compressed)
 //! P/runs/{run_id}/files/{path}        files added or modified by this run
 //! ```
@@ -25,7 +26,8 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use protocol::files::{Manifest, ManifestChange, ManifestEntry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -64,42 +66,6 @@ fn s3_err<E: std::fmt::Debug>(op: &'static str) -> impl FnOnce(E) -> ExportError
         // The SDK's Display is terse ("service error"); Debug names the S3 error code.
         message: format!("{e:?}").chars().take(500).collect(),
     }
-}
-
-/// How a file changed against the previous export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    Added,
-    Modified,
-    Unchanged,
-}
-
-/// One exported file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestEntry {
-    /// Relative to the workspace, `/`-separated.
-    pub path: String,
-    /// The object holding its content (an earlier run's for unchanged files).
-    pub key: String,
-    pub size: u64,
-    pub sha256: String,
-    pub content_type: String,
-    pub change: Change,
-}
-
-/// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub user_id: Uuid,
-    pub run_id: Uuid,
-    pub session_id: Uuid,
-    pub previous_run_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub files: Vec<ManifestEntry>,
-    /// Paths in the previous manifest that are gone.
-    pub deleted: Vec<String>,
-    pub archive_key: String,
 }
 
 /// What an export did, for logs and (once the backend has a route) for the backend.
@@ -175,6 +141,10 @@ impl Exporter {
         &self.client
     }
 
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// Exports `workspace`; see the module documentation.
     pub async fn export(
         &self,
@@ -198,11 +168,17 @@ impl Exporter {
         let mut uploaded_bytes = 0;
         for f in &scanned {
             let (change, key) = match before.get(f.path.as_str()) {
-                Some(old) if old.sha256 == f.sha256 => (Change::Unchanged, old.key.clone()),
-                Some(_) => (Change::Modified, format!("{run_prefix}/files/{}", f.path)),
-                None => (Change::Added, format!("{run_prefix}/files/{}", f.path)),
+                Some(old) if old.sha256 == f.sha256 => (ManifestChange::Unchanged, old.key.clone()),
+                Some(_) => (
+                    ManifestChange::Modified,
+                    format!("{run_prefix}/files/{}", f.path),
+                ),
+                None => (
+                    ManifestChange::Added,
+                    format!("{run_prefix}/files/{}", f.path),
+                ),
             };
-            if change != Change::Unchanged {
+            if change != ManifestChange::Unchanged {
                 self.upload_file(&f.abs, &key, &f.content_type, f.size)
                     .await?;
                 uploaded_bytes += f.size;
@@ -262,14 +238,14 @@ impl Exporter {
         )
         .await?;
 
-        let count = |c: Change| manifest.files.iter().filter(|f| f.change == c).count();
+        let count = |c: ManifestChange| manifest.files.iter().filter(|f| f.change == c).count();
         Ok(ExportSummary {
             manifest_key,
             archive_key,
             files: manifest.files.len(),
-            added: count(Change::Added),
-            modified: count(Change::Modified),
-            unchanged: count(Change::Unchanged),
+            added: count(ManifestChange::Added),
+            modified: count(ManifestChange::Modified),
+            unchanged: count(ManifestChange::Unchanged),
             deleted: manifest.deleted.len(),
             uploaded_bytes,
         })

@@ -8,6 +8,7 @@
 //! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
+//! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod backend;
 pub mod callback;
 pub mod config;
 pub mod export;
+pub mod inputs;
 pub mod pull;
 pub mod run;
 pub mod runtime;

@@ -359,6 +359,15 @@ async fn supervise(
         return Report::Complete(RunOutcome::Canceled);
     }
 
+    let inputs = match crate::inputs::prepare(ctx.exporter.as_ref(), run).await {
+        Ok(i) => i,
+        Err(e) => {
+            return Report::Fail {
+                error: e.to_string(),
+                retryable: false,
+            };
+        }
+    };
     let req = ExecuteRequest {
         run_id: run.run_id,
         session_id: run.session_id,
@@ -377,8 +386,8 @@ async fn supervise(
         allowed_tools: Vec::new(),
         disallowed_tools: Vec::new(),
         skills: Vec::new(),
-        git: None,
-        input_files: Vec::new(),
+        git: inputs.git,
+        input_files: inputs.input_files,
     };
     if let Err(e) = ctx.executor.execute(base, &req).await {
         tracing::error!(error = %e, "task not accepted");

@@ -5,7 +5,8 @@
 mod common;
 
 use executor_manager::config::S3Settings;
-use executor_manager::export::{Change, ExportTarget, Exporter, Manifest};
+use executor_manager::export::{ExportTarget, Exporter};
+use protocol::files::{Manifest, ManifestChange as Change};
 use uuid::Uuid;
 
 use common::s3::{BUCKET, s3s_fs};

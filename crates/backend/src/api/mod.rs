@@ -2,7 +2,9 @@
 //! health at the root. Routing and cross-cutting layers live here; handlers are thin and call the
 //! modules that own the behaviour (`queue`, `events`, `sessions`, `runs`, `auth`).
 
+mod attachments;
 mod auth;
+mod files;
 mod health;
 mod internal;
 mod runs;
@@ -38,7 +40,14 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::routes())
         .merge(runs::routes())
         .merge(ws::routes())
-        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
+        .merge(files::routes())
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+        // Uploads have their own limit (merged after the JSON limit, so it does not apply).
+        .merge(
+            attachments::routes().layer(DefaultBodyLimit::max(attachments::body_limit(
+                state.settings.max_upload_size_mb,
+            ))),
+        );
 
     let internal = internal::routes().layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT));
 

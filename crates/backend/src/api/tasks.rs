@@ -42,6 +42,8 @@ fn validate(req: &CreateTaskRequest) -> ApiResult<()> {
             "model must be 1 to 200 characters of letters, digits and - _ . : / @ [ ]",
         ));
     }
+    crate::git_source::validate(req.git.as_ref(), req.session_id.is_some())?;
+    crate::attachments::validate_for_task(&req.attachments)?;
     Ok(())
 }
 
@@ -55,6 +57,7 @@ async fn create(
     let options = RunOptions {
         model: req.model.clone(),
         permission_mode: req.permission_mode.unwrap_or_default(),
+        git: req.git.clone(),
     };
     let options_json =
         serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -105,6 +108,7 @@ async fn create(
     .bind(state.settings.run_max_attempts)
     .execute(&mut *tx)
     .await?;
+    crate::attachments::link_to_run(&mut tx, user.id, run_id, &req.attachments).await?;
     tx.commit().await?;
     // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.
     state.queue.bump();

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use protocol::files::StagedAttachment;
 use protocol::internal::{ClaimRequest, ClaimedRun};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -30,7 +31,11 @@ WITH next AS (
            r.lease_expires_at
 )
 SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts, c.prompt, c.options,
-       c.lease_expires_at, s.agent_session_id
+       c.lease_expires_at, s.agent_session_id,
+       (SELECT jsonb_agg(jsonb_build_object('name', a.name, 'key', a.object_key, 'size', a.size)
+                         ORDER BY ra.position)
+          FROM run_attachments ra JOIN attachments a ON a.id = ra.attachment_id
+         WHERE ra.run_id = c.id) AS attachments
   FROM claimed c JOIN sessions s ON s.id = c.session_id";
 
 #[derive(sqlx::FromRow)]
@@ -45,6 +50,8 @@ struct ClaimRow {
     options: sqlx::types::Json<RunOptions>,
     lease_expires_at: DateTime<Utc>,
     agent_session_id: Option<String>,
+    /// `NULL` when the run has none (one primary-key probe of `run_attachments`).
+    attachments: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
 }
 
 /// Validates a claim request's numbers.
@@ -96,19 +103,19 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         prompt: r.prompt,
         model: r.options.0.model,
         permission_mode: r.options.0.permission_mode,
+        git: r.options.0.git,
+        attachments: r.attachments.map(|a| a.0).unwrap_or_default(),
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
-        // Filled in by the scheduling and attachment work.
+        // Filled in by the scheduling work.
         kind: Default::default(),
-        attachments: Vec::new(),
-        git: None,
     }))
 }
 
 /// What a claim attempt found: a run, or how long until a delayed run (a retry in back-off)
 /// becomes due.
 enum Attempt {
-    Claimed(ClaimedRun),
+    Claimed(Box<ClaimedRun>),
     Empty { next_due: Option<Duration> },
 }
 
@@ -116,12 +123,12 @@ enum Attempt {
 /// the same `now()`, so a run that becomes due between the two is never missed.
 async fn attempt(pool: &PgPool, worker_id: &str, lease_seconds: u32) -> ApiResult<Attempt> {
     if let Some(run) = claim_on(pool, worker_id, lease_seconds).await? {
-        return Ok(Attempt::Claimed(run));
+        return Ok(Attempt::Claimed(Box::new(run)));
     }
     let mut tx = pool.begin().await?;
     if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds).await? {
         tx.commit().await?;
-        return Ok(Attempt::Claimed(run));
+        return Ok(Attempt::Claimed(Box::new(run)));
     }
     let secs: Option<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM (min(scheduled_at) - now()))::float8
@@ -148,7 +155,7 @@ pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<Cla
         let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds).await? {
             Attempt::Claimed(run) => {
                 tracing::info!(run_id = %run.run_id, worker_id = %req.worker_id, epoch = run.epoch, attempt = run.attempt, "run claimed");
-                return Ok(Some(run));
+                return Ok(Some(*run));
             }
             Attempt::Empty { next_due } => next_due,
         };

@@ -1,6 +1,8 @@
 //! A real backend on a loopback port over a fresh database (from `#[sqlx::test]`), and a client.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::net::SocketAddr;
 
 use backend::config::Settings;

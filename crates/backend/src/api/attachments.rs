@@ -1,0 +1,122 @@
+//! `POST /attachments` (multipart, one field named `file`), `GET` and `DELETE /attachments/{id}`.
+//!
+//! The upload route has its own body limit (`MAX_UPLOAD_SIZE_MB` plus the multipart framing),
+//! set in `api/mod.rs`; the handler also refuses an oversized `Content-Length` before reading
+//! anything, and `crate::attachments` counts while streaming.
+
+use axum::Router;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use protocol::files::AttachmentView;
+use uuid::Uuid;
+
+use crate::attachments::MULTIPART_OVERHEAD;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+use crate::storage::UploadError;
+
+/// The multipart field that carries the file.
+pub const FILE_FIELD: &str = "file";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/attachments", post(upload))
+        .route("/attachments/{id}", get(view).delete(remove))
+}
+
+/// The largest body the upload route reads: the file limit plus the multipart framing.
+pub fn body_limit(max_upload_size_mb: u64) -> usize {
+    usize::try_from(upload_limit(max_upload_size_mb) + MULTIPART_OVERHEAD).unwrap_or(usize::MAX)
+}
+
+fn upload_limit(max_upload_size_mb: u64) -> u64 {
+    max_upload_size_mb.saturating_mul(1024 * 1024)
+}
+
+fn upload_error(e: MultipartError) -> UploadError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        UploadError::TooLarge
+    } else {
+        UploadError::Body(e.body_text())
+    }
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match upload_error(e) {
+        UploadError::TooLarge => ApiError::PayloadTooLarge,
+        other => ApiError::bad_request("bad_multipart", other.to_string()),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
+    let limit = upload_limit(state.settings.max_upload_size_mb);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut multipart =
+        multipart.map_err(|r| ApiError::bad_request("bad_multipart", r.body_text()))?;
+    let field = multipart
+        .next_field()
+        .await
+        .map_err(multipart_error)?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_file",
+                format!("send the file in a multipart field named `{FILE_FIELD}`"),
+            )
+        })?;
+    if field.name() != Some(FILE_FIELD) {
+        return Err(ApiError::bad_request(
+            "bad_multipart",
+            format!("expected one multipart field named `{FILE_FIELD}`"),
+        ));
+    }
+    let name = field.file_name().map(str::to_owned);
+    let content_type = field.content_type().map(str::to_owned);
+    let body = field.map(|chunk| chunk.map_err(upload_error));
+    let view = crate::attachments::store(
+        &state.pool,
+        &state.storage,
+        user.id,
+        name.as_deref(),
+        content_type.as_deref(),
+        body,
+        limit,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn view(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<AttachmentView>> {
+    Ok(Json(
+        crate::attachments::get_owned(&state.pool, user.id, id).await?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    crate::attachments::delete_owned(&state.pool, &state.storage, user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

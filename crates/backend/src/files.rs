@@ -1,0 +1,187 @@
+//! A run's exported files as browsers get them: the manifest named in `run_exports`, each file
+//! with a presigned GET URL, and the archive's URL.
+//!
+//! Keys come only from `run_exports` (checked against the run's prefix when the worker reported
+//! them) and from the manifest that row points to. Both are checked again here against the
+//! session's prefix, `workspaces/{session_id}/`, so a manifest that names another session's
+//! objects (a buggy or compromised worker, a tampered bucket) yields no URL at all.
+
+use std::time::SystemTime;
+
+use protocol::files::{ArchiveLink, Manifest, ManifestChange, RunFile, RunFiles};
+use protocol::internal::ExportStatus;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::Storage;
+
+/// The largest manifest read (about 100,000 files).
+const MAX_MANIFEST_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The prefix every object of a session's workspace lives under.
+pub fn session_prefix(session: Uuid) -> String {
+    format!("workspaces/{session}/")
+}
+
+/// Whether `key` is a plain object key under `prefix` (no `.`/`..` segments, no control
+/// characters, no empty segments that could alias another key on a file-backed store).
+pub fn key_within(key: &str, prefix: &str) -> bool {
+    key.len() > prefix.len()
+        && key.len() <= 1024
+        && key.starts_with(prefix)
+        && !key.chars().any(char::is_control)
+        && key[prefix.len()..]
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// The export of a run of `user`'s, as stored.
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    session_id: Uuid,
+    status: Option<String>,
+    manifest_key: Option<String>,
+    archive_key: Option<String>,
+}
+
+async fn owned_export(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<ExportRow> {
+    let row: Option<ExportRow> = sqlx::query_as(
+        "SELECT r.session_id, x.status, x.manifest_key, x.archive_key
+           FROM runs r
+           JOIN sessions s ON s.id = r.session_id
+           LEFT JOIN run_exports x ON x.run_id = r.id
+          WHERE r.id = $1 AND s.user_id = $2",
+    )
+    .bind(run_id)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or(ApiError::NotFound("run"))
+}
+
+/// Refuses a stored key outside the session: the export is unusable, and that is the server's
+/// fault, not the caller's (logged with the key, answered with a generic 500).
+fn confine(key: &str, prefix: &str, what: &str, run_id: Uuid) -> ApiResult<()> {
+    if key_within(key, prefix) {
+        Ok(())
+    } else {
+        Err(ApiError::Internal(format!(
+            "run {run_id}: {what} `{key}` lies outside {prefix}; refusing to sign it"
+        )))
+    }
+}
+
+/// `GET /runs/{id}/files`.
+pub async fn run_files(
+    pool: &PgPool,
+    storage: &Storage,
+    user: Uuid,
+    run_id: Uuid,
+) -> ApiResult<RunFiles> {
+    let row = owned_export(pool, user, run_id).await?;
+    let empty = |status| RunFiles {
+        run_id,
+        export_status: status,
+        expires_at: None,
+        files: Vec::new(),
+    };
+    let manifest_key = match (row.status.as_deref(), row.manifest_key) {
+        (None, _) => return Ok(empty(None)),
+        (Some("ready"), Some(key)) => key,
+        _ => return Ok(empty(Some(ExportStatus::Failed))),
+    };
+    let prefix = session_prefix(row.session_id);
+    confine(&manifest_key, &prefix, "manifest key", run_id)?;
+    let manifest: Manifest = storage
+        .get_json(&manifest_key, MAX_MANIFEST_BYTES)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "run {run_id}: the manifest {manifest_key} is missing from the bucket"
+            ))
+        })?;
+    if manifest.run_id != run_id || manifest.session_id != row.session_id {
+        return Err(ApiError::Internal(format!(
+            "run {run_id}: the manifest {manifest_key} describes another run"
+        )));
+    }
+    let mut present = manifest.files;
+    present.sort_by(|a, b| a.path.cmp(&b.path));
+    for entry in &present {
+        confine(&entry.key, &prefix, "manifest entry key", run_id)?;
+    }
+    let now = SystemTime::now();
+    let mut files = Vec::with_capacity(present.len() + manifest.deleted.len());
+    for entry in present {
+        let url = storage.presign_get(&entry.key, now).await?;
+        files.push(RunFile {
+            path: entry.path,
+            size: entry.size,
+            sha256: entry.sha256,
+            content_type: entry.content_type,
+            change: entry.change,
+            url: Some(url),
+        });
+    }
+    let mut deleted = manifest.deleted;
+    deleted.sort();
+    files.extend(deleted.into_iter().map(|path| RunFile {
+        path,
+        size: 0,
+        sha256: String::new(),
+        content_type: String::new(),
+        change: ManifestChange::Deleted,
+        url: None,
+    }));
+    Ok(RunFiles {
+        run_id,
+        export_status: Some(ExportStatus::Ready),
+        expires_at: Some(storage.expiry_from(now)),
+        files,
+    })
+}
+
+/// `GET /runs/{id}/archive`: 404 unless the run is the caller's and has an archive.
+pub async fn archive(
+    pool: &PgPool,
+    storage: &Storage,
+    user: Uuid,
+    run_id: Uuid,
+) -> ApiResult<ArchiveLink> {
+    let row = owned_export(pool, user, run_id).await?;
+    let key = match (row.status.as_deref(), row.archive_key) {
+        (Some("ready"), Some(key)) => key,
+        _ => return Err(ApiError::NotFound("archive")),
+    };
+    confine(&key, &session_prefix(row.session_id), "archive key", run_id)?;
+    let now = SystemTime::now();
+    Ok(ArchiveLink {
+        run_id,
+        url: storage.presign_get(&key, now).await?,
+        expires_at: storage.expiry_from(now),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_must_stay_inside_the_prefix() {
+        let p = "workspaces/s1/";
+        assert!(key_within("workspaces/s1/runs/r/files/a.txt", p));
+        for bad in [
+            "workspaces/s1/",
+            "workspaces/s2/runs/r/manifest.json",
+            "workspaces/s1/../s2/x",
+            "workspaces/s1/runs/./x",
+            "workspaces/s1//x",
+            "workspaces/s1/x\n",
+            "users/u/attachments/a/b",
+            "workspaces/s10/x",
+        ] {
+            assert!(!key_within(bad, p), "{bad}");
+        }
+    }
+}

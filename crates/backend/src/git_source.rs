@@ -1,0 +1,130 @@
+//! The repository a task may ask to clone into a new session's workspace (`git: {url, branch}`).
+//!
+//! Only `https://` URLs without credentials: the executor clones from inside the sandbox, and
+//! other schemes (`file://`, `ssh://`, `ext::`) would let a task read the worker's files or run
+//! commands through git's transports. A token in the URL would be stored and shown back, so it
+//! is refused too. Answers 400 `invalid_git` otherwise.
+
+use protocol::files::GitRepoRequest;
+
+use crate::error::{ApiError, ApiResult};
+
+const MAX_URL: usize = 2048;
+const MAX_BRANCH: usize = 255;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_git", message)
+}
+
+/// Checks a task's `git`; `follow_up` is true when the task names an existing session (whose
+/// workspace already exists, so there is nothing to clone into).
+pub fn validate(git: Option<&GitRepoRequest>, follow_up: bool) -> ApiResult<()> {
+    let Some(git) = git else {
+        return Ok(());
+    };
+    if follow_up {
+        return Err(invalid(
+            "git is only accepted for a new session (leave out session_id)",
+        ));
+    }
+    if git.url.len() > MAX_URL || git.url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "git.url must be at most {MAX_URL} characters without spaces or control characters"
+        )));
+    }
+    let url =
+        reqwest::Url::parse(&git.url).map_err(|e| invalid(format!("git.url is not a URL: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(invalid("git.url must be an https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("git.url must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("git.url must not carry credentials"));
+    }
+    if let Some(branch) = &git.branch
+        && !valid_branch(branch)
+    {
+        return Err(invalid(
+            "git.branch must be a branch name (no spaces, `..`, `~^:?*[\\`, leading `-` or `/`)",
+        ));
+    }
+    Ok(())
+}
+
+/// A conservative subset of `git check-ref-format --branch`.
+fn valid_branch(b: &str) -> bool {
+    !b.is_empty()
+        && b.len() <= MAX_BRANCH
+        && !b.starts_with('-')
+        && !b.starts_with('/')
+        && !b.ends_with('/')
+        && !b.ends_with('.')
+        && !b.ends_with(".lock")
+        && !b.contains("..")
+        && !b.contains("//")
+        && !b.contains("@{")
+        && b != "@"
+        && !b
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(url: &str, branch: Option<&str>) -> GitRepoRequest {
+        GitRepoRequest {
+            url: url.into(),
+            branch: branch.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn https_urls_and_branch_names_only() {
+        assert!(validate(None, true).is_ok());
+        assert!(validate(Some(&git("https://github.com/a/b.git", None)), false).is_ok());
+        assert!(
+            validate(
+                Some(&git("https://example.com/a", Some("feature/x-1"))),
+                false
+            )
+            .is_ok()
+        );
+        for url in [
+            "http://github.com/a/b",
+            "file:///etc",
+            "ssh://git@github.com/a/b",
+            "git@github.com:a/b.git",
+            "ext::sh -c id",
+            "https://user:tok@github.com/a/b",
+            "https://tok@github.com/a/b",
+            "https:///nohost",
+            "https://github.com/a b",
+            "",
+        ] {
+            let err = validate(Some(&git(url, None)), false).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ApiError::BadRequest {
+                        code: "invalid_git",
+                        ..
+                    }
+                ),
+                "{url}"
+            );
+        }
+        for branch in [
+            "", "-x", "a..b", "a b", "x.lock", "a:b", "/a", "a/", "@", "a@{1}",
+        ] {
+            assert!(
+                validate(Some(&git("https://h/r", Some(branch))), false).is_err(),
+                "{branch}"
+            );
+        }
+        assert!(validate(Some(&git("https://h/r", None)), true).is_err());
+    }
+}

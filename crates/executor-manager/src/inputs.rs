@@ -1,0 +1,196 @@
+//! What a claimed run brings into its workspace besides the prompt: its attachments, handed to
+//! the executor as short-lived presigned GET URLs (the executor holds no S3 credentials and
+//! downloads them into `inputs/`), and the repository to clone.
+//!
+//! The backend took each attachment's key from its own table; the manager still refuses a key
+//! outside the run's user's prefix (`users/{user_id}/attachments/`), so a confused or tampered
+//! claim cannot make it sign another user's object.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use protocol::executor::{GitSource, InputFile};
+use protocol::internal::ClaimedRun;
+
+use crate::export::Exporter;
+
+/// How long the executor has to start each download: it fetches its inputs as soon as it
+/// accepts the task, moments after the URLs are signed.
+pub const INPUT_URL_EXPIRES: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("the run has attachments but this manager has no S3 settings (S3_ENDPOINT, …)")]
+    NoStorage,
+    #[error("attachment `{name}`: {reason}")]
+    Refused { name: String, reason: String },
+    #[error("signing the URL of attachment `{name}` failed: {message}")]
+    Presign { name: String, message: String },
+}
+
+/// The parts of an `ExecuteRequest` that stage the run's inputs.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub input_files: Vec<InputFile>,
+    pub git: Option<GitSource>,
+}
+
+/// A plain file name, as the executor accepts it for `inputs/{name}`.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && !name.contains(['/', '\\', '\0']) && !name.contains("..")
+}
+
+/// Presigns the run's attachments with `exporter`'s client and passes its repository through.
+pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<Inputs, InputError> {
+    let git = run.git.as_ref().map(|g| GitSource {
+        url: g.url.clone(),
+        branch: g.branch.clone(),
+        token: None,
+    });
+    if run.attachments.is_empty() {
+        return Ok(Inputs {
+            input_files: Vec::new(),
+            git,
+        });
+    }
+    let exporter = exporter.ok_or(InputError::NoStorage)?;
+    let prefix = format!("users/{}/attachments/", run.user_id);
+    let mut input_files = Vec::with_capacity(run.attachments.len());
+    for a in &run.attachments {
+        let refuse = |reason: &str| InputError::Refused {
+            name: a.name.clone(),
+            reason: reason.to_owned(),
+        };
+        if !plain_name(&a.name) {
+            return Err(refuse("the name is not a plain file name"));
+        }
+        if !a.key.starts_with(&prefix)
+            || a.key.split('/').any(|p| p == ".." || p == ".")
+            || a.key.chars().any(char::is_control)
+        {
+            return Err(refuse("its object lies outside the run's user's prefix"));
+        }
+        let presign_err = |e: String| InputError::Presign {
+            name: a.name.clone(),
+            message: e.chars().take(300).collect(),
+        };
+        let config = PresigningConfig::expires_in(INPUT_URL_EXPIRES)
+            .map_err(|e| presign_err(e.to_string()))?;
+        let req = exporter
+            .client()
+            .get_object()
+            .bucket(exporter.bucket())
+            .key(&a.key)
+            .presigned(config)
+            .await
+            .map_err(|e| presign_err(format!("{e:?}")))?;
+        input_files.push(InputFile {
+            name: a.name.clone(),
+            url: req.uri().to_owned(),
+        });
+    }
+    Ok(Inputs { input_files, git })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::S3Settings;
+    use protocol::files::{GitRepoRequest, StagedAttachment};
+    use uuid::Uuid;
+
+    fn run(user: Uuid, attachments: Vec<StagedAttachment>) -> ClaimedRun {
+        ClaimedRun {
+            run_id: Uuid::new_v4(),
+            session_id: Uuid::new_v4(),
+            user_id: user,
+            epoch: 1,
+            attempt: 1,
+            max_attempts: 3,
+            prompt: "p".into(),
+            model: None,
+            permission_mode: Default::default(),
+            agent_session_id: None,
+            lease_expires_at: chrono::Utc::now(),
+            kind: Default::default(),
+            attachments,
+            git: Some(GitRepoRequest {
+                url: "https://example.com/r.git".into(),
+                branch: Some("main".into()),
+            }),
+        }
+    }
+
+    fn exporter() -> Exporter {
+        Exporter::new(
+            &S3Settings {
+                endpoint: "http://127.0.0.1:9".into(),
+                access_key: "ak".into(),
+                secret_key: "sk".into(),
+                bucket: "b".into(),
+                region: "us-east-1".into(),
+                force_path_style: true,
+            },
+            true,
+        )
+    }
+
+    fn attachment(key: &str, name: &str) -> StagedAttachment {
+        StagedAttachment {
+            name: name.into(),
+            key: key.into(),
+            size: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn attachments_become_presigned_inputs_and_git_passes_through() {
+        let user = Uuid::new_v4();
+        let key = format!("users/{user}/attachments/{}/data.csv", Uuid::new_v4());
+        let e = exporter();
+        let inputs = prepare(Some(&e), &run(user, vec![attachment(&key, "data.csv")]))
+            .await
+            .unwrap();
+        let git = inputs.git.unwrap();
+        assert_eq!(git.url, "https://example.com/r.git");
+        assert_eq!(git.branch.as_deref(), Some("main"));
+        assert!(git.token.is_none());
+        assert_eq!(inputs.input_files.len(), 1);
+        let url = &inputs.input_files[0].url;
+        assert!(url.starts_with("http://127.0.0.1:9/b/users/"), "{url}");
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        assert!(url.contains("X-Amz-Expires=600"), "{url}");
+        assert!(!url.contains("sk"), "{url}");
+    }
+
+    #[tokio::test]
+    async fn foreign_keys_bad_names_and_missing_storage_are_refused() {
+        let user = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let e = exporter();
+        for a in [
+            attachment(&format!("users/{other}/attachments/x/a.txt"), "a.txt"),
+            attachment(&format!("users/{user}/attachments/../../{other}/a"), "a"),
+            attachment("workspaces/s/runs/r/manifest.json", "m.json"),
+            attachment(&format!("users/{user}/attachments/x/a"), "../a"),
+        ] {
+            let err = prepare(Some(&e), &run(user, vec![a.clone()]))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, InputError::Refused { .. }), "{a:?}: {err}");
+        }
+        let ok = attachment(&format!("users/{user}/attachments/x/a"), "a");
+        assert!(matches!(
+            prepare(None, &run(user, vec![ok])).await.unwrap_err(),
+            InputError::NoStorage
+        ));
+        // No attachments: no storage needed.
+        assert!(
+            prepare(None, &run(user, vec![]))
+                .await
+                .unwrap()
+                .input_files
+                .is_empty()
+        );
+    }
+}
