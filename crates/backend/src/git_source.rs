@@ -101,7 +101,7 @@ mod tests {
             "ext::sh -c id",
             "https://user:tok@github.com/a/b",
             "https://tok@github.com/a/b",
-            "https:///nohost",
+            "https://",
             "https://github.com/a b",
             "",
         ] {

@@ -102,9 +102,21 @@ impl Harness {
         extra: &[(&str, &str)],
         container_gateway: Option<&str>,
     ) -> Self {
+        Self::start_full(pool, scenarios, extra, &[], container_gateway).await
+    }
+
+    /// Like [`Harness::start_with`], with `backend_extra` overriding backend variables (the S3
+    /// settings, for tests that use a real S3 server).
+    pub async fn start_full(
+        pool: PgPool,
+        scenarios: ScenarioFile,
+        extra: &[(&str, &str)],
+        backend_extra: &[(&str, &str)],
+        container_gateway: Option<&str>,
+    ) -> Self {
         // Backend, single-user mode.
         let db = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-        let backend_settings = BackendSettings::from_vars(vars(&[
+        let mut bv = vars(&[
             ("DATABASE_URL", db.as_str()),
             ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
             ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
@@ -115,8 +127,9 @@ impl Harness {
             ("AUTH_MODE", "single_user"),
             ("RUN_RETRY_BACKOFF_SECONDS", "0"),
             ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
-        ]))
-        .expect("backend settings");
+        ]);
+        bv.extend(vars(backend_extra));
+        let backend_settings = BackendSettings::from_vars(bv).expect("backend settings");
         let backend_shutdown = CancellationToken::new();
         let state =
             backend::server::start_state(backend_settings, pool.clone(), backend_shutdown.clone())
