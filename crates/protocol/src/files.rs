@@ -48,7 +48,8 @@ pub struct Manifest {
     pub archive_key: String,
 }
 
-/// One file of a run, as `GET /runs/{id}/files` shows it.
+/// One file of a run, as `GET /runs/{id}/files` shows it. A deleted file (the manifest keeps
+/// only its path) has `size` 0, empty `sha256` and `content_type`, and no `url`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunFile {
     pub path: String,
