@@ -6,6 +6,7 @@ mod auth;
 mod health;
 mod internal;
 mod runs;
+mod schedules;
 mod sessions;
 mod tasks;
 mod ws;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
+        .merge(schedules::routes())
         .merge(ws::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
 
