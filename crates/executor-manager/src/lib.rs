@@ -9,6 +9,7 @@
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
+//! - [`schedule`]: `SCHEDULE_CONFIG_PATH` (which run kinds to pull, when) and the fire loop.
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod export;
 pub mod pull;
 pub mod run;
 pub mod runtime;
+pub mod schedule;
 pub mod server;
 
 pub use config::Settings;

@@ -73,7 +73,13 @@ impl CronSchedule {
         let (min, hour, dom, mon, dow) = (fields[0], fields[1], fields[2], fields[3], fields[4]);
         let build = |dom: &str, dow: &str| {
             cron::Schedule::from_str(&format!("0 {min} {hour} {dom} {mon} {dow}"))
-                .map_err(|e| CronError::Cron(format!("cron `{expr}` is invalid: {e}")))
+                .map_err(|e| {
+                    // The crate's message shows its own six-field form over several lines; its
+                    // last line says what is wrong.
+                    let text = e.to_string();
+                    let why = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+                    CronError::Cron(format!("cron `{expr}` is invalid: {}", why.trim()))
+                })
         };
         let parts = if dow == "*" {
             vec![build(dom, "*")?]
@@ -391,6 +397,7 @@ mod tests {
         ] {
             let e = CronSchedule::parse(expr, tz).unwrap_err().to_string();
             assert!(e.contains(want), "{expr} {tz}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
         }
     }
 
