@@ -28,7 +28,8 @@ pub const UPCOMING: usize = 5;
 pub const DEFAULT_FIRE_LIMIT: u32 = 100;
 pub const MAX_FIRE_LIMIT: u32 = 1000;
 
-pub const COLUMNS: &str = "id, user_id, name, prompt, cron, timezone, enabled, session_mode, session_id,
+pub const COLUMNS: &str =
+    "id, user_id, name, prompt, cron, timezone, enabled, session_mode, session_id,
      model, permission_mode, next_fire_at, last_fired_at, created_at, updated_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -168,7 +169,9 @@ pub async fn queue_run(
     let session = if reuse { task.session_id } else { None };
     let queued = match tasks::queue(tx, &new_task(session)).await {
         // Deleted since the row was read: start a new one.
-        Err(ApiError::NotFound(_)) if session.is_some() => tasks::queue(tx, &new_task(None)).await?,
+        Err(ApiError::NotFound(_)) if session.is_some() => {
+            tasks::queue(tx, &new_task(None)).await?
+        }
         other => other?,
     };
     if reuse && task.session_id != Some(queued.session_id) {

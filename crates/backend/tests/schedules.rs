@@ -61,14 +61,12 @@ async fn fire(app: &TestApp, worker: &str) -> FireResponse {
 }
 
 async fn make_due(pool: &PgPool, id: Uuid, ago: &str) {
-    sqlx::query(
-        "UPDATE scheduled_tasks SET next_fire_at = now() - $2::interval WHERE id = $1",
-    )
-    .bind(id)
-    .bind(ago)
-    .execute(pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE scheduled_tasks SET next_fire_at = now() - $2::interval WHERE id = $1")
+        .bind(id)
+        .bind(ago)
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 async fn claim_kinds(
@@ -146,7 +144,11 @@ async fn crud_validation_and_other_users_tasks(pool: PgPool) {
         (json!({"cron": "0 9 * *"}), "invalid_cron", "five fields"),
         (json!({"cron": "0 25 * * *"}), "invalid_cron", "invalid"),
         (json!({"cron": "0 0 30 2 *"}), "invalid_cron", "never fires"),
-        (json!({"timezone": "Europe/Atlantis"}), "invalid_timezone", "IANA"),
+        (
+            json!({"timezone": "Europe/Atlantis"}),
+            "invalid_timezone",
+            "IANA",
+        ),
         (json!({"name": "   "}), "invalid_name", "name"),
         (json!({"prompt": ""}), "invalid_prompt", "prompt"),
         (json!({"model": "bad model!"}), "invalid_model", "model"),
@@ -164,7 +166,13 @@ async fn crud_validation_and_other_users_tasks(pool: PgPool) {
             "{b}"
         );
         // The same through PATCH.
-        let res = patch(&app, &alice, &format!("/api/v1/scheduled-tasks/{id}"), patch_fields.clone()).await;
+        let res = patch(
+            &app,
+            &alice,
+            &format!("/api/v1/scheduled-tasks/{id}"),
+            patch_fields.clone(),
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{patch_fields}");
         assert_eq!(error_code(res).await, code);
     }
@@ -176,13 +184,25 @@ async fn crud_validation_and_other_users_tasks(pool: PgPool) {
     error_code(res).await;
 
     // PATCH: rename, disable (no next fire), enable again (from now), change the schedule.
-    let res = patch(&app, &alice, &format!("/api/v1/scheduled-tasks/{id}"), json!({"name": "news", "enabled": false})).await;
+    let res = patch(
+        &app,
+        &alice,
+        &format!("/api/v1/scheduled-tasks/{id}"),
+        json!({"name": "news", "enabled": false}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["name"], "news");
     assert!(v["next_fire_at"].is_null());
     assert_eq!(v["upcoming"], json!([]));
-    let res = patch(&app, &alice, &format!("/api/v1/scheduled-tasks/{id}"), json!({"enabled": true, "cron": "*/5 * * * *", "timezone": "UTC"})).await;
+    let res = patch(
+        &app,
+        &alice,
+        &format!("/api/v1/scheduled-tasks/{id}"),
+        json!({"enabled": true, "cron": "*/5 * * * *", "timezone": "UTC"}),
+    )
+    .await;
     let v: Value = res.json().await.unwrap();
     let next = time(&v["next_fire_at"]);
     assert!(next > Utc::now() && next <= Utc::now() + chrono::Duration::minutes(5));
@@ -191,24 +211,61 @@ async fn crud_validation_and_other_users_tasks(pool: PgPool) {
     // Another user's task is 404 everywhere, exactly like a missing one.
     let other = format!("/api/v1/scheduled-tasks/{id}");
     assert_eq!(app.get(&bob, &other).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(patch(&app, &bob, &other, json!({"name": "mine"})).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(delete(&app, &bob, &other).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&bob, &format!("{other}/run"), json!({})).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&bob, &format!("{other}/runs")).await.status(), StatusCode::NOT_FOUND);
-    let bobs: Value = app.get(&bob, "/api/v1/scheduled-tasks").await.json().await.unwrap();
+    assert_eq!(
+        patch(&app, &bob, &other, json!({"name": "mine"}))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&app, &bob, &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&bob, &format!("{other}/run"), json!({}))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&bob, &format!("{other}/runs")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let bobs: Value = app
+        .get(&bob, "/api/v1/scheduled-tasks")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(bobs["scheduled_tasks"], json!([]));
     assert_eq!(
-        app.get(&alice, "/api/v1/scheduled-tasks/not-a-uuid").await.status(),
+        app.get(&alice, "/api/v1/scheduled-tasks/not-a-uuid")
+            .await
+            .status(),
         StatusCode::BAD_REQUEST
     );
     // No sign-in: 401.
-    let res = app.client.get(app.url("/api/v1/scheduled-tasks")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/scheduled-tasks"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // DELETE: 204, then 404.
-    assert_eq!(delete(&app, &alice, &other).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&alice, &other).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(delete(&app, &alice, &other).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete(&app, &alice, &other).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&alice, &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&app, &alice, &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
@@ -216,7 +273,10 @@ async fn preview_shows_the_next_fires_or_says_what_is_wrong(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let token = app.register("a@example.com").await;
     let res = app
-        .get(&token, "/api/v1/scheduled-tasks/preview?cron=30%202%20*%20*%20*&timezone=America/New_York")
+        .get(
+            &token,
+            "/api/v1/scheduled-tasks/preview?cron=30%202%20*%20*%20*&timezone=America/New_York",
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap();
@@ -224,12 +284,18 @@ async fn preview_shows_the_next_fires_or_says_what_is_wrong(pool: PgPool) {
     assert_eq!(fires.len(), 5);
     assert!(fires.windows(2).all(|w| w[0] < w[1]));
     let res = app
-        .get(&token, "/api/v1/scheduled-tasks/preview?cron=nonsense&timezone=UTC")
+        .get(
+            &token,
+            "/api/v1/scheduled-tasks/preview?cron=nonsense&timezone=UTC",
+        )
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(res).await, "invalid_cron");
     let res = app
-        .get(&token, "/api/v1/scheduled-tasks/preview?cron=*%20*%20*%20*%20*&timezone=Nowhere")
+        .get(
+            &token,
+            "/api/v1/scheduled-tasks/preview?cron=*%20*%20*%20*%20*&timezone=Nowhere",
+        )
         .await;
     assert_eq!(error_code(res).await, "invalid_timezone");
     let res = app.get(&token, "/api/v1/scheduled-tasks/preview").await;
@@ -252,7 +318,12 @@ async fn run_now_history_and_session_reuse(pool: PgPool) {
     // The session is remembered and titled after the task.
     let v: Value = app.get(&token, &path).await.json().await.unwrap();
     assert_eq!(v["session_id"], json!(session));
-    let s: Value = app.get(&token, &format!("/api/v1/sessions/{session}")).await.json().await.unwrap();
+    let s: Value = app
+        .get(&token, &format!("/api/v1/sessions/{session}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s["title"], "reused");
 
     // A fire while that run is still queued: a follow-up in the same session, not ready yet.
@@ -268,28 +339,73 @@ async fn run_now_history_and_session_reuse(pool: PgPool) {
     assert!(!ready, "a follow-up must wait for the run before it");
 
     // The run views name their kind and task.
-    let run: Value = app.get(&token, &format!("/api/v1/runs/{}", fired[0].run_id)).await.json().await.unwrap();
+    let run: Value = app
+        .get(&token, &format!("/api/v1/runs/{}", fired[0].run_id))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(run["kind"], "scheduled");
     assert_eq!(run["scheduled_task_id"], json!(id));
-    let manual: Value = app.get(&token, &format!("/api/v1/runs/{}", first["run_id"].as_str().unwrap())).await.json().await.unwrap();
+    let manual: Value = app
+        .get(
+            &token,
+            &format!("/api/v1/runs/{}", first["run_id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(manual["kind"], "interactive");
     assert_eq!(manual["scheduled_task_id"], json!(id));
     let (_, plain) = app.task(&token, "not scheduled", None).await;
-    let plain: Value = app.get(&token, &format!("/api/v1/runs/{plain}")).await.json().await.unwrap();
+    let plain: Value = app
+        .get(&token, &format!("/api/v1/runs/{plain}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(plain["kind"], "interactive");
     assert!(plain["scheduled_task_id"].is_null());
 
     // History: newest first, only this task's runs.
-    let h: Value = app.get(&token, &format!("{path}/runs")).await.json().await.unwrap();
-    let ids: Vec<&str> = h["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec![fired[0].run_id.to_string().as_str(), first["run_id"].as_str().unwrap()]);
+    let h: Value = app
+        .get(&token, &format!("{path}/runs"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = h["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            fired[0].run_id.to_string().as_str(),
+            first["run_id"].as_str().unwrap()
+        ]
+    );
     let res = app.get(&token, &format!("{path}/runs?limit=0")).await;
     assert!(res.status().is_client_error());
 
     // The user deletes the session (after canceling its runs): the next fire starts a new one.
-    let res = app.post(&token, &format!("/api/v1/sessions/{session}/cancel"), json!({})).await;
+    let res = app
+        .post(
+            &token,
+            &format!("/api/v1/sessions/{session}/cancel"),
+            json!({}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(delete(&app, &token, &format!("/api/v1/sessions/{session}")).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete(&app, &token, &format!("/api/v1/sessions/{session}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     let v: Value = app.get(&token, &path).await.json().await.unwrap();
     assert!(v["session_id"].is_null());
     make_due(&app.pool, id, "1 minute").await;
@@ -302,8 +418,18 @@ async fn run_now_history_and_session_reuse(pool: PgPool) {
     // `new` mode: every run in its own session.
     let res = patch(&app, &token, &path, json!({"session_mode": "new"})).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let a: Value = app.post(&token, &format!("{path}/run"), json!({})).await.json().await.unwrap();
-    let b: Value = app.post(&token, &format!("{path}/run"), json!({})).await.json().await.unwrap();
+    let a: Value = app
+        .post(&token, &format!("{path}/run"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: Value = app
+        .post(&token, &format!("{path}/run"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(a["session_id"], b["session_id"]);
     assert_ne!(a["session_id"], json!(fired[0].session_id));
 }
@@ -329,27 +455,51 @@ async fn missed_fires_collapse_into_one_and_the_next_fire_is_after_now(pool: PgP
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert!(next > Utc::now() - chrono::Duration::seconds(1) && next <= Utc::now() + chrono::Duration::minutes(1), "{next}");
+    assert!(
+        next > Utc::now() - chrono::Duration::seconds(1)
+            && next <= Utc::now() + chrono::Duration::minutes(1),
+        "{next}"
+    );
     assert!(last.is_some());
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE scheduled_task_id = $1 AND kind = 'scheduled'")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let runs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM runs WHERE scheduled_task_id = $1 AND kind = 'scheduled'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(runs, 1);
     // Disabled tasks never fire, even when due.
     make_due(&app.pool, id, "1 minute").await;
-    sqlx::query("UPDATE scheduled_tasks SET enabled = false WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE scheduled_tasks SET enabled = false WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert!(fire(&app, "w").await.fired.is_empty());
     // Enabling recomputes the next fire from now: the old due time is not made up for.
-    let res = patch(&app, &token, &format!("/api/v1/scheduled-tasks/{id}"), json!({"enabled": true})).await;
+    let res = patch(
+        &app,
+        &token,
+        &format!("/api/v1/scheduled-tasks/{id}"),
+        json!({"enabled": true}),
+    )
+    .await;
     let v: Value = res.json().await.unwrap();
     assert!(time(&v["next_fire_at"]) > Utc::now() - chrono::Duration::seconds(1));
     assert!(fire(&app, "w").await.fired.is_empty());
     // The fire route is internal.
-    let res = app.client.post(app.url("/api/v1/internal/schedules/fire")).json(&json!({"worker_id": "w"})).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/internal/schedules/fire"))
+        .json(&json!({"worker_id": "w"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app.internal("/schedules/fire", json!({"worker_id": "w", "limit": 0})).await;
+    let res = app
+        .internal("/schedules/fire", json!({"worker_id": "w", "limit": 0}))
+        .await;
     assert!(res.status().is_client_error());
 }
 
@@ -373,7 +523,10 @@ async fn concurrent_fire_calls_fire_each_due_task_exactly_once(pool: PgPool) {
             let mut got = Vec::new();
             for _ in 0..3 {
                 let res = app
-                    .internal("/schedules/fire", json!({"worker_id": format!("m{c}"), "limit": 7}))
+                    .internal(
+                        "/schedules/fire",
+                        json!({"worker_id": format!("m{c}"), "limit": 7}),
+                    )
                     .await;
                 assert_eq!(res.status(), StatusCode::OK);
                 let r: FireResponse = res.json().await.unwrap();
@@ -415,12 +568,20 @@ async fn claims_take_only_the_kinds_asked_for(pool: PgPool) {
     assert!(claim_kinds(&app, "w", 1, Some(vec![])).await.is_none());
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     // Only scheduled: the scheduled run, though the interactive one is older.
-    let c = claim_kinds(&app, "w", 0, Some(vec![RunKind::Scheduled])).await.unwrap();
+    let c = claim_kinds(&app, "w", 0, Some(vec![RunKind::Scheduled]))
+        .await
+        .unwrap();
     assert_eq!(c.run_id, scheduled);
     assert_eq!(c.kind, RunKind::Scheduled);
-    assert!(claim_kinds(&app, "w", 0, Some(vec![RunKind::Scheduled])).await.is_none());
+    assert!(
+        claim_kinds(&app, "w", 0, Some(vec![RunKind::Scheduled]))
+            .await
+            .is_none()
+    );
     // Only interactive.
-    let c = claim_kinds(&app, "w", 0, Some(vec![RunKind::Interactive])).await.unwrap();
+    let c = claim_kinds(&app, "w", 0, Some(vec![RunKind::Interactive]))
+        .await
+        .unwrap();
     assert_eq!(c.run_id, interactive);
     assert_eq!(c.kind, RunKind::Interactive);
     // A parked claim for scheduled runs is woken by a fire, not by an interactive task.
@@ -429,7 +590,9 @@ async fn claims_take_only_the_kinds_asked_for(pool: PgPool) {
     let app = Arc::new(app);
     let waiter = {
         let app = app.clone();
-        tokio::spawn(async move { claim_kinds(&app, "night", 10, Some(vec![RunKind::Scheduled])).await })
+        tokio::spawn(
+            async move { claim_kinds(&app, "night", 10, Some(vec![RunKind::Scheduled])).await },
+        )
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // The reuse session still has a claimed run, so the fired follow-up waits; finish that one.
@@ -443,11 +606,21 @@ async fn claims_take_only_the_kinds_asked_for(pool: PgPool) {
     let got = waiter.await.unwrap().expect("woken by the scheduled run");
     assert_eq!(got.run_id, fired[0].run_id);
     // Both kinds listed is every kind.
-    let c = claim_kinds(&app, "w", 0, Some(vec![RunKind::Interactive, RunKind::Scheduled])).await.unwrap();
+    let c = claim_kinds(
+        &app,
+        "w",
+        0,
+        Some(vec![RunKind::Interactive, RunKind::Scheduled]),
+    )
+    .await
+    .unwrap();
     assert_eq!(c.run_id, later);
     // An unknown kind is refused.
     let res = app
-        .internal("/runs/claim", json!({"worker_id": "w", "lease_seconds": 60, "kinds": ["batch"]}))
+        .internal(
+            "/runs/claim",
+            json!({"worker_id": "w", "lease_seconds": 60, "kinds": ["batch"]}),
+        )
         .await;
     assert!(res.status().is_client_error());
 }

@@ -638,16 +638,27 @@ mod tests {
     fn schedule_config_path_is_read_and_validated_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("schedule.toml");
-        std::fs::write(&bad, "[[pull]]\nkind = \"scheduled\"\ncron_window = \"99 * * * *\"\n").unwrap();
+        std::fs::write(
+            &bad,
+            "[[pull]]\nkind = \"scheduled\"\ncron_window = \"99 * * * *\"\n",
+        )
+        .unwrap();
         let e = err(&[("SCHEDULE_CONFIG_PATH", bad.to_str().unwrap())]);
         assert!(e.starts_with("SCHEDULE_CONFIG_PATH is invalid"), "{e}");
         assert!(e.contains("99 * * * *") && !e.contains('\n'), "{e}");
         let e = err(&[("SCHEDULE_CONFIG_PATH", "/nonexistent/schedule.json")]);
-        assert!(e.starts_with("SCHEDULE_CONFIG_PATH is invalid: cannot read"), "{e}");
+        assert!(
+            e.starts_with("SCHEDULE_CONFIG_PATH is invalid: cannot read"),
+            "{e}"
+        );
         let good = dir.path().join("schedule.json");
-        std::fs::write(&good, r#"{"fire_schedules": false, "fire_interval_seconds": 2}"#).unwrap();
-        let s = Settings::from_vars(vars(&[("SCHEDULE_CONFIG_PATH", good.to_str().unwrap())]))
-            .unwrap();
+        std::fs::write(
+            &good,
+            r#"{"fire_schedules": false, "fire_interval_seconds": 2}"#,
+        )
+        .unwrap();
+        let s =
+            Settings::from_vars(vars(&[("SCHEDULE_CONFIG_PATH", good.to_str().unwrap())])).unwrap();
         assert!(!s.schedule.fire_schedules);
         assert_eq!(s.schedule.fire_interval, Duration::from_secs(2));
         // Without the variable: fire every 5 s, pull every kind.

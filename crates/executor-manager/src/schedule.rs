@@ -103,10 +103,7 @@ impl ScheduleConfig {
             Some("toml") => Format::Toml,
             Some("json") => Format::Json,
             _ => {
-                return Err(format!(
-                    "{} must end in .toml or .json",
-                    path.display()
-                ));
+                return Err(format!("{} must end in .toml or .json", path.display()));
             }
         };
         Self::parse(&text, format).map_err(|e| format!("{}: {e}", path.display()))
@@ -236,7 +233,11 @@ impl PullPolicy {
                 checked: Vec::new(),
             };
         };
-        let next_check = self.next_check.lock().map(|m| m.clone()).unwrap_or_default();
+        let next_check = self
+            .next_check
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         let mut kinds = Vec::new();
         let mut checked = Vec::new();
         let mut wait = u64::from(wait_seconds);
@@ -251,7 +252,8 @@ impl PullPolicy {
                 }
                 When::Every(_) => match next_check.get(&rule.kind) {
                     Some(at) if *at > now => {
-                        wait = wait.min(((*at - now).num_milliseconds().max(0) as u64).div_ceil(1000));
+                        wait =
+                            wait.min(((*at - now).num_milliseconds().max(0) as u64).div_ceil(1000));
                     }
                     _ => {
                         kinds.push(rule.kind);
@@ -440,12 +442,30 @@ mod tests {
     fn bad_files_say_what_is_wrong() {
         for (text, says) in [
             ("pull = [{ kind = \"batch\" }]", "unknown variant"),
-            ("pull = [{ kind = \"scheduled\", cron_window = \"0 1-5 * *\" }]", "five fields"),
-            ("pull = [{ kind = \"scheduled\", cron_window = \"0 1 * * *\", timezone = \"Moon/Base\" }]", "IANA"),
-            ("pull = [{ kind = \"scheduled\", interval_seconds = 5, cron_window = \"0 1 * * *\" }]", "not both"),
-            ("pull = [{ kind = \"scheduled\", interval_seconds = 5, timezone = \"UTC\" }]", "timezone only"),
-            ("pull = [{ kind = \"scheduled\" }, { kind = \"scheduled\" }]", "twice"),
-            ("pull = [{ kind = \"scheduled\", window = \"x\" }]", "unknown field"),
+            (
+                "pull = [{ kind = \"scheduled\", cron_window = \"0 1-5 * *\" }]",
+                "five fields",
+            ),
+            (
+                "pull = [{ kind = \"scheduled\", cron_window = \"0 1 * * *\", timezone = \"Moon/Base\" }]",
+                "IANA",
+            ),
+            (
+                "pull = [{ kind = \"scheduled\", interval_seconds = 5, cron_window = \"0 1 * * *\" }]",
+                "not both",
+            ),
+            (
+                "pull = [{ kind = \"scheduled\", interval_seconds = 5, timezone = \"UTC\" }]",
+                "timezone only",
+            ),
+            (
+                "pull = [{ kind = \"scheduled\" }, { kind = \"scheduled\" }]",
+                "twice",
+            ),
+            (
+                "pull = [{ kind = \"scheduled\", window = \"x\" }]",
+                "unknown field",
+            ),
             ("fire_interval_seconds = 0", "between 1 and 3600"),
             ("fire_schedules = \"yes\"", "invalid type"),
             ("this is not toml", "expected"),
@@ -457,9 +477,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let yaml = dir.path().join("schedule.yaml");
         std::fs::write(&yaml, "pull: []").unwrap();
-        assert!(ScheduleConfig::load(Some(&yaml)).unwrap_err().contains(".toml or .json"));
+        assert!(
+            ScheduleConfig::load(Some(&yaml))
+                .unwrap_err()
+                .contains(".toml or .json")
+        );
         let missing = dir.path().join("missing.toml");
-        assert!(ScheduleConfig::load(Some(&missing)).unwrap_err().contains("cannot read"));
+        assert!(
+            ScheduleConfig::load(Some(&missing))
+                .unwrap_err()
+                .contains("cannot read")
+        );
         let json = dir.path().join("schedule.json");
         std::fs::write(&json, r#"{"fire_schedules": false, "pull": []}"#).unwrap();
         let c = ScheduleConfig::load(Some(&json)).unwrap();

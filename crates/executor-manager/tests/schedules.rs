@@ -135,8 +135,10 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
     let client = reqwest::Client::new();
     let res = client
         .post(format!("{backend}/api/v1/scheduled-tasks"))
-        .json(&json!({"name": "nightly report", "prompt": "[scenario:report] write the report",
-                      "cron": "0 3 * * *", "timezone": "Europe/Berlin", "session_mode": "new"}))
+        .json(
+            &json!({"name": "nightly report", "prompt": "[scenario:report] write the report",
+                      "cron": "0 3 * * *", "timezone": "Europe/Berlin", "session_mode": "new"}),
+        )
         .send()
         .await
         .unwrap();
@@ -144,11 +146,13 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
     let task: Value = res.json().await.unwrap();
     let id: Uuid = task["id"].as_str().unwrap().parse().unwrap();
     // It comes due two seconds from now (rather than waiting for 03:00).
-    sqlx::query("UPDATE scheduled_tasks SET next_fire_at = now() + interval '2 seconds' WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE scheduled_tasks SET next_fire_at = now() + interval '2 seconds' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
 
     // Its run is executed to completion by one of the managers.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -174,13 +178,12 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
     };
     // Both managers keep firing for a while longer: still exactly one run.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let runs: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "SELECT id, kind, attempts FROM runs WHERE scheduled_task_id = $1",
-    )
-    .bind(id)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let runs: Vec<(Uuid, String, i32)> =
+        sqlx::query_as("SELECT id, kind, attempts FROM runs WHERE scheduled_task_id = $1")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(runs, vec![(run, "scheduled".to_owned(), 1)]);
     let (next, last): (DateTime<Utc>, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT next_fire_at, last_fired_at FROM scheduled_tasks WHERE id = $1")
@@ -196,7 +199,11 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(events.last().map(String::as_str), Some("completed"), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("completed"),
+        "{events:?}"
+    );
     assert!(managers.iter().any(|(_, _, id)| *id == holder), "{holder}");
 
     // Both managers were firing all along (each logged its fire loop).

@@ -72,14 +72,13 @@ impl CronSchedule {
         }
         let (min, hour, dom, mon, dow) = (fields[0], fields[1], fields[2], fields[3], fields[4]);
         let build = |dom: &str, dow: &str| {
-            cron::Schedule::from_str(&format!("0 {min} {hour} {dom} {mon} {dow}"))
-                .map_err(|e| {
-                    // The crate's message shows its own six-field form over several lines; its
-                    // last line says what is wrong.
-                    let text = e.to_string();
-                    let why = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-                    CronError::Cron(format!("cron `{expr}` is invalid: {}", why.trim()))
-                })
+            cron::Schedule::from_str(&format!("0 {min} {hour} {dom} {mon} {dow}")).map_err(|e| {
+                // The crate's message shows its own six-field form over several lines; its
+                // last line says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+                CronError::Cron(format!("cron `{expr}` is invalid: {}", why.trim()))
+            })
         };
         let parts = if dow == "*" {
             vec![build(dom, "*")?]
@@ -211,11 +210,10 @@ fn days_of_week(field: &str) -> Result<String, String> {
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => {
-                let step: u32 = s
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("step `{s}` in day of week is not a positive number"))?;
+                let step: u32 =
+                    s.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                        format!("step `{s}` in day of week is not a positive number")
+                    })?;
                 (r, step)
             }
             None => (item, 1),

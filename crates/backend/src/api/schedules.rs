@@ -20,8 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::runs::{RUN_VIEW_COLUMNS, RunRow};
 use crate::schedules::{
-    self, COLUMNS, TaskRow, UPCOMING, check_fields, next_fire, parse_schedule,
-    permission_mode_name,
+    self, COLUMNS, TaskRow, UPCOMING, check_fields, next_fire, parse_schedule, permission_mode_name,
 };
 use crate::state::AppState;
 
@@ -84,7 +83,9 @@ async fn create(
         .bind(req.enabled)
         .bind(req.session_mode.as_str())
         .bind(&req.model)
-        .bind(permission_mode_name(req.permission_mode.unwrap_or_default()))
+        .bind(permission_mode_name(
+            req.permission_mode.unwrap_or_default(),
+        ))
         .bind(next)
         .fetch_one(&state.pool)
         .await?;

@@ -176,7 +176,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
 /// What a claim attempt found: a run, or how long until a delayed run (a retry in back-off)
 /// becomes due.
 enum Attempt {
-    Claimed(ClaimedRun),
+    Claimed(Box<ClaimedRun>),
     Empty { next_due: Option<Duration> },
 }
 
@@ -192,12 +192,12 @@ async fn attempt(
         return Ok(Attempt::Empty { next_due: None });
     }
     if let Some(run) = claim_on(pool, worker_id, lease_seconds, kinds).await? {
-        return Ok(Attempt::Claimed(run));
+        return Ok(Attempt::Claimed(Box::new(run)));
     }
     let mut tx = pool.begin().await?;
     if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds, kinds).await? {
         tx.commit().await?;
-        return Ok(Attempt::Claimed(run));
+        return Ok(Attempt::Claimed(Box::new(run)));
     }
     let only: Option<&str> = match kinds {
         KindFilter::Only(k) => Some(k.as_str()),
@@ -231,7 +231,7 @@ pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<Cla
         let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds, kinds).await? {
             Attempt::Claimed(run) => {
                 tracing::info!(run_id = %run.run_id, worker_id = %req.worker_id, epoch = run.epoch, attempt = run.attempt, "run claimed");
-                return Ok(Some(run));
+                return Ok(Some(*run));
             }
             Attempt::Empty { next_due } => next_due,
         };
