@@ -439,6 +439,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schedule.example.toml");
+        let c = ScheduleConfig::load(Some(&path)).unwrap();
+        assert!(c.fire_schedules);
+        let night = c.pull.plan(utc("2026-03-01T02:00:00Z"), 30);
+        assert_eq!(night.kinds, None);
+        let day = c.pull.plan(utc("2026-03-01T12:00:00Z"), 30);
+        assert_eq!(day.kinds, Some(vec![RunKind::Interactive]));
+    }
+
+    #[test]
     fn bad_files_say_what_is_wrong() {
         for (text, says) in [
             ("pull = [{ kind = \"batch\" }]", "unknown variant"),
