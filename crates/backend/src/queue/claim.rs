@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::runs::RunOptions;
 use crate::state::AppState;
 
-/// The claim statement; `$filter` narrows the candidates (by kind, `$3`).
+/// The claim statement; `$filter` narrows the candidates (by kind).
 macro_rules! claim_sql {
     ($filter:literal) => {
         concat!(
@@ -45,9 +45,12 @@ SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts,
 
 /// Any kind: walks `runs_runnable` in queue order.
 const CLAIM_SQL: &str = claim_sql!("");
-/// One kind: walks `runs_runnable_by_kind (kind, queue_pos)`, so runs of other kinds waiting in
-/// the queue cost nothing.
-const CLAIM_KIND_SQL: &str = claim_sql!(" AND r.kind = $3");
+/// One kind, written as a literal rather than a parameter: the planner then knows from the
+/// statistics how rare the kind is and walks `runs_runnable_by_kind (kind, queue_pos)` when it is
+/// rare, so a claim for scheduled runs costs little with thousands of interactive ones queued (a
+/// parameter gets a generic plan that filters `runs_runnable` row by row).
+const CLAIM_INTERACTIVE_SQL: &str = claim_sql!(" AND r.kind = 'interactive'");
+const CLAIM_SCHEDULED_SQL: &str = claim_sql!(" AND r.kind = 'scheduled'");
 
 /// Which runs a claim may take, from `ClaimRequest.kinds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +142,13 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
                 .await?
         }
         KindFilter::Only(kind) => {
-            sqlx::query_as(CLAIM_KIND_SQL)
+            let sql = match kind {
+                RunKind::Interactive => CLAIM_INTERACTIVE_SQL,
+                RunKind::Scheduled => CLAIM_SCHEDULED_SQL,
+            };
+            sqlx::query_as(sql)
                 .bind(worker_id)
                 .bind(lease)
-                .bind(kind.as_str())
                 .fetch_optional(executor)
                 .await?
         }
