@@ -145,6 +145,19 @@ pub async fn get_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<TaskRow
     row.ok_or(ApiError::NotFound("scheduled task"))
 }
 
+/// A task of `user`, locked for the rest of the caller's transaction (an edit, a run now), or 404.
+pub async fn lock_owned(tx: &mut PgConnection, user: Uuid, id: Uuid) -> ApiResult<TaskRow> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM scheduled_tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+    ));
+    let row: Option<TaskRow> = sqlx::query_as(sql)
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+    row.ok_or(ApiError::NotFound("scheduled task"))
+}
+
 /// Queues a run of `task` (locked by the caller). `reuse` continues the task's session, or
 /// starts one when it has none yet or its owner deleted it; the session is remembered.
 pub async fn queue_run(

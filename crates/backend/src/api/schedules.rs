@@ -112,15 +112,7 @@ async fn update(
     Json(req): Json<UpdateScheduledTaskRequest>,
 ) -> ApiResult<Json<ScheduledTaskView>> {
     let mut tx = state.pool.begin().await?;
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM scheduled_tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
-    ));
-    let old: TaskRow = sqlx::query_as(sql)
-        .bind(id)
-        .bind(user.id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApiError::NotFound("scheduled task"))?;
+    let old = schedules::lock_owned(&mut tx, user.id, id).await?;
     let name = req.name.as_deref().map(str::trim).unwrap_or(&old.name);
     let prompt = req.prompt.as_deref().unwrap_or(&old.prompt);
     // An empty model clears it (the default model applies again).
@@ -211,15 +203,7 @@ async fn run_now(
 ) -> ApiResult<(StatusCode, Json<CreateTaskResponse>)> {
     let mut tx = state.pool.begin().await?;
     // Locked like a fire, so the two never both start the task's first session.
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM scheduled_tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
-    ));
-    let task: TaskRow = sqlx::query_as(sql)
-        .bind(id)
-        .bind(user.id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApiError::NotFound("scheduled task"))?;
+    let task = schedules::lock_owned(&mut tx, user.id, id).await?;
     let queued = schedules::queue_run(
         &mut tx,
         &task,
