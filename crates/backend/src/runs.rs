@@ -27,7 +27,7 @@ pub struct RunOptions {
 /// The columns of a run that its view needs, with its usage if recorded.
 pub const RUN_VIEW_COLUMNS: &str =
     "r.id, r.session_id, r.prompt, r.options, r.status, r.attempts, r.max_attempts, r.error,
-     r.created_at, r.scheduled_at, r.started_at, r.finished_at,
+     r.created_at, r.scheduled_at, r.started_at, r.finished_at, r.kind, r.scheduled_task_id,
      u.input_tokens, u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens,
      u.total_cost_usd, u.duration_ms, u.num_turns,
      x.status AS export_status, x.files AS export_files, x.added AS export_added,
@@ -48,6 +48,8 @@ pub struct RunRow {
     scheduled_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
+    kind: String,
+    scheduled_task_id: Option<Uuid>,
     input_tokens: Option<i64>,
     output_tokens: Option<i64>,
     cache_creation_input_tokens: Option<i64>,
@@ -114,9 +116,12 @@ impl RunRow {
             finished_at: self.finished_at,
             usage,
             export,
-            // Filled in by the scheduling and dead-letter work.
-            kind: Default::default(),
-            scheduled_task_id: None,
+            kind: self
+                .kind
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?,
+            scheduled_task_id: self.scheduled_task_id,
+            // Filled in by the dead-letter work.
             dead_lettered_at: None,
             attempt_errors: Vec::new(),
         })

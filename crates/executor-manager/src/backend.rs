@@ -1,17 +1,21 @@
 //! The backend's internal API, as this worker calls it (`/api/v1/internal/runs/*`, header
 //! `x-internal-token`). Every call about a run carries the lease (`worker_id`, `epoch`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::internal::{
     ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, ExportReport, FailRequest,
     HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
+use protocol::schedule::{FireRequest, FireResponse};
 use protocol::{ErrorBody, RunEvent, RunOutcome};
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
+
+use crate::schedule::PullPolicy;
 
 /// Why a backend call failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,8 @@ pub struct BackendClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// Which run kinds claims ask for (`SCHEDULE_CONFIG_PATH`).
+    pull: Arc<PullPolicy>,
 }
 
 impl std::fmt::Debug for BackendClient {
@@ -77,7 +83,23 @@ impl BackendClient {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            pull: Arc::new(PullPolicy::everything()),
         })
+    }
+
+    /// Claims ask for the kinds `pull` allows at the time of each claim.
+    pub fn with_pull_policy(mut self, pull: Arc<PullPolicy>) -> Self {
+        self.pull = pull;
+        self
+    }
+
+    /// Asks the backend to turn due scheduled tasks into runs (at most `limit`).
+    pub async fn fire(&self, worker_id: &str, limit: u32) -> Result<FireResponse, BackendError> {
+        let req = FireRequest {
+            worker_id: worker_id.to_owned(),
+            limit: Some(limit),
+        };
+        self.post_some("/schedules/fire", &req).await
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -137,14 +159,21 @@ impl BackendClient {
         lease_seconds: u32,
         wait_seconds: u32,
     ) -> Result<Option<ClaimedRun>, BackendError> {
+        let plan = self.pull.plan(chrono::Utc::now(), wait_seconds);
         let req = ClaimRequest {
             worker_id: worker_id.to_owned(),
             lease_seconds,
-            wait_seconds,
-            kinds: None,
+            wait_seconds: plan.wait_seconds,
+            kinds: plan.kinds.clone(),
         };
-        let timeout = CALL_TIMEOUT + Duration::from_secs(wait_seconds.into());
-        self.post("/runs/claim", &req, timeout).await
+        let timeout = CALL_TIMEOUT + Duration::from_secs(plan.wait_seconds.into());
+        let res: Result<Option<ClaimedRun>, BackendError> =
+            self.post("/runs/claim", &req, timeout).await;
+        if let Ok(claimed) = &res {
+            self.pull
+                .answered(&plan, chrono::Utc::now(), claimed.as_ref().map(|r| r.kind));
+        }
+        res
     }
 
     pub async fn start(&self, lease: &Lease) -> Result<LeaseStatus, BackendError> {

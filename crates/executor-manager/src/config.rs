@@ -4,11 +4,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use service_config::{Required, SettingsError};
 use telemetry::LogSettings;
+
+use crate::schedule::ScheduleConfig;
 
 /// Variables without which the manager does not start.
 pub const REQUIRED: &[Required] = &[
@@ -91,6 +94,9 @@ pub struct Settings {
     pub task_claim_lease_seconds: u32,
     #[serde(default)]
     pub schedule_config_path: Option<PathBuf>,
+    /// `SCHEDULE_CONFIG_PATH`'s content, read and validated at start-up.
+    #[serde(skip)]
+    pub schedule: Arc<ScheduleConfig>,
 
     #[serde(default)]
     pub workspace_cleanup_enabled: bool,
@@ -259,6 +265,10 @@ impl Settings {
         s.callback_base_url = s.callback_base_url.trim_end_matches('/').to_owned();
         s.anthropic_base_url = s.anthropic_base_url.trim_end_matches('/').to_owned();
         s.validate()?;
+        s.schedule = Arc::new(
+            ScheduleConfig::load(s.schedule_config_path.as_deref())
+                .map_err(|e| SettingsError::invalid("SCHEDULE_CONFIG_PATH", e))?,
+        );
         if s.manager_id.is_none() {
             s.manager_id = Some(default_manager_id());
         }
@@ -470,6 +480,7 @@ impl fmt::Debug for Settings {
             )
             .field("task_claim_lease_seconds", &self.task_claim_lease_seconds)
             .field("schedule_config_path", &self.schedule_config_path)
+            .field("schedule", &self.schedule)
             .field("workspace_cleanup_enabled", &self.workspace_cleanup_enabled)
             .field(
                 "workspace_cleanup_interval_hours",
@@ -621,6 +632,38 @@ mod tests {
         }
         let e = err(&[("S3_ENDPOINT", "http://s3:9000"), ("S3_ACCESS_KEY", "ak")]);
         assert!(e.starts_with("S3_SECRET_KEY is required"), "{e}");
+    }
+
+    #[test]
+    fn schedule_config_path_is_read_and_validated_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("schedule.toml");
+        std::fs::write(
+            &bad,
+            "[[pull]]\nkind = \"scheduled\"\ncron_window = \"99 * * * *\"\n",
+        )
+        .unwrap();
+        let e = err(&[("SCHEDULE_CONFIG_PATH", bad.to_str().unwrap())]);
+        assert!(e.starts_with("SCHEDULE_CONFIG_PATH is invalid"), "{e}");
+        assert!(e.contains("99 * * * *") && !e.contains('\n'), "{e}");
+        let e = err(&[("SCHEDULE_CONFIG_PATH", "/nonexistent/schedule.json")]);
+        assert!(
+            e.starts_with("SCHEDULE_CONFIG_PATH is invalid: cannot read"),
+            "{e}"
+        );
+        let good = dir.path().join("schedule.json");
+        std::fs::write(
+            &good,
+            r#"{"fire_schedules": false, "fire_interval_seconds": 2}"#,
+        )
+        .unwrap();
+        let s =
+            Settings::from_vars(vars(&[("SCHEDULE_CONFIG_PATH", good.to_str().unwrap())])).unwrap();
+        assert!(!s.schedule.fire_schedules);
+        assert_eq!(s.schedule.fire_interval, Duration::from_secs(2));
+        // Without the variable: fire every 5 s, pull every kind.
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert!(s.schedule.fire_schedules);
     }
 
     #[test]

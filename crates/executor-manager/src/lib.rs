@@ -10,6 +10,7 @@
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
+//! - [`schedule`]: `SCHEDULE_CONFIG_PATH` (which run kinds to pull, when) and the fire loop.
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod inputs;
 pub mod pull;
 pub mod run;
 pub mod runtime;
+pub mod schedule;
 pub mod server;
 
 pub use config::Settings;

@@ -48,7 +48,8 @@ pub async fn runtime_from_settings(settings: &Settings) -> anyhow::Result<Arc<dy
 
 impl App {
     pub fn new(settings: Settings, runtime: Arc<dyn Runtime>) -> anyhow::Result<Self> {
-        let backend = BackendClient::new(&settings.backend_url, &settings.internal_api_token)?;
+        let backend = BackendClient::new(&settings.backend_url, &settings.internal_api_token)?
+            .with_pull_policy(settings.schedule.pull.clone());
         let exporter = settings
             .s3()?
             .map(|s3| Exporter::new(&s3, settings.workspace_ignore_dot_files));
@@ -164,6 +165,15 @@ impl App {
             tracker.clone(),
         ));
 
+        let firer = settings.schedule.fire_schedules.then(|| {
+            tokio::spawn(crate::schedule::fire_loop(
+                self.ctx.backend.clone(),
+                settings.worker_id().to_owned(),
+                settings.schedule.fire_interval,
+                stop_claiming.clone(),
+            ))
+        });
+
         shutdown.await;
         tracing::info!(
             active = self.ctx.registry.active().len(),
@@ -173,6 +183,9 @@ impl App {
         draining.store(true, Ordering::SeqCst);
         stop_claiming.cancel();
         let _ = puller.await;
+        if let Some(firer) = firer {
+            let _ = firer.await;
+        }
         tracker.close();
         if tokio::time::timeout(settings.shutdown_timeout(), tracker.wait())
             .await

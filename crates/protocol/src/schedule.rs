@@ -32,6 +32,51 @@ pub enum RunKind {
     Scheduled,
 }
 
+impl RunKind {
+    pub const ALL: [RunKind; 2] = [RunKind::Interactive, RunKind::Scheduled];
+
+    /// The wire name, also stored in `runs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Interactive => "interactive",
+            RunKind::Scheduled => "scheduled",
+        }
+    }
+}
+
+impl std::str::FromStr for RunKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown run kind `{s}` (interactive or scheduled)"))
+    }
+}
+
+impl SessionMode {
+    /// The wire name, also stored in `scheduled_tasks.session_mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionMode::Reuse => "reuse",
+            SessionMode::New => "new",
+        }
+    }
+}
+
+impl std::str::FromStr for SessionMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reuse" => Ok(SessionMode::Reuse),
+            "new" => Ok(SessionMode::New),
+            _ => Err(format!("unknown session mode `{s}` (reuse or new)")),
+        }
+    }
+}
+
 /// A scheduled task as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ScheduledTaskView {

@@ -10,12 +10,14 @@ use protocol::internal::{
     ClaimRequest, CompleteRequest, EventBatch, ExportReport, FailRequest, HeartbeatRequest,
     IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
+use protocol::schedule::{FireRequest, FireResponse};
 use uuid::Uuid;
 
 use crate::auth::InternalCaller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::queue::{claim, lease};
+use crate::schedules;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -27,6 +29,33 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/complete", post(complete))
         .route("/runs/{id}/fail", post(fail))
         .route("/runs/{id}/export", post(export))
+        .route("/schedules/fire", post(fire_schedules))
+}
+
+/// Turns due scheduled tasks into runs; safe to call from every manager at once
+/// ([`crate::schedules`]).
+async fn fire_schedules(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Json(req): Json<FireRequest>,
+) -> ApiResult<Json<FireResponse>> {
+    if req.worker_id.trim().is_empty() || req.worker_id.len() > 200 {
+        return Err(ApiError::validation(
+            "worker_id must be 1 to 200 characters",
+        ));
+    }
+    let limit = req.limit.unwrap_or(schedules::DEFAULT_FIRE_LIMIT);
+    if !(1..=schedules::MAX_FIRE_LIMIT).contains(&limit) {
+        return Err(ApiError::validation(format!(
+            "limit must be between 1 and {}",
+            schedules::MAX_FIRE_LIMIT
+        )));
+    }
+    let fired = schedules::fire(&state.pool, limit, state.settings.run_max_attempts).await?;
+    if !fired.is_empty() {
+        state.queue.bump();
+    }
+    Ok(Json(FireResponse { fired }))
 }
 
 async fn claim_run(

@@ -8,6 +8,7 @@ mod files;
 mod health;
 mod internal;
 mod runs;
+mod schedules;
 mod sessions;
 mod tasks;
 mod ws;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
+        .merge(schedules::routes())
         .merge(ws::routes())
         .merge(files::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use protocol::files::StagedAttachment;
 use protocol::internal::{ClaimRequest, ClaimedRun};
+use protocol::schedule::RunKind;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -13,10 +14,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::runs::RunOptions;
 use crate::state::AppState;
 
-const CLAIM_SQL: &str = "
+/// The claim statement; `$filter` narrows the candidates (by kind).
+macro_rules! claim_sql {
+    ($filter:literal) => {
+        concat!(
+            "
 WITH next AS (
     SELECT r.id FROM runs r
-     WHERE r.status = 'queued' AND r.ready AND r.scheduled_at <= now()
+     WHERE r.status = 'queued' AND r.ready AND r.scheduled_at <= now()",
+            $filter,
+            "
      ORDER BY r.queue_pos
      LIMIT 1
      FOR UPDATE SKIP LOCKED
@@ -28,15 +35,55 @@ WITH next AS (
       FROM next
      WHERE r.id = next.id
  RETURNING r.id, r.session_id, r.lease_epoch, r.attempts, r.max_attempts, r.prompt, r.options,
-           r.lease_expires_at
+           r.lease_expires_at, r.kind
 )
 SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts, c.prompt, c.options,
-       c.lease_expires_at, s.agent_session_id,
+       c.lease_expires_at, s.agent_session_id, c.kind,
        (SELECT jsonb_agg(jsonb_build_object('name', a.name, 'key', a.object_key, 'size', a.size)
                          ORDER BY ra.position)
           FROM run_attachments ra JOIN attachments a ON a.id = ra.attachment_id
          WHERE ra.run_id = c.id) AS attachments
-  FROM claimed c JOIN sessions s ON s.id = c.session_id";
+  FROM claimed c JOIN sessions s ON s.id = c.session_id"
+        )
+    };
+}
+
+/// Any kind: walks `runs_runnable` in queue order.
+const CLAIM_SQL: &str = claim_sql!("");
+/// One kind, written as a literal rather than a parameter: the planner then knows from the
+/// statistics how rare the kind is and walks `runs_runnable_by_kind (kind, queue_pos)` when it is
+/// rare, so a claim for scheduled runs costs little with thousands of interactive ones queued (a
+/// parameter gets a generic plan that filters `runs_runnable` row by row).
+const CLAIM_INTERACTIVE_SQL: &str = claim_sql!(" AND r.kind = 'interactive'");
+const CLAIM_SCHEDULED_SQL: &str = claim_sql!(" AND r.kind = 'scheduled'");
+
+/// Which runs a claim may take, from `ClaimRequest.kinds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    Any,
+    Only(RunKind),
+    /// An empty list: nothing is claimable (the manager is outside all its pull windows).
+    Nothing,
+}
+
+impl KindFilter {
+    pub fn from_request(kinds: Option<&[RunKind]>) -> Self {
+        match kinds {
+            None => KindFilter::Any,
+            Some(list) => {
+                let wanted: Vec<RunKind> = RunKind::ALL
+                    .into_iter()
+                    .filter(|k| list.contains(k))
+                    .collect();
+                match wanted.as_slice() {
+                    [] => KindFilter::Nothing,
+                    [one] => KindFilter::Only(*one),
+                    _ => KindFilter::Any,
+                }
+            }
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
@@ -50,6 +97,7 @@ struct ClaimRow {
     options: sqlx::types::Json<RunOptions>,
     lease_expires_at: DateTime<Utc>,
     agent_session_id: Option<String>,
+    kind: String,
     /// `NULL` when the run has none (one primary-key probe of `run_attachments`).
     attachments: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
 }
@@ -79,21 +127,47 @@ pub async fn try_claim(
     pool: &PgPool,
     worker_id: &str,
     lease_seconds: u32,
+    kinds: KindFilter,
 ) -> ApiResult<Option<ClaimedRun>> {
-    claim_on(pool, worker_id, lease_seconds).await
+    claim_on(pool, worker_id, lease_seconds, kinds).await
 }
 
 async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
     executor: E,
     worker_id: &str,
     lease_seconds: u32,
+    kinds: KindFilter,
 ) -> ApiResult<Option<ClaimedRun>> {
-    let row: Option<ClaimRow> = sqlx::query_as(CLAIM_SQL)
-        .bind(worker_id)
-        .bind(i32::try_from(lease_seconds).unwrap_or(i32::MAX))
-        .fetch_optional(executor)
-        .await?;
-    Ok(row.map(|r| ClaimedRun {
+    let lease = i32::try_from(lease_seconds).unwrap_or(i32::MAX);
+    let row: Option<ClaimRow> = match kinds {
+        KindFilter::Nothing => return Ok(None),
+        KindFilter::Any => {
+            sqlx::query_as(CLAIM_SQL)
+                .bind(worker_id)
+                .bind(lease)
+                .fetch_optional(executor)
+                .await?
+        }
+        KindFilter::Only(kind) => {
+            let sql = match kind {
+                RunKind::Interactive => CLAIM_INTERACTIVE_SQL,
+                RunKind::Scheduled => CLAIM_SCHEDULED_SQL,
+            };
+            sqlx::query_as(sql)
+                .bind(worker_id)
+                .bind(lease)
+                .fetch_optional(executor)
+                .await?
+        }
+    };
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let kind: RunKind = r
+        .kind
+        .parse()
+        .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?;
+    Ok(Some(ClaimedRun {
         run_id: r.id,
         session_id: r.session_id,
         user_id: r.user_id,
@@ -107,8 +181,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         attachments: r.attachments.map(|a| a.0).unwrap_or_default(),
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
-        // Filled in by the scheduling work.
-        kind: Default::default(),
+        kind,
     }))
 }
 
@@ -121,19 +194,33 @@ enum Attempt {
 
 /// A claim and, when it finds nothing, the time to the next due run, in one transaction: both see
 /// the same `now()`, so a run that becomes due between the two is never missed.
-async fn attempt(pool: &PgPool, worker_id: &str, lease_seconds: u32) -> ApiResult<Attempt> {
-    if let Some(run) = claim_on(pool, worker_id, lease_seconds).await? {
+async fn attempt(
+    pool: &PgPool,
+    worker_id: &str,
+    lease_seconds: u32,
+    kinds: KindFilter,
+) -> ApiResult<Attempt> {
+    if kinds == KindFilter::Nothing {
+        return Ok(Attempt::Empty { next_due: None });
+    }
+    if let Some(run) = claim_on(pool, worker_id, lease_seconds, kinds).await? {
         return Ok(Attempt::Claimed(Box::new(run)));
     }
     let mut tx = pool.begin().await?;
-    if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds).await? {
+    if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds, kinds).await? {
         tx.commit().await?;
         return Ok(Attempt::Claimed(Box::new(run)));
     }
+    let only: Option<&str> = match kinds {
+        KindFilter::Only(k) => Some(k.as_str()),
+        _ => None,
+    };
     let secs: Option<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM (min(scheduled_at) - now()))::float8
-           FROM runs WHERE status = 'queued' AND ready AND scheduled_at > now()",
+           FROM runs WHERE status = 'queued' AND ready AND scheduled_at > now()
+            AND ($1::text IS NULL OR kind = $1)",
     )
+    .bind(only)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -145,14 +232,15 @@ async fn attempt(pool: &PgPool, worker_id: &str, lease_seconds: u32) -> ApiResul
 /// Claims a run, long-polling up to `wait_seconds` when none is claimable now.
 pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
     validate(req)?;
+    let kinds = KindFilter::from_request(req.kinds.as_deref());
     if req.wait_seconds == 0 {
-        return try_claim(&state.pool, &req.worker_id, req.lease_seconds).await;
+        return try_claim(&state.pool, &req.worker_id, req.lease_seconds, kinds).await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.wait_seconds));
     let mut wake = state.queue.subscribe();
     loop {
         wake.borrow_and_update();
-        let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds).await? {
+        let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds, kinds).await? {
             Attempt::Claimed(run) => {
                 tracing::info!(run_id = %run.run_id, worker_id = %req.worker_id, epoch = run.epoch, attempt = run.attempt, "run claimed");
                 return Ok(Some(*run));

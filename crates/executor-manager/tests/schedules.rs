@@ -1,0 +1,246 @@
+//! Schedules end to end: one backend (real, over PostgreSQL), two `executor-manager` processes
+//! (the real binary, process runtime, the real executor and Claude Code CLI against the scripted
+//! model), both firing schedules. A scheduled task that comes due runs exactly once. Also: a
+//! bad `SCHEDULE_CONFIG_PATH` stops the binary with one line naming it.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use backend::config::Settings as BackendSettings;
+use chrono::{DateTime, Utc};
+use common::{INTERNAL_TOKEN, LLM_KEY, claude_bin, executor_bin};
+use fake_llm::{Config, FakeLlm, ScenarioFile, Turn};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_executor-manager");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_health(port: u16) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "manager on {port} never answered /health"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
+    // The backend, single-user mode.
+    let db = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let vars: Vec<(String, String)> = [
+        ("DATABASE_URL", db.as_str()),
+        ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
+        ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
+        ("S3_ENDPOINT", "http://127.0.0.1:9"),
+        ("S3_ACCESS_KEY", "ak"),
+        ("S3_SECRET_KEY", "sk"),
+        ("S3_BUCKET", "bucket"),
+        ("AUTH_MODE", "single_user"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let state = backend::server::start_state(
+        BackendSettings::from_vars(vars).unwrap(),
+        pool.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(backend::server::serve(listener, state));
+
+    let scenarios =
+        ScenarioFile::default().with_scenario("report", vec![Turn::text("Nightly report done.")]);
+    let mut llm_config = Config::new(LLM_KEY, scenarios);
+    llm_config.listen = "127.0.0.1:0".parse().unwrap();
+    let llm = FakeLlm::start(llm_config).await.unwrap();
+
+    // Both managers fire every second and pull every kind.
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = dir.path().join("schedule.toml");
+    std::fs::write(
+        &schedule,
+        "fire_schedules = true\nfire_interval_seconds = 1\n\n[[pull]]\nkind = \"interactive\"\n\n[[pull]]\nkind = \"scheduled\"\ninterval_seconds = 0\n",
+    )
+    .unwrap();
+    let (exe, claude) = (executor_bin(), claude_bin());
+    let mut managers: Vec<(Child, std::path::PathBuf, String)> = Vec::new();
+    let mut ports = Vec::new();
+    for i in 0..2 {
+        let port = free_port();
+        let id = format!("schedules-test-{i}-{}", Uuid::new_v4().simple());
+        let root = dir.path().join(format!("workspaces-{i}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let log = dir.path().join(format!("manager-{i}.log"));
+        let child = Command::new(BIN)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("BACKEND_URL", &backend)
+            .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("CALLBACK_BASE_URL", format!("http://127.0.0.1:{port}"))
+            .env("WORKSPACE_ROOT", &root)
+            .env("EXECUTOR_RUNTIME", "process")
+            .env("EXECUTOR_BIN", &exe)
+            .env("CLAUDE_BIN", &claude)
+            .env("ANTHROPIC_BASE_URL", llm.base_url())
+            .env("ANTHROPIC_AUTH_TOKEN", LLM_KEY)
+            .env("MANAGER_ID", &id)
+            .env("TASK_CLAIM_WAIT_SECONDS", "2")
+            .env("TASK_CLAIM_LEASE_SECONDS", "30")
+            .env("SCHEDULE_CONFIG_PATH", &schedule)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("executor-manager binary");
+        managers.push((child, log, id));
+        ports.push(port);
+    }
+    for p in &ports {
+        wait_health(*p).await;
+    }
+
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{backend}/api/v1/scheduled-tasks"))
+        .json(
+            &json!({"name": "nightly report", "prompt": "[scenario:report] write the report",
+                      "cron": "0 3 * * *", "timezone": "Europe/Berlin", "session_mode": "new"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let task: Value = res.json().await.unwrap();
+    let id: Uuid = task["id"].as_str().unwrap().parse().unwrap();
+    // It comes due two seconds from now (rather than waiting for 03:00).
+    sqlx::query(
+        "UPDATE scheduled_tasks SET next_fire_at = now() + interval '2 seconds' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Its run is executed to completion by one of the managers.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let (run, holder) = loop {
+        let row: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, status, lease_holder FROM runs WHERE scheduled_task_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some((run, status, holder)) = row {
+            if status == "completed" {
+                break (run, holder.unwrap_or_default());
+            }
+            assert!(
+                !["failed", "canceled"].contains(&status.as_str()),
+                "run {run} ended {status}"
+            );
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no completed run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Both managers keep firing for a while longer: still exactly one run.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let runs: Vec<(Uuid, String, i32)> =
+        sqlx::query_as("SELECT id, kind, attempts FROM runs WHERE scheduled_task_id = $1")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(runs, vec![(run, "scheduled".to_owned(), 1)]);
+    let (next, last): (DateTime<Utc>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT next_fire_at, last_fired_at FROM scheduled_tasks WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(last.is_some());
+    assert!(next > Utc::now() + chrono::Duration::hours(1), "{next}");
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT type FROM events WHERE run_id = $1 ORDER BY seq")
+            .bind(run)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("completed"),
+        "{events:?}"
+    );
+    assert!(managers.iter().any(|(_, _, id)| *id == holder), "{holder}");
+
+    // Both managers were firing all along (each logged its fire loop).
+    for (child, log, _) in &mut managers {
+        assert!(child.try_wait().unwrap().is_none(), "a manager exited");
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.contains("firing scheduled tasks"), "{text}");
+    }
+    for (child, _, _) in &mut managers {
+        if let Some(pid) = child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    }
+}
+
+#[test]
+fn a_bad_schedule_file_stops_the_manager_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("schedule.toml");
+    std::fs::write(&bad, "[[pull]]\nkind = \"nightly\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .env_clear()
+        .env("BACKEND_URL", "http://127.0.0.1:9")
+        .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
+        .env("CALLBACK_BASE_URL", "http://127.0.0.1:9")
+        .env("WORKSPACE_ROOT", dir.path())
+        .env("EXECUTOR_RUNTIME", "process")
+        .env("SCHEDULE_CONFIG_PATH", &bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("SCHEDULE_CONFIG_PATH is invalid"), "{err}");
+    assert!(err.contains("nightly"), "{err}");
+}
