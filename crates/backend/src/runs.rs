@@ -29,7 +29,8 @@ pub const RUN_VIEW_COLUMNS: &str =
      u.total_cost_usd, u.duration_ms, u.num_turns,
      x.status AS export_status, x.files AS export_files, x.added AS export_added,
      x.modified AS export_modified, x.unchanged AS export_unchanged, x.deleted AS export_deleted,
-     x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error";
+     x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error,
+     r.dead_lettered_at, r.attempt_errors";
 
 #[derive(sqlx::FromRow)]
 pub struct RunRow {
@@ -60,6 +61,8 @@ pub struct RunRow {
     export_deleted: Option<i64>,
     export_uploaded_bytes: Option<i64>,
     export_error: Option<String>,
+    dead_lettered_at: Option<DateTime<Utc>>,
+    attempt_errors: Json<Vec<crate::dead_letter::StoredAttemptError>>,
 }
 
 impl RunRow {
@@ -111,11 +114,11 @@ impl RunRow {
             finished_at: self.finished_at,
             usage,
             export,
-            // Filled in by the scheduling and dead-letter work.
+            // Filled in by the scheduling work.
             kind: Default::default(),
             scheduled_task_id: None,
-            dead_lettered_at: None,
-            attempt_errors: Vec::new(),
+            dead_lettered_at: self.dead_lettered_at,
+            attempt_errors: crate::dead_letter::attempt_errors(self.attempt_errors.0),
         })
     }
 }

@@ -29,6 +29,15 @@ pub async fn start_state(
         settings.run_retry_backoff_seconds,
         shutdown.clone(),
     );
+    crate::retention::spawn(
+        pool.clone(),
+        crate::retention::Policy::from_settings(&settings),
+        // The lead wires the files helper's S3 storage here; without a store, sessions that
+        // have exported objects are kept (never orphaned), see `retention`.
+        None,
+        shutdown.clone(),
+    );
+    telemetry::metrics::install();
     let live = crate::live::Hub::new();
     live.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
@@ -36,6 +45,7 @@ pub async fn start_state(
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
+        protection: crate::protection::Protection::from_settings(&settings),
         settings: Arc::new(settings),
         pool,
         queue,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub ingester: Ingester,
     /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).
     pub local_user: Uuid,
+    /// Rate limits, login throttling and request timeouts of this process.
+    pub protection: crate::protection::Protection,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

@@ -45,9 +45,7 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
         run_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut res = request_id::scope(id, next.run(req))
-        .instrument(span)
-        .await;
+    let mut res = request_id::scope(id, next.run(req)).instrument(span).await;
     let route = slot
         .0
         .lock()
@@ -111,14 +109,25 @@ pub fn metrics_router<S: Clone + Send + Sync + 'static>(token: Option<String>) -
     )
 }
 
-fn metrics_answer(token: Option<&str>, headers: &axum::http::HeaderMap) -> Response {
-    if let Some(expected) = token {
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+/// Whether `headers` carry the metrics token (always, when none is configured).
+pub fn metrics_authorized(token: Option<&str>, headers: &axum::http::HeaderMap) -> bool {
+    match token.filter(|t| !t.is_empty()) {
+        None => true,
+        Some(expected) => {
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            constant_time_eq(sent.as_bytes(), expected.as_bytes())
+        }
+    }
+}
+
+/// The answer of `GET /metrics`: the text, or 401 without the configured token.
+pub fn metrics_answer(token: Option<&str>, headers: &axum::http::HeaderMap) -> Response {
+    {
+        if !metrics_authorized(token, headers) {
             return (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(serde_json::json!({"error": {
@@ -151,12 +160,30 @@ mod tests {
     fn the_run_is_found_only_where_the_template_names_it() {
         let id = uuid::Uuid::new_v4();
         assert_eq!(
-            run_id_in("/api/v1/internal/runs/{id}/events", &format!("/api/v1/internal/runs/{id}/events")),
+            run_id_in(
+                "/api/v1/internal/runs/{id}/events",
+                &format!("/api/v1/internal/runs/{id}/events")
+            ),
             Some(id)
         );
-        assert_eq!(run_id_in("/api/v1/callbacks/{run_id}", &format!("/api/v1/callbacks/{id}")), Some(id));
-        assert_eq!(run_id_in("/v1/tasks/{run_id}", &format!("/v1/tasks/{id}")), Some(id));
-        assert_eq!(run_id_in("/api/v1/sessions/{id}", &format!("/api/v1/sessions/{id}")), None);
-        assert_eq!(run_id_in("/api/v1/runs/{id}", "/api/v1/runs/not-a-uuid"), None);
+        assert_eq!(
+            run_id_in(
+                "/api/v1/callbacks/{run_id}",
+                &format!("/api/v1/callbacks/{id}")
+            ),
+            Some(id)
+        );
+        assert_eq!(
+            run_id_in("/v1/tasks/{run_id}", &format!("/v1/tasks/{id}")),
+            Some(id)
+        );
+        assert_eq!(
+            run_id_in("/api/v1/sessions/{id}", &format!("/api/v1/sessions/{id}")),
+            None
+        );
+        assert_eq!(
+            run_id_in("/api/v1/runs/{id}", "/api/v1/runs/not-a-uuid"),
+            None
+        );
     }
 }

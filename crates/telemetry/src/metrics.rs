@@ -35,8 +35,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Histogram buckets, in seconds: from 5 ms (an HTTP answer) to an hour (a long run).
 const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    600.0, 1800.0, 3600.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    1800.0, 3600.0,
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -281,6 +281,9 @@ mod tests {
         );
         assert!(text.contains(r#"method="other""#), "{text}");
         assert!(text.contains("workcell_schedule_fires_total 1"), "{text}");
-        assert!(text.contains("workcell_http_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("workcell_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

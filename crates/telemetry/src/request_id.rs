@@ -77,7 +77,10 @@ mod tests {
     #[tokio::test]
     async fn the_id_follows_scopes_and_spawns() {
         assert_eq!(current(), None);
-        let seen = scope("r-1".into(), async { spawn(async { current() }).await.unwrap() }).await;
+        let seen = scope("r-1".into(), async {
+            spawn(async { current() }).await.unwrap()
+        })
+        .await;
         assert_eq!(seen.as_deref(), Some("r-1"));
     }
 }

@@ -35,7 +35,10 @@ async fn claim_run(
     Json(req): Json<ClaimRequest>,
 ) -> ApiResult<Response> {
     Ok(match claim::claim(&state, &req).await? {
-        Some(run) => Json(run).into_response(),
+        Some(run) => {
+            crate::metrics::observe_claim(&state.pool, run.run_id).await;
+            Json(run).into_response()
+        }
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
@@ -84,9 +87,9 @@ async fn complete(
     Path(id): Path<Uuid>,
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<RunAck>> {
-    Ok(Json(
-        lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?,
-    ))
+    let ack = lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?;
+    crate::metrics::observe_finished(&state.pool, id).await;
+    Ok(Json(ack))
 }
 
 async fn fail(
@@ -95,18 +98,20 @@ async fn fail(
     Path(id): Path<Uuid>,
     Json(req): Json<FailRequest>,
 ) -> ApiResult<Json<RunAck>> {
-    Ok(Json(
-        lease::fail(
-            &state.pool,
-            id,
-            &req.worker_id,
-            req.epoch,
-            &req.error,
-            req.retryable,
-            state.settings.run_retry_backoff_seconds,
-        )
-        .await?,
-    ))
+    let ack = lease::fail(
+        &state.pool,
+        id,
+        &req.worker_id,
+        req.epoch,
+        &req.error,
+        req.retryable,
+        state.settings.run_retry_backoff_seconds,
+    )
+    .await?;
+    if ack.status.is_terminal() {
+        crate::metrics::observe_finished(&state.pool, id).await;
+    }
+    Ok(Json(ack))
 }
 
 async fn export(

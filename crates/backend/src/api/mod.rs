@@ -5,6 +5,7 @@
 mod auth;
 mod health;
 mod internal;
+mod metrics;
 mod runs;
 mod sessions;
 mod tasks;
@@ -32,12 +33,21 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let cors = cors_layer(&state);
 
+    // Request timeouts apply to the public API but not to the WebSocket (long-lived).
     let public = Router::new()
         .merge(auth::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::protection::timeout,
+        ))
         .merge(ws::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::protection::rate_limit,
+        ))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
 
     let internal = internal::routes().layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT));
@@ -46,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/internal", internal)
         .nest("/api/v1", public)
         .merge(health::routes())
+        .merge(metrics::routes())
+        .route_layer(axum::middleware::from_fn(telemetry::http::route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -66,6 +78,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost: accepts or makes the request id (so the layers above keep it), opens the
+        // request span and counts the request by route template.
+        .layer(axum::middleware::from_fn(telemetry::http::edge))
 }
 
 fn cors_layer(state: &AppState) -> CorsLayer {
