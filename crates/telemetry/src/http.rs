@@ -18,9 +18,13 @@ use tracing::Instrument;
 
 use crate::request_id;
 
-/// Where [`route`] leaves the matched route template for [`edge`].
-#[derive(Clone, Default)]
-struct RouteSlot(Arc<Mutex<Option<String>>>);
+/// Where [`route`] leaves the matched route template for [`edge`], and the request span it
+/// records the route and run on (inner layers may have opened spans of their own since).
+#[derive(Clone)]
+struct RouteSlot {
+    route: Arc<Mutex<Option<String>>>,
+    span: tracing::Span,
+}
 
 /// The outermost middleware of every service (see the module doc).
 pub async fn edge(mut req: Request, next: Next) -> Response {
@@ -35,8 +39,6 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
         req.headers_mut().insert(request_id::HEADER, v.clone());
     }
     let method = req.method().clone();
-    let slot = RouteSlot::default();
-    req.extensions_mut().insert(slot.clone());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -44,10 +46,15 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
         route = tracing::field::Empty,
         run_id = tracing::field::Empty,
     );
+    let slot = RouteSlot {
+        route: Arc::default(),
+        span: span.clone(),
+    };
+    req.extensions_mut().insert(slot.clone());
     let started = Instant::now();
     let mut res = request_id::scope(id, next.run(req)).instrument(span).await;
     let route = slot
-        .0
+        .route
         .lock()
         .ok()
         .and_then(|r| r.clone())
@@ -66,16 +73,15 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
 
 /// The route layer of every service (see the module doc).
 pub async fn route(req: Request, next: Next) -> Response {
-    if let Some(matched) = req.extensions().get::<MatchedPath>() {
+    if let Some(matched) = req.extensions().get::<MatchedPath>()
+        && let Some(slot) = req.extensions().get::<RouteSlot>()
+    {
         let template = matched.as_str();
-        let span = tracing::Span::current();
-        span.record("route", template);
+        slot.span.record("route", template);
         if let Some(run) = run_id_in(template, req.uri().path()) {
-            span.record("run_id", tracing::field::display(run));
+            slot.span.record("run_id", tracing::field::display(run));
         }
-        if let Some(slot) = req.extensions().get::<RouteSlot>()
-            && let Ok(mut s) = slot.0.lock()
-        {
+        if let Ok(mut s) = slot.route.lock() {
             *s = Some(template.to_owned());
         }
     }
