@@ -428,3 +428,107 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     }
     assert!(llm.turn_requests().len() >= 2);
 }
+
+/// `GET /health/ready` of an in-process manager.
+async fn manager_ready(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let res = client
+        .get(format!("{url}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn readiness_names_each_failing_dependency(pool: PgPool) {
+    // A real backend and a real S3 server.
+    let backend_settings = backend::config::Settings::from_vars(
+        [
+            ("DATABASE_URL", std::env::var("DATABASE_URL").unwrap()),
+            ("SECRET_KEY", SECRET_KEY.to_owned()),
+            ("INTERNAL_API_TOKEN", INTERNAL.to_owned()),
+            ("S3_ENDPOINT", "http://127.0.0.1:9".to_owned()),
+            ("S3_ACCESS_KEY", "ak".to_owned()),
+            ("S3_SECRET_KEY", "sk".to_owned()),
+            ("S3_BUCKET", "bucket".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v)),
+    )
+    .unwrap();
+    let backend_stop = tokio_util::sync::CancellationToken::new();
+    let state = backend::server::start_state(backend_settings, pool, backend_stop.clone())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_url = format!("http://{}", listener.local_addr().unwrap());
+    let backend_task = tokio::spawn(backend::server::serve(listener, state));
+    let s3 = common::s3::s3s_fs().await;
+
+    let workspaces = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let manager_url = format!("http://{}", listener.local_addr().unwrap());
+    let settings = executor_manager::Settings::from_vars(
+        [
+            ("BACKEND_URL", backend_url.clone()),
+            ("INTERNAL_API_TOKEN", INTERNAL.to_owned()),
+            ("CALLBACK_BASE_URL", manager_url.clone()),
+            ("WORKSPACE_ROOT", workspaces.path().display().to_string()),
+            ("EXECUTOR_RUNTIME", "process".to_owned()),
+            ("TASK_PULL_ENABLED", "false".to_owned()),
+            ("S3_ENDPOINT", s3.endpoint.clone()),
+            ("S3_ACCESS_KEY", "test-access".to_owned()),
+            ("S3_SECRET_KEY", "test-secret".to_owned()),
+            ("S3_BUCKET", common::s3::BUCKET.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v)),
+    )
+    .unwrap();
+    let runtime = executor_manager::server::runtime_from_settings(&settings)
+        .await
+        .unwrap();
+    let app = executor_manager::App::new(settings, runtime).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let manager = tokio::spawn(app.serve(listener, async move {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::new();
+    wait_http(&client, &format!("{manager_url}/health/live")).await;
+
+    let (status, body) = manager_ready(&client, &manager_url).await;
+    assert_eq!((status, &body["status"]), (200, &json!("ready")), "{body}");
+
+    // S3 goes away.
+    drop(s3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = manager_ready(&client, &manager_url).await;
+    assert_eq!(status, 503, "{body}");
+    let errors: Vec<String> = serde_json::from_value(body["errors"].clone()).unwrap();
+    assert!(
+        errors.len() == 1 && errors[0].starts_with("s3: "),
+        "{errors:?}"
+    );
+
+    // And the backend too.
+    backend_stop.cancel();
+    let _ = backend_task.await;
+    let (status, body) = manager_ready(&client, &manager_url).await;
+    assert_eq!(status, 503, "{body}");
+    let errors: Vec<String> = serde_json::from_value(body["errors"].clone()).unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("backend: ")),
+        "{errors:?}"
+    );
+    // Liveness does not depend on anything.
+    let live = client
+        .get(format!("{manager_url}/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+
+    let _ = stop_tx.send(());
+    let _ = manager.await;
+}
