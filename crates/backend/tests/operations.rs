@@ -76,6 +76,22 @@ async fn metrics_move_during_a_run_and_never_carry_ids(pool: PgPool) {
     let res = app.internal(&format!("/runs/{run}/complete"), lease).await;
     assert_eq!(res.status(), StatusCode::OK);
 
+    // A WebSocket is counted while it is open.
+    let ws_url = format!("ws://{}/api/v1/ws", app.addr);
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .expect("ws");
+    let mut counted = false;
+    for _ in 0..40 {
+        if series(&metrics(&app).await, "workcell_websocket_connections") >= 1.0 {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(counted, "the open WebSocket was not counted");
+    drop(ws);
+
     let after = metrics(&app).await;
     let moved = |name: &str| series(&after, name) - series(&before, name);
     assert!(moved("workcell_events_ingested_total") >= 3.0, "{after}");
