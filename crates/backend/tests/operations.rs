@@ -34,6 +34,20 @@ async fn metrics(app: &TestApp) -> String {
     res.text().await.unwrap()
 }
 
+/// The metrics once `ready` holds for them (run observations are recorded off the response
+/// path); the last text after 5 s otherwise, for the caller's assertion to show.
+async fn metrics_when(app: &TestApp, ready: impl Fn(&str) -> bool) -> String {
+    let mut text = metrics(app).await;
+    for _ in 0..100 {
+        if ready(&text) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = metrics(app).await;
+    }
+    text
+}
+
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn metrics_move_during_a_run_and_never_carry_ids(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
@@ -92,7 +106,8 @@ async fn metrics_move_during_a_run_and_never_carry_ids(pool: PgPool) {
     assert!(counted, "the open WebSocket was not counted");
     drop(ws);
 
-    let after = metrics(&app).await;
+    let done = r#"workcell_run_duration_seconds_count{status="completed"}"#;
+    let after = metrics_when(&app, |t| series(t, done) > series(&before, done)).await;
     let moved = |name: &str| series(&after, name) - series(&before, name);
     assert!(moved("workcell_events_ingested_total") >= 3.0, "{after}");
     assert!(
@@ -409,9 +424,10 @@ async fn a_dead_lettered_run_shows_its_errors_and_is_retried_to_completion(pool:
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 
-    let after = metrics(&app).await;
+    let dl = "workcell_runs_dead_lettered_total";
+    let after = metrics_when(&app, |t| series(t, dl) > series(&before, dl)).await;
     let moved = |n: &str| series(&after, n) - series(&before, n);
-    assert!(moved("workcell_runs_dead_lettered_total") >= 1.0, "{after}");
+    assert!(moved(dl) >= 1.0, "{after}");
     assert!(moved("workcell_runs_retried_total") >= 1.0, "{after}");
 }
 

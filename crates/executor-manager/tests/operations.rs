@@ -274,14 +274,26 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     assert_eq!(status, "completed", "{}", res.text().await.unwrap());
 
     // Metrics moved on both services.
-    let backend_metrics = client
-        .get(format!("{backend_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Run observations are recorded off the response path: give them a moment.
+    let mut backend_metrics = String::new();
+    for _ in 0..50 {
+        backend_metrics = client
+            .get(format!("{backend_url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metric(
+            &backend_metrics,
+            r#"workcell_runs_finished_total{status="completed"}"#,
+        ) >= 1.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         metric(
             &backend_metrics,

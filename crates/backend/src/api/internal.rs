@@ -36,7 +36,11 @@ async fn claim_run(
 ) -> ApiResult<Response> {
     Ok(match claim::claim(&state, &req).await? {
         Some(run) => {
-            crate::metrics::observe_claim(&state.pool, run.run_id).await;
+            // Off the response path: the worker does not wait for a metric.
+            tokio::spawn(crate::metrics::observe_claim(
+                state.pool.clone(),
+                run.run_id,
+            ));
             Json(run).into_response()
         }
         None => StatusCode::NO_CONTENT.into_response(),
@@ -88,7 +92,7 @@ async fn complete(
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<RunAck>> {
     let ack = lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?;
-    crate::metrics::observe_finished(&state.pool, id).await;
+    tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
     Ok(Json(ack))
 }
 
@@ -109,7 +113,7 @@ async fn fail(
     )
     .await?;
     if ack.status.is_terminal() {
-        crate::metrics::observe_finished(&state.pool, id).await;
+        tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
     }
     Ok(Json(ack))
 }
