@@ -669,3 +669,73 @@ async fn event_retention_deletes_old_events_outside_active_sessions_in_batches(p
         "event retention deletes no session"
     );
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_public_request_that_takes_too_long_is_abandoned(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let token = app.register("slow@example.com").await;
+    let (session, _) = app.task(&token, "first", None).await;
+    // Another transaction holds the session's row lock: a follow-up waits for it.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+        .bind(session)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let res = app
+        .post(
+            &token,
+            "/api/v1/tasks",
+            json!({"prompt": "follow-up", "session_id": session}),
+        )
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(res).await, "timeout");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    tx.rollback().await.unwrap();
+    // The WebSocket is not subject to the timeout: past it, it still answers.
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", app.addr))
+        .await
+        .expect("ws");
+    let mut next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("an answer")
+                .expect("open")
+                .expect("a frame");
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    };
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": token}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_text(&mut ws).await["type"], "ready");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "session_id": session})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let mut subscribed = false;
+    for _ in 0..10 {
+        if next_text(&mut ws).await["type"] == "subscribed" {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed);
+}
