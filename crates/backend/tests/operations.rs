@@ -704,7 +704,7 @@ async fn a_public_request_that_takes_too_long_is_abandoned(pool: PgPool) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", app.addr))
         .await
         .expect("ws");
-    let mut next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+    let next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
                 .await
