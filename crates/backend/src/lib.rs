@@ -16,6 +16,7 @@ pub mod exports;
 pub mod extract;
 pub mod live;
 pub mod metrics;
+pub mod object_store;
 pub mod protection;
 pub mod queue;
 pub mod retention;

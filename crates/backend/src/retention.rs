@@ -15,10 +15,9 @@
 //! and finds it gone.
 //!
 //! # Objects
-//! The backend's S3 client belongs to the file routes (`storage`). This module only needs "delete
-//! everything under a prefix", the [`ObjectStore`] trait; the process wires it to the storage
-//! module. Without a store, sessions that have export records (and therefore objects) are never
-//! deleted; sessions without any are.
+//! The job needs only "delete everything under a prefix", the [`ObjectStore`] trait; the process
+//! passes [`crate::object_store::S3ObjectStore`] (the `S3_*` bucket). Without a store, sessions
+//! that have export records (and therefore objects) are never deleted; sessions without any are.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -32,9 +32,9 @@ pub async fn start_state(
     crate::retention::spawn(
         pool.clone(),
         crate::retention::Policy::from_settings(&settings),
-        // The lead wires the files helper's S3 storage here; without a store, sessions that
-        // have exported objects are kept (never orphaned), see `retention`.
-        None,
+        Some(std::sync::Arc::new(
+            crate::object_store::S3ObjectStore::from_settings(&settings),
+        )),
         shutdown.clone(),
     );
     telemetry::metrics::install();

@@ -739,3 +739,165 @@ async fn a_public_request_that_takes_too_long_is_abandoned(pool: PgPool) {
     }
     assert!(subscribed);
 }
+
+/// A real S3 server (s3s-fs, with signature checks) serving a temporary directory.
+struct S3Fs {
+    child: tokio::process::Child,
+    endpoint: String,
+    _root: tempfile::TempDir,
+}
+
+impl Drop for S3Fs {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn s3s_fs(bucket: &str) -> S3Fs {
+    let bin = std::env::var("S3S_FS_BIN")
+        .unwrap_or_else(|_| "/root/.cache/workcell-tools/bin/s3s-fs".into());
+    assert!(
+        std::path::Path::new(&bin).exists(),
+        "s3s-fs not found at {bin}: set S3S_FS_BIN"
+    );
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join(bucket)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(&bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", "ops-access", "--secret-key", "ops-secret"])
+        .arg(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start s3s-fs");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    S3Fs {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _root: root,
+    }
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: PgPool) {
+    let s3 = s3s_fs("ops-bucket").await;
+    let settings = backend::config::Settings::from_vars(
+        [
+            ("DATABASE_URL", "postgres://unused/db".to_owned()),
+            ("SECRET_KEY", "test-secret-key-0123456789abcdef".to_owned()),
+            (
+                "INTERNAL_API_TOKEN",
+                "test-internal-token-0123456789".to_owned(),
+            ),
+            ("S3_ENDPOINT", s3.endpoint.clone()),
+            ("S3_ACCESS_KEY", "ops-access".to_owned()),
+            ("S3_SECRET_KEY", "ops-secret".to_owned()),
+            ("S3_BUCKET", "ops-bucket".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v)),
+    )
+    .unwrap();
+    let store = backend::object_store::S3ObjectStore::from_settings(&settings);
+    let client = {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&s3.endpoint)
+                .credentials_provider(Credentials::new(
+                    "ops-access",
+                    "ops-secret",
+                    None,
+                    None,
+                    "t",
+                ))
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    let w = world(&pool).await;
+    let keys = |s: Uuid| {
+        vec![
+            format!("workspaces/{s}/latest.json"),
+            format!("workspaces/{s}/runs/r1/manifest.json"),
+            format!("workspaces/{s}/runs/r1/files/a/b.txt"),
+        ]
+    };
+    for s in [w.old_with_objects, w.old_active] {
+        for k in keys(s) {
+            client
+                .put_object()
+                .bucket("ops-bucket")
+                .key(&k)
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let list = async |s: Uuid| -> usize {
+        client
+            .list_objects_v2()
+            .bucket("ops-bucket")
+            .prefix(format!("workspaces/{s}/"))
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .len()
+    };
+    assert_eq!(list(w.old_with_objects).await, 3);
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let d = backend::retention::run_once(&pool, policy(0, 30, 10), Some(&store), &stop)
+        .await
+        .unwrap();
+    // The old finished session and, now that its objects can go, the one with an export.
+    assert_eq!(d.sessions, 2);
+    assert_eq!(list(w.old_with_objects).await, 0);
+    assert_eq!(
+        list(w.old_active).await,
+        3,
+        "an active session's objects stay"
+    );
+    let left = sessions_left(&pool).await;
+    assert!(!left.contains(&w.old_with_objects) && left.contains(&w.old_active));
+
+    // When the store fails, the session is kept for the next pass.
+    let (kept, run) = session_with_run(
+        &pool,
+        backend::auth::ensure_local_user(&pool).await.unwrap(),
+        "completed",
+        0,
+    )
+    .await;
+    sqlx::query("INSERT INTO run_exports (run_id, epoch, status) VALUES ($1, 1, 'ready')")
+        .bind(run)
+        .execute(&pool)
+        .await
+        .unwrap();
+    age(&pool, kept, 40).await;
+    drop(s3);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let d = backend::retention::run_once(&pool, policy(0, 30, 10), Some(&store), &stop)
+        .await
+        .unwrap();
+    assert_eq!(d.sessions, 0);
+    assert!(sessions_left(&pool).await.contains(&kept));
+}
