@@ -108,6 +108,82 @@ pub struct Settings {
     /// How often expired leases are looked for.
     #[serde(default = "default_reaper_interval")]
     pub lease_reaper_interval_seconds: u64,
+
+    // ---- operations (see docs/operations.md) ----
+    /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
+    /// Public API requests per minute per user (0: no per-user limit).
+    #[serde(default = "default_rate_user")]
+    pub rate_limit_per_minute: u32,
+    /// Requests a user may send at once above the steady rate.
+    #[serde(default = "default_rate_user_burst")]
+    pub rate_limit_burst: u32,
+    /// Public API requests per minute per client IP (0: no per-IP limit).
+    #[serde(default = "default_rate_ip")]
+    pub rate_limit_ip_per_minute: u32,
+    #[serde(default = "default_rate_ip_burst")]
+    pub rate_limit_ip_burst: u32,
+    /// Take the client IP from the first `X-Forwarded-For` address (set only behind a proxy that
+    /// overwrites the header).
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    /// Longest a public API request may take (0: no limit). Not applied to the WebSocket or the
+    /// internal API (the claim long-polls).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Failed logins per email before it is locked out (0: no login throttling).
+    #[serde(default = "default_login_failures")]
+    pub login_max_failures: u32,
+    /// Failed logins per client IP before it is locked out.
+    #[serde(default = "default_login_ip_failures")]
+    pub login_ip_max_failures: u32,
+    /// How long a lockout lasts; failures older than this are forgotten.
+    #[serde(default = "default_login_lockout")]
+    pub login_lockout_seconds: u64,
+    /// Events older than this many days are deleted, except in sessions with an active run (0 keeps all).
+    #[serde(default)]
+    pub retention_events_days: u32,
+    /// Sessions inactive for this many days are deleted with their runs and objects (0 keeps all).
+    #[serde(default)]
+    pub retention_sessions_days: u32,
+    /// How often the retention job runs.
+    #[serde(default = "default_retention_interval")]
+    pub retention_interval_seconds: u64,
+    /// Rows (events) or sessions deleted per statement.
+    #[serde(default = "default_retention_batch")]
+    pub retention_batch_size: u32,
+}
+
+fn default_rate_user() -> u32 {
+    300
+}
+fn default_rate_user_burst() -> u32 {
+    60
+}
+fn default_rate_ip() -> u32 {
+    600
+}
+fn default_rate_ip_burst() -> u32 {
+    120
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_login_failures() -> u32 {
+    5
+}
+fn default_login_ip_failures() -> u32 {
+    20
+}
+fn default_login_lockout() -> u64 {
+    300
+}
+fn default_retention_interval() -> u64 {
+    3600
+}
+fn default_retention_batch() -> u32 {
+    500
 }
 
 fn default_host() -> String {
@@ -248,6 +324,24 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.login_lockout_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "LOGIN_LOCKOUT_SECONDS",
+                "must be at least 1",
+            ));
+        }
+        if self.retention_interval_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "RETENTION_INTERVAL_SECONDS",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=10_000).contains(&self.retention_batch_size) {
+            return Err(SettingsError::invalid(
+                "RETENTION_BATCH_SIZE",
+                "must be between 1 and 10000",
+            ));
+        }
         self.log
             .filter_directive()
             .map_err(|e| SettingsError::invalid("LOG_LEVEL", e.to_string()))?;
@@ -315,6 +409,12 @@ impl fmt::Debug for Settings {
             .field("auth_token_ttl_hours", &self.auth_token_ttl_hours)
             .field("run_migrations", &self.run_migrations)
             .field("run_max_attempts", &self.run_max_attempts)
+            .field("metrics_token", &self.metrics_token.as_deref().map(redact))
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_ip_per_minute", &self.rate_limit_ip_per_minute)
+            .field("request_timeout_seconds", &self.request_timeout_seconds)
+            .field("retention_events_days", &self.retention_events_days)
+            .field("retention_sessions_days", &self.retention_sessions_days)
             .finish_non_exhaustive()
     }
 }

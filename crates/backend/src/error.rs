@@ -31,6 +31,14 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the service is shutting down")]
     ShuttingDown,
+    /// A rate limit or login throttle; answered with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_seconds: u64,
+    },
+    #[error("the request took too long and was abandoned")]
+    Timeout,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -69,6 +77,8 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Database(sqlx::Error::PoolTimedOut) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
@@ -96,7 +106,18 @@ impl IntoResponse for ApiError {
         } else {
             message
         };
-        (status, axum::Json(ErrorBody::new(code, message))).into_response()
+        let mut res = (status, axum::Json(ErrorBody::new(code, message))).into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(retry_after_seconds),
+            );
+        }
+        res
     }
 }
 

@@ -32,7 +32,8 @@ pub const RUN_VIEW_COLUMNS: &str =
      u.total_cost_usd, u.duration_ms, u.num_turns,
      x.status AS export_status, x.files AS export_files, x.added AS export_added,
      x.modified AS export_modified, x.unchanged AS export_unchanged, x.deleted AS export_deleted,
-     x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error";
+     x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error,
+     r.dead_lettered_at, r.attempt_errors";
 
 #[derive(sqlx::FromRow)]
 pub struct RunRow {
@@ -65,6 +66,8 @@ pub struct RunRow {
     export_deleted: Option<i64>,
     export_uploaded_bytes: Option<i64>,
     export_error: Option<String>,
+    dead_lettered_at: Option<DateTime<Utc>>,
+    attempt_errors: Json<Vec<crate::dead_letter::StoredAttemptError>>,
 }
 
 impl RunRow {
@@ -121,9 +124,8 @@ impl RunRow {
                 .parse()
                 .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?,
             scheduled_task_id: self.scheduled_task_id,
-            // Filled in by the dead-letter work.
-            dead_lettered_at: None,
-            attempt_errors: Vec::new(),
+            dead_lettered_at: self.dead_lettered_at,
+            attempt_errors: crate::dead_letter::attempt_errors(self.attempt_errors.0),
         })
     }
 }

@@ -241,5 +241,9 @@ pub async fn fire(pool: &PgPool, limit: u32, max_attempts: i32) -> ApiResult<Vec
         });
     }
     tx.commit().await?;
+    // Counted after the commit: a rolled-back fire did not happen.
+    for _ in &fired {
+        crate::metrics::schedule_fired();
+    }
     Ok(fired)
 }

@@ -29,6 +29,15 @@ pub async fn start_state(
         settings.run_retry_backoff_seconds,
         shutdown.clone(),
     );
+    crate::retention::spawn(
+        pool.clone(),
+        crate::retention::Policy::from_settings(&settings),
+        Some(std::sync::Arc::new(
+            crate::object_store::S3ObjectStore::from_settings(&settings),
+        )),
+        shutdown.clone(),
+    );
+    telemetry::metrics::install();
     let live = crate::live::Hub::new();
     live.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
@@ -37,6 +46,7 @@ pub async fn start_state(
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         storage: crate::storage::Storage::new(&settings),
         tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
+        protection: crate::protection::Protection::from_settings(&settings),
         settings: Arc::new(settings),
         pool,
         queue,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub local_user: Uuid,
     /// The S3 bucket: presigned URLs, manifests, attachment uploads.
     pub storage: crate::storage::Storage,
+    /// Rate limits, login throttling and request timeouts of this process.
+    pub protection: crate::protection::Protection,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

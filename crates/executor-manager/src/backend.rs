@@ -112,6 +112,10 @@ impl BackendClient {
             .http
             .post(format!("{}/api/v1/internal{path}", self.base))
             .header(INTERNAL_TOKEN_HEADER, &self.token)
+            .header(
+                telemetry::request_id::HEADER,
+                telemetry::request_id::current().unwrap_or_else(telemetry::request_id::generate),
+            )
             .timeout(timeout)
             .json(body)
             .send()
@@ -150,6 +154,22 @@ impl BackendClient {
                 code: "empty".into(),
                 message: format!("no body from {path}"),
             })
+    }
+
+    /// Whether the backend answers its readiness probe (`GET /health/ready`) within 3 s.
+    pub async fn ready(&self) -> Result<(), String> {
+        let res = self
+            .http
+            .get(format!("{}/health/ready", self.base))
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .map_err(|e| format!("unreachable: {}", e.without_url()))?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {}", res.status()))
+        }
     }
 
     /// Long-polls for a run; `None` when none came within `wait_seconds`.

@@ -156,6 +156,9 @@ pub struct Settings {
     /// On SIGTERM: how long active runs may take to finish before they are stopped and re-queued.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_seconds: u64,
+    /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 fn default_published_host() -> String {
@@ -456,6 +459,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("backend_url", &self.backend_url)
             .field("internal_api_token", &redact(&self.internal_api_token))
+            .field("metrics_token", &self.metrics_token.as_deref().map(redact))
             .field("callback_base_url", &self.callback_base_url)
             .field("workspace_root", &self.workspace_root)
             .field("executor_image", &self.executor_image)

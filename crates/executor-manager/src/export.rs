@@ -137,6 +137,20 @@ impl Exporter {
         }
     }
 
+    /// Whether the bucket is reachable with these credentials (`HeadBucket`), for readiness.
+    pub async fn check(&self) -> Result<(), String> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(s) => format!("bucket {}: {s:?}", self.bucket),
+                None => format!("unreachable: {e}"),
+            })
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

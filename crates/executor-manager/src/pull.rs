@@ -44,10 +44,17 @@ pub async fn pull_loop(
         // A shutdown does not abandon a pending long poll (the backend may be handing out a run
         // right then): it waits for the answer (at most TASK_CLAIM_WAIT_SECONDS) and gives back
         // a run that arrives, so the run is re-queued now rather than when its lease expires.
-        let claim = ctx.backend.claim(
-            &worker_id,
-            settings.task_claim_lease_seconds,
-            settings.task_claim_wait_seconds,
+        // Each claim gets a request id; a run it brings keeps it as its trace id, so the
+        // backend's claim, every later call about the run, the executor and its callbacks all
+        // log the same id.
+        let request_id = telemetry::request_id::generate();
+        let claim = telemetry::request_id::scope(
+            request_id.clone(),
+            ctx.backend.claim(
+                &worker_id,
+                settings.task_claim_lease_seconds,
+                settings.task_claim_wait_seconds,
+            ),
         );
         tokio::pin!(claim);
         let claimed = tokio::select! {
@@ -63,10 +70,10 @@ pub async fn pull_loop(
             Ok(Some(claimed)) => {
                 let ctx = ctx.clone();
                 let hard_stop = hard_stop.clone();
-                tracker.spawn(async move {
+                tracker.spawn(telemetry::request_id::scope(request_id, async move {
                     run::execute(ctx, claimed, hard_stop).await;
                     drop(permit);
-                });
+                }));
             }
             Ok(None) => {}
             Err(e) => {

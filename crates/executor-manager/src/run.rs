@@ -67,7 +67,7 @@ fn spawn_heartbeat(
     mpsc::UnboundedReceiver<LeaseEvent>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(
+    let task = telemetry::request_id::spawn(
         async move {
             let mut told_cancel = false;
             loop {
@@ -140,6 +140,7 @@ pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: Cancellat
         run_id = %run.run_id,
         session_id = %run.session_id,
         attempt = run.attempt,
+        request_id = telemetry::request_id::current().unwrap_or_default(),
     );
     async move {
         let lease = Lease {
@@ -150,6 +151,12 @@ pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: Cancellat
         tracing::info!(epoch = run.epoch, "run claimed");
         let report = drive(&ctx, &run, &lease, &hard_stop).await;
         tracing::info!(report = ?ReportLog(&report), "run finished");
+        telemetry::metrics::manager_run_finished(match &report {
+            Report::Complete(RunOutcome::Completed) => "completed",
+            Report::Complete(RunOutcome::Canceled) => "canceled",
+            Report::Fail { .. } => "failed",
+            Report::Drop => "dropped",
+        });
         send_report(&ctx.backend, &lease, report).await;
     }
     .instrument(span)
@@ -214,6 +221,7 @@ async fn drive(
     };
     let base = launched.base_url;
     let mut handle = launched.handle;
+    let running = telemetry::metrics::executor_started();
     let mut report = supervise(
         ctx,
         run,
@@ -236,6 +244,7 @@ async fn drive(
         *error = format!("{diagnosis}; {error}");
     }
     handle.stop().await;
+    drop(running);
     if report != Report::Drop {
         export_workspace(ctx, run, lease, &spec.workspace).await;
     }
@@ -259,8 +268,10 @@ async fn export_workspace(
         run_id: run.run_id,
     };
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let started = std::time::Instant::now();
     let report = match exporter.export(workspace, target).await {
         Ok(s) => {
+            telemetry::metrics::export_finished("ready", s.uploaded_bytes, started.elapsed());
             tracing::info!(
                 manifest = %s.manifest_key,
                 files = s.files,
@@ -287,6 +298,7 @@ async fn export_workspace(
             }
         }
         Err(e) => {
+            telemetry::metrics::export_finished("failed", 0, started.elapsed());
             tracing::error!(error = %e, "workspace export failed");
             ExportReport {
                 worker_id: lease.worker_id.clone(),

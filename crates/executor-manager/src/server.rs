@@ -32,7 +32,7 @@ pub struct App {
 
 #[derive(Clone)]
 struct HealthState {
-    registry: Registry,
+    ctx: Arc<RunContext>,
     draining: Arc<AtomicBool>,
 }
 
@@ -77,20 +77,28 @@ impl App {
         &self.ctx.settings
     }
 
-    /// The routes: `/health`, `/health/live`, `/health/ready`, `/api/v1/callbacks/{run_id}`.
+    /// The routes: `/health`, `/health/live`, `/health/ready`, `/metrics`,
+    /// `/api/v1/callbacks/{run_id}`; every request goes through the telemetry edge (request id,
+    /// span, HTTP metrics).
     fn router(&self, draining: Arc<AtomicBool>) -> Router {
         let health = Router::new()
             .route("/health", get(health))
-            .route("/health/live", get(health))
+            .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .with_state(HealthState {
-                registry: self.ctx.registry.clone(),
+                ctx: self.ctx.clone(),
                 draining,
             });
-        health.merge(callback::routes(
-            self.ctx.registry.clone(),
-            self.ctx.backend.clone(),
-        ))
+        health
+            .merge(callback::routes(
+                self.ctx.registry.clone(),
+                self.ctx.backend.clone(),
+            ))
+            .merge(telemetry::http::metrics_router(
+                self.ctx.settings.metrics_token.clone(),
+            ))
+            .route_layer(axum::middleware::from_fn(telemetry::http::route))
+            .layer(axum::middleware::from_fn(telemetry::http::edge))
     }
 
     /// Removes executors an earlier life of this manager left behind and releases their runs
@@ -206,20 +214,68 @@ async fn health(State(s): State<HealthState>) -> impl IntoResponse {
     axum::Json(json!({
         "status": "healthy",
         "service": "executor-manager",
-        "active_runs": s.registry.active().len(),
+        "active_runs": s.ctx.registry.active().len(),
     }))
 }
 
+async fn live() -> impl IntoResponse {
+    axum::Json(json!({"status": "alive", "service": "executor-manager"}))
+}
+
+/// Ready when not draining and every dependency answers within a few seconds: the Docker engine
+/// (docker runtime), S3 (when configured) and the backend. A 503 names each failing one, e.g.
+/// `"docker: ..."`, `"s3: ..."`, `"backend: ..."`.
 async fn ready(State(s): State<HealthState>) -> impl IntoResponse {
     if s.draining.load(Ordering::SeqCst) {
-        (
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "shutting_down", "service": "executor-manager"})),
-        )
-    } else {
+            axum::Json(
+                json!({"status": "shutting_down", "service": "executor-manager",
+                              "errors": ["shutting down"]}),
+            ),
+        );
+    }
+    let limit = std::time::Duration::from_secs(3);
+    let timed =
+        |what: &'static str, r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("{what}: {e}")),
+            Err(_) => Some(format!("{what}: no answer within 3 s")),
+        };
+    let runtime = async {
+        tokio::time::timeout(limit, async {
+            s.ctx.runtime.ping().await.map_err(|e| e.to_string())
+        })
+        .await
+    };
+    let s3 = async {
+        match &s.ctx.exporter {
+            Some(exporter) => tokio::time::timeout(limit, exporter.check()).await,
+            None => Ok(Ok(())),
+        }
+    };
+    let backend = async { tokio::time::timeout(limit, s.ctx.backend.ready()).await };
+    let (runtime, s3, backend) = tokio::join!(runtime, s3, backend);
+    let errors: Vec<String> = [
+        timed(s.ctx.runtime.name(), runtime),
+        timed("s3", s3),
+        timed("backend", backend),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if errors.is_empty() {
         (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "service": "executor-manager"})),
+            axum::Json(json!({"status": "ready", "service": "executor-manager", "errors": []})),
+        )
+    } else {
+        tracing::warn!(?errors, "not ready");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                json!({"status": "not ready", "service": "executor-manager", "errors": errors}),
+            ),
         )
     }
 }

@@ -122,9 +122,11 @@ pub fn router(tasks: TaskManager) -> Router {
         .route("/v1/tasks/{run_id}", get(status))
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(middleware::from_fn(telemetry::http::route))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(access_log))
         .with_state(tasks)
+        .layer(middleware::from_fn(telemetry::http::edge))
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -112,7 +112,8 @@ pub fn start(
         config,
     };
     let span = info_span!("callback", %run_id);
-    let handle = tokio::spawn(sender.run(rx).instrument(span));
+    // The run's request id travels with every callback (header `X-Request-ID`).
+    let handle = telemetry::request_id::spawn(sender.run(rx).instrument(span));
     (
         EventSink {
             tx,
@@ -285,6 +286,10 @@ impl Sender {
             .post(&self.config.url)
             .bearer_auth(&self.config.token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                telemetry::request_id::HEADER,
+                telemetry::request_id::current().unwrap_or_else(telemetry::request_id::generate),
+            )
             .body(body)
             .send()
             .await

@@ -206,8 +206,19 @@ impl TaskManager {
             record
         };
         let run_id = req.run_id;
-        let span = info_span!("run", %run_id, session_id = %req.session_id);
-        tokio::spawn(run(self.inner.clone(), record, req).instrument(span));
+        // The request id of the manager's execute call stays with the run (its span, its
+        // callbacks), so one run can be followed from the backend to the agent.
+        let request_id = telemetry::request_id::current();
+        let span = info_span!(
+            "run",
+            %run_id,
+            session_id = %req.session_id,
+            request_id = request_id.as_deref().unwrap_or_default(),
+        );
+        tokio::spawn(
+            telemetry::request_id::scope_opt(request_id, run(self.inner.clone(), record, req))
+                .instrument(span),
+        );
         Ok(run_id)
     }
 

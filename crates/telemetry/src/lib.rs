@@ -10,6 +10,10 @@
 //! | `LOG_SQL` | `false` | log every SQL statement (may contain sensitive data) |
 #![forbid(unsafe_code)]
 
+pub mod http;
+pub mod metrics;
+pub mod request_id;
+
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -137,7 +141,7 @@ impl LogSettings {
                 .json()
                 .flatten_event(true)
                 .with_current_span(true)
-                .with_span_list(false)
+                .with_span_list(true)
                 .with_writer(writer);
             (Some(layer), Some(guard))
         } else {
@@ -156,7 +160,7 @@ impl LogSettings {
                         .json()
                         .flatten_event(true)
                         .with_current_span(true)
-                        .with_span_list(false),
+                        .with_span_list(true),
                 )
                 .try_init()
         };

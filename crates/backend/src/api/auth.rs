@@ -140,10 +140,23 @@ async fn register(
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     Json(body): Json<Credentials>,
 ) -> ApiResult<impl IntoResponse> {
     require_password_mode(&state)?;
+    // Password guessing: a locked-out email or address is refused before any hashing.
+    let ip = state.protection.client_ip(&headers, Some(peer));
+    if let Some(throttle) = &state.protection.login
+        && let Err(wait) = throttle.check(&body.email, ip)
+    {
+        telemetry::metrics::rate_limited("login");
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed logins; try again later".into(),
+            retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    }
     let row: Option<(Uuid, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "SELECT id, email, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
     )
@@ -154,6 +167,9 @@ async fn login(
     let ok = password::verify(body.password, stored).await?;
     match row {
         Some((id, email, created_at, _)) if ok => {
+            if let Some(throttle) = &state.protection.login {
+                throttle.succeeded(&body.email);
+            }
             issue(
                 &state,
                 jar,
@@ -165,7 +181,12 @@ async fn login(
             )
             .await
         }
-        _ => Err(ApiError::Unauthorized("wrong email or password".into())),
+        _ => {
+            if let Some(throttle) = &state.protection.login {
+                throttle.failed(&body.email, ip);
+            }
+            Err(ApiError::Unauthorized("wrong email or password".into()))
+        }
     }
 }
 

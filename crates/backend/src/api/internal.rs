@@ -64,7 +64,14 @@ async fn claim_run(
     Json(req): Json<ClaimRequest>,
 ) -> ApiResult<Response> {
     Ok(match claim::claim(&state, &req).await? {
-        Some(run) => Json(run).into_response(),
+        Some(run) => {
+            // Off the response path: the worker does not wait for a metric.
+            tokio::spawn(crate::metrics::observe_claim(
+                state.pool.clone(),
+                run.run_id,
+            ));
+            Json(run).into_response()
+        }
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
@@ -113,9 +120,9 @@ async fn complete(
     Path(id): Path<Uuid>,
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<RunAck>> {
-    Ok(Json(
-        lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?,
-    ))
+    let ack = lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?;
+    tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
+    Ok(Json(ack))
 }
 
 async fn fail(
@@ -124,18 +131,20 @@ async fn fail(
     Path(id): Path<Uuid>,
     Json(req): Json<FailRequest>,
 ) -> ApiResult<Json<RunAck>> {
-    Ok(Json(
-        lease::fail(
-            &state.pool,
-            id,
-            &req.worker_id,
-            req.epoch,
-            &req.error,
-            req.retryable,
-            state.settings.run_retry_backoff_seconds,
-        )
-        .await?,
-    ))
+    let ack = lease::fail(
+        &state.pool,
+        id,
+        &req.worker_id,
+        req.epoch,
+        &req.error,
+        req.retryable,
+        state.settings.run_retry_backoff_seconds,
+    )
+    .await?;
+    if ack.status.is_terminal() {
+        tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
+    }
+    Ok(Json(ack))
 }
 
 async fn export(

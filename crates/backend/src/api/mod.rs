@@ -7,6 +7,7 @@ mod auth;
 mod files;
 mod health;
 mod internal;
+mod metrics;
 mod runs;
 mod schedules;
 mod sessions;
@@ -35,21 +36,31 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let cors = cors_layer(&state);
 
+    // Request timeouts apply to the public API but not to the WebSocket (long-lived).
     let public = Router::new()
         .merge(auth::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
         .merge(schedules::routes())
-        .merge(ws::routes())
         .merge(files::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::protection::timeout,
+        ))
+        .merge(ws::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
-        // Uploads have their own limit (merged after the JSON limit, so it does not apply).
+        // Uploads have their own limit (merged after the JSON limit, so it does not apply) and no
+        // request timeout (a large upload on a slow link takes its time).
         .merge(
             attachments::routes().layer(DefaultBodyLimit::max(attachments::body_limit(
                 state.settings.max_upload_size_mb,
             ))),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::protection::rate_limit,
+        ));
 
     let internal = internal::routes().layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT));
 
@@ -57,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/internal", internal)
         .nest("/api/v1", public)
         .merge(health::routes())
+        .merge(metrics::routes())
+        .route_layer(axum::middleware::from_fn(telemetry::http::route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -77,6 +90,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost: accepts or makes the request id (so the layers above keep it), opens the
+        // request span and counts the request by route template.
+        .layer(axum::middleware::from_fn(telemetry::http::edge))
 }
 
 fn cors_layer(state: &AppState) -> CorsLayer {

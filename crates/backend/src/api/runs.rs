@@ -1,8 +1,8 @@
-//! `GET /runs/{id}`.
+//! `GET /runs/{id}`, `POST /runs/{id}/retry`.
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use protocol::api::RunView;
 use uuid::Uuid;
 
@@ -12,7 +12,9 @@ use crate::extract::{Json, Path};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/runs/{id}", get(get_run))
+    Router::new()
+        .route("/runs/{id}", get(get_run))
+        .route("/runs/{id}/retry", post(retry_run))
 }
 
 async fn get_run(
@@ -23,4 +25,16 @@ async fn get_run(
     Ok(Json(
         crate::runs::get_owned(&state.pool, user.id, id).await?,
     ))
+}
+
+/// Re-queues a failed (e.g. dead-lettered) run with fresh attempts.
+async fn retry_run(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<RunView>> {
+    let view = crate::dead_letter::retry(&state.pool, user.id, id).await?;
+    // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.
+    state.queue.bump();
+    Ok(Json(view))
 }

@@ -218,6 +218,9 @@ async fn cancel(
     .bind(id)
     .fetch_one(&state.pool)
     .await?;
+    for _ in 0..canceled {
+        crate::metrics::record_final("canceled", None, false);
+    }
     tracing::info!(session_id = %id, canceled, canceling, "cancel requested");
     Ok(Json(CancelResponse {
         canceled,

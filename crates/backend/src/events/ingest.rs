@@ -123,7 +123,9 @@ impl Ingester {
             })
             .await
             .map_err(|_| ApiError::ShuttingDown)?;
-        answer.await.map_err(|_| ApiError::ShuttingDown)?
+        let stored = answer.await.map_err(|_| ApiError::ShuttingDown)??;
+        telemetry::metrics::events_ingested(u64::from(stored.stored));
+        Ok(stored)
     }
 }
 

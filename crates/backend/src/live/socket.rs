@@ -48,6 +48,8 @@ type Stream = futures::stream::SplitStream<WebSocket>;
 /// Serves one connection. `user` is set when the upgrade request was already authenticated (a
 /// cookie, or single-user mode).
 pub async fn serve(socket: WebSocket, state: AppState, user: Option<Uuid>) {
+    // Counted in `workcell_websocket_connections` for as long as the connection lives.
+    let _open = telemetry::metrics::websocket_opened();
     let (mut sink, mut stream) = socket.split();
     let user = match user {
         Some(u) => u,

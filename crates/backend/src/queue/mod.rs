@@ -14,6 +14,10 @@
 //!   goes back to the queue with its epoch advanced (fencing off the old worker) and a back-off of
 //!   `RUN_RETRY_BACKOFF_SECONDS × 2^(attempt−1)` (at most 10 minutes), or, once `RUN_MAX_ATTEMPTS`
 //!   claims were used, is failed with an error that says so. A run being canceled is canceled.
+//! * **Dead letters.** A run that fails on its last allowed attempt (a lease expiry or a worker's
+//!   failure report) is *dead-lettered*: `dead_lettered_at` is set and every attempt's error stays
+//!   in `attempt_errors`. It stays failed until its owner re-queues it with
+//!   `POST /runs/{id}/retry` ([`crate::dead_letter`]), which gives it fresh attempts.
 //! * **Long polls.** A claim with nothing to claim waits up to `wait_seconds` for a wake-up from
 //!   [`notify`]; it never sleeps in a loop.
 //! * **Worker failures.** `fail` with `retryable: true` (the platform's fault, e.g. a worker shutting
@@ -53,6 +57,8 @@ macro_rules! settle_set {
              THEN now() + LEAST(", $backoff, " * power(2, GREATEST(r.attempts - 1, 0)), 600) * interval '1 second'
              ELSE r.scheduled_at END,
          finished_at = CASE WHEN d.next = 'queued' THEN NULL ELSE now() END,
+         dead_lettered_at = CASE WHEN d.next = 'failed' AND r.attempts >= r.max_attempts
+             THEN now() ELSE NULL END,
          lease_epoch = CASE WHEN d.next = 'queued' THEN r.lease_epoch + 1 ELSE r.lease_epoch END,
          lease_holder = CASE WHEN d.next = 'queued' THEN NULL ELSE r.lease_holder END,
          lease_expires_at = NULL")

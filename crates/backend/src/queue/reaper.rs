@@ -12,7 +12,7 @@ const BATCH: i64 = 500;
 
 /// Settles up to one batch of expired leases; returns how many were settled.
 pub async fn reap_once(pool: &PgPool, backoff_seconds: u64) -> Result<u64, sqlx::Error> {
-    let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(concat!(
+    let rows: Vec<(uuid::Uuid, String, Option<f64>, bool)> = sqlx::query_as(concat!(
         "UPDATE runs r SET ",
         settle_set!("$1"),
         " FROM (SELECT id,
@@ -30,15 +30,18 @@ pub async fn reap_once(pool: &PgPool, backoff_seconds: u64) -> Result<u64, sqlx:
              LIMIT $2
                FOR UPDATE SKIP LOCKED) d
           WHERE r.id = d.id
-      RETURNING r.id, r.status"
+      RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8,
+                r.dead_lettered_at IS NOT NULL"
     ))
     .bind(i64::try_from(backoff_seconds).unwrap_or(i64::MAX))
     .bind(BATCH)
     .fetch_all(pool)
     .await?;
-    for (id, status) in &rows {
-        tracing::warn!(run_id = %id, %status, "lease expired");
+    for (id, status, ran, dead) in &rows {
+        tracing::warn!(run_id = %id, %status, dead_lettered = dead, "lease expired");
+        crate::metrics::record_final(status, *ran, *dead);
     }
+    telemetry::metrics::leases_expired(rows.len() as u64);
     Ok(rows.len() as u64)
 }
 

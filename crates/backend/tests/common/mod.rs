@@ -41,6 +41,9 @@ fn base_vars() -> Vec<(String, String)> {
         ("S3_BUCKET", "bucket"),
         ("RUN_RETRY_BACKOFF_SECONDS", "0"),
         ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
+        // Tests send bursts from one address; the rate-limit tests turn the limits back on.
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("RATE_LIMIT_IP_PER_MINUTE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

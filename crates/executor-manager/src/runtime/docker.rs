@@ -202,6 +202,16 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            self.docker
+                .ping()
+                .await
+                .map(|_| ())
+                .map_err(|e| RuntimeError::Daemon(e.to_string()))
+        })
+    }
+
     fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
             let workspace = spec.workspace.clone();

@@ -88,12 +88,22 @@ pub trait Runtime: Send + Sync + 'static {
     /// At start-up: removes executors left by an earlier life of this manager whose runs are not
     /// in `keep`, and names their runs. The default has nothing to reconcile (child processes die
     /// with the manager).
+    /// Whether the runtime can launch executors now (the Docker engine answers a ping). The
+    /// default has no dependency to check.
+    fn ping(&self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async { Ok(()) })
+    }
     fn reconcile<'a>(
         &'a self,
         _keep: &'a [Uuid],
     ) -> BoxFuture<'a, Result<Vec<Orphan>, RuntimeError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+}
+
+/// The request id to send on: the current one (the run's), else a fresh one.
+fn request_id() -> String {
+    telemetry::request_id::current().unwrap_or_else(telemetry::request_id::generate)
 }
 
 /// The executor's HTTP API (`/health`, `/v1/tasks/*`).
@@ -162,6 +172,7 @@ impl ExecutorClient {
         let res = self
             .http
             .post(format!("{base_url}/v1/tasks/execute"))
+            .header(telemetry::request_id::HEADER, request_id())
             .json(req)
             .send()
             .await
@@ -185,6 +196,7 @@ impl ExecutorClient {
         let res = self
             .http
             .post(format!("{base_url}/v1/tasks/{run_id}/cancel"))
+            .header(telemetry::request_id::HEADER, request_id())
             .send()
             .await
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
@@ -203,6 +215,7 @@ impl ExecutorClient {
         let res = self
             .http
             .get(format!("{base_url}/v1/tasks/{run_id}"))
+            .header(telemetry::request_id::HEADER, request_id())
             .send()
             .await
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;

@@ -1,0 +1,31 @@
+//! `GET /metrics`: Prometheus text. The run-state gauges are refreshed from the database at each
+//! scrape (one indexed count), so they are exact whichever replica is scraped. Unauthenticated
+//! unless `METRICS_TOKEN` is set; see docs/operations.md for how to expose it.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = state.settings.metrics_token.as_deref();
+    if telemetry::http::metrics_authorized(token, &headers) {
+        let refresh = crate::metrics::refresh_run_gauges(&state.pool);
+        if tokio::time::timeout(Duration::from_secs(2), refresh)
+            .await
+            .is_err()
+        {
+            tracing::warn!("run gauges not refreshed: the database did not answer within 2 s");
+        }
+    }
+    telemetry::http::metrics_answer(token, &headers)
+}

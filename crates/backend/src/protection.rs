@@ -1,0 +1,328 @@
+//! Protection of the public API: rate limits per user and per client IP, login throttling, and
+//! request timeouts.
+//!
+//! The limits are token buckets kept in this process's memory: with several backend replicas
+//! behind a load balancer each replica counts on its own, so the effective limit is the configured
+//! one times the number of replicas a client's requests reach. That is enough to stop a runaway
+//! script or password guessing; a shared limiter (PostgreSQL or a proxy) would be the next step.
+//! Buckets of quiet clients are forgotten, so memory stays bounded by the number of recently
+//! active clients.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::{AuthMode, Settings};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Above this many tracked keys, idle entries are swept before a new one is added.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// A token bucket: `capacity` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Many token buckets with the same rate, one per key.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    capacity: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    /// `None` when `per_minute` is 0 (no limit).
+    pub fn new(per_minute: u32, burst: u32) -> Option<Self> {
+        (per_minute > 0).then(|| Self {
+            per_second: f64::from(per_minute) / 60.0,
+            capacity: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes one token for `key`; `Err(retry_after)` when there is none.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
+    }
+
+    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if buckets.len() > SWEEP_ABOVE && !buckets.contains_key(key) {
+            let (rate, cap) = (self.per_second, self.capacity);
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < cap);
+        }
+        let b = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: self.capacity,
+            last: now,
+        });
+        let refill = now.duration_since(b.last).as_secs_f64() * self.per_second;
+        b.tokens = (b.tokens + refill).min(self.capacity);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.per_second))
+        }
+    }
+}
+
+/// Failed logins of one email or one client IP.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    first: Instant,
+    locked_until: Option<Instant>,
+}
+
+/// Locks an email (or a client IP) out of logging in for `lockout` after `max` failures within
+/// `lockout`. A success clears the email's failures (not the IP's: one right password must not
+/// reset a guesser's count).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    max_per_email: u32,
+    max_per_ip: u32,
+    lockout: Duration,
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+impl LoginThrottle {
+    pub fn new(max_per_email: u32, max_per_ip: u32, lockout: Duration) -> Option<Self> {
+        (max_per_email > 0 || max_per_ip > 0).then(|| Self {
+            max_per_email,
+            max_per_ip,
+            lockout,
+            failures: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn keys(email: &str, ip: Option<IpAddr>) -> (String, Option<String>) {
+        (
+            format!("email:{}", email.trim().to_lowercase()),
+            ip.map(|ip| format!("ip:{ip}")),
+        )
+    }
+
+    /// `Err(retry_after)` while the email or the IP is locked out.
+    pub fn check(&self, email: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let now = Instant::now();
+        let Ok(map) = self.failures.lock() else {
+            return Ok(());
+        };
+        let (ek, ik) = Self::keys(email, ip);
+        let wait = [Some(ek), ik]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| map.get(&k)?.locked_until)
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+            .max();
+        match wait {
+            Some(w) => Err(w),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login.
+    pub fn failed(&self, email: &str, ip: Option<IpAddr>) {
+        let now = Instant::now();
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        let lockout = self.lockout;
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, f| {
+                now.duration_since(f.first) < lockout || f.locked_until.is_some_and(|u| u > now)
+            });
+        }
+        let (ek, ik) = Self::keys(email, ip);
+        for (key, max) in [(Some(ek), self.max_per_email), (ik, self.max_per_ip)] {
+            let Some(key) = key else { continue };
+            if max == 0 {
+                continue;
+            }
+            let f = map.entry(key).or_insert(Failures {
+                count: 0,
+                first: now,
+                locked_until: None,
+            });
+            if now.duration_since(f.first) >= lockout && f.locked_until.is_none_or(|u| u <= now) {
+                *f = Failures {
+                    count: 0,
+                    first: now,
+                    locked_until: None,
+                };
+            }
+            f.count += 1;
+            if f.count >= max {
+                f.locked_until = Some(now + lockout);
+            }
+        }
+    }
+
+    /// A successful login clears the email's failures.
+    pub fn succeeded(&self, email: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&Self::keys(email, None).0);
+        }
+    }
+}
+
+/// The limits of one backend process.
+#[derive(Clone)]
+pub struct Protection {
+    per_user: Option<Arc<RateLimiter>>,
+    per_ip: Option<Arc<RateLimiter>>,
+    pub login: Option<Arc<LoginThrottle>>,
+    trust_forwarded_for: bool,
+    timeout: Option<Duration>,
+}
+
+impl Protection {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            per_user: RateLimiter::new(s.rate_limit_per_minute, s.rate_limit_burst).map(Arc::new),
+            per_ip: RateLimiter::new(s.rate_limit_ip_per_minute, s.rate_limit_ip_burst)
+                .map(Arc::new),
+            login: LoginThrottle::new(
+                s.login_max_failures,
+                s.login_ip_max_failures,
+                Duration::from_secs(s.login_lockout_seconds),
+            )
+            .map(Arc::new),
+            trust_forwarded_for: s.trust_forwarded_for,
+            timeout: (s.request_timeout_seconds > 0)
+                .then(|| Duration::from_secs(s.request_timeout_seconds)),
+        }
+    }
+
+    /// The client's IP: the first `X-Forwarded-For` address when trusted, else the peer.
+    pub fn client_ip(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        if self.trust_forwarded_for
+            && let Some(ip) = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+        peer.map(|p| p.ip())
+    }
+}
+
+/// The user a request's login token names (signature and expiry checked, no database call: a
+/// logged-out token still counts against its user's limit, which is what a limit wants).
+fn token_user(state: &AppState, headers: &HeaderMap) -> Option<uuid::Uuid> {
+    if state.settings.auth_mode == AuthMode::SingleUser {
+        return Some(state.local_user);
+    }
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let token = bearer.or_else(|| crate::auth::cookie_token(headers))?;
+    state.tokens.verify(&token).map(|c| c.sub)
+}
+
+fn too_many(scope: &'static str, retry_after: Duration) -> Response {
+    telemetry::metrics::rate_limited(scope);
+    ApiError::TooManyRequests {
+        message: match scope {
+            "user" => "too many requests from this account; slow down".to_owned(),
+            _ => "too many requests from this address; slow down".to_owned(),
+        },
+        retry_after_seconds: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+    }
+    .into_response()
+}
+
+/// Middleware of the public API: the per-IP and per-user limits.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let p = &state.protection;
+    if let Some(limiter) = &p.per_ip {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        if let Some(ip) = p.client_ip(req.headers(), peer)
+            && let Err(wait) = limiter.check(&ip.to_string())
+        {
+            return too_many("ip", wait);
+        }
+    }
+    if let Some(limiter) = &p.per_user
+        && let Some(user) = token_user(&state, req.headers())
+        && let Err(wait) = limiter.check(&user.to_string())
+    {
+        return too_many("user", wait);
+    }
+    next.run(req).await
+}
+
+/// Middleware of the public API (not the WebSocket): `REQUEST_TIMEOUT_SECONDS`.
+pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.protection.timeout {
+        None => next.run(req).await,
+        Some(limit) => match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => {
+                tracing::warn!(timeout_seconds = limit.as_secs(), "request timed out");
+                ApiError::Timeout.into_response()
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills() {
+        let l = RateLimiter::new(60, 3).unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(l.check_at("k", t0).is_ok());
+        }
+        let wait = l.check_at("k", t0).unwrap_err();
+        assert!(
+            wait <= Duration::from_secs(1) && wait > Duration::from_millis(900),
+            "{wait:?}"
+        );
+        assert!(l.check_at("other", t0).is_ok());
+        assert!(l.check_at("k", t0 + Duration::from_secs(1)).is_ok());
+        assert!(RateLimiter::new(0, 10).is_none());
+    }
+
+    #[test]
+    fn logins_lock_out_after_failures_and_success_clears_the_email() {
+        let t = LoginThrottle::new(3, 10, Duration::from_secs(60)).unwrap();
+        let ip = Some("10.0.0.1".parse().unwrap());
+        for _ in 0..2 {
+            t.failed("A@x.io", ip);
+        }
+        assert!(t.check("a@x.io", ip).is_ok());
+        t.succeeded("a@x.io");
+        for _ in 0..3 {
+            t.failed("a@x.io", ip);
+        }
+        let wait = t.check("a@x.io", None).unwrap_err();
+        assert!(wait > Duration::from_secs(58));
+        assert!(t.check("b@x.io", ip).is_ok());
+    }
+}
