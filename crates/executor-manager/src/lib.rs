@@ -9,6 +9,8 @@
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
+//! - [`warm`]: executors kept up after a run for the session's next run.
+//! - [`pool`]: pre-started executors for new sessions (slot directories, workspace hand-over).
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -16,10 +18,12 @@ pub mod backend;
 pub mod callback;
 pub mod config;
 pub mod export;
+pub mod pool;
 pub mod pull;
 pub mod run;
 pub mod runtime;
 pub mod server;
+pub mod warm;
 
 pub use config::Settings;
-pub use server::App;
+pub use server::{App, Kept};

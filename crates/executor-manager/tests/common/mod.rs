@@ -63,6 +63,8 @@ pub struct Harness {
     pub pool: PgPool,
     pub llm: FakeLlmHandle,
     pub registry: Registry,
+    /// The manager's warm set and pool.
+    pub kept: executor_manager::Kept,
     /// Unique per harness unless `MANAGER_ID` is given (concurrent tests must not reconcile
     /// each other's containers away).
     pub manager_id: String,
@@ -164,6 +166,8 @@ impl Harness {
             ("TASK_CLAIM_WAIT_SECONDS", "2"),
             ("TASK_PULL_INTERVAL_SECONDS", "1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "20"),
+            // Off unless a test turns it on: most tests expect the executor gone after a run.
+            ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
         ]);
         let manager_id = extra
             .iter()
@@ -178,6 +182,7 @@ impl Harness {
             .expect("runtime");
         let app = App::new(settings, runtime).expect("app");
         let registry = app.registry();
+        let kept = app.kept();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let manager_task = tokio::spawn(app.serve(listener, async move {
             let _ = stop_rx.await;
@@ -190,6 +195,7 @@ impl Harness {
             pool,
             llm,
             registry,
+            kept,
             manager_id,
             workspace_root,
             backend_shutdown,
