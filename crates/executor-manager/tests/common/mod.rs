@@ -240,6 +240,25 @@ impl Harness {
         )
     }
 
+    /// A follow-up task in `session`; returns its run id.
+    pub async fn task_in(&self, session: Uuid, prompt: &str) -> Uuid {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/tasks", self.backend))
+            .json(&json!({"prompt": prompt, "session_id": session}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let v: Value = res.json().await.unwrap();
+        v["run_id"].as_str().unwrap().parse().unwrap()
+    }
+
     pub async fn run_status(&self, run: Uuid) -> String {
         sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
             .bind(run)
