@@ -67,7 +67,7 @@ fn read(path: std::path::PathBuf) -> String {
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_warm_executor_serves_its_session_only_and_stops_when_idle(pool: PgPool) {
-    let mut h = Harness::start(pool, scenarios(), &[("EXECUTOR_WARM_IDLE_SECONDS", "4")]).await;
+    let mut h = Harness::start(pool, scenarios(), &[("EXECUTOR_WARM_IDLE_SECONDS", "10")]).await;
     let warm = h.kept.warm.clone();
     let (session, first) = h.task("[scenario:write_then_look] write").await;
     completed(&h, first).await;
@@ -94,8 +94,8 @@ async fn a_warm_executor_serves_its_session_only_and_stops_when_idle(pool: PgPoo
     assert_eq!(read(copy), "hello");
     wait_until("parked again", Duration::from_secs(10), || warm.len() == 2).await;
 
-    // Idle for 4 s: stopped.
-    wait_until("idle expiry", Duration::from_secs(15), || warm.is_empty()).await;
+    // Idle for 10 s: stopped.
+    wait_until("idle expiry", Duration::from_secs(30), || warm.is_empty()).await;
     h.stop_manager(Duration::from_secs(30)).await;
 }
 
