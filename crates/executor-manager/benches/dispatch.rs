@@ -215,7 +215,10 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
             ("WORKSPACE_ROOT", root.path().display().to_string()),
             ("ANTHROPIC_BASE_URL", llm_url.clone()),
             ("ANTHROPIC_AUTH_TOKEN", LLM_KEY.into()),
-            ("MANAGER_ID", format!("bench-dispatch-{}", Uuid::new_v4().simple())),
+            (
+                "MANAGER_ID",
+                format!("bench-dispatch-{}", Uuid::new_v4().simple()),
+            ),
             ("TASK_CLAIM_WAIT_SECONDS", "20".into()),
             ("LOG_LEVEL", "warn".into()),
             (

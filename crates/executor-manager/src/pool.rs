@@ -87,9 +87,10 @@ async fn recover(dir: &Path, workspace_root: &Path) {
         let owner = tokio::fs::read_to_string(dir.join(OWNER_FILE))
             .await
             .unwrap_or_default();
-        let parsed = owner.trim().split_once('/').and_then(|(u, s)| {
-            Some((u.parse::<Uuid>().ok()?, s.parse::<Uuid>().ok()?))
-        });
+        let parsed = owner
+            .trim()
+            .split_once('/')
+            .and_then(|(u, s)| Some((u.parse::<Uuid>().ok()?, s.parse::<Uuid>().ok()?)));
         let Some((user, session)) = parsed else {
             tracing::error!(slot = %dir.display(), "a slot holds a workspace without a valid owner; leaving it in place");
             return;
@@ -340,7 +341,10 @@ mod tests {
         std::fs::create_dir_all(&s.dir).unwrap();
         s.assign(user, session, &ws).await.unwrap();
         assert!(!ws.exists());
-        assert_eq!(std::fs::read_to_string(s.workspace().join("a.txt")).unwrap(), "A");
+        assert_eq!(
+            std::fs::read_to_string(s.workspace().join("a.txt")).unwrap(),
+            "A"
+        );
         s.release(&ws).await.unwrap();
         assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "A");
         s.dispose().await;
@@ -376,7 +380,10 @@ mod tests {
         assert!(!s.dir.exists());
         assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "B");
         let recovered = ws.with_file_name(format!("workspace.recovered-{}", s.id.simple()));
-        assert_eq!(std::fs::read_to_string(recovered.join("a.txt")).unwrap(), "A");
+        assert_eq!(
+            std::fs::read_to_string(recovered.join("a.txt")).unwrap(),
+            "A"
+        );
     }
 
     #[test]

@@ -279,10 +279,10 @@ async fn acquire(
     run: &ClaimedRun,
     spec: &LaunchSpec,
 ) -> Result<Executor, RuntimeError> {
-    if let Some(executor) = ctx.warm.take(run.user_id, run.session_id) {
-        if let Some(e) = ready(ctx, run, spec, executor).await {
-            return Ok(e);
-        }
+    if let Some(executor) = ctx.warm.take(run.user_id, run.session_id)
+        && let Some(e) = ready(ctx, run, spec, executor).await
+    {
+        return Ok(e);
     }
     // Whatever else runs for this session is stale (one run per session at a time).
     ctx.runtime.evict_session(run.session_id).await;

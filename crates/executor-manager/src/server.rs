@@ -22,10 +22,10 @@ use crate::export::Exporter;
 use crate::pool::{Pool, PoolConfig, manager_dir_name};
 use crate::pull;
 use crate::run::{RunContext, executor_env};
-use crate::warm::WarmSet;
 use crate::runtime::docker::{DockerConfig, DockerRuntime};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::{ExecutorClient, Runtime};
+use crate::warm::WarmSet;
 
 /// What a test or benchmark can see of the kept executors.
 #[derive(Clone)]

@@ -307,7 +307,10 @@ async fn startup_removes_leftover_containers_and_requeues_their_runs(pool: PgPoo
     }
 }
 
-async fn containers_labelled(docker: &Docker, label: &str) -> Vec<bollard::models::ContainerSummary> {
+async fn containers_labelled(
+    docker: &Docker,
+    label: &str,
+) -> Vec<bollard::models::ContainerSummary> {
     let filters = HashMap::from([("label", vec![label.to_owned()])]);
     docker
         .list_containers(Some(
@@ -336,7 +339,7 @@ async fn pooled_container_serves_a_new_session_then_stays_warm_for_it(pool: PgPo
     let mine = format!("{LABEL_MANAGER}={}", h.manager_id);
     let pooled = h.kept.pool.clone();
     let deadline = tokio::time::Instant::now() + RUN_LIMIT;
-    while pooled.len() < 1 {
+    while pooled.is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "pool not filled");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -355,15 +358,21 @@ async fn pooled_container_serves_a_new_session_then_stays_warm_for_it(pool: PgPo
     assert!(containers_of(&docker, run).await.is_empty());
     let user = h.user_of(session).await;
     let ws = h.workspace(user, session);
-    assert_eq!(std::fs::read_to_string(ws.join("out.txt")).unwrap(), "hello");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("out.txt")).unwrap(),
+        "hello"
+    );
     assert_eq!(
         std::fs::read_to_string(ws.join("uid.txt")).unwrap().trim(),
         "1000"
     );
     // It is now the session's warm container, and the pool started a new one.
     let deadline = tokio::time::Instant::now() + RUN_LIMIT;
-    while pooled.len() < 1 || h.kept.warm.len() < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "not refilled/parked");
+    while pooled.is_empty() || h.kept.warm.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not refilled/parked"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ids: Vec<String> = containers_labelled(&docker, &mine)
@@ -382,8 +391,7 @@ async fn pooled_container_serves_a_new_session_then_stays_warm_for_it(pool: PgPo
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn warm_container_takes_the_follow_up_run(pool: PgPool) {
-    let Some((mut h, docker)) = start(pool, &[("EXECUTOR_WARM_IDLE_SECONDS", "120")]).await
-    else {
+    let Some((mut h, docker)) = start(pool, &[("EXECUTOR_WARM_IDLE_SECONDS", "120")]).await else {
         return;
     };
     let (session, run) = h.task("[scenario:write_file] write hello").await;

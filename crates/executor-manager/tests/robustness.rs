@@ -60,7 +60,13 @@ impl Drop for Manager {
 }
 
 /// Starts the manager binary against the harness's backend and model server.
-fn spawn_manager(h: &Harness, image: &str, gateway: &str, id: &str, extra: &[(&str, &str)]) -> Manager {
+fn spawn_manager(
+    h: &Harness,
+    image: &str,
+    gateway: &str,
+    id: &str,
+    extra: &[(&str, &str)],
+) -> Manager {
     let port = std::net::TcpListener::bind("0.0.0.0:0")
         .unwrap()
         .local_addr()
@@ -70,7 +76,10 @@ fn spawn_manager(h: &Harness, image: &str, gateway: &str, id: &str, extra: &[(&s
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_executor-manager"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DOCKER_HOST", std::env::var("DOCKER_HOST").unwrap_or_default())
+        .env(
+            "DOCKER_HOST",
+            std::env::var("DOCKER_HOST").unwrap_or_default(),
+        )
         .env("BACKEND_URL", &h.backend)
         .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
         .env("CALLBACK_BASE_URL", format!("http://{gateway}:{port}"))
@@ -126,7 +135,13 @@ fn watch_session(docker: Docker, session: Uuid) -> (Arc<AtomicUsize>, tokio::tas
 
 async fn inert_harness(pool: PgPool, gateway: &str) -> Harness {
     // The in-process manager claims nothing; the backend and the model server are what we use.
-    Harness::start_with(pool, scenarios(), &[("TASK_PULL_ENABLED", "false")], Some(gateway)).await
+    Harness::start_with(
+        pool,
+        scenarios(),
+        &[("TASK_PULL_ENABLED", "false")],
+        Some(gateway),
+    )
+    .await
 }
 
 async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
@@ -139,12 +154,18 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
     let (session, run) = h.task("[scenario:slowish] take a while").await;
     let (most, watcher) = watch_session(docker.clone(), session);
     h.wait_status(run, &["running"], RUN_LIMIT).await;
-    assert_eq!(containers(&docker, format!("{LABEL_MANAGER}={id_a}")).await, 1);
+    assert_eq!(
+        containers(&docker, format!("{LABEL_MANAGER}={id_a}")).await,
+        1
+    );
 
     // kill -9: no drain, the container is left running.
     a.child.start_kill().unwrap();
     a.child.wait().await.unwrap();
-    assert_eq!(containers(&docker, format!("{LABEL_MANAGER}={id_a}")).await, 1);
+    assert_eq!(
+        containers(&docker, format!("{LABEL_MANAGER}={id_a}")).await,
+        1
+    );
 
     // A new manager: the same id reconciles at once; another id finds the run after the lease
     // expired and removes the session's stale container before its own starts.
@@ -172,9 +193,17 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
     assert_eq!(holder, id_b);
     // Exactly one terminal event; never two executors of the session at once.
     let kinds: Vec<String> = h.events(run).await.into_iter().map(|e| e.2).collect();
-    assert_eq!(kinds.iter().filter(|k| END.contains(&k.as_str())).count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| END.contains(&k.as_str())).count(),
+        1,
+        "{kinds:?}"
+    );
     watcher.abort();
-    assert_eq!(most.load(Ordering::SeqCst), 1, "two containers of the session at once");
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "two containers of the session at once"
+    );
 
     // SIGTERM: B drains; no container of either manager is left.
     nix::sys::signal::kill(
@@ -188,7 +217,10 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     for id in [&id_a, &b.id] {
-        assert_eq!(containers(&docker, format!("{LABEL_MANAGER}={id}")).await, 0);
+        assert_eq!(
+            containers(&docker, format!("{LABEL_MANAGER}={id}")).await,
+            0
+        );
     }
 }
 
@@ -239,19 +271,39 @@ async fn two_managers_execute_twenty_runs_exactly_once(pool: PgPool) {
         let seqs: Vec<i64> = events.iter().map(|e| e.1).collect();
         assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>(), "{run}");
         let inits = events.iter().filter(|e| e.2 == "system_init").count();
-        let ends = events.iter().filter(|e| END.contains(&e.2.as_str())).count();
-        assert_eq!((inits, ends), (1, 1), "run {run} executed more than once: {events:?}");
+        let ends = events
+            .iter()
+            .filter(|e| END.contains(&e.2.as_str()))
+            .count();
+        assert_eq!(
+            (inits, ends),
+            (1, 1),
+            "run {run} executed more than once: {events:?}"
+        );
     }
-    assert_eq!(per_manager.len(), 2, "one manager did everything: {per_manager:?}");
+    assert_eq!(
+        per_manager.len(),
+        2,
+        "one manager did everything: {per_manager:?}"
+    );
     drop(managers);
     // kill_on_drop is SIGKILL: clean up what they may have left (nothing is running now).
     for id in &ids {
         let filters = HashMap::from([("label", vec![format!("{LABEL_MANAGER}={id}")])]);
         let list = docker
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .unwrap();
-        assert!(list.is_empty(), "containers left after completed runs: {}", list.len());
+        assert!(
+            list.is_empty(),
+            "containers left after completed runs: {}",
+            list.len()
+        );
     }
 }
 
@@ -280,7 +332,10 @@ async fn sigterm_requeues_a_run_past_the_timeout_and_removes_every_container(poo
     h.wait_status(run, &["running"], RUN_LIMIT).await;
     let deadline = tokio::time::Instant::now() + RUN_LIMIT;
     while containers(&docker, format!("{LABEL_MANAGER}={id}")).await < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "expected warm + pooled + running");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected warm + pooled + running"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     nix::sys::signal::kill(
@@ -294,6 +349,14 @@ async fn sigterm_requeues_a_run_past_the_timeout_and_removes_every_container(poo
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     // Reported retryable: back in the queue for another manager (attempts remain).
-    assert_eq!(h.run_status(run).await, "queued", "{:?}", h.run_error(run).await);
-    assert_eq!(containers(&docker, format!("{LABEL_MANAGER}={id}")).await, 0);
+    assert_eq!(
+        h.run_status(run).await,
+        "queued",
+        "{:?}",
+        h.run_error(run).await
+    );
+    assert_eq!(
+        containers(&docker, format!("{LABEL_MANAGER}={id}")).await,
+        0
+    );
 }

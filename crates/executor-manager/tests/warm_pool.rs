@@ -86,7 +86,11 @@ async fn a_warm_executor_serves_its_session_only_and_stops_when_idle(pool: PgPoo
     // session's files.
     let next = h.task_in(session, "look again").await;
     h.wait_status(next, &["running"], RUN_LIMIT).await;
-    assert_eq!(warm.len(), 1, "the follow-up did not take its warm executor");
+    assert_eq!(
+        warm.len(),
+        1,
+        "the follow-up did not take its warm executor"
+    );
     completed(&h, next).await;
     let user = h.user_of(session).await;
     let copy = h.workspace(user, session).join("copy.txt");
@@ -120,7 +124,10 @@ async fn pooled_executors_take_new_sessions_and_hand_workspaces_back(pool: PgPoo
     h.wait_status(run, &["running"], RUN_LIMIT).await;
     let user = h.user_of(session).await;
     let ws = h.workspace(user, session);
-    assert!(!ws.exists(), "the workspace is in the slot while the run runs");
+    assert!(
+        !ws.exists(),
+        "the workspace is in the slot while the run runs"
+    );
     completed(&h, run).await;
     // Back home after the run (exports and the next runs find it there).
     assert!(read(ws.join("listing.txt")).contains("listing.txt"));
@@ -142,7 +149,11 @@ async fn pooled_executors_take_new_sessions_and_hand_workspaces_back(pool: PgPoo
     let other_ws = h.workspace(h.user_of(other).await, other);
     let listing = read(other_ws.join("listing.txt"));
     assert!(!listing.contains("out.txt"), "{listing}");
-    assert_eq!(read(other_ws.join("copy.txt")), "", "it read another session's file");
+    assert_eq!(
+        read(other_ws.join("copy.txt")),
+        "",
+        "it read another session's file"
+    );
 
     // Shutdown stops warm and pooled executors and removes every slot; workspaces stay.
     h.stop_manager(Duration::from_secs(30)).await;

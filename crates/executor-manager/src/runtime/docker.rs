@@ -303,10 +303,7 @@ impl Runtime for DockerRuntime {
 
     fn evict_session(&self, session_id: Uuid) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let filters = HashMap::from([(
-                "label",
-                vec![format!("{LABEL_SESSION}={session_id}")],
-            )]);
+            let filters = HashMap::from([("label", vec![format!("{LABEL_SESSION}={session_id}")])]);
             let opts = ListContainersOptionsBuilder::new()
                 .all(true)
                 .filters(&filters)
