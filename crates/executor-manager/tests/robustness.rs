@@ -73,7 +73,11 @@ fn spawn_manager(
         .unwrap()
         .port();
     let llm = format!("http://{gateway}:{}", h.llm.addr().port());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_executor-manager"));
+    // `EXECUTOR_MANAGER_BIN` overrides the binary cargo built (e.g. a copy taken right after the
+    // build when several checkouts share one target directory).
+    let bin = std::env::var("EXECUTOR_MANAGER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_executor-manager").to_owned());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
