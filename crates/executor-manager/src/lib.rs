@@ -7,6 +7,7 @@
 //! - [`pull`]: the claim loop (bounded concurrency, long poll).
 //! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
+//! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`warm`]: executors kept up after a run for the session's next run.
@@ -18,6 +19,7 @@ pub mod backend;
 pub mod callback;
 pub mod config;
 pub mod export;
+pub mod ledger;
 pub mod pool;
 pub mod pull;
 pub mod run;

@@ -42,6 +42,8 @@ pub struct RunContext {
     pub exporter: Option<Exporter>,
     /// Executors kept up after their run for the session's next one.
     pub warm: WarmSet,
+    /// The runs held, on disk (released by a restarted manager).
+    pub ledger: crate::ledger::Ledger,
     /// Pre-started executors for new sessions (target 0 when `EXECUTOR_POOL_TARGETS` is unset).
     pub pool: Arc<Pool>,
 }
@@ -157,6 +159,7 @@ pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: Cancellat
             epoch: run.epoch,
         };
         tracing::info!(epoch = run.epoch, "run claimed");
+        let _held = ctx.ledger.record(run.run_id, run.epoch).await;
         let report = drive(&ctx, &run, &lease, &hard_stop).await;
         tracing::info!(report = ?ReportLog(&report), "run finished");
         send_report(&ctx.backend, &lease, report).await;

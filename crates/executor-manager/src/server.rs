@@ -94,6 +94,7 @@ impl App {
         );
         Ok(Self {
             ctx: Arc::new(RunContext {
+                ledger: crate::ledger::Ledger::new(&settings.workspace_root, settings.worker_id()),
                 warm: WarmSet::new(settings.warm_idle()),
                 pool,
                 settings: Arc::new(settings),
@@ -147,7 +148,7 @@ impl App {
     /// Removes executors an earlier life of this manager left behind and releases their runs
     /// (`fail`, retryable: the backend re-queues them now instead of when their lease expires).
     async fn reconcile(&self) {
-        let orphans = match self
+        let mut orphans = match self
             .ctx
             .runtime
             .reconcile(&self.ctx.registry.active())
@@ -156,9 +157,16 @@ impl App {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(error = %e, "reconciliation failed");
-                return;
+                Vec::new()
             }
         };
+        // Runs of warm/pooled containers (labelled with another run) and of child processes.
+        for (run_id, epoch) in self.ctx.ledger.take_all().await {
+            let orphan = crate::runtime::Orphan { run_id, epoch };
+            if !orphans.contains(&orphan) {
+                orphans.push(orphan);
+            }
+        }
         for o in orphans {
             let lease = Lease {
                 run_id: o.run_id,

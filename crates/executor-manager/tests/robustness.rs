@@ -14,7 +14,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use common::{Harness, INTERNAL_TOKEN, LLM_KEY};
-use executor_manager::runtime::docker::{LABEL_MANAGER, LABEL_SESSION};
+use executor_manager::runtime::docker::{LABEL_MANAGER, LABEL_RUN, LABEL_SESSION};
 use fake_llm::{ScenarioFile, Turn};
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
@@ -45,6 +45,14 @@ fn scenarios() -> ScenarioFile {
     ScenarioFile::default()
         .with_scenario("slowish", vec![slowish])
         .with_scenario("quick", vec![Turn::text("Quick.")])
+        .with_scenario(
+            "quick_then_slowish",
+            vec![Turn::text("Quick."), {
+                let mut t = Turn::text("Finished after a while.");
+                t.delay_ms = 6_000;
+                t
+            }],
+        )
 }
 
 /// A manager process.
@@ -148,14 +156,29 @@ async fn inert_harness(pool: PgPool, gateway: &str) -> Harness {
     .await
 }
 
-async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
+/// `warm`: the killed run is the session's second, in the container kept warm after the first
+/// (labelled with the first run: only the manager's run ledger knows the second).
+async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool, warm: bool) {
     let Some((docker, image, gateway)) = docker_env() else {
         return;
     };
     let h = inert_harness(pool, &gateway).await;
     let id_a = format!("robust-a-{}", Uuid::new_v4().simple());
-    let mut a = spawn_manager(&h, &image, &gateway, &id_a, &[]);
-    let (session, run) = h.task("[scenario:slowish] take a while").await;
+    let idle = if warm { "300" } else { "0" };
+    let mut a = spawn_manager(
+        &h,
+        &image,
+        &gateway,
+        &id_a,
+        &[("EXECUTOR_WARM_IDLE_SECONDS", idle)],
+    );
+    let (session, run) = if warm {
+        let (session, first) = h.task("[scenario:quick_then_slowish] first").await;
+        assert_eq!(h.wait_status(first, END, RUN_LIMIT).await, "completed");
+        (session, h.task_in(session, "second").await)
+    } else {
+        h.task("[scenario:slowish] take a while").await
+    };
     let (most, watcher) = watch_session(docker.clone(), session);
     h.wait_status(run, &["running"], RUN_LIMIT).await;
     assert_eq!(
@@ -195,6 +218,19 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
             .unwrap();
     assert_eq!(attempts, 2);
     assert_eq!(holder, id_b);
+    // Released at once by the restarted manager, or by lease expiry for another manager.
+    let first_error: String =
+        sqlx::query_scalar("SELECT attempt_errors->0->>'error' FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    let expected = if same_id {
+        "restarted"
+    } else {
+        "lease expired"
+    };
+    assert!(first_error.contains(expected), "{first_error}");
     // Exactly one terminal event; never two executors of the session at once.
     let kinds: Vec<String> = h.events(run).await.into_iter().map(|e| e.2).collect();
     assert_eq!(
@@ -230,12 +266,17 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool) {
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn kill_9_mid_run_then_restart_under_the_same_id(pool: PgPool) {
-    kill_mid_run_then_new_manager(pool, true).await;
+    kill_mid_run_then_new_manager(pool, true, false).await;
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn kill_9_mid_run_in_a_warm_container_then_restart(pool: PgPool) {
+    kill_mid_run_then_new_manager(pool, true, true).await;
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn kill_9_mid_run_then_another_manager_takes_over(pool: PgPool) {
-    kill_mid_run_then_new_manager(pool, false).await;
+    kill_mid_run_then_new_manager(pool, false, false).await;
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
