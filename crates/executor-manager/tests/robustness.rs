@@ -185,6 +185,10 @@ async fn kill_mid_run_then_new_manager(pool: PgPool, same_id: bool, warm: bool) 
         containers(&docker, format!("{LABEL_MANAGER}={id_a}")).await,
         1
     );
+    if warm {
+        // It runs in the first run's container: none is labelled with it.
+        assert_eq!(containers(&docker, format!("{LABEL_RUN}={run}")).await, 0);
+    }
 
     // kill -9: no drain, the container is left running.
     a.child.start_kill().unwrap();
