@@ -159,6 +159,17 @@ pub struct Settings {
     /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
     #[serde(default)]
     pub metrics_token: Option<String>,
+
+    // ---- warm and pooled executors (see `warm` and `pool`) ----
+    /// How long a session's executor stays up after a run, for the session's next run; 0 = off.
+    #[serde(default = "default_warm_idle")]
+    pub executor_warm_idle_seconds: u64,
+    /// Pre-started executors, `name:count,...` (`default` = `EXECUTOR_IMAGE`); empty = none.
+    #[serde(default)]
+    pub executor_pool_targets: Option<String>,
+    /// How many pooled executors start at once while the pool refills.
+    #[serde(default = "default_pool_refill_concurrency")]
+    pub executor_pool_refill_concurrency: usize,
 }
 
 fn default_published_host() -> String {
@@ -226,6 +237,12 @@ fn default_claim_wait() -> u32 {
 }
 fn default_shutdown_timeout() -> u64 {
     300
+}
+fn default_warm_idle() -> u64 {
+    300
+}
+fn default_pool_refill_concurrency() -> usize {
+    2
 }
 
 /// S3 connection settings, present only when all four required variables are set.
@@ -372,7 +389,57 @@ impl Settings {
             ));
         }
         self.s3()?;
+        self.pool_targets()?;
+        if self.executor_pool_refill_concurrency == 0 {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_POOL_REFILL_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
         Ok(())
+    }
+
+    /// `EXECUTOR_POOL_TARGETS` parsed: `(profile, count)` pairs, profiles unique, counts > 0
+    /// kept. The only profile is `default` (the executor of `EXECUTOR_IMAGE` / `EXECUTOR_BIN`).
+    pub fn pool_targets(&self) -> Result<Vec<(String, usize)>, SettingsError> {
+        const VAR: &str = "EXECUTOR_POOL_TARGETS";
+        let mut out: Vec<(String, usize)> = Vec::new();
+        let Some(text) = self.executor_pool_targets.as_deref() else {
+            return Ok(out);
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, count) = part.split_once(':').ok_or_else(|| {
+                SettingsError::invalid(VAR, format!("`{part}` is not `name:count`"))
+            })?;
+            let name = name.trim();
+            let count: usize = count.trim().parse().map_err(|_| {
+                SettingsError::invalid(VAR, format!("`{part}`: the count is not a number"))
+            })?;
+            if name != crate::pool::DEFAULT_PROFILE {
+                return Err(SettingsError::invalid(
+                    VAR,
+                    format!("unknown profile `{name}` (known: default)"),
+                ));
+            }
+            if count > 64 {
+                return Err(SettingsError::invalid(VAR, "at most 64 per profile"));
+            }
+            if out.iter().any(|(n, _)| n == name) {
+                return Err(SettingsError::invalid(
+                    VAR,
+                    format!("`{name}` is named twice"),
+                ));
+            }
+            if count > 0 {
+                out.push((name.to_owned(), count));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How long an idle warm executor is kept; zero when warm executors are off.
+    pub fn warm_idle(&self) -> Duration {
+        Duration::from_secs(self.executor_warm_idle_seconds)
     }
 
     /// The S3 settings: all of `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY`, `S3_BUCKET`, or none.
@@ -515,6 +582,15 @@ impl fmt::Debug for Settings {
             )
             .field("task_claim_wait_seconds", &self.task_claim_wait_seconds)
             .field("shutdown_timeout_seconds", &self.shutdown_timeout_seconds)
+            .field(
+                "executor_warm_idle_seconds",
+                &self.executor_warm_idle_seconds,
+            )
+            .field("executor_pool_targets", &self.executor_pool_targets)
+            .field(
+                "executor_pool_refill_concurrency",
+                &self.executor_pool_refill_concurrency,
+            )
             .finish()
     }
 }
@@ -668,6 +744,40 @@ mod tests {
         // Without the variable: fire every 5 s, pull every kind.
         let s = Settings::from_vars(vars(&[])).unwrap();
         assert!(s.schedule.fire_schedules);
+    }
+
+    #[test]
+    fn warm_and_pool_settings() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.warm_idle(), Duration::from_secs(300));
+        assert!(s.pool_targets().unwrap().is_empty());
+        assert_eq!(s.executor_pool_refill_concurrency, 2);
+        let s = Settings::from_vars(vars(&[
+            ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
+            ("EXECUTOR_POOL_TARGETS", " default:3 "),
+            ("EXECUTOR_POOL_REFILL_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        assert!(s.warm_idle().is_zero());
+        assert_eq!(s.pool_targets().unwrap(), vec![("default".to_owned(), 3)]);
+        assert_eq!(s.executor_pool_refill_concurrency, 4);
+        let s = Settings::from_vars(vars(&[("EXECUTOR_POOL_TARGETS", "default:0")])).unwrap();
+        assert!(s.pool_targets().unwrap().is_empty());
+        for (var, value) in [
+            ("EXECUTOR_POOL_TARGETS", "default"),
+            ("EXECUTOR_POOL_TARGETS", "default:x"),
+            ("EXECUTOR_POOL_TARGETS", "gpu:1"),
+            ("EXECUTOR_POOL_TARGETS", "default:1,default:2"),
+            ("EXECUTOR_POOL_TARGETS", "default:-1"),
+            ("EXECUTOR_POOL_REFILL_CONCURRENCY", "0"),
+            ("EXECUTOR_WARM_IDLE_SECONDS", "soon"),
+        ] {
+            let e = err(&[(var, value)]);
+            assert!(
+                e.starts_with(&format!("{var} is invalid")),
+                "{var}={value}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! - [`pull`]: the claim loop (bounded concurrency, long poll).
 //! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
+//! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`schedule`]: `SCHEDULE_CONFIG_PATH` (which run kinds to pull, when) and the fire loop.
+//! - [`warm`]: executors kept up after a run for the session's next run.
+//! - [`pool`]: pre-started executors for new sessions (slot directories, workspace hand-over).
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
 
@@ -19,11 +22,14 @@ pub mod callback;
 pub mod config;
 pub mod export;
 pub mod inputs;
+pub mod ledger;
+pub mod pool;
 pub mod pull;
 pub mod run;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
+pub mod warm;
 
 pub use config::Settings;
-pub use server::App;
+pub use server::{App, Kept};

@@ -16,7 +16,9 @@ use crate::backend::{BackendClient, BackendError, Lease};
 use crate::callback::{Registry, RunSignal};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::{ExportTarget, Exporter};
+use crate::pool::Pool;
 use crate::runtime::{ExecutorClient, ExecutorHandle, LaunchSpec, Runtime, RuntimeError};
+use crate::warm::{Executor, Origin, WarmSet};
 use protocol::internal::{ClaimedRun, ExportReport, ExportStatus};
 
 /// How long a run waits for its terminal event after the executor exited (it may be in flight).
@@ -25,6 +27,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
 /// How long a final report is retried while the backend is unreachable.
 const REPORT_RETRY: Duration = Duration::from_secs(120);
+/// How long an executor may take to turn its finished task terminal before it is parked warm
+/// (it does so right after its last callback was answered).
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// What every run shares.
 pub struct RunContext {
@@ -35,6 +40,12 @@ pub struct RunContext {
     pub executor: ExecutorClient,
     /// `None` when S3 is not configured.
     pub exporter: Option<Exporter>,
+    /// Executors kept up after their run for the session's next one.
+    pub warm: WarmSet,
+    /// The runs held, on disk (released by a restarted manager).
+    pub ledger: crate::ledger::Ledger,
+    /// Pre-started executors for new sessions (target 0 when `EXECUTOR_POOL_TARGETS` is unset).
+    pub pool: Arc<Pool>,
 }
 
 /// How a run ends, as reported to the backend.
@@ -149,6 +160,7 @@ pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: Cancellat
             epoch: run.epoch,
         };
         tracing::info!(epoch = run.epoch, "run claimed");
+        let _held = ctx.ledger.record(run.run_id, run.epoch).await;
         let report = drive(&ctx, &run, &lease, &hard_stop).await;
         tracing::info!(report = ?ReportLog(&report), "run finished");
         telemetry::metrics::manager_run_finished(match &report {
@@ -209,8 +221,8 @@ async fn drive(
         workspace,
         env: executor_env(settings),
     };
-    let launched = match ctx.runtime.launch(&spec).await {
-        Ok(l) => l,
+    let mut executor = match acquire(ctx, run, &spec).await {
+        Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "launch failed");
             return Report::Fail {
@@ -219,8 +231,12 @@ async fn drive(
             };
         }
     };
-    let base = launched.base_url;
-    let mut handle = launched.handle;
+    tracing::info!(
+        executor = executor.origin.as_str(),
+        url = %executor.base_url,
+        "executor acquired"
+    );
+    let base = executor.base_url.clone();
     let running = telemetry::metrics::executor_started();
     let mut report = supervise(
         ctx,
@@ -228,7 +244,7 @@ async fn drive(
         lease,
         hard_stop,
         &base,
-        handle.as_mut(),
+        executor.handle.as_mut(),
         &mut registration.signals,
         &registration.token,
         &mut lease_events,
@@ -238,17 +254,94 @@ async fn drive(
         error,
         retryable: false,
     } = &mut report
-        && let Some(diagnosis) = handle.diagnose().await
+        && let Some(diagnosis) = executor.handle.diagnose().await
         && !error.contains(&diagnosis)
     {
         *error = format!("{diagnosis}; {error}");
     }
-    handle.stop().await;
+    // Only a healthy executor whose task it reports finished serves the session again.
+    let reuse = matches!(report, Report::Complete(_))
+        && ctx.warm.enabled()
+        && !hard_stop.is_cancelled()
+        && ctx.executor.settled(&base, run.run_id, SETTLE_LIMIT).await;
+    let released = match &executor.slot {
+        Some(slot) if reuse => slot.release(&spec.workspace).await,
+        _ => Ok(()),
+    };
+    match released {
+        Ok(()) if reuse => ctx.warm.park(run.user_id, run.session_id, executor).await,
+        Ok(()) => executor.stop().await,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot move the workspace out of the pool slot");
+            executor.stop().await;
+        }
+    }
     drop(running);
     if report != Report::Drop {
         export_workspace(ctx, run, lease, &spec.workspace).await;
     }
     report
+}
+
+/// The run's executor: the session's warm one if it is alive, else a pooled one (the workspace
+/// moved into its slot), else a new one. Makes room first so that running + warm executors stay
+/// within `MAX_CONCURRENT_TASKS`.
+async fn acquire(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    spec: &LaunchSpec,
+) -> Result<Executor, RuntimeError> {
+    if let Some(executor) = ctx.warm.take(run.user_id, run.session_id)
+        && let Some(e) = ready(ctx, run, spec, executor).await
+    {
+        return Ok(e);
+    }
+    // Whatever else runs for this session is stale (one run per session at a time).
+    ctx.runtime.evict_session(run.session_id).await;
+    while ctx.registry.active().len() + ctx.warm.len() > ctx.settings.max_concurrent_tasks
+        && ctx.warm.evict_oldest().await
+    {}
+    while let Some(executor) = ctx.pool.take() {
+        ctx.runtime.prepare_workspace(&spec.workspace).await?;
+        if let Some(e) = ready(ctx, run, spec, executor).await {
+            return Ok(e);
+        }
+    }
+    let launched = ctx.runtime.launch(spec).await?;
+    Ok(Executor {
+        base_url: launched.base_url,
+        handle: launched.handle,
+        slot: None,
+        origin: Origin::Cold,
+    })
+}
+
+/// A kept executor, checked alive and with the run's workspace in its slot; `None` (stopped)
+/// when it cannot serve.
+async fn ready(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    spec: &LaunchSpec,
+    executor: Executor,
+) -> Option<Executor> {
+    if !ctx.executor.healthy(&executor.base_url).await {
+        tracing::warn!(
+            executor = executor.origin.as_str(),
+            "a kept executor does not answer; stopping it"
+        );
+        executor.stop().await;
+        return None;
+    }
+    if let Some(slot) = &executor.slot
+        && let Err(e) = slot
+            .assign(run.user_id, run.session_id, &spec.workspace)
+            .await
+    {
+        tracing::error!(error = %e, "cannot move the workspace into the pool slot");
+        executor.stop().await;
+        return None;
+    }
+    Some(executor)
 }
 
 /// Exports the workspace and reports the outcome to the backend; a failed export is logged and

@@ -19,11 +19,28 @@ use crate::backend::{BackendClient, BackendError, Lease};
 use crate::callback::{self, Registry};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::Exporter;
+use crate::pool::{Pool, PoolConfig, manager_dir_name};
 use crate::pull;
-use crate::run::RunContext;
+use crate::run::{RunContext, executor_env};
 use crate::runtime::docker::{DockerConfig, DockerRuntime};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::{ExecutorClient, Runtime};
+use crate::warm::WarmSet;
+
+/// What a test or benchmark can see of the kept executors.
+#[derive(Clone)]
+pub struct Kept {
+    pub warm: WarmSet,
+    pub pool: Arc<Pool>,
+}
+
+/// Stops the pool's refill if `serve` is dropped without draining (an aborted task).
+struct AbandonPool(Arc<Pool>);
+impl Drop for AbandonPool {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
 
 /// A configured manager, ready to serve.
 pub struct App {
@@ -56,8 +73,31 @@ impl App {
         if exporter.is_none() {
             tracing::warn!("S3_* not set: workspaces are not exported");
         }
+        let target = settings
+            .pool_targets()?
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<usize>();
+        let pool = Pool::new(
+            PoolConfig {
+                dir: settings
+                    .workspace_root
+                    .join("pool")
+                    .join(manager_dir_name(settings.worker_id())),
+                workspace_root: settings.workspace_root.clone(),
+                target,
+                concurrency: settings.executor_pool_refill_concurrency,
+                env: executor_env(&settings),
+                ready_timeout: settings.ready_timeout(),
+                retry_pause: settings.pull_interval(),
+            },
+            runtime.clone(),
+        );
         Ok(Self {
             ctx: Arc::new(RunContext {
+                ledger: crate::ledger::Ledger::new(&settings.workspace_root, settings.worker_id()),
+                warm: WarmSet::new(settings.warm_idle()),
+                pool,
                 settings: Arc::new(settings),
                 backend,
                 registry: Registry::default(),
@@ -66,6 +106,19 @@ impl App {
                 exporter,
             }),
         })
+    }
+
+    /// Parked warm executors right now (tests, benchmarks).
+    pub fn warm_count(&self) -> usize {
+        self.ctx.warm.len()
+    }
+
+    /// Handles on the kept executors (tests and benchmarks watch them).
+    pub fn kept(&self) -> Kept {
+        Kept {
+            warm: self.ctx.warm.clone(),
+            pool: self.ctx.pool.clone(),
+        }
     }
 
     /// The runs this manager holds (tests register runs here directly).
@@ -104,7 +157,7 @@ impl App {
     /// Removes executors an earlier life of this manager left behind and releases their runs
     /// (`fail`, retryable: the backend re-queues them now instead of when their lease expires).
     async fn reconcile(&self) {
-        let orphans = match self
+        let mut orphans = match self
             .ctx
             .runtime
             .reconcile(&self.ctx.registry.active())
@@ -113,9 +166,16 @@ impl App {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(error = %e, "reconciliation failed");
-                return;
+                Vec::new()
             }
         };
+        // Runs of warm/pooled containers (labelled with another run) and of child processes.
+        for (run_id, epoch) in self.ctx.ledger.take_all().await {
+            let orphan = crate::runtime::Orphan { run_id, epoch };
+            if !orphans.contains(&orphan) {
+                orphans.push(orphan);
+            }
+        }
         for o in orphans {
             let lease = Lease {
                 run_id: o.run_id,
@@ -153,6 +213,10 @@ impl App {
     ) -> anyhow::Result<()> {
         let settings = self.ctx.settings.clone();
         self.reconcile().await;
+        // After the containers went: give back workspaces left in slots of an earlier life.
+        self.ctx.pool.recover().await;
+        let _abandon = AbandonPool(self.ctx.pool.clone());
+        tokio::spawn(self.ctx.pool.clone().refill());
         let draining = Arc::new(AtomicBool::new(false));
         let server_stop = CancellationToken::new();
         let app = self.router(draining.clone());
@@ -190,6 +254,7 @@ impl App {
         );
         draining.store(true, Ordering::SeqCst);
         stop_claiming.cancel();
+        self.ctx.pool.abandon();
         let _ = puller.await;
         if let Some(firer) = firer {
             let _ = firer.await;
@@ -203,6 +268,9 @@ impl App {
             hard_stop.cancel();
             tracker.wait().await;
         }
+        // No run is left: stop what was kept for later ones.
+        self.ctx.warm.drain().await;
+        self.ctx.pool.drain().await;
         server_stop.cancel();
         server.await??;
         tracing::info!("executor manager stopped");

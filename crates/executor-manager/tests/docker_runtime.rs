@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use common::{Harness, INTERNAL_TOKEN};
 use executor_manager::runtime::docker::{
-    LABEL_EPOCH, LABEL_MANAGER, LABEL_RUN, LABEL_SESSION, LABEL_USER,
+    LABEL_EPOCH, LABEL_MANAGER, LABEL_POOL_SLOT, LABEL_RUN, LABEL_SESSION, LABEL_USER,
 };
 use fake_llm::{Block, ScenarioFile, Turn};
 use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
@@ -306,4 +306,113 @@ async fn startup_removes_leftover_containers_and_requeues_their_runs(pool: PgPoo
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn containers_labelled(
+    docker: &Docker,
+    label: &str,
+) -> Vec<bollard::models::ContainerSummary> {
+    let filters = HashMap::from([("label", vec![label.to_owned()])]);
+    docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn pooled_container_serves_a_new_session_then_stays_warm_for_it(pool: PgPool) {
+    let Some((mut h, docker)) = start(
+        pool,
+        &[
+            ("EXECUTOR_WARM_IDLE_SECONDS", "120"),
+            ("EXECUTOR_POOL_TARGETS", "default:1"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let mine = format!("{LABEL_MANAGER}={}", h.manager_id);
+    let pooled = h.kept.pool.clone();
+    let deadline = tokio::time::Instant::now() + RUN_LIMIT;
+    while pooled.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "pool not filled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pool_container = containers_labelled(&docker, &mine).await;
+    assert_eq!(pool_container.len(), 1);
+    let pool_id = pool_container[0].id.clone().unwrap();
+    let labels = pool_container[0].labels.clone().unwrap_or_default();
+    assert!(labels.contains_key(LABEL_POOL_SLOT) && !labels.contains_key(LABEL_SESSION));
+
+    // The first run of a new session runs in the pooled container (no per-run container).
+    let (session, run) = h.task("[scenario:write_file] write hello").await;
+    let status = h
+        .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
+        .await;
+    assert_eq!(status, "completed", "error: {:?}", h.run_error(run).await);
+    assert!(containers_of(&docker, run).await.is_empty());
+    let user = h.user_of(session).await;
+    let ws = h.workspace(user, session);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("out.txt")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("uid.txt")).unwrap().trim(),
+        "1000"
+    );
+    // It is now the session's warm container, and the pool started a new one.
+    let deadline = tokio::time::Instant::now() + RUN_LIMIT;
+    while pooled.is_empty() || h.kept.warm.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not refilled/parked"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ids: Vec<String> = containers_labelled(&docker, &mine)
+        .await
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&pool_id));
+
+    // Shutdown removes both; the workspace stays.
+    h.stop_manager(Duration::from_secs(60)).await;
+    assert!(containers_labelled(&docker, &mine).await.is_empty());
+    assert!(ws.join("out.txt").exists());
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn warm_container_takes_the_follow_up_run(pool: PgPool) {
+    let Some((mut h, docker)) = start(pool, &[("EXECUTOR_WARM_IDLE_SECONDS", "120")]).await else {
+        return;
+    };
+    let (session, run) = h.task("[scenario:write_file] write hello").await;
+    let status = h
+        .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
+        .await;
+    assert_eq!(status, "completed", "error: {:?}", h.run_error(run).await);
+    // The run's container stays up, parked for the session.
+    let kept = containers_of(&docker, run).await;
+    assert_eq!(kept.len(), 1);
+    let next = h.task_in(session, "again").await;
+    let status = h
+        .wait_status(next, &["completed", "failed", "canceled"], RUN_LIMIT)
+        .await;
+    assert_eq!(status, "completed", "error: {:?}", h.run_error(next).await);
+    // No container of its own: it ran in the first run's container, which is still the only one.
+    assert!(containers_of(&docker, next).await.is_empty());
+    let now = containers_of(&docker, run).await;
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].id, kept[0].id);
+    h.stop_manager(Duration::from_secs(60)).await;
+    assert!(containers_of(&docker, run).await.is_empty());
 }

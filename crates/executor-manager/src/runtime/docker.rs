@@ -23,7 +23,9 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, Orphan, Runtime, RuntimeError};
+use super::{
+    ExecutorHandle, ExitInfo, LaunchSpec, Launched, Orphan, PoolSpec, Runtime, RuntimeError,
+};
 use crate::config::Settings;
 
 pub const LABEL_RUN: &str = "workcell.run_id";
@@ -31,6 +33,8 @@ pub const LABEL_SESSION: &str = "workcell.session_id";
 pub const LABEL_USER: &str = "workcell.user_id";
 pub const LABEL_MANAGER: &str = "workcell.manager_id";
 pub const LABEL_EPOCH: &str = "workcell.epoch";
+/// On pooled containers: the pool slot (its directory is `WORKSPACE_ROOT/pool/<manager>/<slot>`).
+pub const LABEL_POOL_SLOT: &str = "workcell.pool_slot";
 
 /// Seconds a stopped container gets between SIGTERM and SIGKILL.
 const STOP_GRACE_SECONDS: i32 = 10;
@@ -101,19 +105,42 @@ impl DockerRuntime {
     }
 
     fn create_body(&self, spec: &LaunchSpec) -> ContainerCreateBody {
-        let c = &self.config;
-        let port_key = format!("{}/tcp", c.container_port);
-        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.push("WORKSPACE_PATH=/workspace".into());
-        env.push("HOST=0.0.0.0".into());
-        env.push(format!("PORT={}", c.container_port));
         let labels = HashMap::from([
             (LABEL_RUN.to_owned(), spec.run_id.to_string()),
             (LABEL_SESSION.to_owned(), spec.session_id.to_string()),
             (LABEL_USER.to_owned(), spec.user_id.to_string()),
-            (LABEL_MANAGER.to_owned(), c.manager_id.clone()),
+            (LABEL_MANAGER.to_owned(), self.config.manager_id.clone()),
             (LABEL_EPOCH.to_owned(), spec.epoch.to_string()),
         ]);
+        let bind = format!("{}:/workspace:rw", spec.workspace.display());
+        self.body(&spec.env, labels, bind, "/workspace", "/workspace")
+    }
+
+    /// A pooled container: its slot directory at `/slot`, the workspace (moved in later) at
+    /// `/slot/workspace`, labelled with the manager and the slot only.
+    fn pool_body(&self, spec: &PoolSpec) -> ContainerCreateBody {
+        let labels = HashMap::from([
+            (LABEL_MANAGER.to_owned(), self.config.manager_id.clone()),
+            (LABEL_POOL_SLOT.to_owned(), spec.slot_id.to_string()),
+        ]);
+        let bind = format!("{}:/slot:rw", spec.slot_dir.display());
+        self.body(&spec.env, labels, bind, "/slot/workspace", "/slot")
+    }
+
+    fn body(
+        &self,
+        env: &std::collections::BTreeMap<String, String>,
+        labels: HashMap<String, String>,
+        bind: String,
+        workspace: &str,
+        working_dir: &str,
+    ) -> ContainerCreateBody {
+        let c = &self.config;
+        let port_key = format!("{}/tcp", c.container_port);
+        let mut env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.push(format!("WORKSPACE_PATH={workspace}"));
+        env.push("HOST=0.0.0.0".into());
+        env.push(format!("PORT={}", c.container_port));
         let ports = HashMap::from([(
             port_key.clone(),
             Some(vec![PortBinding {
@@ -126,10 +153,10 @@ impl DockerRuntime {
             env: Some(env),
             labels: Some(labels),
             user: Some(c.user.clone()),
-            working_dir: Some("/workspace".into()),
+            working_dir: Some(working_dir.into()),
             exposed_ports: Some(vec![port_key]),
             host_config: Some(HostConfig {
-                binds: Some(vec![format!("{}:/workspace:rw", spec.workspace.display())]),
+                binds: Some(vec![bind]),
                 port_bindings: Some(ports),
                 memory: Some(c.memory_bytes),
                 // No swap beyond the memory limit: an over-limit run is OOM-killed, not slowed.
@@ -143,6 +170,39 @@ impl DockerRuntime {
             }),
             ..Default::default()
         }
+    }
+
+    /// Creates and starts a container named `name`, and finds its published port.
+    async fn start(&self, name: &str, body: ContainerCreateBody) -> Result<Launched, RuntimeError> {
+        // A container of an earlier attempt under this name on this host.
+        self.remove(name).await;
+        let opts = CreateContainerOptionsBuilder::new().name(name).build();
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| launch_err("cannot create the container", e))?;
+        let id = created.id;
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            self.remove(&id).await;
+            return Err(launch_err("cannot start the container", e));
+        }
+        let port = match self.published_port(&id).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.remove(&id).await;
+                return Err(e);
+            }
+        };
+        tracing::info!(container = %name, port, "executor container started");
+        Ok(Launched {
+            base_url: format!("http://{}:{port}", self.config.published_host),
+            handle: Box::new(ContainerHandle {
+                docker: self.docker.clone(),
+                id,
+                exit: None,
+            }),
+        })
     }
 
     async fn published_port(&self, id: &str) -> Result<u16, RuntimeError> {
@@ -223,35 +283,50 @@ impl Runtime for DockerRuntime {
                     RuntimeError::Launch(format!("cannot hand the workspace over: {e}"))
                 })?;
             let name = Self::container_name(spec.run_id);
-            // A container of an earlier attempt of this run on this host.
-            self.remove(&name).await;
-            let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-            let created = self
-                .docker
-                .create_container(Some(opts), self.create_body(spec))
+            self.start(&name, self.create_body(spec)).await
+        })
+    }
+
+    fn launch_pooled<'a>(
+        &'a self,
+        spec: &'a PoolSpec,
+    ) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
+        Box::pin(async move {
+            let name = format!("workcell-pool-{}", spec.slot_id.simple());
+            self.start(&name, self.pool_body(spec)).await
+        })
+    }
+
+    fn prepare_workspace<'a>(
+        &'a self,
+        workspace: &'a Path,
+    ) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            let workspace = workspace.to_path_buf();
+            let user = self.config.user.clone();
+            tokio::task::spawn_blocking(move || hand_over(&workspace, &user))
                 .await
-                .map_err(|e| launch_err("cannot create the container", e))?;
-            let id = created.id;
-            if let Err(e) = self.docker.start_container(&id, None).await {
-                self.remove(&id).await;
-                return Err(launch_err("cannot start the container", e));
-            }
-            let port = match self.published_port(&id).await {
-                Ok(p) => p,
-                Err(e) => {
-                    self.remove(&id).await;
-                    return Err(e);
+                .map_err(|e| RuntimeError::Launch(e.to_string()))?
+                .map_err(|e| RuntimeError::Launch(format!("cannot hand the workspace over: {e}")))
+        })
+    }
+
+    fn evict_session(&self, session_id: Uuid) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let filters = HashMap::from([("label", vec![format!("{LABEL_SESSION}={session_id}")])]);
+            let opts = ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build();
+            match self.docker.list_containers(Some(opts)).await {
+                Ok(list) => {
+                    for id in list.into_iter().filter_map(|c| c.id) {
+                        tracing::warn!(container = %id, %session_id, "removing a stale executor of this session");
+                        self.remove(&id).await;
+                    }
                 }
-            };
-            tracing::info!(run_id = %spec.run_id, container = %name, port, "executor container started");
-            Ok(Launched {
-                base_url: format!("http://{}:{port}", self.config.published_host),
-                handle: Box::new(ContainerHandle {
-                    docker: self.docker.clone(),
-                    id,
-                    exit: None,
-                }),
-            })
+                Err(e) => tracing::warn!(error = %e, "cannot list the session's containers"),
+            }
         })
     }
 

@@ -47,6 +47,20 @@ pub struct LaunchSpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// What a runtime needs to pre-start a pooled executor, before any run is known.
+///
+/// The executor's workspace is `slot_dir/workspace` (in a container: `/slot/workspace` with
+/// `slot_dir` bind-mounted at `/slot`); it does not exist until a run's workspace is renamed
+/// there (see [`crate::pool`]).
+#[derive(Clone)]
+pub struct PoolSpec {
+    /// Unique per pooled executor (names the container and the slot directory).
+    pub slot_id: Uuid,
+    pub slot_dir: PathBuf,
+    /// Environment for the executor; no run's secret is in it.
+    pub env: BTreeMap<String, String>,
+}
+
 /// An executor left by an earlier life of this manager, removed at start-up; its run is released.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orphan {
@@ -85,6 +99,25 @@ pub trait ExecutorHandle: Send {
 pub trait Runtime: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>>;
+    /// Starts an executor that waits for its first run in a pool slot.
+    fn launch_pooled<'a>(
+        &'a self,
+        spec: &'a PoolSpec,
+    ) -> BoxFuture<'a, Result<Launched, RuntimeError>>;
+    /// Makes a workspace usable by the executor's user before it is moved into a pooled
+    /// executor's slot (docker: hands it to `EXECUTOR_USER`). The default has nothing to do.
+    fn prepare_workspace<'a>(
+        &'a self,
+        _workspace: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Removes executors of `session_id` that this manager does not hold (left by a dead manager
+    /// or idling warm in another manager): the backend runs one run of a session at a time, so
+    /// they are stale, and a new run must never run beside them. The default has none.
+    fn evict_session(&self, _session_id: Uuid) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
     /// At start-up: removes executors left by an earlier life of this manager whose runs are not
     /// in `keep`, and names their runs. The default has nothing to reconcile (child processes die
     /// with the manager).
@@ -129,7 +162,8 @@ impl ExecutorClient {
         }
     }
 
-    async fn healthy(&self, base_url: &str) -> bool {
+    /// One `/health` probe (2 s at most).
+    pub async fn healthy(&self, base_url: &str) -> bool {
         match self
             .http
             .get(format!("{base_url}/health"))
@@ -164,6 +198,34 @@ impl ExecutorClient {
                 _ = tokio::time::sleep(pause) => {}
             }
             pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Waits (up to `limit`) until the executor reports `run_id` finished, so its next task is
+    /// accepted (it turns terminal just after its last callback was answered). False when it did
+    /// not, or could not be asked.
+    pub async fn settled(&self, base_url: &str, run_id: Uuid, limit: Duration) -> bool {
+        use protocol::executor::TaskState;
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match self.status(base_url, run_id).await {
+                Ok(s)
+                    if matches!(
+                        s.state,
+                        TaskState::Completed | TaskState::Failed | TaskState::Canceled
+                    ) =>
+                {
+                    return true;
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 

@@ -9,7 +9,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::process::{Child, Command};
 
-use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, Runtime, RuntimeError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, PoolSpec, Runtime, RuntimeError};
 
 /// Variables of the manager's own environment the executor process inherits; nothing else does
 /// (in particular not `INTERNAL_API_TOKEN` or the S3 keys).
@@ -65,36 +68,56 @@ impl Runtime for ProcessRuntime {
 
     fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
-            let port = free_port()?;
-            let mut cmd = Command::new(&self.executor_bin);
-            cmd.env_clear();
-            for var in PASSTHROUGH {
-                if let Ok(v) = std::env::var(var) {
-                    cmd.env(var, v);
-                }
+            let launched = self.spawn(&spec.env, &spec.workspace, &spec.workspace)?;
+            tracing::warn!(run_id = %spec.run_id, executor = %launched.base_url, "executor started as an unisolated child process");
+            Ok(launched)
+        })
+    }
+
+    fn launch_pooled<'a>(
+        &'a self,
+        spec: &'a PoolSpec,
+    ) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
+        Box::pin(async move {
+            let launched =
+                self.spawn(&spec.env, &spec.slot_dir.join("workspace"), &spec.slot_dir)?;
+            tracing::warn!(slot = %spec.slot_id, executor = %launched.base_url, "pooled executor started as an unisolated child process");
+            Ok(launched)
+        })
+    }
+}
+
+impl ProcessRuntime {
+    /// Starts the executor with `env`, its workspace at `workspace`, in directory `cwd`.
+    fn spawn(
+        &self,
+        env: &BTreeMap<String, String>,
+        workspace: &Path,
+        cwd: &Path,
+    ) -> Result<Launched, RuntimeError> {
+        let port = free_port()?;
+        let mut cmd = Command::new(&self.executor_bin);
+        cmd.env_clear();
+        for var in PASSTHROUGH {
+            if let Ok(v) = std::env::var(var) {
+                cmd.env(var, v);
             }
-            cmd.envs(&spec.env)
-                .env("HOST", "127.0.0.1")
-                .env("PORT", port.to_string())
-                .env("WORKSPACE_PATH", &spec.workspace)
-                .current_dir(&spec.workspace)
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                // Its own process group: a Ctrl-C meant for the manager does not hit executors.
-                .process_group(0);
-            let child = cmd.spawn().map_err(|e| {
-                RuntimeError::Launch(format!("cannot start `{}`: {e}", self.executor_bin))
-            })?;
-            tracing::warn!(
-                run_id = %spec.run_id,
-                pid = child.id(),
-                port,
-                "executor started as an unisolated child process"
-            );
-            Ok(Launched {
-                base_url: format!("http://127.0.0.1:{port}"),
-                handle: Box::new(ProcessHandle { child, exit: None }),
-            })
+        }
+        cmd.envs(env)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("WORKSPACE_PATH", workspace)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C meant for the manager does not hit executors.
+            .process_group(0);
+        let child = cmd.spawn().map_err(|e| {
+            RuntimeError::Launch(format!("cannot start `{}`: {e}", self.executor_bin))
+        })?;
+        Ok(Launched {
+            base_url: format!("http://127.0.0.1:{port}"),
+            handle: Box::new(ProcessHandle { child, exit: None }),
         })
     }
 }

@@ -63,6 +63,8 @@ pub struct Harness {
     pub pool: PgPool,
     pub llm: FakeLlmHandle,
     pub registry: Registry,
+    /// The manager's warm set and pool.
+    pub kept: executor_manager::Kept,
     /// Unique per harness unless `MANAGER_ID` is given (concurrent tests must not reconcile
     /// each other's containers away).
     pub manager_id: String,
@@ -177,6 +179,8 @@ impl Harness {
             ("TASK_CLAIM_WAIT_SECONDS", "2"),
             ("TASK_PULL_INTERVAL_SECONDS", "1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "20"),
+            // Off unless a test turns it on: most tests expect the executor gone after a run.
+            ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
         ]);
         let manager_id = extra
             .iter()
@@ -191,6 +195,7 @@ impl Harness {
             .expect("runtime");
         let app = App::new(settings, runtime).expect("app");
         let registry = app.registry();
+        let kept = app.kept();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let manager_task = tokio::spawn(app.serve(listener, async move {
             let _ = stop_rx.await;
@@ -203,6 +208,7 @@ impl Harness {
             pool,
             llm,
             registry,
+            kept,
             manager_id,
             workspace_root,
             backend_shutdown,
@@ -245,6 +251,25 @@ impl Harness {
             v["session_id"].as_str().unwrap().parse().unwrap(),
             v["run_id"].as_str().unwrap().parse().unwrap(),
         )
+    }
+
+    /// A follow-up task in `session`; returns its run id.
+    pub async fn task_in(&self, session: Uuid, prompt: &str) -> Uuid {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/tasks", self.backend))
+            .json(&json!({"prompt": prompt, "session_id": session}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let v: Value = res.json().await.unwrap();
+        v["run_id"].as_str().unwrap().parse().unwrap()
     }
 
     pub async fn run_status(&self, run: Uuid) -> String {

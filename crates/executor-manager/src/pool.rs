@@ -1,0 +1,396 @@
+//! Pooled executors: pre-started, ready to take a new session's first run
+//! (`EXECUTOR_POOL_TARGETS`, refilled `EXECUTOR_POOL_REFILL_CONCURRENCY` at a time).
+//!
+//! A started container cannot get a new bind mount, so each pooled executor mounts its own empty
+//! slot directory, `WORKSPACE_ROOT/pool/<manager>/<slot>` (at `/slot` in a container), and its
+//! workspace is `<slot>/workspace`, which does not exist yet. When a run takes it, the run's
+//! workspace directory is renamed into the slot (same file system: atomic, instant) after an
+//! `owner` file naming `{user}/{session}` is written there; after the run it is renamed back
+//! to `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
+//!
+//! Invariants:
+//! - a slot serves one session for its whole life: after its first run the executor is either
+//!   parked warm for that session only or stopped, and never returns to the pool;
+//! - a workspace is never deleted with a slot: disposing of a slot (and start-up recovery, for
+//!   slots of an earlier life of this manager) renames a workspace still in it back first (next
+//!   to an existing workspace, under `workspace.recovered-<slot>`, rather than over it);
+//! - the slot directory belongs to the manager (mode 0755): the executor's user can write only
+//!   in the workspace inside it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::runtime::{ExecutorClient, PoolSpec, Runtime};
+use crate::warm::{Executor, Origin};
+
+/// The profile name of `EXECUTOR_POOL_TARGETS` meaning the executor of `EXECUTOR_IMAGE`
+/// (docker) or `EXECUTOR_BIN` (process). The only one so far.
+pub const DEFAULT_PROFILE: &str = "default";
+
+const OWNER_FILE: &str = "owner";
+const WORKSPACE_DIR: &str = "workspace";
+
+/// One pooled executor's directory.
+#[derive(Debug)]
+pub struct Slot {
+    pub id: Uuid,
+    pub dir: PathBuf,
+    workspace_root: PathBuf,
+}
+
+/// `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
+fn canonical(workspace_root: &Path, user: Uuid, session: Uuid) -> PathBuf {
+    workspace_root
+        .join("active")
+        .join(user.to_string())
+        .join(session.to_string())
+        .join(WORKSPACE_DIR)
+}
+
+impl Slot {
+    /// The workspace's path inside the slot (on the host).
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.join(WORKSPACE_DIR)
+    }
+
+    /// Moves the session's workspace into the slot.
+    pub async fn assign(&self, user: Uuid, session: Uuid, workspace: &Path) -> std::io::Result<()> {
+        tokio::fs::write(self.dir.join(OWNER_FILE), format!("{user}/{session}")).await?;
+        tokio::fs::rename(workspace, self.workspace()).await
+    }
+
+    /// Moves the workspace back to where it lives between runs.
+    pub async fn release(&self, workspace: &Path) -> std::io::Result<()> {
+        if tokio::fs::try_exists(self.workspace()).await? {
+            tokio::fs::rename(self.workspace(), workspace).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives back a workspace still in the slot, then removes the slot directory.
+    pub async fn dispose(self) {
+        recover(&self.dir, &self.workspace_root).await;
+    }
+}
+
+/// Returns the workspace of slot directory `dir` (if any) to its session, then removes `dir`.
+async fn recover(dir: &Path, workspace_root: &Path) {
+    let inside = dir.join(WORKSPACE_DIR);
+    if tokio::fs::try_exists(&inside).await.unwrap_or(false) {
+        let owner = tokio::fs::read_to_string(dir.join(OWNER_FILE))
+            .await
+            .unwrap_or_default();
+        let parsed = owner
+            .trim()
+            .split_once('/')
+            .and_then(|(u, s)| Some((u.parse::<Uuid>().ok()?, s.parse::<Uuid>().ok()?)));
+        let Some((user, session)) = parsed else {
+            tracing::error!(slot = %dir.display(), "a slot holds a workspace without a valid owner; leaving it in place");
+            return;
+        };
+        let target = canonical(workspace_root, user, session);
+        // An empty directory (created for a later run) may be replaced; anything else is kept.
+        let _ = tokio::fs::remove_dir(&target).await;
+        let target = if tokio::fs::try_exists(&target).await.unwrap_or(true) {
+            let slot = dir.file_name().unwrap_or_default().to_string_lossy();
+            target.with_file_name(format!("{WORKSPACE_DIR}.recovered-{slot}"))
+        } else {
+            target
+        };
+        if let Some(parent) = target.parent() {
+            let _ = tokio::fs::create_dir_all(parent).await;
+        }
+        if let Err(e) = tokio::fs::rename(&inside, &target).await {
+            tracing::error!(slot = %dir.display(), error = %e, "cannot give a slot's workspace back; leaving it in place");
+            return;
+        }
+        tracing::warn!(%session, to = %target.display(), "gave a workspace back from a pool slot");
+    }
+    if let Err(e) = tokio::fs::remove_dir_all(dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(slot = %dir.display(), error = %e, "cannot remove a pool slot");
+    }
+}
+
+/// What the pool needs from the manager's settings.
+pub struct PoolConfig {
+    /// `WORKSPACE_ROOT/pool/<manager>`.
+    pub dir: PathBuf,
+    pub workspace_root: PathBuf,
+    pub target: usize,
+    pub concurrency: usize,
+    pub env: BTreeMap<String, String>,
+    pub ready_timeout: Duration,
+    /// Pause after a failed start.
+    pub retry_pause: Duration,
+}
+
+/// The pooled executors of one profile.
+pub struct Pool {
+    config: PoolConfig,
+    runtime: Arc<dyn Runtime>,
+    executor: ExecutorClient,
+    ready: Mutex<VecDeque<Executor>>,
+    starting: AtomicUsize,
+    wake: Notify,
+    stop: CancellationToken,
+}
+
+/// A directory name for `manager_id` (which may hold any character).
+pub fn manager_dir_name(manager_id: &str) -> String {
+    let name = manager_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned();
+    if name.is_empty() {
+        "manager".to_owned()
+    } else {
+        name
+    }
+}
+
+impl Pool {
+    pub fn new(config: PoolConfig, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            runtime,
+            executor: ExecutorClient::new(),
+            ready: Mutex::new(VecDeque::new()),
+            starting: AtomicUsize::new(0),
+            wake: Notify::new(),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    fn ready(&self) -> std::sync::MutexGuard<'_, VecDeque<Executor>> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Pooled executors ready now.
+    pub fn len(&self) -> usize {
+        self.ready().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A ready executor (the pool then refills).
+    pub fn take(&self) -> Option<Executor> {
+        let taken = self.ready().pop_front();
+        if taken.is_some() {
+            self.wake.notify_one();
+        }
+        taken
+    }
+
+    /// At start-up, before the first start: slots of an earlier life of this manager give their
+    /// workspaces back and are removed (their containers go with the runtime's reconciliation).
+    pub async fn recover(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.config.dir).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            tracing::warn!(slot = %entry.path().display(), "removing a pool slot left by an earlier run of this manager");
+            recover(&entry.path(), &self.config.workspace_root).await;
+        }
+    }
+
+    /// Keeps the pool at its target until [`Pool::drain`].
+    pub async fn refill(self: Arc<Self>) {
+        loop {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            loop {
+                let starting = self.starting.load(Ordering::SeqCst);
+                if self.len() + starting >= self.config.target
+                    || starting >= self.config.concurrency
+                {
+                    break;
+                }
+                self.starting.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(self.clone().start_one());
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = self.stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn start_one(self: Arc<Self>) {
+        let slot_id = Uuid::new_v4();
+        let slot = Slot {
+            id: slot_id,
+            dir: self.config.dir.join(slot_id.simple().to_string()),
+            workspace_root: self.config.workspace_root.clone(),
+        };
+        match self.launch(&slot).await {
+            Ok(executor) if !self.stop.is_cancelled() => {
+                tracing::info!(slot = %slot_id, executor = %executor.base_url, "pooled executor ready");
+                self.ready().push_back(executor);
+            }
+            Ok(executor) => executor.stop().await,
+            Err(e) => {
+                tracing::warn!(slot = %slot_id, error = %e, "could not start a pooled executor");
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.retry_pause) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+            }
+        }
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    async fn launch(&self, slot: &Slot) -> Result<Executor, String> {
+        if let Err(e) = tokio::fs::create_dir_all(&slot.dir).await {
+            return Err(format!("cannot create {}: {e}", slot.dir.display()));
+        }
+        let spec = PoolSpec {
+            slot_id: slot.id,
+            slot_dir: slot.dir.clone(),
+            env: self.config.env.clone(),
+        };
+        let slot = Slot {
+            id: slot.id,
+            dir: slot.dir.clone(),
+            workspace_root: slot.workspace_root.clone(),
+        };
+        let launched = match self.runtime.launch_pooled(&spec).await {
+            Ok(l) => l,
+            Err(e) => {
+                slot.dispose().await;
+                return Err(e.to_string());
+            }
+        };
+        let mut executor = Executor {
+            base_url: launched.base_url,
+            handle: launched.handle,
+            slot: Some(slot),
+            origin: Origin::Pooled,
+        };
+        if let Err(e) = self
+            .executor
+            .wait_ready(
+                &executor.base_url,
+                executor.handle.as_mut(),
+                self.config.ready_timeout,
+            )
+            .await
+        {
+            executor.stop().await;
+            return Err(e.to_string());
+        }
+        Ok(executor)
+    }
+
+    /// Stops refilling, waits for starts in flight, and stops every pooled executor.
+    pub async fn drain(&self) {
+        self.stop.cancel();
+        while self.starting.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let all: Vec<Executor> = self.ready().drain(..).collect();
+        if !all.is_empty() {
+            tracing::info!(count = all.len(), "stopping pooled executors");
+        }
+        futures::future::join_all(all.into_iter().map(Executor::stop)).await;
+    }
+
+    /// Stops refilling without waiting (the manager is going away without a drain).
+    pub fn abandon(&self) {
+        self.stop.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn slot_round_trip_and_recovery_never_lose_a_workspace() {
+        let root = tempfile::tempdir().unwrap();
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let ws = canonical(root.path(), user, session);
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(ws.join("a.txt"), "A").unwrap();
+        let slot = |id: Uuid| Slot {
+            id,
+            dir: root.path().join("pool/m").join(id.simple().to_string()),
+            workspace_root: root.path().to_path_buf(),
+        };
+        let s = slot(Uuid::new_v4());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        s.assign(user, session, &ws).await.unwrap();
+        assert!(!ws.exists());
+        assert_eq!(
+            std::fs::read_to_string(s.workspace().join("a.txt")).unwrap(),
+            "A"
+        );
+        s.release(&ws).await.unwrap();
+        assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "A");
+        s.dispose().await;
+
+        // A slot disposed with the workspace still in it (a failed run) gives it back.
+        let s = slot(Uuid::new_v4());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        s.assign(user, session, &ws).await.unwrap();
+        let dir = s.dir.clone();
+        s.dispose().await;
+        assert!(!dir.exists());
+        assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "A");
+
+        // Start-up recovery; an existing non-empty workspace is not overwritten.
+        let s = slot(Uuid::new_v4());
+        std::fs::create_dir_all(&s.dir).unwrap();
+        s.assign(user, session, &ws).await.unwrap();
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(ws.join("b.txt"), "B").unwrap();
+        let pool = Pool::new(
+            PoolConfig {
+                dir: root.path().join("pool/m"),
+                workspace_root: root.path().to_path_buf(),
+                target: 0,
+                concurrency: 1,
+                env: BTreeMap::new(),
+                ready_timeout: Duration::from_secs(1),
+                retry_pause: Duration::from_secs(1),
+            },
+            Arc::new(crate::runtime::process::ProcessRuntime::new("/bin/false")),
+        );
+        pool.recover().await;
+        assert!(!s.dir.exists());
+        assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "B");
+        let recovered = ws.with_file_name(format!("workspace.recovered-{}", s.id.simple()));
+        assert_eq!(
+            std::fs::read_to_string(recovered.join("a.txt")).unwrap(),
+            "A"
+        );
+    }
+
+    #[test]
+    fn manager_dir_names_are_plain() {
+        assert_eq!(manager_dir_name("host-1a2b"), "host-1a2b");
+        assert_eq!(manager_dir_name("../x/y"), "_x_y");
+        assert_eq!(manager_dir_name(".."), "manager");
+        assert!(!manager_dir_name("../../etc").contains('/'));
+    }
+}
