@@ -8,12 +8,14 @@
 //! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
+//! - [`cleanup`]: archiving or deleting old inactive workspaces, purging old archives.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`server`]: the HTTP server (health, callbacks) and graceful shutdown.
 #![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod callback;
+pub mod cleanup;
 pub mod config;
 pub mod export;
 pub mod pull;
