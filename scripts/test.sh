@@ -55,5 +55,6 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p backend --bench live --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
 fi
 log "all tests passed"
