@@ -151,6 +151,18 @@ start_backend() {
 # Executor manager (docker runtime when a Docker engine answers, else the process runtime)
 # ---------------------------------------------------------------------------------------------
 
+# bridge_gateway: the host's address on Docker's default bridge (where containers reach it).
+bridge_gateway() {
+  local gw subnet
+  gw=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)
+  if [ -z "$gw" ]; then
+    # Older engines leave the gateway out: the bridge's first address is the host's.
+    subnet=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)
+    [ -n "$subnet" ] && gw=$(python3 -c 'import ipaddress,sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$subnet")
+  fi
+  echo "$gw"
+}
+
 # pick_runtime: sets RUNTIME and EXECUTOR_HOST (where executors reach the manager and the model).
 pick_runtime() {
   if [ -z "${EXECUTOR_RUNTIME:-}" ]; then
@@ -159,7 +171,7 @@ pick_runtime() {
   case "$EXECUTOR_RUNTIME" in
     docker)
       docker_answers || die "EXECUTOR_RUNTIME=docker but no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unset})"
-      EXECUTOR_HOST=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)
+      EXECUTOR_HOST=$(bridge_gateway)
       [ -n "$EXECUTOR_HOST" ] || die "cannot find the Docker bridge's gateway (containers reach the manager there)"
       ;;
     process)
