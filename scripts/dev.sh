@@ -31,7 +31,9 @@ NAMES=()
 # spawn NAME CMD...: starts a service in the background, its output prefixed with its name.
 spawn() {
   local name="$1"; shift
-  "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+  # The prefixer ignores Ctrl-C: it ends when the service closes its output, so a service's last
+  # lines (its shutdown) are not lost to a closed pipe.
+  "$@" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
   PIDS+=($!)
   NAMES+=("$name")
 }
