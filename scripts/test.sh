@@ -50,11 +50,15 @@ export WORKCELL_REQUIRE_DOCKER=1
 log "running the tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
 
+log "the local stack: scripts/dev.sh completes a task (scripts/dev-smoke.sh)"
+EXECUTOR_IMAGE=workcell/executor-test:dev scripts/dev-smoke.sh
+
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p backend --bench live --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench dispatch --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
 fi
 log "all tests passed"

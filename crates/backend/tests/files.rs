@@ -77,6 +77,7 @@ async fn export(
         files: entries,
         deleted: vec!["z-gone.txt".into(), "a-gone.txt".into()],
         archive_key: archive_key.clone(),
+        archive_spans: Vec::new(),
     };
     let manifest_key = format!("{prefix}/manifest.json");
     s3.put(&manifest_key, &serde_json::to_vec(&manifest).unwrap())

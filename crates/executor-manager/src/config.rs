@@ -338,6 +338,18 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.workspace_cleanup_interval_hours == 0 {
+            return Err(SettingsError::invalid(
+                "WORKSPACE_CLEANUP_INTERVAL_HOURS",
+                "must be at least 1",
+            ));
+        }
+        if self.workspace_max_age_hours == 0 {
+            return Err(SettingsError::invalid(
+                "WORKSPACE_MAX_AGE_HOURS",
+                "must be at least 1",
+            ));
+        }
         if !(5..=3600).contains(&self.task_claim_lease_seconds) {
             return Err(SettingsError::invalid(
                 "TASK_CLAIM_LEASE_SECONDS",
@@ -703,6 +715,9 @@ mod tests {
             ("EXECUTOR_CPUS", "-1"),
             ("WORKSPACE_ROOT", "relative/path"),
             ("EXECUTOR_USER", "0:0"),
+            ("WORKSPACE_CLEANUP_INTERVAL_HOURS", "0"),
+            ("WORKSPACE_MAX_AGE_HOURS", "0"),
+            ("WORKSPACE_ARCHIVE_DAYS", "-1"),
         ] {
             let e = err(&[(var, value)]);
             assert!(

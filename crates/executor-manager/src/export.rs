@@ -27,7 +27,7 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::Utc;
-use protocol::files::{Manifest, ManifestChange, ManifestEntry};
+use protocol::files::{ArchiveSpan, Manifest, ManifestChange, ManifestEntry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -218,18 +218,29 @@ impl Exporter {
             .iter()
             .map(|f| (f.abs.clone(), f.path.clone()))
             .collect();
-        let archive = tokio::task::spawn_blocking(move || write_zip(&list))
+        let (archive, offsets) = tokio::task::spawn_blocking(move || write_zip(&list))
             .await
             .map_err(|e| ExportError::Io(std::io::Error::other(e.to_string())))??;
         let archive_size = archive.as_file().metadata()?.len();
-        self.upload_file(
-            archive.path(),
-            &archive_key,
-            "application/zip",
-            archive_size,
-        )
-        .await?;
-        uploaded_bytes += archive_size;
+        let archive_spans: Vec<ArchiveSpan> = scanned
+            .iter()
+            .zip(offsets)
+            .map(|(f, (start, end))| ArchiveSpan {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                start,
+                end,
+            })
+            .collect();
+        uploaded_bytes += self
+            .upload_archive(
+                archive.path(),
+                &archive_key,
+                archive_size,
+                &archive_spans,
+                previous.as_ref(),
+            )
+            .await?;
 
         let manifest = Manifest {
             user_id: target.user_id,
@@ -240,6 +251,7 @@ impl Exporter {
             files,
             deleted,
             archive_key: archive_key.clone(),
+            archive_spans,
         };
         let manifest_key = format!("{run_prefix}/manifest.json");
         self.put_json(&manifest_key, &manifest).await?;
@@ -321,6 +333,134 @@ impl Exporter {
             .await
             .map_err(s3_err("PutObject"))?;
         Ok(())
+    }
+
+    /// Uploads `archive.zip`, copying the stretches it shares with the previous run's archive
+    /// inside the store (see [`plan_archive_parts`]); falls back to a plain upload when there is
+    /// nothing to copy or the copy fails. Returns the bytes sent.
+    async fn upload_archive(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        spans: &[ArchiveSpan],
+        previous: Option<&Manifest>,
+    ) -> Result<u64, ExportError> {
+        if let Some(prev) = previous
+            && size >= MULTIPART_THRESHOLD
+            && !prev.archive_spans.is_empty()
+        {
+            let parts = plan_archive_parts(spans, &prev.archive_spans, size);
+            if parts.iter().any(|p| matches!(p, ArchivePart::Copy { .. })) {
+                match self
+                    .upload_with_copies(path, key, &prev.archive_key, &parts)
+                    .await
+                {
+                    Ok(sent) => return Ok(sent),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "copying from the previous archive failed; uploading it whole"
+                    ),
+                }
+            }
+        }
+        self.upload_file(path, key, "application/zip", size).await?;
+        Ok(size)
+    }
+
+    async fn upload_with_copies(
+        &self,
+        path: &Path,
+        key: &str,
+        source_key: &str,
+        parts: &[ArchivePart],
+    ) -> Result<u64, ExportError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/zip")
+            .send()
+            .await
+            .map_err(s3_err("CreateMultipartUpload"))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = async {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            let mut file = tokio::fs::File::open(path).await?;
+            let mut done = Vec::with_capacity(parts.len());
+            let mut sent = 0;
+            for (i, part) in parts.iter().enumerate() {
+                let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
+                let e_tag = match *part {
+                    ArchivePart::Upload { start, end } => {
+                        let mut buf = vec![0u8; (end - start) as usize];
+                        file.seek(std::io::SeekFrom::Start(start)).await?;
+                        file.read_exact(&mut buf).await?;
+                        sent += end - start;
+                        self.client
+                            .upload_part()
+                            .bucket(&self.bucket)
+                            .key(key)
+                            .upload_id(&upload_id)
+                            .part_number(number)
+                            .body(ByteStream::from(buf))
+                            .send()
+                            .await
+                            .map_err(s3_err("UploadPart"))?
+                            .e_tag()
+                            .map(str::to_owned)
+                    }
+                    ArchivePart::Copy { start, end } => self
+                        .client
+                        .upload_part_copy()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .part_number(number)
+                        .copy_source(format!("{}/{source_key}", self.bucket))
+                        .copy_source_range(format!("bytes={start}-{}", end - 1))
+                        .send()
+                        .await
+                        .map_err(s3_err("UploadPartCopy"))?
+                        .copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .map(str::to_owned),
+                };
+                done.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(e_tag)
+                        .build(),
+                );
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(done))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(s3_err("CompleteMultipartUpload"))?;
+            Ok::<u64, ExportError>(sent)
+        }
+        .await;
+        if result.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
     }
 
     async fn upload_file(
@@ -566,8 +706,13 @@ fn crc32(crc: u32, data: &[u8]) -> u32 {
 }
 
 /// Writes a zip (method "stored") of `files` (absolute path, archive name) into a temporary file.
-fn write_zip(files: &[(PathBuf, String)]) -> Result<tempfile::NamedTempFile, ExportError> {
+/// Returns the file and each entry's byte range (local header and data), in `files` order.
+#[allow(clippy::type_complexity)]
+fn write_zip(
+    files: &[(PathBuf, String)],
+) -> Result<(tempfile::NamedTempFile, Vec<(u64, u64)>), ExportError> {
     let mut out = tempfile::NamedTempFile::new()?;
+    let mut spans = Vec::with_capacity(files.len());
     let mut central = Vec::new();
     let mut offset: u64 = 0;
     let mut count: u16 = 0;
@@ -616,6 +761,7 @@ fn write_zip(files: &[(PathBuf, String)]) -> Result<tempfile::NamedTempFile, Exp
         central.extend_from_slice(&(offset as u32).to_le_bytes());
         central.extend_from_slice(name_bytes);
 
+        spans.push((offset, offset + local.len() as u64 + size));
         offset += local.len() as u64 + size;
         count += 1;
     }
@@ -631,12 +777,211 @@ fn write_zip(files: &[(PathBuf, String)]) -> Result<tempfile::NamedTempFile, Exp
     out.write_all(&central)?;
     out.write_all(&end)?;
     out.flush()?;
-    Ok(out)
+    Ok((out, spans))
+}
+
+/// The smallest part S3 accepts (but for the last one).
+const MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// One part of the archive's multipart upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArchivePart {
+    /// Bytes `start..end` of the new archive, uploaded.
+    Upload { start: u64, end: u64 },
+    /// Bytes `start..end` of the previous archive, copied inside the store.
+    Copy { start: u64, end: u64 },
+}
+
+/// Splits the new archive into parts: stretches of consecutive entries that were consecutive,
+/// with the same path and content, in the previous archive are copied from it (their bytes are
+/// identical: the local header holds only the name, sizes, CRC and a fixed date); everything
+/// else, and stretches too short for a part of their own, is uploaded. Parts other than the last
+/// are at least [`MIN_PART`]; uploaded parts are at most about `2 * MULTIPART_THRESHOLD`.
+fn plan_archive_parts(new: &[ArchiveSpan], old: &[ArchiveSpan], total: u64) -> Vec<ArchivePart> {
+    /// `start..end` of the new archive; `old`: where the same bytes start in the previous one.
+    struct Segment {
+        start: u64,
+        end: u64,
+        old: Option<u64>,
+    }
+    let before: BTreeMap<&str, &ArchiveSpan> = old.iter().map(|s| (s.path.as_str(), s)).collect();
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut push = |start: u64, end: u64, old: Option<u64>| {
+        if let Some(last) = segments.last_mut()
+            && last.end == start
+        {
+            let contiguous = match (last.old, old) {
+                (None, None) => true,
+                (Some(lo), Some(o)) => lo + (last.end - last.start) == o,
+                _ => false,
+            };
+            if contiguous {
+                last.end = end;
+                return;
+            }
+        }
+        segments.push(Segment { start, end, old });
+    };
+    let mut cursor = 0;
+    for s in new {
+        if s.start > cursor {
+            push(cursor, s.start, None);
+        }
+        let from_old = before
+            .get(s.path.as_str())
+            .filter(|o| o.sha256 == s.sha256 && o.end - o.start == s.end - s.start)
+            .map(|o| o.start);
+        push(s.start, s.end, from_old);
+        cursor = s.end;
+    }
+    if total > cursor {
+        push(cursor, total, None);
+    }
+
+    let mut parts = Vec::new();
+    // Bytes of the new archive waiting to be uploaded: always one contiguous range.
+    let mut pending: Option<(u64, u64)> = None;
+    fn flush(parts: &mut Vec<ArchivePart>, pending: &mut Option<(u64, u64)>) {
+        let Some((mut start, end)) = pending.take() else {
+            return;
+        };
+        while end - start > MULTIPART_THRESHOLD + MIN_PART {
+            parts.push(ArchivePart::Upload {
+                start,
+                end: start + MULTIPART_THRESHOLD,
+            });
+            start += MULTIPART_THRESHOLD;
+        }
+        parts.push(ArchivePart::Upload { start, end });
+    }
+    let extend = |pending: &mut Option<(u64, u64)>, start: u64, end: u64| {
+        *pending = Some(match *pending {
+            Some((s, _)) => (s, end),
+            None => (start, end),
+        });
+    };
+    for seg in segments {
+        let (mut start, end) = (seg.start, seg.end);
+        let Some(mut old_start) = seg.old else {
+            extend(&mut pending, start, end);
+            continue;
+        };
+        // An uploaded part before a copied one must reach the minimum: take bytes from the copy.
+        if let Some((ps, pe)) = pending
+            && pe - ps < MIN_PART
+        {
+            let take = (MIN_PART - (pe - ps)).min(end - start);
+            extend(&mut pending, start, start + take);
+            start += take;
+            old_start += take;
+        }
+        if end - start >= MIN_PART {
+            flush(&mut parts, &mut pending);
+            parts.push(ArchivePart::Copy {
+                start: old_start,
+                end: old_start + (end - start),
+            });
+        } else if end > start {
+            extend(&mut pending, start, end);
+        }
+    }
+    flush(&mut parts, &mut pending);
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn span(path: &str, sha: &str, start: u64, len: u64) -> ArchiveSpan {
+        ArchiveSpan {
+            path: path.into(),
+            sha256: sha.into(),
+            start,
+            end: start + len,
+        }
+    }
+
+    #[test]
+    fn archive_parts_copy_unchanged_stretches_and_respect_the_minimum() {
+        const M: u64 = 1024 * 1024;
+        // Ten 3 MiB entries; the fifth changes (same size), then the central directory.
+        let old: Vec<ArchiveSpan> = (0..10)
+            .map(|i| span(&format!("f{i}"), "a", i * 3 * M, 3 * M))
+            .collect();
+        let mut new = old.clone();
+        new[4].sha256 = "b".into();
+        let total = 30 * M + 1000;
+        let parts = plan_archive_parts(&new, &old, total);
+        assert_eq!(
+            parts,
+            vec![
+                ArchivePart::Copy {
+                    start: 0,
+                    end: 12 * M
+                },
+                // The changed entry plus 2 MiB of the next, to reach the 5 MiB minimum.
+                ArchivePart::Upload {
+                    start: 12 * M,
+                    end: 17 * M
+                },
+                ArchivePart::Copy {
+                    start: 17 * M,
+                    end: 30 * M
+                },
+                ArchivePart::Upload {
+                    start: 30 * M,
+                    end: total
+                },
+            ]
+        );
+        // Every byte exactly once, in order; every part but the last at least the minimum.
+        let mut cursor = 0;
+        for (i, p) in parts.iter().enumerate() {
+            let (s, e) = match *p {
+                ArchivePart::Upload { start, end } | ArchivePart::Copy { start, end } => {
+                    (start, end)
+                }
+            };
+            assert_eq!(s, cursor);
+            assert!(i == parts.len() - 1 || e - s >= MIN_PART, "{p:?}");
+            cursor = e;
+        }
+        assert_eq!(cursor, total);
+
+        // A size change shifts what follows: copies come from the old offsets.
+        let mut grown = old.clone();
+        grown[0] = span("f0", "c", 0, 4 * M);
+        for (i, s) in grown.iter_mut().enumerate().skip(1) {
+            s.start = M + i as u64 * 3 * M;
+            s.end = s.start + 3 * M;
+        }
+        let parts = plan_archive_parts(&grown, &old, 31 * M + 10);
+        assert_eq!(
+            parts,
+            vec![
+                ArchivePart::Upload {
+                    start: 0,
+                    end: 5 * M
+                },
+                ArchivePart::Copy {
+                    start: 4 * M,
+                    end: 30 * M
+                },
+                ArchivePart::Upload {
+                    start: 31 * M,
+                    end: 31 * M + 10
+                },
+            ]
+        );
+        // Nothing in common: one upload (split in parts of the threshold size).
+        let parts = plan_archive_parts(&new, &[], total);
+        assert!(
+            parts
+                .iter()
+                .all(|p| matches!(p, ArchivePart::Upload { .. }))
+        );
+    }
 
     #[test]
     fn crc32_matches_the_reference() {

@@ -10,6 +10,7 @@
 //! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
+//! - [`cleanup`]: archiving or deleting old inactive workspaces, purging old archives.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`schedule`]: `SCHEDULE_CONFIG_PATH` (which run kinds to pull, when) and the fire loop.
 //! - [`warm`]: executors kept up after a run for the session's next run.
@@ -19,6 +20,7 @@
 
 pub mod backend;
 pub mod callback;
+pub mod cleanup;
 pub mod config;
 pub mod export;
 pub mod inputs;

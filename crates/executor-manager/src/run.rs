@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::backend::{BackendClient, BackendError, Lease};
 use crate::callback::{Registry, RunSignal};
+use crate::cleanup::{self, ActiveWorkspaces};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::{ExportTarget, Exporter};
 use crate::pool::Pool;
@@ -46,6 +47,8 @@ pub struct RunContext {
     pub ledger: crate::ledger::Ledger,
     /// Pre-started executors for new sessions (target 0 when `EXECUTOR_POOL_TARGETS` is unset).
     pub pool: Arc<Pool>,
+    /// Sessions whose workspaces runs use (clean-up leaves them alone).
+    pub workspaces: ActiveWorkspaces,
 }
 
 /// How a run ends, as reported to the backend.
@@ -206,12 +209,26 @@ async fn drive(
     );
     let _hb = AbortOnDrop(hb);
 
+    // Held until the export ended: clean-up never touches a workspace a run uses.
+    let _in_use = ctx.workspaces.enter(run.session_id).await;
     let workspace = settings.workspace_dir(run.user_id, run.session_id);
+    let (root, user, session) = (settings.workspace_root.clone(), run.user_id, run.session_id);
+    match tokio::task::spawn_blocking(move || cleanup::restore_if_archived(&root, user, session))
+        .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not restore the archived workspace"),
+        Err(e) => tracing::warn!(error = %e, "restoring the archived workspace panicked"),
+    }
     if let Err(e) = tokio::fs::create_dir_all(&workspace).await {
         return Report::Fail {
             error: format!("could not create the workspace: {e}"),
             retryable: true,
         };
+    }
+    let session_dir = workspace.parent().map(ToOwned::to_owned);
+    if let Some(dir) = &session_dir {
+        cleanup::touch_marker(dir).await;
     }
     let spec = LaunchSpec {
         run_id: run.run_id,
@@ -279,6 +296,9 @@ async fn drive(
     drop(running);
     if report != Report::Drop {
         export_workspace(ctx, run, lease, &spec.workspace).await;
+    }
+    if let Some(dir) = &session_dir {
+        cleanup::touch_marker(dir).await;
     }
     report
 }

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::backend::{BackendClient, BackendError, Lease};
 use crate::callback::{self, Registry};
+use crate::cleanup::{self, ActiveWorkspaces, CleanupPolicy};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::Exporter;
 use crate::pool::{Pool, PoolConfig, manager_dir_name};
@@ -104,6 +105,7 @@ impl App {
                 runtime,
                 executor: ExecutorClient::new(),
                 exporter,
+                workspaces: ActiveWorkspaces::default(),
             }),
         })
     }
@@ -128,6 +130,11 @@ impl App {
 
     pub fn settings(&self) -> &Settings {
         &self.ctx.settings
+    }
+
+    /// The sessions whose workspaces runs use now (clean-up skips them).
+    pub fn workspaces(&self) -> ActiveWorkspaces {
+        self.ctx.workspaces.clone()
     }
 
     /// The routes: `/health`, `/health/live`, `/health/ready`, `/metrics`,
@@ -246,7 +253,18 @@ impl App {
             ))
         });
 
+        let cleanup_stop = CancellationToken::new();
+        let cleanup_task = settings.workspace_cleanup_enabled.then(|| {
+            tokio::spawn(cleanup::run_loop(
+                CleanupPolicy::from_settings(&settings),
+                self.ctx.workspaces.clone(),
+                cleanup::interval(&settings),
+                cleanup_stop.clone(),
+            ))
+        });
+
         shutdown.await;
+        cleanup_stop.cancel();
         tracing::info!(
             active = self.ctx.registry.active().len(),
             timeout_seconds = settings.shutdown_timeout_seconds,
@@ -271,6 +289,9 @@ impl App {
         // No run is left: stop what was kept for later ones.
         self.ctx.warm.drain().await;
         self.ctx.pool.drain().await;
+        if let Some(task) = cleanup_task {
+            let _ = task.await;
+        }
         server_stop.cancel();
         server.await??;
         tracing::info!("executor manager stopped");

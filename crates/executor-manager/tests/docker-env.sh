@@ -3,6 +3,8 @@
 #
 #   eval "$(crates/executor-manager/tests/docker-env.sh [DIR])"     # prints `export DOCKER_HOST=...`
 #   crates/executor-manager/tests/docker-env.sh --stop [DIR]        # stops the daemon (by pid file)
+#   crates/executor-manager/tests/docker-env.sh --images-only       # only the images, on the daemon
+#                                                                   # DOCKER_HOST names (scripts/dev.sh)
 #
 # - daemon: dockerd from Debian's docker.io (installed when missing), data in DIR (default
 #   /tmp/workcell-docker), socket DIR/docker.sock, default bridge (172.17.0.1), no iptables;
@@ -16,10 +18,14 @@ set -euo pipefail
 log() { echo "docker-env: $*" >&2; }
 
 STOP=0
+IMAGES_ONLY=0
 if [[ "${1:-}" == "--stop" ]]; then STOP=1; shift; fi
+if [[ "${1:-}" == "--images-only" ]]; then IMAGES_ONLY=1; shift; fi
 DIR="${1:-/tmp/workcell-docker}"
 SOCK="$DIR/docker.sock"
-export DOCKER_HOST="unix://$SOCK"
+if [[ $IMAGES_ONLY == 0 ]]; then
+  export DOCKER_HOST="unix://$SOCK"
+fi
 
 if [[ $STOP == 1 ]]; then
   if [[ -f "$DIR/docker.pid" ]]; then
@@ -40,8 +46,12 @@ if ! command -v debootstrap >/dev/null; then
 fi
 DOCKER="$(command -v docker)"
 
-mkdir -p "$DIR"
-if ! "$DOCKER" version >/dev/null 2>&1; then
+if [[ $IMAGES_ONLY == 1 ]]; then
+  "$DOCKER" version >/dev/null 2>&1 || { log "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unset})"; exit 1; }
+else
+  mkdir -p "$DIR"
+fi
+if [[ $IMAGES_ONLY == 0 ]] && ! "$DOCKER" version >/dev/null 2>&1; then
   log "starting dockerd in $DIR"
   nohup dockerd --host "$DOCKER_HOST" --data-root "$DIR/root" --exec-root "$DIR/exec" \
     --pidfile "$DIR/docker.pid" --iptables=false >"$DIR/dockerd.log" 2>&1 &

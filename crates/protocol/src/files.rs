@@ -46,6 +46,20 @@ pub struct Manifest {
     /// Paths in the previous manifest that are gone.
     pub deleted: Vec<String>,
     pub archive_key: String,
+    /// Where each file's zip entry (local header and data) lies in `archive.zip`, in archive
+    /// order: the next export copies unchanged stretches of it inside the store
+    /// (`UploadPartCopy`) instead of uploading them again. Empty in older manifests.
+    #[serde(default)]
+    pub archive_spans: Vec<ArchiveSpan>,
+}
+
+/// One file's entry in `archive.zip`: bytes `start..end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ArchiveSpan {
+    pub path: String,
+    pub sha256: String,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// One file of a run, as `GET /runs/{id}/files` shows it. A deleted file (the manifest keeps

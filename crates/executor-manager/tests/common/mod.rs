@@ -8,7 +8,9 @@
 //! `/root/.cache/workcell-tools/node_modules/.bin/claude`).
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod s3;
+pub mod stack;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,276 @@
+//! Workspace export to a real S3 server (s3s-fs, `S3S_FS_BIN`): a workspace of 1,000 files and
+//! 200 MB (random, incompressible content), exported once, then again after one file changed,
+//! then again with nothing changed. Prints, for each export, the time, the bytes uploaded (files
+//! and `archive.zip` separately) and the objects written.
+//!
+//! ```sh
+//! cargo bench -p executor-manager --bench export
+//! BENCH_SMOKE=1 cargo test -p executor-manager --bench export -- --bench   # small sizes
+//! ```
+//!
+//! Target: the re-export after one change uploads only that file (plus what every export writes:
+//! `manifest.json`, `latest.json` and `archive.zip`).
+
+#[allow(dead_code)]
+#[path = "../tests/common/s3.rs"]
+mod s3;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use executor_manager::config::S3Settings;
+use executor_manager::export::{ExportSummary, ExportTarget, Exporter};
+use protocol::files::{Manifest, ManifestChange as Change};
+use rand::RngCore;
+use uuid::Uuid;
+
+struct Figures {
+    label: &'static str,
+    elapsed: Duration,
+    summary: ExportSummary,
+    archive_bytes: u64,
+    /// Bytes of added or modified files (uploaded as objects of their own).
+    file_bytes: u64,
+    objects: usize,
+}
+
+/// Objects under `prefix` (paginated listing).
+async fn count_objects(exporter: &Exporter, prefix: &str) -> usize {
+    let mut count = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let out = exporter
+            .client()
+            .list_objects_v2()
+            .bucket(s3::BUCKET)
+            .prefix(prefix)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .expect("list objects");
+        count += out.contents().len();
+        match out.next_continuation_token() {
+            Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+            _ => return count,
+        }
+    }
+}
+
+async fn manifest(exporter: &Exporter, key: &str) -> Manifest {
+    let body = exporter
+        .client()
+        .get_object()
+        .bucket(s3::BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("get manifest")
+        .body
+        .collect()
+        .await
+        .expect("manifest body")
+        .into_bytes();
+    serde_json::from_slice(&body).expect("manifest.json")
+}
+
+async fn archive_size(exporter: &Exporter, key: &str) -> u64 {
+    let head = exporter
+        .client()
+        .head_object()
+        .bucket(s3::BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("head archive");
+    head.content_length().unwrap_or(0) as u64
+}
+
+async fn export(
+    exporter: &Exporter,
+    workspace: &Path,
+    label: &'static str,
+    user: Uuid,
+    session: Uuid,
+) -> Figures {
+    let target = ExportTarget {
+        user_id: user,
+        session_id: session,
+        run_id: Uuid::new_v4(),
+    };
+    let started = Instant::now();
+    let summary = exporter.export(workspace, target).await.expect("export");
+    let elapsed = started.elapsed();
+    let run_prefix = format!("workspaces/{session}/runs/{}/", target.run_id);
+    // This run's objects, plus latest.json, which every export rewrites.
+    let objects = count_objects(exporter, &run_prefix).await + 1;
+    let archive_bytes = archive_size(exporter, &summary.archive_key).await;
+    let file_bytes = manifest(exporter, &summary.manifest_key)
+        .await
+        .files
+        .iter()
+        .filter(|f| f.change != Change::Unchanged)
+        .map(|f| f.size)
+        .sum();
+    Figures {
+        label,
+        elapsed,
+        summary,
+        archive_bytes,
+        file_bytes,
+        objects,
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+fn print(f: &Figures) {
+    let s = &f.summary;
+    println!(
+        "{:<28} {:>6.2} s  uploaded {:>8.3} MB: files {:>4} ({:>8.3} MB), archive.zip {:>7.3} of {:>6.1} MB  \
+         objects written {:>4}  [added {} modified {} unchanged {}]",
+        f.label,
+        f.elapsed.as_secs_f64(),
+        mb(s.uploaded_bytes),
+        s.added + s.modified,
+        mb(f.file_bytes),
+        mb(s.uploaded_bytes - f.file_bytes),
+        mb(f.archive_bytes),
+        f.objects,
+        s.added,
+        s.modified,
+        s.unchanged,
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo test --benches` runs bench binaries without `--bench`: nothing to do then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let (files, total): (usize, usize) = if smoke {
+        // Above the multipart threshold, so the archive's copy path runs too.
+        (50, 20_000_000)
+    } else {
+        (1_000, 200_000_000)
+    };
+    let per_file = total / files;
+
+    let server = s3::s3s_fs().await;
+    let exporter = Exporter::new(
+        &S3Settings {
+            endpoint: server.endpoint.clone(),
+            access_key: "test-access".into(),
+            secret_key: "test-secret".into(),
+            bucket: s3::BUCKET.into(),
+            region: "us-east-1".into(),
+            force_path_style: true,
+        },
+        true,
+    );
+
+    let ws = tempfile::tempdir().expect("workspace");
+    let mut rng = rand::rng();
+    let mut buf = vec![0u8; per_file];
+    for i in 0..files {
+        let dir = ws.path().join(format!("dir{:02}", i % 20));
+        std::fs::create_dir_all(&dir).unwrap();
+        rng.fill_bytes(&mut buf);
+        std::fs::write(dir.join(format!("file{i:04}.bin")), &buf).unwrap();
+    }
+    println!(
+        "workspace export to s3s-fs: {files} files, {:.1} MB ({} bytes each){}",
+        mb((per_file * files) as u64),
+        per_file,
+        if smoke { " [smoke]" } else { "" }
+    );
+
+    let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let first = export(&exporter, ws.path(), "first export", user, session).await;
+    print(&first);
+
+    // One file changes (same size, new content).
+    rng.fill_bytes(&mut buf);
+    std::fs::write(ws.path().join("dir07/file0007.bin"), &buf).unwrap();
+    let second = export(
+        &exporter,
+        ws.path(),
+        "re-export, one file changed",
+        user,
+        session,
+    )
+    .await;
+    print(&second);
+
+    let third = export(
+        &exporter,
+        ws.path(),
+        "re-export, nothing changed",
+        user,
+        session,
+    )
+    .await;
+    print(&third);
+
+    // The target, checked: the second export uploaded the changed file as the only file object,
+    // and of the archive only what is not a copy of the previous one (the changed entry padded
+    // to S3's 5 MiB minimum part, and the central directory).
+    let s2 = &second.summary;
+    assert_eq!(
+        (s2.added, s2.modified, s2.unchanged),
+        (0, 1, files - 1),
+        "{s2:?}"
+    );
+    assert_eq!(second.file_bytes, per_file as u64);
+    // The changed file, archive.zip, manifest.json, latest.json.
+    assert_eq!(second.objects, 4);
+    let archive_sent = s2.uploaded_bytes - second.file_bytes;
+    assert!(
+        archive_sent < 6 * 1024 * 1024 + per_file as u64,
+        "archive bytes sent: {archive_sent}"
+    );
+    // The archive assembled from copies is whole: every entry, every CRC (Python's zipfile).
+    for f in [&second, &third] {
+        let body = exporter
+            .client()
+            .get_object()
+            .bucket(s3::BUCKET)
+            .key(&f.summary.archive_key)
+            .send()
+            .await
+            .expect("get archive")
+            .body
+            .collect()
+            .await
+            .expect("archive body")
+            .into_bytes();
+        let path = ws.path().join(".check.zip");
+        std::fs::write(&path, &body).unwrap();
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))")
+            .arg(&path)
+            .output()
+            .expect("python3");
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            files.to_string()
+        );
+    }
+    println!(
+        "second export: {:.3} MB sent of a {:.1} MB workspace (the changed file {:.3} MB, archive.zip {:.3} MB)",
+        mb(s2.uploaded_bytes),
+        mb((per_file * files) as u64),
+        mb(second.file_bytes),
+        mb(archive_sent)
+    );
+}

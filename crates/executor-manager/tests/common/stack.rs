@@ -1,0 +1,431 @@
+//! The deployed shape, for end-to-end tests: the `backend` and `executor-manager` binaries as
+//! their own processes (configured only through their environment, as in production), over a
+//! fresh database from `#[sqlx::test]`, a real S3 server (s3s-fs) and the scripted model server.
+//!
+//! Needs the backend binary (`BACKEND_BIN`, default: `backend` in this test's target directory,
+//! built by `cargo build -p backend`; `scripts/test.sh` builds the workspace first).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fake_llm::{Config, FakeLlm, FakeLlmHandle, ScenarioFile};
+use reqwest::Client;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::s3::{BUCKET, S3Server, s3s_fs};
+use super::{INTERNAL_TOKEN, LLM_KEY};
+
+const MANAGER_BIN: &str = env!("CARGO_BIN_EXE_executor-manager");
+
+pub fn backend_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("BACKEND_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let p = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("backend"))
+        .expect("target dir");
+    assert!(
+        p.exists(),
+        "backend binary not found at {}: run `cargo build -p backend` or set BACKEND_BIN",
+        p.display()
+    );
+    p
+}
+
+/// The URL of the database `#[sqlx::test]` made for this test.
+pub fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgresql://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A service binary running as a child process, its output in a log file.
+pub struct Service {
+    pub name: &'static str,
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl Service {
+    fn spawn(name: &'static str, bin: &Path, env: &[(String, String)], logs: &Path) -> Self {
+        let log = logs.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        Service { name, child, log }
+    }
+
+    /// The last lines of its log (for failure messages).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGTERM, then waits (SIGKILL after `limit`); returns whether it exited successfully.
+    pub async fn terminate(&mut self, limit: Duration) -> bool {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => {
+                let _ = self.child.start_kill();
+                let _ = self.child.wait().await;
+                false
+            }
+        }
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+/// Waits until `url` answers 2xx, or panics with the service's log.
+async fn wait_ready(client: &Client, url: &str, service: &mut Service) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Some(status) = service.exited() {
+            panic!(
+                "{} exited during start-up ({status}):\n{}",
+                service.name,
+                service.log_tail(40)
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} not ready at {url}:\n{}",
+            service.name,
+            service.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Backend + manager as processes, S3 server, model server.
+pub struct Stack {
+    pub backend_url: String,
+    pub manager_url: String,
+    pub manager_id: String,
+    pub client: Client,
+    pub pool: PgPool,
+    pub llm: FakeLlmHandle,
+    pub s3: S3Server,
+    pub backend: Service,
+    pub manager: Service,
+    pub workspace_root: tempfile::TempDir,
+    _logs: tempfile::TempDir,
+}
+
+/// How the manager launches executors.
+pub enum Runtime<'a> {
+    /// Containers from `image`; the host is `gateway` as containers see it (e.g. 172.17.0.1).
+    Docker { image: &'a str, gateway: &'a str },
+    /// Child processes (the executor binary and the CLI on this host).
+    Process,
+}
+
+impl Stack {
+    /// Starts everything; `extra` adds or overrides manager variables.
+    pub async fn start(
+        pool: PgPool,
+        scenarios: ScenarioFile,
+        runtime: Runtime<'_>,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let logs = tempfile::tempdir().unwrap();
+        let client = Client::new();
+        let s3 = s3s_fs().await;
+        let s3_vars = [
+            ("S3_ENDPOINT", s3.endpoint.clone()),
+            ("S3_ACCESS_KEY", "test-access".to_owned()),
+            ("S3_SECRET_KEY", "test-secret".to_owned()),
+            ("S3_BUCKET", BUCKET.to_owned()),
+        ];
+        let path = std::env::var("PATH").unwrap_or_default();
+
+        // Backend, single-user mode (no sign-in), on a loopback port.
+        let backend_port = free_port();
+        let backend_url = format!("http://127.0.0.1:{backend_port}");
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), path.clone()),
+            ("DATABASE_URL".into(), database_url(&pool)),
+            (
+                "SECRET_KEY".into(),
+                "e2e-secret-key-0123456789abcdef".into(),
+            ),
+            ("INTERNAL_API_TOKEN".into(), INTERNAL_TOKEN.into()),
+            ("AUTH_MODE".into(), "single_user".into()),
+            ("HOST".into(), "127.0.0.1".into()),
+            ("PORT".into(), backend_port.to_string()),
+            ("RUN_RETRY_BACKOFF_SECONDS".into(), "0".into()),
+        ];
+        env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let mut backend = Service::spawn("backend", &backend_bin(), &env, logs.path());
+        wait_ready(
+            &client,
+            &format!("{backend_url}/health/ready"),
+            &mut backend,
+        )
+        .await;
+
+        // The model server, and the manager; with docker both are reached through the gateway.
+        let (bind, announced) = match runtime {
+            Runtime::Docker { gateway, .. } => ("0.0.0.0", gateway),
+            Runtime::Process => ("127.0.0.1", "127.0.0.1"),
+        };
+        let mut llm_config = Config::new(LLM_KEY, scenarios);
+        llm_config.listen = format!("{bind}:0").parse().unwrap();
+        let llm = FakeLlm::start(llm_config).await.expect("fake llm");
+        let workspace_root = tempfile::tempdir().unwrap();
+        let manager_port = free_port();
+        let manager_url = format!("http://127.0.0.1:{manager_port}");
+        let manager_id = format!("e2e-manager-{}", Uuid::new_v4().simple());
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), path),
+            ("BACKEND_URL".into(), backend_url.clone()),
+            ("INTERNAL_API_TOKEN".into(), INTERNAL_TOKEN.into()),
+            (
+                "CALLBACK_BASE_URL".into(),
+                format!("http://{announced}:{manager_port}"),
+            ),
+            ("HOST".into(), bind.into()),
+            ("PORT".into(), manager_port.to_string()),
+            (
+                "WORKSPACE_ROOT".into(),
+                workspace_root.path().display().to_string(),
+            ),
+            (
+                "ANTHROPIC_BASE_URL".into(),
+                format!("http://{announced}:{}", llm.addr().port()),
+            ),
+            ("ANTHROPIC_AUTH_TOKEN".into(), LLM_KEY.into()),
+            ("MANAGER_ID".into(), manager_id.clone()),
+            ("TASK_CLAIM_LEASE_SECONDS".into(), "30".into()),
+            ("TASK_CLAIM_WAIT_SECONDS".into(), "5".into()),
+            ("TASK_PULL_INTERVAL_SECONDS".into(), "1".into()),
+            ("SHUTDOWN_TIMEOUT_SECONDS".into(), "20".into()),
+        ];
+        match runtime {
+            Runtime::Docker { image, .. } => {
+                env.push(("EXECUTOR_RUNTIME".into(), "docker".into()));
+                env.push(("EXECUTOR_IMAGE".into(), image.into()));
+                env.push(("EXECUTOR_PUBLISHED_HOST".into(), "127.0.0.1".into()));
+                if let Ok(h) = std::env::var("DOCKER_HOST") {
+                    env.push(("DOCKER_HOST".into(), h));
+                }
+            }
+            Runtime::Process => {
+                env.push(("EXECUTOR_RUNTIME".into(), "process".into()));
+                env.push((
+                    "EXECUTOR_BIN".into(),
+                    super::executor_bin().display().to_string(),
+                ));
+                env.push(("CLAUDE_BIN".into(), super::claude_bin()));
+            }
+        }
+        env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        let mut manager = Service::spawn(
+            "executor-manager",
+            Path::new(MANAGER_BIN),
+            &env,
+            logs.path(),
+        );
+        wait_ready(
+            &client,
+            &format!("{manager_url}/health/ready"),
+            &mut manager,
+        )
+        .await;
+
+        Stack {
+            backend_url,
+            manager_url,
+            manager_id,
+            client,
+            pool,
+            llm,
+            s3,
+            backend,
+            manager,
+            workspace_root,
+            _logs: logs,
+        }
+    }
+
+    /// Both services' log tails, for failure messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- backend ---\n{}\n--- executor-manager ---\n{}",
+            self.backend.log_tail(30),
+            self.manager.log_tail(60)
+        )
+    }
+
+    /// `POST /api/v1/tasks`, in `session` when given; returns (session_id, run_id).
+    pub async fn task(&self, prompt: &str, session: Option<Uuid>) -> (Uuid, Uuid) {
+        let mut body = json!({"prompt": prompt});
+        if let Some(s) = session {
+            body["session_id"] = json!(s);
+        }
+        let res = self
+            .client
+            .post(format!("{}/api/v1/tasks", self.backend_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "{v}");
+        (
+            v["session_id"].as_str().unwrap().parse().unwrap(),
+            v["run_id"].as_str().unwrap().parse().unwrap(),
+        )
+    }
+
+    /// `GET /api/v1/{path}` as JSON, asserting 200.
+    pub async fn get(&self, path: &str) -> Value {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/{path}", self.backend_url))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or_default();
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// Waits (through the public API) until the run is terminal and its export reported;
+    /// returns the run's view.
+    pub async fn wait_finished(&self, run: Uuid, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let v = self.get(&format!("runs/{run}")).await;
+            let terminal = ["completed", "failed", "canceled"]
+                .contains(&v["status"].as_str().unwrap_or_default());
+            if terminal && (v["status"] != "completed" || !v["export"].is_null()) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} not finished in {limit:?}: {v}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every event of the session, through the public API, in order.
+    pub async fn events(&self, session: Uuid) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .get(&format!(
+                    "sessions/{session}/events?after={after}&limit=500"
+                ))
+                .await;
+            out.extend(page["events"].as_array().cloned().unwrap_or_default());
+            after = page["next_after"].as_i64().unwrap_or(after);
+            if page["has_more"] != true {
+                return out;
+            }
+        }
+    }
+
+    /// An object's bytes from the S3 server's directory (s3s-fs keeps objects as files).
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.s3.root().join(BUCKET).join(key)).ok()
+    }
+
+    /// Keys under `prefix` in the bucket, sorted.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let base = self.s3.root().join(BUCKET);
+        let mut out = Vec::new();
+        let mut stack = vec![base.join(prefix)];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(&base) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.retain(|k| !k.contains(".s3s"));
+        out.sort();
+        out
+    }
+
+    pub async fn user_of(&self, session: Uuid) -> Uuid {
+        sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1")
+            .bind(session)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub fn workspace(&self, user: Uuid, session: Uuid) -> PathBuf {
+        self.workspace_root
+            .path()
+            .join("active")
+            .join(user.to_string())
+            .join(session.to_string())
+            .join("workspace")
+    }
+
+    /// Graceful stop of both services (SIGTERM); asserts they exited cleanly.
+    pub async fn stop(mut self) {
+        let manager_ok = self.manager.terminate(Duration::from_secs(30)).await;
+        let backend_ok = self.backend.terminate(Duration::from_secs(30)).await;
+        assert!(manager_ok && backend_ok, "unclean exit:\n{}", self.logs());
+    }
+}
