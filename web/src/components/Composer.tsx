@@ -5,11 +5,13 @@ import { useRef, useState } from "react";
 import type { AttachmentView, CreateTaskRequest, CreateTaskResponse, PermissionMode } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
 
+/** The CLI's permission modes. The platform's default is `bypassPermissions` (the container is the
+ * sandbox and nobody can answer a prompt mid-run); `plan` keeps the agent to read-only tools. */
 export const PERMISSION_MODES: { value: PermissionMode; label: string }[] = [
-  { value: "default", label: "Ask before edits (default)" },
-  { value: "acceptEdits", label: "Accept edits" },
-  { value: "plan", label: "Plan only" },
-  { value: "bypassPermissions", label: "Bypass permissions" },
+  { value: "bypassPermissions", label: "Run tools freely (default)" },
+  { value: "acceptEdits", label: "Accept edits only" },
+  { value: "plan", label: "Plan only (read-only)" },
+  { value: "default", label: "Ask (tools needing approval are denied)" },
 ];
 
 interface Upload {
@@ -32,7 +34,7 @@ export function Composer({
 }) {
   const [prompt, setPrompt] = useState("");
   const [model, setModel] = useState("");
-  const [mode, setMode] = useState<PermissionMode>("default");
+  const [mode, setMode] = useState<PermissionMode | "">("");
   const [gitUrl, setGitUrl] = useState("");
   const [gitBranch, setGitBranch] = useState("");
   const [uploads, setUploads] = useState<Upload[]>([]);
@@ -73,7 +75,7 @@ export function Composer({
       prompt,
       session_id: sessionId ?? null,
       model: model.trim() || null,
-      permission_mode: followUp ? null : mode,
+      permission_mode: followUp || mode === "" ? null : mode,
       attachments: uploads.flatMap((u) => (u.attachment ? [u.attachment.id] : [])),
       git: !followUp && gitUrl.trim() ? { url: gitUrl.trim(), branch: gitBranch.trim() || null } : null,
     };
@@ -145,7 +147,8 @@ export function Composer({
             <>
               <label>
                 Permission mode
-                <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode)} data-testid="permission-mode">
+                <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")} data-testid="permission-mode">
+                  <option value="">Server default</option>
                   {PERMISSION_MODES.map((m) => (
                     <option key={m.value} value={m.value}>
                       {m.label}

@@ -66,6 +66,7 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
       );
     }
     case "changes":
+      if (item.changes.length === 0) return <div className="muted small" data-kind="changes">No files changed</div>;
       return (
         <div className="changes small" data-kind="changes">
           <div className="muted">Files changed</div>

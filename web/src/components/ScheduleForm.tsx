@@ -40,7 +40,7 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
   const [enabled, setEnabled] = useState(initial?.enabled ?? true);
   const [sessionMode, setSessionMode] = useState<SessionMode>(initial?.session_mode ?? "new");
   const [model, setModel] = useState(initial?.model ?? "");
-  const [mode, setMode] = useState<PermissionMode>(initial?.permission_mode ?? "default");
+  const [mode, setMode] = useState<PermissionMode>(initial?.permission_mode ?? "bypassPermissions");
   const [preview, setPreview] = useState<string[] | null>(null);
   const [previewError, setPreviewError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);

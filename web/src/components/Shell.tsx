@@ -60,6 +60,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
     <AuthContext.Provider value={{ me, refresh }}>
       <div className={`app ${menuOpen ? "menu-open" : ""}`}>
         <Sidebar me={me} onClose={() => setMenuOpen(false)} />
+        {menuOpen && <div className="scrim" onClick={() => setMenuOpen(false)} aria-hidden />}
         <div className="main">
           <header className="topbar">
             <button className="icon-button menu-button" aria-label="Open the menu" onClick={() => setMenuOpen((o) => !o)}>

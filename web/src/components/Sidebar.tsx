@@ -128,7 +128,7 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
                 ✎
               </button>
               <button className="icon-button small" aria-label={`Delete ${s.title}`} onClick={() => void remove(s)}>
-                🗑
+                ✕
               </button>
             </span>
           </li>

@@ -4,8 +4,8 @@
 # binary and Claude Code CLI — and the built web UI), runs one Node script against it, then stops
 # everything. Every service listens on a free loopback port inside a temporary directory.
 #
-#   web/tests/e2e/stack.sh tests/e2e/test.mjs    # the end-to-end test (from web/)
-#   web/tests/e2e/stack.sh tests/bench.mjs       # the benchmark
+#   web/tests/e2e/stack.sh tests/e2e/test.mjs      # the end-to-end test (from web/)
+#   web/tests/e2e/stack.sh tests/bench.mjs         # the benchmark (from web/)
 #
 # Needs: cargo (it builds backend, executor-manager, executor and fake-llm; WEB_E2E_SKIP_CARGO_BUILD=1
 # uses what $CARGO_TARGET_DIR/debug holds), CLAUDE_BIN, S3S_FS_BIN, chromium at /usr/bin/chromium
@@ -31,7 +31,7 @@ cleanup() {
     for f in "$WORK"/*.log; do echo "--- $f (last 40 lines)"; tail -n 40 "$f"; done
   fi
   # Keep the last run's screenshots in web/test-results (git-ignored).
-  if [ -d "$WORK/artifacts" ]; then
+  if [ -n "$(ls -A "$WORK/artifacts" 2>/dev/null)" ]; then
     rm -rf "$WEB/test-results"
     cp -r "$WORK/artifacts" "$WEB/test-results"
     log "screenshots: $WEB/test-results (copied from $WORK/artifacts)"

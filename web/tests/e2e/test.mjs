@@ -44,7 +44,7 @@ try {
     assert.match(await bash.first().innerText(), /printf '# Report/);
     await conv.getByText("The report is ready in").waitFor({ timeout: LONG });
     // The Bash output arrived with its result, and the run ended.
-    await bash.first().getByText("wrote-report").waitFor({ timeout: LONG });
+    await bash.first().locator(".terminal-out", { hasText: "wrote-report" }).waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
     // Thinking is collapsed by default.
     assert.equal(await conv.locator("details.thinking").first().getAttribute("open"), null);
@@ -103,7 +103,7 @@ try {
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
     for (let i = 1; i <= 5; i++) {
       assert.equal(await conv.getByText(`Step ${i} of 5 is under way.`).count(), 1, `step ${i} text`);
-      assert.equal(await conv.locator('[data-tool="Bash"]', { hasText: `step-${i}-output` }).count(), 1, `step ${i} output`);
+      assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: `step-${i}-output` }).count(), 1, `step ${i} output`);
     }
     assert.equal(await conv.getByText("All five steps finished.").count(), 1);
     assert.equal(await conv.locator('[data-kind="prompt"]').count(), 1);
@@ -118,6 +118,7 @@ try {
     await screenshot(page, "phone-dark");
     await page.getByRole("button", { name: "Open the menu" }).click();
     await page.getByTestId("session-list").waitFor();
+    await page.waitForTimeout(400); // the slide-in transition
     await screenshot(page, "phone-menu");
   });
 
