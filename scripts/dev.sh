@@ -25,6 +25,29 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# --- web UI (owned by the web UI; keep this block separate) -----------------------------------
+# web_ui BACKEND_URL: builds web/ and serves it on WEB_PORT (default 3000) in the background, its
+# API proxied to BACKEND_URL and its WebSocket pointed at the backend directly; sets WEB_PID.
+# WEB=0 skips it.
+web_ui() {
+  [ "${WEB:-1}" = 1 ] || return 0
+  ensure_web_deps
+  local port="${WEB_PORT:-3000}" ws="${1/#http/ws}"
+  log "building the web UI"
+  (cd web && NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_WS_URL="$ws" node_modules/.bin/next build >"$WORK/web-build.log" 2>&1) \
+    || { tail -n 30 "$WORK/web-build.log"; die "the web UI did not build"; }
+  (cd web && exec env NEXT_TELEMETRY_DISABLED=1 BACKEND_URL="$1" node_modules/.bin/next start -H "$HOST" -p "$port" \
+    >"$WORK/web.log" 2>&1) &
+  WEB_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://$HOST:$port/login" 2>/dev/null && { log "web UI on http://$HOST:$port"; return 0; }
+    kill -0 "$WEB_PID" 2>/dev/null || die "the web UI exited during start-up (see $WORK/web.log)"
+    sleep 0.2
+  done
+  die "the web UI did not start"
+}
+# ------------------------------------------------------------------------------------------------
+
 log "building the backend"
 cargo build --quiet -p backend
 
@@ -44,6 +67,7 @@ export DEBUG="${DEBUG:-true}"
 PIDS+=($!)
 for _ in $(seq 1 100); do
   if curl -fsS "http://$HOST:$PORT/health/ready" >/dev/null 2>&1; then
+    web_ui "http://$HOST:$PORT" && PIDS+=("${WEB_PID:-}")
     log "ready: backend on http://$HOST:$PORT (auth: $AUTH_MODE); try:"
     echo "  curl -s -X POST http://$HOST:$PORT/api/v1/tasks -H 'content-type: application/json' -d '{\"prompt\":\"hello\"}'"
     echo "  curl -s http://$HOST:$PORT/api/v1/sessions"

@@ -50,6 +50,9 @@ export WORKCELL_REQUIRE_DOCKER=1
 log "running the tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
 
+log "running the web UI's tests"
+WEB_E2E_SKIP_CARGO_BUILD=1 run_web_tests
+
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench

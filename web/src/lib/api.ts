@@ -50,13 +50,17 @@ async function errorFrom(res: Response): Promise<ApiError> {
   return new ApiError(res.status, `http_${res.status}`, `request failed with status ${res.status}`);
 }
 
+/** `NEXT_PUBLIC_API_URL` (build time) sends the browser straight to the backend (which must then
+ * list this origin in `CORS_ORIGINS`); unset, the same-origin proxy is used. */
+const API_BASE = (process.env.NEXT_PUBLIC_API_URL ?? "").trim().replace(/\/+$/, "");
+
 /** Calls `/api/v1{path}` and returns its JSON (or `undefined` for 204). */
 export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (json !== undefined) headers.set("content-type", "application/json");
-  const res = await fetch(`/api/v1${path}`, {
-    credentials: "same-origin",
+  const res = await fetch(`${API_BASE}/api/v1${path}`, {
+    credentials: API_BASE ? "include" : "same-origin",
     ...rest,
     headers,
     body: json !== undefined ? JSON.stringify(json) : rest.body,
