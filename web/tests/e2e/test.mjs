@@ -76,7 +76,12 @@ try {
       await files.getByRole("button", { name: "Refresh" }).click();
     }
     await files.getByRole("button", { name: "report.md" }).click();
-    await page.getByTestId("preview").getByText("All systems nominal.").waitFor({ timeout: 30_000 });
+    // Rendered in the page when the storage lets the browser read the file (CORS), else shown in
+    // a sandboxed frame: either way the content must be visible.
+    await Promise.any([
+      page.getByTestId("preview").getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
+      page.frameLocator('[data-testid="preview"] iframe').getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
+    ]);
     await screenshot(page, "file-preview");
     await page.getByRole("tab", { name: "Conversation" }).click();
   });
@@ -110,6 +115,18 @@ try {
     const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
     assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
     await screenshot(page, "after-reload-complete");
+  });
+
+  await step("the proxy refuses the internal API and forwards errors readably", async () => {
+    for (const path of ["/api/v1/internal/runs/claim", "/api/v1/%69nternal/runs/claim", "/api/v1/INTERNAL/runs/claim"]) {
+      const r = await fetch(`${WEB_URL}${path}`, { method: "POST", headers: { "x-internal-token": "guess" } });
+      assert.equal(r.status, 404, path);
+      assert.equal((await r.json()).error.code, "not_found", path);
+    }
+    // A backend error passes through as the backend's JSON error body.
+    const r = await fetch(`${WEB_URL}/api/v1/sessions/not-a-uuid`);
+    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+    assert.ok((await r.json()).error.message);
   });
 
   await step("phone-sized layout and dark theme", async () => {
