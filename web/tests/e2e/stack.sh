@@ -23,6 +23,7 @@ chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   local rc=$?
+  [ -f "$WORK/backend.pid" ] && PIDS+=("$(cat "$WORK/backend.pid")")
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   stop_postgres
@@ -96,12 +97,25 @@ export WEB_E2E_INTERNAL_TOKEN=web-e2e-internal-token-do-not-leak-0123
 COMMON_S3=(S3_ENDPOINT="http://127.0.0.1:$S3_PORT" S3_ACCESS_KEY=web-e2e-access
   S3_SECRET_KEY=web-e2e-s3-secret-value S3_BUCKET=workcell)
 
-env "${COMMON_S3[@]}" DATABASE_URL="$DATABASE_URL" SECRET_KEY="$WEB_E2E_SECRET_KEY" \
-  INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password HOST=127.0.0.1 PORT="$BACKEND_PORT" \
-  EXECUTOR_MANAGER_URL="http://127.0.0.1:$MANAGER_PORT" RUN_RETRY_BACKOFF_SECONDS=0 \
-  "$BIN/backend" >"$WORK/backend.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$BACKEND_PORT/health/ready" backend "${PIDS[-1]}"
+BACKEND_ENV=("${COMMON_S3[@]}" DATABASE_URL="$DATABASE_URL" SECRET_KEY="$WEB_E2E_SECRET_KEY"
+  INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password HOST=127.0.0.1 PORT="$BACKEND_PORT"
+  EXECUTOR_MANAGER_URL="http://127.0.0.1:$MANAGER_PORT" RUN_RETRY_BACKOFF_SECONDS=0)
+# The test stops and restarts the backend (same port) to see the UI reconnect and resume:
+# `backend-ctl.sh stop|start`. Its pid lives in backend.pid.
+{
+  echo '#!/usr/bin/env bash'
+  echo 'set -euo pipefail'
+  printf 'PIDFILE=%q\n' "$WORK/backend.pid"
+  echo 'case "$1" in'
+  echo '  stop) p=$(cat "$PIDFILE"); kill "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.1; done ;;'
+  printf '  start) env %s %q >>%q 2>&1 </dev/null &\n' "$(printf '%q ' "${BACKEND_ENV[@]}")" "$BIN/backend" "$WORK/backend.log"
+  echo '    echo $! >"$PIDFILE"'
+  printf '    for _ in $(seq 1 150); do curl -fsS -o /dev/null %q 2>/dev/null && exit 0; sleep 0.2; done; exit 1 ;;\n' \
+    "http://127.0.0.1:$BACKEND_PORT/health/ready"
+  echo 'esac'
+} >"$WORK/backend-ctl.sh"
+chmod 700 "$WORK/backend-ctl.sh"
+"$WORK/backend-ctl.sh" start || die "the backend did not start"
 
 mkdir -p "$WORK/workspaces"
 env "${COMMON_S3[@]}" BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" \
@@ -128,4 +142,4 @@ wait_http "http://127.0.0.1:$WEB_PORT/login" web "${PIDS[-1]}"
 mkdir -p "$WORK/artifacts"
 log "stack ready: web http://127.0.0.1:$WEB_PORT, backend :$BACKEND_PORT, manager :$MANAGER_PORT, model :$LLM_PORT"
 (cd "$WEB" && env WEB_URL="http://127.0.0.1:$WEB_PORT" BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" \
-  LLM_URL="http://127.0.0.1:$LLM_PORT" ARTIFACTS="$WORK/artifacts" node "$SCRIPT")
+  LLM_URL="http://127.0.0.1:$LLM_PORT" ARTIFACTS="$WORK/artifacts" BACKEND_CTL="$WORK/backend-ctl.sh" node "$SCRIPT")

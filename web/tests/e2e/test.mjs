@@ -2,6 +2,7 @@
 // streamed answer and the Bash tool call appear → the produced file in Files (when this server has
 // the files route) → cancel a long task → reload during a run: nothing twice, nothing missing.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { launch, register, screenshot, submitTask, WEB_URL, ARTIFACTS } from "../browser.mjs";
 
 const LONG = 120_000;
@@ -115,6 +116,28 @@ try {
     const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
     assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
     await screenshot(page, "after-reload-complete");
+  });
+
+  await step("the backend goes away mid-run: reconnecting, then resumed without loss or repeats", async () => {
+    const ctl = process.env.BACKEND_CTL;
+    assert.ok(ctl, "BACKEND_CTL is not set (run through stack.sh)");
+    await page.goto(WEB_URL);
+    await submitTask(page, "[scenario:web_steps] Do five steps again");
+    const conv = page.getByTestId("conversation");
+    await conv.getByText("Step 2 of 5 is under way.").waitFor({ timeout: LONG });
+    execFileSync(ctl, ["stop"], { stdio: "inherit" });
+    await page.getByTestId("live-state").getByText("Reconnecting").waitFor({ timeout: 30_000 });
+    await screenshot(page, "reconnecting");
+    execFileSync(ctl, ["start"], { stdio: "inherit" });
+    await page.getByTestId("live-state").waitFor({ state: "detached", timeout: 60_000 });
+    await conv.getByText("All five steps finished.").waitFor({ timeout: LONG });
+    for (let i = 1; i <= 5; i++) {
+      assert.equal(await conv.getByText(`Step ${i} of 5 is under way.`).count(), 1, `step ${i} text`);
+      assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: `step-${i}-output` }).count(), 1, `step ${i} output`);
+    }
+    const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
+    assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
+    await screenshot(page, "resumed-after-reconnect");
   });
 
   await step("composer options and scheduled tasks (when this server has them)", async () => {
