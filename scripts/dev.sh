@@ -224,9 +224,29 @@ start_manager() {
 # is $BACKEND_URL), call wait_http on it, set WEB_URL, and it is printed with the other URLs.
 # ---------------------------------------------------------------------------------------------
 
+# --- web UI -------------------------------------------------------------------------------------
+# start_web: builds web/ and serves it on WEB_PORT (default 3000), its API proxied to the backend
+# and its WebSocket pointed at the backend directly; sets WEB_URL. WEB=0 skips it.
 start_web() {
   WEB_URL=""
+  [ "${WEB:-1}" = 1 ] || return 0
+  ensure_web_deps
+  local port="${WEB_PORT:-3000}" ws="${BACKEND_URL/#http/ws}"
+  log "building the web UI"
+  (cd web && NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_WS_URL="$ws" node_modules/.bin/next build >"$WORK/web-build.log" 2>&1) \
+    || { tail -n 30 "$WORK/web-build.log"; die "the web UI did not build"; }
+  spawn web env NEXT_TELEMETRY_DISABLED=1 BACKEND_URL="$BACKEND_URL" \
+    "$PWD/web/node_modules/.bin/next" start "$PWD/web" -H "$BACKEND_HOST" -p "$port"
+  for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null "http://$BACKEND_HOST:$port/login" 2>/dev/null; then
+      WEB_URL="http://$BACKEND_HOST:$port"
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "the web UI did not start (see its lines above)"
 }
+# ------------------------------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
 # Main

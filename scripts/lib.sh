@@ -112,3 +112,45 @@ ensure_s3s_fs() {
   fi
   export S3S_FS_BIN="$bin"
 }
+
+# --- web UI (web/) -------------------------------------------------------------------------------
+
+# ensure_chromium: Debian's Chromium for the browser tests (playwright-core drives it; no browser
+# is ever downloaded). Exports CHROMIUM_BIN.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  export CHROMIUM_BIN=/usr/bin/chromium
+}
+
+# ensure_web_deps: node (Debian's, 20 or newer) and web/node_modules from the lock file.
+ensure_web_deps() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -ge 20 ] || die "Node.js 20.9 or newer is needed for the web UI (Next.js 16); found $(node --version)"
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ ! -d "$root/web/node_modules" ] || [ "$root/web/package-lock.json" -nt "$root/web/node_modules/.package-lock.json" ]; then
+    log "installing the web UI's dependencies (npm ci)"
+    (cd "$root/web" && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+}
+
+# run_web_tests: the web UI's unit tests, type check, production build, the check that no secret
+# reaches the browser bundle, and the end-to-end browser test against the real stack (which needs
+# the workspace's debug binaries: pass WEB_E2E_SKIP_CARGO_BUILD=1 when they were just built).
+run_web_tests() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  ensure_chromium
+  ensure_web_deps
+  export NEXT_TELEMETRY_DISABLED=1
+  log "web: unit tests"
+  (cd "$root/web" && node_modules/.bin/vitest run)
+  log "web: type check"
+  (cd "$root/web" && node_modules/.bin/tsc --noEmit)
+  log "web: production build + bundle secret check"
+  (cd "$root/web" && node tests/bundle-check.mjs)
+  log "web: end-to-end browser test (screenshots kept in web/test-results)"
+  "$root/web/tests/e2e/stack.sh" tests/e2e/test.mjs
+}

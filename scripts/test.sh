@@ -52,6 +52,8 @@ cargo nextest run --workspace --no-fail-fast --failure-output final
 
 log "the local stack: scripts/dev.sh completes a task (scripts/dev-smoke.sh)"
 EXECUTOR_IMAGE=workcell/executor-test:dev scripts/dev-smoke.sh
+log "running the web UI's tests"
+WEB_E2E_SKIP_CARGO_BUILD=1 run_web_tests
 
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"

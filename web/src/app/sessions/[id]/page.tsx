@@ -1,0 +1,106 @@
+"use client";
+import { useParams } from "next/navigation";
+import { useMemo, useState } from "react";
+import type { CancelResponse, CreateTaskResponse } from "@/generated/protocol";
+import { api, readableError } from "@/lib/api";
+import { buildItems, latestTodos } from "@/lib/conversation";
+import { useSession } from "@/lib/useSession";
+import { Composer } from "@/components/Composer";
+import { Conversation } from "@/components/Conversation";
+import { FilesPanel } from "@/components/FilesPanel";
+import { formatCost, formatTokens } from "@/components/ItemRow";
+import { isActive, StatusBadge } from "@/components/StatusBadge";
+import { Todos } from "@/components/Todos";
+
+export default function SessionPage() {
+  const params = useParams<{ id: string }>();
+  const id = params.id;
+  const { detail, log, error, reload, setError } = useSession(id);
+  const [tab, setTab] = useState<"chat" | "files">("chat");
+  const [canceling, setCanceling] = useState(false);
+
+  const runs = useMemo(() => detail?.runs ?? [], [detail]);
+  const items = useMemo(() => buildItems(runs, log.events), [runs, log.events]);
+  const todos = useMemo(() => latestTodos(log.events), [log.events]);
+  const totals = useMemo(() => {
+    let tokensIn = 0;
+    let tokensOut = 0;
+    let cost = 0;
+    for (const r of runs) {
+      if (!r.usage) continue;
+      tokensIn += r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens;
+      tokensOut += r.usage.output_tokens;
+      cost += r.usage.total_cost_usd;
+    }
+    return { tokensIn, tokensOut, cost };
+  }, [runs]);
+  const active = detail ? isActive(detail.status) || runs.some((r) => isActive(r.status)) : false;
+  const current = runs.length ? [...runs].sort((a, b) => b.created_at.localeCompare(a.created_at))[0] : undefined;
+
+  const cancel = async () => {
+    setCanceling(true);
+    try {
+      await api<CancelResponse>(`/sessions/${id}/cancel`, { method: "POST" });
+      await reload();
+    } catch (e) {
+      setError(readableError(e));
+    } finally {
+      setCanceling(false);
+    }
+  };
+
+  const retry = async (runId: string) => {
+    try {
+      await api(`/runs/${runId}/retry`, { method: "POST" });
+      await reload();
+    } catch (e) {
+      setError(readableError(e));
+    }
+  };
+
+  return (
+    <div className="session">
+      <div className="session-head">
+        <h1 className="session-name" title={detail?.title}>
+          {detail?.title ?? "…"}
+        </h1>
+        {detail && <StatusBadge status={detail.status} />}
+        <span className="muted small" data-testid="usage">
+          {formatTokens(totals.tokensIn)} in · {formatTokens(totals.tokensOut)} out · {formatCost(totals.cost)}
+        </span>
+        <span className="spacer" />
+        {active && (
+          <button className="button danger" onClick={() => void cancel()} disabled={canceling || detail?.status === "canceling"} data-testid="cancel">
+            {canceling || detail?.status === "canceling" ? "Canceling…" : "Cancel"}
+          </button>
+        )}
+      </div>
+      <div className="tabs" role="tablist">
+        <button role="tab" aria-selected={tab === "chat"} className={tab === "chat" ? "active" : ""} onClick={() => setTab("chat")}>
+          Conversation
+        </button>
+        <button role="tab" aria-selected={tab === "files"} className={tab === "files" ? "active" : ""} onClick={() => setTab("files")} data-testid="files-tab">
+          Files
+        </button>
+      </div>
+      {error && (
+        <div className="banner error" role="alert">
+          {error}
+        </div>
+      )}
+      {tab === "chat" ? (
+        <>
+          {todos && todos.length > 0 && (
+            <div className="todo-panel">
+              <Todos todos={todos} />
+            </div>
+          )}
+          <Conversation items={items} onRetry={(r) => void retry(r)} />
+          <Composer sessionId={id} busy={active} onCreated={(_res: CreateTaskResponse) => void reload()} />
+        </>
+      ) : (
+        <FilesPanel runs={runs} events={log.events} initialRun={current?.id ?? null} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,101 @@
+"use client";
+import type { Item } from "@/lib/conversation";
+import { Markdown } from "./Markdown";
+import { StatusBadge } from "./StatusBadge";
+import { ToolCall } from "./ToolCall";
+import { Todos } from "./Todos";
+
+export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string) => void }) {
+  switch (item.kind) {
+    case "prompt": {
+      const r = item.run;
+      return (
+        <div className="prompt" data-kind="prompt" data-run={r.id}>
+          <div className="prompt-meta">
+            {r.kind === "scheduled" && <span className="badge">scheduled</span>}
+            {r.status === "queued" ? <span className="badge badge-queued">queued</span> : <StatusBadge status={r.status} />}
+            {r.attempts > 1 && <span className="muted small">attempt {r.attempts} of {r.max_attempts}</span>}
+          </div>
+          <div className="prompt-text">{r.prompt}</div>
+          {r.error && r.status !== "canceled" && <p className="error small">{r.error}</p>}
+          {r.attempt_errors?.length > 1 && (
+            <details className="small">
+              <summary>{r.attempt_errors.length} failed attempts</summary>
+              <ul>
+                {r.attempt_errors.map((a) => (
+                  <li key={a.attempt}>
+                    #{a.attempt} {new Date(a.at).toLocaleString()}: {a.error}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
+          {r.dead_lettered_at && (
+            <button className="button small" onClick={() => onRetry(r.id)}>
+              Retry this run
+            </button>
+          )}
+        </div>
+      );
+    }
+    case "text":
+      return (
+        <div className="assistant" data-kind="text">
+          <Markdown text={item.text} />
+        </div>
+      );
+    case "thinking":
+      return (
+        <details className="thinking" data-kind="thinking">
+          <summary>Thinking</summary>
+          <div className="thinking-text">{item.text}</div>
+        </details>
+      );
+    case "tool":
+      return <ToolCall name={item.name} input={item.input} result={item.result} />;
+    case "todos":
+      return <Todos todos={item.todos} />;
+    case "result": {
+      const u = item.result.usage;
+      return (
+        <div className="run-result muted small" data-kind="result">
+          {item.result.num_turns} turn{item.result.num_turns === 1 ? "" : "s"} · {(item.result.duration_ms / 1000).toFixed(1)} s ·{" "}
+          {formatTokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens)} in / {formatTokens(u.output_tokens)} out ·{" "}
+          {formatCost(item.result.total_cost_usd)}
+        </div>
+      );
+    }
+    case "changes":
+      if (item.changes.length === 0) return <div className="muted small" data-kind="changes">No files changed</div>;
+      return (
+        <div className="changes small" data-kind="changes">
+          <div className="muted">Files changed</div>
+          <ul>
+            {item.changes.map((c) => (
+              <li key={c.path}>
+                <span className={`change change-${c.change}`}>{c.change}</span> {c.old_path ? `${c.old_path} → ` : ""}
+                {c.path} <span className="add-count">+{c.lines_added}</span> <span className="del-count">−{c.lines_deleted}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      );
+    case "end":
+      return (
+        <div className={`run-end run-end-${item.status}`} data-kind="end">
+          Run {item.status}
+          {item.detail ? `: ${item.detail}` : ""}
+        </div>
+      );
+    case "raw":
+      return <pre className="raw small">{item.line}</pre>;
+  }
+}
+
+export function formatTokens(n: number): string {
+  return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+export function formatCost(usd: number): string {
+  return `$${usd < 0.01 && usd > 0 ? usd.toFixed(4) : usd.toFixed(2)}`;
+}

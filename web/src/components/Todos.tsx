@@ -1,0 +1,21 @@
+import type { TodoItem } from "@/generated/protocol";
+
+export function Todos({ todos }: { todos: TodoItem[] }) {
+  const done = todos.filter((t) => t.status === "completed").length;
+  return (
+    <div className="todos" data-kind="todos">
+      <div className="todos-head">
+        To-do {done}/{todos.length}
+        <progress value={done} max={Math.max(1, todos.length)} aria-label="To-do progress" />
+      </div>
+      <ul>
+        {todos.map((t, i) => (
+          <li key={i} className={`todo todo-${t.status}`}>
+            <span aria-hidden>{t.status === "completed" ? "☑" : t.status === "in_progress" ? "◐" : "☐"}</span>{" "}
+            {t.status === "in_progress" && t.active_form ? t.active_form : t.content}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

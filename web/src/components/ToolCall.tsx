@@ -1,0 +1,126 @@
+"use client";
+// A tool call with its result, shown by kind: Bash as a terminal, Edit/Write as a diff,
+// Read/Grep/Glob as one compact line, anything else as JSON.
+import { memo, useState } from "react";
+import type { JsonValue } from "@/generated/protocol";
+import { resultText } from "@/lib/conversation";
+import { languageFor } from "@/lib/highlight";
+import { Code } from "./Code";
+import { Diff } from "./Diff";
+
+type Obj = { [key: string]: JsonValue | undefined };
+
+function obj(v: JsonValue): Obj {
+  return v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {};
+}
+
+function str(v: JsonValue | undefined): string {
+  return typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
+}
+
+interface Props {
+  name: string;
+  input: JsonValue;
+  result?: { content: JsonValue; isError: boolean };
+}
+
+export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
+  const i = obj(input);
+  const output = result ? resultText(result.content) : null;
+  const pending = !result;
+  const cls = `tool ${result?.isError ? "tool-error" : ""}`;
+  switch (name) {
+    case "Bash":
+      return (
+        <div className={cls} data-tool="Bash">
+          <div className="terminal">
+            {i.description !== undefined && <div className="terminal-note"># {str(i.description)}</div>}
+            <div className="terminal-cmd">
+              <span className="prompt-sign">$</span> {str(i.command)}
+            </div>
+            {output !== null && output !== "" && <pre className="terminal-out">{clip(output)}</pre>}
+            {pending && <div className="terminal-out muted">running…</div>}
+          </div>
+        </div>
+      );
+    case "Edit":
+    case "MultiEdit": {
+      const path = str(i.file_path);
+      const edits = name === "Edit" ? [i] : Array.isArray(i.edits) ? i.edits.map(obj) : [];
+      return (
+        <div className={cls} data-tool={name}>
+          <ToolHead name={name} detail={path} result={result} />
+          {edits.map((e, n) => (
+            <Diff key={n} path={path} before={str(e.old_string)} after={str(e.new_string)} />
+          ))}
+          {result?.isError && <pre className="tool-out">{clip(output ?? "")}</pre>}
+        </div>
+      );
+    }
+    case "Write": {
+      const path = str(i.file_path);
+      return (
+        <div className={cls} data-tool="Write">
+          <ToolHead name="Write" detail={path} result={result} />
+          <Diff path={path} before="" after={str(i.content)} />
+          {result?.isError && <pre className="tool-out">{clip(output ?? "")}</pre>}
+        </div>
+      );
+    }
+    case "Read":
+    case "Grep":
+    case "Glob":
+    case "LS": {
+      const detail =
+        name === "Read"
+          ? str(i.file_path)
+          : name === "Grep"
+            ? `${str(i.pattern)}${i.path ? ` in ${str(i.path)}` : ""}`
+            : name === "Glob"
+              ? str(i.pattern)
+              : str(i.path);
+      return <Compact name={name} detail={detail} output={output} isError={result?.isError ?? false} language={name === "Read" ? languageFor(str(i.file_path)) : null} />;
+    }
+    case "TodoWrite":
+      return <Compact name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;
+    default:
+      return (
+        <div className={cls} data-tool={name}>
+          <ToolHead name={name} detail="" result={result} />
+          <Code code={JSON.stringify(input, null, 2)} language="json" />
+          {output !== null && output !== "" && <pre className="tool-out">{clip(output)}</pre>}
+        </div>
+      );
+  }
+});
+
+function ToolHead({ name, detail, result }: { name: string; detail: string; result?: Props["result"] }) {
+  return (
+    <div className="tool-head">
+      <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
+      {!result && <span className="muted small"> running…</span>}
+      {result?.isError && <span className="error small"> failed</span>}
+    </div>
+  );
+}
+
+function Compact({ name, detail, output, isError, language }: { name: string; detail: string; output: string | null; isError: boolean; language: string | null }) {
+  const [open, setOpen] = useState(false);
+  const lines = output ? output.split("\n").length : 0;
+  return (
+    <div className={`tool compact ${isError ? "tool-error" : ""}`} data-tool={name}>
+      <button className="compact-head" onClick={() => setOpen((o) => !o)} aria-expanded={open} disabled={!output}>
+        <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
+        {output !== null && <span className="muted small"> · {lines} line{lines === 1 ? "" : "s"}</span>}
+        {output === null && name !== "TodoWrite" && <span className="muted small"> running…</span>}
+      </button>
+      {open && output && <Code code={clip(output)} language={language} />}
+    </div>
+  );
+}
+
+/** Very long output is cut so one tool call cannot freeze the page. */
+function clip(s: string): string {
+  const max = 20_000;
+  return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
+}

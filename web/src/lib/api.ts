@@ -1,0 +1,71 @@
+// The browser's only way to the backend: same-origin `/api/v1/*`, which the Next.js route handler
+// proxies. Errors become `ApiError`s with a readable message instead of raw JSON.
+import type { ErrorBody } from "@/generated/protocol";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  /** A route this server does not have (yet): the UI hides the feature instead of failing. */
+  get routeMissing(): boolean {
+    return this.status === 404 && this.message === "route not found";
+  }
+}
+
+const FRIENDLY: Record<string, string> = {
+  bad_gateway: "The server cannot be reached right now. Try again in a moment.",
+  unauthorized: "You are signed out. Sign in again.",
+  internal: "The server hit an unexpected error. Try again.",
+};
+
+/** Turns any failure into one sentence a person can read. */
+export function readableError(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.code === "validation_error" || e.status < 500) return capitalize(e.message);
+    return FRIENDLY[e.code] ?? capitalize(e.message);
+  }
+  if (e instanceof TypeError) return "The network request failed. Check your connection.";
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function capitalize(s: string): string {
+  return s.length ? s[0]!.toUpperCase() + s.slice(1) : s;
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as ErrorBody;
+    if (body?.error?.code) return new ApiError(res.status, body.error.code, body.error.message);
+  } catch {
+    // not JSON: fall through
+  }
+  return new ApiError(res.status, `http_${res.status}`, `request failed with status ${res.status}`);
+}
+
+/** `NEXT_PUBLIC_API_URL` (build time) sends the browser straight to the backend (which must then
+ * list this origin in `CORS_ORIGINS`); unset, the same-origin proxy is used. */
+const API_BASE = (process.env.NEXT_PUBLIC_API_URL ?? "").trim().replace(/\/+$/, "");
+
+/** Calls `/api/v1{path}` and returns its JSON (or `undefined` for 204). */
+export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  const res = await fetch(`${API_BASE}/api/v1${path}`, {
+    credentials: API_BASE ? "include" : "same-origin",
+    ...rest,
+    headers,
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+  if (!res.ok) throw await errorFrom(res);
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}

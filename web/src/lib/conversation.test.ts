@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import type { Event, RunView } from "@/generated/protocol";
+import { buildItems, resultText } from "./conversation";
+
+function run(id: string, created: string, status: RunView["status"] = "completed"): RunView {
+  return {
+    id, session_id: "s", prompt: `prompt ${id}`, status, model: null, permission_mode: "default", attempts: 1,
+    max_attempts: 3, error: null, created_at: created, scheduled_at: created, started_at: null, finished_at: null,
+    usage: null, export: null, kind: "interactive", scheduled_task_id: null, dead_lettered_at: null, attempt_errors: [],
+  };
+}
+const base = { session_id: "s", time: "2026-01-01T00:00:00Z" };
+
+describe("conversation rows", () => {
+  it("puts each run's prompt before its events and pairs tool calls with results", () => {
+    const events: Event[] = [
+      { ...base, seq: 1, run_id: "r1", run_seq: 1, type: "assistant_text", payload: { text: "hi" } },
+      { ...base, seq: 2, run_id: "r1", run_seq: 2, type: "tool_use", payload: { tool_use_id: "t1", name: "Bash", input: { command: "ls" } } },
+      { ...base, seq: 3, run_id: "r1", run_seq: 3, type: "tool_result", payload: { tool_use_id: "t1", content: [{ type: "text", text: "a.txt" }], is_error: false } },
+      { ...base, seq: 4, run_id: "r2", run_seq: 1, type: "assistant_text", payload: { text: "again" } },
+    ];
+    const items = buildItems([run("r2", "2026-01-02"), run("r1", "2026-01-01"), run("r3", "2026-01-03", "queued")], events);
+    expect(items.map((i) => i.kind)).toEqual(["prompt", "text", "tool", "prompt", "text", "prompt"]);
+    const tool = items[2]!;
+    expect(tool.kind === "tool" && tool.result && resultText(tool.result.content)).toBe("a.txt");
+    expect(new Set(items.map((i) => i.key)).size).toBe(items.length);
+  });
+});

@@ -1,0 +1,99 @@
+// The same-origin API proxy's rules, kept apart from the route handler so they can be tested.
+// Only the Next.js server runs this; the backend URL never reaches the browser.
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Request headers the proxy sets itself or must not pass on. */
+const REQUEST_DROP = new Set(["host", "content-length", "x-internal-token", "expect"]);
+
+/** Response headers that no longer describe the body once `fetch` has decoded it. */
+const RESPONSE_DROP = new Set(["content-encoding", "content-length"]);
+
+/** The backend's base URL, read at every request so it can change without a rebuild. */
+export function backendUrl(env: Record<string, string | undefined> = process.env): string | null {
+  const raw = env.BACKEND_URL?.trim() || env.POCO_BACKEND_URL?.trim();
+  if (!raw) return null;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+    return raw.replace(/\/+$/, "");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The backend path and query for a request to `/api/v1/...`, or `null` when it must be refused:
+ * anything under `/api/v1/internal` (however it is spelled or encoded) and any path whose
+ * segments would be normalised into something else (`.`, `..`, encoded slashes).
+ */
+export function upstreamPath(pathname: string, search: string): string | null {
+  const prefix = "/api/v1/";
+  if (!pathname.startsWith(prefix)) return null;
+  const rest = pathname.slice(prefix.length);
+  const segments = rest.split("/");
+  for (const raw of segments) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+    if (seg === "." || seg === ".." || seg.includes("/") || seg.includes("\\") || seg.includes("\0")) return null;
+  }
+  const first = decodeURIComponent(segments[0] ?? "").trim().toLowerCase();
+  if (first === "internal" || first.startsWith("internal;")) return null;
+  return `${prefix}${rest}${search}`;
+}
+
+function connectionTokens(headers: Headers): Set<string> {
+  const listed = headers.get("connection") ?? "";
+  return new Set(
+    listed
+      .split(",")
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+/** The headers sent to the backend. */
+export function forwardRequestHeaders(incoming: Headers, requestUrl: URL): Headers {
+  const extra = connectionTokens(incoming);
+  const out = new Headers();
+  incoming.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (HOP_BY_HOP.has(n) || REQUEST_DROP.has(n) || extra.has(n)) return;
+    out.append(name, value);
+  });
+  if (!out.has("x-forwarded-host")) out.set("x-forwarded-host", incoming.get("host") ?? requestUrl.host);
+  if (!out.has("x-forwarded-proto")) out.set("x-forwarded-proto", requestUrl.protocol.replace(":", ""));
+  return out;
+}
+
+/** The headers sent back to the browser (every `Set-Cookie` kept separately). */
+export function forwardResponseHeaders(upstream: Headers): Headers {
+  const extra = connectionTokens(upstream);
+  const out = new Headers();
+  upstream.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (n === "set-cookie" || HOP_BY_HOP.has(n) || RESPONSE_DROP.has(n) || extra.has(n)) return;
+    out.append(name, value);
+  });
+  for (const cookie of upstream.getSetCookie()) out.append("set-cookie", cookie);
+  return out;
+}
+
+export function errorResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}

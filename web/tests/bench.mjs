@@ -1,0 +1,95 @@
+// Benchmark of the web UI against the real stack (run through tests/e2e/stack.sh):
+//  1. submit → first streamed token on screen, with the scripted model (first run, then warm runs);
+//  2. first-load JavaScript of the pages (bytes over the wire and decoded);
+//  3. a 5,000-event session: time to render it after a reload, rows in the DOM, frame times while
+//     scrolling through it.
+// Prints figures; asserts nothing about them.
+import { launch, register, WEB_URL } from "./browser.mjs";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 6);
+const LLM_URL = process.env.LLM_URL;
+const MANY = Number(process.env.BENCH_EVENTS ?? 5000);
+
+const context = await launch();
+const page = await context.newPage();
+await register(page);
+
+// 1. Submit → first token.
+const latencies = [];
+for (let i = 0; i < RUNS; i++) {
+  await page.goto(WEB_URL);
+  await page.getByTestId("prompt").fill(`[scenario:web_first_token] run ${i}`);
+  const t0 = await page.evaluate(() => performance.timeOrigin + performance.now());
+  await page.getByTestId("submit").click();
+  await page.getByTestId("conversation").locator('[data-kind="text"]').first().waitFor({ timeout: 120_000 });
+  const t1 = await page.evaluate(() => performance.timeOrigin + performance.now());
+  latencies.push(t1 - t0);
+  await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: 120_000 });
+}
+const warm = latencies.slice(1).sort((a, b) => a - b);
+const median = (xs) => xs[Math.floor(xs.length / 2)];
+console.log(`submit → first token on screen: first run ${latencies[0].toFixed(0)} ms; warm runs (n=${warm.length}) median ${median(warm).toFixed(0)} ms, min ${warm[0].toFixed(0)} ms, max ${warm[warm.length - 1].toFixed(0)} ms`);
+
+// 2. First-load JavaScript: a fresh context (empty cache) loading each page.
+for (const path of ["/login", "/"]) {
+  const fresh = await context.browser()?.newContext?.();
+  const p = fresh ? await fresh.newPage() : await context.newPage();
+  if (!fresh) await p.context().clearCookies();
+  await p.goto(`${WEB_URL}${path}`, { waitUntil: "networkidle" });
+  const js = await p.evaluate(() =>
+    performance
+      .getEntriesByType("resource")
+      .filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"))
+      .reduce((acc, e) => ({ n: acc.n + 1, wire: acc.wire + e.encodedBodySize, raw: acc.raw + e.decodedBodySize }), { n: 0, wire: 0, raw: 0 }),
+  );
+  console.log(`first-load JS for ${path}: ${js.n} files, ${(js.wire / 1024).toFixed(1)} KiB over the wire, ${(js.raw / 1024).toFixed(1)} KiB decoded`);
+  await p.close();
+}
+
+// 3. A long session.
+if (LLM_URL) {
+  const current = await (await fetch(`${LLM_URL}/_admin/scenarios`)).json();
+  const blocks = Array.from({ length: MANY }, (_, i) => ({ type: "text", text: `Line ${i + 1} of the long answer.` }));
+  current.scenarios.web_many = { turns: [{ blocks }] };
+  const put = await fetch(`${LLM_URL}/_admin/scenarios`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(current) });
+  if (!put.ok) throw new Error(`cannot add the long scenario: ${put.status} ${await put.text()}`);
+  await page.goto(WEB_URL);
+  await page.getByTestId("prompt").fill("[scenario:web_many] a very long answer");
+  const t0 = Date.now();
+  await page.getByTestId("submit").click();
+  await page.locator('.session-head [data-status="completed"], .session-head [data-status="failed"]').waitFor({ timeout: 600_000 });
+  const live = Date.now() - t0;
+  const id = page.url().split("/sessions/")[1];
+  const count = await page.evaluate(async (sid) => {
+    let after = 0;
+    let n = 0;
+    for (;;) {
+      const r = await (await fetch(`/api/v1/sessions/${sid}/events?after=${after}&limit=1000`)).json();
+      n += r.events.length;
+      after = r.next_after;
+      if (!r.has_more) break;
+    }
+    return n;
+  }, id);
+  const r0 = Date.now();
+  await page.reload();
+  await page.getByTestId("conversation").getByText("Run completed").waitFor({ timeout: 120_000 });
+  const reload = Date.now() - r0;
+  const rows = await page.getByTestId("conversation").locator("[data-key]").count();
+  const frames = await page.evaluate(async () => {
+    const el = document.querySelector('[data-testid="conversation"]');
+    const times = [];
+    let last = performance.now();
+    for (let i = 0; i <= 60; i++) {
+      el.scrollTop = (el.scrollHeight * i) / 60;
+      await new Promise((r) => requestAnimationFrame(() => r()));
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+    }
+    times.sort((a, b) => a - b);
+    return { median: times[30], p95: times[57], max: times[60] };
+  });
+  console.log(`long session: ${count} events; live run to completed ${(live / 1000).toFixed(1)} s; reload → fully rendered ${reload} ms; ${rows} rows in the DOM; scroll frame times median ${frames.median.toFixed(1)} ms, p95 ${frames.p95.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms`);
+}
+await context.close();
