@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use service_config::{Required, SettingsError};
+use service_config::{Environment, Required, Secret, SettingsError};
 use telemetry::LogSettings;
 
 /// Variables without which the manager does not start.
@@ -150,6 +150,9 @@ pub struct Settings {
     /// On SIGTERM: how long active runs may take to finish before they are stopped and re-queued.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_seconds: u64,
+    /// `development` (default) or `production`; production refuses placeholder and short secrets.
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 fn default_published_host() -> String {
@@ -359,7 +362,24 @@ impl Settings {
             ));
         }
         self.s3()?;
-        Ok(())
+        service_config::check_secrets(
+            self.environment,
+            &[
+                Secret::generated("INTERNAL_API_TOKEN", Some(&self.internal_api_token)),
+                Secret::issued("S3_ACCESS_KEY", self.s3_access_key.as_deref()),
+                Secret::issued("S3_SECRET_KEY", self.s3_secret_key.as_deref()),
+                Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
+            ],
+        )
+    }
+
+    /// Every environment variable the manager reads (its settings' and the logging variables),
+    /// taken from the structs themselves; the configuration agreement test compares it with
+    /// `.env.example` and `docs/configuration.md`.
+    pub fn variables() -> Vec<String> {
+        let mut v = service_config::variable_names::<Settings>();
+        v.extend(service_config::variable_names::<LogSettings>());
+        v
     }
 
     /// The S3 settings: all of `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY`, `S3_BUCKET`, or none.
@@ -500,6 +520,7 @@ impl fmt::Debug for Settings {
             )
             .field("task_claim_wait_seconds", &self.task_claim_wait_seconds)
             .field("shutdown_timeout_seconds", &self.shutdown_timeout_seconds)
+            .field("environment", &self.environment)
             .finish()
     }
 }
@@ -621,6 +642,74 @@ mod tests {
         }
         let e = err(&[("S3_ENDPOINT", "http://s3:9000"), ("S3_ACCESS_KEY", "ak")]);
         assert!(e.starts_with("S3_SECRET_KEY is required"), "{e}");
+    }
+
+    #[test]
+    fn production_refuses_placeholder_and_short_secrets() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        let s = Settings::from_vars(vars(&[
+            ("ENVIRONMENT", "production"),
+            ("INTERNAL_API_TOKEN", strong),
+            ("ANTHROPIC_AUTH_TOKEN", "sk-ant-real-token"),
+        ]))
+        .unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        for (var, value, why) in [
+            (
+                "INTERNAL_API_TOKEN",
+                "internal-token-0123456789",
+                "at least 32 bytes",
+            ),
+            (
+                "INTERNAL_API_TOKEN",
+                "change-this-internal-token-to-32-or-more-bytes",
+                "placeholder",
+            ),
+            (
+                "ANTHROPIC_AUTH_TOKEN",
+                "change-this-model-api-key",
+                "placeholder",
+            ),
+        ] {
+            let mut v = vars(&[
+                ("ENVIRONMENT", "production"),
+                ("INTERNAL_API_TOKEN", strong),
+            ]);
+            v.push((var.into(), value.into()));
+            let e = Settings::from_vars(v).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{var} is invalid")) && e.contains(why),
+                "{e}"
+            );
+            assert!(!e.contains(value), "{e}");
+        }
+        let e = Settings::from_vars(vars(&[
+            ("ENVIRONMENT", "production"),
+            ("INTERNAL_API_TOKEN", strong),
+            ("S3_ENDPOINT", "http://s3:9000"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "change-this-secret-key"),
+            ("S3_BUCKET", "b"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("S3_SECRET_KEY is invalid"), "{e}");
+        // Development accepts the short default test token.
+        Settings::from_vars(vars(&[])).unwrap();
+    }
+
+    #[test]
+    fn variables_list_every_setting() {
+        let v = Settings::variables();
+        for var in [
+            "BACKEND_URL",
+            "WORKSPACE_ARCHIVE_DAYS",
+            "ENVIRONMENT",
+            "LOG_LEVEL",
+            "EXECUTOR_RUNTIME",
+        ] {
+            assert!(v.contains(&var.to_owned()), "{var} missing from {v:?}");
+        }
     }
 
     #[test]
