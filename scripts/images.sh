@@ -52,16 +52,48 @@ compose_tests() {
       rm -rf "$tmp"
       die "docker-compose.r2.yml accepted an environment without $var"
     fi
-    echo "$out" | grep -q "$var" || { echo "$out" >&2; rm -rf "$tmp"; die "the refusal does not name $var"; }
+    grep -q "$var" <<<"$out" || { echo "$out" >&2; rm -rf "$tmp"; die "the refusal does not name $var"; }
   done
   log "compose: docker-compose.r2.yml refuses a missing S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY or S3_BUCKET"
   # R2 defaults: region auto, virtual-hosted addressing.
   grep -v '^S3_REGION=\|^S3_FORCE_PATH_STYLE=' "$IMAGES_REPO/.env.example" >"$tmp/env"
   out=$(compose_config "$tmp/env" docker-compose.r2.yml)
-  echo "$out" | grep -q "S3_REGION: auto" || die "docker-compose.r2.yml: S3_REGION does not default to auto"
-  echo "$out" | grep -Eq "S3_FORCE_PATH_STYLE: ['\"]false['\"]" || die "docker-compose.r2.yml: S3_FORCE_PATH_STYLE does not default to false"
+  grep -q "S3_REGION: auto" <<<"$out" || die "docker-compose.r2.yml: S3_REGION does not default to auto"
+  grep -Eq "S3_FORCE_PATH_STYLE: ['\"]false['\"]" <<<"$out" || die "docker-compose.r2.yml: S3_FORCE_PATH_STYLE does not default to false"
   rm -rf "$tmp"
   log "compose: R2 defaults S3_REGION=auto, S3_FORCE_PATH_STYLE=false"
+  quickstart_env_test
+}
+
+# scripts/quickstart.sh --env-only in a scratch copy: .env gets generated secrets (no placeholder
+# left, private mode), the model key from the environment without printing it, and compose
+# accepts the result.
+quickstart_env_test() {
+  local tmp key out
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/scripts"
+  cp "$IMAGES_REPO/.env.example" "$IMAGES_REPO"/docker-compose*.yml "$tmp/"
+  cp -r "$IMAGES_REPO/docker" "$tmp/"
+  cp "$IMAGES_REPO/scripts/quickstart.sh" "$tmp/scripts/"
+  key="sk-quickstart-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  out=$(cd "$tmp" && env -i PATH="$PATH" HOME="${HOME:-/root}" ANTHROPIC_AUTH_TOKEN="$key" \
+    bash scripts/quickstart.sh --env-only 2>&1) || { echo "$out" >&2; rm -rf "$tmp"; die "quickstart.sh --env-only failed"; }
+  local problem=""
+  grep -qF "$key" <<<"$out" && problem="it printed the model key"
+  grep -qxF "ANTHROPIC_AUTH_TOKEN=$key" "$tmp/.env" || problem="the model key is not in .env"
+  grep -v "^#" "$tmp/.env" | grep -qi "change-this" && problem=".env still holds a change-this placeholder"
+  [ "$(stat -c %a "$tmp/.env")" = 600 ] || problem=".env is not private (mode $(stat -c %a "$tmp/.env"))"
+  local v len
+  for v in SECRET_KEY INTERNAL_API_TOKEN; do
+    len=$(sed -n "s/^$v=//p" "$tmp/.env" | tr -d '\n' | wc -c)
+    [ "$len" -ge 32 ] || problem="$v has $len bytes"
+  done
+  grep -q "^DATABASE_URL=postgresql://postgres:$(sed -n 's/^POSTGRES_PASSWORD=//p' "$tmp/.env")@postgres:5432/poco$" "$tmp/.env" \
+    || problem="DATABASE_URL does not carry POSTGRES_PASSWORD"
+  [ -z "$problem" ] && { compose_config "$tmp/.env" docker-compose.yml >/dev/null 2>&1 || problem="compose refuses the written .env"; }
+  rm -rf "$tmp"
+  [ -z "$problem" ] || die "quickstart.sh --env-only: $problem"
+  log "compose: quickstart.sh writes a private .env with generated secrets that compose accepts"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -172,3 +204,232 @@ build_images() {
     || die "the executor image lacks git, the Claude Code CLI 2.1.330, a writable /workspace or CA certificates"
   log "images run as non-root users with health checks; the executor image has git, CA certificates and claude 2.1.330"
 }
+
+# ---------------------------------------------------------------------------------------------
+# End to end with the built images
+
+# s3_get KEY: the object through the S3 API (SigV4-signed; s3s-fs checks signatures).
+s3_get() {
+  curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$E2E_S3_ACCESS:$E2E_S3_SECRET" \
+    "$E2E_S3/$E2E_BUCKET/$1"
+}
+
+# wait_healthy CONTAINER SECONDS: until Docker's HEALTHCHECK reports healthy.
+wait_healthy() {
+  local name="$1" limit="$2" status i
+  for i in $(seq 1 "$limit"); do
+    status=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$name" 2>/dev/null || echo gone)
+    case "$status" in
+      "running healthy") return 0 ;;
+      running*) sleep 1 ;;
+      *) docker logs "$name" 2>&1 | tail -20 >&2; die "$name is $status" ;;
+    esac
+  done
+  docker logs "$name" 2>&1 | tail -20 >&2
+  die "$name did not become healthy in $limit s (status: $status)"
+}
+
+json_field() {
+  python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v=v.get(k) if isinstance(v,dict) else None
+print("" if v is None else v)' "$1"
+}
+
+# The backend, manager and executor images complete a task: the backend and the manager run as
+# containers (host network) against the private PostgreSQL ($PG_PORT), a private S3 server
+# (s3s-fs) and the scripted model server; the manager starts the executor image per run through
+# the Docker socket. Checks the run's events, its exported files in S3 and the image health checks.
+image_e2e() (
+  set -euo pipefail
+  local id="e2e-$$-$RANDOM" work sock gw fake pg_bin db llm_port s3_port bport mport wport
+  work=$(mktemp -d /tmp/workcell-images.XXXXXX)
+  chmod 755 "$work"
+  sock="${DOCKER_HOST#unix://}"
+  [ -S "$sock" ] || die "image_e2e needs DOCKER_HOST=unix://<socket>, got ${DOCKER_HOST:-nothing}"
+  local pids=()
+  cleanup_e2e() {
+    local c
+    for c in $(docker ps -aq --filter "label=workcell.manager_id=$id" --filter "label=workcell.e2e=$id"); do
+      docker rm -f "$c" >/dev/null 2>&1 || true
+    done
+    for c in $(docker ps -aq --filter "label=workcell.manager_id=$id"); do
+      docker rm -f "$c" >/dev/null 2>&1 || true
+    done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+  }
+  trap cleanup_e2e EXIT
+
+  # A database of its own on the private cluster.
+  pg_bin=$(pg_bindir)
+  db="workcell_images_$$"
+  "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db"
+
+  # The S3 server; the bucket is made with the rustfs-init profile's script.
+  E2E_S3_ACCESS="images-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  E2E_S3_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  E2E_BUCKET=workcell-images
+  s3_port=$(free_port)
+  mkdir -p "$work/s3"
+  "$S3S_FS_BIN" --host 127.0.0.1 --port "$s3_port" --access-key "$E2E_S3_ACCESS" --secret-key "$E2E_S3_SECRET" \
+    "$work/s3" >"$work/s3.log" 2>&1 &
+  pids+=($!)
+  E2E_S3="http://127.0.0.1:$s3_port"
+  for _ in $(seq 1 100); do curl -s -o /dev/null "$E2E_S3" && break; sleep 0.1; done
+  S3_URL="$E2E_S3" S3_ACCESS_KEY="$E2E_S3_ACCESS" S3_SECRET_KEY="$E2E_S3_SECRET" S3_BUCKET="$E2E_BUCKET" \
+    sh "$IMAGES_REPO/docker/create-bucket.sh" >&2
+  S3_URL="$E2E_S3" S3_ACCESS_KEY="$E2E_S3_ACCESS" S3_SECRET_KEY="$E2E_S3_SECRET" S3_BUCKET="$E2E_BUCKET" \
+    sh "$IMAGES_REPO/docker/create-bucket.sh" >&2   # again: an existing bucket is fine
+  S3_URL="$E2E_S3" S3_ACCESS_KEY="$E2E_S3_ACCESS" S3_SECRET_KEY="wrong" S3_BUCKET="other" \
+    sh "$IMAGES_REPO/docker/create-bucket.sh" >/dev/null 2>&1 && die "create-bucket.sh accepted a wrong secret"
+
+  # The scripted model server, on every interface: executor containers reach it via the bridge.
+  gw=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+  [ -n "$gw" ] || die "the Docker daemon has no default bridge"
+  fake="${FAKE_LLM_BIN:-$CARGO_TARGET_DIR/debug/fake-llm}"
+  [ -x "$fake" ] || die "fake-llm not built ($fake): cargo build -p fake-llm"
+  cat >"$work/scenarios.json" <<'JSON'
+{"scenarios": {"write_files": {"turns": [
+  {"blocks": [{"type": "tool_use", "name": "Bash", "input": {"command": "mkdir -p notes && printf 'hello from the executor image' > notes/hello.txt && id -u > uid.txt && git --version > git.txt"}}]},
+  {"blocks": [{"type": "text", "text": "Wrote notes/hello.txt."}]}
+]}}}
+JSON
+  local llm_key="sk-images-$RANDOM$RANDOM"
+  "$fake" --listen 0.0.0.0:0 --api-key "$llm_key" --scenarios "$work/scenarios.json" >"$work/llm.out" 2>"$work/llm.log" &
+  pids+=($!)
+  for _ in $(seq 1 100); do grep -q listening "$work/llm.out" 2>/dev/null && break; sleep 0.1; done
+  llm_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/llm.out")
+  [ -n "$llm_port" ] || die "fake-llm did not start: $(cat "$work/llm.log")"
+
+  local secret token
+  secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  bport=$(free_port)
+  mport=$(free_port)
+
+  # Production refuses a placeholder secret, in one line naming it.
+  local out rc=0
+  out=$(docker run --rm --network host -e ENVIRONMENT=production \
+    -e DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$db" \
+    -e SECRET_KEY=change-this-secret-key-to-32-or-more-random-bytes -e INTERNAL_API_TOKEN="$token" \
+    -e S3_ENDPOINT="$E2E_S3" -e S3_ACCESS_KEY="$E2E_S3_ACCESS" -e S3_SECRET_KEY="$E2E_S3_SECRET" \
+    -e S3_BUCKET="$E2E_BUCKET" -e PORT="$bport" --label "workcell.e2e=$id" \
+    "workcell/backend:$IMAGE_TAG" 2>&1) || rc=$?
+  [ "$rc" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "SECRET_KEY is invalid" <<<"$out" \
+    || die "the backend image started with a placeholder SECRET_KEY in production (exit $rc): $out"
+  log "images: ENVIRONMENT=production refuses a placeholder secret ($out)"
+
+  docker run -d --name "workcell-backend-$id" --label "workcell.e2e=$id" --network host \
+    -e ENVIRONMENT=production -e HOST=127.0.0.1 -e PORT="$bport" \
+    -e DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$db" \
+    -e SECRET_KEY="$secret" -e INTERNAL_API_TOKEN="$token" \
+    -e S3_ENDPOINT="$E2E_S3" -e S3_ACCESS_KEY="$E2E_S3_ACCESS" -e S3_SECRET_KEY="$E2E_S3_SECRET" \
+    -e S3_BUCKET="$E2E_BUCKET" -e AUTH_MODE=single_user \
+    "workcell/backend:$IMAGE_TAG" >/dev/null
+  wait_healthy "workcell-backend-$id" 120
+  log "images: backend container healthy (migrations applied) on 127.0.0.1:$bport"
+
+  mkdir -p "$work/workspaces"
+  chown 1000:1000 "$work/workspaces"
+  docker run -d --name "workcell-manager-$id" --label "workcell.e2e=$id" --network host \
+    -v "$sock:/var/run/docker.sock" --group-add "$(stat -c %g "$sock")" \
+    -v "$work/workspaces:$work/workspaces" \
+    -e ENVIRONMENT=production -e HOST=0.0.0.0 -e PORT="$mport" -e MANAGER_ID="$id" \
+    -e BACKEND_URL="http://127.0.0.1:$bport" -e INTERNAL_API_TOKEN="$token" \
+    -e CALLBACK_BASE_URL="http://$gw:$mport" -e WORKSPACE_ROOT="$work/workspaces" \
+    -e EXECUTOR_IMAGE="workcell/executor:$IMAGE_TAG" -e EXECUTOR_PUBLISHED_HOST=127.0.0.1 \
+    -e ANTHROPIC_BASE_URL="http://$gw:$llm_port" -e ANTHROPIC_AUTH_TOKEN="$llm_key" -e DEFAULT_MODEL=claude-sonnet-4-5 \
+    -e S3_ENDPOINT="$E2E_S3" -e S3_ACCESS_KEY="$E2E_S3_ACCESS" -e S3_SECRET_KEY="$E2E_S3_SECRET" \
+    -e S3_BUCKET="$E2E_BUCKET" -e TASK_CLAIM_WAIT_SECONDS=5 \
+    "workcell/executor-manager:$IMAGE_TAG" >/dev/null
+  wait_healthy "workcell-manager-$id" 60
+  log "images: executor-manager container healthy on :$mport (callbacks at http://$gw:$mport)"
+
+  local api="http://127.0.0.1:$bport/api/v1" created run session status=""
+  created=$(curl -fsS -X POST "$api/tasks" -H 'content-type: application/json' \
+    -d '{"prompt":"[scenario:write_files] write a note"}')
+  run=$(echo "$created" | json_field run_id)
+  session=$(echo "$created" | json_field session_id)
+  [ -n "$run" ] && [ -n "$session" ] || die "POST /api/v1/tasks answered $created"
+  local start view export_status=""
+  start=$(date +%s)
+  while [ $(( $(date +%s) - start )) -lt 300 ]; do
+    view=$(curl -fsS "$api/runs/$run")
+    status=$(echo "$view" | json_field status)
+    export_status=$(echo "$view" | json_field export.status)
+    case "$status" in
+      completed) [ "$export_status" = ready ] && break ;;
+      failed|canceled)
+        docker logs "workcell-manager-$id" 2>&1 | tail -30 >&2
+        die "the run ended $status: $view" ;;
+    esac
+    sleep 1
+  done
+  if [ "$status" != completed ] || [ "$export_status" != ready ]; then
+    docker logs "workcell-manager-$id" 2>&1 | tail -30 >&2
+    die "the run did not complete with its export in 300 s: $view"
+  fi
+  log "images: run $run completed in $(( $(date +%s) - start )) s; export ready ($(echo "$view" | json_field export.files) files)"
+
+  # The events reached the backend, the agent's final text among them.
+  curl -fsS "$api/sessions/$session/events" | grep -q "Wrote notes/hello.txt." \
+    || die "the run's events are not in the backend"
+
+  # The exported files, through the S3 API.
+  local prefix="workspaces/$session/runs/$run"
+  [ "$(s3_get "$prefix/files/notes/hello.txt")" = "hello from the executor image" ] \
+    || die "notes/hello.txt is not in S3 under $prefix/files/"
+  [ "$(s3_get "$prefix/files/uid.txt" | tr -d '\n')" = 1000 ] || die "the agent did not run as uid 1000"
+  s3_get "$prefix/files/git.txt" | grep -q "^git version" || die "git does not run in the executor image"
+  s3_get "$prefix/manifest.json" | grep -q '"notes/hello.txt"' || die "manifest.json does not list notes/hello.txt"
+  [ "$(s3_get "$prefix/archive.zip" | head -c 2)" = PK ] || die "archive.zip is not a zip archive"
+  log "images: the exported files, manifest.json and archive.zip are in S3 under $prefix"
+
+  if [ "$WEB_BUILT" = 1 ]; then
+    wport=$(free_port)
+    docker run -d --name "workcell-web-$id" --label "workcell.e2e=$id" --network host \
+      -e BACKEND_URL="http://127.0.0.1:$bport" -e PORT="$wport" -e HOSTNAME=127.0.0.1 \
+      "workcell/web:$IMAGE_TAG" >/dev/null
+    wait_healthy "workcell-web-$id" 60
+    curl -fsS "http://127.0.0.1:$wport/api/v1/runs/$run" | grep -q "$run" \
+      || die "the web image does not proxy /api/v1 to BACKEND_URL"
+    log "images: web container healthy; it proxies /api/v1 to the backend"
+  fi
+  "$pg_bin/dropdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres --force "$db" >/dev/null 2>&1 || true
+)
+
+# Everything of the images, for scripts/test.sh (after the Docker daemon started).
+image_tests() {
+  make_base_images
+  build_images
+  image_e2e || die "the images did not complete a task end to end"
+}
+
+# Standalone: scripts/images.sh [compose|base|build|e2e|all] against $DOCKER_HOST.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  cd "$IMAGES_REPO"
+  source scripts/lib.sh
+  what="${1:-all}"
+  case "$what" in
+    compose) compose_tests ;;
+    base) make_base_images ;;
+    build) make_base_images; build_images ;;
+    e2e|all)
+      [ "$what" = all ] && { compose_tests; make_base_images; build_images; }
+      [ "$what" = e2e ] && [ -f web/package.json ] && docker image inspect "workcell/web:$IMAGE_TAG" >/dev/null 2>&1 && WEB_BUILT=1
+      ensure_postgres
+      ensure_s3s_fs
+      cargo build --quiet -p fake-llm
+      STANDALONE_WORK=$(mktemp -d /tmp/workcell-images-pg.XXXXXX)
+      chmod 755 "$STANDALONE_WORK"
+      trap 'stop_postgres; rm -rf "$STANDALONE_WORK"' EXIT
+      start_postgres "$STANDALONE_WORK/pg"
+      image_e2e || die "the images did not complete a task end to end"
+      ;;
+    *) die "usage: scripts/images.sh [compose|base|build|e2e|all]" ;;
+  esac
+  log "images: ok"
+fi

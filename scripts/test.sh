@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 
 ensure_rust
-apt_install python3 ca-certificates git docker.io debootstrap
+apt_install python3 ca-certificates git curl docker.io docker-compose debootstrap
 ensure_postgres
 ensure_claude_cli
 ensure_s3s_fs
@@ -36,6 +36,10 @@ trap cleanup EXIT INT TERM
 
 start_postgres "$WORK/pg"
 
+log "checking the compose files and the quick start's .env"
+source scripts/images.sh
+compose_tests
+
 log "checking formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -49,6 +53,9 @@ export WORKCELL_REQUIRE_DOCKER=1
 
 log "running the tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
+
+log "building the images and running them end to end (scripts/images.sh)"
+image_tests
 
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
