@@ -58,7 +58,9 @@ fn log_vars() -> BTreeSet<String> {
 }
 
 fn repo_file(path: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
@@ -84,7 +86,11 @@ fn guide_sections(doc: &str) -> (BTreeMap<String, BTreeSet<String>>, Vec<String>
         let Some(row) = line.trim().strip_prefix('|') else {
             continue;
         };
-        let cells: Vec<&str> = row.trim_end_matches('|').split('|').map(str::trim).collect();
+        let cells: Vec<&str> = row
+            .trim_end_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
         let first = cells.first().copied().unwrap_or("");
         if first.starts_with("---") || first.eq_ignore_ascii_case("variable") {
             continue;
@@ -236,7 +242,10 @@ fn a_variable_missing_anywhere_is_named_with_the_place() {
         .collect();
     let env_without: String = env
         .lines()
-        .filter(|l| !l.trim_start_matches('#').starts_with("MAX_CONCURRENT_TASKS="))
+        .filter(|l| {
+            !l.trim_start_matches('#')
+                .starts_with("MAX_CONCURRENT_TASKS=")
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     let problems = disagreements(&services(), &log_vars(), &guide_without, &env_without);
