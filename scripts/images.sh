@@ -254,10 +254,8 @@ image_e2e() (
   local pids=()
   cleanup_e2e() {
     local c
-    for c in $(docker ps -aq --filter "label=workcell.manager_id=$id" --filter "label=workcell.e2e=$id"); do
-      docker rm -f "$c" >/dev/null 2>&1 || true
-    done
-    for c in $(docker ps -aq --filter "label=workcell.manager_id=$id"); do
+    # The service containers, then the executor containers the manager started (its id).
+    for c in $(docker ps -aq --filter "label=workcell.e2e=$id") $(docker ps -aq --filter "label=workcell.manager_id=$id"); do
       docker rm -f "$c" >/dev/null 2>&1 || true
     done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
