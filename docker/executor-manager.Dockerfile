@@ -19,7 +19,7 @@ RUN cargo build --release --locked -p backend -p executor-manager -p executor \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 RUN useradd --uid 1000 --user-group --create-home --home-dir /var/lib/workcell --shell /usr/sbin/nologin workcell
 COPY --from=build /out/executor-manager /usr/local/bin/executor-manager
 COPY docker/healthcheck.sh /usr/local/bin/healthcheck

@@ -26,7 +26,7 @@ RUN npm install --prefix /opt/claude --no-audit --no-fund --loglevel=error "@ant
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 RUN useradd --uid 1000 --user-group --create-home --shell /bin/bash agent \
  && mkdir -p /workspace \
  && chown agent:agent /workspace
