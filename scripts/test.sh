@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 
 ensure_rust
-apt_install python3 ca-certificates git docker.io debootstrap
+apt_install python3 ca-certificates git curl docker.io docker-compose debootstrap
 ensure_postgres
 ensure_claude_cli
 ensure_s3s_fs
@@ -35,6 +35,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 start_postgres "$WORK/pg"
+
+log "checking the compose files and the quick start's .env"
+source scripts/images.sh
+compose_tests
 
 log "checking formatting and lints"
 cargo fmt --all -- --check
@@ -54,6 +58,8 @@ log "the local stack: scripts/dev.sh completes a task (scripts/dev-smoke.sh)"
 EXECUTOR_IMAGE=workcell/executor-test:dev scripts/dev-smoke.sh
 log "running the web UI's tests"
 WEB_E2E_SKIP_CARGO_BUILD=1 run_web_tests
+log "building the images and running them end to end (scripts/images.sh)"
+image_tests
 
 if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"

@@ -6,6 +6,9 @@ const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   productionBrowserSourceMaps: false,
+  // The container image (docker/web.Dockerfile) ships the self-contained server only; local runs
+  // (`next start` in scripts/dev.sh and the tests) use the regular build.
+  output: process.env.NEXT_STANDALONE === "1" ? "standalone" : undefined,
 };
 
 export default nextConfig;

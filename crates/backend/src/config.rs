@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use serde::Deserialize;
-use service_config::{Required, SettingsError};
+use service_config::{Environment, Required, Secret, SettingsError};
 use telemetry::LogSettings;
 
 /// Variables without which the backend does not start.
@@ -108,6 +108,9 @@ pub struct Settings {
     /// How often expired leases are looked for.
     #[serde(default = "default_reaper_interval")]
     pub lease_reaper_interval_seconds: u64,
+    /// `development` (default) or `production`; production refuses placeholder and short secrets.
+    #[serde(default)]
+    pub environment: Environment,
 
     // ---- operations (see docs/operations.md) ----
     /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
@@ -345,7 +348,26 @@ impl Settings {
         self.log
             .filter_directive()
             .map_err(|e| SettingsError::invalid("LOG_LEVEL", e.to_string()))?;
-        Ok(())
+        service_config::check_secrets(
+            self.environment,
+            &[
+                Secret::generated("SECRET_KEY", Some(&self.secret_key)),
+                Secret::generated("INTERNAL_API_TOKEN", Some(&self.internal_api_token)),
+                Secret::issued("DATABASE_URL", Some(&self.database_url)),
+                Secret::issued("S3_ACCESS_KEY", Some(&self.s3_access_key)),
+                Secret::issued("S3_SECRET_KEY", Some(&self.s3_secret_key)),
+                Secret::issued("OPENAI_API_KEY", self.openai_api_key.as_deref()),
+            ],
+        )
+    }
+
+    /// Every environment variable the backend reads (its settings' and the logging variables),
+    /// taken from the structs themselves; the configuration agreement test compares it with
+    /// `.env.example` and `docs/configuration.md`.
+    pub fn variables() -> Vec<String> {
+        let mut v = service_config::variable_names::<Settings>();
+        v.extend(service_config::variable_names::<LogSettings>());
+        v
     }
 
     /// `CORS_ORIGINS` parsed: a JSON array of origins.
@@ -415,6 +437,7 @@ impl fmt::Debug for Settings {
             .field("request_timeout_seconds", &self.request_timeout_seconds)
             .field("retention_events_days", &self.retention_events_days)
             .field("retention_sessions_days", &self.retention_sessions_days)
+            .field("environment", &self.environment)
             .finish_non_exhaustive()
     }
 }
@@ -517,6 +540,70 @@ mod tests {
         assert_eq!(s.auth_mode, AuthMode::SingleUser);
         assert!(s.log.uvicorn_access_log);
         assert_eq!(s.max_upload_size_mb, 5);
+    }
+
+    #[test]
+    fn production_refuses_placeholder_and_short_secrets() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        let prod = |extra: &[(&str, &str)]| {
+            let mut v = with(&[
+                ("ENVIRONMENT", "production"),
+                ("INTERNAL_API_TOKEN", strong),
+            ]);
+            v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            Settings::from_vars(v)
+        };
+        let s = prod(&[]).unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        for (var, value, why) in [
+            (
+                "SECRET_KEY",
+                "change-this-secret-key-to-32-or-more-random-bytes",
+                "placeholder",
+            ),
+            ("SECRET_KEY", "0123456789abcdef0123", "at least 32 bytes"),
+            (
+                "INTERNAL_API_TOKEN",
+                "internal-token-0123456789",
+                "at least 32 bytes",
+            ),
+            ("S3_SECRET_KEY", "change-this-secret-key", "placeholder"),
+            ("S3_ACCESS_KEY", "change-this-access-key", "placeholder"),
+            ("OPENAI_API_KEY", "change-this-openai-key", "placeholder"),
+            (
+                "DATABASE_URL",
+                "postgresql://postgres:change-this-postgres-password@postgres/poco",
+                "placeholder",
+            ),
+        ] {
+            let err = prod(&[(var, value)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{var} is invalid")) && err.contains(why),
+                "{var}: {err}"
+            );
+            assert!(!err.contains(value), "the error shows the secret: {err}");
+        }
+        // Outside production the same values start.
+        Settings::from_vars(with(&[(
+            "SECRET_KEY",
+            "change-this-secret-key-to-32-or-more-random-bytes",
+        )]))
+        .unwrap();
+    }
+
+    #[test]
+    fn variables_list_every_setting() {
+        let v = Settings::variables();
+        for var in [
+            "DATABASE_URL",
+            "S3_PRESIGN_EXPIRES",
+            "ENVIRONMENT",
+            "LOG_SQL",
+            "RUN_MIGRATIONS",
+        ] {
+            assert!(v.contains(&var.to_owned()), "{var} missing from {v:?}");
+        }
+        assert!(!v.contains(&"LOG".to_owned()));
     }
 
     #[test]

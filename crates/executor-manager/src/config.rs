@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use service_config::{Required, SettingsError};
+use service_config::{Environment, Required, Secret, SettingsError};
 use telemetry::LogSettings;
 
 use crate::schedule::ScheduleConfig;
@@ -170,6 +170,9 @@ pub struct Settings {
     /// How many pooled executors start at once while the pool refills.
     #[serde(default = "default_pool_refill_concurrency")]
     pub executor_pool_refill_concurrency: usize,
+    /// `development` (default) or `production`; production refuses placeholder and short secrets.
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 fn default_published_host() -> String {
@@ -408,7 +411,24 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        Ok(())
+        service_config::check_secrets(
+            self.environment,
+            &[
+                Secret::generated("INTERNAL_API_TOKEN", Some(&self.internal_api_token)),
+                Secret::issued("S3_ACCESS_KEY", self.s3_access_key.as_deref()),
+                Secret::issued("S3_SECRET_KEY", self.s3_secret_key.as_deref()),
+                Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
+            ],
+        )
+    }
+
+    /// Every environment variable the manager reads (its settings' and the logging variables),
+    /// taken from the structs themselves; the configuration agreement test compares it with
+    /// `.env.example` and `docs/configuration.md`.
+    pub fn variables() -> Vec<String> {
+        let mut v = service_config::variable_names::<Settings>();
+        v.extend(service_config::variable_names::<LogSettings>());
+        v
     }
 
     /// `EXECUTOR_POOL_TARGETS` parsed: `(profile, count)` pairs, profiles unique, counts > 0
@@ -603,6 +623,7 @@ impl fmt::Debug for Settings {
                 "executor_pool_refill_concurrency",
                 &self.executor_pool_refill_concurrency,
             )
+            .field("environment", &self.environment)
             .finish()
     }
 }
@@ -792,6 +813,74 @@ mod tests {
                 e.starts_with(&format!("{var} is invalid")),
                 "{var}={value}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn production_refuses_placeholder_and_short_secrets() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        let s = Settings::from_vars(vars(&[
+            ("ENVIRONMENT", "production"),
+            ("INTERNAL_API_TOKEN", strong),
+            ("ANTHROPIC_AUTH_TOKEN", "sk-ant-real-token"),
+        ]))
+        .unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        for (var, value, why) in [
+            (
+                "INTERNAL_API_TOKEN",
+                "internal-token-0123456789",
+                "at least 32 bytes",
+            ),
+            (
+                "INTERNAL_API_TOKEN",
+                "change-this-internal-token-to-32-or-more-bytes",
+                "placeholder",
+            ),
+            (
+                "ANTHROPIC_AUTH_TOKEN",
+                "change-this-model-api-key",
+                "placeholder",
+            ),
+        ] {
+            let mut v = vars(&[
+                ("ENVIRONMENT", "production"),
+                ("INTERNAL_API_TOKEN", strong),
+            ]);
+            v.push((var.into(), value.into()));
+            let e = Settings::from_vars(v).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{var} is invalid")) && e.contains(why),
+                "{e}"
+            );
+            assert!(!e.contains(value), "{e}");
+        }
+        let e = Settings::from_vars(vars(&[
+            ("ENVIRONMENT", "production"),
+            ("INTERNAL_API_TOKEN", strong),
+            ("S3_ENDPOINT", "http://s3:9000"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "change-this-secret-key"),
+            ("S3_BUCKET", "b"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("S3_SECRET_KEY is invalid"), "{e}");
+        // Development accepts the short default test token.
+        Settings::from_vars(vars(&[])).unwrap();
+    }
+
+    #[test]
+    fn variables_list_every_setting() {
+        let v = Settings::variables();
+        for var in [
+            "BACKEND_URL",
+            "WORKSPACE_ARCHIVE_DAYS",
+            "ENVIRONMENT",
+            "LOG_LEVEL",
+            "EXECUTOR_RUNTIME",
+        ] {
+            assert!(v.contains(&var.to_owned()), "{var} missing from {v:?}");
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use service_config::{Required, SettingsError};
+use service_config::{Environment, Required, Secret, SettingsError};
 use telemetry::LogSettings;
 
 /// Variables without which the executor does not start.
@@ -110,6 +110,10 @@ pub struct Settings {
     /// crate's string-to-bool/number conversion (`DEBUG=true` would be refused).
     #[serde(skip)]
     pub log: LogSettings,
+
+    /// `development` (default) or `production`; production refuses placeholder secrets.
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 fn default_host() -> String {
@@ -193,6 +197,7 @@ impl Settings {
             callback_retry_seconds: default_callback_retry(),
             callback_backoff_max_ms: default_callback_backoff_max(),
             log: LogSettings::default(),
+            environment: Environment::Development,
         }
     }
 
@@ -246,7 +251,22 @@ impl Settings {
                 return Err(SettingsError::invalid(var, "must be at least 1"));
             }
         }
-        Ok(())
+        service_config::check_secrets(
+            self.environment,
+            &[
+                Secret::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_deref()),
+                Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
+            ],
+        )
+    }
+
+    /// Every environment variable the executor reads (its settings' and the logging variables),
+    /// taken from the structs themselves; the configuration agreement test compares it with
+    /// `.env.example` and `docs/configuration.md`.
+    pub fn variables() -> Vec<String> {
+        let mut v = service_config::variable_names::<Settings>();
+        v.extend(service_config::variable_names::<LogSettings>());
+        v
     }
 
     /// The CLI's home and configuration directory.
@@ -320,6 +340,7 @@ impl fmt::Debug for Settings {
             .field("callback_retry_seconds", &self.callback_retry_seconds)
             .field("callback_backoff_max_ms", &self.callback_backoff_max_ms)
             .field("log", &self.log)
+            .field("environment", &self.environment)
             .finish()
     }
 }
@@ -391,6 +412,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("AGENT_GID is invalid"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_placeholder_secrets() {
+        let err = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("ENVIRONMENT", "production"),
+            ("ANTHROPIC_AUTH_TOKEN", "change-this-model-api-key"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("ANTHROPIC_AUTH_TOKEN is invalid"), "{err}");
+        assert!(!err.contains("change-this-model-api-key"), "{err}");
+        Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("ENVIRONMENT", "production"),
+            ("ANTHROPIC_AUTH_TOKEN", "sk-ant-real"),
+        ]))
+        .unwrap();
+    }
+
+    #[test]
+    fn variables_list_every_setting() {
+        let v = Settings::variables();
+        for var in [
+            "DEFAULT_MODEL",
+            "CALLBACK_FLUSH_MS",
+            "ENVIRONMENT",
+            "LOG_DIR",
+        ] {
+            assert!(v.contains(&var.to_owned()), "{var} missing from {v:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// Why a service's settings could not be loaded. `Display` is the one line printed at start-up.
@@ -102,6 +103,136 @@ fn describe(err: config::ConfigError) -> SettingsError {
     }
 }
 
+/// Where a service runs. `production` refuses secrets that still hold the `.env.example`
+/// placeholders or are too short (see [`check_secrets`]); `development` (the default) accepts them
+/// so local runs and tests need no real secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    #[serde(alias = "dev")]
+    Development,
+    #[serde(alias = "prod")]
+    Production,
+}
+
+/// The marker every secret in `.env.example` carries (`change-this-*`).
+pub const PLACEHOLDER: &str = "change-this";
+
+/// The shortest secret a production deployment may make up itself.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// How a secret is checked in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretRule {
+    /// A secret the deployment makes up (signing keys, shared tokens): no placeholder and at least
+    /// [`MIN_SECRET_BYTES`] bytes.
+    Generated,
+    /// A credential someone else issues (S3 keys, model API keys) or one that embeds a password
+    /// (`DATABASE_URL`): no placeholder; its length is the issuer's business.
+    Issued,
+}
+
+/// One secret-bearing variable of a service's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Secret<'a> {
+    pub var: &'static str,
+    pub value: Option<&'a str>,
+    pub rule: SecretRule,
+}
+
+impl<'a> Secret<'a> {
+    pub fn generated(var: &'static str, value: Option<&'a str>) -> Self {
+        Self {
+            var,
+            value,
+            rule: SecretRule::Generated,
+        }
+    }
+
+    pub fn issued(var: &'static str, value: Option<&'a str>) -> Self {
+        Self {
+            var,
+            value,
+            rule: SecretRule::Issued,
+        }
+    }
+}
+
+/// In [`Environment::Production`], refuses the first secret that still holds the `change-this`
+/// placeholder or (for [`SecretRule::Generated`]) is shorter than [`MIN_SECRET_BYTES`]. Unset
+/// secrets are the settings' own business (required ones never get here unset). The error names
+/// the variable, never its value.
+pub fn check_secrets(env: Environment, secrets: &[Secret<'_>]) -> Result<(), SettingsError> {
+    if env != Environment::Production {
+        return Ok(());
+    }
+    for secret in secrets {
+        let Some(value) = secret.value else { continue };
+        if value.to_ascii_lowercase().contains(PLACEHOLDER) {
+            return Err(SettingsError::invalid(
+                secret.var,
+                format!(
+                    "still holds a `{PLACEHOLDER}` placeholder; set a real secret (ENVIRONMENT=production)"
+                ),
+            ));
+        }
+        if secret.rule == SecretRule::Generated && value.len() < MIN_SECRET_BYTES {
+            return Err(SettingsError::invalid(
+                secret.var,
+                format!(
+                    "must be at least {MIN_SECRET_BYTES} bytes in production, got {} (e.g. `openssl rand -hex 32`)",
+                    value.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The environment variables a settings struct reads: its serde field names, upper-cased. Read
+/// from the struct's `Deserialize` implementation itself (the field list serde passes to
+/// `deserialize_struct`), so it cannot drift from the code; `#[serde(skip)]` fields are not
+/// variables and are left out.
+pub fn variable_names<T: DeserializeOwned>() -> Vec<String> {
+    let mut capture = FieldCapture { fields: &[] };
+    let _ = T::deserialize(&mut capture);
+    capture
+        .fields
+        .iter()
+        .map(|f| f.to_ascii_uppercase())
+        .collect()
+}
+
+/// A deserializer that only records the field list of the struct asked of it.
+struct FieldCapture {
+    fields: &'static [&'static str],
+}
+
+impl<'de> serde::Deserializer<'de> for &mut FieldCapture {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.fields = fields;
+        Err(serde::de::Error::custom("field names captured"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
 /// Parses a boolean the way the configuration guide's services do (`true/false`, `1/0`, `yes/no`, `on/off`).
 pub fn parse_bool(var: &str, value: &str) -> Result<bool, SettingsError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -187,6 +318,106 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("DEBUG is invalid"), "{err}");
+    }
+
+    #[test]
+    fn variable_names_come_from_the_struct() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            database_url: String,
+            #[serde(default)]
+            port: u16,
+            #[serde(skip)]
+            derived: u8,
+        }
+        assert_eq!(variable_names::<T>(), vec!["DATABASE_URL", "PORT"]);
+        assert_eq!(variable_names::<S>().len(), 4);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct WithEnv {
+        #[serde(default)]
+        environment: Environment,
+    }
+
+    #[test]
+    fn environment_defaults_to_development_and_parses() {
+        let e: WithEnv = load_from(vars(&[]), &[]).unwrap();
+        assert_eq!(e.environment, Environment::Development);
+        let e: WithEnv = load_from(vars(&[("ENVIRONMENT", "production")]), &[]).unwrap();
+        assert_eq!(e.environment, Environment::Production);
+        let e: WithEnv = load_from(vars(&[("ENVIRONMENT", "prod")]), &[]).unwrap();
+        assert_eq!(e.environment, Environment::Production);
+        let err = load_from::<WithEnv>(vars(&[("ENVIRONMENT", "staging")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("ENVIRONMENT is invalid"), "{err}");
+    }
+
+    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn production_refuses_placeholders_naming_the_variable_not_the_value() {
+        let value = "change-this-secret-key-to-32-or-more-random-bytes";
+        let err = check_secrets(
+            Environment::Production,
+            &[
+                Secret::generated("INTERNAL_API_TOKEN", Some(STRONG)),
+                Secret::generated("SECRET_KEY", Some(value)),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("SECRET_KEY is invalid"), "{err}");
+        assert!(err.contains("placeholder") && !err.contains(value), "{err}");
+        assert_eq!(err.lines().count(), 1);
+        // Issued credentials: the placeholder is refused too, in any case.
+        let err = check_secrets(
+            Environment::Production,
+            &[Secret::issued("S3_SECRET_KEY", Some("CHANGE-THIS-secret"))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("S3_SECRET_KEY is invalid"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_short_generated_secrets_only() {
+        let short = &STRONG[..31];
+        let err = check_secrets(
+            Environment::Production,
+            &[Secret::generated("SECRET_KEY", Some(short))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("SECRET_KEY is invalid: must be at least 32 bytes"),
+            "{err}"
+        );
+        assert!(!err.contains(short));
+        check_secrets(
+            Environment::Production,
+            &[
+                Secret::generated("SECRET_KEY", Some(STRONG)),
+                // An AWS access key id is 20 characters: not ours to lengthen.
+                Secret::issued("S3_ACCESS_KEY", Some("AKIAIOSFODNN7EXAMPLE")),
+                Secret::issued("OPENAI_API_KEY", None),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn development_accepts_placeholders_and_short_secrets() {
+        check_secrets(
+            Environment::Development,
+            &[
+                Secret::generated("SECRET_KEY", Some("change-this-secret")),
+                Secret::generated("INTERNAL_API_TOKEN", Some("short")),
+            ],
+        )
+        .unwrap();
     }
 
     #[test]
