@@ -7,6 +7,7 @@
 #     default socket), else the process runtime (executors as child processes, NOT isolated; the
 #     Claude Code CLI is installed locally on first use);
 #   - with WORKCELL_FAKE_LLM=1, the scripted model server instead of a real model (a demo).
+#   - the web UI (built once per start, served on WEB_PORT, default 3000; WEB=0 skips it);
 # Ctrl-C stops everything and removes the temporary data (database, objects, workspaces).
 #
 #   ANTHROPIC_AUTH_TOKEN=sk-... scripts/dev.sh      # a real model
@@ -47,7 +48,9 @@ cleanup() {
   local i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "${PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
+    # The manager may first wait out a pending claim (TASK_CLAIM_WAIT_SECONDS, 5 here) and then
+    # its runs (SHUTDOWN_TIMEOUT_SECONDS, 10 here) before it removes its containers.
+    for _ in $(seq 1 300); do kill -0 "${PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "${PIDS[$i]}" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -215,14 +218,11 @@ start_manager() {
     BACKEND_URL="$BACKEND_URL" CALLBACK_BASE_URL="$MANAGER_URL" \
     WORKSPACE_ROOT="${WORKSPACE_ROOT:-$root}" \
     SHUTDOWN_TIMEOUT_SECONDS="${SHUTDOWN_TIMEOUT_SECONDS:-10}" \
+    TASK_CLAIM_WAIT_SECONDS="${TASK_CLAIM_WAIT_SECONDS:-5}" \
     "$CARGO_TARGET_DIR/debug/executor-manager"
   wait_http manager "$MANAGER_URL/health/ready"
 }
 
-# ---------------------------------------------------------------------------------------------
-# Web UI: not started by this script yet. Whoever adds it: build/run web/ here (its BACKEND_URL
-# is $BACKEND_URL), call wait_http on it, set WEB_URL, and it is printed with the other URLs.
-# ---------------------------------------------------------------------------------------------
 
 # --- web UI -------------------------------------------------------------------------------------
 # start_web: builds web/ and serves it on WEB_PORT (default 3000), its API proxied to the backend
