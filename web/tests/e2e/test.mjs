@@ -70,13 +70,15 @@ try {
     }
     await page.getByTestId("files-tab").click();
     const files = page.getByTestId("files");
+    // The file in the tree (the "Changes in this run" list below names it too).
+    const inTree = page.getByRole("tree", { name: "Files" }).getByRole("button", { name: /report\.md/ });
     // The export may land a moment after the run completes.
     for (let i = 0; i < 60; i++) {
-      if (await files.getByRole("button", { name: "report.md" }).count()) break;
+      if (await inTree.count()) break;
       await page.waitForTimeout(1000);
       await files.getByRole("button", { name: "Refresh" }).click();
     }
-    await files.getByRole("button", { name: "report.md" }).click();
+    await inTree.click();
     // Rendered in the page when the storage lets the browser read the file (CORS), else shown in
     // a sandboxed frame: either way the content must be visible.
     await Promise.any([
@@ -157,9 +159,10 @@ try {
       return;
     }
     await page.getByRole("button", { name: "New scheduled task" }).click();
-    await page.getByLabel("Name").fill("Nightly report");
-    await page.getByLabel("Prompt").fill("[scenario:web_first_token] nightly");
-    await page.getByLabel(/Schedule/).fill("*/5 * * * *");
+    const form = page.locator("form.schedule-form");
+    await form.getByLabel("Name", { exact: true }).fill("Nightly report");
+    await form.getByLabel("Prompt", { exact: true }).fill("[scenario:web_first_token] nightly");
+    await form.getByLabel(/^Schedule/).fill("*/5 * * * *");
     await page.getByText("Every 5 minutes", { exact: false }).first().waitFor();
     await page.getByText("Next runs:").waitFor({ timeout: 10_000 });
     await screenshot(page, "schedule-form");

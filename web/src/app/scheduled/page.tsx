@@ -26,10 +26,14 @@ export default function ScheduledTasks() {
   }, []);
 
   const toggle = async (t: ScheduledTaskView) => {
+    const replace = (next: ScheduledTaskView) => setTasks((l) => l?.map((x) => (x.id === t.id ? next : x)) ?? null);
+    // Optimistic: the box follows the click at once; the server's answer (next fire time) replaces
+    // it, and a refusal puts the old state back.
+    replace({ ...t, enabled: !t.enabled });
     try {
-      const updated = await api<ScheduledTaskView>(`/scheduled-tasks/${t.id}`, { method: "PATCH", json: { enabled: !t.enabled } });
-      setTasks((l) => l?.map((x) => (x.id === t.id ? updated : x)) ?? null);
+      replace(await api<ScheduledTaskView>(`/scheduled-tasks/${t.id}`, { method: "PATCH", json: { enabled: !t.enabled } }));
     } catch (e) {
+      replace(t);
       setError(readableError(e));
     }
   };
