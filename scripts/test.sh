@@ -29,7 +29,11 @@ cleanup() {
   local rc=$?
   crates/executor-manager/tests/docker-env.sh --stop "$WORK/docker" >/dev/null 2>&1 || true
   stop_postgres
-  rm -rf "$WORK"
+  # dockerd may leave its network namespace mounted; unmount it so the directory can go, and
+  # never let the clean-up turn the tests' result into another one.
+  local m
+  for m in "$WORK"/docker/exec/netns/*; do umount "$m" 2>/dev/null || true; done
+  rm -rf "$WORK" 2>/dev/null || true
   exit $rc
 }
 trap cleanup EXIT INT TERM

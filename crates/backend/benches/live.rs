@@ -192,6 +192,9 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         .env("S3_SECRET_KEY", "sk")
         .env("S3_BUCKET", "bucket")
         .env("AUTH_MODE", "single_user")
+        // A thousand clients from one address: the per-IP limit would refuse them by design.
+        .env("RATE_LIMIT_PER_MINUTE", "0")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "0")
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("LOG_LEVEL", "warn")

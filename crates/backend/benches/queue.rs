@@ -97,6 +97,9 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         ("S3_BUCKET", "bucket"),
         ("AUTH_MODE", "single_user"),
         ("DATABASE_MAX_CONNECTIONS", "32"),
+        // The benchmark measures the queue, not the public API's rate limits.
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("RATE_LIMIT_IP_PER_MINUTE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
