@@ -77,6 +77,11 @@ pub struct Settings {
     /// How long a canceled agent has to stop after SIGINT before it is killed.
     #[serde(default = "default_cancel_grace_ms")]
     pub cancel_grace_ms: u64,
+    /// Start the next run's CLI while the executor waits (a kept-warm container's follow-up then
+    /// skips the CLI's start-up); it is used only when the next task asks for exactly the same
+    /// command line and environment, and replaced otherwise.
+    #[serde(default = "default_agent_prestart")]
+    pub agent_prestart: bool,
 
     #[serde(default = "default_workspace")]
     pub workspace_path: PathBuf,
@@ -130,6 +135,9 @@ fn default_base_url() -> String {
 }
 fn default_cancel_grace_ms() -> u64 {
     3000
+}
+fn default_agent_prestart() -> bool {
+    true
 }
 fn default_workspace() -> PathBuf {
     PathBuf::from("/workspace")
@@ -187,6 +195,7 @@ impl Settings {
             agent_gid: None,
             agent_env_passthrough: None,
             cancel_grace_ms: default_cancel_grace_ms(),
+            agent_prestart: default_agent_prestart(),
             workspace_path: workspace.into(),
             workspace_git_ignore: None,
             callback_flush_ms: default_flush_ms(),
@@ -330,6 +339,7 @@ impl fmt::Debug for Settings {
             .field("agent_gid", &self.agent_gid)
             .field("agent_env_passthrough", &self.agent_env_passthrough)
             .field("cancel_grace_ms", &self.cancel_grace_ms)
+            .field("agent_prestart", &self.agent_prestart)
             .field("workspace_path", &self.workspace_path)
             .field("workspace_git_ignore", &self.workspace_git_ignore)
             .field("callback_flush_ms", &self.callback_flush_ms)

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use protocol::event::EventBody;
@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
+use crate::agent::prestart::{Prestarted, Use};
 use crate::agent::{self, AgentInvocation};
 use crate::callback::{self, CallbackConfig, EventSink};
 use crate::config::Settings;
@@ -58,6 +59,24 @@ struct Inner {
     http: reqwest::Client,
     slots: Mutex<Slots>,
     shutting_down: AtomicBool,
+    /// The CLI started ahead for the next run (`AGENT_PRESTART`).
+    prestarted: Mutex<Option<Prestarted>>,
+    prestart: PrestartCounts,
+}
+
+/// How often a task found a CLI started ahead for it.
+#[derive(Default)]
+struct PrestartCounts {
+    taken: AtomicU64,
+    replaced: AtomicU64,
+}
+
+/// [`TaskManager::prestart_counts`]: tasks that ran in a CLI started ahead, and started ahead
+/// CLIs that were stopped because the task needed another one (or they had ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrestartUse {
+    pub taken: u64,
+    pub replaced: u64,
 }
 
 #[derive(Default)]
@@ -156,6 +175,8 @@ impl TaskManager {
                 http,
                 slots: Mutex::new(Slots::default()),
                 shutting_down: AtomicBool::new(false),
+                prestarted: Mutex::new(None),
+                prestart: PrestartCounts::default(),
             }),
         })
     }
@@ -240,7 +261,7 @@ impl TaskManager {
     }
 
     /// Refuses new tasks, cancels the running one and waits for its end (its terminal event
-    /// delivered).
+    /// delivered); a CLI started ahead is stopped.
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::Release);
         let current = lock(&self.inner.slots).current.clone();
@@ -251,6 +272,15 @@ impl TaskManager {
             }
             let mut done = record.done.subscribe();
             let _ = done.wait_for(|d| *d).await;
+        }
+        drop(lock(&self.inner.prestarted).take());
+    }
+
+    /// How tasks used the CLIs started ahead of them so far.
+    pub fn prestart_counts(&self) -> PrestartUse {
+        PrestartUse {
+            taken: self.inner.prestart.taken.load(Ordering::Acquire),
+            replaced: self.inner.prestart.replaced.load(Ordering::Acquire),
         }
     }
 
@@ -373,7 +403,10 @@ async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
         "run started"
     );
 
-    let ending = execute(&settings, &inner.http, &record, &req, &mut sink).await;
+    let prestarted = lock(&inner.prestarted).take();
+    let (ending, agent_session) = execute(&inner, &record, &req, prestarted, &mut sink).await;
+    // Before the terminal event: once the manager sees it, the next task may come at once.
+    inner.prestart_next(&req, agent_session);
     let (state, body, error) = match ending {
         Ending::Completed => (TaskState::Completed, EventBody::Completed {}, None),
         Ending::Failed(message) => (
@@ -405,34 +438,95 @@ async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
     record.finish(state, error);
 }
 
-/// Prepares the workspace, runs the agent and reports the changes; returns how the run ended.
+impl Inner {
+    /// Starts the CLI the session's next run most likely needs: this task's settings, resuming
+    /// the conversation that just ended. Tasks that change the workspace or the CLI's
+    /// configuration before it starts (a repository, skills, an MCP file) are left out: their
+    /// CLI must start after those changes.
+    fn prestart_next(&self, req: &ExecuteRequest, agent_session: Option<String>) {
+        if !self.settings.agent_prestart
+            || self.shutting_down.load(Ordering::Acquire)
+            || req.git.is_some()
+            || !req.skills.is_empty()
+            || req.mcp_config.is_some()
+        {
+            return;
+        }
+        let mut next = req.clone();
+        if let Some(id) = agent_session {
+            next.resume_agent_session_id = Some(id);
+        }
+        let inv =
+            AgentInvocation::new(&self.settings, &next, None, |name| std::env::var(name).ok());
+        match Prestarted::start(inv) {
+            Ok(p) => *lock(&self.prestarted) = Some(p),
+            Err(e) => warn!(error = %e, "could not start the agent ahead of the next task"),
+        }
+    }
+
+    /// The CLI started ahead for `inv`, if there is one; any other is stopped.
+    fn waiting_agent(
+        &self,
+        prestarted: Option<Prestarted>,
+        inv: &AgentInvocation,
+    ) -> Option<tokio::process::Child> {
+        let (child, used) = prestarted?.take_for(inv);
+        let counter = match used {
+            Use::Taken => &self.prestart.taken,
+            Use::Mismatch | Use::Exited => &self.prestart.replaced,
+        };
+        counter.fetch_add(1, Ordering::AcqRel);
+        child
+    }
+}
+
+/// Prepares the workspace, runs the agent and reports the changes; returns how the run ended
+/// and the agent's session id.
 async fn execute(
-    settings: &Settings,
-    http: &reqwest::Client,
+    inner: &Inner,
     record: &TaskRecord,
     req: &ExecuteRequest,
+    prestarted: Option<Prestarted>,
     sink: &mut EventSink,
-) -> Ending {
+) -> (Ending, Option<String>) {
+    let settings = &inner.settings;
     let ws = Workspace::new(settings.workspace_path.clone(), settings.agent_data_dir());
     let prepared = tokio::select! {
-        prepared = prepare(settings, http, &ws, req) => prepared,
-        _ = record.cancel.cancelled() => return Ending::Canceled(record.cancel_reason()),
+        prepared = prepare(settings, &inner.http, &ws, req) => prepared,
+        _ = record.cancel.cancelled() => return (Ending::Canceled(record.cancel_reason()), None),
     };
     let (snapshot, mcp_path) = match prepared {
         Ok(p) => p,
-        Err(e) => return Ending::Failed(format!("could not prepare the workspace: {e}")),
+        Err(e) => {
+            return (
+                Ending::Failed(format!("could not prepare the workspace: {e}")),
+                None,
+            );
+        }
     };
     if record.cancel.is_cancelled() {
         remove_file(mcp_path.as_ref()).await;
-        return Ending::Canceled(record.cancel_reason());
+        return (Ending::Canceled(record.cancel_reason()), None);
     }
     record.mark_running();
 
     let invocation = AgentInvocation::new(settings, req, mcp_path.as_deref(), |name| {
         std::env::var(name).ok()
     });
-    let outcome = agent::run(invocation, sink, &record.cancel, settings.cancel_grace()).await;
+    let waiting = inner.waiting_agent(prestarted, &invocation);
+    let outcome = agent::run(
+        invocation,
+        waiting,
+        sink,
+        &record.cancel,
+        settings.cancel_grace(),
+    )
+    .await;
     remove_file(mcp_path.as_ref()).await;
+    let agent_session = outcome
+        .as_ref()
+        .ok()
+        .and_then(|o| o.agent_session_id.clone());
 
     if let (Some(snapshot), Ok(_)) = (&snapshot, &outcome) {
         match ws.changes(snapshot).await {
@@ -444,7 +538,7 @@ async fn execute(
         }
     }
 
-    match outcome {
+    let ending = match outcome {
         Err(e) => Ending::Failed(e.to_string()),
         Ok(o) if o.canceled() || record.cancel.is_cancelled() => {
             Ending::Canceled(record.cancel_reason())
@@ -453,7 +547,8 @@ async fn execute(
             Some(message) => Ending::Failed(message),
             None => Ending::Completed,
         },
-    }
+    };
+    (ending, agent_session)
 }
 
 /// Makes the workspace ready: repository, ignores, skills, attachments, MCP configuration, the

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::*;
+use executor::task::PrestartUse;
 use fake_llm::{Block, Config, FakeLlm, ScenarioFile, Turn};
 use protocol::event::{ChangeKind, EventBody};
 use serde_json::json;
@@ -64,6 +65,14 @@ fn scenarios() -> ScenarioFile {
             vec![
                 Turn::text("Nice to meet you, Ada."),
                 Turn::text("Your name is Ada."),
+            ],
+        )
+        .with_scenario(
+            "three_turns",
+            vec![
+                Turn::text("Nice to meet you, Grace."),
+                Turn::text("Your name is Grace."),
+                Turn::text("Still Grace."),
             ],
         )
         .with_scenario("server_error", vec![Turn::error(500)])
@@ -494,6 +503,103 @@ async fn a_follow_up_task_resumes_the_conversation_in_a_fresh_executor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Executor::start(cli_settings(&dir.path().join("ws"), &llm)).await;
+    let session = Uuid::new_v4();
+    let run_in_session = |prompt: &str, resume: Option<&str>, model: Option<&str>| {
+        let mut body = task(Uuid::new_v4(), prompt, &receiver.url());
+        body["session_id"] = json!(session);
+        if let Some(id) = resume {
+            body["resume_agent_session_id"] = json!(id);
+        }
+        if let Some(model) = model {
+            body["model"] = json!(model);
+        }
+        body
+    };
+    let agent_session_of = |events: &[protocol::event::RunEvent]| match &events[0].body {
+        EventBody::SystemInit {
+            agent_session_id, ..
+        } => agent_session_id.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    let first = run_in_session("[scenario:three_turns] My name is Grace.", None, None);
+    exec.execute(&first).await;
+    let first_id: Uuid = serde_json::from_value(first["run_id"].clone()).unwrap();
+    let events = receiver.receiver.wait_terminal(first_id, RUN_TIMEOUT).await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    let agent_session = agent_session_of(&events);
+    // The CLI for the likely follow-up is already up, resuming this conversation.
+    let resume_arg = format!("--resume={agent_session}");
+    assert_eq!(processes_with_arg(&resume_arg).len(), 1);
+    assert_eq!(exec.tasks.prestart_counts(), PrestartUse::default());
+
+    // The follow-up asks for exactly that CLI: it runs in it, with the whole conversation.
+    let second = run_in_session("What is my name?", Some(&agent_session), None);
+    exec.execute(&second).await;
+    let second_id: Uuid = serde_json::from_value(second["run_id"].clone()).unwrap();
+    let events = receiver
+        .receiver
+        .wait_terminal(second_id, RUN_TIMEOUT)
+        .await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert!(events.iter().any(|e| matches!(
+        &e.body,
+        EventBody::AssistantText { text } if text == "Your name is Grace."
+    )));
+    assert_eq!(
+        exec.tasks.prestart_counts(),
+        PrestartUse {
+            taken: 1,
+            replaced: 0
+        }
+    );
+    let last = llm.turn_requests().pop().unwrap();
+    assert!(last.body_contains("My name is Grace."));
+    assert!(last.body_contains("What is my name?"));
+    let agent_session = agent_session_of(&events);
+
+    // Another model: the waiting CLI is replaced, and the task runs as if there had been none.
+    let third = run_in_session("Again?", Some(&agent_session), Some("claude-haiku-4-5"));
+    exec.execute(&third).await;
+    let third_id: Uuid = serde_json::from_value(third["run_id"].clone()).unwrap();
+    let events = receiver.receiver.wait_terminal(third_id, RUN_TIMEOUT).await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert!(events.iter().any(|e| matches!(
+        &e.body,
+        EventBody::AssistantText { text } if text == "Still Grace."
+    )));
+    assert_eq!(
+        exec.tasks.prestart_counts(),
+        PrestartUse {
+            taken: 1,
+            replaced: 1
+        }
+    );
+    let last = llm.turn_requests().pop().unwrap();
+    assert!(last.body_contains("claude-haiku-4-5"));
+
+    // Stopping the executor stops the CLI waiting for a fourth task.
+    let agent_session = agent_session_of(&events);
+    let resume_arg = format!("--resume={agent_session}");
+    assert_eq!(processes_with_arg(&resume_arg).len(), 1);
+    exec.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with_arg(&resume_arg).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the waiting CLI outlived the executor"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_git_ignore_entries_are_left_out_of_the_changes() {
     let _slot = cli_slot().await;
     let llm = start_llm().await;
@@ -669,16 +775,25 @@ printf '%s' '{"type":"result","subtype":"success","is_error":false,"num_turns":1
             line: "Welcome! this is not JSON".into()
         }
     );
-    // The prompt reached the CLI verbatim on stdin, not through a shell or the command line.
+    // The prompt reached the CLI verbatim on stdin (one stream-json user message), not through a
+    // shell or the command line.
+    let input = std::fs::read_to_string(ws.join(".claude_data/prompt.txt")).unwrap();
+    assert!(
+        input.ends_with('\n') && input.lines().count() == 1,
+        "{input:?}"
+    );
+    let message: serde_json::Value = serde_json::from_str(&input).unwrap();
     assert_eq!(
-        std::fs::read_to_string(ws.join(".claude_data/prompt.txt")).unwrap(),
-        "-- a prompt; $(rm -rf /) `x`\nline two"
+        message,
+        json!({"type": "user", "message": {"role": "user", "content": "-- a prompt; $(rm -rf /) `x`\nline two"}})
     );
     let args = std::fs::read_to_string(ws.join(".claude_data/args.txt")).unwrap();
     assert_eq!(
         args.lines().collect::<Vec<_>>(),
         vec![
             "-p",
+            "--input-format",
+            "stream-json",
             "--output-format",
             "stream-json",
             "--verbose",

@@ -1,14 +1,17 @@
 //! The agent: one Claude Code CLI process per run, headless, its stdout turned into events.
 //!
-//! The CLI runs as `claude -p --output-format stream-json --verbose --model=M --permission-mode=P
-//! [--resume=ID] [--mcp-config=FILE] [--append-system-prompt=TEXT] [--allowedTools T…]
-//! [--disallowedTools T…]` in the workspace, with the prompt on stdin (never through a shell), in
-//! its own process group, with an environment built from scratch (see [`AgentInvocation::new`]).
+//! The CLI runs as `claude -p --input-format stream-json --output-format stream-json --verbose
+//! --model=M --permission-mode=P [--resume=ID] [--mcp-config=FILE] [--append-system-prompt=TEXT]
+//! [--allowedTools T…] [--disallowedTools T…]` in the workspace, with the prompt on stdin as one
+//! user message (never through a shell or the command line), in its own process group, with an
+//! environment built from scratch (see [`AgentInvocation::new`]). Because the prompt is not part
+//! of the command, the process can be started before its task arrives ([`prestart`]).
 //!
 //! Stopping (a cancel, or a model API that refuses the key) sends SIGINT to the CLI's group — the
 //! CLI then aborts its tools and prints its `result` — and SIGKILL to the whole process tree after
 //! the grace period. Processes the run leaves behind are killed when it ends.
 
+pub mod prestart;
 pub mod process;
 pub mod stream;
 
@@ -23,7 +26,7 @@ use nix::sys::signal::Signal;
 use protocol::event::EventBody;
 use protocol::executor::ExecuteRequest;
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
@@ -94,6 +97,8 @@ impl AgentInvocation {
         // Single values ride in `--flag=value` form, so a value starting with `-` stays a value.
         let mut args: Vec<String> = vec![
             "-p".to_owned(),
+            "--input-format".to_owned(),
+            "stream-json".to_owned(),
             "--output-format".to_owned(),
             "stream-json".to_owned(),
             "--verbose".to_owned(),
@@ -170,6 +175,43 @@ impl AgentInvocation {
             user: settings.agent_uid.zip(settings.agent_gid),
             prompt: req.prompt.clone(),
         }
+    }
+
+    /// Whether a process started for `other` is the process this invocation would start: the
+    /// same program, arguments, environment, directory and user (the prompt aside).
+    pub fn same_process(&self, other: &AgentInvocation) -> bool {
+        self.program == other.program
+            && self.args == other.args
+            && self.env == other.env
+            && self.cwd == other.cwd
+            && self.user == other.user
+    }
+
+    /// The prompt as the CLI's stream-json input: one user message on one line.
+    fn input(&self) -> Vec<u8> {
+        let message = serde_json::json!({
+            "type": "user",
+            "message": {"role": "user", "content": self.prompt},
+        });
+        let mut line = message.to_string().into_bytes();
+        line.push(b'\n');
+        line
+    }
+
+    /// Starts the CLI; it waits for its prompt on stdin.
+    fn spawn(&self) -> Result<Child, AgentError> {
+        self.command().spawn().map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                AgentError::NotFound {
+                    program: self.program.clone(),
+                }
+            } else {
+                AgentError::Spawn {
+                    program: self.program.clone(),
+                    source,
+                }
+            }
+        })
     }
 
     fn command(&self) -> Command {
@@ -347,31 +389,26 @@ fn describe_exit(status: ExitStatus) -> String {
 
 /// Runs the agent to its end, emitting an event for each line it prints.
 ///
-/// `cancel` stops it (SIGINT, then SIGKILL after `grace`); the outcome then says `Canceled`.
+/// `waiting` is a CLI already started for exactly this invocation (see [`prestart`]); without
+/// one, the CLI is started now. `cancel` stops the agent (SIGINT, then SIGKILL after `grace`);
+/// the outcome then says `Canceled`.
 #[instrument(skip_all, fields(program = %inv.program))]
 pub async fn run(
     inv: AgentInvocation,
+    waiting: Option<Child>,
     sink: &mut EventSink,
     cancel: &CancellationToken,
     grace: Duration,
 ) -> Result<AgentOutcome, AgentError> {
-    let mut child = inv.command().spawn().map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            AgentError::NotFound {
-                program: inv.program.clone(),
-            }
-        } else {
-            AgentError::Spawn {
-                program: inv.program.clone(),
-                source,
-            }
-        }
-    })?;
+    let mut child = match waiting {
+        Some(child) => child,
+        None => inv.spawn()?,
+    };
     let pid = child.id().map(|p| p as i32).unwrap_or(0);
     info!(pid, args = inv.args.len(), "agent started");
 
     if let Some(mut stdin) = child.stdin.take() {
-        let prompt = inv.prompt.clone().into_bytes();
+        let prompt = inv.input();
         tokio::spawn(async move {
             if let Err(e) = stdin.write_all(&prompt).await {
                 debug!(error = %e, "could not write the prompt to the agent");
@@ -586,6 +623,8 @@ mod tests {
             inv.args,
             vec![
                 "-p",
+                "--input-format",
+                "stream-json",
                 "--output-format",
                 "stream-json",
                 "--verbose",
@@ -603,6 +642,41 @@ mod tests {
         );
         assert_eq!(inv.prompt, "do it");
         assert_eq!(inv.cwd, PathBuf::from("/ws"));
+        let line = inv.input();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let message: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            message,
+            serde_json::json!({"type": "user", "message": {"role": "user", "content": "do it"}})
+        );
+    }
+
+    #[test]
+    fn the_same_process_ignores_the_prompt_only() {
+        let req = request();
+        let base = AgentInvocation::new(&settings(), &req, None, |_| None);
+        let mut other = req.clone();
+        other.prompt = "something else".into();
+        other.run_id = Uuid::new_v4();
+        other.callback_token = "another".into();
+        assert!(base.same_process(&AgentInvocation::new(&settings(), &other, None, |_| None)));
+        for change in [
+            |r: &mut ExecuteRequest| r.model = Some("other-model".into()),
+            |r: &mut ExecuteRequest| r.permission_mode = PermissionMode::Plan,
+            |r: &mut ExecuteRequest| r.resume_agent_session_id = Some("s2".into()),
+            |r: &mut ExecuteRequest| {
+                r.env.insert("K".into(), "v".into());
+            },
+        ] {
+            let mut changed = req.clone();
+            change(&mut changed);
+            let inv = AgentInvocation::new(&settings(), &changed, None, |_| None);
+            assert!(!base.same_process(&inv), "{:?}", inv.args);
+        }
+        let with_path = AgentInvocation::new(&settings(), &req, None, |n| {
+            (n == "PATH").then(|| "/other".to_owned())
+        });
+        assert!(!base.same_process(&with_path));
     }
 
     #[test]

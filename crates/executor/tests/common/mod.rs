@@ -286,14 +286,17 @@ pub fn settings(claude_bin: &str, workspace: &Path) -> Settings {
     s.claude_bin = claude_bin.to_owned();
     s.callback_backoff_max_ms = 300;
     s.cancel_grace_ms = 2000;
+    // A fake CLI's script has side effects when it starts (it writes files the tests read).
+    s.agent_prestart = false;
     s
 }
 
-/// Settings pointing the real CLI at a fake model server.
+/// Settings pointing the real CLI at a fake model server (with `AGENT_PRESTART`'s default).
 pub fn cli_settings(workspace: &Path, llm: &fake_llm::FakeLlmHandle) -> Settings {
     let mut s = settings(&claude_bin(), workspace);
     s.anthropic_base_url = llm.base_url();
     s.anthropic_api_key = Some(llm.api_key().to_owned());
+    s.agent_prestart = true;
     s
 }
 
@@ -339,6 +342,28 @@ pub fn processes_with_argv(argv: &[&str]) -> Vec<i32> {
             };
             if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
                 && cmdline == wanted
+            {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Pids of the processes with `arg` among their arguments.
+pub fn processes_with_arg(arg: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+                && cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes())
             {
                 out.push(pid);
             }
