@@ -13,6 +13,10 @@
 //! backend the run started), the part of the latency the manager controls; the rest is the CLI
 //! starting up until it prints its `system/init` line.
 //!
+//! Runs are spaced like a person's follow-ups: each waits for the previous run's executor to be
+//! parked (warm, pooled) and then `BENCH_PAUSE_MS` (default 1000; 0 submits at once), the time
+//! an executor has to start the session's next CLI ahead (`AGENT_PRESTART`).
+//!
 //! `BENCH_SMOKE=1` measures 3 runs per kind (the test script's check that the benchmark runs).
 
 use std::time::Duration;
@@ -154,6 +158,12 @@ async fn main() -> Result<()> {
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
     let runs = if smoke { 3 } else { 20 };
+    let pause = Duration::from_millis(
+        std::env::var("BENCH_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000),
+    );
     let pool = backend::db::connect(url, 8, false).await?;
     backend::db::MIGRATOR.run(&pool).await?;
     let settings = backend::config::Settings::from_vars(vars(&[
@@ -195,7 +205,8 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         pool: pool.clone(),
     };
     println!(
-        "dispatch latency, {runs} runs per kind, runtime {}",
+        "dispatch latency, {runs} runs per kind, {} ms between runs, runtime {}",
+        pause.as_millis(),
         if docker { "docker" } else { "process" }
     );
 
@@ -281,6 +292,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
                 }
                 Kind::Cold => {}
             }
+            tokio::time::sleep(pause).await;
             let (_, run, sent) = stack.task(session).await?;
             let (started, first) = stack.finish(run).await?;
             let ms = |t: DateTime<Utc>| (t - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0;

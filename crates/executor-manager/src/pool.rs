@@ -264,10 +264,14 @@ impl Pool {
         if let Err(e) = tokio::fs::create_dir_all(&slot.dir).await {
             return Err(format!("cannot create {}: {e}", slot.dir.display()));
         }
+        // The workspace is moved out of the slot after each run, so a CLI started ahead there
+        // would start without its configuration and conversation (`AGENT_PRESTART` off).
+        let mut env = self.config.env.clone();
+        env.insert("AGENT_PRESTART".into(), "false".into());
         let spec = PoolSpec {
             slot_id: slot.id,
             slot_dir: slot.dir.clone(),
-            env: self.config.env.clone(),
+            env,
         };
         let slot = Slot {
             id: slot.id,
