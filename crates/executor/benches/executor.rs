@@ -15,7 +15,11 @@
 //!    line, measured on the CLI alone);
 //! 3. the same with a fake CLI that prints its lines at once: the executor's own latency
 //!    (workspace preparation, git snapshot, spawn, parse, callback);
-//! 4. a flood of output lines from a fake CLI: throughput and peak memory under load.
+//! 4. a flood of output lines from a fake CLI: throughput and peak memory under load;
+//! 5. follow-ups in one session (`--resume`, 1 s apart, like a person's next message), with the
+//!    CLI started ahead while the executor waits (`AGENT_PRESTART=true`, the default) and
+//!    without: POST → first callback. Sections 1–4 run with `AGENT_PRESTART=false`, so no CLI
+//!    started ahead competes with what they measure.
 //!
 //! Without `CLAUDE_BIN`, the real-CLI figures are skipped (and said so). `BENCH_SMOKE=1` runs
 //! small sizes only (a quick check that the benchmark works).
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::post;
 use fake_llm::{Config, FakeLlm, ScenarioFile, Turn};
+use protocol::event::EventBody;
 use protocol::executor::CallbackBatch;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -43,6 +48,8 @@ const FLOOD_LINES: usize = 20_000;
 struct Arrivals {
     first: Arc<Mutex<Vec<(Uuid, Instant)>>>,
     ended: Arc<Mutex<Vec<(Uuid, Instant, usize)>>>,
+    /// The agent session of each run (from its `system_init`).
+    agent_sessions: Arc<Mutex<Vec<(Uuid, String)>>>,
 }
 
 impl Arrivals {
@@ -83,6 +90,18 @@ async fn receiver(arrivals: Arrivals) -> String {
                     let mut first = arrivals.first.lock().unwrap();
                     if !first.iter().any(|(id, _)| *id == batch.run_id) {
                         first.push((batch.run_id, now));
+                    }
+                }
+                for event in &batch.events {
+                    if let EventBody::SystemInit {
+                        agent_session_id, ..
+                    } = &event.body
+                    {
+                        arrivals
+                            .agent_sessions
+                            .lock()
+                            .unwrap()
+                            .push((batch.run_id, agent_session_id.clone()));
                     }
                 }
                 if let Some(last) = batch.events.last()
@@ -148,7 +167,12 @@ struct ExecutorProcess {
 }
 
 impl ExecutorProcess {
-    async fn start(workspace: &Path, claude_bin: &str, llm: &fake_llm::FakeLlmHandle) -> Self {
+    async fn start(
+        workspace: &Path,
+        claude_bin: &str,
+        llm: &fake_llm::FakeLlmHandle,
+        prestart: bool,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -165,6 +189,7 @@ impl ExecutorProcess {
             .env("ANTHROPIC_BASE_URL", llm.base_url())
             .env("ANTHROPIC_API_KEY", llm.api_key())
             .env("LOG_LEVEL", "warn")
+            .env("AGENT_PRESTART", prestart.to_string())
             .stdout(Stdio::null())
             .spawn()
             .expect("executor binary");
@@ -192,13 +217,31 @@ impl ExecutorProcess {
         callback: &str,
         prompt: &str,
     ) -> (Duration, Duration, usize) {
+        let (first, end, events, _) = self
+            .run_in(client, arrivals, callback, prompt, Uuid::new_v4(), None)
+            .await;
+        (first, end, events)
+    }
+
+    /// [`ExecutorProcess::run`] in a given session, resuming `resume`; also returns the run's
+    /// agent session.
+    async fn run_in(
+        &self,
+        client: &reqwest::Client,
+        arrivals: &Arrivals,
+        callback: &str,
+        prompt: &str,
+        session_id: Uuid,
+        resume: Option<&str>,
+    ) -> (Duration, Duration, usize, Option<String>) {
         let run_id = Uuid::new_v4();
         let body = json!({
             "run_id": run_id,
-            "session_id": Uuid::new_v4(),
+            "session_id": session_id,
             "prompt": prompt,
             "callback_url": callback,
             "callback_token": "bench",
+            "resume_agent_session_id": resume,
         });
         let posted = Instant::now();
         let r = client
@@ -227,7 +270,14 @@ impl ExecutorProcess {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        (first - posted, end - posted, events)
+        let agent_session = arrivals
+            .agent_sessions
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(id, _)| *id == run_id)
+            .map(|(_, s)| s.clone());
+        (first - posted, end - posted, events, agent_session)
     }
 }
 
@@ -353,6 +403,7 @@ async fn main() {
         &tmp.path().join("ws-fake"),
         instant_cli.to_str().unwrap(),
         &llm,
+        false,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -385,6 +436,7 @@ async fn main() {
         &tmp.path().join("ws-flood"),
         flood_cli.to_str().unwrap(),
         &llm,
+        false,
     )
     .await;
     let sampler = RssSampler::start(exec.pid());
@@ -404,7 +456,7 @@ async fn main() {
         println!("\nCLAUDE_BIN is not set: real-CLI figures skipped");
         return;
     };
-    let exec = ExecutorProcess::start(&tmp.path().join("ws-real"), &claude, &llm).await;
+    let exec = ExecutorProcess::start(&tmp.path().join("ws-real"), &claude, &llm, false).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle = rss_kib(exec.pid());
     let sampler = RssSampler::start(exec.pid());
@@ -442,4 +494,51 @@ async fn main() {
         summary(overhead)
     );
     println!("POST → terminal callback:          {}", summary(total));
+    drop(exec);
+
+    // Follow-ups in one session, with and without the CLI started ahead, interleaved.
+    let ahead = ExecutorProcess::start(&tmp.path().join("ws-ahead"), &claude, &llm, true).await;
+    let afresh = ExecutorProcess::start(&tmp.path().join("ws-afresh"), &claude, &llm, false).await;
+    let mut sessions: Vec<(Uuid, Option<String>)> = vec![(Uuid::new_v4(), None); 2];
+    let mut first_ahead = Vec::new();
+    let mut first_afresh = Vec::new();
+    for i in 0..=real_runs {
+        for (k, exec) in [&ahead, &afresh].into_iter().enumerate() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (session, resume) = sessions[k].clone();
+            let prompt = if i == 0 {
+                "[scenario:bench] hi"
+            } else {
+                "and again"
+            };
+            let (f, _, _, agent_session) = exec
+                .run_in(
+                    &client,
+                    &arrivals,
+                    &callback,
+                    prompt,
+                    session,
+                    resume.as_deref(),
+                )
+                .await;
+            sessions[k].1 = agent_session.or(resume);
+            // The first run of each session opens the conversation: not a follow-up.
+            if i > 0 {
+                if k == 0 {
+                    first_ahead.push(ms(f));
+                } else {
+                    first_afresh.push(ms(f));
+                }
+            }
+        }
+    }
+    println!("\n## Follow-ups in one session (--resume, 1 s after the previous run)");
+    println!(
+        "POST → first callback, CLI started ahead: {}",
+        summary(first_ahead)
+    );
+    println!(
+        "POST → first callback, CLI started then:  {}",
+        summary(first_afresh)
+    );
 }
