@@ -330,28 +330,16 @@ pub fn processes_with_argv(argv: &[&str]) -> Vec<i32> {
         .iter()
         .flat_map(|a| [a.as_bytes(), b"\0"].concat())
         .collect();
-    let mut out = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
-                && cmdline == wanted
-            {
-                out.push(pid);
-            }
-        }
-    }
-    out
+    processes_where(|cmdline| cmdline == wanted)
 }
 
 /// Pids of the processes with `arg` among their arguments.
 pub fn processes_with_arg(arg: &str) -> Vec<i32> {
+    processes_where(|cmdline| cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+}
+
+/// Pids of the processes whose raw `/proc/{pid}/cmdline` satisfies `matches`.
+fn processes_where(matches: impl Fn(&[u8]) -> bool) -> Vec<i32> {
     let mut out = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
@@ -363,7 +351,7 @@ pub fn processes_with_arg(arg: &str) -> Vec<i32> {
                 continue;
             };
             if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
-                && cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes())
+                && matches(&cmdline)
             {
                 out.push(pid);
             }
