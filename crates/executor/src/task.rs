@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::agent::prestart::{Prestarted, Use};
+use crate::agent::prestart::Prestarted;
 use crate::agent::{self, AgentInvocation};
 use crate::callback::{self, CallbackConfig, EventSink};
 use crate::config::Settings;
@@ -470,10 +470,11 @@ impl Inner {
         prestarted: Option<Prestarted>,
         inv: &AgentInvocation,
     ) -> Option<tokio::process::Child> {
-        let (child, used) = prestarted?.take_for(inv);
-        let counter = match used {
-            Use::Taken => &self.prestart.taken,
-            Use::Mismatch | Use::Exited => &self.prestart.replaced,
+        let child = prestarted?.take_for(inv);
+        let counter = if child.is_some() {
+            &self.prestart.taken
+        } else {
+            &self.prestart.replaced
         };
         counter.fetch_add(1, Ordering::AcqRel);
         child

@@ -23,17 +23,6 @@ pub struct Prestarted {
     since: Instant,
 }
 
-/// Whether [`Prestarted::take_for`] handed over its process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Use {
-    /// The waiting process runs the task.
-    Taken,
-    /// The task needed another command line or environment.
-    Mismatch,
-    /// The process had ended on its own.
-    Exited,
-}
-
 impl Prestarted {
     /// Starts the CLI for `inv` (whose prompt is ignored).
     pub fn start(inv: AgentInvocation) -> Result<Self, AgentError> {
@@ -47,31 +36,29 @@ impl Prestarted {
     }
 
     /// The waiting process when it was started for exactly `inv` and is still alive; otherwise
-    /// it is stopped and `None` is returned; the [`Use`] says which.
-    pub fn take_for(mut self, inv: &AgentInvocation) -> (Option<Child>, Use) {
+    /// it is stopped (when dropped) and `None` is returned.
+    pub fn take_for(mut self, inv: &AgentInvocation) -> Option<Child> {
         if !self.inv.same_process(inv) {
             info!("the agent started ahead differs from the task's; starting another");
-            return (None, Use::Mismatch);
+            return None;
         }
-        let Some(mut child) = self.child.take() else {
-            return (None, Use::Exited);
-        };
+        let mut child = self.child.take()?;
         match child.try_wait() {
             Ok(None) => {
                 info!(
                     waited_ms = self.since.elapsed().as_millis() as u64,
                     "the task runs in the agent started ahead"
                 );
-                (Some(child), Use::Taken)
+                Some(child)
             }
             Ok(Some(status)) => {
                 info!(%status, "the agent started ahead had exited; starting another");
-                (None, Use::Exited)
+                None
             }
             Err(e) => {
                 info!(error = %e, "the agent started ahead cannot be checked; starting another");
                 self.child = Some(child);
-                (None, Use::Exited)
+                None
             }
         }
     }
