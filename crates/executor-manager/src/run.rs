@@ -61,6 +61,9 @@ enum Report {
     },
     /// The lease is gone: report nothing.
     Drop,
+    /// The lease could not be renewed in time (self-fenced): the executor is killed at once and
+    /// nothing more is reported for the run.
+    Fenced,
 }
 
 /// What the heartbeat task saw.
@@ -68,9 +71,24 @@ enum Report {
 enum LeaseEvent {
     CancelRequested,
     Lost,
+    /// No heartbeat was confirmed for [`fence_after`] of the lease: the backend may re-queue the
+    /// run for another manager at any moment, so this manager stops the executor itself.
+    Fenced,
 }
 
-/// Renews the lease every lease/3 until aborted; tells the run about cancellation and loss.
+/// How long after the last confirmed heartbeat a run fences itself off: the lease minus a margin
+/// (a quarter of the lease, between 2 and 30 seconds) that covers the round trip of the
+/// confirmation, clock rates and killing the executor. The backend cannot re-queue the run
+/// before the lease expired, counted from a heartbeat it answered after this manager sent it.
+pub fn fence_after(lease: Duration) -> Duration {
+    let margin = (lease / 4).clamp(Duration::from_secs(2), Duration::from_secs(30));
+    lease.saturating_sub(margin)
+}
+
+/// Renews the lease every `every` until aborted; tells the run about cancellation and loss, and
+/// fences it when no renewal was confirmed for [`fence_after`] of the lease (self-fencing: a
+/// manager cut off from the backend stops the executor before the reaper can hand the run to
+/// another manager, so a run never executes twice).
 fn spawn_heartbeat(
     backend: BackendClient,
     lease: Lease,
@@ -81,24 +99,48 @@ fn spawn_heartbeat(
     mpsc::UnboundedReceiver<LeaseEvent>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let fence = fence_after(Duration::from_secs(lease_seconds.into()));
+    // After a failed renewal, the next try comes sooner than the regular interval.
+    let retry = (every / 4).max(Duration::from_millis(500));
     let task = telemetry::request_id::spawn(
         async move {
             let mut told_cancel = false;
+            // The claim granted the lease just before the run started.
+            let mut confirmed = tokio::time::Instant::now();
+            let mut next = confirmed + every;
             loop {
-                tokio::time::sleep(every).await;
-                match backend.heartbeat(&lease, lease_seconds).await {
-                    Ok(st) => {
+                let fence_at = confirmed + fence;
+                tokio::time::sleep_until(next.min(fence_at)).await;
+                let sent = tokio::time::Instant::now();
+                if sent >= fence_at {
+                    tracing::error!(
+                        unconfirmed_ms = (sent - confirmed).as_millis() as u64,
+                        "no heartbeat confirmed for most of the lease: fencing the run off"
+                    );
+                    let _ = tx.send(LeaseEvent::Fenced);
+                    return;
+                }
+                let call = backend.heartbeat(&lease, lease_seconds);
+                match tokio::time::timeout(fence_at - sent, call).await {
+                    Ok(Ok(st)) => {
+                        confirmed = sent;
+                        next = sent + every;
                         if st.cancel_requested && !told_cancel {
                             told_cancel = true;
                             let _ = tx.send(LeaseEvent::CancelRequested);
                         }
                     }
-                    Err(BackendError::LeaseLost(msg)) => {
+                    Ok(Err(BackendError::LeaseLost(msg))) => {
                         tracing::warn!(message = %msg, "lease lost on heartbeat");
                         let _ = tx.send(LeaseEvent::Lost);
                         return;
                     }
-                    Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "heartbeat failed; retrying");
+                        next = tokio::time::Instant::now() + retry;
+                    }
+                    // The fence deadline passed while waiting: the next turn fences.
+                    Err(_) => tracing::warn!("heartbeat unanswered"),
                 }
             }
         }
@@ -171,6 +213,7 @@ pub async fn execute(ctx: Arc<RunContext>, run: ClaimedRun, hard_stop: Cancellat
             Report::Complete(RunOutcome::Canceled) => "canceled",
             Report::Fail { .. } => "failed",
             Report::Drop => "dropped",
+            Report::Fenced => "fenced",
         });
         send_report(&ctx.backend, &lease, report).await;
     }
@@ -189,6 +232,7 @@ impl std::fmt::Debug for ReportLog<'_> {
                 write!(f, "fail(retryable={retryable}, {short})")
             }
             Report::Drop => write!(f, "dropped (lease lost)"),
+            Report::Fenced => write!(f, "fenced (lease not renewed in time)"),
         }
     }
 }
@@ -267,6 +311,10 @@ async fn drive(
         &mut lease_events,
     )
     .await;
+    if report == Report::Fenced {
+        executor.handle.kill().await;
+        tracing::warn!("executor killed: the run fenced itself off and reports nothing more");
+    }
     if let Report::Fail {
         error,
         retryable: false,
@@ -294,7 +342,7 @@ async fn drive(
         }
     }
     drop(running);
-    if report != Report::Drop {
+    if !matches!(report, Report::Drop | Report::Fenced) {
         export_workspace(ctx, run, lease, &spec.workspace).await;
     }
     if let Some(dir) = &session_dir {
@@ -476,6 +524,7 @@ async fn supervise(
     while let Ok(ev) = lease_events.try_recv() {
         match ev {
             LeaseEvent::Lost => return Report::Drop,
+            LeaseEvent::Fenced => return Report::Fenced,
             LeaseEvent::CancelRequested => cancel_requested = true,
         }
     }
@@ -546,6 +595,7 @@ async fn supervise(
                     tracing::warn!("lease lost: stopping the executor without reporting");
                     return Report::Drop;
                 }
+                Some(LeaseEvent::Fenced) => return Report::Fenced,
                 None => {}
             },
             exit = handle.exited() => {
@@ -602,7 +652,7 @@ async fn send_report(backend: &BackendClient, lease: &Lease, report: Report) {
     let mut pause = Duration::from_millis(200);
     loop {
         let result = match &report {
-            Report::Drop => return,
+            Report::Drop | Report::Fenced => return,
             Report::Complete(outcome) => backend.complete(lease, *outcome).await,
             Report::Fail { error, retryable } => backend.fail(lease, error, *retryable).await,
         };
@@ -627,6 +677,18 @@ async fn send_report(backend: &BackendClient, lease: &Lease, report: Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_fences_itself_off_before_its_lease_can_expire() {
+        let s = Duration::from_secs;
+        assert_eq!(fence_after(s(180)), s(150));
+        assert_eq!(fence_after(s(9)), Duration::from_millis(6_750));
+        // The margin is at least 2 s, and a lease shorter than that fences at once.
+        assert_eq!(fence_after(s(4)), s(2));
+        assert_eq!(fence_after(s(1)), s(0));
+        // Never more than 30 s early.
+        assert_eq!(fence_after(s(600)), s(570));
+    }
 
     #[test]
     fn terminal_events_map_to_reports() {

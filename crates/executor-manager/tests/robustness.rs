@@ -409,3 +409,183 @@ async fn sigterm_requeues_a_run_past_the_timeout_and_removes_every_container(poo
         0
     );
 }
+
+/// A TCP relay between the manager and the backend that can be cut like a network partition:
+/// while cut, bytes are read but not passed on, so requests hang until their timeouts.
+struct Relay {
+    url: String,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    async fn start(upstream: &str) -> Self {
+        use std::sync::atomic::AtomicBool;
+        let upstream = upstream
+            .strip_prefix("http://")
+            .expect("http upstream")
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let cut = Arc::new(AtomicBool::new(false));
+        let c = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((down, _)) = listener.accept().await {
+                let (upstream, cut) = (upstream.clone(), c.clone());
+                tokio::spawn(async move {
+                    let Ok(up) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (dr, dw) = down.into_split();
+                    let (ur, uw) = up.into_split();
+                    tokio::join!(pipe(dr, uw, cut.clone()), pipe(ur, dw, cut));
+                });
+            }
+        });
+        Relay { url, cut, task }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` → `to`, holding every chunk while the relay is cut.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while cut.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// The backend cut off from the manager for longer than the lease: the manager fences the run
+/// off (kills its executor, reports nothing) before the lease expires, so when the reaper
+/// re-queues the run with a new epoch no executor of the first attempt is left; the run then
+/// executes once more, and never in two executors at once.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_manager_cut_off_from_the_backend_fences_its_run_before_the_lease_expires(pool: PgPool) {
+    let Some((docker, image, gateway)) = docker_env() else {
+        return;
+    };
+    const LEASE: Duration = Duration::from_secs(9);
+    let mut slow = Turn::text("Finished after a while.");
+    slow.delay_ms = 20_000;
+    let h = Harness::start_with(
+        pool,
+        ScenarioFile::default().with_scenario("slow", vec![slow]),
+        &[("TASK_PULL_ENABLED", "false")],
+        Some(&gateway),
+    )
+    .await;
+    let relay = Relay::start(&h.backend).await;
+    let id = format!("robust-fence-{}", Uuid::new_v4().simple());
+    let lease_secs = LEASE.as_secs().to_string();
+    // The manager reaches the backend only through the relay (later variables win).
+    let _m = spawn_manager(
+        &h,
+        &image,
+        &gateway,
+        &id,
+        &[
+            ("BACKEND_URL", relay.url.as_str()),
+            ("TASK_CLAIM_LEASE_SECONDS", lease_secs.as_str()),
+        ],
+    );
+    let (session, run) = h.task("[scenario:slow] take a while").await;
+    let (most, watcher) = watch_session(docker.clone(), session);
+    h.wait_status(run, &["running"], RUN_LIMIT).await;
+    let ledger = h
+        .workspace_root
+        .path()
+        .join("managers")
+        .join(&id)
+        .join("runs")
+        .join(run.to_string());
+    assert!(ledger.exists(), "the run is in the manager's ledger");
+    let epoch: i64 = sqlx::query_scalar("SELECT lease_epoch FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap();
+
+    // The partition: the lease can no longer be renewed.
+    relay.set_cut(true);
+    let cut_at = tokio::time::Instant::now();
+    while containers(&docker, format!("{LABEL_SESSION}={session}")).await > 0 {
+        assert!(
+            cut_at.elapsed() < LEASE,
+            "the executor still runs a whole lease after the partition began"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fenced_after = cut_at.elapsed();
+    // Killed before the lease could expire: the backend has not moved the run on yet.
+    let (status, epoch_now): (String, i64) =
+        sqlx::query_as("SELECT status, lease_epoch FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        epoch_now, epoch,
+        "the lease moved on before the executor was stopped"
+    );
+    assert_eq!(status, "running");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ledger.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a fenced run stays in the ledger"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("fenced {fenced_after:?} after the partition began (lease {LEASE:?})");
+
+    // The lease expires; the reaper re-queues the run; the partition heals and it runs again.
+    h.wait_status(run, &["queued"], Duration::from_secs(30))
+        .await;
+    relay.set_cut(false);
+    let status = h.wait_status(run, END, RUN_LIMIT).await;
+    assert_eq!(status, "completed", "{:?}", h.run_error(run).await);
+    let (attempts, first_error): (i32, String) =
+        sqlx::query_as("SELECT attempts, attempt_errors->0->>'error' FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 2);
+    assert!(first_error.contains("lease expired"), "{first_error}");
+    let kinds: Vec<String> = h.events(run).await.into_iter().map(|e| e.2).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| END.contains(&k.as_str())).count(),
+        1,
+        "{kinds:?}"
+    );
+    watcher.abort();
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "two containers of the session at once"
+    );
+}

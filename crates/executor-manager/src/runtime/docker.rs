@@ -16,8 +16,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -440,6 +440,21 @@ impl ExecutorHandle for ContainerHandle {
             let info = self.docker.inspect_container(&self.id, None).await.ok()?;
             (info.state?.oom_killed == Some(true))
                 .then(|| "out of memory: the executor container hit its memory limit".to_owned())
+        })
+    }
+
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let opts = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+            match self.docker.kill_container(&self.id, Some(opts)).await {
+                Ok(()) => {}
+                // Gone already, or not running: nothing left to kill.
+                Err(DockerError::DockerResponseServerError {
+                    status_code: 404 | 409,
+                    ..
+                }) => {}
+                Err(e) => tracing::warn!(container = %self.id, error = %e, "cannot kill container"),
+            }
         })
     }
 

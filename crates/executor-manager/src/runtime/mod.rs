@@ -88,6 +88,11 @@ pub trait ExecutorHandle: Send {
     fn exited(&mut self) -> BoxFuture<'_, ExitInfo>;
     /// Stops the executor (gracefully first, then forcibly) and releases what it held.
     fn stop(&mut self) -> BoxFuture<'_, ()>;
+    /// Kills the executor at once, without the grace `stop` gives (a run that fenced itself off
+    /// must not go on a moment longer). `stop` is still called afterwards to release the rest.
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        self.stop()
+    }
     /// Something the runtime knows about a failure that the executor cannot (e.g. an OOM kill
     /// inside the container), to put in front of the run's error.
     fn diagnose(&mut self) -> BoxFuture<'_, Option<String>> {

@@ -152,6 +152,15 @@ impl ExecutorHandle for ProcessHandle {
         })
     }
 
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.exit.is_none() {
+                let _ = self.child.kill().await;
+                self.exit = Some(describe(self.child.wait().await));
+            }
+        })
+    }
+
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if self.exit.is_some() {
