@@ -27,8 +27,10 @@ RUN groupadd --system web && useradd --system --gid web --home-dir /app --shell 
 COPY --from=build --chown=web:web /app/.next/standalone ./
 COPY --from=build --chown=web:web /app/.next/static ./.next/static
 COPY --from=build --chown=web:web /app/public ./public
+# Records each request's socket peer for the /api/v1 proxy's X-Forwarded-For (see the file).
+COPY --from=build --chown=web:web /app/server/client-ip.cjs ./server/client-ip.cjs
 USER web
 EXPOSE 3000
 HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "server.js"]
+CMD ["node", "--require", "./server/client-ip.cjs", "server.js"]

@@ -147,6 +147,11 @@ start_s3() {
 
 start_backend() {
   BACKEND_URL="http://$BACKEND_HOST:$BACKEND_PORT"
+  # The web UI's page opens the backend's WebSocket directly (another port): its origin must be
+  # among CORS_ORIGINS. Single-user mode refuses a non-loopback HOST unless
+  # ALLOW_SINGLE_USER_ON_NETWORK=true is given (it passes through).
+  local web_port="${WEB_PORT:-3000}"
+  export CORS_ORIGINS="${CORS_ORIGINS:-[\"http://$BACKEND_HOST:$web_port\",\"http://localhost:$web_port\",\"http://127.0.0.1:$web_port\"]}"
   spawn backend env HOST="$BACKEND_HOST" PORT="$BACKEND_PORT" \
     EXECUTOR_MANAGER_URL="http://$EXECUTOR_HOST:$MANAGER_PORT" "$CARGO_TARGET_DIR/debug/backend"
   wait_http backend "$BACKEND_URL/health/ready"
@@ -235,8 +240,10 @@ start_web() {
   log "building the web UI"
   (cd web && NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_WS_URL="$ws" node_modules/.bin/next build >"$WORK/web-build.log" 2>&1) \
     || { tail -n 30 "$WORK/web-build.log"; die "the web UI did not build"; }
+  # client-ip.cjs records each browser's address for the proxy's X-Forwarded-For.
   spawn web env NEXT_TELEMETRY_DISABLED=1 BACKEND_URL="$BACKEND_URL" \
-    "$PWD/web/node_modules/.bin/next" start "$PWD/web" -H "$BACKEND_HOST" -p "$port"
+    node --require "$PWD/web/server/client-ip.cjs" "$PWD/web/node_modules/next/dist/bin/next" start "$PWD/web" \
+    -H "$BACKEND_HOST" -p "$port"
   for _ in $(seq 1 100); do
     if curl -fsS -o /dev/null "http://$BACKEND_HOST:$port/login" 2>/dev/null; then
       WEB_URL="http://$BACKEND_HOST:$port"

@@ -3,7 +3,9 @@
 //! a missing or invalid variable stops the process with one line naming it.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
 
 use serde::Deserialize;
 use service_config::{Environment, Required, Secret, SettingsError};
@@ -88,6 +90,10 @@ pub struct Settings {
     /// `single_user` or `password` (default).
     #[serde(default = "default_auth_mode")]
     pub auth_mode: AuthMode,
+    /// Lets `single_user` listen on a non-loopback `HOST`. Dangerous: whoever reaches the port
+    /// acts as the single user, with no sign-in.
+    #[serde(default)]
+    pub allow_single_user_on_network: bool,
     /// Lifetime of a login token.
     #[serde(default = "default_token_ttl")]
     pub auth_token_ttl_hours: u64,
@@ -127,10 +133,11 @@ pub struct Settings {
     pub rate_limit_ip_per_minute: u32,
     #[serde(default = "default_rate_ip_burst")]
     pub rate_limit_ip_burst: u32,
-    /// Take the client IP from the first `X-Forwarded-For` address (set only behind a proxy that
-    /// overwrites the header).
-    #[serde(default)]
-    pub trust_forwarded_for: bool,
+    /// Comma-separated CIDRs (or single addresses) of the proxies whose connections may say who
+    /// the client is in `X-Forwarded-For`; `none` trusts no one. From any other peer the header
+    /// is ignored. The default trusts loopback: the web UI's proxy on the same host.
+    #[serde(default = "default_trusted_proxies")]
+    pub trusted_proxies: String,
     /// Longest a public API request may take (0: no limit). Not applied to the WebSocket or the
     /// internal API (the claim long-polls).
     #[serde(default = "default_request_timeout")]
@@ -189,6 +196,10 @@ fn default_retention_batch() -> u32 {
     500
 }
 
+fn default_trusted_proxies() -> String {
+    "127.0.0.1/32,::1/128".into()
+}
+
 fn default_host() -> String {
     "0.0.0.0".into()
 }
@@ -233,15 +244,62 @@ fn default_reaper_interval() -> u64 {
 }
 
 impl Settings {
-    /// Loads and validates the settings from the process environment.
+    /// Loads and validates the settings from the process environment, for the binary, which
+    /// listens on `HOST`: [`Settings::check_exposure`] included.
     pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_vars(std::env::vars())
+        let s = Self::from_vars(std::env::vars())?;
+        s.check_exposure()?;
+        Ok(s)
+    }
+
+    /// Refuses `AUTH_MODE=single_user` on an address other machines can reach, unless
+    /// `ALLOW_SINGLE_USER_ON_NETWORK=true`: without sign-in, whoever reaches the port is the user.
+    ///
+    /// Not part of [`Settings::from_vars`]: in-process harnesses (tests, benchmarks) build their
+    /// settings there and serve the router on a loopback listener of their own, never on `HOST`.
+    pub fn check_exposure(&self) -> Result<(), SettingsError> {
+        if self.auth_mode == AuthMode::SingleUser
+            && !self.listen_ip().to_canonical().is_loopback()
+            && !self.allow_single_user_on_network
+        {
+            return Err(SettingsError::invalid(
+                "AUTH_MODE",
+                format!(
+                    "single_user has no sign-in, so HOST must be loopback (127.0.0.1, ::1 or localhost), got `{}`; \
+                     set HOST=127.0.0.1, or ALLOW_SINGLE_USER_ON_NETWORK=true if everyone who can reach the port may act as the single user",
+                    self.host
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address to listen on: `HOST`, with `localhost` taken as 127.0.0.1.
+    pub fn listen_ip(&self) -> IpAddr {
+        if self.host.eq_ignore_ascii_case("localhost") {
+            return IpAddr::V4(Ipv4Addr::LOCALHOST);
+        }
+        // Validated in `from_vars`; the fallback is never reached.
+        self.host
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 
     /// Loads and validates the settings from the given variables.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        // The old all-or-nothing switch trusted every peer; refuse it rather than drop it silently.
+        if vars
+            .iter()
+            .any(|(k, v)| k == "TRUST_FORWARDED_FOR" && !v.trim().is_empty())
+        {
+            return Err(SettingsError::invalid(
+                "TRUST_FORWARDED_FOR",
+                "no longer read: list the proxies allowed to set X-Forwarded-For in TRUSTED_PROXIES (default 127.0.0.1/32,::1/128) and remove TRUST_FORWARDED_FOR",
+            ));
+        }
         let (mut s, log): (Settings, _) = service_config::load_with(vars, REQUIRED)?;
         s.log = log;
         s.validate()?;
@@ -284,13 +342,16 @@ impl Settings {
                 ));
             }
         }
-        self.host.parse::<IpAddr>().map_err(|_| {
-            SettingsError::invalid(
-                "HOST",
-                format!("expected an IP address, got `{}`", self.host),
-            )
-        })?;
+        if !self.host.eq_ignore_ascii_case("localhost") {
+            self.host.parse::<IpAddr>().map_err(|_| {
+                SettingsError::invalid(
+                    "HOST",
+                    format!("expected an IP address or localhost, got `{}`", self.host),
+                )
+            })?;
+        }
         self.cors_origin_list()?;
+        self.trusted_proxy_list()?;
         if self.s3_presign_expires == 0 || self.s3_presign_expires > 7 * 24 * 3600 {
             return Err(SettingsError::invalid(
                 "S3_PRESIGN_EXPIRES",
@@ -389,6 +450,29 @@ impl Settings {
         Ok(list)
     }
 
+    /// `TRUSTED_PROXIES` parsed: networks (a single address is a /32 or /128), or none.
+    pub fn trusted_proxy_list(&self) -> Result<Vec<IpNet>, SettingsError> {
+        if self.trusted_proxies.trim().eq_ignore_ascii_case("none") {
+            return Ok(Vec::new());
+        }
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .map(|n| n.trunc())
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        SettingsError::invalid(
+                            "TRUSTED_PROXIES",
+                            format!("`{p}` is not a CIDR (10.0.0.0/8) or an IP address"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// Where browsers reach S3: `S3_PUBLIC_ENDPOINT`, else `S3_ENDPOINT`.
     pub fn s3_public_endpoint(&self) -> &str {
         self.s3_public_endpoint
@@ -428,6 +512,11 @@ impl fmt::Debug for Settings {
             .field("max_upload_size_mb", &self.max_upload_size_mb)
             .field("log", &self.log)
             .field("auth_mode", &self.auth_mode)
+            .field(
+                "allow_single_user_on_network",
+                &self.allow_single_user_on_network,
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("auth_token_ttl_hours", &self.auth_token_ttl_hours)
             .field("run_migrations", &self.run_migrations)
             .field("run_max_attempts", &self.run_max_attempts)
@@ -509,6 +598,10 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("LOG_LEVEL", "info,=["),
             ("HOST", "not an ip"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "127.0.0.1/32,proxy.internal"),
+            ("TRUST_FORWARDED_FOR", "true"),
+            ("ALLOW_SINGLE_USER_ON_NETWORK", "yes please"),
         ] {
             let err = Settings::from_vars(with(&[(var, value)]))
                 .err()
@@ -540,6 +633,68 @@ mod tests {
         assert_eq!(s.auth_mode, AuthMode::SingleUser);
         assert!(s.log.uvicorn_access_log);
         assert_eq!(s.max_upload_size_mb, 5);
+    }
+
+    #[test]
+    fn trusted_proxies_parse_networks_and_addresses() {
+        let s = Settings::from_vars(base()).unwrap();
+        let list = s.trusted_proxy_list().unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(
+            list.iter()
+                .any(|n| n.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()))
+        );
+        assert!(
+            list.iter()
+                .any(|n| n.contains(&"::1".parse::<IpAddr>().unwrap()))
+        );
+        let s = Settings::from_vars(with(&[(
+            "TRUSTED_PROXIES",
+            " 10.1.2.3/8 , 192.0.2.7,fd00::/8 ",
+        )]))
+        .unwrap();
+        let list = s.trusted_proxy_list().unwrap();
+        assert_eq!(
+            list.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]
+        );
+        let s = Settings::from_vars(with(&[("TRUSTED_PROXIES", "none")])).unwrap();
+        assert!(s.trusted_proxy_list().unwrap().is_empty());
+        let err = Settings::from_vars(with(&[("TRUSTED_PROXIES", "10.0.0.0/8,nope")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err.lines().count(), 1);
+        assert!(err.contains("`nope`"), "{err}");
+    }
+
+    #[test]
+    fn single_user_listens_on_loopback_unless_allowed_on_the_network() {
+        let exposure = |extra: &[(&str, &str)]| {
+            let mut v = vec![("AUTH_MODE", "single_user")];
+            v.extend_from_slice(extra);
+            Settings::from_vars(with(&v)).unwrap().check_exposure()
+        };
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"] {
+            exposure(&[("HOST", host)]).unwrap_or_else(|e| panic!("{host}: {e}"));
+        }
+        for host in ["0.0.0.0", "::", "192.168.1.10"] {
+            let err = exposure(&[("HOST", host)]).unwrap_err().to_string();
+            assert!(err.starts_with("AUTH_MODE is invalid"), "{err}");
+            assert!(
+                err.contains("HOST") && err.contains("ALLOW_SINGLE_USER_ON_NETWORK=true"),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1);
+            exposure(&[("HOST", host), ("ALLOW_SINGLE_USER_ON_NETWORK", "true")]).unwrap();
+        }
+        // The default HOST is 0.0.0.0; password mode may listen anywhere.
+        assert!(exposure(&[]).is_err());
+        Settings::from_vars(base())
+            .unwrap()
+            .check_exposure()
+            .unwrap();
+        let s = Settings::from_vars(with(&[("HOST", "localhost")])).unwrap();
+        assert_eq!(s.listen_ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
 
     #[test]

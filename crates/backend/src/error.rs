@@ -18,6 +18,9 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Refused whoever asks (not a question of credentials), e.g. a WebSocket from a foreign page.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// Also the answer for another user's resources: their existence is not revealed.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -114,7 +114,8 @@ pub async fn run_files(
     let now = SystemTime::now();
     let mut files = Vec::with_capacity(present.len() + manifest.deleted.len());
     for entry in present {
-        let url = storage.presign_get(&entry.key, now).await?;
+        let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+        let url = storage.presign_download(&entry.key, name, now).await?;
         files.push(RunFile {
             path: entry.path,
             size: entry.size,
@@ -158,7 +159,9 @@ pub async fn archive(
     let now = SystemTime::now();
     Ok(ArchiveLink {
         run_id,
-        url: storage.presign_get(&key, now).await?,
+        url: storage
+            .presign_download(&key, &format!("run-{run_id}.zip"), now)
+            .await?,
         expires_at: storage.expiry_from(now),
     })
 }

@@ -24,11 +24,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             .context("database migrations failed")?;
         tracing::info!("migrations applied");
     }
-    let addr = format!("{}:{}", settings.host, settings.port);
+    // A socket address, not "host:port" text: an IPv6 HOST needs its brackets.
+    let addr = std::net::SocketAddr::new(settings.listen_ip(), settings.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (HOST, PORT)"))?;
     tracing::info!(%addr, auth_mode = settings.auth_mode.as_str(), "backend listening");
+    if settings.auth_mode == backend::config::AuthMode::SingleUser
+        && !addr.ip().to_canonical().is_loopback()
+    {
+        tracing::warn!(%addr, "single-user mode on a network address (ALLOW_SINGLE_USER_ON_NETWORK): whoever reaches this port acts as the single user");
+    }
     let shutdown = CancellationToken::new();
     backend::server::cancel_on_signal(shutdown.clone());
     let state = backend::server::start_state(settings, pool.clone(), shutdown.clone()).await?;

@@ -1,5 +1,5 @@
-//! Protection of the public API: rate limits per user and per client IP, login throttling, and
-//! request timeouts.
+//! Protection of the public API: rate limits per user and per client IP, login throttling,
+//! request timeouts, and who the client is ([`Protection::client_ip`], `TRUSTED_PROXIES`).
 //!
 //! The limits are token buckets kept in this process's memory: with several backend replicas
 //! behind a load balancer each replica counts on its own, so the effective limit is the configured
@@ -17,6 +17,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
 
 use crate::config::{AuthMode, Settings};
 use crate::error::ApiError;
@@ -186,7 +187,9 @@ pub struct Protection {
     per_user: Option<Arc<RateLimiter>>,
     per_ip: Option<Arc<RateLimiter>>,
     pub login: Option<Arc<LoginThrottle>>,
-    trust_forwarded_for: bool,
+    trusted_proxies: Arc<[IpNet]>,
+    /// `CORS_ORIGINS`, which may also open the WebSocket.
+    origins: Arc<[String]>,
     timeout: Option<Duration>,
 }
 
@@ -202,25 +205,93 @@ impl Protection {
                 Duration::from_secs(s.login_lockout_seconds),
             )
             .map(Arc::new),
-            trust_forwarded_for: s.trust_forwarded_for,
+            // Validated at start-up; an unreadable list would trust no one.
+            trusted_proxies: s.trusted_proxy_list().unwrap_or_default().into(),
+            origins: s.cors_origin_list().unwrap_or_default().into(),
             timeout: (s.request_timeout_seconds > 0)
                 .then(|| Duration::from_secs(s.request_timeout_seconds)),
         }
     }
 
-    /// The client's IP: the first `X-Forwarded-For` address when trusted, else the peer.
-    pub fn client_ip(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-        if self.trust_forwarded_for
-            && let Some(ip) = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
+    /// Whether a WebSocket upgrade may proceed, judged by its `Origin`. Browsers send `Origin`
+    /// on every WebSocket handshake and the socket authenticates with the login cookie (or not at
+    /// all in single-user mode), so any page the user visits could otherwise open one in their
+    /// name. Allowed: no `Origin` (not a browser: CLI tools, tests), one of `CORS_ORIGINS`, or
+    /// the request's own origin (its host and port equal the `Host` header).
+    pub fn websocket_origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(http::header::ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        if self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+            return true;
         }
-        peer.map(|p| p.ip())
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        host.is_some_and(|host| same_origin(origin, host))
     }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's IP. From a peer in `TRUSTED_PROXIES`, the right-most `X-Forwarded-For`
+    /// address that is not itself a trusted proxy (each proxy appends the address it saw, so
+    /// everything left of the first untrusted hop may be forged by the client); from any other
+    /// peer the header is ignored and the peer is the client. IPv4-mapped IPv6 addresses count
+    /// as their IPv4 address.
+    pub fn client_ip(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        let peer = peer?.ip().to_canonical();
+        if !self.trusted(peer) {
+            return Some(peer);
+        }
+        // Every header line, in order, as one list.
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            // An unreadable entry ends the walk: nothing left of it can be attributed, so the
+            // nearest hop that was checked stands for the client.
+            let Ok(ip) = hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+                break;
+            };
+            client = ip;
+            if !self.trusted(ip) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the host and port of the `Host` header;
+/// a missing port is the scheme's default on both sides.
+fn same_origin(origin: &str, host: &str) -> bool {
+    let Ok(origin) = origin.parse::<http::Uri>() else {
+        return false;
+    };
+    let default_port = match origin.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => return false,
+    };
+    let (Some(theirs), Ok(ours)) = (origin.authority(), host.parse::<http::uri::Authority>())
+    else {
+        return false;
+    };
+    if origin.path() != "/" && !origin.path().is_empty() {
+        return false;
+    }
+    theirs.host().eq_ignore_ascii_case(ours.host())
+        && theirs.port_u16().unwrap_or(default_port) == ours.port_u16().unwrap_or(default_port)
 }
 
 /// The user a request's login token names (signature and expiry checked, no database call: a
@@ -307,6 +378,153 @@ mod tests {
         assert!(l.check_at("other", t0).is_ok());
         assert!(l.check_at("k", t0 + Duration::from_secs(1)).is_ok());
         assert!(RateLimiter::new(0, 10).is_none());
+    }
+
+    fn protection(trusted: &str, cors: &str) -> Protection {
+        let mut vars: Vec<(String, String)> = [
+            ("DATABASE_URL", "postgresql://u:p@localhost/db"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("INTERNAL_API_TOKEN", "internal-token-0123456789"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "sk"),
+            ("S3_BUCKET", "b"),
+            ("CORS_ORIGINS", cors),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        if !trusted.is_empty() {
+            vars.push(("TRUSTED_PROXIES".into(), trusted.into()));
+        }
+        Protection::from_settings(&Settings::from_vars(vars).unwrap())
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn peer(ip: &str) -> Option<SocketAddr> {
+        Some(SocketAddr::new(ip.parse().unwrap(), 40000))
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_forwarded_address() {
+        let p = protection("127.0.0.1/32, ::1, 10.0.0.0/8", "[]");
+        // From an untrusted peer the header is ignored.
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("203.0.113.9")),
+            ip("203.0.113.9")
+        );
+        // From a trusted one: the right-most address that is not a trusted proxy.
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("127.0.0.1")),
+            ip("1.1.1.1")
+        );
+        assert_eq!(
+            p.client_ip(&xff(&["6.6.6.6, 198.51.100.7, 10.1.2.3"]), peer("::1")),
+            ip("198.51.100.7"),
+            "the forged left-most entry is not taken"
+        );
+        assert_eq!(
+            p.client_ip(
+                &xff(&["6.6.6.6", "198.51.100.7,10.1.2.3"]),
+                peer("10.9.9.9")
+            ),
+            ip("198.51.100.7"),
+            "several header lines read as one list"
+        );
+        // No header, an empty or unreadable one: the nearest checked hop.
+        assert_eq!(
+            p.client_ip(&HeaderMap::new(), peer("127.0.0.1")),
+            ip("127.0.0.1")
+        );
+        assert_eq!(p.client_ip(&xff(&[""]), peer("127.0.0.1")), ip("127.0.0.1"));
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1, junk, 10.0.0.5"]), peer("127.0.0.1")),
+            ip("10.0.0.5")
+        );
+        // Only trusted hops: the left-most.
+        assert_eq!(
+            p.client_ip(&xff(&["10.0.0.1, 10.0.0.2"]), peer("127.0.0.1")),
+            ip("10.0.0.1")
+        );
+        // IPv4-mapped addresses are their IPv4 address, both as peer and as entry.
+        assert_eq!(
+            p.client_ip(&xff(&["::ffff:192.0.2.1"]), peer("::ffff:127.0.0.1")),
+            ip("192.0.2.1")
+        );
+        assert_eq!(p.client_ip(&HeaderMap::new(), None), None);
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_loopback_and_none_trusts_no_one() {
+        let p = protection("", "[]");
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("127.0.0.1")),
+            ip("1.1.1.1")
+        );
+        assert_eq!(p.client_ip(&xff(&["1.1.1.1"]), peer("::1")), ip("1.1.1.1"));
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("127.0.0.2")),
+            ip("127.0.0.2")
+        );
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("10.0.0.1")),
+            ip("10.0.0.1")
+        );
+        let p = protection("none", "[]");
+        assert_eq!(
+            p.client_ip(&xff(&["1.1.1.1"]), peer("127.0.0.1")),
+            ip("127.0.0.1")
+        );
+    }
+
+    fn handshake(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(o) = origin {
+            h.insert(http::header::ORIGIN, o.parse().unwrap());
+        }
+        if let Some(v) = host {
+            h.insert(http::header::HOST, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn websocket_origins_absent_listed_or_same_are_allowed() {
+        let p = protection("", r#"["http://127.0.0.1:3000","https://app.example.com"]"#);
+        let ok = |o: Option<&str>, h: &str| p.websocket_origin_allowed(&handshake(o, Some(h)));
+        assert!(ok(None, "127.0.0.1:8000"), "no Origin: not a browser");
+        assert!(ok(Some("http://127.0.0.1:3000"), "127.0.0.1:8000"));
+        assert!(ok(Some("HTTPS://APP.example.com"), "backend:8000"));
+        assert!(
+            ok(Some("http://127.0.0.1:8000"), "127.0.0.1:8000"),
+            "same origin"
+        );
+        assert!(ok(Some("http://Example.com"), "example.com:80"));
+        assert!(ok(Some("https://example.com"), "example.com"));
+        assert!(ok(Some("http://[::1]:8000"), "[::1]:8000"));
+        for (origin, host) in [
+            ("http://evil.example", "127.0.0.1:8000"),
+            ("http://127.0.0.1:3001", "127.0.0.1:8000"),
+            ("http://127.0.0.1:8000", "127.0.0.1:8001"),
+            ("https://example.com", "example.com:80"),
+            ("null", "127.0.0.1:8000"),
+            ("file://", "127.0.0.1:8000"),
+            ("http://127.0.0.1:8000/x", "127.0.0.1:8000"),
+        ] {
+            assert!(!ok(Some(origin), host), "{origin} on {host}");
+        }
+        assert!(!p.websocket_origin_allowed(&handshake(Some("http://127.0.0.1:8000"), None)));
     }
 
     #[test]

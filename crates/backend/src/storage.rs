@@ -141,9 +141,19 @@ impl Storage {
         DateTime::<Utc>::from(now + self.expires)
     }
 
-    /// A presigned GET of `key` for `S3_PUBLIC_ENDPOINT`, valid `S3_PRESIGN_EXPIRES` from `now`.
-    /// Pass one `now` for a whole listing so every URL shares the `expires_at` shown.
-    pub async fn presign_get(&self, key: &str, now: SystemTime) -> Result<String, StorageError> {
+    /// A presigned GET of `key` for `S3_PUBLIC_ENDPOINT`, valid `S3_PRESIGN_EXPIRES` from `now`,
+    /// that makes the store answer `Content-Disposition: attachment; filename=...` with
+    /// `download_name`. Objects are written by agents: an HTML file opened from such a URL would
+    /// otherwise render, scripts and all, in the store's origin; as an attachment it is saved
+    /// instead. (`fetch` from the page still reads the bytes.) The parameter is signed with the
+    /// rest, so it cannot be removed from the URL. Pass one `now` for a whole listing so every
+    /// URL shares the `expires_at` shown.
+    pub async fn presign_download(
+        &self,
+        key: &str,
+        download_name: &str,
+        now: SystemTime,
+    ) -> Result<String, StorageError> {
         let config = PresigningConfig::builder()
             .start_time(now)
             .expires_in(self.expires)
@@ -154,6 +164,7 @@ impl Storage {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .response_content_disposition(attachment(download_name))
             .presigned(config)
             .await
             .map_err(s3_err("presign GetObject"))?;
@@ -377,8 +388,60 @@ impl Storage {
     }
 }
 
+/// `attachment; filename="..."` for `name` (RFC 6266): an ASCII stand-in in `filename` (quotes,
+/// backslashes, control and non-ASCII characters replaced by `_`) and, when that changed
+/// anything, the exact name in `filename*` (RFC 5987: UTF-8, percent-encoded).
+pub fn attachment(name: &str) -> String {
+    let name = if name.is_empty() { "download" } else { name };
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fallback == name {
+        return format!("attachment; filename=\"{name}\"");
+    }
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        // RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 /// A multipart upload in progress.
 struct Multipart {
     upload_id: String,
     parts: Vec<CompletedPart>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment;
+
+    #[test]
+    fn content_disposition_is_an_attachment_with_an_encoded_name() {
+        assert_eq!(
+            attachment("page.html"),
+            r#"attachment; filename="page.html""#
+        );
+        assert_eq!(attachment(""), r#"attachment; filename="download""#);
+        assert_eq!(
+            attachment("résumé v2.pdf"),
+            r#"attachment; filename="r_sum_ v2.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20v2.pdf"#
+        );
+        assert_eq!(
+            attachment("a\"b\\c\nd;.txt"),
+            r#"attachment; filename="a_b_c_d;.txt"; filename*=UTF-8''a%22b%5Cc%0Ad%3B.txt"#
+        );
+    }
 }

@@ -102,6 +102,26 @@ async fn user_id(app: &TestApp, email: &str) -> Uuid {
         .unwrap()
 }
 
+/// The decoded value of `name` in `url`'s query.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` without its `name` parameter (the others left as they were encoded).
+fn strip_param(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with(&format!("{name}=")))
+        .collect();
+    assert_ne!(kept.len(), query.split('&').count(), "{name} not in {url}");
+    format!("{base}?{}", kept.join("&"))
+}
+
 async fn download(url: &str) -> (StatusCode, Vec<u8>) {
     let res = reqwest::get(url).await.unwrap();
     (res.status(), res.bytes().await.unwrap().to_vec())
@@ -161,6 +181,22 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     assert!(hello.contains("X-Amz-Expires=2"), "{hello}");
     assert!(!hello.contains(common::s3::SECRET_KEY));
 
+    // Each URL asks the store to answer as an attachment named after the file, and the
+    // parameter is part of the signature.
+    assert_eq!(
+        query_param(&hello, "response-content-disposition").as_deref(),
+        Some(r#"attachment; filename="hello.txt""#)
+    );
+    assert_eq!(
+        query_param(&bee, "response-content-disposition").as_deref(),
+        Some(r#"attachment; filename="b.txt""#)
+    );
+    let without = strip_param(&hello, "response-content-disposition");
+    assert_eq!(download(&without).await.0, StatusCode::FORBIDDEN);
+    let inline = hello.replace("attachment", "inline");
+    assert_ne!(inline, hello);
+    assert_eq!(download(&inline).await.0, StatusCode::FORBIDDEN);
+
     // The URLs work, for the public name.
     assert_eq!(download(&hello).await, (StatusCode::OK, b"hello".to_vec()));
     assert_eq!(download(&bee).await, (StatusCode::OK, b"bee".to_vec()));
@@ -190,6 +226,10 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     assert_eq!(link["run_id"], json!(run_id));
     let archive = link["url"].as_str().unwrap().to_owned();
     assert_eq!(
+        query_param(&archive, "response-content-disposition"),
+        Some(format!(r#"attachment; filename="run-{run_id}.zip""#))
+    );
+    assert_eq!(
         download(&archive).await,
         (StatusCode::OK, b"PK-archive-bytes".to_vec())
     );
@@ -200,6 +240,49 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     tokio::time::sleep(wait).await;
     assert_eq!(download(&hello).await.0, StatusCode::FORBIDDEN);
     assert_eq!(download(&archive).await.0, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn agent_written_pages_download_as_attachments_under_their_own_name(pool: PgPool) {
+    let s3 = S3Server::start().await;
+    let app = app_with_s3(pool, &s3, &[]).await;
+    let token = app.register("a@example.com").await;
+    let user = user_id(&app, "a@example.com").await;
+    let run = finished_run(&app, &token).await;
+    let run_id = run.1;
+    let page = b"<html><script>alert(document.cookie)</script></html>";
+    export(
+        &app,
+        &s3,
+        user,
+        run,
+        &[("site/Grüße \"1\".html", page)],
+        vec![],
+    )
+    .await;
+    let body: Value = app
+        .get(&token, &format!("/api/v1/runs/{run_id}/files"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = body["files"][0]["url"].as_str().unwrap().to_owned();
+    let expected =
+        r#"attachment; filename="Gr__e _1_.html"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%221%22.html"#;
+    assert_eq!(
+        query_param(&url, "response-content-disposition").as_deref(),
+        Some(expected)
+    );
+    // The signature holds with the parameter, and the store answers with the page's bytes and
+    // (s3s-fs echoes the override) the attachment disposition.
+    let res = reqwest::get(&url).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res
+        .headers()
+        .get(reqwest::header::CONTENT_DISPOSITION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(res.bytes().await.unwrap().as_ref(), page);
+    assert_eq!(disposition.as_deref(), Some(expected));
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]

@@ -174,13 +174,18 @@ function Preview({ file }: { file: RunFile }) {
       </a>
     </div>
   );
+  // The storage serves every file as an attachment (Content-Disposition, signed into the URL) so
+  // that an agent-written page never renders in the storage's origin: a URL opened in a frame or
+  // a tab downloads. Images still show in <img>; text is fetched and shown here.
   let body: React.ReactNode;
   if (kind === "image") body = <img className="preview-image" src={file.url} alt={file.path} />;
-  else if (kind === "pdf") body = <iframe className="preview-frame" src={file.url} title={file.path} />;
   else if (!needsText) body = <p className="muted">No preview for this file. Download it instead.</p>;
   else if (failed) {
-    // The storage may not allow the browser to read the file (CORS): show it in a sandbox instead.
-    body = <iframe className="preview-frame" sandbox="" src={file.url} title={file.path} />;
+    body = (
+      <p className="muted" data-testid="preview-unavailable">
+        The storage does not let this page read the file (its CORS rules do not list this site). Download it instead.
+      </p>
+    );
   } else if (text === null) body = <p className="muted">Loading…</p>;
   else if (kind === "markdown") body = <Markdown text={text} />;
   // Scripts may run, but in an opaque origin: no cookies, no access to this page.

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { backendUrl, forwardRequestHeaders, forwardResponseHeaders, upstreamPath } from "./proxy";
+import { createRequire } from "node:module";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { backendUrl, CLIENT_IP_HEADER, clientIpRecorded, forwardRequestHeaders, forwardResponseHeaders, upstreamPath } from "./proxy";
 
 describe("proxy rules", () => {
   it("reads BACKEND_URL, else the legacy POCO_BACKEND_URL", () => {
@@ -43,14 +46,69 @@ describe("proxy rules", () => {
       "x-forwarded-for": "10.0.0.1",
       "content-type": "application/json",
     });
-    const out = forwardRequestHeaders(h, new URL("https://web.example:3000/api/v1/tasks"));
+    const out = forwardRequestHeaders(h, new URL("https://web.example:3000/api/v1/tasks"), false);
     expect(out.get("cookie")).toBe("workcell_token=abc");
     expect(out.get("content-type")).toBe("application/json");
-    expect(out.get("x-forwarded-for")).toBe("10.0.0.1");
     expect(out.get("x-forwarded-host")).toBe("web.example:3000");
     expect(out.get("x-forwarded-proto")).toBe("https");
     for (const gone of ["connection", "keep-alive", "x-secret-hop", "transfer-encoding", "upgrade", "host", "x-internal-token"]) {
       expect(out.has(gone), gone).toBe(false);
+    }
+  });
+
+  it("overwrites X-Forwarded-For with the recorded client address, never the client's", () => {
+    const url = new URL("http://127.0.0.1:3000/api/v1/auth/login");
+    const forged = {
+      "x-forwarded-for": "6.6.6.6, 127.0.0.1",
+      "x-real-ip": "6.6.6.6",
+      forwarded: "for=6.6.6.6",
+    };
+    // Recorded by the server entry: exactly that address, nothing appended.
+    let out = forwardRequestHeaders(new Headers({ ...forged, [CLIENT_IP_HEADER]: "127.0.0.2" }), url, true);
+    expect(out.get("x-forwarded-for")).toBe("127.0.0.2");
+    for (const gone of ["x-real-ip", "forwarded", CLIENT_IP_HEADER]) expect(out.has(gone), gone).toBe(false);
+    out = forwardRequestHeaders(new Headers({ [CLIENT_IP_HEADER]: "2001:db8::7" }), url, true);
+    expect(out.get("x-forwarded-for")).toBe("2001:db8::7");
+    // Not an address (or a list): nothing.
+    for (const bad of ["6.6.6.6, 127.0.0.2", "localhost", ""]) {
+      out = forwardRequestHeaders(new Headers({ [CLIENT_IP_HEADER]: bad }), url, true);
+      expect(out.has("x-forwarded-for"), bad).toBe(false);
+    }
+    // Without the server entry the header is the client's own: neither it nor theirs is sent.
+    out = forwardRequestHeaders(new Headers({ ...forged, [CLIENT_IP_HEADER]: "127.0.0.2" }), url, false);
+    expect(out.has("x-forwarded-for")).toBe(false);
+    expect(out.has(CLIENT_IP_HEADER)).toBe(false);
+  });
+
+  it("the server entry records the socket's peer and drops the client's value", async () => {
+    expect(clientIpRecorded()).toBe(false);
+    const require = createRequire(import.meta.url);
+    require("../../server/client-ip.cjs");
+    expect(clientIpRecorded()).toBe(true);
+    const server = http.createServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ header: req.headers[CLIENT_IP_HEADER], raw: req.rawHeaders }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const local of ["127.0.0.2", "127.0.0.3"]) {
+        const body = await new Promise<{ header: string; raw: string[] }>((resolve, reject) => {
+          const req = http.get(
+            { host: "127.0.0.1", port, localAddress: local, headers: { [CLIENT_IP_HEADER]: "6.6.6.6", "X-Workcell-Client-IP": "7.7.7.7" } },
+            (res) => {
+              let data = "";
+              res.on("data", (c) => (data += c));
+              res.on("end", () => resolve(JSON.parse(data)));
+            },
+          );
+          req.on("error", reject);
+        });
+        expect(body.header).toBe(local);
+        expect(body.raw.join(" ")).not.toMatch(/6\.6\.6\.6|7\.7\.7\.7/);
+      }
+    } finally {
+      server.close();
     }
   });
 

@@ -1,5 +1,6 @@
 // The same-origin API proxy's rules, kept apart from the route handler so they can be tested.
 // Only the Next.js server runs this; the backend URL never reaches the browser.
+import { isIP } from "node:net";
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -16,6 +17,26 @@ const HOP_BY_HOP = new Set([
 
 /** Request headers the proxy sets itself or must not pass on. */
 const REQUEST_DROP = new Set(["host", "content-length", "x-internal-token", "expect"]);
+
+/**
+ * Set by the server entry (web/server/client-ip.cjs) on every request, from the socket of the
+ * browser's connection, after dropping any value the client sent.
+ */
+export const CLIENT_IP_HEADER = "x-workcell-client-ip";
+
+/**
+ * Whether this process was started with web/server/client-ip.cjs. Without it (e.g. `next dev`)
+ * `CLIENT_IP_HEADER` is whatever the client sent and is not forwarded.
+ */
+export function clientIpRecorded(): boolean {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for("workcell.clientIpHeader")] === CLIENT_IP_HEADER;
+}
+
+/**
+ * Headers that say who the client is. The proxy writes `X-Forwarded-For` itself; a client's
+ * values are never passed on (the backend trusts this proxy's header, see TRUSTED_PROXIES).
+ */
+const CLIENT_DROP = new Set(["x-forwarded-for", "x-real-ip", "forwarded", CLIENT_IP_HEADER]);
 
 /** Response headers that no longer describe the body once `fetch` has decoded it. */
 const RESPONSE_DROP = new Set(["content-encoding", "content-length"]);
@@ -67,15 +88,21 @@ function connectionTokens(headers: Headers): Set<string> {
   );
 }
 
-/** The headers sent to the backend. */
-export function forwardRequestHeaders(incoming: Headers, requestUrl: URL): Headers {
+/**
+ * The headers sent to the backend. `X-Forwarded-For` is exactly the address of the browser's
+ * connection (`CLIENT_IP_HEADER`, when `clientIpTrusted`), never anything the client sent; without
+ * a recorded address there is none, and the backend counts the request as this server's.
+ */
+export function forwardRequestHeaders(incoming: Headers, requestUrl: URL, clientIpTrusted = clientIpRecorded()): Headers {
   const extra = connectionTokens(incoming);
   const out = new Headers();
   incoming.forEach((value, name) => {
     const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || REQUEST_DROP.has(n) || extra.has(n)) return;
+    if (HOP_BY_HOP.has(n) || REQUEST_DROP.has(n) || CLIENT_DROP.has(n) || extra.has(n)) return;
     out.append(name, value);
   });
+  const client = clientIpTrusted ? incoming.get(CLIENT_IP_HEADER)?.trim() : undefined;
+  if (client && isIP(client) !== 0) out.set("x-forwarded-for", client);
   if (!out.has("x-forwarded-host")) out.set("x-forwarded-host", incoming.get("host") ?? requestUrl.host);
   if (!out.has("x-forwarded-proto")) out.set("x-forwarded-proto", requestUrl.protocol.replace(":", ""));
   return out;

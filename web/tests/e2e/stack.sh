@@ -97,8 +97,10 @@ export WEB_E2E_INTERNAL_TOKEN=web-e2e-internal-token-do-not-leak-0123
 COMMON_S3=(S3_ENDPOINT="http://127.0.0.1:$S3_PORT" S3_ACCESS_KEY=web-e2e-access
   S3_SECRET_KEY=web-e2e-s3-secret-value S3_BUCKET=workcell)
 
+# The page (web port) opens the backend's WebSocket directly: its origin must be listed.
 BACKEND_ENV=("${COMMON_S3[@]}" DATABASE_URL="$DATABASE_URL" SECRET_KEY="$WEB_E2E_SECRET_KEY"
   INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password HOST=127.0.0.1 PORT="$BACKEND_PORT"
+  CORS_ORIGINS="[\"http://127.0.0.1:$WEB_PORT\"]"
   EXECUTOR_MANAGER_URL="http://127.0.0.1:$MANAGER_PORT" RUN_RETRY_BACKOFF_SECONDS=0)
 # The test stops and restarts the backend (same port) to see the UI reconnect and resume:
 # `backend-ctl.sh stop|start`. Its pid lives in backend.pid.
@@ -135,7 +137,8 @@ log "building the web UI"
   SECRET_KEY="$WEB_E2E_SECRET_KEY" INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" \
   node_modules/.bin/next build >"$WORK/web-build.log" 2>&1) || { cat "$WORK/web-build.log"; die "the web build failed"; }
 (cd "$WEB" && exec env NEXT_TELEMETRY_DISABLED=1 BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" \
-  node_modules/.bin/next start -H 127.0.0.1 -p "$WEB_PORT" >"$WORK/web.log" 2>&1) &
+  node --require ./server/client-ip.cjs node_modules/next/dist/bin/next start -H 127.0.0.1 -p "$WEB_PORT" \
+  >"$WORK/web.log" 2>&1) &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WEB_PORT/login" web "${PIDS[-1]}"
 

@@ -3,6 +3,7 @@
 // the files route) → cancel a long task → reload during a run: nothing twice, nothing missing.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import http from "node:http";
 import { launch, register, screenshot, submitTask, WEB_URL, ARTIFACTS } from "../browser.mjs";
 
 const LONG = 120_000;
@@ -23,15 +24,55 @@ async function step(name, fn) {
   }
 }
 
+/** An HTTP request from a chosen local address (fetch cannot bind one). */
+function nodeRequest(url, { method = "GET", localAddress, headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, localAddress, headers }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (data += c));
+      res.on("end", () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A WebSocket handshake with `origin` (none when undefined): 101, or the refusal's status and body. */
+function handshake(url, origin) {
+  return new Promise((resolve, reject) => {
+    const headers = {
+      connection: "Upgrade",
+      upgrade: "websocket",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    };
+    if (origin) headers.origin = origin;
+    const req = http.get(url, { headers });
+    req.on("upgrade", (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode, body: "" });
+    });
+    req.on("response", (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (data += c));
+      res.on("end", () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on("error", reject);
+  });
+}
+
 const context = await launch();
 const page = await context.newPage();
 const consoleErrors = [];
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 console.log(`artifacts: ${ARTIFACTS}`);
 
+let email;
 try {
   await step("register", async () => {
-    await register(page);
+    email = await register(page);
     await screenshot(page, "registered");
   });
 
@@ -79,13 +120,21 @@ try {
       await files.getByRole("button", { name: "Refresh" }).click();
     }
     await inTree.click();
-    // Rendered in the page when the storage lets the browser read the file (CORS), else shown in
-    // a sandboxed frame: either way the content must be visible.
+    // Rendered in the page when the storage lets the browser read the file (CORS), else a notice
+    // (s3s-fs sends no CORS headers). Files are served as attachments, never rendered by the
+    // storage, so there is no framed fallback.
+    const preview = page.getByTestId("preview");
     await Promise.any([
-      page.getByTestId("preview").getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
-      page.frameLocator('[data-testid="preview"] iframe').getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
+      preview.getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
+      preview.getByTestId("preview-unavailable").waitFor({ timeout: 30_000 }),
     ]);
     await screenshot(page, "file-preview");
+    // The Download link: a signed URL that makes the store answer as an attachment.
+    const href = await preview.getByRole("link", { name: "Download" }).getAttribute("href");
+    assert.equal(new URL(href).searchParams.get("response-content-disposition"), 'attachment; filename="report.md"');
+    const r = await fetch(href);
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /All systems nominal\./);
     await page.getByRole("tab", { name: "Conversation" }).click();
   });
 
@@ -187,6 +236,38 @@ try {
     const r = await fetch(`${WEB_URL}/api/v1/sessions/not-a-uuid`);
     assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
     assert.ok((await r.json()).error.message);
+  });
+
+  await step("the proxy forwards each browser's own address: a lockout stays with its client", async () => {
+    // Two clients of the web server, from 127.0.0.2 and 127.0.0.3. The first fails 20 logins
+    // (LOGIN_IP_MAX_FAILURES) claiming to be the second in every header it can; the backend must
+    // lock out the first (the socket peer the web server saw) and not the second.
+    const login = (from, mail, password, forged = {}) =>
+      nodeRequest(`${WEB_URL}/api/v1/auth/login`, {
+        method: "POST",
+        localAddress: from,
+        headers: { "content-type": "application/json", ...forged },
+        body: JSON.stringify({ email: mail, password }),
+      });
+    const blame = { "x-forwarded-for": "127.0.0.3", "x-workcell-client-ip": "127.0.0.3", "x-real-ip": "127.0.0.3" };
+    for (let i = 0; i < 20; i++) {
+      const r = await login("127.0.0.2", `nobody-${i}-${Date.now()}@example.com`, "wrong password!", blame);
+      assert.equal(r.status, 401, `failure ${i + 1}: ${r.body}`);
+    }
+    const locked = await login("127.0.0.2", email, "correct horse battery staple", blame);
+    assert.equal(locked.status, 429, `the failing client is locked out: ${locked.body}`);
+    assert.equal(JSON.parse(locked.body).error.code, "rate_limited");
+    const other = await login("127.0.0.3", email, "correct horse battery staple");
+    assert.equal(other.status, 200, `the other client still logs in: ${other.body}`);
+  });
+
+  await step("the backend's WebSocket refuses a foreign page and accepts the web UI's", async () => {
+    const ws = `${process.env.BACKEND_URL}/api/v1/ws`;
+    const foreign = await handshake(ws, "http://evil.example");
+    assert.equal(foreign.status, 403);
+    assert.equal(JSON.parse(foreign.body).error.code, "forbidden_origin");
+    assert.equal((await handshake(ws, new URL(WEB_URL).origin)).status, 101);
+    assert.equal((await handshake(ws, undefined)).status, 101);
   });
 
   await step("phone-sized layout and dark theme", async () => {

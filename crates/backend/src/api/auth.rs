@@ -41,9 +41,13 @@ impl From<UserRow> for UserView {
     }
 }
 
+/// The longest address accepted (RFC 5321's path limit less the brackets). Also what keeps the
+/// login throttle's keys small: a longer one is refused before any throttle state exists.
+const MAX_EMAIL_BYTES: usize = 254;
+
 fn normalize_email(email: &str) -> ApiResult<String> {
     let email = email.trim();
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_BYTES
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.is_empty()
@@ -146,6 +150,11 @@ async fn login(
     Json(body): Json<Credentials>,
 ) -> ApiResult<impl IntoResponse> {
     require_password_mode(&state)?;
+    if body.email.trim().len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::validation(format!(
+            "email is longer than {MAX_EMAIL_BYTES} bytes"
+        )));
+    }
     // Password guessing: a locked-out email or address is refused before any hashing.
     let ip = state.protection.client_ip(&headers, Some(peer));
     if let Some(throttle) = &state.protection.login

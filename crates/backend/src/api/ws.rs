@@ -27,6 +27,14 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    // Before anything else: a page of another site must not open a socket in the user's name
+    // (cross-site WebSocket hijacking; the cookie, or single-user mode, would authenticate it).
+    if !state.protection.websocket_origin_allowed(&headers) {
+        return Err(ApiError::Forbidden {
+            code: "forbidden_origin",
+            message: "this origin may not open the WebSocket: list it in CORS_ORIGINS".into(),
+        });
+    }
     let ws = ws.map_err(|e| ApiError::bad_request("websocket_required", e.to_string()))?;
     // A cookie authenticates at once; otherwise the first message must. A bad cookie is not fatal
     // here: the client may still send a valid token.

@@ -1,6 +1,8 @@
 // Same-origin proxy: the browser calls `/api/v1/*` here and this forwards it to the backend
 // (`BACKEND_URL`, read at run time; `POCO_BACKEND_URL` is the legacy name). Bodies are streamed
 // both ways, redirects are passed back instead of followed, and `/api/v1/internal/*` is refused.
+// `X-Forwarded-For` is the browser's socket address recorded by server/client-ip.cjs, never the
+// client's own header (see forwardRequestHeaders).
 import { backendUrl, errorResponse, forwardRequestHeaders, forwardResponseHeaders, upstreamPath } from "@/lib/proxy";
 
 export const dynamic = "force-dynamic";
