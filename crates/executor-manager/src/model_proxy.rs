@@ -21,6 +21,11 @@
 //!   `workcell_model_tokens_total` and logged when the run ends.
 //! - [`ModelAccess`] is asked before each request is forwarded and told each run's usage at its
 //!   end: the place per-user budgets go. Today's [`AllowAll`] allows everything.
+//!
+//! The isolation boundary is the container: with the docker runtime nothing an agent can read
+//! (its environment, every process's `/proc/*/environ` and command line, the workspace) holds the
+//! provider key. With the process runtime the agent runs as the manager's user and can read the
+//! manager's own `/proc/<pid>/environ`; that runtime is for development only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

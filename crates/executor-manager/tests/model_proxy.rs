@@ -635,6 +635,23 @@ async fn the_proxy_streams_swaps_the_credential_and_counts_usage(pool: PgPool) {
         "forwarded outside /v1"
     );
 
+    // Another run's token counts for that run, never for this one; a run's callback token is
+    // no proxy token.
+    let (other_token, _, other_run) = bind(&h);
+    assert_eq!(call(&h, Some(&other_token), "plain").await.0, 200);
+    assert_eq!(tokens(&other_run.finish()), (11, 22, 0, 0));
+    let registration = h.registry.register(executor_manager::backend::Lease {
+        run_id: Uuid::new_v4(),
+        worker_id: h.manager_id.clone(),
+        epoch: 1,
+    });
+    assert_refused(
+        &call(&h, Some(&registration.token), "plain").await,
+        "a callback token",
+    );
+    drop(registration);
+    let requests_before = h.llm.requests().len();
+
     // The access policy decides before anything is forwarded (budgets go there).
     let access = Arc::new(Recorder::default());
     access.deny.store(true, Ordering::SeqCst);
@@ -655,7 +672,8 @@ async fn the_proxy_streams_swaps_the_credential_and_counts_usage(pool: PgPool) {
     assert_eq!(tokens(&used), (1234 + 11, 56 + 22, 7, 89));
     assert_eq!(used.requests, 3);
     assert_eq!(tokens(&access.usage_of(caller.run_id)), tokens(&used));
-    // And in the metric (one test per process under nextest: the counts are this test's).
+    // And in the metric, both runs (one test per process under nextest: the counts are this
+    // test's).
     let metrics = h
         .client
         .get(format!("{}/metrics", h.manager))
@@ -667,7 +685,7 @@ async fn the_proxy_streams_swaps_the_credential_and_counts_usage(pool: PgPool) {
         .unwrap();
     if std::env::var("NEXTEST").is_ok() {
         assert!(
-            metrics.contains(r#"workcell_model_tokens_total{kind="input"} 1245"#),
+            metrics.contains(r#"workcell_model_tokens_total{kind="input"} 1256"#),
             "{metrics}"
         );
     }
