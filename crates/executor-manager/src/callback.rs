@@ -46,6 +46,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct Registry {
     runs: Arc<Mutex<HashMap<Uuid, Arc<Entry>>>>,
+    /// The model proxy tokens bound to the runs running now (see [`crate::model_proxy`]).
+    models: crate::model_proxy::Bindings,
 }
 
 /// A registered run; unregisters itself when dropped.
@@ -91,6 +93,11 @@ impl Registry {
             token,
             signals: rx,
         }
+    }
+
+    /// The model proxy's token bindings: a run binds its executor's proxy token while it runs.
+    pub fn models(&self) -> &crate::model_proxy::Bindings {
+        &self.models
     }
 
     /// Run ids currently held.

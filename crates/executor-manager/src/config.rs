@@ -79,6 +79,10 @@ pub struct Settings {
 
     #[serde(default)]
     pub anthropic_auth_token: Option<String>,
+    /// Sent by the model proxy as `x-api-key` (an Anthropic API key); `ANTHROPIC_AUTH_TOKEN` goes
+    /// as `Authorization: Bearer`. Neither ever reaches an executor.
+    #[serde(default)]
+    pub anthropic_api_key: Option<String>,
     #[serde(default = "default_anthropic_base_url")]
     pub anthropic_base_url: String,
     #[serde(default = "default_model")]
@@ -418,6 +422,7 @@ impl Settings {
                 Secret::issued("S3_ACCESS_KEY", self.s3_access_key.as_deref()),
                 Secret::issued("S3_SECRET_KEY", self.s3_secret_key.as_deref()),
                 Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
+                Secret::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_deref()),
             ],
         )
     }
@@ -572,6 +577,10 @@ impl fmt::Debug for Settings {
             .field(
                 "anthropic_auth_token",
                 &self.anthropic_auth_token.as_deref().map(redact),
+            )
+            .field(
+                "anthropic_api_key",
+                &self.anthropic_api_key.as_deref().map(redact),
             )
             .field("anthropic_base_url", &self.anthropic_base_url)
             .field("default_model", &self.default_model)
@@ -888,6 +897,7 @@ mod tests {
     fn debug_redacts_secrets() {
         let s = Settings::from_vars(vars(&[
             ("ANTHROPIC_AUTH_TOKEN", "sk-ant-very-secret"),
+            ("ANTHROPIC_API_KEY", "sk-ant-api-very-secret"),
             ("S3_ENDPOINT", "http://s3:9000"),
             ("S3_ACCESS_KEY", "access-very-secret"),
             ("S3_SECRET_KEY", "secret-very-secret"),
@@ -898,6 +908,7 @@ mod tests {
         for secret in [
             "internal-token-0123456789",
             "sk-ant-very-secret",
+            "sk-ant-api-very-secret",
             "access-very-secret",
             "secret-very-secret",
         ] {

@@ -7,6 +7,7 @@
 //! - [`pull`]: the claim loop (bounded concurrency, long poll).
 //! - [`run`]: one run's lifecycle (launch, readiness, heartbeats, cancel, terminal event, report).
 //! - [`callback`]: the executors' callback endpoint and the registry of held runs.
+//! - [`model_proxy`]: the agents' only way to the model API (the provider key stays here).
 //! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod export;
 pub mod inputs;
 pub mod ledger;
+pub mod model_proxy;
 pub mod pool;
 pub mod pull;
 pub mod run;

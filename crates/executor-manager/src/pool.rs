@@ -290,6 +290,7 @@ impl Pool {
             handle: launched.handle,
             slot: Some(slot),
             origin: Origin::Pooled,
+            model_token: None,
         };
         if let Err(e) = self
             .executor

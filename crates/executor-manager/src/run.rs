@@ -49,6 +49,8 @@ pub struct RunContext {
     pub pool: Arc<Pool>,
     /// Sessions whose workspaces runs use (clean-up leaves them alone).
     pub workspaces: ActiveWorkspaces,
+    /// Where the model proxy sends agents' requests, with the provider credential.
+    pub model_upstream: crate::model_proxy::Upstream,
 }
 
 /// How a run ends, as reported to the backend.
@@ -157,14 +159,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The environment every executor gets, whatever the runtime. Holds no secret: the model token
-/// travels in the task (`ExecuteRequest.env`), so it is not visible in `docker inspect`.
+/// The environment every executor gets, whatever the runtime. Holds no secret: the model API is
+/// this manager's model proxy, and the agent's proxy token travels in the task
+/// (`ExecuteRequest.env`); the provider credential never leaves the manager.
 pub fn executor_env(settings: &Settings) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("DEFAULT_MODEL".into(), settings.default_model.clone());
     env.insert(
         "ANTHROPIC_BASE_URL".into(),
-        settings.anthropic_base_url.clone(),
+        crate::model_proxy::base_url(&settings.callback_base_url),
     );
     if let Some(level) = &settings.log.log_level {
         env.insert("LOG_LEVEL".into(), level.clone());
@@ -180,12 +183,11 @@ pub fn executor_env(settings: &Settings) -> BTreeMap<String, String> {
     env
 }
 
-/// The task's environment for the agent: the provider token. Never logged.
-fn task_env(settings: &Settings) -> BTreeMap<String, String> {
+/// The task's environment for the agent: its executor's model proxy token (the CLI sends it as
+/// `Authorization: Bearer`), the same for every run of a warm executor. Never logged.
+fn task_env(model_token: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    if let Some(t) = &settings.anthropic_auth_token {
-        env.insert("ANTHROPIC_AUTH_TOKEN".into(), t.clone());
-    }
+    env.insert("ANTHROPIC_AUTH_TOKEN".into(), model_token.to_owned());
     env
 }
 
@@ -298,6 +300,18 @@ async fn drive(
         "executor acquired"
     );
     let base = executor.base_url.clone();
+    // The executor's proxy token opens the model API for this run only.
+    let model_token = executor
+        .model_token
+        .get_or_insert_with(crate::model_proxy::new_token)
+        .clone();
+    let model_run = ctx.registry.models().bind(
+        crate::model_proxy::Caller {
+            user_id: run.user_id,
+            run_id: run.run_id,
+        },
+        &model_token,
+    );
     let running = telemetry::metrics::executor_started();
     let mut report = supervise(
         ctx,
@@ -309,12 +323,23 @@ async fn drive(
         &mut registration.signals,
         &registration.token,
         &mut lease_events,
+        &model_token,
     )
     .await;
     if report == Report::Fenced {
         executor.handle.kill().await;
         tracing::warn!("executor killed: the run fenced itself off and reports nothing more");
     }
+    let usage = model_run.finish();
+    tracing::info!(
+        run_id = %run.run_id,
+        model_requests = usage.requests,
+        input_tokens = usage.input_tokens,
+        output_tokens = usage.output_tokens,
+        cache_creation_input_tokens = usage.cache_creation_input_tokens,
+        cache_read_input_tokens = usage.cache_read_input_tokens,
+        "model usage"
+    );
     if let Report::Fail {
         error,
         retryable: false,
@@ -381,6 +406,7 @@ async fn acquire(
         handle: launched.handle,
         slot: None,
         origin: Origin::Cold,
+        model_token: None,
     })
 }
 
@@ -493,6 +519,7 @@ async fn supervise(
     signals: &mut mpsc::UnboundedReceiver<RunSignal>,
     token: &str,
     lease_events: &mut mpsc::UnboundedReceiver<LeaseEvent>,
+    model_token: &str,
 ) -> Report {
     if let Err(e) = ctx
         .executor
@@ -554,7 +581,7 @@ async fn supervise(
             ctx.settings.callback_base_url, run.run_id
         ),
         callback_token: token.to_owned(),
-        env: task_env(&ctx.settings),
+        env: task_env(model_token),
         mcp_config: None,
         append_system_prompt: None,
         allowed_tools: Vec::new(),

@@ -79,6 +79,7 @@ impl App {
             .iter()
             .map(|(_, n)| n)
             .sum::<usize>();
+        let model_upstream = crate::model_proxy::Upstream::from_settings(&settings)?;
         let pool = Pool::new(
             PoolConfig {
                 dir: settings
@@ -106,6 +107,7 @@ impl App {
                 executor: ExecutorClient::new(),
                 exporter,
                 workspaces: ActiveWorkspaces::default(),
+                model_upstream,
             }),
         })
     }
@@ -138,7 +140,7 @@ impl App {
     }
 
     /// The routes: `/health`, `/health/live`, `/health/ready`, `/metrics`,
-    /// `/api/v1/callbacks/{run_id}`; every request goes through the telemetry edge (request id,
+    /// `/api/v1/callbacks/{run_id}`, `/api/v1/model-proxy/{*path}`; every request goes through the telemetry edge (request id,
     /// span, HTTP metrics).
     fn router(&self, draining: Arc<AtomicBool>) -> Router {
         let health = Router::new()
@@ -153,6 +155,10 @@ impl App {
             .merge(callback::routes(
                 self.ctx.registry.clone(),
                 self.ctx.backend.clone(),
+            ))
+            .merge(crate::model_proxy::routes(
+                self.ctx.registry.models().clone(),
+                self.ctx.model_upstream.clone(),
             ))
             .merge(telemetry::http::metrics_router(
                 self.ctx.settings.metrics_token.clone(),

@@ -47,6 +47,10 @@ pub struct Executor {
     /// The pool slot whose directory it mounts (pooled executors and their warm afterlife).
     pub slot: Option<Slot>,
     pub origin: Origin,
+    /// Its agent's model proxy token (see [`crate::model_proxy`]): made when it is first
+    /// acquired for a run and kept while it stays warm for the session, so a follow-up's task
+    /// environment is the same and the CLI started ahead is used. `None` until then (pooled).
+    pub model_token: Option<String>,
 }
 
 impl Executor {
@@ -224,6 +228,7 @@ mod tests {
             handle: Box::new(Counted(stops.clone())),
             slot: None,
             origin: Origin::Cold,
+            model_token: None,
         }
     }
 

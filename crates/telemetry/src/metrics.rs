@@ -26,6 +26,7 @@
 //! | `workcell_exports_total` | counter | `status` (ready, failed) | executor manager |
 //! | `workcell_export_bytes_total` | counter | | executor manager (bytes uploaded) |
 //! | `workcell_export_duration_seconds` | histogram | `status` | executor manager |
+//! | `workcell_model_tokens_total` | counter | `kind` (input, output, cache_creation, cache_read) | executor manager's model proxy |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -147,6 +148,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "workspace export duration, by result"
     );
+    describe_counter!(
+        "workcell_model_tokens_total",
+        "model tokens used by agents through the model proxy, by kind"
+    );
 }
 
 /// One HTTP request answered. `route` must be a route template (or `unmatched`), never a path.
@@ -240,6 +245,18 @@ pub fn export_finished(status: &'static str, bytes: u64, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
+/// One model answer's tokens, as the model proxy read them from its `usage`.
+pub fn model_tokens(input: u64, output: u64, cache_creation: u64, cache_read: u64) {
+    for (kind, n) in [
+        ("input", input),
+        ("output", output),
+        ("cache_creation", cache_creation),
+        ("cache_read", cache_read),
+    ] {
+        counter!("workcell_model_tokens_total", "kind" => kind).increment(n);
+    }
+}
+
 /// Increments a gauge now and decrements it when dropped, however the holder ends.
 #[must_use = "the gauge goes down when this guard is dropped"]
 pub struct GaugeGuard {
@@ -269,6 +286,7 @@ mod tests {
         http_request("GET", "/api/v1/runs/{id}", 200, Duration::from_millis(3));
         http_request("BREW", "/x", 418, Duration::from_millis(3));
         schedule_fired();
+        model_tokens(3, 4, 0, 5);
         {
             let _g = executor_started();
             assert!(render().contains("workcell_executors_running 1"));
@@ -281,6 +299,10 @@ mod tests {
         );
         assert!(text.contains(r#"method="other""#), "{text}");
         assert!(text.contains("workcell_schedule_fires_total 1"), "{text}");
+        assert!(
+            text.contains(r#"workcell_model_tokens_total{kind="output"} 4"#),
+            "{text}"
+        );
         assert!(
             text.contains("workcell_http_request_duration_seconds_bucket"),
             "{text}"
