@@ -553,11 +553,9 @@ impl Settings {
             let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| {
                 SettingsError::invalid(VAR, format!("`{part}` is not an IPv4 CIDR"))
             })?;
-            let len: u8 = len
-                .parse()
-                .ok()
-                .filter(|l| *l <= 32)
-                .ok_or_else(|| SettingsError::invalid(VAR, format!("`{part}`: bad prefix length")))?;
+            let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+                SettingsError::invalid(VAR, format!("`{part}`: bad prefix length"))
+            })?;
             out.push(format!("{addr}/{len}"));
         }
         Ok(out)
@@ -714,7 +712,10 @@ impl fmt::Debug for Settings {
             .field("executor_publish_address", &self.executor_publish_address)
             .field("executor_egress_policy", &self.executor_egress_policy)
             .field("executor_egress_deny", &self.executor_egress_deny)
-            .field("executor_egress_host_ports", &self.executor_egress_host_ports)
+            .field(
+                "executor_egress_host_ports",
+                &self.executor_egress_host_ports,
+            )
             .field("executor_runtime", &self.executor_runtime)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -927,12 +928,12 @@ mod tests {
             vec!["169.254.0.0/16", "10.0.0.0/8", "192.168.1.1/32"]
         );
         assert_eq!(s.egress_host_ports().unwrap(), vec![9000, 11434]);
-        // Empty deny list: allowed (an operator's choice).
+        // Empty is unset (compose passes `${VAR:-}`): the default list.
         let s = Settings::from_vars(vars(&[("EXECUTOR_EGRESS_DENY", "")])).unwrap();
-        assert!(s.egress_deny().unwrap().is_empty());
+        assert_eq!(s.egress_deny().unwrap(), vec!["169.254.0.0/16"]);
         for (var, value) in [
-            ("EXECUTOR_NETWORK", ""),
             ("EXECUTOR_NETWORK", "bad name"),
+            ("EXECUTOR_NETWORK", "a/b"),
             ("EXECUTOR_PUBLISH_ADDRESS", "localhost"),
             ("EXECUTOR_EGRESS_POLICY", "closed"),
             ("EXECUTOR_EGRESS_DENY", "10.0.0.0/33"),

@@ -241,7 +241,10 @@ mod tests {
         assert!(warm.take(u, other).is_none());
         assert!(warm.take(other, s).is_none());
         let e = warm.take(u, s).expect("parked");
-        assert_eq!((e.endpoint.base_url.as_str(), e.origin), ("a", Origin::Warm));
+        assert_eq!(
+            (e.endpoint.base_url.as_str(), e.origin),
+            ("a", Origin::Warm)
+        );
         assert!(warm.take(u, s).is_none());
 
         // Parked again: the old expiry timer must not stop the new parking early.
@@ -267,7 +270,10 @@ mod tests {
         // The oldest parked (s2 now) goes first.
         assert!(warm.evict_oldest().await);
         assert!(warm.take(u, s2).is_none());
-        assert_eq!(warm.take(u, s1).map(|e| e.endpoint.base_url), Some("1b".into()));
+        assert_eq!(
+            warm.take(u, s1).map(|e| e.endpoint.base_url),
+            Some("1b".into())
+        );
         warm.park(u, s1, executor(&stops, "1c")).await;
         warm.drain().await;
         assert!(warm.is_empty());

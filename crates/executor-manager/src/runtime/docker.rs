@@ -340,7 +340,10 @@ pub async fn ensure_network(docker: &Docker, network: &str) -> Result<String, Ru
                         (OPTION_ICC.to_owned(), "false".to_owned()),
                         (OPTION_BRIDGE_NAME.to_owned(), bridge.clone()),
                     ])),
-                    labels: Some(HashMap::from([(LABEL_NETWORK.to_owned(), "true".to_owned())])),
+                    labels: Some(HashMap::from([(
+                        LABEL_NETWORK.to_owned(),
+                        "true".to_owned(),
+                    )])),
                     ..Default::default()
                 };
                 match docker.create_network(request).await {

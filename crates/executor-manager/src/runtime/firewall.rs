@@ -14,7 +14,8 @@
 //!   `169.254.0.0/16`, cloud metadata). The rest (the internet) passes.
 //! - `WCIN-<bridge>`, jumped to from `INPUT` for `-i <bridge>` (traffic for the host itself,
 //!   whichever of its addresses is dialled: the gateway, `host.docker.internal`, a public IP):
-//!   accepts established/related traffic and TCP to the manager's own port (callbacks) and to
+//!   accepts established/related traffic, drops `EXECUTOR_EGRESS_DENY` destinations (a host
+//!   address in a denied range), accepts TCP to the manager's own port (callbacks) and to
 //!   `EXECUTOR_EGRESS_HOST_PORTS`, and drops everything else (backend, S3, database, SSH, …).
 //!
 //! Several managers (tests run many at once) may share a host and a bridge: the input chain
@@ -70,6 +71,10 @@ impl Rules {
         out.push_str(&format!(
             "-A {input} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
         ));
+        // A denied range holding an address of this host itself is refused here too.
+        for range in &self.deny {
+            out.push_str(&format!("-A {input} -d {range} -j DROP\n"));
+        }
         for port in ports {
             out.push_str(&format!("{}\n", accept_rule(&input, *port)));
         }
@@ -147,7 +152,12 @@ fn accepted_ports(chain: &str, listing: &str) -> BTreeSet<u16> {
     let prefix = format!("-A {chain} -p tcp -m tcp --dport ");
     listing
         .lines()
-        .filter_map(|l| l.strip_prefix(&prefix)?.strip_suffix(" -j ACCEPT")?.parse().ok())
+        .filter_map(|l| {
+            l.strip_prefix(&prefix)?
+                .strip_suffix(" -j ACCEPT")?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
@@ -231,7 +241,10 @@ pub fn install(rules: &Rules) -> Result<Guard, FirewallError> {
     } else {
         "FORWARD"
     };
-    for (parent, chain) in [("INPUT", input.as_str()), (forward_parent, &rules.forward_chain())] {
+    for (parent, chain) in [
+        ("INPUT", input.as_str()),
+        (forward_parent, &rules.forward_chain()),
+    ] {
         let jump = ["-i", rules.bridge.as_str(), "-j", chain];
         let mut check = vec!["-C", parent];
         check.extend_from_slice(&jump);
@@ -272,8 +285,13 @@ impl Drop for Guard {
         let mut delete = vec!["-D"];
         delete.extend(args);
         match iptables(&delete) {
-            Ok(_) => tracing::debug!(port = self.port, "manager port removed from the executor firewall"),
-            Err(e) => tracing::warn!(port = self.port, error = %e, "cannot remove the manager port from the executor firewall"),
+            Ok(_) => tracing::debug!(
+                port = self.port,
+                "manager port removed from the executor firewall"
+            ),
+            Err(e) => {
+                tracing::warn!(port = self.port, error = %e, "cannot remove the manager port from the executor firewall")
+            }
         }
     }
 }
@@ -301,6 +319,8 @@ mod tests {
              :WCIN-wc-0123abcd - [0:0]\n\
              :WCFWD-wc-0123abcd - [0:0]\n\
              -A WCIN-wc-0123abcd -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+             -A WCIN-wc-0123abcd -d 169.254.0.0/16 -j DROP\n\
+             -A WCIN-wc-0123abcd -d 10.0.0.0/8 -j DROP\n\
              -A WCIN-wc-0123abcd -p tcp -m tcp --dport 8001 -j ACCEPT\n\
              -A WCIN-wc-0123abcd -p tcp -m tcp --dport 9999 -j ACCEPT\n\
              -A WCIN-wc-0123abcd -j DROP\n\
@@ -322,7 +342,10 @@ mod tests {
                        -A WCIN-x -p tcp -m tcp --dport 40123 -j ACCEPT\n\
                        -A WCIN-x -p tcp -m tcp --dport 5 -j DROP\n\
                        -A WCIN-x -j DROP\n";
-        assert_eq!(accepted_ports("WCIN-x", listing), BTreeSet::from([8001, 40123]));
+        assert_eq!(
+            accepted_ports("WCIN-x", listing),
+            BTreeSet::from([8001, 40123])
+        );
     }
 
     #[test]
