@@ -445,7 +445,7 @@ async fn a_kept_executor_answering_as_another_instance_is_not_reused(pool: PgPoo
     );
     let user = h.user_of(session).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while h.kept.warm.len() == 0 {
+    while h.kept.warm.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "nothing parked warm"
