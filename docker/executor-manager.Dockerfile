@@ -15,10 +15,15 @@ RUN cargo build --release --locked -p backend -p executor-manager -p executor \
  && mkdir -p /out \
  && cp target/release/backend target/release/executor-manager target/release/executor /out/
 
-# ---- runtime: Debian slim, CA certificates, one binary
+# ---- runtime: Debian slim, CA certificates, iptables, one binary
+# iptables installs the executors' egress rules (EXECUTOR_EGRESS_POLICY=restricted). The manager
+# runs as uid 1000, so the iptables binary (xtables-nft-multi, behind iptables and
+# iptables-restore) gets CAP_NET_ADMIN as a file capability; it takes effect only when the
+# container is granted NET_ADMIN (compose: cap_add) and shares the host's network namespace.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates iptables libcap2-bin \
+ && setcap cap_net_admin,cap_net_raw+ep "$(readlink -f /usr/sbin/iptables)" \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 RUN useradd --uid 1000 --user-group --create-home --home-dir /var/lib/workcell --shell /usr/sbin/nologin workcell
 COPY --from=build /out/executor-manager /usr/local/bin/executor-manager

@@ -109,6 +109,8 @@ start_fake_model() {
   export ANTHROPIC_BASE_URL="http://$host:$port"
   export ANTHROPIC_AUTH_TOKEN="$key"
   MODEL_URL="$ANTHROPIC_BASE_URL"
+  # The executors' firewall lets them reach this host port (restricted egress policy).
+  FAKE_MODEL_PORT="$port"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +215,19 @@ start_manager() {
   if [ "$EXECUTOR_RUNTIME" = docker ]; then
     ensure_executor_image
     log "executor manager: docker runtime, image $EXECUTOR_IMAGE"
+    # The restricted egress policy (the default) installs iptables rules: root and iptables.
+    ensure_iptables
+    if [ -z "${EXECUTOR_EGRESS_POLICY:-}" ]; then
+      if [ "$(id -u)" -eq 0 ] && command -v iptables >/dev/null; then
+        export EXECUTOR_EGRESS_POLICY=restricted
+      else
+        log "WARNING: not root (or no iptables): EXECUTOR_EGRESS_POLICY=open - executors can reach every port of this host"
+        export EXECUTOR_EGRESS_POLICY=open
+      fi
+    fi
+    if [ -n "${FAKE_MODEL_PORT:-}" ]; then
+      export EXECUTOR_EGRESS_HOST_PORTS="${EXECUTOR_EGRESS_HOST_PORTS:+$EXECUTOR_EGRESS_HOST_PORTS,}$FAKE_MODEL_PORT"
+    fi
   else
     ensure_claude_cli
     log "executor manager: process runtime (no Docker engine answers): executors run as plain processes, NOT isolated"

@@ -341,7 +341,10 @@ JSON
 
   mkdir -p "$work/workspaces"
   chown 1000:1000 "$work/workspaces"
+  # NET_ADMIN: the image's iptables installs the executors' egress rules (restricted policy);
+  # the fake model listens on the host, so its port is let through.
   docker run -d --name "workcell-manager-$id" --label "workcell.e2e=$id" --network host \
+    --cap-add NET_ADMIN -e EXECUTOR_EGRESS_HOST_PORTS="$llm_port" \
     -v "$sock:/var/run/docker.sock" --group-add "$(stat -c %g "$sock")" \
     -v "$work/workspaces:$work/workspaces" \
     -e ENVIRONMENT=production -e HOST=0.0.0.0 -e PORT="$mport" -e MANAGER_ID="$id" \

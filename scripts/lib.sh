@@ -86,6 +86,15 @@ ensure_rust() {
 # The Claude Code CLI version the tests were verified with.
 CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.330}"
 
+# ensure_iptables: Debian's iptables, with which the executor manager installs the executors'
+# egress rules (EXECUTOR_EGRESS_POLICY=restricted, docker runtime); only as root, where the rules
+# can be installed at all.
+ensure_iptables() {
+  if [ "$(id -u)" -eq 0 ] && ! command -v iptables >/dev/null; then
+    apt_install iptables
+  fi
+}
+
 # ensure_claude_cli: installs the Claude Code CLI into $WORKCELL_TOOLS (npm, once) and exports
 # CLAUDE_BIN.
 ensure_claude_cli() {

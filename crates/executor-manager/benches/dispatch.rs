@@ -246,6 +246,8 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         if docker {
             mv.push(("EXECUTOR_RUNTIME", "docker".into()));
             mv.push(("EXECUTOR_IMAGE", image));
+            // The scripted model listens on the host: let executors through to it.
+            mv.push(("EXECUTOR_EGRESS_HOST_PORTS", llm.addr().port().to_string()));
         } else {
             mv.push(("EXECUTOR_RUNTIME", "process".into()));
             mv.push(("EXECUTOR_BIN", exe));

@@ -40,6 +40,17 @@ pub enum RuntimeKind {
     Process,
 }
 
+/// What executors may reach (`EXECUTOR_EGRESS_POLICY`, docker runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EgressPolicy {
+    /// The manager's firewall (see `runtime::firewall`): no other executor, no host port but
+    /// the manager's (and `EXECUTOR_EGRESS_HOST_PORTS`), nothing in `EXECUTOR_EGRESS_DENY`.
+    Restricted,
+    /// No rules: executors reach the host's ports and link-local addresses. Development only.
+    Open,
+}
+
 impl RuntimeKind {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,6 +188,26 @@ pub struct Settings {
     /// `development` (default) or `production`; production refuses placeholder and short secrets.
     #[serde(default)]
     pub environment: Environment,
+
+    // ---- isolation between executors (docker runtime; see `runtime::docker`, `runtime::firewall`) ----
+    /// The Docker network executors run on; created at start if missing (a bridge with
+    /// inter-container traffic off). An existing network that allows it is refused.
+    #[serde(default = "default_executor_network")]
+    pub executor_network: String,
+    /// The host address executor ports are published on. Anything but loopback exposes every
+    /// executor's API (behind its secret) to whoever reaches that address.
+    #[serde(default = "default_publish_address")]
+    pub executor_publish_address: String,
+    /// `restricted` (default) or `open`.
+    #[serde(default = "default_egress_policy")]
+    pub executor_egress_policy: EgressPolicy,
+    /// IPv4 ranges (comma-separated CIDRs) executors may not reach, restricted policy.
+    #[serde(default = "default_egress_deny")]
+    pub executor_egress_deny: String,
+    /// Host TCP ports (comma-separated) executors may reach besides the manager's own,
+    /// restricted policy (e.g. a model gateway on this host).
+    #[serde(default)]
+    pub executor_egress_host_ports: Option<String>,
 }
 
 fn default_published_host() -> String {
@@ -250,6 +281,18 @@ fn default_warm_idle() -> u64 {
 }
 fn default_pool_refill_concurrency() -> usize {
     2
+}
+fn default_executor_network() -> String {
+    "workcell-executors".into()
+}
+fn default_publish_address() -> String {
+    "127.0.0.1".into()
+}
+fn default_egress_policy() -> EgressPolicy {
+    EgressPolicy::Restricted
+}
+fn default_egress_deny() -> String {
+    "169.254.0.0/16".into()
 }
 
 /// S3 connection settings, present only when all four required variables are set.
@@ -409,6 +452,33 @@ impl Settings {
         }
         self.s3()?;
         self.pool_targets()?;
+        self.egress_deny()?;
+        self.egress_host_ports()?;
+        let network = self.executor_network.as_str();
+        if network.is_empty()
+            || network.len() > 64
+            || !network
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_NETWORK",
+                "must be a Docker network name (1 to 64 of A-Z a-z 0-9 - _ .)",
+            ));
+        }
+        if self
+            .executor_publish_address
+            .parse::<std::net::IpAddr>()
+            .is_err()
+        {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_PUBLISH_ADDRESS",
+                format!(
+                    "expected an IP address, got `{}`",
+                    self.executor_publish_address
+                ),
+            ));
+        }
         if self.executor_pool_refill_concurrency == 0 {
             return Err(SettingsError::invalid(
                 "EXECUTOR_POOL_REFILL_CONCURRENCY",
@@ -472,6 +542,47 @@ impl Settings {
             }
         }
         Ok(out)
+    }
+
+    /// `EXECUTOR_EGRESS_DENY` parsed: IPv4 CIDRs, normalised (`a.b.c.d/n`; a bare address is /32).
+    pub fn egress_deny(&self) -> Result<Vec<String>, SettingsError> {
+        const VAR: &str = "EXECUTOR_EGRESS_DENY";
+        let mut out = Vec::new();
+        for part in self
+            .executor_egress_deny
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (addr, len) = part.split_once('/').unwrap_or((part, "32"));
+            let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| {
+                SettingsError::invalid(VAR, format!("`{part}` is not an IPv4 CIDR"))
+            })?;
+            let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+                SettingsError::invalid(VAR, format!("`{part}`: bad prefix length"))
+            })?;
+            out.push(format!("{addr}/{len}"));
+        }
+        Ok(out)
+    }
+
+    /// `EXECUTOR_EGRESS_HOST_PORTS` parsed.
+    pub fn egress_host_ports(&self) -> Result<Vec<u16>, SettingsError> {
+        let Some(text) = self.executor_egress_host_ports.as_deref() else {
+            return Ok(Vec::new());
+        };
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    SettingsError::invalid(
+                        "EXECUTOR_EGRESS_HOST_PORTS",
+                        format!("`{p}` is not a TCP port"),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// How long an idle warm executor is kept; zero when warm executors are off.
@@ -606,6 +717,14 @@ impl fmt::Debug for Settings {
                 &self.workspace_ignore_dot_files,
             )
             .field("log", &self.log)
+            .field("executor_network", &self.executor_network)
+            .field("executor_publish_address", &self.executor_publish_address)
+            .field("executor_egress_policy", &self.executor_egress_policy)
+            .field("executor_egress_deny", &self.executor_egress_deny)
+            .field(
+                "executor_egress_host_ports",
+                &self.executor_egress_host_ports,
+            )
             .field("executor_runtime", &self.executor_runtime)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -789,6 +908,55 @@ mod tests {
         // Without the variable: fire every 5 s, pull every kind.
         let s = Settings::from_vars(vars(&[])).unwrap();
         assert!(s.schedule.fire_schedules);
+    }
+
+    #[test]
+    fn isolation_settings() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.executor_network, "workcell-executors");
+        assert_eq!(s.executor_publish_address, "127.0.0.1");
+        assert_eq!(s.executor_egress_policy, EgressPolicy::Restricted);
+        assert_eq!(s.egress_deny().unwrap(), vec!["169.254.0.0/16"]);
+        assert!(s.egress_host_ports().unwrap().is_empty());
+        let s = Settings::from_vars(vars(&[
+            ("EXECUTOR_NETWORK", "my-net.1"),
+            ("EXECUTOR_PUBLISH_ADDRESS", "0.0.0.0"),
+            ("EXECUTOR_EGRESS_POLICY", "open"),
+            (
+                "EXECUTOR_EGRESS_DENY",
+                " 169.254.0.0/16, 10.0.0.0/8 ,192.168.1.1",
+            ),
+            ("EXECUTOR_EGRESS_HOST_PORTS", "9000, 11434"),
+        ]))
+        .unwrap();
+        assert_eq!(s.executor_network, "my-net.1");
+        assert_eq!(s.executor_publish_address, "0.0.0.0");
+        assert_eq!(s.executor_egress_policy, EgressPolicy::Open);
+        assert_eq!(
+            s.egress_deny().unwrap(),
+            vec!["169.254.0.0/16", "10.0.0.0/8", "192.168.1.1/32"]
+        );
+        assert_eq!(s.egress_host_ports().unwrap(), vec![9000, 11434]);
+        // Empty is unset (compose passes `${VAR:-}`): the default list.
+        let s = Settings::from_vars(vars(&[("EXECUTOR_EGRESS_DENY", "")])).unwrap();
+        assert_eq!(s.egress_deny().unwrap(), vec!["169.254.0.0/16"]);
+        for (var, value) in [
+            ("EXECUTOR_NETWORK", "bad name"),
+            ("EXECUTOR_NETWORK", "a/b"),
+            ("EXECUTOR_PUBLISH_ADDRESS", "localhost"),
+            ("EXECUTOR_EGRESS_POLICY", "closed"),
+            ("EXECUTOR_EGRESS_DENY", "10.0.0.0/33"),
+            ("EXECUTOR_EGRESS_DENY", "fd00::/8"),
+            ("EXECUTOR_EGRESS_DENY", "metadata"),
+            ("EXECUTOR_EGRESS_HOST_PORTS", "0"),
+            ("EXECUTOR_EGRESS_HOST_PORTS", "http"),
+        ] {
+            let e = err(&[(var, value)]);
+            assert!(
+                e.starts_with(&format!("{var} is invalid")) && !e.contains('\n'),
+                "{var}={value}: {e}"
+            );
+        }
     }
 
     #[test]

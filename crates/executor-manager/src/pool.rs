@@ -244,7 +244,7 @@ impl Pool {
         };
         match self.launch(&slot).await {
             Ok(executor) if !self.stop.is_cancelled() => {
-                tracing::info!(slot = %slot_id, executor = %executor.base_url, "pooled executor ready");
+                tracing::info!(slot = %slot_id, executor = %executor.endpoint.base_url, "pooled executor ready");
                 self.ready().push_back(executor);
             }
             Ok(executor) => executor.stop().await,
@@ -286,7 +286,7 @@ impl Pool {
             }
         };
         let mut executor = Executor {
-            base_url: launched.base_url,
+            endpoint: launched.endpoint,
             handle: launched.handle,
             slot: Some(slot),
             origin: Origin::Pooled,
@@ -295,7 +295,7 @@ impl Pool {
         if let Err(e) = self
             .executor
             .wait_ready(
-                &executor.base_url,
+                &executor.endpoint,
                 executor.handle.as_mut(),
                 self.config.ready_timeout,
             )

@@ -18,7 +18,9 @@ use crate::cleanup::{self, ActiveWorkspaces};
 use crate::config::{RuntimeKind, Settings};
 use crate::export::{ExportTarget, Exporter};
 use crate::pool::Pool;
-use crate::runtime::{ExecutorClient, ExecutorHandle, LaunchSpec, Runtime, RuntimeError};
+use crate::runtime::{
+    Endpoint, ExecutorClient, ExecutorHandle, LaunchSpec, Probe, Runtime, RuntimeError,
+};
 use crate::warm::{Executor, Origin, WarmSet};
 use protocol::internal::{ClaimedRun, ExportReport, ExportStatus};
 
@@ -296,10 +298,10 @@ async fn drive(
     };
     tracing::info!(
         executor = executor.origin.as_str(),
-        url = %executor.base_url,
+        url = %executor.endpoint.base_url,
         "executor acquired"
     );
-    let base = executor.base_url.clone();
+    let base = executor.endpoint.clone();
     // The executor's proxy token opens the model API for this run only.
     let model_token = executor
         .model_token
@@ -402,7 +404,7 @@ async fn acquire(
     }
     let launched = ctx.runtime.launch(spec).await?;
     Ok(Executor {
-        base_url: launched.base_url,
+        endpoint: launched.endpoint,
         handle: launched.handle,
         slot: None,
         origin: Origin::Cold,
@@ -418,13 +420,19 @@ async fn ready(
     spec: &LaunchSpec,
     executor: Executor,
 ) -> Option<Executor> {
-    if !ctx.executor.healthy(&executor.base_url).await {
-        tracing::warn!(
-            executor = executor.origin.as_str(),
-            "a kept executor does not answer; stopping it"
-        );
-        executor.stop().await;
-        return None;
+    // Another instance id behind the port: the kept executor died and the port went to another
+    // executor, which must never get this run's prompt and callback token.
+    match ctx.executor.probe(&executor.endpoint).await {
+        Probe::Ours => {}
+        probe => {
+            tracing::warn!(
+                executor = executor.origin.as_str(),
+                ?probe,
+                "a kept executor does not answer as itself; stopping it"
+            );
+            executor.stop().await;
+            return None;
+        }
     }
     if let Some(slot) = &executor.slot
         && let Err(e) = slot
@@ -514,7 +522,7 @@ async fn supervise(
     run: &ClaimedRun,
     lease: &Lease,
     hard_stop: &CancellationToken,
-    base: &str,
+    base: &Endpoint,
     handle: &mut dyn ExecutorHandle,
     signals: &mut mpsc::UnboundedReceiver<RunSignal>,
     token: &str,
@@ -532,7 +540,7 @@ async fn supervise(
             retryable: !matches!(e, RuntimeError::ExitedEarly(_)),
         };
     }
-    tracing::debug!(executor = %base, "executor ready");
+    tracing::debug!(executor = %base.base_url, "executor ready");
 
     let mut cancel_requested = match ctx.backend.start(lease).await {
         Ok(st) => st.cancel_requested,

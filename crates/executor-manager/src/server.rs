@@ -57,7 +57,16 @@ struct HealthState {
 /// Builds the runtime `EXECUTOR_RUNTIME` names (docker: connects and pings the daemon).
 pub async fn runtime_from_settings(settings: &Settings) -> anyhow::Result<Arc<dyn Runtime>> {
     Ok(match settings.executor_runtime {
-        RuntimeKind::Process => Arc::new(ProcessRuntime::new(settings.executor_bin.clone())),
+        RuntimeKind::Process => {
+            if settings.environment == service_config::Environment::Production {
+                tracing::error!(
+                    "EXECUTOR_RUNTIME=process with ENVIRONMENT=production: the process runtime is \
+                     a development runtime; executors get no network isolation (they reach each \
+                     other and every port of this host)"
+                );
+            }
+            Arc::new(ProcessRuntime::new(settings.executor_bin.clone()))
+        }
         RuntimeKind::Docker => {
             Arc::new(DockerRuntime::connect(DockerConfig::from_settings(settings)).await?)
         }
@@ -225,6 +234,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let settings = self.ctx.settings.clone();
+        // Before any executor starts: the firewall letting executors reach this port (and
+        // nothing else of the host); removed from it when `serve` ends.
+        let manager_port = listener.local_addr()?.port();
+        let _isolation = self.ctx.runtime.isolate(manager_port).await?;
         self.reconcile().await;
         // After the containers went: give back workspaces left in slots of an earlier life.
         self.ctx.pool.recover().await;

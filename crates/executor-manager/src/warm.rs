@@ -17,7 +17,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::pool::Slot;
-use crate::runtime::ExecutorHandle;
+use crate::runtime::{Endpoint, ExecutorHandle};
 
 /// How the executor of a run was obtained (logged, and measured by the dispatch benchmark).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,8 @@ impl Origin {
 
 /// A live executor this manager holds.
 pub struct Executor {
-    pub base_url: String,
+    /// Its URL, API secret and instance id (checked before it serves another run).
+    pub endpoint: Endpoint,
     pub handle: Box<dyn ExecutorHandle>,
     /// The pool slot whose directory it mounts (pooled executors and their warm afterlife).
     pub slot: Option<Slot>,
@@ -224,7 +225,10 @@ mod tests {
 
     fn executor(stops: &Arc<AtomicUsize>, url: &str) -> Executor {
         Executor {
-            base_url: url.into(),
+            endpoint: Endpoint {
+                base_url: url.into(),
+                credentials: crate::runtime::Credentials::generate(),
+            },
             handle: Box::new(Counted(stops.clone())),
             slot: None,
             origin: Origin::Cold,
@@ -242,7 +246,10 @@ mod tests {
         assert!(warm.take(u, other).is_none());
         assert!(warm.take(other, s).is_none());
         let e = warm.take(u, s).expect("parked");
-        assert_eq!((e.base_url.as_str(), e.origin), ("a", Origin::Warm));
+        assert_eq!(
+            (e.endpoint.base_url.as_str(), e.origin),
+            ("a", Origin::Warm)
+        );
         assert!(warm.take(u, s).is_none());
 
         // Parked again: the old expiry timer must not stop the new parking early.
@@ -268,7 +275,10 @@ mod tests {
         // The oldest parked (s2 now) goes first.
         assert!(warm.evict_oldest().await);
         assert!(warm.take(u, s2).is_none());
-        assert_eq!(warm.take(u, s1).map(|e| e.base_url), Some("1b".into()));
+        assert_eq!(
+            warm.take(u, s1).map(|e| e.endpoint.base_url),
+            Some("1b".into())
+        );
         warm.park(u, s1, executor(&stops, "1c")).await;
         warm.drain().await;
         assert!(warm.is_empty());

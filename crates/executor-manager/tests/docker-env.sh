@@ -10,8 +10,9 @@
 #   /tmp/workcell-docker), socket DIR/docker.sock, default bridge (172.17.0.1), no iptables;
 # - workcell/debian-base:bookworm: debootstrap minbase + ca-certificates + git (no registry is
 #   reachable); the rootfs tarball is cached in ~/.cache/workcell-debian-bookworm.tar;
-# - workcell/executor-test:dev: the base + the executor binary (EXECUTOR_BIN, default
-#   $CARGO_TARGET_DIR/debug/executor) + the Claude Code CLI (CLAUDE_BIN), user 1000, rebuilt each call.
+# - workcell/executor-test:dev (or the tag EXECUTOR_TEST_IMAGE names, as the tests read it): the
+#   base + the executor binary (EXECUTOR_BIN, default $CARGO_TARGET_DIR/debug/executor) + the
+#   Claude Code CLI (CLAUDE_BIN), user 1000, rebuilt each call.
 # Logs go to stderr; only the export line goes to stdout.
 set -euo pipefail
 
@@ -92,9 +93,10 @@ USER 1000:1000
 EXPOSE 8000
 CMD ["/usr/local/bin/executor"]
 DOCKERFILE
-  "$DOCKER" build -q -t workcell/executor-test:dev "$CTX" >&2
+  TEST_IMAGE="${EXECUTOR_TEST_IMAGE:-workcell/executor-test:dev}"
+  "$DOCKER" build -q -t "$TEST_IMAGE" "$CTX" >&2
   rm -rf "$CTX"
-  log "made workcell/executor-test:dev"
+  log "made $TEST_IMAGE"
 else
   log "no executor binary at $EXECUTOR_BIN (cargo build -p executor) or no CLI at $CLAUDE_BIN: executor test image not built"
 fi

@@ -101,6 +101,10 @@ fn spawn_manager(
         .env("EXECUTOR_RUNTIME", "docker")
         .env("EXECUTOR_IMAGE", image)
         .env("ANTHROPIC_BASE_URL", llm)
+        .env(
+            "EXECUTOR_EGRESS_HOST_PORTS",
+            h.llm.addr().port().to_string(),
+        )
         .env("ANTHROPIC_AUTH_TOKEN", LLM_KEY)
         .env("MANAGER_ID", id)
         .env("TASK_CLAIM_LEASE_SECONDS", "15")

@@ -164,6 +164,8 @@ impl RssSampler {
 struct ExecutorProcess {
     child: std::process::Child,
     url: String,
+    /// `EXECUTOR_API_SECRET`, sent on every task call.
+    secret: String,
 }
 
 impl ExecutorProcess {
@@ -178,6 +180,7 @@ impl ExecutorProcess {
             .local_addr()
             .unwrap()
             .port();
+        let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -190,6 +193,7 @@ impl ExecutorProcess {
             .env("ANTHROPIC_API_KEY", llm.api_key())
             .env("LOG_LEVEL", "warn")
             .env("AGENT_PRESTART", prestart.to_string())
+            .env("EXECUTOR_API_SECRET", &secret)
             .stdout(Stdio::null())
             .spawn()
             .expect("executor binary");
@@ -202,7 +206,7 @@ impl ExecutorProcess {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Self { child, url }
+        Self { child, url, secret }
     }
 
     fn pid(&self) -> u32 {
@@ -246,6 +250,7 @@ impl ExecutorProcess {
         let posted = Instant::now();
         let r = client
             .post(format!("{}/v1/tasks/execute", self.url))
+            .bearer_auth(&self.secret)
             .json(&body)
             .send()
             .await
@@ -256,6 +261,7 @@ impl ExecutorProcess {
         loop {
             let s: serde_json::Value = client
                 .get(format!("{}/v1/tasks/{run_id}", self.url))
+                .bearer_auth(&self.secret)
                 .send()
                 .await
                 .unwrap()

@@ -11,12 +11,27 @@ use std::time::Duration;
 use serde::Deserialize;
 use service_config::{Environment, Required, Secret, SettingsError};
 use telemetry::LogSettings;
+use uuid::Uuid;
 
 /// Variables without which the executor does not start.
-pub const REQUIRED: &[Required] = &[(
-    "DEFAULT_MODEL",
-    "model the agent uses when a task names none (e.g. claude-sonnet-4-5)",
-)];
+pub const REQUIRED: &[Required] = &[
+    (
+        "DEFAULT_MODEL",
+        "model the agent uses when a task names none (e.g. claude-sonnet-4-5)",
+    ),
+    (
+        "EXECUTOR_API_SECRET",
+        "bearer secret of this executor's API (at least 32 bytes), set by the executor manager",
+    ),
+];
+
+/// Shortest accepted `EXECUTOR_API_SECRET`, in bytes (the manager sends 64 hex characters).
+pub const MIN_API_SECRET_BYTES: usize = 32;
+
+/// Variables the agent never inherits, whatever `AGENT_ENV_PASSTHROUGH` names: the API secret
+/// would let the agent drive its own executor's API, and the instance id is part of how the
+/// manager recognises its executor.
+pub const NEVER_PASSED: &[&str] = &["EXECUTOR_API_SECRET", "EXECUTOR_INSTANCE_ID"];
 
 /// Where the CLI keeps its home and configuration, relative to the workspace. Kept in the
 /// workspace so a later run in a fresh container can resume the same conversation.
@@ -119,6 +134,16 @@ pub struct Settings {
     /// `development` (default) or `production`; production refuses placeholder secrets.
     #[serde(default)]
     pub environment: Environment,
+
+    /// The bearer secret every API route but `/health*` demands. The manager generates one per
+    /// executor (32 random bytes, hex): another tenant's agent cannot drive this executor even
+    /// when it reaches its port.
+    pub executor_api_secret: String,
+    /// A random id of this executor instance, answered by `/health`: the manager checks it
+    /// before reusing a kept executor, so a port taken over by another container is noticed.
+    /// Unset: a random one.
+    #[serde(default)]
+    pub executor_instance_id: Option<String>,
 }
 
 fn default_host() -> String {
@@ -177,6 +202,9 @@ impl Settings {
         let (mut s, log): (Settings, _) = service_config::load_with(vars, REQUIRED)?;
         s.log = log;
         s.validate()?;
+        if s.executor_instance_id.is_none() {
+            s.executor_instance_id = Some(Uuid::new_v4().simple().to_string());
+        }
         Ok(s)
     }
 
@@ -207,6 +235,8 @@ impl Settings {
             callback_backoff_max_ms: default_callback_backoff_max(),
             log: LogSettings::default(),
             environment: Environment::Development,
+            executor_api_secret: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+            executor_instance_id: Some(Uuid::new_v4().simple().to_string()),
         }
     }
 
@@ -217,6 +247,29 @@ impl Settings {
                 format!("expected an IP address, got `{}`", self.host),
             )
         })?;
+        if self.executor_api_secret.len() < MIN_API_SECRET_BYTES {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_API_SECRET",
+                format!("must be at least {MIN_API_SECRET_BYTES} bytes"),
+            ));
+        }
+        if let Some(id) = &self.executor_instance_id
+            && (id.is_empty() || id.len() > 200 || !id.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(SettingsError::invalid(
+                "EXECUTOR_INSTANCE_ID",
+                "must be 1 to 200 printable ASCII characters",
+            ));
+        }
+        if let Some(name) = split_list(self.agent_env_passthrough.as_deref().unwrap_or(""))
+            .into_iter()
+            .find(|n| NEVER_PASSED.contains(&n.as_str()))
+        {
+            return Err(SettingsError::invalid(
+                "AGENT_ENV_PASSTHROUGH",
+                format!("must not name {name}: the agent never gets it"),
+            ));
+        }
         if self.default_model.trim().is_empty() {
             return Err(SettingsError::invalid("DEFAULT_MODEL", "must not be blank"));
         }
@@ -278,6 +331,11 @@ impl Settings {
         v
     }
 
+    /// This instance's id (always set once the settings are loaded).
+    pub fn instance_id(&self) -> &str {
+        self.executor_instance_id.as_deref().unwrap_or_default()
+    }
+
     /// The CLI's home and configuration directory.
     pub fn agent_data_dir(&self) -> PathBuf {
         self.workspace_path.join(AGENT_DATA_DIR)
@@ -293,15 +351,18 @@ impl Settings {
         split_list(self.workspace_git_ignore.as_deref().unwrap_or(""))
     }
 
-    /// Names of the executor variables the agent inherits.
+    /// Names of the executor variables the agent inherits; never one of [`NEVER_PASSED`] (also
+    /// for settings built in code, which skip validation).
     pub fn passthrough_vars(&self) -> Vec<String> {
-        match self.agent_env_passthrough.as_deref() {
+        let mut names = match self.agent_env_passthrough.as_deref() {
             Some(list) => split_list(list),
             None => DEFAULT_PASSTHROUGH
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-        }
+        };
+        names.retain(|n| !NEVER_PASSED.contains(&n.as_str()));
+        names
     }
 
     pub fn cancel_grace(&self) -> Duration {
@@ -351,6 +412,8 @@ impl fmt::Debug for Settings {
             .field("callback_backoff_max_ms", &self.callback_backoff_max_ms)
             .field("log", &self.log)
             .field("environment", &self.environment)
+            .field("executor_api_secret", &"<redacted>")
+            .field("executor_instance_id", &self.executor_instance_id)
             .finish()
     }
 }
@@ -359,10 +422,124 @@ impl fmt::Debug for Settings {
 mod tests {
     use super::*;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-api-secret";
+
+    /// `list` plus an API secret unless it names one.
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
+        let mut v: Vec<(String, String)> = list
+            .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        if !list.iter().any(|(k, _)| *k == "EXECUTOR_API_SECRET") {
+            v.push(("EXECUTOR_API_SECRET".into(), SECRET.into()));
+        }
+        v
+    }
+
+    #[test]
+    fn the_api_secret_is_required_and_long() {
+        let err = Settings::from_vars(
+            vars(&[("DEFAULT_MODEL", "m")])
+                .into_iter()
+                .filter(|(k, _)| k != "EXECUTOR_API_SECRET"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("EXECUTOR_API_SECRET is required"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("EXECUTOR_API_SECRET", "too-short-secret"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("EXECUTOR_API_SECRET is invalid: must be at least 32 bytes"),
+            "{err}"
+        );
+        assert!(!err.contains("too-short-secret"), "{err}");
+        let s = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
+        assert_eq!(s.executor_api_secret, SECRET);
+    }
+
+    #[test]
+    fn the_instance_id_is_taken_or_made_up() {
+        let s = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("EXECUTOR_INSTANCE_ID", "abc123"),
+        ]))
+        .unwrap();
+        assert_eq!(s.instance_id(), "abc123");
+        let a = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
+        let b = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
+        assert!(a.instance_id().len() >= 32);
+        assert_ne!(a.instance_id(), b.instance_id());
+        let err = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("EXECUTOR_INSTANCE_ID", "has space"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("EXECUTOR_INSTANCE_ID is invalid"), "{err}");
+    }
+
+    /// The agent's environment is built from scratch: even with the executor's whole
+    /// environment on offer (the manager sets both variables on the executor process) and a
+    /// passthrough list naming them (settings built in code skip validation), neither the API
+    /// secret nor the instance id reaches it.
+    #[test]
+    fn the_agent_never_gets_the_api_secret_or_the_instance_id() {
+        use crate::agent::AgentInvocation;
+        let req: protocol::executor::ExecuteRequest = serde_json::from_value(serde_json::json!({
+            "run_id": Uuid::nil(),
+            "session_id": Uuid::nil(),
+            "prompt": "do it",
+            "callback_url": "http://127.0.0.1:1/cb",
+            "callback_token": "cb-secret",
+        }))
+        .unwrap();
+        let mut s = Settings::from_vars(vars(&[
+            ("DEFAULT_MODEL", "m"),
+            ("EXECUTOR_INSTANCE_ID", "instance-1"),
+        ]))
+        .unwrap();
+        let host_env = |name: &str| match name {
+            "EXECUTOR_API_SECRET" => Some(SECRET.to_owned()),
+            "EXECUTOR_INSTANCE_ID" => Some("instance-1".to_owned()),
+            other => Some(format!("value-of-{other}")),
+        };
+        for passthrough in [None, Some("PATH,EXECUTOR_API_SECRET,EXECUTOR_INSTANCE_ID")] {
+            s.agent_env_passthrough = passthrough.map(str::to_owned);
+            let inv = AgentInvocation::new(&s, &req, None, host_env);
+            assert_eq!(
+                inv.env.get("PATH").map(String::as_str),
+                Some("value-of-PATH")
+            );
+            for name in NEVER_PASSED {
+                assert!(
+                    !inv.env.contains_key(*name),
+                    "{name} in {:?}",
+                    inv.env.keys()
+                );
+            }
+            for value in inv.env.values() {
+                assert!(value != SECRET && value != "instance-1", "{value}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_secret_cannot_be_passed_to_the_agent() {
+        for name in NEVER_PASSED {
+            let list = format!("PATH,{name}");
+            let err = Settings::from_vars(vars(&[
+                ("DEFAULT_MODEL", "m"),
+                ("AGENT_ENV_PASSTHROUGH", list.as_str()),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("AGENT_ENV_PASSTHROUGH is invalid"), "{err}");
+        }
     }
 
     #[test]
@@ -465,6 +642,7 @@ mod tests {
         .unwrap();
         let text = format!("{s:?}");
         assert!(!text.contains("sk-very-secret"), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
         assert!(text.contains("<redacted>"));
     }
 }

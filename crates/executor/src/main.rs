@@ -27,6 +27,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         addr = %listener.local_addr()?,
         workspace = %settings.workspace_path.display(),
         claude_bin = %settings.claude_bin,
+        instance = settings.instance_id(),
         default_model = %settings.default_model,
         "executor listening"
     );

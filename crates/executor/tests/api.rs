@@ -33,10 +33,62 @@ async fn health_endpoints_answer() {
     let dir = tempfile::tempdir().unwrap();
     let exec = executor(dir.path()).await;
     for path in ["/health", "/health/live", "/health/ready"] {
-        let (code, body) = exec.get(path).await;
+        // Open to probes: no secret needed; the instance id tells which executor answers.
+        let (code, body) = exec.get_as(None, path).await;
         assert_eq!(code, StatusCode::OK, "{path}");
-        assert_eq!(body, json!({"status": "healthy", "service": "executor"}));
+        assert_eq!(
+            body,
+            json!({"status": "healthy", "service": "executor", "instance": exec.instance})
+        );
     }
+}
+
+#[tokio::test]
+async fn every_other_route_wants_the_secret() {
+    let receiver = Receiver::default()
+        .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let exec = executor(dir.path()).await;
+    let run_id = Uuid::new_v4();
+    let body = task(run_id, "hi", &receiver.url());
+    let wrong_length = "x".repeat(exec.secret.len() + 1);
+    let mut same_length_wrong = exec.secret.clone().into_bytes();
+    same_length_wrong[0] ^= 1;
+    let same_length_wrong = String::from_utf8(same_length_wrong).unwrap();
+    for bearer in [
+        None,
+        Some(""),
+        Some(wrong_length.as_str()),
+        Some(same_length_wrong.as_str()),
+    ] {
+        let (code, answer) = exec.post_as(bearer, "/v1/tasks/execute", &body).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{bearer:?}: {answer}");
+        assert_error(&answer, "unauthorized");
+        let (code, answer) = exec
+            .post_as(bearer, &format!("/v1/tasks/{run_id}/cancel"), &json!({}))
+            .await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{answer}");
+        let (code, answer) = exec.get_as(bearer, &format!("/v1/tasks/{run_id}")).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{answer}");
+        // Unknown paths too: nothing but the health routes answers without the secret.
+        let (code, _) = exec.get_as(bearer, "/nope").await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+    }
+    // A scheme other than Bearer is refused as well.
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/tasks/{run_id}", exec.url))
+        .basic_auth("x", Some(&exec.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // None of the refused calls started anything; with the secret, the task is accepted.
+    let (code, _) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    exec.execute(&body).await;
+    let (code, _) = exec.get(&format!("/v1/tasks/{run_id}")).await;
+    assert_eq!(code, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -47,6 +99,7 @@ async fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
     let send = |body: &'static str, content_type: Option<&'static str>| {
         let mut req = client
             .post(format!("{}/v1/tasks/execute", exec.url))
+            .bearer_auth(&exec.secret)
             .body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
@@ -217,6 +270,7 @@ fn binary() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_executor"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("EXECUTOR_API_SECRET", API_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
@@ -240,6 +294,35 @@ fn the_binary_refuses_to_start_without_a_default_model() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("executor: PORT is invalid"));
 }
 
+const API_SECRET: &str = "binary-test-secret-0123456789abcdef0123456789";
+
+#[test]
+fn the_binary_refuses_to_start_without_a_long_api_secret() {
+    let out = binary()
+        .env_remove("EXECUTOR_API_SECRET")
+        .env("DEFAULT_MODEL", "m")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("executor: EXECUTOR_API_SECRET is required"),
+        "{stderr}"
+    );
+    let out = binary()
+        .env("EXECUTOR_API_SECRET", "short")
+        .env("DEFAULT_MODEL", "m")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "executor: EXECUTOR_API_SECRET is invalid: must be at least 32 bytes"
+    );
+}
+
 #[tokio::test]
 async fn the_binary_serves_and_stops_on_sigterm() {
     let port = {
@@ -253,6 +336,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .env("PORT", port.to_string())
         .env("WORKSPACE_PATH", dir.path().join("ws"))
         .env("ANTHROPIC_API_KEY", "sk-never-logged")
+        .env("EXECUTOR_INSTANCE_ID", "binary-instance-1")
         .env("LOG_LEVEL", "debug")
         .spawn()
         .unwrap();
@@ -262,6 +346,8 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         if let Ok(r) = reqwest::get(&url).await
             && r.status().is_success()
         {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["instance"], "binary-instance-1", "{body}");
             up = true;
             break;
         }
@@ -290,6 +376,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     assert!(status.0.success(), "{:?}", status.0);
     assert!(status.1.contains("executor listening"), "{}", status.1);
     assert!(!status.1.contains("sk-never-logged"), "a secret was logged");
+    assert!(!status.1.contains(API_SECRET), "the API secret was logged");
 }
 
 /// `AGENT_UID`/`AGENT_GID`: the agent runs as that user, with no supplementary groups, in a

@@ -3,10 +3,17 @@
 //!
 //! The container runs `EXECUTOR_IMAGE` as a non-root user (`EXECUTOR_USER`), with every capability
 //! dropped, `no-new-privileges`, memory/CPU/process limits, the run's workspace bind-mounted at
-//! `/workspace`, and the executor's port published on the host (127.0.0.1 unless
-//! `EXECUTOR_PUBLISHED_HOST` names another host) where the manager reaches it. Containers carry
+//! `/workspace`, and the executor's port published on `EXECUTOR_PUBLISH_ADDRESS` (default
+//! 127.0.0.1) where the manager reaches it as `EXECUTOR_PUBLISHED_HOST`. Containers carry
 //! labels (run, session, user, manager id, lease epoch) so a restarted manager can find and remove
 //! the ones it left behind.
+//!
+//! Isolation between tenants: every container gets its own API secret and instance id
+//! ([`super::Credentials`]), and runs on `EXECUTOR_NETWORK`, a bridge created at start-up with
+//! inter-container traffic off (`com.docker.network.bridge.enable_icc=false`) and a fixed
+//! interface name (`wc-` + a hash of the network's name) that the manager's firewall
+//! ([`super::firewall`], `EXECUTOR_EGRESS_POLICY`) names. An existing network that allows
+//! inter-container traffic is refused.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +21,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -23,10 +30,12 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
+use super::firewall::{self, Guard, Rules};
 use super::{
-    ExecutorHandle, ExitInfo, LaunchSpec, Launched, Orphan, PoolSpec, Runtime, RuntimeError,
+    Credentials, Endpoint, ExecutorHandle, ExitInfo, LaunchSpec, Launched, Orphan, PoolSpec,
+    Runtime, RuntimeError,
 };
-use crate::config::Settings;
+use crate::config::{EgressPolicy, Settings};
 
 pub const LABEL_RUN: &str = "workcell.run_id";
 pub const LABEL_SESSION: &str = "workcell.session_id";
@@ -39,6 +48,21 @@ pub const LABEL_POOL_SLOT: &str = "workcell.pool_slot";
 /// Seconds a stopped container gets between SIGTERM and SIGKILL.
 const STOP_GRACE_SECONDS: i32 = 10;
 
+/// The network option that must be `false` on `EXECUTOR_NETWORK`.
+pub const OPTION_ICC: &str = "com.docker.network.bridge.enable_icc";
+/// The network option naming its bridge interface.
+pub const OPTION_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+/// On the network the manager created.
+pub const LABEL_NETWORK: &str = "workcell.executor_network";
+
+/// The bridge interface name the manager gives `network`: `wc-` + 8 hex digits of its SHA-256
+/// (interface names have at most 15 characters).
+pub fn bridge_name(network: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(network.as_bytes());
+    format!("wc-{}", &hex::encode(digest)[..8])
+}
+
 /// Container settings taken from [`Settings`].
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
@@ -50,6 +74,11 @@ pub struct DockerConfig {
     pub pids_limit: i64,
     pub user: String,
     pub manager_id: String,
+    pub network: String,
+    pub publish_address: String,
+    pub egress_policy: EgressPolicy,
+    pub egress_deny: Vec<String>,
+    pub egress_host_ports: Vec<u16>,
 }
 
 impl DockerConfig {
@@ -65,16 +94,11 @@ impl DockerConfig {
             pids_limit: s.executor_pids_limit,
             user: s.executor_user.clone(),
             manager_id: s.worker_id().to_owned(),
-        }
-    }
-
-    /// The host address the port is published on: loopback when the manager reaches executors
-    /// through a loopback name, else every interface (e.g. `host.docker.internal` from a
-    /// container).
-    fn bind_ip(&self) -> &'static str {
-        match self.published_host.as_str() {
-            "localhost" | "127.0.0.1" | "::1" => "127.0.0.1",
-            _ => "0.0.0.0",
+            network: s.executor_network.clone(),
+            publish_address: s.executor_publish_address.clone(),
+            egress_policy: s.executor_egress_policy,
+            egress_deny: s.egress_deny().unwrap_or_default(),
+            egress_host_ports: s.egress_host_ports().unwrap_or_default(),
         }
     }
 }
@@ -82,6 +106,8 @@ impl DockerConfig {
 pub struct DockerRuntime {
     docker: Docker,
     config: DockerConfig,
+    /// The bridge interface of `EXECUTOR_NETWORK`.
+    bridge: String,
 }
 
 fn launch_err(what: &str, e: DockerError) -> RuntimeError {
@@ -97,14 +123,24 @@ impl DockerRuntime {
             .ping()
             .await
             .map_err(|e| RuntimeError::Daemon(e.to_string()))?;
-        Ok(Self { docker, config })
+        let bridge = ensure_network(&docker, &config.network).await?;
+        Ok(Self {
+            docker,
+            config,
+            bridge,
+        })
+    }
+
+    /// The bridge interface executors' traffic enters the host through.
+    pub fn bridge(&self) -> &str {
+        &self.bridge
     }
 
     pub fn container_name(run_id: Uuid) -> String {
         format!("workcell-run-{run_id}")
     }
 
-    fn create_body(&self, spec: &LaunchSpec) -> ContainerCreateBody {
+    fn create_body(&self, spec: &LaunchSpec, credentials: &Credentials) -> ContainerCreateBody {
         let labels = HashMap::from([
             (LABEL_RUN.to_owned(), spec.run_id.to_string()),
             (LABEL_SESSION.to_owned(), spec.session_id.to_string()),
@@ -113,23 +149,38 @@ impl DockerRuntime {
             (LABEL_EPOCH.to_owned(), spec.epoch.to_string()),
         ]);
         let bind = format!("{}:/workspace:rw", spec.workspace.display());
-        self.body(&spec.env, labels, bind, "/workspace", "/workspace")
+        self.body(
+            &spec.env,
+            credentials,
+            labels,
+            bind,
+            "/workspace",
+            "/workspace",
+        )
     }
 
     /// A pooled container: its slot directory at `/slot`, the workspace (moved in later) at
     /// `/slot/workspace`, labelled with the manager and the slot only.
-    fn pool_body(&self, spec: &PoolSpec) -> ContainerCreateBody {
+    fn pool_body(&self, spec: &PoolSpec, credentials: &Credentials) -> ContainerCreateBody {
         let labels = HashMap::from([
             (LABEL_MANAGER.to_owned(), self.config.manager_id.clone()),
             (LABEL_POOL_SLOT.to_owned(), spec.slot_id.to_string()),
         ]);
         let bind = format!("{}:/slot:rw", spec.slot_dir.display());
-        self.body(&spec.env, labels, bind, "/slot/workspace", "/slot")
+        self.body(
+            &spec.env,
+            credentials,
+            labels,
+            bind,
+            "/slot/workspace",
+            "/slot",
+        )
     }
 
     fn body(
         &self,
         env: &std::collections::BTreeMap<String, String>,
+        credentials: &Credentials,
         labels: HashMap<String, String>,
         bind: String,
         workspace: &str,
@@ -141,10 +192,11 @@ impl DockerRuntime {
         env.push(format!("WORKSPACE_PATH={workspace}"));
         env.push("HOST=0.0.0.0".into());
         env.push(format!("PORT={}", c.container_port));
+        env.extend(credentials.env().map(|(k, v)| format!("{k}={v}")));
         let ports = HashMap::from([(
             port_key.clone(),
             Some(vec![PortBinding {
-                host_ip: Some(c.bind_ip().to_owned()),
+                host_ip: Some(c.publish_address.clone()),
                 host_port: Some(String::new()),
             }]),
         )]);
@@ -158,6 +210,7 @@ impl DockerRuntime {
             host_config: Some(HostConfig {
                 binds: Some(vec![bind]),
                 port_bindings: Some(ports),
+                network_mode: Some(c.network.clone()),
                 memory: Some(c.memory_bytes),
                 // No swap beyond the memory limit: an over-limit run is OOM-killed, not slowed.
                 memory_swap: Some(c.memory_bytes),
@@ -173,7 +226,12 @@ impl DockerRuntime {
     }
 
     /// Creates and starts a container named `name`, and finds its published port.
-    async fn start(&self, name: &str, body: ContainerCreateBody) -> Result<Launched, RuntimeError> {
+    async fn start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        credentials: Credentials,
+    ) -> Result<Launched, RuntimeError> {
         // A container of an earlier attempt under this name on this host.
         self.remove(name).await;
         let opts = CreateContainerOptionsBuilder::new().name(name).build();
@@ -196,7 +254,10 @@ impl DockerRuntime {
         };
         tracing::info!(container = %name, port, "executor container started");
         Ok(Launched {
-            base_url: format!("http://{}:{port}", self.config.published_host),
+            endpoint: Endpoint {
+                base_url: format!("http://{}:{port}", self.config.published_host),
+                credentials,
+            },
             handle: Box::new(ContainerHandle {
                 docker: self.docker.clone(),
                 id,
@@ -236,6 +297,72 @@ impl DockerRuntime {
     }
 }
 
+/// Finds or creates `network` and returns its bridge interface. Created: a bridge without IPv6,
+/// inter-container traffic off, interface [`bridge_name`]. Existing: refused unless it is a
+/// bridge with `enable_icc=false`; its interface is its `bridge.name` option, else Docker's
+/// `br-<id prefix>`.
+pub async fn ensure_network(docker: &Docker, network: &str) -> Result<String, RuntimeError> {
+    let refuse = |why: String| RuntimeError::Network(format!("`{network}` {why}"));
+    for attempt in 0..2 {
+        match docker.inspect_network(network, None).await {
+            Ok(info) => {
+                let options = info.options.unwrap_or_default();
+                if info.driver.as_deref() != Some("bridge") {
+                    return Err(refuse(format!(
+                        "is not a bridge network (driver {:?}); remove it or name another",
+                        info.driver.unwrap_or_default()
+                    )));
+                }
+                if options.get(OPTION_ICC).map(String::as_str) != Some("false") {
+                    return Err(refuse(format!(
+                        "lets containers reach each other ({OPTION_ICC} is not false); remove \
+                         it (docker network rm {network}) so the manager creates it, or name \
+                         another"
+                    )));
+                }
+                return Ok(match options.get(OPTION_BRIDGE_NAME) {
+                    Some(name) if !name.is_empty() => name.clone(),
+                    _ => {
+                        let id = info.id.unwrap_or_default();
+                        format!("br-{}", id.get(..12).unwrap_or(&id))
+                    }
+                });
+            }
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) if attempt == 0 => {
+                let bridge = bridge_name(network);
+                let request = NetworkCreateRequest {
+                    name: network.to_owned(),
+                    driver: Some("bridge".into()),
+                    enable_ipv6: Some(false),
+                    options: Some(HashMap::from([
+                        (OPTION_ICC.to_owned(), "false".to_owned()),
+                        (OPTION_BRIDGE_NAME.to_owned(), bridge.clone()),
+                    ])),
+                    labels: Some(HashMap::from([(
+                        LABEL_NETWORK.to_owned(),
+                        "true".to_owned(),
+                    )])),
+                    ..Default::default()
+                };
+                match docker.create_network(request).await {
+                    Ok(_) => {
+                        tracing::info!(network, bridge, "created the executor network");
+                    }
+                    // Another manager created it meanwhile: inspect it again.
+                    Err(DockerError::DockerResponseServerError {
+                        status_code: 409, ..
+                    }) => {}
+                    Err(e) => return Err(refuse(format!("cannot be created: {e}"))),
+                }
+            }
+            Err(e) => return Err(refuse(format!("cannot be inspected: {e}"))),
+        }
+    }
+    Err(refuse("cannot be found or created".into()))
+}
+
 /// Makes the workspace writable by the container's user (`uid[:gid]`).
 pub fn hand_over(workspace: &Path, user: &str) -> std::io::Result<()> {
     let mut parts = user.split(':');
@@ -262,6 +389,30 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
+    fn isolate(&self, manager_port: u16) -> BoxFuture<'_, Result<Option<Guard>, RuntimeError>> {
+        Box::pin(async move {
+            if self.config.egress_policy == EgressPolicy::Open {
+                tracing::warn!(
+                    bridge = %self.bridge,
+                    "EXECUTOR_EGRESS_POLICY=open: no firewall; executors reach every port of this \
+                     host and link-local addresses (development only)"
+                );
+                return Ok(None);
+            }
+            let rules = Rules {
+                bridge: self.bridge.clone(),
+                deny: self.config.egress_deny.clone(),
+                manager_port,
+                host_ports: self.config.egress_host_ports.clone(),
+            };
+            tokio::task::spawn_blocking(move || firewall::install(&rules))
+                .await
+                .map_err(|e| RuntimeError::Isolation(e.to_string()))?
+                .map(Some)
+                .map_err(|e| RuntimeError::Isolation(e.to_string()))
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), RuntimeError>> {
         Box::pin(async move {
             self.docker
@@ -283,7 +434,9 @@ impl Runtime for DockerRuntime {
                     RuntimeError::Launch(format!("cannot hand the workspace over: {e}"))
                 })?;
             let name = Self::container_name(spec.run_id);
-            self.start(&name, self.create_body(spec)).await
+            let credentials = Credentials::generate();
+            let body = self.create_body(spec, &credentials);
+            self.start(&name, body, credentials).await
         })
     }
 
@@ -293,7 +446,9 @@ impl Runtime for DockerRuntime {
     ) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
             let name = format!("workcell-pool-{}", spec.slot_id.simple());
-            self.start(&name, self.pool_body(spec)).await
+            let credentials = Credentials::generate();
+            let body = self.pool_body(spec, &credentials);
+            self.start(&name, body, credentials).await
         })
     }
 

@@ -1,7 +1,10 @@
 //! `EXECUTOR_RUNTIME=process`: the executor binary as a child process on this host.
 //!
-//! No isolation at all: the agent runs with this manager's user, file system and network. For
-//! development and tests only; a warning says so at start-up and at every launch.
+//! No isolation at all: the agent runs with this manager's user, file system and network (it
+//! reaches every port of this host and every other executor; `EXECUTOR_EGRESS_POLICY` does not
+//! apply). The API secret still keeps one executor's API closed to another's agent, as far as
+//! that agent cannot read the executor's environment. For development and tests only; a warning
+//! says so at start-up (an error-level one with `ENVIRONMENT=production`) and at every launch.
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -12,7 +15,10 @@ use tokio::process::{Child, Command};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{ExecutorHandle, ExitInfo, LaunchSpec, Launched, PoolSpec, Runtime, RuntimeError};
+use super::{
+    Credentials, Endpoint, ExecutorHandle, ExitInfo, LaunchSpec, Launched, PoolSpec, Runtime,
+    RuntimeError,
+};
 
 /// Variables of the manager's own environment the executor process inherits; nothing else does
 /// (in particular not `INTERNAL_API_TOKEN` or the S3 keys).
@@ -69,7 +75,7 @@ impl Runtime for ProcessRuntime {
     fn launch<'a>(&'a self, spec: &'a LaunchSpec) -> BoxFuture<'a, Result<Launched, RuntimeError>> {
         Box::pin(async move {
             let launched = self.spawn(&spec.env, &spec.workspace, &spec.workspace)?;
-            tracing::warn!(run_id = %spec.run_id, executor = %launched.base_url, "executor started as an unisolated child process");
+            tracing::warn!(run_id = %spec.run_id, executor = %launched.endpoint.base_url, "executor started as an unisolated child process");
             Ok(launched)
         })
     }
@@ -81,7 +87,7 @@ impl Runtime for ProcessRuntime {
         Box::pin(async move {
             let launched =
                 self.spawn(&spec.env, &spec.slot_dir.join("workspace"), &spec.slot_dir)?;
-            tracing::warn!(slot = %spec.slot_id, executor = %launched.base_url, "pooled executor started as an unisolated child process");
+            tracing::warn!(slot = %spec.slot_id, executor = %launched.endpoint.base_url, "pooled executor started as an unisolated child process");
             Ok(launched)
         })
     }
@@ -96,6 +102,7 @@ impl ProcessRuntime {
         cwd: &Path,
     ) -> Result<Launched, RuntimeError> {
         let port = free_port()?;
+        let credentials = Credentials::generate();
         let mut cmd = Command::new(&self.executor_bin);
         cmd.env_clear();
         for var in PASSTHROUGH {
@@ -107,6 +114,7 @@ impl ProcessRuntime {
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("WORKSPACE_PATH", workspace)
+            .envs(credentials.env())
             .current_dir(cwd)
             .stdin(Stdio::null())
             .kill_on_drop(true)
@@ -116,7 +124,10 @@ impl ProcessRuntime {
             RuntimeError::Launch(format!("cannot start `{}`: {e}", self.executor_bin))
         })?;
         Ok(Launched {
-            base_url: format!("http://127.0.0.1:{port}"),
+            endpoint: Endpoint {
+                base_url: format!("http://127.0.0.1:{port}"),
+                credentials,
+            },
             handle: Box::new(ProcessHandle { child, exit: None }),
         })
     }

@@ -184,6 +184,13 @@ impl Harness {
             // Off unless a test turns it on: most tests expect the executor gone after a run.
             ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
         ]);
+        if container_gateway.is_some() {
+            // The model server listens on the host: the executors' firewall lets them through.
+            mv.push((
+                "EXECUTOR_EGRESS_HOST_PORTS".into(),
+                llm.addr().port().to_string(),
+            ));
+        }
         let manager_id = extra
             .iter()
             .find(|(k, _)| *k == "MANAGER_ID")

@@ -248,6 +248,11 @@ impl Stack {
                 env.push(("EXECUTOR_RUNTIME".into(), "docker".into()));
                 env.push(("EXECUTOR_IMAGE".into(), image.into()));
                 env.push(("EXECUTOR_PUBLISHED_HOST".into(), "127.0.0.1".into()));
+                // The model server listens on the host: the executors' firewall lets them through.
+                env.push((
+                    "EXECUTOR_EGRESS_HOST_PORTS".into(),
+                    llm.addr().port().to_string(),
+                ));
                 if let Ok(h) = std::env::var("DOCKER_HOST") {
                     env.push(("DOCKER_HOST".into(), h));
                 }

@@ -209,6 +209,10 @@ pub fn assert_well_formed(events: &[RunEvent]) -> Vec<&'static str> {
 /// An executor served in-process on 127.0.0.1:0.
 pub struct Executor {
     pub url: String,
+    /// `EXECUTOR_API_SECRET`: sent by [`Executor::get`] and [`Executor::post`].
+    pub secret: String,
+    /// `EXECUTOR_INSTANCE_ID`, answered by `/health`.
+    pub instance: String,
     pub tasks: TaskManager,
     pub workspace: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -218,6 +222,8 @@ pub struct Executor {
 impl Executor {
     pub async fn start(settings: Settings) -> Self {
         let workspace = settings.workspace_path.clone();
+        let secret = settings.executor_api_secret.clone();
+        let instance = settings.instance_id().to_owned();
         let tasks = TaskManager::new(Arc::new(settings)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -231,6 +237,8 @@ impl Executor {
         });
         Self {
             url,
+            secret,
+            instance,
             tasks,
             workspace,
             stop: Some(tx),
@@ -248,19 +256,41 @@ impl Executor {
         }
     }
 
+    /// `POST` with the API secret.
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = reqwest::Client::new()
+        self.post_as(Some(&self.secret), path, body).await
+    }
+
+    /// `GET` with the API secret.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(Some(&self.secret), path).await
+    }
+
+    /// `POST` with `bearer` as the secret (none: no `Authorization` header).
+    pub async fn post_as(
+        &self,
+        bearer: Option<&str>,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new()
             .post(format!("{}{path}", self.url))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+            .json(body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let response = req.send().await.unwrap();
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = reqwest::get(format!("{}{path}", self.url)).await.unwrap();
+    /// `GET` with `bearer` as the secret (none: no `Authorization` header).
+    pub async fn get_as(&self, bearer: Option<&str>, path: &str) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", self.url));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let response = req.send().await.unwrap();
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
         (status, response.json().await.unwrap_or(Value::Null))
     }
