@@ -31,6 +31,8 @@ pub enum RuntimeError {
     Refused { status: u16, body: String },
     #[error("the executor is unreachable: {0}")]
     Unreachable(String),
+    #[error("could not pause or resume the executor: {0}")]
+    Freeze(String),
 }
 
 /// What a runtime needs to start the executor of one run.
@@ -92,6 +94,17 @@ pub trait ExecutorHandle: Send {
     /// inside the container), to put in front of the run's error.
     fn diagnose(&mut self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async { None })
+    }
+    /// Pauses every process of the executor until [`ExecutorHandle::thaw`], so that nothing it
+    /// left running changes the workspace while it is exported (docker: the cgroup freezer;
+    /// process: SIGSTOP to its process group). Only a convenience: the export never follows a
+    /// link, frozen or not. The default does nothing.
+    fn freeze(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Resumes what [`ExecutorHandle::freeze`] paused. The default does nothing.
+    fn thaw(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
