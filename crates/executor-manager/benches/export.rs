@@ -6,7 +6,14 @@
 //! ```sh
 //! cargo bench -p executor-manager --bench export
 //! BENCH_SMOKE=1 cargo test -p executor-manager --bench export -- --bench   # small sizes
+//! BENCH_ZIP64=1 cargo bench -p executor-manager --bench export   # opt-in ZIP64 case (below)
 //! ```
+//!
+//! `BENCH_ZIP64=1` instead exports a workspace that needs ZIP64 on every count: a 5 GiB sparse
+//! file (an entry over 4 GiB, and entries after it at offsets over 4 GiB) and 70,000 small files
+//! (more than 65,535 entries), then checks the stored archive with Info-ZIP's `unzip -t` and
+//! Python's zipfile. It writes about 15 GB to disk (the archive's temporary file and the two
+//! big objects in s3s-fs's directory) and is not part of the smoke run.
 //!
 //! Target: the re-export after one change uploads only that file (plus what every export writes:
 //! `manifest.json`, `latest.json` and `archive.zip`).
@@ -151,6 +158,9 @@ async fn main() {
         return;
     }
     let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    if std::env::var("BENCH_ZIP64").is_ok_and(|v| v == "1") {
+        return zip64_case().await;
+    }
     let (files, total): (usize, usize) = if smoke {
         // Above the multipart threshold, so the archive's copy path runs too.
         (50, 20_000_000)
@@ -272,5 +282,88 @@ async fn main() {
         mb((per_file * files) as u64),
         mb(second.file_bytes),
         mb(archive_sent)
+    );
+}
+
+/// The opt-in ZIP64 case; see the module documentation.
+async fn zip64_case() {
+    const BIG: u64 = 5 * 1024 * 1024 * 1024;
+    const SMALL: usize = 70_000;
+    let server = s3::s3s_fs().await;
+    let exporter = Exporter::new(
+        &S3Settings {
+            endpoint: server.endpoint.clone(),
+            access_key: "test-access".into(),
+            secret_key: "test-secret".into(),
+            bucket: s3::BUCKET.into(),
+            region: "us-east-1".into(),
+            force_path_style: true,
+        },
+        true,
+    );
+    let ws = tempfile::tempdir().expect("workspace");
+    // `a-big.bin` sorts first: every small entry lies beyond 4 GiB in the archive.
+    let big = std::fs::File::create(ws.path().join("a-big.bin")).unwrap();
+    big.set_len(BIG).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&big, b"the end", BIG - 7).unwrap();
+    drop(big);
+    for i in 0..SMALL {
+        let dir = ws.path().join(format!("d{:03}", i % 500));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i:05}.txt")), format!("file {i}\n")).unwrap();
+    }
+    println!(
+        "ZIP64 case: one {} GiB sparse file and {SMALL} small files",
+        BIG >> 30
+    );
+    let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let f = export(&exporter, ws.path(), "ZIP64 export", user, session).await;
+    print(&f);
+    assert_eq!(f.summary.files, SMALL + 1);
+
+    // The stored archive, straight from s3s-fs's directory (not 5 GB through memory).
+    let path = server.root().join(s3::BUCKET).join(&f.summary.archive_key);
+    let started = Instant::now();
+    let out = std::process::Command::new("unzip")
+        .arg("-tq")
+        .arg(&path)
+        .output()
+        .expect("unzip");
+    assert!(
+        out.status.success(),
+        "unzip -t: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); i = z.infolist(); \
+             b = z.getinfo('a-big.bin'); f = z.open(b); f.seek(b.file_size - 7); \
+             assert f.read() == b'the end'; \
+             assert z.read('d123/f00123.txt') == b'file 123\\n'; \
+             print(len(i), b.file_size, i[-1].header_offset)",
+        )
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<u64> = printed
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(fields[0], SMALL as u64 + 1);
+    assert_eq!(fields[1], BIG);
+    assert!(fields[2] > u32::MAX as u64, "{printed}");
+    println!(
+        "archive checked by unzip -t and Python's zipfile in {:.1} s: {} entries, last at offset {}",
+        started.elapsed().as_secs_f64(),
+        fields[0],
+        fields[2]
     );
 }

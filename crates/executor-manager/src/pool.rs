@@ -4,9 +4,10 @@
 //! A started container cannot get a new bind mount, so each pooled executor mounts its own empty
 //! slot directory, `WORKSPACE_ROOT/pool/<manager>/<slot>` (at `/slot` in a container), and its
 //! workspace is `<slot>/workspace`, which does not exist yet. When a run takes it, the run's
-//! workspace directory is renamed into the slot (same file system: atomic, instant) after an
-//! `owner` file naming `{user}/{session}` is written there; after the run it is renamed back
-//! to `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
+//! workspace directory is renamed into the slot (same file system: atomic, instant) after the
+//! slot's owner `{user}/{session}` is recorded in the manager's own ledger
+//! (`WORKSPACE_ROOT/managers/<manager>/slots/<slot>`, [`SlotOwners`]); after the run it is renamed
+//! back to `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
 //!
 //! Invariants:
 //! - a slot serves one session for its whole life: after its first run the executor is either
@@ -14,8 +15,12 @@
 //! - a workspace is never deleted with a slot: disposing of a slot (and start-up recovery, for
 //!   slots of an earlier life of this manager) renames a workspace still in it back first (next
 //!   to an existing workspace, under `workspace.recovered-<slot>`, rather than over it);
-//! - the slot directory belongs to the manager (mode 0755): the executor's user can write only
-//!   in the workspace inside it.
+//! - where a workspace goes back to is read from the ledger only, never from a file in the slot
+//!   (the executor can reach the slot; a forged owner there must not move a workspace to another
+//!   session). A slot holding a workspace without a ledger record is left in place with an
+//!   error, never guessed; the record is removed only once the slot is gone;
+//! - the slot directory belongs to the manager (mode 0755, set explicitly): the executor's user
+//!   can write only in the workspace inside it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -27,6 +32,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::ledger::SlotOwners;
 use crate::runtime::{ExecutorClient, PoolSpec, Runtime};
 use crate::warm::{Executor, Origin};
 
@@ -34,7 +40,6 @@ use crate::warm::{Executor, Origin};
 /// (docker) or `EXECUTOR_BIN` (process). The only one so far.
 pub const DEFAULT_PROFILE: &str = "default";
 
-const OWNER_FILE: &str = "owner";
 const WORKSPACE_DIR: &str = "workspace";
 
 /// One pooled executor's directory.
@@ -43,6 +48,7 @@ pub struct Slot {
     pub id: Uuid,
     pub dir: PathBuf,
     workspace_root: PathBuf,
+    owners: SlotOwners,
 }
 
 /// `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
@@ -60,9 +66,9 @@ impl Slot {
         self.dir.join(WORKSPACE_DIR)
     }
 
-    /// Moves the session's workspace into the slot.
+    /// Moves the session's workspace into the slot, its owner recorded in the ledger first.
     pub async fn assign(&self, user: Uuid, session: Uuid, workspace: &Path) -> std::io::Result<()> {
-        tokio::fs::write(self.dir.join(OWNER_FILE), format!("{user}/{session}")).await?;
+        self.owners.record(self.id, user, session).await?;
         tokio::fs::rename(workspace, self.workspace()).await
     }
 
@@ -76,23 +82,31 @@ impl Slot {
 
     /// Gives back a workspace still in the slot, then removes the slot directory.
     pub async fn dispose(self) {
-        recover(&self.dir, &self.workspace_root).await;
+        recover(&self.dir, self.id, &self.workspace_root, &self.owners).await;
     }
 }
 
-/// Returns the workspace of slot directory `dir` (if any) to its session, then removes `dir`.
-async fn recover(dir: &Path, workspace_root: &Path) {
+/// Returns the workspace of slot `id` (directory `dir`), if any, to the session the ledger names,
+/// then removes `dir` and the ledger record.
+async fn recover(dir: &Path, id: Uuid, workspace_root: &Path, owners: &SlotOwners) {
     let inside = dir.join(WORKSPACE_DIR);
-    if tokio::fs::try_exists(&inside).await.unwrap_or(false) {
-        let owner = tokio::fs::read_to_string(dir.join(OWNER_FILE))
-            .await
-            .unwrap_or_default();
-        let parsed = owner
-            .trim()
-            .split_once('/')
-            .and_then(|(u, s)| Some((u.parse::<Uuid>().ok()?, s.parse::<Uuid>().ok()?)));
-        let Some((user, session)) = parsed else {
-            tracing::error!(slot = %dir.display(), "a slot holds a workspace without a valid owner; leaving it in place");
+    let held = match tokio::fs::symlink_metadata(&inside).await {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => {
+            // Not a workspace (only an unisolated executor could have put it there): nothing
+            // to give back, and never followed.
+            tracing::warn!(slot = %dir.display(), "a slot's workspace is not a directory; removing it with the slot");
+            false
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            tracing::error!(slot = %dir.display(), error = %e, "cannot look into a pool slot; leaving it in place");
+            return;
+        }
+    };
+    if held {
+        let Some((user, session)) = owners.owner(id).await else {
+            tracing::error!(slot = %dir.display(), "a slot holds a workspace but the ledger records no owner; leaving it in place");
             return;
         };
         let target = canonical(workspace_root, user, session);
@@ -117,7 +131,17 @@ async fn recover(dir: &Path, workspace_root: &Path) {
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(slot = %dir.display(), error = %e, "cannot remove a pool slot");
+        return;
     }
+    owners.remove(id).await;
+}
+
+/// Creates a slot directory owned by the manager, mode 0755 whatever the umask: the executor's
+/// user may traverse it (to its workspace) but not write in it.
+async fn create_slot_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).await
 }
 
 /// What the pool needs from the manager's settings.
@@ -136,6 +160,7 @@ pub struct PoolConfig {
 /// The pooled executors of one profile.
 pub struct Pool {
     config: PoolConfig,
+    owners: SlotOwners,
     runtime: Arc<dyn Runtime>,
     executor: ExecutorClient,
     ready: Mutex<VecDeque<Executor>>,
@@ -167,7 +192,14 @@ pub fn manager_dir_name(manager_id: &str) -> String {
 
 impl Pool {
     pub fn new(config: PoolConfig, runtime: Arc<dyn Runtime>) -> Arc<Self> {
+        // `config.dir` is `WORKSPACE_ROOT/pool/<manager>`: the same `<manager>` names the ledger.
+        let manager = config
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Arc::new(Self {
+            owners: SlotOwners::new(&config.workspace_root, &manager),
             config,
             runtime,
             executor: ExecutorClient::new(),
@@ -201,14 +233,31 @@ impl Pool {
     }
 
     /// At start-up, before the first start: slots of an earlier life of this manager give their
-    /// workspaces back and are removed (their containers go with the runtime's reconciliation).
+    /// workspaces back (to the owners in the ledger) and are removed (their containers go with
+    /// the runtime's reconciliation); records of slots that are gone are dropped.
     pub async fn recover(&self) {
-        let Ok(mut entries) = tokio::fs::read_dir(&self.config.dir).await else {
-            return;
-        };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            tracing::warn!(slot = %entry.path().display(), "removing a pool slot left by an earlier run of this manager");
-            recover(&entry.path(), &self.config.workspace_root).await;
+        if let Ok(mut entries) = tokio::fs::read_dir(&self.config.dir).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let path = entry.path();
+                let Some(id) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<Uuid>().ok())
+                else {
+                    tracing::error!(path = %path.display(), "not a pool slot; leaving it in place");
+                    continue;
+                };
+                tracing::warn!(slot = %path.display(), "removing a pool slot left by an earlier run of this manager");
+                recover(&path, id, &self.config.workspace_root, &self.owners).await;
+            }
+        }
+        for id in self.owners.slots().await {
+            if !tokio::fs::try_exists(self.config.dir.join(id.simple().to_string()))
+                .await
+                .unwrap_or(true)
+            {
+                self.owners.remove(id).await;
+            }
         }
     }
 
@@ -241,6 +290,7 @@ impl Pool {
             id: slot_id,
             dir: self.config.dir.join(slot_id.simple().to_string()),
             workspace_root: self.config.workspace_root.clone(),
+            owners: self.owners.clone(),
         };
         match self.launch(&slot).await {
             Ok(executor) if !self.stop.is_cancelled() => {
@@ -261,7 +311,7 @@ impl Pool {
     }
 
     async fn launch(&self, slot: &Slot) -> Result<Executor, String> {
-        if let Err(e) = tokio::fs::create_dir_all(&slot.dir).await {
+        if let Err(e) = create_slot_dir(&slot.dir).await {
             return Err(format!("cannot create {}: {e}", slot.dir.display()));
         }
         // The workspace is moved out of the slot after each run, so a CLI started ahead there
@@ -277,6 +327,7 @@ impl Pool {
             id: slot.id,
             dir: slot.dir.clone(),
             workspace_root: slot.workspace_root.clone(),
+            owners: slot.owners.clone(),
         };
         let launched = match self.runtime.launch_pooled(&spec).await {
             Ok(l) => l,
@@ -337,10 +388,12 @@ mod tests {
         let ws = canonical(root.path(), user, session);
         std::fs::create_dir_all(&ws).unwrap();
         std::fs::write(ws.join("a.txt"), "A").unwrap();
+        let owners = SlotOwners::new(root.path(), "m");
         let slot = |id: Uuid| Slot {
             id,
             dir: root.path().join("pool/m").join(id.simple().to_string()),
             workspace_root: root.path().to_path_buf(),
+            owners: owners.clone(),
         };
         let s = slot(Uuid::new_v4());
         std::fs::create_dir_all(&s.dir).unwrap();
@@ -389,6 +442,78 @@ mod tests {
             std::fs::read_to_string(recovered.join("a.txt")).unwrap(),
             "A"
         );
+        // Every record went with its slot.
+        assert!(owners.slots().await.is_empty());
+    }
+
+    fn pool_at(root: &Path) -> Arc<Pool> {
+        Pool::new(
+            PoolConfig {
+                dir: root.join("pool/m"),
+                workspace_root: root.to_path_buf(),
+                target: 0,
+                concurrency: 1,
+                env: BTreeMap::new(),
+                ready_timeout: Duration::from_secs(1),
+                retry_pause: Duration::from_secs(1),
+            },
+            Arc::new(crate::runtime::process::ProcessRuntime::new("/bin/false")),
+        )
+    }
+
+    #[tokio::test]
+    async fn recovery_trusts_the_ledger_never_a_file_in_the_slot() {
+        let root = tempfile::tempdir().unwrap();
+        let owners = SlotOwners::new(root.path(), "m");
+        let (user, a, b) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let ws_a = canonical(root.path(), user, a);
+        std::fs::create_dir_all(&ws_a).unwrap();
+        std::fs::write(ws_a.join("a.txt"), "A").unwrap();
+        let id = Uuid::new_v4();
+        let s = Slot {
+            id,
+            dir: root.path().join("pool/m").join(id.simple().to_string()),
+            workspace_root: root.path().to_path_buf(),
+            owners: owners.clone(),
+        };
+        create_slot_dir(&s.dir).await.unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&s.dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o755);
+        }
+        s.assign(user, a, &ws_a).await.unwrap();
+        // What an executor with access to the slot might forge (the old `owner` file).
+        std::fs::write(s.dir.join("owner"), format!("{user}/{b}")).unwrap();
+        let dir = s.dir.clone();
+        drop(s); // as after a crash: never disposed of
+        pool_at(root.path()).recover().await;
+        assert!(!dir.exists());
+        assert_eq!(std::fs::read_to_string(ws_a.join("a.txt")).unwrap(), "A");
+        assert!(
+            !canonical(root.path(), user, b).exists(),
+            "went to the forged owner"
+        );
+        assert_eq!(owners.owner(id).await, None);
+
+        // A slot with a workspace and no record: left in place, never guessed.
+        let id = Uuid::new_v4();
+        let dir = root.path().join("pool/m").join(id.simple().to_string());
+        std::fs::create_dir_all(dir.join("workspace")).unwrap();
+        std::fs::write(dir.join("workspace/x"), "X").unwrap();
+        std::fs::write(dir.join("owner"), format!("{user}/{b}")).unwrap();
+        pool_at(root.path()).recover().await;
+        assert_eq!(
+            std::fs::read_to_string(dir.join("workspace/x")).unwrap(),
+            "X"
+        );
+        assert!(!canonical(root.path(), user, b).exists());
+
+        // A record whose slot is gone is dropped.
+        let gone = Uuid::new_v4();
+        owners.record(gone, user, a).await.unwrap();
+        pool_at(root.path()).recover().await;
+        assert_eq!(owners.owner(gone).await, None);
     }
 
     #[test]

@@ -360,8 +360,10 @@ async fn drive(
         Some(slot) if reuse => slot.release(&spec.workspace).await,
         _ => Ok(()),
     };
+    // An executor that stays warm is parked once its workspace was exported (frozen meanwhile).
+    let mut keep = None;
     match released {
-        Ok(()) if reuse => ctx.warm.park(run.user_id, run.session_id, executor).await,
+        Ok(()) if reuse => keep = Some(executor),
         Ok(()) => executor.stop().await,
         Err(e) => {
             tracing::error!(error = %e, "cannot move the workspace out of the pool slot");
@@ -370,7 +372,10 @@ async fn drive(
     }
     drop(running);
     if !matches!(report, Report::Drop | Report::Fenced) {
-        export_workspace(ctx, run, lease, &spec.workspace).await;
+        keep = export_frozen(ctx, run, lease, &spec.workspace, keep).await;
+    }
+    if let Some(executor) = keep {
+        ctx.warm.park(run.user_id, run.session_id, executor).await;
     }
     if let Some(dir) = &session_dir {
         cleanup::touch_marker(dir).await;
@@ -707,6 +712,40 @@ async fn send_report(backend: &BackendClient, lease: &Lease, report: Report) {
             }
         }
     }
+}
+
+/// [`export_workspace`] with `kept` (the executor that stays warm for the session, still running
+/// what the agent left behind) frozen meanwhile, so nothing changes the workspace under the
+/// export. A failure to freeze is logged and the export goes on: the export's walk never follows
+/// a link, frozen or not. An executor that cannot be thawed is stopped (`None`), not parked.
+async fn export_frozen(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    lease: &Lease,
+    workspace: &std::path::Path,
+    kept: Option<Executor>,
+) -> Option<Executor> {
+    let Some(mut executor) = kept else {
+        export_workspace(ctx, run, lease, workspace).await;
+        return None;
+    };
+    if ctx.exporter.is_none() {
+        return Some(executor);
+    }
+    let frozen = match executor.handle.freeze().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot freeze the warm executor; exporting while it runs");
+            false
+        }
+    };
+    export_workspace(ctx, run, lease, workspace).await;
+    if frozen && let Err(e) = executor.handle.thaw().await {
+        tracing::error!(error = %e, "cannot thaw the warm executor after the export; stopping it");
+        executor.stop().await;
+        return None;
+    }
+    Some(executor)
 }
 
 #[cfg(test)]

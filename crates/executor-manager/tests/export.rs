@@ -174,3 +174,70 @@ async fn export_with_a_wrong_secret_is_refused() {
     let err = exporter.export(ws.path(), target).await.unwrap_err();
     assert!(err.to_string().contains("S3"), "{err}");
 }
+
+/// Nothing outside the workspace is ever read: a link to a file or a directory outside is not
+/// followed (and not exported), a FIFO does not hang the export, and a workspace root that is
+/// itself a link fails the export with a clear error.
+#[tokio::test]
+async fn export_never_follows_links_or_opens_special_files() {
+    let s3 = s3s_fs().await;
+    let exporter = Exporter::new(&settings(&s3.endpoint, "test-secret"), true);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outside.path().join("other-user")).unwrap();
+    std::fs::write(outside.path().join("other-user/notes.txt"), "TOP SECRET").unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "TOP SECRET").unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    std::fs::write(w.join("a.txt"), "one").unwrap();
+    std::fs::create_dir(w.join("dir")).unwrap();
+    std::fs::write(w.join("dir/b.txt"), "two").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), w.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", w.join("passwd")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("other-user"), w.join("shared")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("other-user"), w.join("dir/deeper")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(w.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let target = ExportTarget {
+        user_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+        run_id: Uuid::new_v4(),
+    };
+    let s = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        exporter.export(w, target),
+    )
+    .await
+    .expect("the export hung (a FIFO opened for reading?)")
+    .expect("export");
+    let manifest: Manifest =
+        serde_json::from_slice(&get(&exporter, &s.manifest_key).await).unwrap();
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, vec!["a.txt", "dir/b.txt"]);
+    let zip = get(&exporter, &s.archive_key).await;
+    assert_eq!(zip_names(&zip), vec!["a.txt", "dir/b.txt"]);
+    for key in keys(&exporter, &format!("workspaces/{}", target.session_id)).await {
+        let bytes = get(&exporter, &key).await;
+        for needle in [&b"TOP SECRET"[..], b"root:x:0:0"] {
+            assert!(!bytes.windows(needle.len()).any(|x| x == needle), "{key}");
+        }
+    }
+
+    // A workspace that is itself a link (to another workspace) is refused, not followed.
+    let link = outside.path().join("ws-link");
+    std::os::unix::fs::symlink(w, &link).unwrap();
+    let err = exporter
+        .export(
+            &link,
+            ExportTarget {
+                run_id: Uuid::new_v4(),
+                ..target
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+}

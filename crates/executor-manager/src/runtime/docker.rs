@@ -636,4 +636,23 @@ impl ExecutorHandle for ContainerHandle {
             }
         })
     }
+
+    /// `docker pause`: the cgroup freezer stops every process in the container at once.
+    fn freeze(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            self.docker
+                .pause_container(&self.id)
+                .await
+                .map_err(|e| RuntimeError::Freeze(e.to_string()))
+        })
+    }
+
+    fn thaw(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            self.docker
+                .unpause_container(&self.id)
+                .await
+                .map_err(|e| RuntimeError::Freeze(e.to_string()))
+        })
+    }
 }

@@ -192,4 +192,30 @@ impl ExecutorHandle for ProcessHandle {
             }
         })
     }
+
+    /// SIGSTOP to the executor's process group (it leads its own, see `spawn`): the CLI and
+    /// what the agent started stop with it, unless they left the group (`setsid`); those go on,
+    /// which the export's walk copes with.
+    fn freeze(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        let result = self.signal_group(nix::sys::signal::Signal::SIGSTOP);
+        Box::pin(async move { result })
+    }
+
+    fn thaw(&mut self) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        let result = self.signal_group(nix::sys::signal::Signal::SIGCONT);
+        Box::pin(async move { result })
+    }
+}
+
+impl ProcessHandle {
+    fn signal_group(&self, signal: nix::sys::signal::Signal) -> Result<(), RuntimeError> {
+        let pid = self
+            .child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|_| self.exit.is_none())
+            .ok_or_else(|| RuntimeError::Freeze("the executor has exited".into()))?;
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal)
+            .map_err(|e| RuntimeError::Freeze(format!("{signal}: {e}")))
+    }
 }
