@@ -21,6 +21,7 @@ apt_install python3 ca-certificates git curl docker.io docker-compose debootstra
 ensure_postgres
 ensure_claude_cli
 ensure_s3s_fs
+ensure_iptables
 command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
 
 WORK=$(mktemp -d /tmp/workcell-test.XXXXXX)
