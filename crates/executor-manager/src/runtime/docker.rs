@@ -364,7 +364,15 @@ pub async fn ensure_network(docker: &Docker, network: &str) -> Result<String, Ru
 }
 
 /// Makes the workspace writable by the container's user (`uid[:gid]`).
+///
+/// The manager does this as root over a tree the agent wrote, so it never follows a symbolic
+/// link: every entry is changed relative to its parent directory's descriptor
+/// (`fchownat(AT_SYMLINK_NOFOLLOW)`: a link is changed itself, never what it points to) and
+/// directories are entered with `O_NOFOLLOW`, so an entry swapped for a link while the walk runs
+/// is changed or skipped, and the walk never leaves the workspace. One descriptor is open per
+/// level of nesting.
 pub fn hand_over(workspace: &Path, user: &str) -> std::io::Result<()> {
+    use rustix::fs::{Gid, Mode, Uid};
     let mut parts = user.split(':');
     let uid = parts.next().and_then(|u| u.parse::<u32>().ok());
     let gid = parts.next().and_then(|g| g.parse::<u32>().ok());
@@ -372,16 +380,109 @@ pub fn hand_over(workspace: &Path, user: &str) -> std::io::Result<()> {
         // A user name: nothing to map on the host side.
         return Ok(());
     };
-    fn walk(p: &Path, uid: u32, gid: Option<u32>) -> std::io::Result<()> {
-        std::os::unix::fs::lchown(p, Some(uid), gid)?;
-        if p.is_dir() && !p.is_symlink() {
-            for entry in std::fs::read_dir(p)? {
-                walk(&entry?.path(), uid, gid)?;
-            }
+    let (uid, gid) = (Uid::from_raw(uid), gid.map(Gid::from_raw));
+    let root = rustix::fs::openat(rustix::fs::CWD, workspace, HAND_OVER_DIR, Mode::empty())?;
+    rustix::fs::fchown(&root, Some(uid), gid)?;
+    hand_over_dir(&root, uid, gid, 0)
+}
+
+const HAND_OVER_DIR: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// Deeper than this, the rest is left as it is (and logged): a tree nested so deep is no work.
+const HAND_OVER_MAX_DEPTH: usize = 256;
+
+fn hand_over_dir(
+    dir: &std::os::fd::OwnedFd,
+    uid: rustix::fs::Uid,
+    gid: Option<rustix::fs::Gid>,
+    depth: usize,
+) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, Dir, FileType, Mode};
+    use rustix::io::Errno;
+    let mut subdirs = Vec::new();
+    let mut entries = Dir::read_from(dir)?;
+    while let Some(entry) = entries.read() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
         }
-        Ok(())
+        match rustix::fs::chownat(dir, name, Some(uid), gid, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(()) => {}
+            // Removed while the walk ran.
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Directory => true,
+            FileType::Unknown => rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            _ => false,
+        };
+        if is_dir {
+            subdirs.push(name.to_owned());
+        }
     }
-    walk(workspace, uid, gid)
+    drop(entries);
+    for name in subdirs {
+        if depth + 1 > HAND_OVER_MAX_DEPTH {
+            tracing::warn!("workspace nested too deep; its deepest directories keep their owner");
+            break;
+        }
+        match rustix::fs::openat(dir, name.as_c_str(), HAND_OVER_DIR, Mode::empty()) {
+            Ok(child) => hand_over_dir(&child, uid, gid, depth + 1)?,
+            // Swapped for a link or a file, or removed, while the walk ran: not followed.
+            Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod hand_over_tests {
+    use super::hand_over;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn hands_over_the_tree_and_never_follows_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "x").unwrap();
+        let ws = tmp.path().join("workspace");
+        std::fs::create_dir_all(ws.join("a/b")).unwrap();
+        std::fs::write(ws.join("a/b/f.txt"), "y").unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("link-to-dir")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), ws.join("a/link-to-file")).unwrap();
+        let before = std::fs::metadata(outside.join("secret")).unwrap();
+        let (uid, gid) = (before.uid() + 4242, before.gid() + 4242);
+        hand_over(&ws, &format!("{uid}:{gid}")).unwrap();
+        for p in ["", "a", "a/b", "a/b/f.txt"] {
+            let m = std::fs::symlink_metadata(ws.join(p)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (uid, gid), "{p}");
+        }
+        // The links themselves change hands; what they point to does not.
+        let link = std::fs::symlink_metadata(ws.join("link-to-dir")).unwrap();
+        assert_eq!(link.uid(), uid);
+        for p in [outside.clone(), outside.join("secret")] {
+            let m = std::fs::metadata(&p).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid()),
+                (before.uid(), before.gid()),
+                "{}",
+                p.display()
+            );
+        }
+        // A workspace that is itself a link is refused.
+        let linked = tmp.path().join("linked-workspace");
+        std::os::unix::fs::symlink(&outside, &linked).unwrap();
+        assert!(hand_over(&linked, &format!("{uid}:{gid}")).is_err());
+        assert_eq!(std::fs::metadata(&outside).unwrap().uid(), before.uid());
+    }
 }
 
 impl Runtime for DockerRuntime {
