@@ -442,49 +442,6 @@ fn hand_over_dir(
     Ok(())
 }
 
-#[cfg(test)]
-mod hand_over_tests {
-    use super::hand_over;
-    use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn hands_over_the_tree_and_never_follows_a_link() {
-        let tmp = tempfile::tempdir().unwrap();
-        let outside = tmp.path().join("outside");
-        std::fs::create_dir(&outside).unwrap();
-        std::fs::write(outside.join("secret"), "x").unwrap();
-        let ws = tmp.path().join("workspace");
-        std::fs::create_dir_all(ws.join("a/b")).unwrap();
-        std::fs::write(ws.join("a/b/f.txt"), "y").unwrap();
-        std::os::unix::fs::symlink(&outside, ws.join("link-to-dir")).unwrap();
-        std::os::unix::fs::symlink(outside.join("secret"), ws.join("a/link-to-file")).unwrap();
-        let before = std::fs::metadata(outside.join("secret")).unwrap();
-        let (uid, gid) = (before.uid() + 4242, before.gid() + 4242);
-        hand_over(&ws, &format!("{uid}:{gid}")).unwrap();
-        for p in ["", "a", "a/b", "a/b/f.txt"] {
-            let m = std::fs::symlink_metadata(ws.join(p)).unwrap();
-            assert_eq!((m.uid(), m.gid()), (uid, gid), "{p}");
-        }
-        // The links themselves change hands; what they point to does not.
-        let link = std::fs::symlink_metadata(ws.join("link-to-dir")).unwrap();
-        assert_eq!(link.uid(), uid);
-        for p in [outside.clone(), outside.join("secret")] {
-            let m = std::fs::metadata(&p).unwrap();
-            assert_eq!(
-                (m.uid(), m.gid()),
-                (before.uid(), before.gid()),
-                "{}",
-                p.display()
-            );
-        }
-        // A workspace that is itself a link is refused.
-        let linked = tmp.path().join("linked-workspace");
-        std::os::unix::fs::symlink(&outside, &linked).unwrap();
-        assert!(hand_over(&linked, &format!("{uid}:{gid}")).is_err());
-        assert_eq!(std::fs::metadata(&outside).unwrap().uid(), before.uid());
-    }
-}
-
 impl Runtime for DockerRuntime {
     fn name(&self) -> &'static str {
         "docker"
@@ -755,5 +712,48 @@ impl ExecutorHandle for ContainerHandle {
                 .await
                 .map_err(|e| RuntimeError::Freeze(e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod hand_over_tests {
+    use super::hand_over;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn hands_over_the_tree_and_never_follows_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "x").unwrap();
+        let ws = tmp.path().join("workspace");
+        std::fs::create_dir_all(ws.join("a/b")).unwrap();
+        std::fs::write(ws.join("a/b/f.txt"), "y").unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("link-to-dir")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), ws.join("a/link-to-file")).unwrap();
+        let before = std::fs::metadata(outside.join("secret")).unwrap();
+        let (uid, gid) = (before.uid() + 4242, before.gid() + 4242);
+        hand_over(&ws, &format!("{uid}:{gid}")).unwrap();
+        for p in ["", "a", "a/b", "a/b/f.txt"] {
+            let m = std::fs::symlink_metadata(ws.join(p)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (uid, gid), "{p}");
+        }
+        // The links themselves change hands; what they point to does not.
+        let link = std::fs::symlink_metadata(ws.join("link-to-dir")).unwrap();
+        assert_eq!(link.uid(), uid);
+        for p in [outside.clone(), outside.join("secret")] {
+            let m = std::fs::metadata(&p).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid()),
+                (before.uid(), before.gid()),
+                "{}",
+                p.display()
+            );
+        }
+        // A workspace that is itself a link is refused.
+        let linked = tmp.path().join("linked-workspace");
+        std::os::unix::fs::symlink(&outside, &linked).unwrap();
+        assert!(hand_over(&linked, &format!("{uid}:{gid}")).is_err());
+        assert_eq!(std::fs::metadata(&outside).unwrap().uid(), before.uid());
     }
 }
