@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 
 ensure_rust
-apt_install python3 ca-certificates git curl docker.io docker-compose debootstrap
+apt_install python3 ca-certificates git curl unzip docker.io docker-compose debootstrap
 ensure_postgres
 ensure_claude_cli
 ensure_s3s_fs
