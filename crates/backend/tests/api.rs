@@ -485,6 +485,9 @@ async fn health_endpoints(pool: PgPool) {
         ("/health", "healthy"),
         ("/health/live", "alive"),
         ("/health/ready", "ready"),
+        ("/api/v1/health", "healthy"),
+        ("/api/v1/health/live", "alive"),
+        ("/api/v1/health/ready", "ready"),
     ] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);

@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/health/live", get(live))
         .route("/api/v1/health/ready", get(ready))
 }
 
