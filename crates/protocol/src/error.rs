@@ -96,8 +96,9 @@ pub enum ErrorCode {
     /// 404, every service: the resource does not exist, or belongs to another user. Also a
     /// WebSocket `error` message for a subscription to such a session.
     NotFound,
-    /// 404, backend and the web server's proxy: no such route. Lets a newer web UI tell a server
-    /// without a feature from a missing resource.
+    /// 404, backend: no route has this path. Lets the web UI tell a server without a feature
+    /// from a missing resource. (The web server's proxy answers the internal API, which it
+    /// refuses, with `not_found`.)
     RouteNotFound,
     /// 405, backend and executor: the route exists but not with this method.
     MethodNotAllowed,

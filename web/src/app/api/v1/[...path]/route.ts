@@ -11,7 +11,7 @@ export const runtime = "nodejs";
 async function proxy(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = upstreamPath(url.pathname, url.search);
-  if (path === null) return errorResponse(404, "route_not_found", "route not found");
+  if (path === null) return errorResponse(404, "not_found", "route not found");
   const base = backendUrl();
   if (base === null) {
     return errorResponse(502, "bad_gateway", "the web server has no valid BACKEND_URL configured");
