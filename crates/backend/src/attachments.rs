@@ -7,6 +7,7 @@
 //! either way no row and no object remain.
 
 use chrono::{DateTime, Utc};
+use protocol::ErrorCode;
 use protocol::files::AttachmentView;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -119,7 +120,7 @@ where
         Ok(size) => size,
         Err(UploadError::TooLarge) => return Err(ApiError::PayloadTooLarge),
         Err(UploadError::Body(message)) => {
-            return Err(ApiError::bad_request("bad_multipart", message));
+            return Err(ApiError::bad_request(ErrorCode::BadMultipart, message));
         }
         Err(UploadError::Storage(e)) => return Err(e.into()),
     };
@@ -185,7 +186,7 @@ pub async fn delete_owned(pool: &PgPool, storage: &Storage, user: Uuid, id: Uuid
     .await?;
     if in_use {
         return Err(ApiError::conflict(
-            "attachment_in_use",
+            ErrorCode::AttachmentInUse,
             "a queued or running task still needs this attachment",
         ));
     }

@@ -77,7 +77,7 @@ pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView
     .rows_affected();
     if updated == 0 {
         return Err(ApiError::conflict(
-            "not_retryable",
+            protocol::ErrorCode::NotRetryable,
             format!("only a failed run can be retried; this one is {status}"),
         ));
     }

@@ -65,7 +65,7 @@ pub async fn record(pool: &PgPool, run_id: Uuid, report: &ExportReport) -> ApiRe
     };
     if holder.as_deref() != Some(report.worker_id.as_str()) || epoch != report.epoch {
         return Err(ApiError::conflict(
-            "lease_lost",
+            protocol::ErrorCode::LeaseLost,
             format!(
                 "the run's current attempt is not this worker's at this epoch (current epoch {epoch})"
             ),

@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use protocol::ErrorCode;
 
 use crate::error::ApiError;
 
@@ -35,23 +36,23 @@ impl From<JsonRejection> for ApiError {
         match r {
             JsonRejection::JsonDataError(e) => ApiError::validation(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => {
-                ApiError::bad_request("malformed_json", e.body_text())
+                ApiError::bad_request(ErrorCode::MalformedJson, e.body_text())
             }
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            other => ApiError::bad_request("bad_body", other.body_text()),
+            other => ApiError::bad_request(ErrorCode::BadBody, other.body_text()),
         }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::bad_request("invalid_path", r.body_text())
+        ApiError::bad_request(ErrorCode::InvalidPath, r.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", r.body_text())
+        ApiError::bad_request(ErrorCode::InvalidQuery, r.body_text())
     }
 }

@@ -5,6 +5,7 @@
 //! commands through git's transports. A token in the URL would be stored and shown back, so it
 //! is refused too. Answers 400 `invalid_git` otherwise.
 
+use protocol::ErrorCode;
 use protocol::files::GitRepoRequest;
 
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +14,7 @@ const MAX_URL: usize = 2048;
 const MAX_BRANCH: usize = 255;
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_git", message)
+    ApiError::bad_request(ErrorCode::InvalidGit, message)
 }
 
 /// Checks a task's `git`; `follow_up` is true when the task names an existing session (whose
@@ -110,7 +111,7 @@ mod tests {
                 matches!(
                     err,
                     ApiError::BadRequest {
-                        code: "invalid_git",
+                        code: ErrorCode::InvalidGit,
                         ..
                     }
                 ),

@@ -11,6 +11,7 @@
 //! one. Times follow [`protocol::cron`] (daylight-saving rules there).
 
 use chrono::{DateTime, Utc};
+use protocol::ErrorCode;
 use protocol::PermissionMode;
 use protocol::cron::{CronError, CronSchedule};
 use protocol::schedule::{FiredTask, RunKind, ScheduledTaskView, SessionMode};
@@ -102,8 +103,8 @@ impl TaskRow {
 /// `400 invalid_timezone` saying what is wrong.
 pub fn parse_schedule(cron: &str, timezone: &str) -> ApiResult<CronSchedule> {
     CronSchedule::parse(cron, timezone).map_err(|e| match e {
-        CronError::Cron(m) => ApiError::bad_request("invalid_cron", m),
-        CronError::TimeZone(m) => ApiError::bad_request("invalid_timezone", m),
+        CronError::Cron(m) => ApiError::bad_request(ErrorCode::InvalidCron, m),
+        CronError::TimeZone(m) => ApiError::bad_request(ErrorCode::InvalidTimezone, m),
     })
 }
 
@@ -112,24 +113,24 @@ pub fn check_fields(name: &str, prompt: &str, model: Option<&str>) -> ApiResult<
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            ErrorCode::InvalidName,
             format!("name must be 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
     if let Some(problem) = tasks::prompt_problem(prompt) {
-        return Err(ApiError::bad_request("invalid_prompt", problem));
+        return Err(ApiError::bad_request(ErrorCode::InvalidPrompt, problem));
     }
     if let Some(problem) = model.and_then(tasks::model_problem) {
-        return Err(ApiError::bad_request("invalid_model", problem));
+        return Err(ApiError::bad_request(ErrorCode::InvalidModel, problem));
     }
     Ok(())
 }
 
 /// The first fire strictly after `now`, or 400 when the schedule no longer fires.
 pub fn next_fire(schedule: &CronSchedule, now: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
-    schedule
-        .next_after(now)
-        .ok_or_else(|| ApiError::bad_request("invalid_cron", "the cron expression never fires"))
+    schedule.next_after(now).ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidCron, "the cron expression never fires")
+    })
 }
 
 /// A task of `user`, or 404 (also when it belongs to someone else).

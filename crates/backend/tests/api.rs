@@ -378,7 +378,7 @@ async fn hostile_input_gets_json_4xx_and_the_server_keeps_serving(pool: PgPool) 
             StatusCode::NOT_FOUND,
             "not_found",
         ),
-        ("/api/v1/nowhere", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/nowhere", StatusCode::NOT_FOUND, "route_not_found"),
         (
             "/api/v1/sessions?limit=abc",
             StatusCode::BAD_REQUEST,

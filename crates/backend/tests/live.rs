@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{TestApp, text_batch};
 use futures::{SinkExt, StreamExt};
+use protocol::ErrorCode;
 use protocol::live::{CLOSE_UNAUTHORIZED, ServerMessage};
 use serde_json::json;
 use sqlx::PgPool;
@@ -220,7 +221,7 @@ async fn unauthenticated_or_foreign_subscriptions_are_refused(pool: PgPool) {
         ServerMessage::Error {
             code, session_id, ..
         } => {
-            assert_eq!(code, "not_found");
+            assert_eq!(code, ErrorCode::NotFound);
             assert_eq!(session_id, Some(session));
         }
         other => panic!("expected an error, got {other:?}"),
@@ -231,7 +232,7 @@ async fn unauthenticated_or_foreign_subscriptions_are_refused(pool: PgPool) {
     )
     .await;
     assert!(
-        matches!(next(&mut ws).await, ServerMessage::Error { code, .. } if code == "not_found")
+        matches!(next(&mut ws).await, ServerMessage::Error { code, .. } if code == ErrorCode::NotFound)
     );
     // A plain GET is not a WebSocket.
     let res = app.client.get(app.url("/api/v1/ws")).send().await.unwrap();

@@ -9,7 +9,7 @@ use protocol::internal::{
     HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
-use protocol::{ErrorBody, RunEvent, RunOutcome};
+use protocol::{ErrorBody, ErrorCode, RunEvent, RunOutcome};
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,13 +23,17 @@ pub enum BackendError {
     /// `409 lease_lost`: the run is no longer ours; stop touching it.
     #[error("the lease was lost: {0}")]
     LeaseLost(String),
-    /// Any other non-success answer.
+    /// Any other non-success answer. `code` is [`ErrorCode::Unknown`] for a code this build does
+    /// not know or an answer without an error body.
     #[error("backend answered {status} ({code}): {message}")]
     Status {
         status: StatusCode,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
+    /// `204 No Content` from a call whose answer has a body.
+    #[error("backend answered {0} without a body")]
+    NoBody(String),
     #[error("backend unreachable: {0}")]
     Transport(#[from] reqwest::Error),
 }
@@ -40,8 +44,25 @@ impl BackendError {
         match self {
             BackendError::Transport(_) => true,
             BackendError::Status { status, .. } => status.is_server_error(),
-            BackendError::LeaseLost(_) => false,
+            BackendError::LeaseLost(_) | BackendError::NoBody(_) => false,
         }
+    }
+}
+
+/// The error for a non-success answer with body `text`: [`BackendError::LeaseLost`] for
+/// `409 lease_lost`, [`BackendError::Status`] otherwise.
+fn refusal(status: StatusCode, text: &str) -> BackendError {
+    let (code, message) = match serde_json::from_str::<ErrorBody>(text) {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (ErrorCode::Unknown, text.chars().take(500).collect()),
+    };
+    match (status, code) {
+        (StatusCode::CONFLICT, ErrorCode::LeaseLost) => BackendError::LeaseLost(message),
+        _ => BackendError::Status {
+            status,
+            code,
+            message,
+        },
     }
 }
 
@@ -128,18 +149,7 @@ impl BackendClient {
             return Ok(Some(res.json().await?));
         }
         let text = res.text().await.unwrap_or_default();
-        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(b) => (b.error.code, b.error.message),
-            Err(_) => ("unknown".to_owned(), text.chars().take(500).collect()),
-        };
-        if status == StatusCode::CONFLICT && code == "lease_lost" {
-            return Err(BackendError::LeaseLost(message));
-        }
-        Err(BackendError::Status {
-            status,
-            code,
-            message,
-        })
+        Err(refusal(status, &text))
     }
 
     async fn post_some<B: Serialize, T: DeserializeOwned>(
@@ -149,11 +159,7 @@ impl BackendClient {
     ) -> Result<T, BackendError> {
         self.post(path, body, CALL_TIMEOUT)
             .await?
-            .ok_or_else(|| BackendError::Status {
-                status: StatusCode::NO_CONTENT,
-                code: "empty".into(),
-                message: format!("no body from {path}"),
-            })
+            .ok_or_else(|| BackendError::NoBody(path.to_owned()))
     }
 
     /// Whether the backend answers its readiness probe (`GET /health/ready`) within 3 s.
@@ -272,5 +278,57 @@ impl BackendClient {
         self.post::<_, serde_json::Value>(&format!("/runs/{run_id}/export"), report, CALL_TIMEOUT)
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_409_lease_lost_means_the_lease_is_gone() {
+        let lost = refusal(
+            StatusCode::CONFLICT,
+            r#"{"error":{"code":"lease_lost","message":"current epoch 3"}}"#,
+        );
+        assert!(matches!(&lost, BackendError::LeaseLost(m) if m == "current epoch 3"));
+        assert!(!lost.is_transient());
+
+        // Another conflict is a refusal like any other.
+        let other = refusal(
+            StatusCode::CONFLICT,
+            r#"{"error":{"code":"not_retryable","message":"no"}}"#,
+        );
+        assert!(matches!(
+            other,
+            BackendError::Status {
+                code: ErrorCode::NotRetryable,
+                ..
+            }
+        ));
+    }
+
+    /// A newer backend's code, or a body that is no error body (a proxy's HTML page), still
+    /// gives an error the manager can act on by its status.
+    #[test]
+    fn unknown_codes_and_foreign_bodies_are_kept_by_status() {
+        let newer = refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":{"code":"brand_new_code","message":"later"}}"#,
+        );
+        assert!(matches!(
+            &newer,
+            BackendError::Status { status, code: ErrorCode::Unknown, message }
+                if *status == StatusCode::SERVICE_UNAVAILABLE && message == "later"
+        ));
+        assert!(newer.is_transient());
+
+        let html = refusal(StatusCode::BAD_GATEWAY, "<html>bad gateway</html>");
+        assert!(matches!(
+            &html,
+            BackendError::Status { code: ErrorCode::Unknown, message, .. }
+                if message == "<html>bad gateway</html>"
+        ));
+        assert!(html.is_transient());
     }
 }

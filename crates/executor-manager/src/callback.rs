@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use protocol::executor::CallbackBatch;
-use protocol::{ErrorBody, EventBody};
+use protocol::{ErrorBody, ErrorCode, EventBody};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -131,11 +131,13 @@ pub enum CallbackError {
 impl IntoResponse for CallbackError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            CallbackError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            CallbackError::BadBody(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            CallbackError::RunMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "run_mismatch"),
-            CallbackError::LeaseLost => (StatusCode::GONE, "lease_lost"),
-            CallbackError::Backend(_) => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
+            CallbackError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            CallbackError::BadBody(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            CallbackError::RunMismatch => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::RunMismatch)
+            }
+            CallbackError::LeaseLost => (StatusCode::GONE, ErrorCode::LeaseLost),
+            CallbackError::Backend(_) => (StatusCode::BAD_GATEWAY, ErrorCode::BackendUnavailable),
         };
         (status, axum::Json(ErrorBody::new(code, self.to_string()))).into_response()
     }

@@ -40,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use protocol::ErrorCode;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -346,18 +347,24 @@ impl IntoResponse for ProxyError {
         let (status, code, kind) = match &self {
             ProxyError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "authentication_error",
             ),
-            ProxyError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not_found_error"),
+            ProxyError::NotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "not_found_error",
+            ),
             ProxyError::Denied(_) => (
                 StatusCode::FORBIDDEN,
-                "model_access_denied",
+                ErrorCode::ModelAccessDenied,
                 "permission_error",
             ),
-            ProxyError::Unreachable => {
-                (StatusCode::BAD_GATEWAY, "upstream_unreachable", "api_error")
-            }
+            ProxyError::Unreachable => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamUnreachable,
+                "api_error",
+            ),
         };
         let body = json!({
             "type": "error",

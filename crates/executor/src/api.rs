@@ -26,8 +26,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use protocol::ErrorBody;
 use protocol::executor::{ExecuteAccepted, ExecuteRequest, TaskStatus};
+use protocol::{ErrorBody, ErrorCode};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tracing::instrument;
@@ -77,19 +77,21 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Task(TaskError::Busy(_)) => "task_running",
-            ApiError::Task(TaskError::Duplicate(_)) => "duplicate_run",
-            ApiError::Task(TaskError::NotFound(_)) => "not_found",
-            ApiError::Task(TaskError::Invalid(_)) | ApiError::Unprocessable(_) => "invalid_request",
-            ApiError::Task(TaskError::ShuttingDown) => "shutting_down",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::NoRoute(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Task(TaskError::Busy(_)) => ErrorCode::TaskRunning,
+            ApiError::Task(TaskError::Duplicate(_)) => ErrorCode::DuplicateRun,
+            ApiError::Task(TaskError::NotFound(_)) => ErrorCode::NotFound,
+            ApiError::Task(TaskError::Invalid(_)) | ApiError::Unprocessable(_) => {
+                ErrorCode::InvalidRequest
+            }
+            ApiError::Task(TaskError::ShuttingDown) => ErrorCode::ShuttingDown,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::NoRoute(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
         }
     }
 }

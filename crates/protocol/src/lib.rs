@@ -18,6 +18,6 @@ pub mod live;
 pub mod schedule;
 pub mod status;
 
-pub use error::{ErrorBody, ErrorDetail};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{Event, EventBody, RunEvent};
 pub use status::{PermissionMode, RunOutcome, RunStatus, SessionStatus};

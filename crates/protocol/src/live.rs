@@ -11,6 +11,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::api::SessionView;
+use crate::error::ErrorCode;
 use crate::event::Event;
 
 /// WebSocket close code: not authenticated (bad, missing or late credentials).
@@ -59,7 +60,7 @@ pub enum ServerMessage {
     SessionDeleted { session_id: Uuid },
     /// A request of the client could not be honoured (the connection stays open).
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<Uuid>,

@@ -1,7 +1,8 @@
 //! The web UI's TypeScript types are generated from this crate, never written by hand.
 //!
-//! This test renders every browser-facing type and compares the result with the committed
-//! `web/src/generated/protocol.ts`. After changing a wire type, regenerate with
+//! This test renders every browser-facing type (and `ERROR_CODES`, the list of error codes) and
+//! compares the result with the committed `web/src/generated/protocol.ts`. After changing a wire
+//! type, regenerate with
 //! `WORKCELL_UPDATE_TS=1 cargo test -p protocol --test typescript` and commit the file.
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ fn render() -> String {
         // errors
         error::ErrorBody,
         error::ErrorDetail,
+        error::ErrorCode,
         // statuses
         status::RunStatus,
         status::SessionStatus,
@@ -86,6 +88,16 @@ fn render() -> String {
         text.push_str(&decl.replace("bigint", "number"));
         text.push_str("\n\n");
     }
+    // The one value exported: the codes as a list, so the UI can read a code it does not know as
+    // `unknown`, as `ErrorCode`'s `#[serde(other)]` does in Rust.
+    let codes: Vec<String> = error::ErrorCode::ALL
+        .iter()
+        .map(|c| format!("\"{}\"", c.as_str()))
+        .collect();
+    text.push_str(&format!(
+        "/**\n * Every `ErrorCode`, from `ErrorCode::ALL`.\n */\nexport const ERROR_CODES: ReadonlyArray<ErrorCode> = [{}];\n\n",
+        codes.join(", ")
+    ));
     text.truncate(text.trim_end().len());
     text.push('\n');
     text

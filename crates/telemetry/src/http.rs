@@ -136,10 +136,10 @@ pub fn metrics_answer(token: Option<&str>, headers: &axum::http::HeaderMap) -> R
         if !metrics_authorized(token, headers) {
             return (
                 StatusCode::UNAUTHORIZED,
-                axum::Json(serde_json::json!({"error": {
-                    "code": "unauthorized",
-                    "message": "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"
-                }})),
+                axum::Json(protocol::ErrorBody::new(
+                    protocol::ErrorCode::Unauthorized,
+                    "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>",
+                )),
             )
                 .into_response();
         }

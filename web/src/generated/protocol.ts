@@ -5,7 +5,9 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 
 export type ErrorBody = { error: ErrorDetail, };
 
-export type ErrorDetail = { code: string, message: string, };
+export type ErrorDetail = { code: ErrorCode, message: string, };
+
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "task_running" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -214,4 +216,9 @@ export type ScheduledRunList = { runs: Array<RunView>, };
 
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 
-export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: string, message: string, session_id?: string | null, };
+export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: ErrorCode, message: string, session_id?: string | null, };
+
+/**
+ * Every `ErrorCode`, from `ErrorCode::ALL`.
+ */
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "unauthorized", "forbidden_origin", "model_access_denied", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "task_running", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];

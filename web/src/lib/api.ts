@@ -1,11 +1,15 @@
 // The browser's only way to the backend: same-origin `/api/v1/*`, which the Next.js route handler
-// proxies. Errors become `ApiError`s with a readable message instead of raw JSON.
-import type { ErrorBody } from "@/generated/protocol";
+// proxies. Errors become `ApiError`s with a readable message instead of raw JSON. The UI decides by
+// `code` (the generated `ErrorCode`) and the status, never by the message, which is for people.
+import { ERROR_CODES, type ErrorBody, type ErrorCode } from "@/generated/protocol";
+
+const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** `unknown` for a code this build does not know, or an answer without an error body. */
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -14,11 +18,11 @@ export class ApiError extends Error {
 
   /** A route this server does not have (yet): the UI hides the feature instead of failing. */
   get routeMissing(): boolean {
-    return this.status === 404 && this.message === "route not found";
+    return this.code === "route_not_found";
   }
 }
 
-const FRIENDLY: Record<string, string> = {
+const FRIENDLY: Partial<Record<ErrorCode, string>> = {
   bad_gateway: "The server cannot be reached right now. Try again in a moment.",
   unauthorized: "You are signed out. Sign in again.",
   internal: "The server hit an unexpected error. Try again.",
@@ -39,15 +43,21 @@ function capitalize(s: string): string {
   return s.length ? s[0]!.toUpperCase() + s.slice(1) : s;
 }
 
-async function errorFrom(res: Response): Promise<ApiError> {
+/** The `ApiError` of a non-2xx answer. */
+export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   try {
     const body = JSON.parse(text) as ErrorBody;
-    if (body?.error?.code) return new ApiError(res.status, body.error.code, body.error.message);
+    if (body?.error?.code) return new ApiError(res.status, knownCode(body.error.code), body.error.message);
   } catch {
     // not JSON: fall through
   }
-  return new ApiError(res.status, `http_${res.status}`, `request failed with status ${res.status}`);
+  return new ApiError(res.status, "unknown", `request failed with status ${res.status}`);
+}
+
+/** A code from a newer server reads as `unknown`, as it does in the Rust services. */
+export function knownCode(code: string): ErrorCode {
+  return KNOWN.has(code) ? (code as ErrorCode) : "unknown";
 }
 
 /** `NEXT_PUBLIC_API_URL` (build time) sends the browser straight to the backend (which must then

@@ -1,6 +1,7 @@
 // The same-origin API proxy's rules, kept apart from the route handler so they can be tested.
 // Only the Next.js server runs this; the backend URL never reaches the browser.
 import { isIP } from "node:net";
+import type { ErrorBody, ErrorCode } from "@/generated/protocol";
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -121,6 +122,8 @@ export function forwardResponseHeaders(upstream: Headers): Headers {
   return out;
 }
 
-export function errorResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
+/** The platform's error body, `{"error":{"code","message"}}`, answered by the proxy itself. */
+export function errorResponse(status: number, code: ErrorCode, message: string): Response {
+  const body: ErrorBody = { error: { code, message } };
+  return Response.json(body, { status });
 }

@@ -24,6 +24,16 @@ async function step(name, fn) {
   }
 }
 
+/** Whether a probe's answer says the server has no such route (by its error code, never its message). */
+function routeMissing(probe) {
+  if (probe.status !== 404) return false;
+  try {
+    return JSON.parse(probe.body)?.error?.code === "route_not_found";
+  } catch {
+    return false;
+  }
+}
+
 /** An HTTP request from a chosen local address (fetch cannot bind one). */
 function nodeRequest(url, { method = "GET", localAddress, headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
@@ -102,7 +112,7 @@ try {
       const r = await fetch(`/api/v1/runs/${id}/files`);
       return { status: r.status, body: await r.text() };
     }, runId);
-    if (probe.status === 404 && probe.body.includes("route not found")) {
+    if (routeMissing(probe)) {
       console.log("  SKIPPED: this server has no GET /api/v1/runs/{id}/files route yet (files helper's branch)");
       await page.getByTestId("files-tab").click();
       await page.getByText("File browsing is not available on this server yet.").waitFor();
@@ -202,7 +212,7 @@ try {
       return { status: r.status, body: await r.text() };
     });
     await page.goto(`${WEB_URL}/scheduled`);
-    if (probe.status === 404 && probe.body.includes("route not found")) {
+    if (routeMissing(probe)) {
       console.log("  SKIPPED: this server has no /api/v1/scheduled-tasks routes yet (schedules helper's branch)");
       await page.getByText("Scheduled tasks are not available on this server yet.").waitFor();
       return;

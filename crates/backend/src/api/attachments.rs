@@ -10,6 +10,7 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use futures::StreamExt;
+use protocol::ErrorCode;
 use protocol::files::AttachmentView;
 use uuid::Uuid;
 
@@ -49,7 +50,7 @@ fn upload_error(e: MultipartError) -> UploadError {
 fn multipart_error(e: MultipartError) -> ApiError {
     match upload_error(e) {
         UploadError::TooLarge => ApiError::PayloadTooLarge,
-        other => ApiError::bad_request("bad_multipart", other.to_string()),
+        other => ApiError::bad_request(ErrorCode::BadMultipart, other.to_string()),
     }
 }
 
@@ -69,20 +70,20 @@ async fn upload(
         return Err(ApiError::PayloadTooLarge);
     }
     let mut multipart =
-        multipart.map_err(|r| ApiError::bad_request("bad_multipart", r.body_text()))?;
+        multipart.map_err(|r| ApiError::bad_request(ErrorCode::BadMultipart, r.body_text()))?;
     let field = multipart
         .next_field()
         .await
         .map_err(multipart_error)?
         .ok_or_else(|| {
             ApiError::bad_request(
-                "missing_file",
+                ErrorCode::MissingFile,
                 format!("send the file in a multipart field named `{FILE_FIELD}`"),
             )
         })?;
     if field.name() != Some(FILE_FIELD) {
         return Err(ApiError::bad_request(
-            "bad_multipart",
+            ErrorCode::BadMultipart,
             format!("expected one multipart field named `{FILE_FIELD}`"),
         ));
     }

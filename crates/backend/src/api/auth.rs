@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::{DateTime, Utc};
+use protocol::ErrorCode;
 use protocol::api::{AuthResponse, Credentials, MeResponse, UserView};
 use uuid::Uuid;
 
@@ -65,7 +66,7 @@ fn normalize_email(email: &str) -> ApiResult<String> {
 fn require_password_mode(state: &AppState) -> ApiResult<()> {
     if state.settings.auth_mode == AuthMode::SingleUser {
         return Err(ApiError::conflict(
-            "single_user_mode",
+            ErrorCode::SingleUserMode,
             "accounts are disabled: this server runs in single-user mode",
         ));
     }
@@ -134,7 +135,10 @@ async fn register(
     .fetch_optional(&state.pool)
     .await?;
     let user = user.ok_or_else(|| {
-        ApiError::conflict("email_taken", "an account with this email already exists")
+        ApiError::conflict(
+            ErrorCode::EmailTaken,
+            "an account with this email already exists",
+        )
     })?;
     tracing::info!(user_id = %user.id, "user registered");
     let (jar, body) = issue(&state, jar, user).await?;

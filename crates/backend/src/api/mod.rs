@@ -121,7 +121,7 @@ fn cors_layer(state: &AppState) -> CorsLayer {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound("route")
+    ApiError::NoRoute
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -133,7 +133,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         axum::Json(protocol::ErrorBody::new(
-            "internal",
+            protocol::ErrorCode::Internal,
             "internal server error",
         )),
     )

@@ -41,7 +41,12 @@ fn default_limit() -> i64 {
 
 /// Cursor: `<created_at as unix microseconds>_<id>` of the last session of the previous page.
 fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bad = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
+    let bad = || {
+        ApiError::bad_request(
+            protocol::ErrorCode::InvalidCursor,
+            "cursor is not one this API returned",
+        )
+    };
     let (micros, id) = c.split_once('_').ok_or_else(bad)?;
     let micros: i64 = micros.parse().map_err(|_| bad())?;
     let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
@@ -149,7 +154,7 @@ async fn remove(
     .await?;
     if active > 0 {
         return Err(ApiError::conflict(
-            "session_active",
+            protocol::ErrorCode::SessionActive,
             "the session has a run in progress; cancel it first",
         ));
     }

@@ -7,6 +7,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use protocol::ErrorCode;
 
 use crate::config::AuthMode;
 use crate::error::{ApiError, ApiResult};
@@ -31,11 +32,11 @@ async fn upgrade(
     // (cross-site WebSocket hijacking; the cookie, or single-user mode, would authenticate it).
     if !state.protection.websocket_origin_allowed(&headers) {
         return Err(ApiError::Forbidden {
-            code: "forbidden_origin",
+            code: ErrorCode::ForbiddenOrigin,
             message: "this origin may not open the WebSocket: list it in CORS_ORIGINS".into(),
         });
     }
-    let ws = ws.map_err(|e| ApiError::bad_request("websocket_required", e.to_string()))?;
+    let ws = ws.map_err(|e| ApiError::bad_request(ErrorCode::WebsocketRequired, e.to_string()))?;
     // A cookie authenticates at once; otherwise the first message must. A bad cookie is not fatal
     // here: the client may still send a valid token.
     let user = if state.settings.auth_mode == AuthMode::SingleUser {

@@ -258,7 +258,7 @@ async fn store(
         }
         if !run.held_by(&job.batch.worker_id, epoch) {
             answers.push(Err(ApiError::conflict(
-                "lease_lost",
+                protocol::ErrorCode::LeaseLost,
                 format!(
                     "the run is not leased to this worker at this epoch (status {}, current epoch {})",
                     run.status, run.lease_epoch

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
+use protocol::ErrorCode;
 use protocol::event::Event;
 use protocol::live::{
     CLOSE_BAD_MESSAGE, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, ClientMessage, ServerMessage,
@@ -205,20 +206,20 @@ impl Connection {
                 if after < 0 {
                     return Some(error(
                         session_id,
-                        "validation_error",
+                        ErrorCode::ValidationError,
                         "after must be 0 or more",
                     ));
                 }
                 match crate::sessions::ensure_owned(&self.state.pool, self.user, session_id).await {
                     Ok(()) => {}
                     Err(ApiError::NotFound(_)) => {
-                        return Some(error(session_id, "not_found", "session not found"));
+                        return Some(error(session_id, ErrorCode::NotFound, "session not found"));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "subscribe failed");
                         return Some(error(
                             session_id,
-                            "internal",
+                            ErrorCode::Internal,
                             "could not subscribe; try again",
                         ));
                     }
@@ -254,7 +255,7 @@ async fn follow(state: AppState, out: mpsc::Sender<Outgoing>, session_id: Uuid, 
         let _ = out
             .send(Outgoing::Message(error(
                 session_id,
-                "internal",
+                ErrorCode::Internal,
                 "reading events failed; resubscribe with `after`",
             )))
             .await;
@@ -390,9 +391,9 @@ async fn deliver(out: &mpsc::Sender<Outgoing>, session_id: Uuid, event: Event) -
     .map_err(|_| Gone)
 }
 
-fn error(session_id: Uuid, code: &str, message: &str) -> ServerMessage {
+fn error(session_id: Uuid, code: ErrorCode, message: &str) -> ServerMessage {
     ServerMessage::Error {
-        code: code.to_owned(),
+        code,
         message: message.to_owned(),
         session_id: Some(session_id),
     }

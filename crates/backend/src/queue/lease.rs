@@ -28,7 +28,7 @@ pub async fn lease_error(pool: &PgPool, run_id: Uuid) -> ApiError {
     match row {
         Ok(None) => ApiError::NotFound("run"),
         Ok(Some((status, epoch))) => ApiError::conflict(
-            "lease_lost",
+            protocol::ErrorCode::LeaseLost,
             format!(
                 "the run is not leased to this worker at this epoch (status {status}, current epoch {epoch})"
             ),
