@@ -2,13 +2,14 @@
 //! defaults, plus the few this project adds (auth mode, queue policy). Loaded once at start-up;
 //! a missing or invalid variable stops the process with one line naming it.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use serde::Deserialize;
-use service_config::{Environment, Required, Secret, SettingsError};
+use serde::{Deserialize, Deserializer};
+use service_config::check::{self, AtLeast, MinBytes, Range, ensure, http_url, verify};
+use service_config::default::{Int, yes};
+use service_config::{Environment, Required, Secret, SecretCheck, SettingsError};
 use telemetry::LogSettings;
 
 /// Variables without which the backend does not start.
@@ -44,41 +45,48 @@ impl AuthMode {
     }
 }
 
-/// Everything the backend reads from its environment. `Debug` redacts secrets.
-#[derive(Clone, Deserialize)]
+/// Everything the backend reads from its environment. Secrets are [`Secret`]s: `Debug` redacts them.
+#[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    pub database_url: String,
-    pub secret_key: String,
-    pub internal_api_token: String,
+    #[serde(deserialize_with = "postgres_url")]
+    pub database_url: Secret<String>,
+    /// At least 16 bytes (32 in production).
+    #[serde(deserialize_with = "MinBytes::<16>::de")]
+    pub secret_key: Secret<String>,
+    #[serde(deserialize_with = "MinBytes::<16>::de")]
+    pub internal_api_token: Secret<String>,
+    #[serde(deserialize_with = "http_url")]
     pub s3_endpoint: String,
-    pub s3_access_key: String,
-    pub s3_secret_key: String,
+    pub s3_access_key: Secret<String>,
+    pub s3_secret_key: Secret<String>,
     pub s3_bucket: String,
 
-    #[serde(default = "default_host")]
+    /// An IP address or `localhost`.
+    #[serde(default = "default_host", deserialize_with = "listen_host")]
     pub host: String,
-    #[serde(default = "default_port")]
+    #[serde(default = "Int::<8000>::get")]
     pub port: u16,
-    /// JSON array of allowed browser origins.
-    #[serde(default = "default_cors_origins")]
-    pub cors_origins: String,
-    #[serde(default)]
+    /// `CORS_ORIGINS`: a JSON array of allowed browser origins.
+    #[serde(default = "default_cors_origins", deserialize_with = "cors_origins")]
+    pub cors_origins: Vec<String>,
+    #[serde(default, deserialize_with = "http_url")]
     pub executor_manager_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "http_url")]
     pub s3_public_endpoint: Option<String>,
     #[serde(default = "default_s3_region")]
     pub s3_region: String,
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub s3_force_path_style: bool,
-    #[serde(default = "default_presign_expires")]
+    #[serde(default = "Int::<300>::get")]
+    #[serde(deserialize_with = "Range::<1, 604_800>::de")]
     pub s3_presign_expires: u64,
     #[serde(default)]
-    pub openai_api_key: Option<String>,
-    #[serde(default)]
+    pub openai_api_key: Option<Secret<String>>,
+    #[serde(default, deserialize_with = "http_url")]
     pub openai_base_url: Option<String>,
     #[serde(default = "default_openai_model")]
     pub openai_default_model: String,
-    #[serde(default = "default_max_upload")]
+    #[serde(default = "Int::<100>::get", deserialize_with = "AtLeast::<1>::de")]
     pub max_upload_size_mb: u64,
 
     /// The logging variables, loaded on their own: serde's `flatten` would hand the config crate
@@ -95,24 +103,24 @@ pub struct Settings {
     #[serde(default)]
     pub allow_single_user_on_network: bool,
     /// Lifetime of a login token.
-    #[serde(default = "default_token_ttl")]
+    #[serde(default = "Int::<168>::get", deserialize_with = "AtLeast::<1>::de")]
     pub auth_token_ttl_hours: u64,
     /// Mark the login cookie `Secure` (set when served over HTTPS).
     #[serde(default)]
     pub cookie_secure: bool,
     /// Apply the embedded migrations at start-up.
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub run_migrations: bool,
-    #[serde(default = "default_pool_size")]
+    #[serde(default = "Int::<20>::get", deserialize_with = "AtLeast::<1>::de")]
     pub database_max_connections: u32,
     /// Attempts a run gets before it is failed for good.
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "Int::<3>::get", deserialize_with = "AtLeast::<1>::de")]
     pub run_max_attempts: i32,
     /// Back-off before a re-queued run may be claimed again; doubles with each attempt.
-    #[serde(default = "default_backoff")]
+    #[serde(default = "Int::<10>::get")]
     pub run_retry_backoff_seconds: u64,
     /// How often expired leases are looked for.
-    #[serde(default = "default_reaper_interval")]
+    #[serde(default = "Int::<5>::get", deserialize_with = "AtLeast::<1>::de")]
     pub lease_reaper_interval_seconds: u64,
     /// `development` (default) or `production`; production refuses placeholder and short secrets.
     #[serde(default)]
@@ -121,35 +129,37 @@ pub struct Settings {
     // ---- operations (see docs/operations.md) ----
     /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
     #[serde(default)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret<String>>,
     /// Public API requests per minute per user (0: no per-user limit).
-    #[serde(default = "default_rate_user")]
+    #[serde(default = "Int::<300>::get")]
     pub rate_limit_per_minute: u32,
     /// Requests a user may send at once above the steady rate.
-    #[serde(default = "default_rate_user_burst")]
+    #[serde(default = "Int::<60>::get")]
     pub rate_limit_burst: u32,
     /// Public API requests per minute per client IP (0: no per-IP limit).
-    #[serde(default = "default_rate_ip")]
+    #[serde(default = "Int::<600>::get")]
     pub rate_limit_ip_per_minute: u32,
-    #[serde(default = "default_rate_ip_burst")]
+    #[serde(default = "Int::<120>::get")]
     pub rate_limit_ip_burst: u32,
-    /// Comma-separated CIDRs (or single addresses) of the proxies whose connections may say who
-    /// the client is in `X-Forwarded-For`; `none` trusts no one. From any other peer the header
-    /// is ignored. The default trusts loopback: the web UI's proxy on the same host.
+    /// `TRUSTED_PROXIES`: comma-separated CIDRs (or single addresses) of the proxies whose
+    /// connections may say who the client is in `X-Forwarded-For`; `none` trusts no one. From any
+    /// other peer the header is ignored. The default trusts loopback: the web UI's proxy on the
+    /// same host.
     #[serde(default = "default_trusted_proxies")]
-    pub trusted_proxies: String,
+    #[serde(deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: Vec<IpNet>,
     /// Longest a public API request may take (0: no limit). Not applied to the WebSocket or the
     /// internal API (the claim long-polls).
-    #[serde(default = "default_request_timeout")]
+    #[serde(default = "Int::<30>::get")]
     pub request_timeout_seconds: u64,
     /// Failed logins per email before it is locked out (0: no login throttling).
-    #[serde(default = "default_login_failures")]
+    #[serde(default = "Int::<5>::get")]
     pub login_max_failures: u32,
     /// Failed logins per client IP before it is locked out.
-    #[serde(default = "default_login_ip_failures")]
+    #[serde(default = "Int::<20>::get")]
     pub login_ip_max_failures: u32,
     /// How long a lockout lasts; failures older than this are forgotten.
-    #[serde(default = "default_login_lockout")]
+    #[serde(default = "Int::<300>::get", deserialize_with = "AtLeast::<1>::de")]
     pub login_lockout_seconds: u64,
     /// Events older than this many days are deleted, except in sessions with an active run (0 keeps all).
     #[serde(default)]
@@ -158,89 +168,89 @@ pub struct Settings {
     #[serde(default)]
     pub retention_sessions_days: u32,
     /// How often the retention job runs.
-    #[serde(default = "default_retention_interval")]
+    #[serde(default = "Int::<3600>::get", deserialize_with = "AtLeast::<1>::de")]
     pub retention_interval_seconds: u64,
     /// Rows (events) or sessions deleted per statement.
-    #[serde(default = "default_retention_batch")]
+    #[serde(default = "Int::<500>::get")]
+    #[serde(deserialize_with = "Range::<1, 10_000>::de")]
     pub retention_batch_size: u32,
-}
-
-fn default_rate_user() -> u32 {
-    300
-}
-fn default_rate_user_burst() -> u32 {
-    60
-}
-fn default_rate_ip() -> u32 {
-    600
-}
-fn default_rate_ip_burst() -> u32 {
-    120
-}
-fn default_request_timeout() -> u64 {
-    30
-}
-fn default_login_failures() -> u32 {
-    5
-}
-fn default_login_ip_failures() -> u32 {
-    20
-}
-fn default_login_lockout() -> u64 {
-    300
-}
-fn default_retention_interval() -> u64 {
-    3600
-}
-fn default_retention_batch() -> u32 {
-    500
-}
-
-fn default_trusted_proxies() -> String {
-    "127.0.0.1/32,::1/128".into()
 }
 
 fn default_host() -> String {
     "0.0.0.0".into()
 }
-fn default_port() -> u16 {
-    8000
-}
-fn default_cors_origins() -> String {
-    r#"["http://localhost:3000","http://127.0.0.1:3000"]"#.into()
+fn default_cors_origins() -> Vec<String> {
+    vec![
+        "http://localhost:3000".into(),
+        "http://127.0.0.1:3000".into(),
+    ]
 }
 fn default_s3_region() -> String {
     "us-east-1".into()
 }
-fn default_true() -> bool {
-    true
-}
-fn default_presign_expires() -> u64 {
-    300
-}
 fn default_openai_model() -> String {
     "gpt-4o-mini".into()
-}
-fn default_max_upload() -> u64 {
-    100
 }
 fn default_auth_mode() -> AuthMode {
     AuthMode::Password
 }
-fn default_token_ttl() -> u64 {
-    24 * 7
+/// 127.0.0.1/32 and ::1/128.
+fn default_trusted_proxies() -> Vec<IpNet> {
+    vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST).into(),
+        IpAddr::V6(Ipv6Addr::LOCALHOST).into(),
+    ]
 }
-fn default_pool_size() -> u32 {
-    20
+
+/// `DATABASE_URL`: a PostgreSQL URL (the reason never shows it: it holds a password).
+fn postgres_url<'de, D: Deserializer<'de>>(d: D) -> Result<Secret<String>, D::Error> {
+    verify(d, |url: &String| {
+        ensure(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "expected a postgres:// or postgresql:// URL",
+        )
+    })
 }
-fn default_max_attempts() -> i32 {
-    3
+
+/// `HOST`: an IP address or `localhost`.
+fn listen_host<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    verify(d, |host: &String| {
+        ensure(
+            host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok(),
+            format!("expected an IP address or localhost, got `{host}`"),
+        )
+    })
 }
-fn default_backoff() -> u64 {
-    10
+
+/// `CORS_ORIGINS`: a JSON array of origins (`scheme://host[:port]`, no trailing slash).
+fn cors_origins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    check::parse_with(d, |text: String| {
+        let list: Vec<String> = serde_json::from_str(&text)
+            .map_err(|e| format!("expected a JSON array of origins: {e}"))?;
+        match list
+            .iter()
+            .find(|o| o.parse::<http::HeaderValue>().is_err() || o.ends_with('/'))
+        {
+            Some(o) => Err(format!(
+                "`{o}` is not an origin (scheme://host[:port], no trailing slash)"
+            )),
+            None => Ok(list),
+        }
+    })
 }
-fn default_reaper_interval() -> u64 {
-    5
+
+/// `TRUSTED_PROXIES`: networks (a single address is a /32 or /128), or `none`.
+fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    check::parse_with(d, |text: String| {
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Ok(Vec::new());
+        }
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(check::ip_network)
+            .collect()
+    })
 }
 
 impl Settings {
@@ -279,7 +289,7 @@ impl Settings {
         if self.host.eq_ignore_ascii_case("localhost") {
             return IpAddr::V4(Ipv4Addr::LOCALHOST);
         }
-        // Validated in `from_vars`; the fallback is never reached.
+        // Validated at load; the fallback is never reached.
         self.host
             .parse()
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
@@ -306,118 +316,20 @@ impl Settings {
         Ok(s)
     }
 
+    /// What the fields' own validators cannot see: the log filter and, in production, the secrets.
     fn validate(&self) -> Result<(), SettingsError> {
-        if !(self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
-        {
-            return Err(SettingsError::invalid(
-                "DATABASE_URL",
-                "expected a postgres:// or postgresql:// URL",
-            ));
-        }
-        if self.secret_key.len() < 16 {
-            return Err(SettingsError::invalid(
-                "SECRET_KEY",
-                "must be at least 16 characters (32 or more in production)",
-            ));
-        }
-        if self.internal_api_token.len() < 16 {
-            return Err(SettingsError::invalid(
-                "INTERNAL_API_TOKEN",
-                "must be at least 16 characters",
-            ));
-        }
-        for (var, url) in [
-            ("S3_ENDPOINT", Some(&self.s3_endpoint)),
-            ("S3_PUBLIC_ENDPOINT", self.s3_public_endpoint.as_ref()),
-            ("EXECUTOR_MANAGER_URL", self.executor_manager_url.as_ref()),
-            ("OPENAI_BASE_URL", self.openai_base_url.as_ref()),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                return Err(SettingsError::invalid(
-                    var,
-                    format!("expected an http:// or https:// URL, got `{url}`"),
-                ));
-            }
-        }
-        if !self.host.eq_ignore_ascii_case("localhost") {
-            self.host.parse::<IpAddr>().map_err(|_| {
-                SettingsError::invalid(
-                    "HOST",
-                    format!("expected an IP address or localhost, got `{}`", self.host),
-                )
-            })?;
-        }
-        self.cors_origin_list()?;
-        self.trusted_proxy_list()?;
-        if self.s3_presign_expires == 0 || self.s3_presign_expires > 7 * 24 * 3600 {
-            return Err(SettingsError::invalid(
-                "S3_PRESIGN_EXPIRES",
-                "must be between 1 and 604800 seconds",
-            ));
-        }
-        if self.max_upload_size_mb == 0 {
-            return Err(SettingsError::invalid(
-                "MAX_UPLOAD_SIZE_MB",
-                "must be at least 1",
-            ));
-        }
-        if self.run_max_attempts < 1 {
-            return Err(SettingsError::invalid(
-                "RUN_MAX_ATTEMPTS",
-                "must be at least 1",
-            ));
-        }
-        if self.lease_reaper_interval_seconds == 0 {
-            return Err(SettingsError::invalid(
-                "LEASE_REAPER_INTERVAL_SECONDS",
-                "must be at least 1",
-            ));
-        }
-        if self.auth_token_ttl_hours == 0 {
-            return Err(SettingsError::invalid(
-                "AUTH_TOKEN_TTL_HOURS",
-                "must be at least 1",
-            ));
-        }
-        if self.database_max_connections == 0 {
-            return Err(SettingsError::invalid(
-                "DATABASE_MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
-        if self.login_lockout_seconds == 0 {
-            return Err(SettingsError::invalid(
-                "LOGIN_LOCKOUT_SECONDS",
-                "must be at least 1",
-            ));
-        }
-        if self.retention_interval_seconds == 0 {
-            return Err(SettingsError::invalid(
-                "RETENTION_INTERVAL_SECONDS",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=10_000).contains(&self.retention_batch_size) {
-            return Err(SettingsError::invalid(
-                "RETENTION_BATCH_SIZE",
-                "must be between 1 and 10000",
-            ));
-        }
         self.log
             .filter_directive()
             .map_err(|e| SettingsError::invalid("LOG_LEVEL", e.to_string()))?;
         service_config::check_secrets(
             self.environment,
             &[
-                Secret::generated("SECRET_KEY", Some(&self.secret_key)),
-                Secret::generated("INTERNAL_API_TOKEN", Some(&self.internal_api_token)),
-                Secret::issued("DATABASE_URL", Some(&self.database_url)),
-                Secret::issued("S3_ACCESS_KEY", Some(&self.s3_access_key)),
-                Secret::issued("S3_SECRET_KEY", Some(&self.s3_secret_key)),
-                Secret::issued("OPENAI_API_KEY", self.openai_api_key.as_deref()),
+                SecretCheck::generated("SECRET_KEY", &self.secret_key),
+                SecretCheck::generated("INTERNAL_API_TOKEN", &self.internal_api_token),
+                SecretCheck::issued("DATABASE_URL", &self.database_url),
+                SecretCheck::issued("S3_ACCESS_KEY", &self.s3_access_key),
+                SecretCheck::issued("S3_SECRET_KEY", &self.s3_secret_key),
+                SecretCheck::issued("OPENAI_API_KEY", self.openai_api_key.as_ref()),
             ],
         )
     }
@@ -431,103 +343,11 @@ impl Settings {
         v
     }
 
-    /// `CORS_ORIGINS` parsed: a JSON array of origins.
-    pub fn cors_origin_list(&self) -> Result<Vec<String>, SettingsError> {
-        let list: Vec<String> = serde_json::from_str(&self.cors_origins).map_err(|e| {
-            SettingsError::invalid(
-                "CORS_ORIGINS",
-                format!("expected a JSON array of origins: {e}"),
-            )
-        })?;
-        for o in &list {
-            if o.parse::<http::HeaderValue>().is_err() || o.ends_with('/') {
-                return Err(SettingsError::invalid(
-                    "CORS_ORIGINS",
-                    format!("`{o}` is not an origin (scheme://host[:port], no trailing slash)"),
-                ));
-            }
-        }
-        Ok(list)
-    }
-
-    /// `TRUSTED_PROXIES` parsed: networks (a single address is a /32 or /128), or none.
-    pub fn trusted_proxy_list(&self) -> Result<Vec<IpNet>, SettingsError> {
-        if self.trusted_proxies.trim().eq_ignore_ascii_case("none") {
-            return Ok(Vec::new());
-        }
-        self.trusted_proxies
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                p.parse::<IpNet>()
-                    .map(|n| n.trunc())
-                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        SettingsError::invalid(
-                            "TRUSTED_PROXIES",
-                            format!("`{p}` is not a CIDR (10.0.0.0/8) or an IP address"),
-                        )
-                    })
-            })
-            .collect()
-    }
-
     /// Where browsers reach S3: `S3_PUBLIC_ENDPOINT`, else `S3_ENDPOINT`.
     pub fn s3_public_endpoint(&self) -> &str {
         self.s3_public_endpoint
             .as_deref()
             .unwrap_or(&self.s3_endpoint)
-    }
-}
-
-fn redact(v: &str) -> &'static str {
-    if v.is_empty() { "" } else { "[redacted]" }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("database_url", &redact(&self.database_url))
-            .field("secret_key", &redact(&self.secret_key))
-            .field("internal_api_token", &redact(&self.internal_api_token))
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_access_key", &redact(&self.s3_access_key))
-            .field("s3_secret_key", &redact(&self.s3_secret_key))
-            .field("s3_bucket", &self.s3_bucket)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("cors_origins", &self.cors_origins)
-            .field("executor_manager_url", &self.executor_manager_url)
-            .field("s3_public_endpoint", &self.s3_public_endpoint)
-            .field("s3_region", &self.s3_region)
-            .field("s3_force_path_style", &self.s3_force_path_style)
-            .field("s3_presign_expires", &self.s3_presign_expires)
-            .field(
-                "openai_api_key",
-                &self.openai_api_key.as_deref().map(redact),
-            )
-            .field("openai_base_url", &self.openai_base_url)
-            .field("openai_default_model", &self.openai_default_model)
-            .field("max_upload_size_mb", &self.max_upload_size_mb)
-            .field("log", &self.log)
-            .field("auth_mode", &self.auth_mode)
-            .field(
-                "allow_single_user_on_network",
-                &self.allow_single_user_on_network,
-            )
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("auth_token_ttl_hours", &self.auth_token_ttl_hours)
-            .field("run_migrations", &self.run_migrations)
-            .field("run_max_attempts", &self.run_max_attempts)
-            .field("metrics_token", &self.metrics_token.as_deref().map(redact))
-            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
-            .field("rate_limit_ip_per_minute", &self.rate_limit_ip_per_minute)
-            .field("request_timeout_seconds", &self.request_timeout_seconds)
-            .field("retention_events_days", &self.retention_events_days)
-            .field("retention_sessions_days", &self.retention_sessions_days)
-            .field("environment", &self.environment)
-            .finish_non_exhaustive()
     }
 }
 
@@ -572,7 +392,13 @@ mod tests {
         assert_eq!(s.log.log_backup_count, 14);
         assert_eq!(s.auth_mode, AuthMode::Password);
         assert!(s.run_migrations);
-        assert_eq!(s.cors_origin_list().unwrap().len(), 2);
+        assert_eq!(
+            s.cors_origins,
+            ["http://localhost:3000", "http://127.0.0.1:3000"]
+        );
+        assert_eq!(s.request_timeout_seconds, 30);
+        assert_eq!(s.retention_batch_size, 500);
+        assert_eq!(s.auth_token_ttl_hours, 168);
     }
 
     #[test]
@@ -638,8 +464,12 @@ mod tests {
     #[test]
     fn trusted_proxies_parse_networks_and_addresses() {
         let s = Settings::from_vars(base()).unwrap();
-        let list = s.trusted_proxy_list().unwrap();
-        assert_eq!(list.len(), 2);
+        let list = &s.trusted_proxies;
+        // The documented default, `127.0.0.1/32,::1/128`.
+        assert_eq!(
+            list.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            ["127.0.0.1/32", "::1/128"]
+        );
         assert!(
             list.iter()
                 .any(|n| n.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()))
@@ -653,13 +483,13 @@ mod tests {
             " 10.1.2.3/8 , 192.0.2.7,fd00::/8 ",
         )]))
         .unwrap();
-        let list = s.trusted_proxy_list().unwrap();
+        let list = &s.trusted_proxies;
         assert_eq!(
             list.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
             ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]
         );
         let s = Settings::from_vars(with(&[("TRUSTED_PROXIES", "none")])).unwrap();
-        assert!(s.trusted_proxy_list().unwrap().is_empty());
+        assert!(s.trusted_proxies.is_empty());
         let err = Settings::from_vars(with(&[("TRUSTED_PROXIES", "10.0.0.0/8,nope")]))
             .unwrap_err()
             .to_string();
@@ -763,10 +593,26 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_secrets() {
-        let s = Settings::from_vars(base()).unwrap();
-        let d = format!("{s:?}");
-        assert!(!d.contains("0123456789abcdef0123456789abcdef"));
-        assert!(!d.contains("internal-token"));
-        assert!(!d.contains("u:p@"));
+        let secrets = [
+            (
+                "DATABASE_URL",
+                "postgresql://u:db-password-very-secret@localhost/db",
+            ),
+            ("SECRET_KEY", "secret-key-very-secret-0123456789"),
+            ("INTERNAL_API_TOKEN", "internal-token-very-secret"),
+            ("S3_ACCESS_KEY", "access-key-very-secret"),
+            ("S3_SECRET_KEY", "s3-secret-key-very-secret"),
+            ("OPENAI_API_KEY", "openai-key-very-secret"),
+            ("METRICS_TOKEN", "metrics-token-very-secret"),
+        ];
+        let s = Settings::from_vars(with(&secrets)).unwrap();
+        assert_eq!(s.secret_key.expose(), "secret-key-very-secret-0123456789");
+        let text = format!("{s:?} {s:#?}");
+        for (var, value) in secrets {
+            assert!(!text.contains(value), "{var} leaked: {text}");
+        }
+        assert!(!text.contains("very-secret"), "{text}");
+        assert!(text.contains("secret_key: [redacted]"), "{text}");
+        assert!(text.contains("s3_bucket: \"poco\""), "{text}");
     }
 }

@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let pool = backend::db::connect(
-        &settings.database_url,
+        settings.database_url.expose(),
         settings.database_max_connections,
         settings.log.log_sql,
     )

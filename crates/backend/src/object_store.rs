@@ -24,8 +24,8 @@ impl S3ObjectStore {
             .region(Region::new(s.s3_region.clone()))
             .endpoint_url(&s.s3_endpoint)
             .credentials_provider(Credentials::new(
-                &s.s3_access_key,
-                &s.s3_secret_key,
+                s.s3_access_key.expose(),
+                s.s3_secret_key.expose(),
                 None,
                 None,
                 "workcell-settings",

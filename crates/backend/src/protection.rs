@@ -205,9 +205,8 @@ impl Protection {
                 Duration::from_secs(s.login_lockout_seconds),
             )
             .map(Arc::new),
-            // Validated at start-up; an unreadable list would trust no one.
-            trusted_proxies: s.trusted_proxy_list().unwrap_or_default().into(),
-            origins: s.cors_origin_list().unwrap_or_default().into(),
+            trusted_proxies: s.trusted_proxies.clone().into(),
+            origins: s.cors_origins.clone().into(),
             timeout: (s.request_timeout_seconds > 0)
                 .then(|| Duration::from_secs(s.request_timeout_seconds)),
         }

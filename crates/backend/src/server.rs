@@ -45,7 +45,7 @@ pub async fn start_state(
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         storage: crate::storage::Storage::new(&settings),
-        tokens: TokenKeys::new(&settings.secret_key, settings.auth_token_ttl_hours),
+        tokens: TokenKeys::new(settings.secret_key.expose(), settings.auth_token_ttl_hours),
         protection: crate::protection::Protection::from_settings(&settings),
         settings: Arc::new(settings),
         pool,

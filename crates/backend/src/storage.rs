@@ -100,8 +100,8 @@ fn client(settings: &Settings, endpoint: &str) -> Client {
         .region(Region::new(settings.s3_region.clone()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
-            &settings.s3_access_key,
-            &settings.s3_secret_key,
+            settings.s3_access_key.expose(),
+            settings.s3_secret_key.expose(),
             None,
             None,
             "workcell-settings",

@@ -59,7 +59,7 @@ pub enum TitleError {
 
 impl TitleGenerator {
     pub fn from_settings(settings: &crate::config::Settings) -> Option<Self> {
-        let key = settings.openai_api_key.clone()?;
+        let key = settings.openai_api_key.as_ref()?.expose().clone();
         let base = settings
             .openai_base_url
             .as_deref()

@@ -2,13 +2,17 @@
 //! with its documented default, plus the few this implementation adds (runtime, port, limits).
 //! Loaded once at start-up; a missing or invalid variable stops the process with one line naming it.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-use service_config::{Environment, Required, Secret, SettingsError};
+use serde::{Deserialize, Deserializer};
+use service_config::check::{
+    self, AtLeast, AtMost, Range, ensure, http_base_url, http_url, ip_address, positive_number,
+    verify,
+};
+use service_config::default::{Int, yes};
+use service_config::{Environment, Required, Secret, SecretCheck, SettingsError};
 use telemetry::LogSettings;
 
 use crate::schedule::ScheduleConfig;
@@ -60,52 +64,58 @@ impl RuntimeKind {
     }
 }
 
-/// Everything the manager reads from its environment. `Debug` redacts secrets.
-#[derive(Clone, Deserialize)]
+/// Everything the manager reads from its environment. Secrets are [`Secret`]s: `Debug` redacts them.
+#[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    /// Trailing slashes are dropped (paths are appended).
+    #[serde(deserialize_with = "http_base_url")]
     pub backend_url: String,
-    pub internal_api_token: String,
+    pub internal_api_token: Secret<String>,
+    #[serde(deserialize_with = "http_base_url")]
     pub callback_base_url: String,
+    /// An absolute host path: it is bind-mounted into executor containers.
+    #[serde(deserialize_with = "host_path")]
     pub workspace_root: PathBuf,
 
     /// Required with the docker runtime.
     #[serde(default)]
     pub executor_image: Option<String>,
-    #[serde(default = "default_published_host")]
+    #[serde(default = "loopback")]
     pub executor_published_host: String,
 
     /// All four or none (none: workspace export is off).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "http_url")]
     pub s3_endpoint: Option<String>,
     #[serde(default)]
-    pub s3_access_key: Option<String>,
+    pub s3_access_key: Option<Secret<String>>,
     #[serde(default)]
-    pub s3_secret_key: Option<String>,
+    pub s3_secret_key: Option<Secret<String>>,
     #[serde(default)]
     pub s3_bucket: Option<String>,
     #[serde(default = "default_s3_region")]
     pub s3_region: String,
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub s3_force_path_style: bool,
 
     #[serde(default)]
-    pub anthropic_auth_token: Option<String>,
+    pub anthropic_auth_token: Option<Secret<String>>,
     /// Sent by the model proxy as `x-api-key` (an Anthropic API key); `ANTHROPIC_AUTH_TOKEN` goes
     /// as `Authorization: Bearer`. Neither ever reaches an executor.
     #[serde(default)]
-    pub anthropic_api_key: Option<String>,
+    pub anthropic_api_key: Option<Secret<String>>,
     #[serde(default = "default_anthropic_base_url")]
+    #[serde(deserialize_with = "http_base_url")]
     pub anthropic_base_url: String,
     #[serde(default = "default_model")]
     pub default_model: String,
 
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub task_pull_enabled: bool,
-    #[serde(default = "default_max_concurrent")]
+    #[serde(default = "Int::<5>::get", deserialize_with = "AtLeast::<1>::de")]
     pub max_concurrent_tasks: usize,
-    #[serde(default = "default_pull_interval")]
+    #[serde(default = "Int::<2>::get", deserialize_with = "AtLeast::<1>::de")]
     pub task_pull_interval_seconds: u64,
-    #[serde(default = "default_lease")]
+    #[serde(default = "Int::<180>::get", deserialize_with = "Range::<5, 3600>::de")]
     pub task_claim_lease_seconds: u32,
     #[serde(default)]
     pub schedule_config_path: Option<PathBuf>,
@@ -115,15 +125,15 @@ pub struct Settings {
 
     #[serde(default)]
     pub workspace_cleanup_enabled: bool,
-    #[serde(default = "default_24")]
+    #[serde(default = "Int::<24>::get", deserialize_with = "AtLeast::<1>::de")]
     pub workspace_cleanup_interval_hours: u64,
-    #[serde(default = "default_24")]
+    #[serde(default = "Int::<24>::get", deserialize_with = "AtLeast::<1>::de")]
     pub workspace_max_age_hours: u64,
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub workspace_archive_enabled: bool,
-    #[serde(default = "default_archive_days")]
+    #[serde(default = "Int::<7>::get")]
     pub workspace_archive_days: u64,
-    #[serde(default = "default_true")]
+    #[serde(default = "yes")]
     pub workspace_ignore_dot_files: bool,
 
     /// The logging variables, loaded on their own (see `service_config`: no `flatten`).
@@ -136,7 +146,7 @@ pub struct Settings {
     pub executor_runtime: RuntimeKind,
     #[serde(default = "default_host")]
     pub host: String,
-    #[serde(default = "default_port")]
+    #[serde(default = "Int::<8001>::get")]
     pub port: u16,
     /// The executor binary for the process runtime (path or name in `PATH`).
     #[serde(default = "default_executor_bin")]
@@ -144,46 +154,47 @@ pub struct Settings {
     /// The Claude Code CLI the executor drives (process runtime: passed through as `CLAUDE_BIN`).
     #[serde(default)]
     pub claude_bin: Option<String>,
-    /// This worker's id on the queue; default: hostname + random suffix.
-    #[serde(default)]
+    /// This worker's id on the queue (1 to 200 characters); default: hostname + random suffix.
+    #[serde(default, deserialize_with = "manager_id")]
     pub manager_id: Option<String>,
     /// Container memory limit in MiB.
-    #[serde(default = "default_memory_mb")]
+    #[serde(default = "Int::<2048>::get", deserialize_with = "AtLeast::<64>::de")]
     pub executor_memory_mb: u64,
     /// Container CPU limit (fractional CPUs).
-    #[serde(default = "default_cpus")]
+    #[serde(default = "default_cpus", deserialize_with = "positive_number")]
     pub executor_cpus: f64,
     /// Container process limit.
-    #[serde(default = "default_pids")]
+    #[serde(default = "Int::<512>::get", deserialize_with = "AtLeast::<16>::de")]
     pub executor_pids_limit: i64,
     /// The container's user (`uid:gid`); the workspace is handed to it. Never root.
-    #[serde(default = "default_executor_user")]
+    #[serde(default = "default_executor_user", deserialize_with = "non_root_user")]
     pub executor_user: String,
     /// The port the executor listens on inside its container.
-    #[serde(default = "default_executor_port")]
+    #[serde(default = "Int::<8000>::get")]
     pub executor_container_port: u16,
     /// How long a launched executor may take to answer `/health`.
-    #[serde(default = "default_ready_timeout")]
+    #[serde(default = "Int::<60>::get")]
     pub executor_ready_timeout_seconds: u64,
     /// How long the claim long poll waits (at most 60, the backend's bound).
-    #[serde(default = "default_claim_wait")]
+    #[serde(default = "Int::<30>::get", deserialize_with = "AtMost::<60>::de")]
     pub task_claim_wait_seconds: u32,
     /// On SIGTERM: how long active runs may take to finish before they are stopped and re-queued.
-    #[serde(default = "default_shutdown_timeout")]
+    #[serde(default = "Int::<300>::get")]
     pub shutdown_timeout_seconds: u64,
     /// When set, `GET /metrics` wants `Authorization: Bearer <METRICS_TOKEN>`.
     #[serde(default)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret<String>>,
 
     // ---- warm and pooled executors (see `warm` and `pool`) ----
     /// How long a session's executor stays up after a run, for the session's next run; 0 = off.
-    #[serde(default = "default_warm_idle")]
+    #[serde(default = "Int::<300>::get")]
     pub executor_warm_idle_seconds: u64,
-    /// Pre-started executors, `name:count,...` (`default` = `EXECUTOR_IMAGE`); empty = none.
-    #[serde(default)]
-    pub executor_pool_targets: Option<String>,
+    /// `EXECUTOR_POOL_TARGETS`: pre-started executors, `name:count,...` (`default` =
+    /// `EXECUTOR_IMAGE`), parsed: profiles unique, only counts > 0 kept; unset = none.
+    #[serde(default, deserialize_with = "pool_targets")]
+    pub executor_pool_targets: Vec<(String, usize)>,
     /// How many pooled executors start at once while the pool refills.
-    #[serde(default = "default_pool_refill_concurrency")]
+    #[serde(default = "Int::<2>::get", deserialize_with = "AtLeast::<1>::de")]
     pub executor_pool_refill_concurrency: usize,
     /// `development` (default) or `production`; production refuses placeholder and short secrets.
     #[serde(default)]
@@ -193,31 +204,30 @@ pub struct Settings {
     /// The Docker network executors run on; created at start if missing (a bridge with
     /// inter-container traffic off). An existing network that allows it is refused.
     #[serde(default = "default_executor_network")]
+    #[serde(deserialize_with = "docker_network")]
     pub executor_network: String,
     /// The host address executor ports are published on. Anything but loopback exposes every
     /// executor's API (behind its secret) to whoever reaches that address.
-    #[serde(default = "default_publish_address")]
+    #[serde(default = "loopback", deserialize_with = "ip_address")]
     pub executor_publish_address: String,
     /// `restricted` (default) or `open`.
     #[serde(default = "default_egress_policy")]
     pub executor_egress_policy: EgressPolicy,
-    /// IPv4 ranges (comma-separated CIDRs) executors may not reach, restricted policy.
-    #[serde(default = "default_egress_deny")]
-    pub executor_egress_deny: String,
-    /// Host TCP ports (comma-separated) executors may reach besides the manager's own,
-    /// restricted policy (e.g. a model gateway on this host).
-    #[serde(default)]
-    pub executor_egress_host_ports: Option<String>,
+    /// `EXECUTOR_EGRESS_DENY`: IPv4 ranges executors may not reach, restricted policy; comma-
+    /// separated CIDRs, normalised (`a.b.c.d/n`; a bare address is /32).
+    #[serde(default = "default_egress_deny", deserialize_with = "egress_deny")]
+    pub executor_egress_deny: Vec<String>,
+    /// `EXECUTOR_EGRESS_HOST_PORTS`: host TCP ports (comma-separated) executors may reach besides
+    /// the manager's own, restricted policy (e.g. a model gateway on this host).
+    #[serde(default, deserialize_with = "tcp_ports")]
+    pub executor_egress_host_ports: Vec<u16>,
 }
 
-fn default_published_host() -> String {
+fn loopback() -> String {
     "127.0.0.1".into()
 }
 fn default_s3_region() -> String {
     "us-east-1".into()
-}
-fn default_true() -> bool {
-    true
 }
 fn default_anthropic_base_url() -> String {
     "https://api.anthropic.com".into()
@@ -225,98 +235,122 @@ fn default_anthropic_base_url() -> String {
 fn default_model() -> String {
     "claude-sonnet-4-20250514".into()
 }
-fn default_max_concurrent() -> usize {
-    5
-}
-fn default_pull_interval() -> u64 {
-    2
-}
-fn default_lease() -> u32 {
-    180
-}
-fn default_24() -> u64 {
-    24
-}
-fn default_archive_days() -> u64 {
-    7
-}
 fn default_runtime() -> RuntimeKind {
     RuntimeKind::Docker
 }
 fn default_host() -> String {
     "0.0.0.0".into()
 }
-fn default_port() -> u16 {
-    8001
-}
 fn default_executor_bin() -> String {
     "executor".into()
-}
-fn default_memory_mb() -> u64 {
-    2048
 }
 fn default_cpus() -> f64 {
     1.0
 }
-fn default_pids() -> i64 {
-    512
-}
 fn default_executor_user() -> String {
     "1000:1000".into()
-}
-fn default_executor_port() -> u16 {
-    8000
-}
-fn default_ready_timeout() -> u64 {
-    60
-}
-fn default_claim_wait() -> u32 {
-    30
-}
-fn default_shutdown_timeout() -> u64 {
-    300
-}
-fn default_warm_idle() -> u64 {
-    300
-}
-fn default_pool_refill_concurrency() -> usize {
-    2
 }
 fn default_executor_network() -> String {
     "workcell-executors".into()
 }
-fn default_publish_address() -> String {
-    "127.0.0.1".into()
-}
 fn default_egress_policy() -> EgressPolicy {
     EgressPolicy::Restricted
 }
-fn default_egress_deny() -> String {
-    "169.254.0.0/16".into()
+fn default_egress_deny() -> Vec<String> {
+    vec!["169.254.0.0/16".into()]
+}
+
+/// `WORKSPACE_ROOT`: an absolute path.
+fn host_path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    verify(d, |p: &PathBuf| {
+        ensure(
+            p.is_absolute(),
+            "must be an absolute host path (it is bind-mounted into executor containers)",
+        )
+    })
+}
+
+/// `EXECUTOR_USER`: `uid:gid` of anyone but root.
+fn non_root_user<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    verify(d, |user: &String| {
+        let user = user.trim();
+        let root = ["0", "root"]
+            .iter()
+            .any(|r| user == *r || user.starts_with(&format!("{r}:")));
+        ensure(!root, "must name a non-root user (uid:gid)")
+    })
+}
+
+/// `MANAGER_ID`: at most 200 characters.
+fn manager_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    verify(d, |id: &String| {
+        ensure(id.len() <= 200, "must be 1 to 200 characters")
+    })
+}
+
+/// `EXECUTOR_NETWORK`: a Docker network name.
+fn docker_network<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    verify(d, |name: &String| {
+        ensure(
+            name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+            "must be a Docker network name (1 to 64 of A-Z a-z 0-9 - _ .)",
+        )
+    })
+}
+
+/// `EXECUTOR_EGRESS_DENY`: IPv4 CIDRs as `a.b.c.d/n`.
+fn egress_deny<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    check::list_with(d, |p| check::ipv4_network(p).map(|n| n.to_string()))
+}
+
+/// `EXECUTOR_EGRESS_HOST_PORTS`.
+fn tcp_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    check::list_with(d, check::tcp_port)
+}
+
+/// `EXECUTOR_POOL_TARGETS`: `name:count` pairs. The only profile is `default` (the executor of
+/// `EXECUTOR_IMAGE` / `EXECUTOR_BIN`), at most 64, named once; counts of 0 are dropped.
+fn pool_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, usize)>, D::Error> {
+    let parts = check::list_with(d, |part| {
+        let (name, count) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}` is not `name:count`"))?;
+        let name = name.trim();
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{part}`: the count is not a number"))?;
+        if name != crate::pool::DEFAULT_PROFILE {
+            return Err(format!("unknown profile `{name}` (known: default)"));
+        }
+        if count > 64 {
+            return Err("at most 64 per profile".into());
+        }
+        Ok((name.to_owned(), count))
+    })?;
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for (name, count) in parts {
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(serde::de::Error::custom(format!("`{name}` is named twice")));
+        }
+        out.push((name, count));
+    }
+    out.retain(|(_, count)| *count > 0);
+    Ok(out)
 }
 
 /// S3 connection settings, present only when all four required variables are set.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     pub endpoint: String,
-    pub access_key: String,
-    pub secret_key: String,
+    pub access_key: Secret<String>,
+    pub secret_key: Secret<String>,
     pub bucket: String,
     pub region: String,
     pub force_path_style: bool,
-}
-
-impl fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("access_key", &"[redacted]")
-            .field("secret_key", &"[redacted]")
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("force_path_style", &self.force_path_style)
-            .finish()
-    }
 }
 
 impl Settings {
@@ -331,9 +365,6 @@ impl Settings {
     ) -> Result<Self, SettingsError> {
         let (mut s, log): (Settings, _) = service_config::load_with(vars, REQUIRED)?;
         s.log = log;
-        s.backend_url = s.backend_url.trim_end_matches('/').to_owned();
-        s.callback_base_url = s.callback_base_url.trim_end_matches('/').to_owned();
-        s.anthropic_base_url = s.anthropic_base_url.trim_end_matches('/').to_owned();
         s.validate()?;
         s.schedule = Arc::new(
             ScheduleConfig::load(s.schedule_config_path.as_deref())
@@ -345,154 +376,24 @@ impl Settings {
         Ok(s)
     }
 
+    /// What the fields' own validators cannot see: variables that go together and, in
+    /// production, the secrets.
     fn validate(&self) -> Result<(), SettingsError> {
-        for (var, url) in [
-            ("BACKEND_URL", Some(&self.backend_url)),
-            ("CALLBACK_BASE_URL", Some(&self.callback_base_url)),
-            ("ANTHROPIC_BASE_URL", Some(&self.anthropic_base_url)),
-            ("S3_ENDPOINT", self.s3_endpoint.as_ref()),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                return Err(SettingsError::invalid(
-                    var,
-                    "expected an http:// or https:// URL",
-                ));
-            }
-        }
-        if self.internal_api_token.trim().is_empty() {
-            return Err(SettingsError::invalid("INTERNAL_API_TOKEN", "is empty"));
-        }
-        if !self.workspace_root.is_absolute() {
-            return Err(SettingsError::invalid(
-                "WORKSPACE_ROOT",
-                "must be an absolute host path (it is bind-mounted into executor containers)",
-            ));
-        }
         if self.executor_runtime == RuntimeKind::Docker && self.executor_image.is_none() {
             return Err(SettingsError::Missing {
                 var: "EXECUTOR_IMAGE",
                 meaning: "executor image the docker runtime launches (or set EXECUTOR_RUNTIME=process)",
             });
         }
-        if self.max_concurrent_tasks == 0 {
-            return Err(SettingsError::invalid(
-                "MAX_CONCURRENT_TASKS",
-                "must be at least 1",
-            ));
-        }
-        if self.task_pull_interval_seconds == 0 {
-            return Err(SettingsError::invalid(
-                "TASK_PULL_INTERVAL_SECONDS",
-                "must be at least 1",
-            ));
-        }
-        if self.workspace_cleanup_interval_hours == 0 {
-            return Err(SettingsError::invalid(
-                "WORKSPACE_CLEANUP_INTERVAL_HOURS",
-                "must be at least 1",
-            ));
-        }
-        if self.workspace_max_age_hours == 0 {
-            return Err(SettingsError::invalid(
-                "WORKSPACE_MAX_AGE_HOURS",
-                "must be at least 1",
-            ));
-        }
-        if !(5..=3600).contains(&self.task_claim_lease_seconds) {
-            return Err(SettingsError::invalid(
-                "TASK_CLAIM_LEASE_SECONDS",
-                "must be between 5 and 3600",
-            ));
-        }
-        if self.task_claim_wait_seconds > 60 {
-            return Err(SettingsError::invalid(
-                "TASK_CLAIM_WAIT_SECONDS",
-                "must be at most 60",
-            ));
-        }
-        if !(self.executor_cpus > 0.0 && self.executor_cpus.is_finite()) {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_CPUS",
-                "must be a positive number",
-            ));
-        }
-        if self.executor_memory_mb < 64 {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_MEMORY_MB",
-                "must be at least 64",
-            ));
-        }
-        if self.executor_pids_limit < 16 {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_PIDS_LIMIT",
-                "must be at least 16",
-            ));
-        }
-        let user = self.executor_user.trim();
-        if user.is_empty()
-            || user == "0"
-            || user.starts_with("0:")
-            || user == "root"
-            || user.starts_with("root:")
-        {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_USER",
-                "must name a non-root user (uid:gid)",
-            ));
-        }
-        if let Some(id) = &self.manager_id
-            && (id.len() > 200 || id.trim().is_empty())
-        {
-            return Err(SettingsError::invalid(
-                "MANAGER_ID",
-                "must be 1 to 200 characters",
-            ));
-        }
         self.s3()?;
-        self.pool_targets()?;
-        self.egress_deny()?;
-        self.egress_host_ports()?;
-        let network = self.executor_network.as_str();
-        if network.is_empty()
-            || network.len() > 64
-            || !network
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_NETWORK",
-                "must be a Docker network name (1 to 64 of A-Z a-z 0-9 - _ .)",
-            ));
-        }
-        if self
-            .executor_publish_address
-            .parse::<std::net::IpAddr>()
-            .is_err()
-        {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_PUBLISH_ADDRESS",
-                format!(
-                    "expected an IP address, got `{}`",
-                    self.executor_publish_address
-                ),
-            ));
-        }
-        if self.executor_pool_refill_concurrency == 0 {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_POOL_REFILL_CONCURRENCY",
-                "must be at least 1",
-            ));
-        }
         service_config::check_secrets(
             self.environment,
             &[
-                Secret::generated("INTERNAL_API_TOKEN", Some(&self.internal_api_token)),
-                Secret::issued("S3_ACCESS_KEY", self.s3_access_key.as_deref()),
-                Secret::issued("S3_SECRET_KEY", self.s3_secret_key.as_deref()),
-                Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
-                Secret::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_deref()),
+                SecretCheck::generated("INTERNAL_API_TOKEN", &self.internal_api_token),
+                SecretCheck::issued("S3_ACCESS_KEY", self.s3_access_key.as_ref()),
+                SecretCheck::issued("S3_SECRET_KEY", self.s3_secret_key.as_ref()),
+                SecretCheck::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_ref()),
+                SecretCheck::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_ref()),
             ],
         )
     }
@@ -506,85 +407,6 @@ impl Settings {
         v
     }
 
-    /// `EXECUTOR_POOL_TARGETS` parsed: `(profile, count)` pairs, profiles unique, counts > 0
-    /// kept. The only profile is `default` (the executor of `EXECUTOR_IMAGE` / `EXECUTOR_BIN`).
-    pub fn pool_targets(&self) -> Result<Vec<(String, usize)>, SettingsError> {
-        const VAR: &str = "EXECUTOR_POOL_TARGETS";
-        let mut out: Vec<(String, usize)> = Vec::new();
-        let Some(text) = self.executor_pool_targets.as_deref() else {
-            return Ok(out);
-        };
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, count) = part.split_once(':').ok_or_else(|| {
-                SettingsError::invalid(VAR, format!("`{part}` is not `name:count`"))
-            })?;
-            let name = name.trim();
-            let count: usize = count.trim().parse().map_err(|_| {
-                SettingsError::invalid(VAR, format!("`{part}`: the count is not a number"))
-            })?;
-            if name != crate::pool::DEFAULT_PROFILE {
-                return Err(SettingsError::invalid(
-                    VAR,
-                    format!("unknown profile `{name}` (known: default)"),
-                ));
-            }
-            if count > 64 {
-                return Err(SettingsError::invalid(VAR, "at most 64 per profile"));
-            }
-            if out.iter().any(|(n, _)| n == name) {
-                return Err(SettingsError::invalid(
-                    VAR,
-                    format!("`{name}` is named twice"),
-                ));
-            }
-            if count > 0 {
-                out.push((name.to_owned(), count));
-            }
-        }
-        Ok(out)
-    }
-
-    /// `EXECUTOR_EGRESS_DENY` parsed: IPv4 CIDRs, normalised (`a.b.c.d/n`; a bare address is /32).
-    pub fn egress_deny(&self) -> Result<Vec<String>, SettingsError> {
-        const VAR: &str = "EXECUTOR_EGRESS_DENY";
-        let mut out = Vec::new();
-        for part in self
-            .executor_egress_deny
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let (addr, len) = part.split_once('/').unwrap_or((part, "32"));
-            let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| {
-                SettingsError::invalid(VAR, format!("`{part}` is not an IPv4 CIDR"))
-            })?;
-            let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
-                SettingsError::invalid(VAR, format!("`{part}`: bad prefix length"))
-            })?;
-            out.push(format!("{addr}/{len}"));
-        }
-        Ok(out)
-    }
-
-    /// `EXECUTOR_EGRESS_HOST_PORTS` parsed.
-    pub fn egress_host_ports(&self) -> Result<Vec<u16>, SettingsError> {
-        let Some(text) = self.executor_egress_host_ports.as_deref() else {
-            return Ok(Vec::new());
-        };
-        text.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                    SettingsError::invalid(
-                        "EXECUTOR_EGRESS_HOST_PORTS",
-                        format!("`{p}` is not a TCP port"),
-                    )
-                })
-            })
-            .collect()
-    }
-
     /// How long an idle warm executor is kept; zero when warm executors are off.
     pub fn warm_idle(&self) -> Duration {
         Duration::from_secs(self.executor_warm_idle_seconds)
@@ -592,27 +414,26 @@ impl Settings {
 
     /// The S3 settings: all of `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY`, `S3_BUCKET`, or none.
     pub fn s3(&self) -> Result<Option<S3Settings>, SettingsError> {
-        let parts = [
-            ("S3_ENDPOINT", &self.s3_endpoint),
-            ("S3_ACCESS_KEY", &self.s3_access_key),
-            ("S3_SECRET_KEY", &self.s3_secret_key),
-            ("S3_BUCKET", &self.s3_bucket),
+        let set = [
+            ("S3_ENDPOINT", self.s3_endpoint.is_some()),
+            ("S3_ACCESS_KEY", self.s3_access_key.is_some()),
+            ("S3_SECRET_KEY", self.s3_secret_key.is_some()),
+            ("S3_BUCKET", self.s3_bucket.is_some()),
         ];
-        if parts.iter().all(|(_, v)| v.is_none()) {
+        if set.iter().all(|(_, is_set)| !is_set) {
             return Ok(None);
         }
-        if let Some((var, _)) = parts.iter().find(|(_, v)| v.is_none()) {
+        if let Some((var, _)) = set.iter().find(|(_, is_set)| !is_set) {
             return Err(SettingsError::Missing {
                 var,
                 meaning: "S3 settings are all-or-nothing (used to export workspaces)",
             });
         }
-        let get = |v: &Option<String>| v.clone().unwrap_or_default();
         Ok(Some(S3Settings {
-            endpoint: get(&self.s3_endpoint),
-            access_key: get(&self.s3_access_key),
-            secret_key: get(&self.s3_secret_key),
-            bucket: get(&self.s3_bucket),
+            endpoint: self.s3_endpoint.clone().unwrap_or_default(),
+            access_key: self.s3_access_key.clone().unwrap_or_default(),
+            secret_key: self.s3_secret_key.clone().unwrap_or_default(),
+            bucket: self.s3_bucket.clone().unwrap_or_default(),
             region: self.s3_region.clone(),
             force_path_style: self.s3_force_path_style,
         }))
@@ -663,97 +484,6 @@ fn default_manager_id() -> String {
         .unwrap_or_else(|| "executor-manager".to_owned());
     let suffix: u32 = rand::random();
     format!("{host}-{suffix:08x}")
-}
-
-fn redact(v: &str) -> &'static str {
-    if v.is_empty() { "" } else { "[redacted]" }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("backend_url", &self.backend_url)
-            .field("internal_api_token", &redact(&self.internal_api_token))
-            .field("metrics_token", &self.metrics_token.as_deref().map(redact))
-            .field("callback_base_url", &self.callback_base_url)
-            .field("workspace_root", &self.workspace_root)
-            .field("executor_image", &self.executor_image)
-            .field("executor_published_host", &self.executor_published_host)
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_access_key", &self.s3_access_key.as_deref().map(redact))
-            .field("s3_secret_key", &self.s3_secret_key.as_deref().map(redact))
-            .field("s3_bucket", &self.s3_bucket)
-            .field("s3_region", &self.s3_region)
-            .field("s3_force_path_style", &self.s3_force_path_style)
-            .field(
-                "anthropic_auth_token",
-                &self.anthropic_auth_token.as_deref().map(redact),
-            )
-            .field(
-                "anthropic_api_key",
-                &self.anthropic_api_key.as_deref().map(redact),
-            )
-            .field("anthropic_base_url", &self.anthropic_base_url)
-            .field("default_model", &self.default_model)
-            .field("task_pull_enabled", &self.task_pull_enabled)
-            .field("max_concurrent_tasks", &self.max_concurrent_tasks)
-            .field(
-                "task_pull_interval_seconds",
-                &self.task_pull_interval_seconds,
-            )
-            .field("task_claim_lease_seconds", &self.task_claim_lease_seconds)
-            .field("schedule_config_path", &self.schedule_config_path)
-            .field("schedule", &self.schedule)
-            .field("workspace_cleanup_enabled", &self.workspace_cleanup_enabled)
-            .field(
-                "workspace_cleanup_interval_hours",
-                &self.workspace_cleanup_interval_hours,
-            )
-            .field("workspace_max_age_hours", &self.workspace_max_age_hours)
-            .field("workspace_archive_enabled", &self.workspace_archive_enabled)
-            .field("workspace_archive_days", &self.workspace_archive_days)
-            .field(
-                "workspace_ignore_dot_files",
-                &self.workspace_ignore_dot_files,
-            )
-            .field("log", &self.log)
-            .field("executor_network", &self.executor_network)
-            .field("executor_publish_address", &self.executor_publish_address)
-            .field("executor_egress_policy", &self.executor_egress_policy)
-            .field("executor_egress_deny", &self.executor_egress_deny)
-            .field(
-                "executor_egress_host_ports",
-                &self.executor_egress_host_ports,
-            )
-            .field("executor_runtime", &self.executor_runtime)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("executor_bin", &self.executor_bin)
-            .field("claude_bin", &self.claude_bin)
-            .field("manager_id", &self.manager_id)
-            .field("executor_memory_mb", &self.executor_memory_mb)
-            .field("executor_cpus", &self.executor_cpus)
-            .field("executor_pids_limit", &self.executor_pids_limit)
-            .field("executor_user", &self.executor_user)
-            .field("executor_container_port", &self.executor_container_port)
-            .field(
-                "executor_ready_timeout_seconds",
-                &self.executor_ready_timeout_seconds,
-            )
-            .field("task_claim_wait_seconds", &self.task_claim_wait_seconds)
-            .field("shutdown_timeout_seconds", &self.shutdown_timeout_seconds)
-            .field(
-                "executor_warm_idle_seconds",
-                &self.executor_warm_idle_seconds,
-            )
-            .field("executor_pool_targets", &self.executor_pool_targets)
-            .field(
-                "executor_pool_refill_concurrency",
-                &self.executor_pool_refill_concurrency,
-            )
-            .field("environment", &self.environment)
-            .finish()
-    }
 }
 
 #[cfg(test)]
@@ -916,8 +646,8 @@ mod tests {
         assert_eq!(s.executor_network, "workcell-executors");
         assert_eq!(s.executor_publish_address, "127.0.0.1");
         assert_eq!(s.executor_egress_policy, EgressPolicy::Restricted);
-        assert_eq!(s.egress_deny().unwrap(), vec!["169.254.0.0/16"]);
-        assert!(s.egress_host_ports().unwrap().is_empty());
+        assert_eq!(s.executor_egress_deny, vec!["169.254.0.0/16"]);
+        assert!(s.executor_egress_host_ports.is_empty());
         let s = Settings::from_vars(vars(&[
             ("EXECUTOR_NETWORK", "my-net.1"),
             ("EXECUTOR_PUBLISH_ADDRESS", "0.0.0.0"),
@@ -933,13 +663,13 @@ mod tests {
         assert_eq!(s.executor_publish_address, "0.0.0.0");
         assert_eq!(s.executor_egress_policy, EgressPolicy::Open);
         assert_eq!(
-            s.egress_deny().unwrap(),
+            s.executor_egress_deny,
             vec!["169.254.0.0/16", "10.0.0.0/8", "192.168.1.1/32"]
         );
-        assert_eq!(s.egress_host_ports().unwrap(), vec![9000, 11434]);
+        assert_eq!(s.executor_egress_host_ports, vec![9000, 11434]);
         // Empty is unset (compose passes `${VAR:-}`): the default list.
         let s = Settings::from_vars(vars(&[("EXECUTOR_EGRESS_DENY", "")])).unwrap();
-        assert_eq!(s.egress_deny().unwrap(), vec!["169.254.0.0/16"]);
+        assert_eq!(s.executor_egress_deny, vec!["169.254.0.0/16"]);
         for (var, value) in [
             ("EXECUTOR_NETWORK", "bad name"),
             ("EXECUTOR_NETWORK", "a/b"),
@@ -963,7 +693,7 @@ mod tests {
     fn warm_and_pool_settings() {
         let s = Settings::from_vars(vars(&[])).unwrap();
         assert_eq!(s.warm_idle(), Duration::from_secs(300));
-        assert!(s.pool_targets().unwrap().is_empty());
+        assert!(s.executor_pool_targets.is_empty());
         assert_eq!(s.executor_pool_refill_concurrency, 2);
         let s = Settings::from_vars(vars(&[
             ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
@@ -972,10 +702,10 @@ mod tests {
         ]))
         .unwrap();
         assert!(s.warm_idle().is_zero());
-        assert_eq!(s.pool_targets().unwrap(), vec![("default".to_owned(), 3)]);
+        assert_eq!(s.executor_pool_targets, vec![("default".to_owned(), 3)]);
         assert_eq!(s.executor_pool_refill_concurrency, 4);
         let s = Settings::from_vars(vars(&[("EXECUTOR_POOL_TARGETS", "default:0")])).unwrap();
-        assert!(s.pool_targets().unwrap().is_empty());
+        assert!(s.executor_pool_targets.is_empty());
         for (var, value) in [
             ("EXECUTOR_POOL_TARGETS", "default"),
             ("EXECUTOR_POOL_TARGETS", "default:x"),

@@ -305,9 +305,14 @@ impl Upstream {
             base_url: settings.anthropic_base_url.trim_end_matches('/').to_owned(),
             auth_token: settings
                 .anthropic_auth_token
-                .clone()
+                .as_ref()
+                .map(|t| t.expose().clone())
                 .filter(|t| !t.is_empty()),
-            api_key: settings.anthropic_api_key.clone().filter(|k| !k.is_empty()),
+            api_key: settings
+                .anthropic_api_key
+                .as_ref()
+                .map(|k| k.expose().clone())
+                .filter(|k| !k.is_empty()),
             http,
         })
     }

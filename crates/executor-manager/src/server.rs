@@ -75,8 +75,9 @@ pub async fn runtime_from_settings(settings: &Settings) -> anyhow::Result<Arc<dy
 
 impl App {
     pub fn new(settings: Settings, runtime: Arc<dyn Runtime>) -> anyhow::Result<Self> {
-        let backend = BackendClient::new(&settings.backend_url, &settings.internal_api_token)?
-            .with_pull_policy(settings.schedule.pull.clone());
+        let backend =
+            BackendClient::new(&settings.backend_url, settings.internal_api_token.expose())?
+                .with_pull_policy(settings.schedule.pull.clone());
         let exporter = settings
             .s3()?
             .map(|s3| Exporter::new(&s3, settings.workspace_ignore_dot_files));
@@ -84,7 +85,7 @@ impl App {
             tracing::warn!("S3_* not set: workspaces are not exported");
         }
         let target = settings
-            .pool_targets()?
+            .executor_pool_targets
             .iter()
             .map(|(_, n)| n)
             .sum::<usize>();
@@ -170,7 +171,11 @@ impl App {
                 self.ctx.model_upstream.clone(),
             ))
             .merge(telemetry::http::metrics_router(
-                self.ctx.settings.metrics_token.clone(),
+                self.ctx
+                    .settings
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| t.expose().clone()),
             ))
             .route_layer(axum::middleware::from_fn(telemetry::http::route))
             .layer(axum::middleware::from_fn(telemetry::http::edge))

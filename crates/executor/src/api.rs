@@ -164,7 +164,7 @@ async fn require_secret(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let expected = tasks.settings().executor_api_secret.as_bytes();
+    let expected = tasks.settings().executor_api_secret.expose().as_bytes();
     if bool::from(presented.as_bytes().ct_eq(expected)) && !expected.is_empty() {
         next.run(request).await
     } else {

@@ -1,15 +1,18 @@
 //! The executor's settings, read once from the environment at start-up.
 //!
 //! A missing `DEFAULT_MODEL` or a value of the wrong type stops the process with one line naming
-//! the variable. `Debug` never prints the model API key or token.
+//! the variable. The model API key, token and the API secret are [`Secret`]s: `Debug` never
+//! prints them.
 
-use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-use service_config::{Environment, Required, Secret, SettingsError};
+use serde::{Deserialize, Deserializer};
+use service_config::check::{
+    AtLeast, MinBytes, absolute_path, ensure, http_url, ip_address, verify,
+};
+use service_config::default::{Int, yes};
+use service_config::{Environment, Required, Secret, SecretCheck, SettingsError};
 use telemetry::LogSettings;
 use uuid::Uuid;
 
@@ -58,12 +61,12 @@ pub const DEFAULT_PASSTHROUGH: &[&str] = &[
 ];
 
 /// Everything the executor reads from its environment.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    /// Address to listen on.
-    #[serde(default = "default_host")]
+    /// Address to listen on (an IP address).
+    #[serde(default = "default_host", deserialize_with = "ip_address")]
     pub host: String,
-    #[serde(default = "default_port")]
+    #[serde(default = "Int::<8000>::get")]
     pub port: u16,
 
     /// Model used when a task names none (`--model`).
@@ -71,12 +74,12 @@ pub struct Settings {
     /// The Claude Code CLI executable (a path or a name looked up in `PATH`).
     #[serde(default = "default_claude_bin")]
     pub claude_bin: String,
-    #[serde(default = "default_base_url")]
+    #[serde(default = "default_base_url", deserialize_with = "http_url")]
     pub anthropic_base_url: String,
     #[serde(default)]
-    pub anthropic_api_key: Option<String>,
+    pub anthropic_api_key: Option<Secret<String>>,
     #[serde(default)]
-    pub anthropic_auth_token: Option<String>,
+    pub anthropic_auth_token: Option<Secret<String>>,
     /// Model API retries of the CLI (`CLAUDE_CODE_MAX_RETRIES`); unset keeps the CLI's default.
     #[serde(default)]
     pub agent_max_retries: Option<u32>,
@@ -86,43 +89,44 @@ pub struct Settings {
     #[serde(default)]
     pub agent_gid: Option<u32>,
     /// Comma-separated names of executor variables handed to the agent (default: PATH, LANG,
-    /// proxies and CA settings; see [`DEFAULT_PASSTHROUGH`]).
-    #[serde(default)]
+    /// proxies and CA settings; see [`DEFAULT_PASSTHROUGH`]); never one of [`NEVER_PASSED`].
+    #[serde(default, deserialize_with = "passthrough")]
     pub agent_env_passthrough: Option<String>,
     /// How long a canceled agent has to stop after SIGINT before it is killed.
-    #[serde(default = "default_cancel_grace_ms")]
+    #[serde(default = "Int::<3000>::get")]
     pub cancel_grace_ms: u64,
     /// Start the next run's CLI while the executor waits (a kept-warm container's follow-up then
     /// skips the CLI's start-up); it is used only when the next task asks for exactly the same
     /// command line and environment, and replaced otherwise.
-    #[serde(default = "default_agent_prestart")]
+    #[serde(default = "yes")]
     pub agent_prestart: bool,
 
-    #[serde(default = "default_workspace")]
+    #[serde(default = "default_workspace", deserialize_with = "absolute_path")]
     pub workspace_path: PathBuf,
     /// Extra ignore patterns (comma- or newline-separated) for `.git/info/exclude`.
     #[serde(default)]
     pub workspace_git_ignore: Option<String>,
 
     /// Longest wait before a partial batch of events is sent.
-    #[serde(default = "default_flush_ms")]
+    #[serde(default = "Int::<50>::get")]
     pub callback_flush_ms: u64,
-    #[serde(default = "default_batch_events")]
+    #[serde(default = "Int::<100>::get", deserialize_with = "AtLeast::<1>::de")]
     pub callback_batch_max_events: usize,
-    #[serde(default = "default_batch_bytes")]
+    #[serde(default = "Int::<1_048_576>::get")]
+    #[serde(deserialize_with = "AtLeast::<1>::de")]
     pub callback_batch_max_bytes: usize,
     /// Events buffered between the agent's output and the callback sender; when full, reading the
     /// agent's output waits.
-    #[serde(default = "default_event_buffer")]
+    #[serde(default = "Int::<256>::get", deserialize_with = "AtLeast::<1>::de")]
     pub event_buffer: usize,
     /// Timeout of one callback request.
-    #[serde(default = "default_callback_timeout")]
+    #[serde(default = "Int::<30>::get", deserialize_with = "AtLeast::<1>::de")]
     pub callback_timeout_seconds: u64,
     /// How long one batch is retried before the executor gives up on it.
-    #[serde(default = "default_callback_retry")]
+    #[serde(default = "Int::<600>::get")]
     pub callback_retry_seconds: u64,
     /// Longest pause between two delivery attempts.
-    #[serde(default = "default_callback_backoff_max")]
+    #[serde(default = "Int::<5000>::get")]
     pub callback_backoff_max_ms: u64,
 
     /// The shared logging variables (`DEBUG`, `LOG_LEVEL`, …). Loaded in a second pass rather
@@ -138,19 +142,17 @@ pub struct Settings {
     /// The bearer secret every API route but `/health*` demands. The manager generates one per
     /// executor (32 random bytes, hex): another tenant's agent cannot drive this executor even
     /// when it reaches its port.
-    pub executor_api_secret: String,
+    #[serde(deserialize_with = "MinBytes::<MIN_API_SECRET_BYTES>::de")]
+    pub executor_api_secret: Secret<String>,
     /// A random id of this executor instance, answered by `/health`: the manager checks it
     /// before reusing a kept executor, so a port taken over by another container is noticed.
     /// Unset: a random one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instance_id")]
     pub executor_instance_id: Option<String>,
 }
 
 fn default_host() -> String {
     "0.0.0.0".into()
-}
-fn default_port() -> u16 {
-    8000
 }
 fn default_claude_bin() -> String {
     "claude".into()
@@ -158,35 +160,31 @@ fn default_claude_bin() -> String {
 fn default_base_url() -> String {
     "https://api.anthropic.com".into()
 }
-fn default_cancel_grace_ms() -> u64 {
-    3000
-}
-fn default_agent_prestart() -> bool {
-    true
-}
 fn default_workspace() -> PathBuf {
     PathBuf::from("/workspace")
 }
-fn default_flush_ms() -> u64 {
-    50
+
+/// `AGENT_ENV_PASSTHROUGH`: names none of [`NEVER_PASSED`].
+fn passthrough<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    verify(d, |list: &String| {
+        match split_list(list)
+            .into_iter()
+            .find(|n| NEVER_PASSED.contains(&n.as_str()))
+        {
+            Some(name) => Err(format!("must not name {name}: the agent never gets it")),
+            None => Ok(()),
+        }
+    })
 }
-fn default_batch_events() -> usize {
-    100
-}
-fn default_batch_bytes() -> usize {
-    1024 * 1024
-}
-fn default_event_buffer() -> usize {
-    256
-}
-fn default_callback_timeout() -> u64 {
-    30
-}
-fn default_callback_retry() -> u64 {
-    600
-}
-fn default_callback_backoff_max() -> u64 {
-    5000
+
+/// `EXECUTOR_INSTANCE_ID`: 1 to 200 printable ASCII characters.
+fn instance_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    verify(d, |id: &String| {
+        ensure(
+            id.len() <= 200 && id.chars().all(|c| c.is_ascii_graphic()),
+            "must be 1 to 200 printable ASCII characters",
+        )
+    })
 }
 
 impl Settings {
@@ -208,88 +206,29 @@ impl Settings {
         Ok(s)
     }
 
-    /// Settings with every default, for tests and benchmarks that build them in code.
+    /// Settings with every default, for tests and benchmarks that build them in code: the
+    /// documented defaults themselves (loaded from no variables but the required ones, with a
+    /// random API secret), listening on any free port.
+    ///
+    /// # Panics
+    /// Only if a default were invalid, which every test of these settings would show first.
     pub fn with_defaults(default_model: impl Into<String>, workspace: impl Into<PathBuf>) -> Self {
-        Self {
-            host: default_host(),
-            port: 0,
-            default_model: default_model.into(),
-            claude_bin: default_claude_bin(),
-            anthropic_base_url: default_base_url(),
-            anthropic_api_key: None,
-            anthropic_auth_token: None,
-            agent_max_retries: None,
-            agent_uid: None,
-            agent_gid: None,
-            agent_env_passthrough: None,
-            cancel_grace_ms: default_cancel_grace_ms(),
-            agent_prestart: default_agent_prestart(),
-            workspace_path: workspace.into(),
-            workspace_git_ignore: None,
-            callback_flush_ms: default_flush_ms(),
-            callback_batch_max_events: default_batch_events(),
-            callback_batch_max_bytes: default_batch_bytes(),
-            event_buffer: default_event_buffer(),
-            callback_timeout_seconds: default_callback_timeout(),
-            callback_retry_seconds: default_callback_retry(),
-            callback_backoff_max_ms: default_callback_backoff_max(),
-            log: LogSettings::default(),
-            environment: Environment::Development,
-            executor_api_secret: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
-            executor_instance_id: Some(Uuid::new_v4().simple().to_string()),
-        }
+        let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let required = [
+            ("DEFAULT_MODEL", "default"),
+            ("EXECUTOR_API_SECRET", &secret),
+        ];
+        let mut s = Self::from_vars(required.map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .expect("the documented defaults are valid");
+        s.default_model = default_model.into();
+        s.workspace_path = workspace.into();
+        s.port = 0;
+        s
     }
 
+    /// What the fields' own validators cannot see: variables that go together and, in
+    /// production, the secrets.
     fn validate(&self) -> Result<(), SettingsError> {
-        self.host.parse::<IpAddr>().map_err(|_| {
-            SettingsError::invalid(
-                "HOST",
-                format!("expected an IP address, got `{}`", self.host),
-            )
-        })?;
-        if self.executor_api_secret.len() < MIN_API_SECRET_BYTES {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_API_SECRET",
-                format!("must be at least {MIN_API_SECRET_BYTES} bytes"),
-            ));
-        }
-        if let Some(id) = &self.executor_instance_id
-            && (id.is_empty() || id.len() > 200 || !id.chars().all(|c| c.is_ascii_graphic()))
-        {
-            return Err(SettingsError::invalid(
-                "EXECUTOR_INSTANCE_ID",
-                "must be 1 to 200 printable ASCII characters",
-            ));
-        }
-        if let Some(name) = split_list(self.agent_env_passthrough.as_deref().unwrap_or(""))
-            .into_iter()
-            .find(|n| NEVER_PASSED.contains(&n.as_str()))
-        {
-            return Err(SettingsError::invalid(
-                "AGENT_ENV_PASSTHROUGH",
-                format!("must not name {name}: the agent never gets it"),
-            ));
-        }
-        if self.default_model.trim().is_empty() {
-            return Err(SettingsError::invalid("DEFAULT_MODEL", "must not be blank"));
-        }
-        if !(self.anthropic_base_url.starts_with("http://")
-            || self.anthropic_base_url.starts_with("https://"))
-        {
-            return Err(SettingsError::invalid(
-                "ANTHROPIC_BASE_URL",
-                format!(
-                    "expected an http:// or https:// URL, got `{}`",
-                    self.anthropic_base_url
-                ),
-            ));
-        }
-        if !self.workspace_path.is_absolute() {
-            return Err(SettingsError::invalid(
-                "WORKSPACE_PATH",
-                "must be an absolute path",
-            ));
-        }
         if self.agent_uid.is_some() != self.agent_gid.is_some() {
             return Err(SettingsError::invalid(
                 if self.agent_uid.is_some() {
@@ -300,24 +239,11 @@ impl Settings {
                 "AGENT_UID and AGENT_GID go together",
             ));
         }
-        for (var, value) in [
-            ("CALLBACK_BATCH_MAX_EVENTS", self.callback_batch_max_events),
-            ("CALLBACK_BATCH_MAX_BYTES", self.callback_batch_max_bytes),
-            ("EVENT_BUFFER", self.event_buffer),
-            (
-                "CALLBACK_TIMEOUT_SECONDS",
-                self.callback_timeout_seconds as usize,
-            ),
-        ] {
-            if value == 0 {
-                return Err(SettingsError::invalid(var, "must be at least 1"));
-            }
-        }
         service_config::check_secrets(
             self.environment,
             &[
-                Secret::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_deref()),
-                Secret::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_deref()),
+                SecretCheck::issued("ANTHROPIC_API_KEY", self.anthropic_api_key.as_ref()),
+                SecretCheck::issued("ANTHROPIC_AUTH_TOKEN", self.anthropic_auth_token.as_ref()),
             ],
         )
     }
@@ -379,45 +305,6 @@ pub fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn redacted(v: &Option<String>) -> &'static str {
-            if v.is_some() { "<redacted>" } else { "<unset>" }
-        }
-        f.debug_struct("Settings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("default_model", &self.default_model)
-            .field("claude_bin", &self.claude_bin)
-            .field("anthropic_base_url", &self.anthropic_base_url)
-            .field("anthropic_api_key", &redacted(&self.anthropic_api_key))
-            .field(
-                "anthropic_auth_token",
-                &redacted(&self.anthropic_auth_token),
-            )
-            .field("agent_max_retries", &self.agent_max_retries)
-            .field("agent_uid", &self.agent_uid)
-            .field("agent_gid", &self.agent_gid)
-            .field("agent_env_passthrough", &self.agent_env_passthrough)
-            .field("cancel_grace_ms", &self.cancel_grace_ms)
-            .field("agent_prestart", &self.agent_prestart)
-            .field("workspace_path", &self.workspace_path)
-            .field("workspace_git_ignore", &self.workspace_git_ignore)
-            .field("callback_flush_ms", &self.callback_flush_ms)
-            .field("callback_batch_max_events", &self.callback_batch_max_events)
-            .field("callback_batch_max_bytes", &self.callback_batch_max_bytes)
-            .field("event_buffer", &self.event_buffer)
-            .field("callback_timeout_seconds", &self.callback_timeout_seconds)
-            .field("callback_retry_seconds", &self.callback_retry_seconds)
-            .field("callback_backoff_max_ms", &self.callback_backoff_max_ms)
-            .field("log", &self.log)
-            .field("environment", &self.environment)
-            .field("executor_api_secret", &"<redacted>")
-            .field("executor_instance_id", &self.executor_instance_id)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,7 +346,7 @@ mod tests {
         );
         assert!(!err.contains("too-short-secret"), "{err}");
         let s = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
-        assert_eq!(s.executor_api_secret, SECRET);
+        assert_eq!(s.executor_api_secret.expose(), SECRET);
     }
 
     #[test]
@@ -552,6 +439,22 @@ mod tests {
     }
 
     #[test]
+    fn settings_built_in_code_have_the_same_defaults() {
+        let loaded = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
+        let built = Settings::with_defaults("m", "/workspace");
+        assert_eq!((built.port, built.default_model.as_str()), (0, "m"));
+        assert_ne!(built.executor_api_secret, loaded.executor_api_secret);
+        assert!(built.executor_api_secret.expose().len() >= MIN_API_SECRET_BYTES);
+        // Everything else is the same (instance ids are random, secrets print redacted).
+        let same = |s: &Settings| {
+            format!("{s:?}")
+                .replace(&format!("port: {}", s.port), "port")
+                .replace(s.instance_id(), "id")
+        };
+        assert_eq!(same(&built), same(&loaded));
+    }
+
+    #[test]
     fn defaults_apply() {
         let s = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
         assert_eq!(s.port, 8000);
@@ -638,11 +541,21 @@ mod tests {
         let s = Settings::from_vars(vars(&[
             ("DEFAULT_MODEL", "m"),
             ("ANTHROPIC_API_KEY", "sk-very-secret"),
+            ("ANTHROPIC_AUTH_TOKEN", "token-very-secret"),
         ]))
         .unwrap();
+        let text = format!("{s:?} {s:#?}");
+        for secret in ["sk-very-secret", "token-very-secret", SECRET] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("executor_api_secret: [redacted]"), "{text}");
+        assert!(text.contains("default_model: \"m\""), "{text}");
+        // Settings built in code too.
+        let s = Settings::with_defaults("m", "/workspace");
         let text = format!("{s:?}");
-        assert!(!text.contains("sk-very-secret"), "{text}");
-        assert!(!text.contains(SECRET), "{text}");
-        assert!(text.contains("<redacted>"));
+        assert!(
+            !text.contains(s.executor_api_secret.expose().as_str()),
+            "{text}"
+        );
     }
 }

@@ -4,12 +4,27 @@
 //! variable names (`DATABASE_URL` → `database_url`) and loads it with [`load`]. A missing required
 //! variable or a value of the wrong type stops the process with one line that names the variable,
 //! never a stack trace. Empty variables count as unset, so `FOO=` in an `.env` file means "default".
+//!
+//! A settings struct is fields with attributes: `#[serde(default = ...)]` for the documented
+//! default, `#[serde(deserialize_with = ...)]` with a validator of [`check`] for the value's
+//! rules, [`Secret`] for a value that must never be logged (so the struct derives `Debug`). What
+//! stays for a service's own `validate` is the checks that involve several variables.
 #![forbid(unsafe_code)]
+
+pub mod check;
+pub mod default;
+mod names;
+mod secret;
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+
+pub use names::variable_names;
+pub use secret::{
+    MIN_SECRET_BYTES, PLACEHOLDER, REDACTED, Secret, SecretCheck, SecretRule, check_secrets,
+};
 
 /// Why a service's settings could not be loaded. `Display` is the one line printed at start-up.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -90,6 +105,15 @@ fn describe(err: config::ConfigError) -> SettingsError {
             key.to_ascii_uppercase(),
             format!("expected {expected}, got {unexpected}"),
         ),
+        // A validator's (or serde's) message about one field: the message is the reason.
+        config::ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => SettingsError::invalid(key.to_ascii_uppercase(), error.to_string()),
+        config::ConfigError::NotFound(key) => {
+            SettingsError::invalid(key.to_ascii_uppercase(), "must be set")
+        }
         other => {
             let text = other.to_string();
             // "missing field `foo`" and "invalid value ... for key `foo`" carry the name in backticks.
@@ -114,123 +138,6 @@ pub enum Environment {
     Development,
     #[serde(alias = "prod")]
     Production,
-}
-
-/// The marker every secret in `.env.example` carries (`change-this-*`).
-pub const PLACEHOLDER: &str = "change-this";
-
-/// The shortest secret a production deployment may make up itself.
-pub const MIN_SECRET_BYTES: usize = 32;
-
-/// How a secret is checked in production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretRule {
-    /// A secret the deployment makes up (signing keys, shared tokens): no placeholder and at least
-    /// [`MIN_SECRET_BYTES`] bytes.
-    Generated,
-    /// A credential someone else issues (S3 keys, model API keys) or one that embeds a password
-    /// (`DATABASE_URL`): no placeholder; its length is the issuer's business.
-    Issued,
-}
-
-/// One secret-bearing variable of a service's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct Secret<'a> {
-    pub var: &'static str,
-    pub value: Option<&'a str>,
-    pub rule: SecretRule,
-}
-
-impl<'a> Secret<'a> {
-    pub fn generated(var: &'static str, value: Option<&'a str>) -> Self {
-        Self {
-            var,
-            value,
-            rule: SecretRule::Generated,
-        }
-    }
-
-    pub fn issued(var: &'static str, value: Option<&'a str>) -> Self {
-        Self {
-            var,
-            value,
-            rule: SecretRule::Issued,
-        }
-    }
-}
-
-/// In [`Environment::Production`], refuses the first secret that still holds the `change-this`
-/// placeholder or (for [`SecretRule::Generated`]) is shorter than [`MIN_SECRET_BYTES`]. Unset
-/// secrets are the settings' own business (required ones never get here unset). The error names
-/// the variable, never its value.
-pub fn check_secrets(env: Environment, secrets: &[Secret<'_>]) -> Result<(), SettingsError> {
-    if env != Environment::Production {
-        return Ok(());
-    }
-    for secret in secrets {
-        let Some(value) = secret.value else { continue };
-        if value.to_ascii_lowercase().contains(PLACEHOLDER) {
-            return Err(SettingsError::invalid(
-                secret.var,
-                format!(
-                    "still holds a `{PLACEHOLDER}` placeholder; set a real secret (ENVIRONMENT=production)"
-                ),
-            ));
-        }
-        if secret.rule == SecretRule::Generated && value.len() < MIN_SECRET_BYTES {
-            return Err(SettingsError::invalid(
-                secret.var,
-                format!(
-                    "must be at least {MIN_SECRET_BYTES} bytes in production, got {} (e.g. `openssl rand -hex 32`)",
-                    value.len()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The environment variables a settings struct reads: its serde field names, upper-cased. Read
-/// from the struct's `Deserialize` implementation itself (the field list serde passes to
-/// `deserialize_struct`), so it cannot drift from the code; `#[serde(skip)]` fields are not
-/// variables and are left out.
-pub fn variable_names<T: DeserializeOwned>() -> Vec<String> {
-    let mut capture = FieldCapture { fields: &[] };
-    let _ = T::deserialize(&mut capture);
-    capture
-        .fields
-        .iter()
-        .map(|f| f.to_ascii_uppercase())
-        .collect()
-}
-
-/// A deserializer that only records the field list of the struct asked of it.
-struct FieldCapture {
-    fields: &'static [&'static str],
-}
-
-impl<'de> serde::Deserializer<'de> for &mut FieldCapture {
-    type Error = serde::de::value::Error;
-
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-        Err(serde::de::Error::custom("not a struct"))
-    }
-
-    fn deserialize_struct<V: serde::de::Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.fields = fields;
-        Err(serde::de::Error::custom("field names captured"))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
-    }
 }
 
 /// Parses a boolean the way the configuration guide's services do (`true/false`, `1/0`, `yes/no`, `on/off`).
@@ -353,71 +260,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("ENVIRONMENT is invalid"), "{err}");
-    }
-
-    const STRONG: &str = "0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn production_refuses_placeholders_naming_the_variable_not_the_value() {
-        let value = "change-this-secret-key-to-32-or-more-random-bytes";
-        let err = check_secrets(
-            Environment::Production,
-            &[
-                Secret::generated("INTERNAL_API_TOKEN", Some(STRONG)),
-                Secret::generated("SECRET_KEY", Some(value)),
-            ],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with("SECRET_KEY is invalid"), "{err}");
-        assert!(err.contains("placeholder") && !err.contains(value), "{err}");
-        assert_eq!(err.lines().count(), 1);
-        // Issued credentials: the placeholder is refused too, in any case.
-        let err = check_secrets(
-            Environment::Production,
-            &[Secret::issued("S3_SECRET_KEY", Some("CHANGE-THIS-secret"))],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with("S3_SECRET_KEY is invalid"), "{err}");
-    }
-
-    #[test]
-    fn production_refuses_short_generated_secrets_only() {
-        let short = &STRONG[..31];
-        let err = check_secrets(
-            Environment::Production,
-            &[Secret::generated("SECRET_KEY", Some(short))],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with("SECRET_KEY is invalid: must be at least 32 bytes"),
-            "{err}"
-        );
-        assert!(!err.contains(short));
-        check_secrets(
-            Environment::Production,
-            &[
-                Secret::generated("SECRET_KEY", Some(STRONG)),
-                // An AWS access key id is 20 characters: not ours to lengthen.
-                Secret::issued("S3_ACCESS_KEY", Some("AKIAIOSFODNN7EXAMPLE")),
-                Secret::issued("OPENAI_API_KEY", None),
-            ],
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn development_accepts_placeholders_and_short_secrets() {
-        check_secrets(
-            Environment::Development,
-            &[
-                Secret::generated("SECRET_KEY", Some("change-this-secret")),
-                Secret::generated("INTERNAL_API_TOKEN", Some("short")),
-            ],
-        )
-        .unwrap();
     }
 
     #[test]

@@ -17,7 +17,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = state.settings.metrics_token.as_deref();
+    let token = state
+        .settings
+        .metrics_token
+        .as_ref()
+        .map(|t| t.expose().as_str());
     if telemetry::http::metrics_authorized(token, &headers) {
         let refresh = crate::metrics::refresh_run_gauges(&state.pool);
         if tokio::time::timeout(Duration::from_secs(2), refresh)

@@ -98,8 +98,7 @@ pub fn router(state: AppState) -> Router {
 fn cors_layer(state: &AppState) -> CorsLayer {
     let origins: Vec<HeaderValue> = state
         .settings
-        .cors_origin_list()
-        .unwrap_or_default()
+        .cors_origins
         .iter()
         .filter_map(|o| o.parse().ok())
         .collect();

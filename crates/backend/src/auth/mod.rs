@@ -124,7 +124,7 @@ impl FromRequestParts<AppState> for InternalCaller {
             .get(protocol::internal::INTERNAL_TOKEN_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        let expected = state.settings.internal_api_token.as_bytes();
+        let expected = state.settings.internal_api_token.expose().as_bytes();
         if bool::from(given.ct_eq(expected)) {
             Ok(InternalCaller)
         } else {

@@ -155,8 +155,8 @@ impl Exporter {
             .region(Region::new(s3.region.clone()))
             .endpoint_url(&s3.endpoint)
             .credentials_provider(Credentials::new(
-                &s3.access_key,
-                &s3.secret_key,
+                s3.access_key.expose(),
+                s3.secret_key.expose(),
                 None,
                 None,
                 "workcell-settings",

@@ -97,8 +97,8 @@ impl DockerConfig {
             network: s.executor_network.clone(),
             publish_address: s.executor_publish_address.clone(),
             egress_policy: s.executor_egress_policy,
-            egress_deny: s.egress_deny().unwrap_or_default(),
-            egress_host_ports: s.egress_host_ports().unwrap_or_default(),
+            egress_deny: s.executor_egress_deny.clone(),
+            egress_host_ports: s.executor_egress_host_ports.clone(),
         }
     }
 }

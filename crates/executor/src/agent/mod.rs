@@ -149,10 +149,10 @@ impl AgentInvocation {
             settings.anthropic_base_url.clone(),
         );
         if let Some(key) = &settings.anthropic_api_key {
-            env.insert("ANTHROPIC_API_KEY".to_owned(), key.clone());
+            env.insert("ANTHROPIC_API_KEY".to_owned(), key.expose().clone());
         }
         if let Some(token) = &settings.anthropic_auth_token {
-            env.insert("ANTHROPIC_AUTH_TOKEN".to_owned(), token.clone());
+            env.insert("ANTHROPIC_AUTH_TOKEN".to_owned(), token.expose().clone());
         }
         if let Some(retries) = settings.agent_max_retries {
             env.insert("CLAUDE_CODE_MAX_RETRIES".to_owned(), retries.to_string());

@@ -222,7 +222,7 @@ pub struct Executor {
 impl Executor {
     pub async fn start(settings: Settings) -> Self {
         let workspace = settings.workspace_path.clone();
-        let secret = settings.executor_api_secret.clone();
+        let secret = settings.executor_api_secret.expose().clone();
         let instance = settings.instance_id().to_owned();
         let tasks = TaskManager::new(Arc::new(settings)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -325,7 +325,7 @@ pub fn settings(claude_bin: &str, workspace: &Path) -> Settings {
 pub fn cli_settings(workspace: &Path, llm: &fake_llm::FakeLlmHandle) -> Settings {
     let mut s = settings(&claude_bin(), workspace);
     s.anthropic_base_url = llm.base_url();
-    s.anthropic_api_key = Some(llm.api_key().to_owned());
+    s.anthropic_api_key = Some(llm.api_key().into());
     s.agent_prestart = true;
     s
 }
