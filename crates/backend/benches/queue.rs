@@ -78,12 +78,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-mod support;
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let smoke = support::smoke();
-    support::with_fresh_database(|url| async move { run(&url, smoke).await }).await
+    let smoke = test_support::bench::smoke();
+    test_support::postgres::with_fresh_database(|url| async move { run(&url, smoke).await }).await
 }
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
