@@ -170,18 +170,14 @@ impl Bench {
     }
 }
 
-mod support;
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let smoke = support::smoke();
-    support::with_fresh_database(|url| async move { run(&url, smoke).await }).await
+    let smoke = test_support::bench::smoke();
+    test_support::postgres::with_fresh_database(|url| async move { run(&url, smoke).await }).await
 }
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = test_support::net::free_port();
     let mut backend = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"))
         .env_clear()
         .env("DATABASE_URL", url)

@@ -2,8 +2,8 @@
 //!
 //!   DATABASE_URL=postgresql://… cargo bench -p backend --bench queue
 //!
-//! Starts a backend in-process on a fresh database of the given server and measures, over real
-//! HTTP on loopback:
+//! Starts a backend in-process (the tests' `TestApp`) on a fresh database of the given server and
+//! measures, over real HTTP on loopback:
 //! 1. claim → start → complete throughput with 8 workers (target ≥ 1,000 runs/s);
 //! 2. long-poll wake latency: a parked claim, then a task is created (target p99 ≤ 20 ms);
 //! 3. event ingestion in batches of 20 from 8 concurrent runs (target ≥ 20,000 events/s).
@@ -14,13 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use backend::config::Settings;
+use common::{INTERNAL_TOKEN, TestApp};
 use protocol::internal::{ClaimedRun, INTERNAL_TOKEN_HEADER};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-const INTERNAL: &str = "bench-internal-token-0123456789";
+/// The backend tests' in-process backend.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 const WORKERS: usize = 8;
 
 struct Bench {
@@ -34,7 +36,7 @@ impl Bench {
         Ok(self
             .client
             .post(format!("{}/api/v1/internal{path}", self.base))
-            .header(INTERNAL_TOKEN_HEADER, INTERNAL)
+            .header(INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
             .json(&body)
             .send()
             .await?)
@@ -78,40 +80,28 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-mod support;
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let smoke = support::smoke();
-    support::with_fresh_database(|url| async move { run(&url, smoke).await }).await
+    let smoke = test_support::bench::smoke();
+    test_support::postgres::with_fresh_database(|url| async move { run(&url, smoke).await }).await
 }
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
-    let vars: Vec<(String, String)> = [
-        ("DATABASE_URL", url),
-        ("SECRET_KEY", "bench-secret-key-0123456789abcdef"),
-        ("INTERNAL_API_TOKEN", INTERNAL),
-        ("S3_ENDPOINT", "http://127.0.0.1:9"),
-        ("S3_ACCESS_KEY", "ak"),
-        ("S3_SECRET_KEY", "sk"),
-        ("S3_BUCKET", "bucket"),
-        ("AUTH_MODE", "single_user"),
-        ("DATABASE_MAX_CONNECTIONS", "32"),
-        // The benchmark measures the queue, not the public API's rate limits.
-        ("RATE_LIMIT_PER_MINUTE", "0"),
-        ("RATE_LIMIT_IP_PER_MINUTE", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let settings = Settings::from_vars(vars)?;
     let pool = backend::db::connect(url, 32, false).await?;
     backend::db::MIGRATOR.run(&pool).await?;
-    let shutdown = CancellationToken::new();
-    let state = backend::server::start_state(settings, pool.clone(), shutdown.clone()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(backend::server::serve(listener, state));
+    // The tests' in-process backend (rate limits off: the benchmark measures the queue, not the
+    // public API's limits), in single-user mode with the service's retry and reaper timing.
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("AUTH_MODE", "single_user"),
+            ("DATABASE_MAX_CONNECTIONS", "32"),
+            ("RUN_RETRY_BACKOFF_SECONDS", "10"),
+            ("LEASE_REAPER_INTERVAL_SECONDS", "5"),
+        ],
+    )
+    .await;
+    let base = app.base.clone();
     let bench = Arc::new(Bench {
         base,
         client: Client::builder()
@@ -267,7 +257,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         "event ingestion, batches of 20, {WORKERS} concurrent runs: {events} events in {secs:.2} s = {:.0} events/s (target ≥ 20000)",
         events as f64 / secs
     );
-    shutdown.cancel();
+    drop(app);
     pool.close().await;
     Ok(())
 }

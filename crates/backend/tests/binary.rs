@@ -5,20 +5,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::PgPool;
+use test_support::net::free_port;
+use test_support::postgres::database_url;
 
 const BIN: &str = env!("CARGO_BIN_EXE_backend");
 const INTERNAL: &str = "binary-test-internal-token-0123";
-
-fn database_url(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!(
-        "postgresql://{}@{}:{}/{}",
-        o.get_username(),
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap_or("postgres")
-    )
-}
 
 #[test]
 fn a_missing_variable_stops_it_with_one_line_naming_it() {
@@ -31,14 +22,6 @@ fn a_missing_variable_stops_it_with_one_line_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("SECRET_KEY is required"), "{err}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary with valid settings for `pool` on `host`:`port`, plus `extra`.

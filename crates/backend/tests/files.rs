@@ -179,7 +179,7 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     let bee = files[1]["url"].as_str().unwrap().to_owned();
     assert!(hello.starts_with(&format!("{public}/workcell/")), "{hello}");
     assert!(hello.contains("X-Amz-Expires=2"), "{hello}");
-    assert!(!hello.contains(common::s3::SECRET_KEY));
+    assert!(!hello.contains(&s3.secret_key));
 
     // Each URL asks the store to answer as an attachment named after the file, and the
     // parameter is part of the signature.

@@ -9,6 +9,7 @@ use common::{TestApp, error_code, text_batch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::s3::{BUCKET, S3Server};
 use uuid::Uuid;
 
 /// The value of one exact series (`name{labels}`) in a Prometheus text, 0 when absent.
@@ -740,61 +741,9 @@ async fn a_public_request_that_takes_too_long_is_abandoned(pool: PgPool) {
     assert!(subscribed);
 }
 
-/// A real S3 server (s3s-fs, with signature checks) serving a temporary directory.
-struct S3Fs {
-    child: tokio::process::Child,
-    endpoint: String,
-    _root: tempfile::TempDir,
-}
-
-impl Drop for S3Fs {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn s3s_fs(bucket: &str) -> S3Fs {
-    let bin = std::env::var("S3S_FS_BIN")
-        .unwrap_or_else(|_| "/root/.cache/workcell-tools/bin/s3s-fs".into());
-    assert!(
-        std::path::Path::new(&bin).exists(),
-        "s3s-fs not found at {bin}: set S3S_FS_BIN"
-    );
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join(bucket)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(&bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", "ops-access", "--secret-key", "ops-secret"])
-        .arg(root.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start s3s-fs");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    S3Fs {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _root: root,
-    }
-}
-
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: PgPool) {
-    let s3 = s3s_fs("ops-bucket").await;
+    let s3 = S3Server::start().await;
     let settings = backend::config::Settings::from_vars(
         [
             ("DATABASE_URL", "postgres://unused/db".to_owned()),
@@ -803,12 +752,9 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
                 "INTERNAL_API_TOKEN",
                 "test-internal-token-0123456789".to_owned(),
             ),
-            ("S3_ENDPOINT", s3.endpoint.clone()),
-            ("S3_ACCESS_KEY", "ops-access".to_owned()),
-            ("S3_SECRET_KEY", "ops-secret".to_owned()),
-            ("S3_BUCKET", "ops-bucket".to_owned()),
         ]
         .into_iter()
+        .chain(s3.vars())
         .map(|(k, v)| (k.to_owned(), v)),
     )
     .unwrap();
@@ -821,8 +767,8 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
                 .region(Region::new("us-east-1"))
                 .endpoint_url(&s3.endpoint)
                 .credentials_provider(Credentials::new(
-                    "ops-access",
-                    "ops-secret",
+                    &s3.access_key,
+                    &s3.secret_key,
                     None,
                     None,
                     "t",
@@ -843,7 +789,7 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
         for k in keys(s) {
             client
                 .put_object()
-                .bucket("ops-bucket")
+                .bucket(BUCKET)
                 .key(&k)
                 .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
                 .send()
@@ -854,7 +800,7 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
     let list = async |s: Uuid| -> usize {
         client
             .list_objects_v2()
-            .bucket("ops-bucket")
+            .bucket(BUCKET)
             .prefix(format!("workspaces/{s}/"))
             .send()
             .await

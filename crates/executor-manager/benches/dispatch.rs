@@ -3,8 +3,8 @@
 //! run) and a pooled one (pre-started), p50 and p95 over 20 runs each (targets on the 2-core test
 //! machine: cold p50 ≤ 700 ms, warm p50 ≤ 100 ms).
 //!
-//! Real parts: the backend in-process over PostgreSQL (`DATABASE_URL`; a fresh database, dropped
-//! after), the manager in-process, executors in Docker (`DOCKER_HOST`, image
+//! Real parts (the manager tests' in-process pieces, `tests/common`): the backend in-process over
+//! PostgreSQL (`DATABASE_URL`; a fresh database, dropped after), the manager in-process, executors in Docker (`DOCKER_HOST`, image
 //! `EXECUTOR_TEST_IMAGE`, default `workcell/executor-test:dev`) or, without `DOCKER_HOST`, as
 //! child processes (`EXECUTOR_BIN`, `CLAUDE_BIN`), the real Claude Code CLI against the scripted
 //! model server. Runs go one at a time.
@@ -23,16 +23,18 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use executor_manager::{App, Kept, Settings, server};
-use fake_llm::{Config, FakeLlm, ScenarioFile, Turn};
+use common::{INTERNAL_TOKEN, InProcessBackend, InProcessManager, LLM_KEY, start_llm};
+use executor_manager::Kept;
+use fake_llm::{ScenarioFile, Turn};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
+use sqlx::PgPool;
+use test_support::net::Reach;
 use uuid::Uuid;
 
-const INTERNAL: &str = "bench-internal-token-0123456789";
-const LLM_KEY: &str = "sk-bench";
+/// The in-process backend and manager of the manager's tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -103,12 +105,6 @@ impl Stack {
     }
 }
 
-fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -125,35 +121,10 @@ fn summary(mut v: Vec<f64>) -> String {
     )
 }
 
-async fn with_fresh_database<F, Fut>(bench: F) -> Result<()>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    let admin_url =
-        std::env::var("DATABASE_URL").context("set DATABASE_URL to a PostgreSQL server")?;
-    let db = format!("bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(i) => format!("{}/{db}", &admin_url[..i]),
-        None => bail!("DATABASE_URL has no database part"),
-    };
-    let result = bench(url).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {db} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    result
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
-    with_fresh_database(|url| async move { run(&url, smoke).await }).await
+    let smoke = test_support::bench::smoke();
+    test_support::postgres::with_fresh_database(|url| async move { run(&url, smoke).await }).await
 }
 
 async fn run(url: &str, smoke: bool) -> Result<()> {
@@ -166,41 +137,34 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     );
     let pool = backend::db::connect(url, 8, false).await?;
     backend::db::MIGRATOR.run(&pool).await?;
-    let settings = backend::config::Settings::from_vars(vars(&[
-        ("DATABASE_URL", url),
-        ("SECRET_KEY", "bench-secret-key-0123456789abcdef"),
-        ("INTERNAL_API_TOKEN", INTERNAL),
-        ("S3_ENDPOINT", "http://127.0.0.1:9"),
-        ("S3_ACCESS_KEY", "ak"),
-        ("S3_SECRET_KEY", "sk"),
-        ("S3_BUCKET", "bucket"),
-        ("AUTH_MODE", "single_user"),
-        // The benchmark polls the public API; it measures dispatch, not the rate limits.
-        ("RATE_LIMIT_PER_MINUTE", "0"),
-        ("RATE_LIMIT_IP_PER_MINUTE", "0"),
-    ]))?;
-    let shutdown = CancellationToken::new();
-    let state = backend::server::start_state(settings, pool.clone(), shutdown.clone()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let backend = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(backend::server::serve(listener, state));
+    let backend = InProcessBackend::start(
+        pool.clone(),
+        &[
+            // The benchmark polls the public API; it measures dispatch, not the rate limits.
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("RATE_LIMIT_IP_PER_MINUTE", "0"),
+            // The service's defaults, not the tests' quick ones.
+            ("RUN_RETRY_BACKOFF_SECONDS", "10"),
+            ("LEASE_REAPER_INTERVAL_SECONDS", "5"),
+        ],
+    )
+    .await;
 
-    let docker = std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty());
-    let gateway = std::env::var("DOCKER_GATEWAY").unwrap_or_else(|_| "172.17.0.1".into());
-    let (bind, announced) = if docker {
-        ("0.0.0.0", gateway.as_str())
+    let docker = test_support::docker::configured();
+    let gateway = test_support::docker::gateway();
+    let reach = if docker {
+        Reach::Gateway(&gateway)
     } else {
-        ("127.0.0.1", "127.0.0.1")
+        Reach::Loopback
     };
-    let mut llm_config = Config::new(
-        LLM_KEY,
+    let llm = start_llm(
         ScenarioFile::single(vec![Turn::text("Something short.")]),
-    );
-    llm_config.listen = format!("{bind}:0").parse()?;
-    let llm = FakeLlm::start(llm_config).await?;
-    let llm_url = format!("http://{announced}:{}", llm.addr().port());
+        reach,
+    )
+    .await;
+    let llm_url = reach.url(llm.addr().port());
     let stack = Stack {
-        backend: backend.clone(),
+        backend: backend.url.clone(),
         client: Client::builder().tcp_nodelay(true).build()?,
         pool: pool.clone(),
     };
@@ -212,19 +176,11 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
 
     for kind in [Kind::Cold, Kind::Warm, Kind::Pooled] {
         let root = tempfile::tempdir()?;
-        let listener = tokio::net::TcpListener::bind(format!("{bind}:0")).await?;
-        let callback = format!("http://{announced}:{}", listener.local_addr()?.port());
-        let image = std::env::var("EXECUTOR_TEST_IMAGE")
-            .unwrap_or_else(|_| "workcell/executor-test:dev".into());
-        let exe = std::env::var("EXECUTOR_BIN").unwrap_or_else(|_| {
-            let t = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-            format!("{t}/debug/executor")
-        });
-        let claude = std::env::var("CLAUDE_BIN")
-            .unwrap_or_else(|_| "/root/.cache/workcell-tools/node_modules/.bin/claude".into());
+        let listener = tokio::net::TcpListener::bind(reach.listen()).await?;
+        let callback = reach.url(listener.local_addr()?.port());
         let mut mv = vec![
-            ("BACKEND_URL", backend.clone()),
-            ("INTERNAL_API_TOKEN", INTERNAL.into()),
+            ("BACKEND_URL", backend.url.clone()),
+            ("INTERNAL_API_TOKEN", INTERNAL_TOKEN.into()),
             ("CALLBACK_BASE_URL", callback),
             ("WORKSPACE_ROOT", root.path().display().to_string()),
             ("ANTHROPIC_BASE_URL", llm_url.clone()),
@@ -245,22 +201,23 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         }
         if docker {
             mv.push(("EXECUTOR_RUNTIME", "docker".into()));
-            mv.push(("EXECUTOR_IMAGE", image));
+            mv.push(("EXECUTOR_IMAGE", test_support::docker::executor_image()));
             // The scripted model listens on the host: let executors through to it.
             mv.push(("EXECUTOR_EGRESS_HOST_PORTS", llm.addr().port().to_string()));
         } else {
             mv.push(("EXECUTOR_RUNTIME", "process".into()));
-            mv.push(("EXECUTOR_BIN", exe));
-            mv.push(("CLAUDE_BIN", claude));
+            mv.push(("EXECUTOR_BIN", common::executor_bin().display().to_string()));
+            mv.push((
+                "CLAUDE_BIN",
+                test_support::tools::claude_bin().display().to_string(),
+            ));
         }
-        let settings = Settings::from_vars(mv.into_iter().map(|(k, v)| (k.to_owned(), v)))?;
-        let runtime = server::runtime_from_settings(&settings).await?;
-        let app = App::new(settings, runtime)?;
-        let kept: Kept = app.kept();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let manager = tokio::spawn(app.serve(listener, async move {
-            let _ = stop_rx.await;
-        }));
+        let mut manager = InProcessManager::start(
+            mv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            listener,
+        )
+        .await;
+        let kept: Kept = manager.kept.clone();
 
         let mut to_event = Vec::new();
         let mut to_start = Vec::new();
@@ -304,9 +261,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         println!("{kind:?}:");
         println!("  POST → first event stored    {}", summary(to_event));
         println!("  POST → run started (manager) {}", summary(to_start));
-        let _ = stop_tx.send(());
-        manager.await??;
+        manager.stop(Duration::from_secs(60)).await;
     }
-    shutdown.cancel();
     Ok(())
 }

@@ -18,10 +18,6 @@
 //! Target: the re-export after one change uploads only that file (plus what every export writes:
 //! `manifest.json`, `latest.json` and `archive.zip`).
 
-#[allow(dead_code)]
-#[path = "../tests/common/s3.rs"]
-mod s3;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,6 +25,7 @@ use executor_manager::config::S3Settings;
 use executor_manager::export::{ExportSummary, ExportTarget, Exporter};
 use protocol::files::{Manifest, ManifestChange as Change};
 use rand::RngCore;
+use test_support::s3::{self, S3Server};
 use uuid::Uuid;
 
 struct Figures {
@@ -157,7 +154,7 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let smoke = test_support::bench::smoke();
     if std::env::var("BENCH_ZIP64").is_ok_and(|v| v == "1") {
         return zip64_case().await;
     }
@@ -169,12 +166,12 @@ async fn main() {
     };
     let per_file = total / files;
 
-    let server = s3::s3s_fs().await;
+    let server = S3Server::start().await;
     let exporter = Exporter::new(
         &S3Settings {
             endpoint: server.endpoint.clone(),
-            access_key: "test-access".into(),
-            secret_key: "test-secret".into(),
+            access_key: server.access_key.clone(),
+            secret_key: server.secret_key.clone(),
             bucket: s3::BUCKET.into(),
             region: "us-east-1".into(),
             force_path_style: true,
@@ -289,12 +286,12 @@ async fn main() {
 async fn zip64_case() {
     const BIG: u64 = 5 * 1024 * 1024 * 1024;
     const SMALL: usize = 70_000;
-    let server = s3::s3s_fs().await;
+    let server = S3Server::start().await;
     let exporter = Exporter::new(
         &S3Settings {
             endpoint: server.endpoint.clone(),
-            access_key: "test-access".into(),
-            secret_key: "test-secret".into(),
+            access_key: server.access_key.clone(),
+            secret_key: server.secret_key.clone(),
             bucket: s3::BUCKET.into(),
             region: "us-east-1".into(),
             force_path_style: true,

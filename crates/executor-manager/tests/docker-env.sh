@@ -78,7 +78,7 @@ if ! "$DOCKER" image inspect "$BASE" >/dev/null 2>&1; then
 fi
 
 EXECUTOR_BIN="${EXECUTOR_BIN:-${CARGO_TARGET_DIR:-target}/debug/executor}"
-CLAUDE_BIN="${CLAUDE_BIN:-/root/.cache/workcell-tools/node_modules/.bin/claude}"
+CLAUDE_BIN="${CLAUDE_BIN:-${WORKCELL_TOOLS:-$HOME/.cache/workcell-tools}/node_modules/.bin/claude}"
 if [[ -x "$EXECUTOR_BIN" && -x "$CLAUDE_BIN" ]]; then
   CTX="$(mktemp -d)"
   cp "$EXECUTOR_BIN" "$CTX/executor"

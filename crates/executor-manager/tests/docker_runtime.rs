@@ -23,27 +23,9 @@ use fake_llm::{Block, ScenarioFile, Turn};
 use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
 use serde_json::json;
 use sqlx::PgPool;
+use test_support::docker::docker_env;
 
 const RUN_LIMIT: Duration = Duration::from_secs(180);
-
-/// The daemon, or `None` (skip) when `DOCKER_HOST` is unset and docker is not required.
-fn docker_env() -> Option<(Docker, String, String)> {
-    if std::env::var("DOCKER_HOST").map_or(true, |h| h.is_empty()) {
-        if std::env::var("WORKCELL_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            panic!(
-                "WORKCELL_REQUIRE_DOCKER=1 but DOCKER_HOST is unset: run \
-                 `eval \"$(crates/executor-manager/tests/docker-env.sh)\"` first"
-            );
-        }
-        eprintln!("SKIPPED: DOCKER_HOST is unset (set WORKCELL_REQUIRE_DOCKER=1 to fail instead)");
-        return None;
-    }
-    let docker = Docker::connect_with_defaults().expect("DOCKER_HOST is not a usable daemon");
-    let image = std::env::var("EXECUTOR_TEST_IMAGE")
-        .unwrap_or_else(|_| "workcell/executor-test:dev".into());
-    let gateway = std::env::var("DOCKER_GATEWAY").unwrap_or_else(|_| "172.17.0.1".into());
-    Some((docker, image, gateway))
-}
 
 fn scenarios() -> ScenarioFile {
     let mut slow = Turn::text("Never in time.");

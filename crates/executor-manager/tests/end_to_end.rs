@@ -110,7 +110,7 @@ fn assert_run_events(events: &[Value], run: uuid::Uuid) -> Vec<Value> {
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn task_to_files_in_s3_and_a_follow_up_that_sees_them(pool: PgPool) {
-    let Some((docker, image, gateway)) = common::docker::docker_env() else {
+    let Some((docker, image, gateway)) = test_support::docker::docker_env() else {
         return;
     };
     let stack = Stack::start(

@@ -1,20 +1,18 @@
-//! Workspace export against a real SigV4-checking S3 server (s3s-fs; `S3S_FS_BIN`, default
-//! `/root/.cache/workcell-tools/bin/s3s-fs`, installed with
-//! `cargo install s3s-fs --version 0.14.1 --features binary --root /root/.cache/workcell-tools`).
-
-mod common;
+//! Workspace export against a real SigV4-checking S3 server (s3s-fs, started by
+//! `test_support::s3`; `S3S_FS_BIN`, default `$WORKCELL_TOOLS/bin/s3s-fs`).
 
 use executor_manager::config::S3Settings;
 use executor_manager::export::{ExportTarget, Exporter};
 use protocol::files::{Manifest, ManifestChange as Change};
 use uuid::Uuid;
 
-use common::s3::{BUCKET, s3s_fs};
+use test_support::s3::{BUCKET, S3Server};
 
-fn settings(endpoint: &str, secret: &str) -> S3Settings {
+/// The exporter's settings for `s3`, signing with `secret`.
+fn settings(s3: &S3Server, secret: &str) -> S3Settings {
     S3Settings {
-        endpoint: endpoint.to_owned(),
-        access_key: "test-access".into(),
+        endpoint: s3.endpoint.clone(),
+        access_key: s3.access_key.clone(),
         secret_key: secret.into(),
         bucket: BUCKET.into(),
         region: "us-east-1".into(),
@@ -81,8 +79,8 @@ fn zip_names(bytes: &[u8]) -> Vec<String> {
 
 #[tokio::test]
 async fn export_uploads_changes_manifest_and_archive() {
-    let s3 = s3s_fs().await;
-    let exporter = Exporter::new(&settings(&s3.endpoint, "test-secret"), true);
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, &s3.secret_key), true);
     let ws = tempfile::tempdir().unwrap();
     let w = ws.path();
     std::fs::create_dir_all(w.join("dir")).unwrap();
@@ -162,8 +160,8 @@ async fn export_uploads_changes_manifest_and_archive() {
 
 #[tokio::test]
 async fn export_with_a_wrong_secret_is_refused() {
-    let s3 = s3s_fs().await;
-    let exporter = Exporter::new(&settings(&s3.endpoint, "wrong-secret"), true);
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, "wrong-secret"), true);
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(ws.path().join("a.txt"), "one").unwrap();
     let target = ExportTarget {
@@ -180,8 +178,8 @@ async fn export_with_a_wrong_secret_is_refused() {
 /// itself a link fails the export with a clear error.
 #[tokio::test]
 async fn export_never_follows_links_or_opens_special_files() {
-    let s3 = s3s_fs().await;
-    let exporter = Exporter::new(&settings(&s3.endpoint, "test-secret"), true);
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, &s3.secret_key), true);
     let outside = tempfile::tempdir().unwrap();
     std::fs::create_dir(outside.path().join("other-user")).unwrap();
     std::fs::write(outside.path().join("other-user/notes.txt"), "TOP SECRET").unwrap();

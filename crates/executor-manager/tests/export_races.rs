@@ -163,7 +163,7 @@ async fn run_and_check(stack: Stack, needles: &[&[u8]], verify: impl FnOnce(&Pat
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn docker_exports_never_carry_a_swapped_in_link_to_etc_passwd(pool: PgPool) {
-    let Some((_docker, image, gateway)) = common::docker::docker_env() else {
+    let Some((_docker, image, gateway)) = test_support::docker::docker_env() else {
         return;
     };
     let stack = Stack::start(

@@ -8,10 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::Harness;
-use common::s3::{BUCKET, s3s_fs};
 use fake_llm::{Block, ScenarioFile, Turn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::s3::{BUCKET, S3Server};
 use uuid::Uuid;
 
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -43,11 +43,11 @@ fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgPool) {
-    let s3 = s3s_fs().await;
+    let s3 = S3Server::start().await;
     let s3_vars = [
         ("S3_ENDPOINT", s3.endpoint.as_str()),
-        ("S3_ACCESS_KEY", "test-access"),
-        ("S3_SECRET_KEY", "test-secret"),
+        ("S3_ACCESS_KEY", s3.access_key.as_str()),
+        ("S3_SECRET_KEY", s3.secret_key.as_str()),
         ("S3_BUCKET", BUCKET),
     ];
     let h = Harness::start_full(pool, scenarios(), &s3_vars, &s3_vars, None).await;

@@ -19,12 +19,12 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use common::Harness;
-use common::docker::docker_env;
 use executor_manager::Settings;
 use executor_manager::runtime::docker::{DockerConfig, DockerRuntime, LABEL_RUN};
 use executor_manager::runtime::{ExecutorClient, LaunchSpec, Launched, Probe, Runtime};
 use fake_llm::{ScenarioFile, Turn};
 use sqlx::PgPool;
+use test_support::docker::docker_env;
 use uuid::Uuid;
 
 const RUN_LIMIT: Duration = Duration::from_secs(180);

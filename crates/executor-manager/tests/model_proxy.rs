@@ -208,11 +208,11 @@ fn bind(h: &Harness) -> (String, Caller, executor_manager::model_proxy::ModelRun
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn an_agent_in_a_container_finds_no_secret_and_still_reaches_the_model(pool: PgPool) {
-    let Some((_docker, image, gateway)) = common::docker::docker_env() else {
+    let Some((_docker, image, gateway)) = test_support::docker::docker_env() else {
         return;
     };
-    let s3 = common::s3::s3s_fs().await;
-    let (s3_access, s3_secret) = ("test-access", "test-secret");
+    let s3 = test_support::s3::S3Server::start().await;
+    let (s3_access, s3_secret) = (s3.access_key.as_str(), s3.secret_key.as_str());
     let secrets = [LLM_KEY, INTERNAL_TOKEN, s3_access, s3_secret];
     // The patterns reach the shell base64-encoded: in clear, grep would find them in its own
     // command line. No trailing newline: an empty pattern would match everything.
@@ -245,7 +245,7 @@ async fn an_agent_in_a_container_finds_no_secret_and_still_reaches_the_model(poo
             ("S3_ENDPOINT", s3.endpoint.as_str()),
             ("S3_ACCESS_KEY", s3_access),
             ("S3_SECRET_KEY", s3_secret),
-            ("S3_BUCKET", common::s3::BUCKET),
+            ("S3_BUCKET", test_support::s3::BUCKET),
         ],
         Some(&gateway),
     )

@@ -7,76 +7,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
-use common::{LLM_KEY, claude_bin, executor_bin};
+use common::{LLM_KEY, executor_bin};
 use fake_llm::{Block, Config, FakeLlm, ScenarioFile, Turn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::net::free_port;
+use test_support::process::Service;
 use uuid::Uuid;
 
 const INTERNAL: &str = "ops-internal-token-5f1e2d3c4b5a6978";
 const SECRET_KEY: &str = "ops-secret-key-0a1b2c3d4e5f6a7b8c9d";
 const PASSWORD: &str = "correct-horse-battery";
 const S3_SECRET: &str = "ops-s3-secret-9z8y7x";
-
-fn sibling(name: &str) -> PathBuf {
-    let p = executor_bin().with_file_name(name);
-    assert!(
-        p.exists(),
-        "{} not built: cargo build -p {name}",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process whose stdout+stderr go to a file; SIGTERM on drop.
-struct Proc {
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(bin: &Path, env: &[(&str, String)], log: PathBuf) -> Self {
-        let out = std::fs::File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Proc {
-            child: cmd.spawn().unwrap(),
-            log,
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
-    }
-}
 
 async fn wait_http(client: &reqwest::Client, url: &str) {
     for _ in 0..200 {
@@ -122,9 +67,7 @@ fn metric(text: &str, series: &str) -> f64 {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
-    let db_name = pool.connect_options().get_database().unwrap().to_owned();
-    let mut db_url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    db_url.set_path(&db_name);
+    let db_url = test_support::postgres::database_url(&pool);
 
     let llm = FakeLlm::start(Config::new(
         LLM_KEY,
@@ -146,13 +89,18 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     let backend_port = free_port();
     let backend_url = format!("http://127.0.0.1:{backend_port}");
     fn common(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
-        let mut v: Vec<(&'static str, String)> =
-            vec![("DEBUG", "false".into()), ("LOG_LEVEL", "debug".into())];
+        let mut v: Vec<(&'static str, String)> = vec![
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", std::env::var("HOME").unwrap_or_default()),
+            ("DEBUG", "false".into()),
+            ("LOG_LEVEL", "debug".into()),
+        ];
         v.extend(extra.iter().cloned());
         v
     }
-    let mut backend = Proc::spawn(
-        &sibling("backend"),
+    let mut backend = Service::spawn(
+        "backend",
+        &common::stack::backend_bin(),
         &common(&[
             ("DATABASE_URL", db_url.to_string()),
             ("SECRET_KEY", SECRET_KEY.into()),
@@ -165,16 +113,19 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
             ("PORT", backend_port.to_string()),
             ("UVICORN_ACCESS_LOG", "true".into()),
         ]),
-        dir.path().join("backend.log"),
+        dir.path(),
     );
-    wait_http(&client, &format!("{backend_url}/health/ready")).await;
+    backend
+        .wait_ready(&format!("{backend_url}/health/ready"))
+        .await;
 
     let manager_port = free_port();
     let manager_url = format!("http://127.0.0.1:{manager_port}");
     let workspaces = dir.path().join("workspaces");
     std::fs::create_dir_all(&workspaces).unwrap();
-    let mut manager = Proc::spawn(
-        &sibling("executor-manager"),
+    let mut manager = Service::spawn(
+        "manager",
+        Path::new(env!("CARGO_BIN_EXE_executor-manager")),
         &common(&[
             ("BACKEND_URL", backend_url.clone()),
             ("INTERNAL_API_TOKEN", INTERNAL.into()),
@@ -182,7 +133,10 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
             ("WORKSPACE_ROOT", workspaces.display().to_string()),
             ("EXECUTOR_RUNTIME", "process".into()),
             ("EXECUTOR_BIN", executor_bin().display().to_string()),
-            ("CLAUDE_BIN", claude_bin()),
+            (
+                "CLAUDE_BIN",
+                test_support::tools::claude_bin().display().to_string(),
+            ),
             ("ANTHROPIC_BASE_URL", format!("http://{}", llm.addr())),
             ("ANTHROPIC_AUTH_TOKEN", LLM_KEY.into()),
             ("HOST", "127.0.0.1".into()),
@@ -192,9 +146,11 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
             ("TASK_CLAIM_LEASE_SECONDS", "30".into()),
             ("UVICORN_ACCESS_LOG", "true".into()),
         ]),
-        dir.path().join("manager.log"),
+        dir.path(),
     );
-    wait_http(&client, &format!("{manager_url}/health/live")).await;
+    manager
+        .wait_ready(&format!("{manager_url}/health/live"))
+        .await;
     // Ready: the backend answers and the process runtime needs nothing else.
     let ready = client
         .get(format!("{manager_url}/health/ready"))
@@ -338,10 +294,10 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     );
     assert!(!manager_metrics.contains(&run.to_string()));
 
-    manager.stop().await;
-    backend.stop().await;
-    let backend_log = json_lines(&backend.log);
-    let manager_all = json_lines(&manager.log);
+    manager.terminate(Duration::from_secs(30)).await;
+    backend.terminate(Duration::from_secs(30)).await;
+    let backend_log = json_lines(backend.log());
+    let manager_all = json_lines(manager.log());
     assert!(
         !backend_log.is_empty() && !manager_all.is_empty(),
         "logs are JSON lines"
@@ -413,8 +369,8 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     // No secret in any log.
     let raw = format!(
         "{}\n{}",
-        std::fs::read_to_string(&backend.log).unwrap(),
-        std::fs::read_to_string(&manager.log).unwrap()
+        std::fs::read_to_string(backend.log()).unwrap(),
+        std::fs::read_to_string(manager.log()).unwrap()
     );
     let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
     for (what, secret) in [
@@ -475,7 +431,7 @@ async fn readiness_names_each_failing_dependency(pool: PgPool) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let backend_url = format!("http://{}", listener.local_addr().unwrap());
     let backend_task = tokio::spawn(backend::server::serve(listener, state));
-    let s3 = common::s3::s3s_fs().await;
+    let s3 = test_support::s3::S3Server::start().await;
 
     let workspaces = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -488,12 +444,9 @@ async fn readiness_names_each_failing_dependency(pool: PgPool) {
             ("WORKSPACE_ROOT", workspaces.path().display().to_string()),
             ("EXECUTOR_RUNTIME", "process".to_owned()),
             ("TASK_PULL_ENABLED", "false".to_owned()),
-            ("S3_ENDPOINT", s3.endpoint.clone()),
-            ("S3_ACCESS_KEY", "test-access".to_owned()),
-            ("S3_SECRET_KEY", "test-secret".to_owned()),
-            ("S3_BUCKET", common::s3::BUCKET.to_owned()),
         ]
         .into_iter()
+        .chain(s3.vars())
         .map(|(k, v)| (k.to_owned(), v)),
     )
     .unwrap();

@@ -11,6 +11,7 @@ use fake_llm::{Block, ScenarioFile, Turn};
 use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::s3::{BUCKET, S3Server};
 
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 
@@ -211,15 +212,15 @@ async fn shutdown_timeout_requeues_active_runs(pool: PgPool) {
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn workspace_is_exported_to_s3_at_the_end_of_the_run(pool: PgPool) {
-    let s3 = common::s3::s3s_fs().await;
+    let s3 = S3Server::start().await;
     let h = Harness::start(
         pool,
         scenarios(),
         &[
             ("S3_ENDPOINT", s3.endpoint.as_str()),
-            ("S3_ACCESS_KEY", "test-access"),
-            ("S3_SECRET_KEY", "test-secret"),
-            ("S3_BUCKET", common::s3::BUCKET),
+            ("S3_ACCESS_KEY", s3.access_key.as_str()),
+            ("S3_SECRET_KEY", s3.secret_key.as_str()),
+            ("S3_BUCKET", BUCKET),
         ],
     )
     .await;
@@ -231,7 +232,7 @@ async fn workspace_is_exported_to_s3_at_the_end_of_the_run(pool: PgPool) {
     // The export happens before the report: the manifest is there now.
     let manifest_path = s3
         .root()
-        .join(common::s3::BUCKET)
+        .join(BUCKET)
         .join(format!("workspaces/{session}/runs/{run}/manifest.json"));
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest.json")).unwrap();
@@ -246,7 +247,7 @@ async fn workspace_is_exported_to_s3_at_the_end_of_the_run(pool: PgPool) {
     assert_eq!(manifest["files"][0]["size"], 5);
     assert!(
         s3.root()
-            .join(common::s3::BUCKET)
+            .join(BUCKET)
             .join(format!("workspaces/{session}/runs/{run}/archive.zip"))
             .exists()
     );

@@ -17,26 +17,12 @@ use common::{Harness, INTERNAL_TOKEN, LLM_KEY};
 use executor_manager::runtime::docker::{LABEL_MANAGER, LABEL_RUN, LABEL_SESSION};
 use fake_llm::{ScenarioFile, Turn};
 use sqlx::PgPool;
+use test_support::docker::docker_env;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 const END: &[&str] = &["completed", "failed", "canceled"];
-
-fn docker_env() -> Option<(Docker, String, String)> {
-    if std::env::var("DOCKER_HOST").map_or(true, |h| h.is_empty()) {
-        if std::env::var("WORKCELL_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            panic!("WORKCELL_REQUIRE_DOCKER=1 but DOCKER_HOST is unset");
-        }
-        eprintln!("SKIPPED: DOCKER_HOST is unset (set WORKCELL_REQUIRE_DOCKER=1 to fail instead)");
-        return None;
-    }
-    let docker = Docker::connect_with_defaults().expect("DOCKER_HOST is not a usable daemon");
-    let image = std::env::var("EXECUTOR_TEST_IMAGE")
-        .unwrap_or_else(|_| "workcell/executor-test:dev".into());
-    let gateway = std::env::var("DOCKER_GATEWAY").unwrap_or_else(|_| "172.17.0.1".into());
-    Some((docker, image, gateway))
-}
 
 fn scenarios() -> ScenarioFile {
     // Long enough to kill the manager in the middle, short enough for the second attempt.

@@ -8,25 +8,16 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use backend::config::Settings as BackendSettings;
 use chrono::{DateTime, Utc};
-use common::{INTERNAL_TOKEN, LLM_KEY, claude_bin, executor_bin};
-use fake_llm::{Config, FakeLlm, ScenarioFile, Turn};
+use common::{INTERNAL_TOKEN, InProcessBackend, LLM_KEY, executor_bin, start_llm};
+use fake_llm::{ScenarioFile, Turn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::net::{Reach, free_port};
 use tokio::process::{Child, Command};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_executor-manager");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn wait_health(port: u16) {
     let client = reqwest::Client::new();
@@ -51,38 +42,12 @@ async fn wait_health(port: u16) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
     // The backend, single-user mode.
-    let db = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let vars: Vec<(String, String)> = [
-        ("DATABASE_URL", db.as_str()),
-        ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
-        ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
-        ("S3_ENDPOINT", "http://127.0.0.1:9"),
-        ("S3_ACCESS_KEY", "ak"),
-        ("S3_SECRET_KEY", "sk"),
-        ("S3_BUCKET", "bucket"),
-        ("AUTH_MODE", "single_user"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let shutdown = CancellationToken::new();
-    let _stop = shutdown.clone().drop_guard();
-    let state = backend::server::start_state(
-        BackendSettings::from_vars(vars).unwrap(),
-        pool.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let backend = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(backend::server::serve(listener, state));
+    let backend_proc = InProcessBackend::start(pool.clone(), &[]).await;
+    let backend = backend_proc.url.clone();
 
     let scenarios =
         ScenarioFile::default().with_scenario("report", vec![Turn::text("Nightly report done.")]);
-    let mut llm_config = Config::new(LLM_KEY, scenarios);
-    llm_config.listen = "127.0.0.1:0".parse().unwrap();
-    let llm = FakeLlm::start(llm_config).await.unwrap();
+    let llm = start_llm(scenarios, Reach::Loopback).await;
 
     // Both managers fire every second and pull every kind.
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +57,7 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
         "fire_schedules = true\nfire_interval_seconds = 1\n\n[[pull]]\nkind = \"interactive\"\n\n[[pull]]\nkind = \"scheduled\"\ninterval_seconds = 0\n",
     )
     .unwrap();
-    let (exe, claude) = (executor_bin(), claude_bin());
+    let (exe, claude) = (executor_bin(), test_support::tools::claude_bin());
     let mut managers: Vec<(Child, std::path::PathBuf, String)> = Vec::new();
     let mut ports = Vec::new();
     for i in 0..2 {

@@ -21,7 +21,8 @@
 //!    without: POST → first callback. Sections 1–4 run with `AGENT_PRESTART=false`, so no CLI
 //!    started ahead competes with what they measure.
 //!
-//! Without `CLAUDE_BIN`, the real-CLI figures are skipped (and said so). `BENCH_SMOKE=1` runs
+//! Without the CLI (`CLAUDE_BIN`, else `$WORKCELL_TOOLS/node_modules/.bin/claude`), the real-CLI
+//! figures are skipped (and said so). `BENCH_SMOKE=1` runs
 //! small sizes only (a quick check that the benchmark works).
 
 use std::path::{Path, PathBuf};
@@ -384,7 +385,7 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let smoke = test_support::bench::smoke();
     let (fake_runs, real_runs, flood_lines) = if smoke {
         (3, 2, 2_000)
     } else {
@@ -458,10 +459,11 @@ async fn main() {
     drop(exec);
 
     // Real CLI.
-    let Some(claude) = std::env::var("CLAUDE_BIN").ok().filter(|s| !s.is_empty()) else {
-        println!("\nCLAUDE_BIN is not set: real-CLI figures skipped");
+    let Some(claude) = test_support::tools::claude_bin_if_installed() else {
+        println!("\nthe Claude Code CLI is not installed: real-CLI figures skipped");
         return;
     };
+    let claude = claude.display().to_string();
     let exec = ExecutorProcess::start(&tmp.path().join("ws-real"), &claude, &llm, false).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle = rss_kib(exec.pid());

@@ -1,12 +1,13 @@
 //! End-to-end tests against the REAL Claude Code CLI: the server is only
 //! useful if the real client accepts what it says.
 //!
-//! The CLI is found through the `CLAUDE_BIN` environment variable (the
-//! project's test script always sets it). When it is unset these tests are
-//! skipped with a loud message; when it is set but wrong they fail.
+//! The CLI is found through `CLAUDE_BIN`, else in the tools directory
+//! (`$WORKCELL_TOOLS/node_modules/.bin/claude`, see `test_support::tools`).
+//! When it is not installed these tests are skipped with a loud message;
+//! when `CLAUDE_BIN` is set but wrong they fail.
 //!
-//! Install: `npm install --prefix /root/.cache/workcell-tools @anthropic-ai/claude-code@latest --prefer-online`
-//! Run: `CLAUDE_BIN=/root/.cache/workcell-tools/node_modules/.bin/claude cargo test -p fake-llm --test claude_cli`
+//! Install: `npm install --prefix "$WORKCELL_TOOLS" @anthropic-ai/claude-code@latest --prefer-online`
+//! Run: `cargo test -p fake-llm --test claude_cli`
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,35 +23,25 @@ const KEY: &str = "sk-ant-cli-test-key";
 const MODEL: &str = "claude-sonnet-4-5";
 const CLI_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The CLI binary, or `None` (after a loud message) when `CLAUDE_BIN` is unset.
+/// The CLI binary (test-support's look-up: `CLAUDE_BIN`, else the tools directory), or `None`
+/// after a loud message when it is not installed.
 fn claude_bin(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("CLAUDE_BIN") {
-        Some(path) if !path.is_empty() => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.exists(),
-                "CLAUDE_BIN={} does not exist",
-                path.display()
-            );
-            Some(path)
-        }
-        _ => {
-            // Written to the raw stderr handle: libtest captures `eprintln!`
-            // of passing tests, and this message must not be hidden.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n\
-                 ################################################################\n\
-                 ## SKIPPED {test}: CLAUDE_BIN is not set.\n\
-                 ## This test runs the real Claude Code CLI against fake-llm.\n\
-                 ## Install it with\n\
-                 ##   npm install --prefix /root/.cache/workcell-tools @anthropic-ai/claude-code@latest --prefer-online\n\
-                 ## and run with CLAUDE_BIN=/root/.cache/workcell-tools/node_modules/.bin/claude\n\
-                 ################################################################\n"
-            );
-            None
-        }
+    let bin = test_support::tools::claude_bin_if_installed();
+    if bin.is_none() {
+        // Written to the raw stderr handle: libtest captures `eprintln!`
+        // of passing tests, and this message must not be hidden.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n\
+             ################################################################\n\
+             ## SKIPPED {test}: the Claude Code CLI is not installed.\n\
+             ## This test runs the real Claude Code CLI against fake-llm.\n\
+             ## {}\n\
+             ################################################################\n",
+            test_support::tools::CLAUDE_INSTALL
+        );
     }
+    bin
 }
 
 /// A private HOME / CLAUDE_CONFIG_DIR / working directory for CLI runs.

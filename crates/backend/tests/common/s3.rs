@@ -1,74 +1,29 @@
-//! A real SigV4-checking S3 server for tests: s3s-fs (`S3S_FS_BIN`, default
-//! `/root/.cache/workcell-tools/bin/s3s-fs`) over a temporary directory, bucket `workcell`.
+//! The backend tests' S3 server: test-support's private s3s-fs (fresh credentials, bucket
+//! [`BUCKET`]), with an S3 client for it and the object helpers the tests use.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
+use std::ops::Deref;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 
-pub const BUCKET: &str = "workcell";
-pub const ACCESS_KEY: &str = "test-access";
-pub const SECRET_KEY: &str = "test-secret";
+pub use test_support::s3::BUCKET;
 
-pub struct S3Server {
-    _child: tokio::process::Child,
-    pub port: u16,
-    pub endpoint: String,
-    root: tempfile::TempDir,
+/// A running s3s-fs (see [`test_support::s3::S3Server`]: `endpoint`, `port`, `access_key`,
+/// `secret_key`, `vars()`, `files_on_disk()`).
+pub struct S3Server(test_support::s3::S3Server);
+
+impl Deref for S3Server {
+    type Target = test_support::s3::S3Server;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl S3Server {
     pub async fn start() -> Self {
-        let bin = std::env::var("S3S_FS_BIN")
-            .unwrap_or_else(|_| "/root/.cache/workcell-tools/bin/s3s-fs".into());
-        assert!(
-            Path::new(&bin).exists(),
-            "s3s-fs not found at {bin}: cargo install s3s-fs --version 0.14.1 --features binary --root /root/.cache/workcell-tools"
-        );
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start s3s-fs");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        S3Server {
-            _child: child,
-            port,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            root,
-        }
-    }
-
-    /// The backend's S3 settings for this server.
-    pub fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("S3_ENDPOINT", self.endpoint.clone()),
-            ("S3_ACCESS_KEY", ACCESS_KEY.into()),
-            ("S3_SECRET_KEY", SECRET_KEY.into()),
-            ("S3_BUCKET", BUCKET.into()),
-        ]
+        S3Server(test_support::s3::S3Server::start().await)
     }
 
     pub fn client(&self) -> Client {
@@ -76,7 +31,13 @@ impl S3Server {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .credentials_provider(Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                None,
+                None,
+                "test",
+            ))
             .force_path_style(true)
             .build();
         Client::from_conf(config)
@@ -124,23 +85,5 @@ impl S3Server {
             .collect();
         keys.sort();
         keys
-    }
-
-    /// Every file s3s-fs holds on disk (objects, and parts of unfinished multipart uploads).
-    pub fn files_on_disk(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.root.path().to_owned()];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    out.push(e.path());
-                }
-            }
-        }
-        out.sort();
-        out
     }
 }

@@ -1,15 +1,15 @@
-//! A real backend (in-process, over a fresh database from `#[sqlx::test]`), the scripted model
-//! server, and an executor manager in-process with the `process` runtime driving the real
-//! executor binary and the real Claude Code CLI.
+//! The manager's test stacks, built from test-support's pieces: a real backend served in-process
+//! over a fresh database (from `#[sqlx::test]`), the scripted model server, and an executor
+//! manager in-process, by default with the `process` runtime driving the real executor binary and
+//! the real Claude Code CLI ([`Harness`]); the same as separate processes in [`stack`].
 //!
 //! Needs: `DATABASE_URL` (a PostgreSQL the tests may create databases in), the executor binary
 //! (`EXECUTOR_BIN`, default: `executor` next to this test's target directory, built by
 //! `cargo build -p executor`), the Claude Code CLI (`CLAUDE_BIN`, default
-//! `/root/.cache/workcell-tools/node_modules/.bin/claude`).
+//! `$WORKCELL_TOOLS/node_modules/.bin/claude`; see `test_support::tools`). The dispatch benchmark
+//! includes this module too.
 #![allow(dead_code)]
 
-pub mod docker;
-pub mod s3;
 pub mod stack;
 
 use std::path::PathBuf;
@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use backend::config::Settings as BackendSettings;
 use executor_manager::callback::Registry;
-use executor_manager::{App, Settings, server};
+use executor_manager::{App, Kept, Settings, server};
 use fake_llm::{Config, FakeLlm, FakeLlmHandle, ScenarioFile};
 use reqwest::Client;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::net::Reach;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -29,33 +30,119 @@ use uuid::Uuid;
 pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
 pub const LLM_KEY: &str = "sk-test-manager";
 
+/// The executor binary: `EXECUTOR_BIN`, else `executor` in this test's target directory.
 pub fn executor_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("EXECUTOR_BIN") {
-        return PathBuf::from(p);
-    }
-    // target/debug/deps/<test> → target/debug/executor
-    let exe = std::env::current_exe().expect("current exe");
-    let p = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("executor"))
-        .expect("target dir");
-    assert!(
-        p.exists(),
-        "executor binary not found at {}: run `cargo build -p executor` or set EXECUTOR_BIN",
-        p.display()
-    );
-    p
+    test_support::tools::target_bin("executor", "EXECUTOR_BIN")
 }
 
-pub fn claude_bin() -> String {
-    let p = std::env::var("CLAUDE_BIN")
-        .unwrap_or_else(|_| "/root/.cache/workcell-tools/node_modules/.bin/claude".into());
-    assert!(
-        std::path::Path::new(&p).exists(),
-        "Claude Code CLI not found at {p}: set CLAUDE_BIN"
-    );
-    p
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A backend served in-process over `pool`, single-user mode (no sign-in), on a loopback port;
+/// stops when dropped.
+pub struct InProcessBackend {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    shutdown: CancellationToken,
+}
+
+impl InProcessBackend {
+    /// `extra` adds or overrides backend variables (later ones win).
+    pub async fn start(pool: PgPool, extra: &[(&str, &str)]) -> Self {
+        let db = test_support::postgres::database_url(&pool);
+        let mut bv = vars(&[
+            ("DATABASE_URL", db.as_str()),
+            ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
+            ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
+            ("S3_ENDPOINT", "http://127.0.0.1:9"),
+            ("S3_ACCESS_KEY", "ak"),
+            ("S3_SECRET_KEY", "sk"),
+            ("S3_BUCKET", "bucket"),
+            ("AUTH_MODE", "single_user"),
+            ("RUN_RETRY_BACKOFF_SECONDS", "0"),
+            ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
+        ]);
+        bv.extend(vars(extra));
+        let settings = BackendSettings::from_vars(bv).expect("backend settings");
+        let shutdown = CancellationToken::new();
+        let state = backend::server::start_state(settings, pool, shutdown.clone())
+            .await
+            .expect("backend state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(backend::server::serve(listener, state));
+        InProcessBackend { url, shutdown }
+    }
+}
+
+impl Drop for InProcessBackend {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The scripted model server, listening where executors reach it.
+pub async fn start_llm(scenarios: ScenarioFile, reach: Reach<'_>) -> FakeLlmHandle {
+    let mut config = Config::new(LLM_KEY, scenarios);
+    config.listen = reach.listen();
+    FakeLlm::start(config).await.expect("fake llm")
+}
+
+/// An executor manager served in-process on `listener`; aborted when dropped.
+pub struct InProcessManager {
+    pub registry: Registry,
+    /// The manager's warm set and pool.
+    pub kept: Kept,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl InProcessManager {
+    /// Starts a manager with exactly `vars` (its settings) on `listener`.
+    pub async fn start(vars: Vec<(String, String)>, listener: tokio::net::TcpListener) -> Self {
+        let settings = Settings::from_vars(vars).expect("manager settings");
+        let runtime = server::runtime_from_settings(&settings)
+            .await
+            .expect("runtime");
+        let app = App::new(settings, runtime).expect("app");
+        let registry = app.registry();
+        let kept = app.kept();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+        InProcessManager {
+            registry,
+            kept,
+            stop: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).
+    pub async fn stop(&mut self, limit: Duration) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(limit, task)
+                .await
+                .expect("manager drained in time")
+                .expect("manager task")
+                .expect("manager result");
+        }
+    }
+}
+
+impl Drop for InProcessManager {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }
 
 pub struct Harness {
@@ -66,29 +153,14 @@ pub struct Harness {
     pub llm: FakeLlmHandle,
     pub registry: Registry,
     /// The manager's warm set and pool.
-    pub kept: executor_manager::Kept,
+    pub kept: Kept,
     /// Unique per harness unless `MANAGER_ID` is given (concurrent tests must not reconcile
     /// each other's containers away).
     pub manager_id: String,
     pub workspace_root: tempfile::TempDir,
-    backend_shutdown: CancellationToken,
-    manager_stop: Option<oneshot::Sender<()>>,
-    manager_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(t) = self.manager_task.take() {
-            t.abort();
-        }
-        self.backend_shutdown.cancel();
-    }
-}
-
-fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    // Dropped in this order: the manager first, then the backend it talks to.
+    manager_proc: InProcessManager,
+    _backend: InProcessBackend,
 }
 
 impl Harness {
@@ -118,54 +190,25 @@ impl Harness {
         backend_extra: &[(&str, &str)],
         container_gateway: Option<&str>,
     ) -> Self {
-        // Backend, single-user mode.
-        let db = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-        let mut bv = vars(&[
-            ("DATABASE_URL", db.as_str()),
-            ("SECRET_KEY", "test-secret-key-0123456789abcdef"),
-            ("INTERNAL_API_TOKEN", INTERNAL_TOKEN),
-            ("S3_ENDPOINT", "http://127.0.0.1:9"),
-            ("S3_ACCESS_KEY", "ak"),
-            ("S3_SECRET_KEY", "sk"),
-            ("S3_BUCKET", "bucket"),
-            ("AUTH_MODE", "single_user"),
-            ("RUN_RETRY_BACKOFF_SECONDS", "0"),
-            ("LEASE_REAPER_INTERVAL_SECONDS", "1"),
-        ]);
-        bv.extend(vars(backend_extra));
-        let backend_settings = BackendSettings::from_vars(bv).expect("backend settings");
-        let backend_shutdown = CancellationToken::new();
-        let state =
-            backend::server::start_state(backend_settings, pool.clone(), backend_shutdown.clone())
-                .await
-                .expect("backend state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let backend = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(backend::server::serve(listener, state));
-
-        let mut llm_config = Config::new(LLM_KEY, scenarios);
-        let bind = if container_gateway.is_some() {
-            "0.0.0.0"
-        } else {
-            "127.0.0.1"
-        };
-        llm_config.listen = format!("{bind}:0").parse().unwrap();
-        let llm = FakeLlm::start(llm_config).await.expect("fake llm");
+        let backend_proc = InProcessBackend::start(pool.clone(), backend_extra).await;
+        let backend = backend_proc.url.clone();
+        let reach = container_gateway.map_or(Reach::Loopback, Reach::Gateway);
+        let llm = start_llm(scenarios, reach).await;
 
         let workspace_root = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind(format!("{bind}:0"))
-            .await
-            .unwrap();
+        let listener = tokio::net::TcpListener::bind(reach.listen()).await.unwrap();
         let manager_port = listener.local_addr().unwrap().port();
         let manager = format!("http://127.0.0.1:{manager_port}");
-        let announced = container_gateway.unwrap_or("127.0.0.1");
-        let callback = format!("http://{announced}:{manager_port}");
+        let callback = reach.url(manager_port);
         let (exe, claude) = if container_gateway.is_some() {
             (String::new(), String::new())
         } else {
-            (executor_bin().display().to_string(), claude_bin())
+            (
+                executor_bin().display().to_string(),
+                test_support::tools::claude_bin().display().to_string(),
+            )
         };
-        let llm_url = format!("http://{announced}:{}", llm.addr().port());
+        let llm_url = reach.url(llm.addr().port());
         let root = workspace_root.path().display().to_string();
         let mut mv = vars(&[
             ("BACKEND_URL", backend.as_str()),
@@ -198,17 +241,7 @@ impl Harness {
             .unwrap_or_else(|| format!("test-manager-{}", Uuid::new_v4().simple()));
         mv.push(("MANAGER_ID".into(), manager_id.clone()));
         mv.extend(vars(extra));
-        let settings = Settings::from_vars(mv).expect("manager settings");
-        let runtime = server::runtime_from_settings(&settings)
-            .await
-            .expect("runtime");
-        let app = App::new(settings, runtime).expect("app");
-        let registry = app.registry();
-        let kept = app.kept();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let manager_task = tokio::spawn(app.serve(listener, async move {
-            let _ = stop_rx.await;
-        }));
+        let manager_proc = InProcessManager::start(mv, listener).await;
 
         Harness {
             backend,
@@ -216,28 +249,18 @@ impl Harness {
             client: Client::new(),
             pool,
             llm,
-            registry,
-            kept,
+            registry: manager_proc.registry.clone(),
+            kept: manager_proc.kept.clone(),
             manager_id,
             workspace_root,
-            backend_shutdown,
-            manager_stop: Some(stop_tx),
-            manager_task: Some(manager_task),
+            manager_proc,
+            _backend: backend_proc,
         }
     }
 
     /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).
     pub async fn stop_manager(&mut self, limit: Duration) {
-        if let Some(tx) = self.manager_stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.manager_task.take() {
-            tokio::time::timeout(limit, task)
-                .await
-                .expect("manager drained in time")
-                .expect("manager task")
-                .expect("manager result");
-        }
+        self.manager_proc.stop(limit).await;
     }
 
     /// `POST /api/v1/tasks` (single-user mode: no sign-in); returns (session_id, run_id).

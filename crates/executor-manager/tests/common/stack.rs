@@ -6,137 +6,26 @@
 //! built by `cargo build -p backend`; `scripts/test.sh` builds the workspace first).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use fake_llm::{Config, FakeLlm, FakeLlmHandle, ScenarioFile};
+use fake_llm::{FakeLlmHandle, ScenarioFile};
 use reqwest::Client;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::net::{Reach, free_port};
+use test_support::postgres::database_url;
+use test_support::process::Service;
+use test_support::s3::{BUCKET, S3Server};
 use uuid::Uuid;
 
-use super::s3::{BUCKET, S3Server, s3s_fs};
-use super::{INTERNAL_TOKEN, LLM_KEY};
+use super::{INTERNAL_TOKEN, start_llm};
 
 const MANAGER_BIN: &str = env!("CARGO_BIN_EXE_executor-manager");
 
+/// The backend binary: `BACKEND_BIN`, else `backend` in this test's target directory (built by
+/// `cargo build -p backend`).
 pub fn backend_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("BACKEND_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let p = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("backend"))
-        .expect("target dir");
-    assert!(
-        p.exists(),
-        "backend binary not found at {}: run `cargo build -p backend` or set BACKEND_BIN",
-        p.display()
-    );
-    p
-}
-
-/// The URL of the database `#[sqlx::test]` made for this test.
-pub fn database_url(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!(
-        "postgresql://{}@{}:{}/{}",
-        o.get_username(),
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap_or("postgres")
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A service binary running as a child process, its output in a log file.
-pub struct Service {
-    pub name: &'static str,
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl Service {
-    fn spawn(name: &'static str, bin: &Path, env: &[(String, String)], logs: &Path) -> Self {
-        let log = logs.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .kill_on_drop(true);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        Service { name, child, log }
-    }
-
-    /// The last lines of its log (for failure messages).
-    pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// SIGTERM, then waits (SIGKILL after `limit`); returns whether it exited successfully.
-    pub async fn terminate(&mut self, limit: Duration) -> bool {
-        if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-        match tokio::time::timeout(limit, self.child.wait()).await {
-            Ok(Ok(status)) => status.success(),
-            _ => {
-                let _ = self.child.start_kill();
-                let _ = self.child.wait().await;
-                false
-            }
-        }
-    }
-
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
-/// Waits until `url` answers 2xx, or panics with the service's log.
-async fn wait_ready(client: &Client, url: &str, service: &mut Service) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        if let Some(status) = service.exited() {
-            panic!(
-                "{} exited during start-up ({status}):\n{}",
-                service.name,
-                service.log_tail(40)
-            );
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} not ready at {url}:\n{}",
-            service.name,
-            service.log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    test_support::tools::target_bin("backend", "BACKEND_BIN")
 }
 
 /// Backend + manager as processes, S3 server, model server.
@@ -172,13 +61,8 @@ impl Stack {
     ) -> Self {
         let logs = tempfile::tempdir().unwrap();
         let client = Client::new();
-        let s3 = s3s_fs().await;
-        let s3_vars = [
-            ("S3_ENDPOINT", s3.endpoint.clone()),
-            ("S3_ACCESS_KEY", "test-access".to_owned()),
-            ("S3_SECRET_KEY", "test-secret".to_owned()),
-            ("S3_BUCKET", BUCKET.to_owned()),
-        ];
+        let s3 = S3Server::start().await;
+        let s3_vars = s3.vars();
         let path = std::env::var("PATH").unwrap_or_default();
 
         // Backend, single-user mode (no sign-in), on a loopback port.
@@ -199,21 +83,16 @@ impl Stack {
         ];
         env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let mut backend = Service::spawn("backend", &backend_bin(), &env, logs.path());
-        wait_ready(
-            &client,
-            &format!("{backend_url}/health/ready"),
-            &mut backend,
-        )
-        .await;
+        backend
+            .wait_ready(&format!("{backend_url}/health/ready"))
+            .await;
 
         // The model server, and the manager; with docker both are reached through the gateway.
-        let (bind, announced) = match runtime {
-            Runtime::Docker { gateway, .. } => ("0.0.0.0", gateway),
-            Runtime::Process => ("127.0.0.1", "127.0.0.1"),
+        let reach = match runtime {
+            Runtime::Docker { gateway, .. } => Reach::Gateway(gateway),
+            Runtime::Process => Reach::Loopback,
         };
-        let mut llm_config = Config::new(LLM_KEY, scenarios);
-        llm_config.listen = format!("{bind}:0").parse().unwrap();
-        let llm = FakeLlm::start(llm_config).await.expect("fake llm");
+        let llm = start_llm(scenarios, reach).await;
         let workspace_root = tempfile::tempdir().unwrap();
         let manager_port = free_port();
         let manager_url = format!("http://127.0.0.1:{manager_port}");
@@ -222,21 +101,15 @@ impl Stack {
             ("PATH".into(), path),
             ("BACKEND_URL".into(), backend_url.clone()),
             ("INTERNAL_API_TOKEN".into(), INTERNAL_TOKEN.into()),
-            (
-                "CALLBACK_BASE_URL".into(),
-                format!("http://{announced}:{manager_port}"),
-            ),
-            ("HOST".into(), bind.into()),
+            ("CALLBACK_BASE_URL".into(), reach.url(manager_port)),
+            ("HOST".into(), reach.bind_host().into()),
             ("PORT".into(), manager_port.to_string()),
             (
                 "WORKSPACE_ROOT".into(),
                 workspace_root.path().display().to_string(),
             ),
-            (
-                "ANTHROPIC_BASE_URL".into(),
-                format!("http://{announced}:{}", llm.addr().port()),
-            ),
-            ("ANTHROPIC_AUTH_TOKEN".into(), LLM_KEY.into()),
+            ("ANTHROPIC_BASE_URL".into(), reach.url(llm.addr().port())),
+            ("ANTHROPIC_AUTH_TOKEN".into(), super::LLM_KEY.into()),
             ("MANAGER_ID".into(), manager_id.clone()),
             ("TASK_CLAIM_LEASE_SECONDS".into(), "30".into()),
             ("TASK_CLAIM_WAIT_SECONDS".into(), "5".into()),
@@ -263,7 +136,10 @@ impl Stack {
                     "EXECUTOR_BIN".into(),
                     super::executor_bin().display().to_string(),
                 ));
-                env.push(("CLAUDE_BIN".into(), super::claude_bin()));
+                env.push((
+                    "CLAUDE_BIN".into(),
+                    test_support::tools::claude_bin().display().to_string(),
+                ));
             }
         }
         env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
@@ -277,12 +153,9 @@ impl Stack {
             &env,
             logs.path(),
         );
-        wait_ready(
-            &client,
-            &format!("{manager_url}/health/ready"),
-            &mut manager,
-        )
-        .await;
+        manager
+            .wait_ready(&format!("{manager_url}/health/ready"))
+            .await;
 
         Stack {
             backend_url,

@@ -21,19 +21,6 @@ use uuid::Uuid;
 
 pub const CALLBACK_TOKEN: &str = "cb-token-do-not-leak";
 
-/// The Claude Code CLI under test. Required: a run without it must fail, not pass silently.
-pub fn claude_bin() -> String {
-    match std::env::var("CLAUDE_BIN") {
-        Ok(bin) if !bin.trim().is_empty() => bin,
-        _ => panic!(
-            "CLAUDE_BIN is not set: these tests drive the real Claude Code CLI. Install it with \
-             `npm install --prefix /root/.cache/workcell-tools @anthropic-ai/claude-code@latest` \
-             and set CLAUDE_BIN=/root/.cache/workcell-tools/node_modules/.bin/claude \
-             (scripts/test.sh does)"
-        ),
-    }
-}
-
 /// A callback receiver: records every batch, checks the bearer token, and answers `fail_with`
 /// (when non-zero) instead of 200.
 #[derive(Clone, Default)]
@@ -323,7 +310,9 @@ pub fn settings(claude_bin: &str, workspace: &Path) -> Settings {
 
 /// Settings pointing the real CLI at a fake model server (with `AGENT_PRESTART`'s default).
 pub fn cli_settings(workspace: &Path, llm: &fake_llm::FakeLlmHandle) -> Settings {
-    let mut s = settings(&claude_bin(), workspace);
+    // Required: a run without the CLI must fail, not pass silently.
+    let claude = test_support::tools::claude_bin();
+    let mut s = settings(&claude.display().to_string(), workspace);
     s.anthropic_base_url = llm.base_url();
     s.anthropic_api_key = Some(llm.api_key().into());
     s.agent_prestart = true;
