@@ -61,16 +61,18 @@ pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE runs r
             SET status = 'queued', attempts = 0, error = NULL, dead_lettered_at = NULL,
                 finished_at = NULL, started_at = NULL, claimed_at = NULL, scheduled_at = now(),
                 lease_holder = NULL, lease_expires_at = NULL, lease_epoch = r.lease_epoch + 1,
                 ready = NOT EXISTS (SELECT 1 FROM runs o
                                      WHERE o.session_id = r.session_id AND o.id <> r.id
-                                       AND o.status IN ('queued', 'claimed', 'running', 'canceling'))
-          WHERE r.id = $1 AND r.status = 'failed'",
-    )
+                                       AND o.status IN ",
+        crate::queue::status::active_sql!(),
+        ")
+          WHERE r.id = $1 AND r.status = 'failed'"
+    ))
     .bind(run_id)
     .execute(&mut *tx)
     .await?

@@ -115,12 +115,14 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
     let run_id = Uuid::now_v7();
     // Under the session's row lock (taken above, or a new session): a follow-up is ready only when
     // every earlier run of its session has finished.
-    sqlx::query(
+    sqlx::query(concat!(
         "INSERT INTO runs (id, session_id, prompt, options, max_attempts, kind, scheduled_task_id, ready)
          VALUES ($1, $2, $3, $4, $5, $6, $7, NOT EXISTS (
              SELECT 1 FROM runs WHERE session_id = $2
-                AND status IN ('queued', 'claimed', 'running', 'canceling')))",
-    )
+                AND status IN ",
+        crate::queue::status::active_sql!(),
+        "))"
+    ))
     .bind(run_id)
     .bind(session_id)
     .bind(task.prompt)

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::sessions::{self, MAX_TITLE_CHARS, SessionRow};
 use crate::state::AppState;
-use crate::{events, runs};
+use crate::{events, queue, runs};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -146,9 +146,10 @@ async fn remove(
             .fetch_optional(&mut *tx)
             .await?;
     found.ok_or(ApiError::NotFound("session"))?;
-    let active: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ('claimed', 'running', 'canceling')",
-    )
+    let active: i64 = sqlx::query_scalar(concat!(
+        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ",
+        queue::status::leased_sql!()
+    ))
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
@@ -206,11 +207,13 @@ async fn cancel(
     sessions::ensure_owned(&state.pool, user.id, id).await?;
     // Active runs first (no session lock needed), then queued ones (whose end takes the session
     // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
-    let canceling: i64 = sqlx::query_scalar(
+    let canceling: i64 = sqlx::query_scalar(concat!(
         "WITH c AS (UPDATE runs SET status = 'canceling'
-                     WHERE session_id = $1 AND status IN ('claimed', 'running') RETURNING 1)
-         SELECT count(*) FROM c",
-    )
+                     WHERE session_id = $1 AND status IN ",
+        queue::status::working_sql!(),
+        " RETURNING 1)
+         SELECT count(*) FROM c"
+    ))
     .bind(id)
     .fetch_one(&state.pool)
     .await?;

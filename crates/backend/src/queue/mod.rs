@@ -8,8 +8,8 @@
 //! * **Exclusive claims.** A claim locks the chosen row with `FOR UPDATE SKIP LOCKED`, so concurrent
 //!   claimers (on any number of backend replicas) never get the same run and never wait on each other.
 //! * **Leases and fencing.** A claim gives the worker a lease of `lease_seconds` and a new `epoch`.
-//!   Every later call about the run must name the same worker and epoch, or it gets `409` and
-//!   changes nothing. Heartbeats extend the lease.
+//!   Every later call about the run must name the same worker and epoch ([`fence`]), or it gets
+//!   `409` and changes nothing. Heartbeats extend the lease.
 //! * **Expiry (the reaper).** A lease that runs out means the worker died or lost contact. The run
 //!   goes back to the queue with its epoch advanced (fencing off the old worker) and a back-off of
 //!   `RUN_RETRY_BACKOFF_SECONDS × 2^(attempt−1)` (at most 10 minutes), or, once `RUN_MAX_ATTEMPTS`
@@ -24,9 +24,11 @@
 //!   down) re-queues like an expiry; otherwise the run fails at once.
 
 pub mod claim;
+pub mod fence;
 pub mod lease;
 pub mod notify;
 pub mod reaper;
+pub mod status;
 
 /// The most a claim may wait, whatever the worker asks.
 pub const MAX_WAIT_SECONDS: u32 = 60;
@@ -35,13 +37,6 @@ pub const MIN_LEASE_SECONDS: u32 = 5;
 pub const MAX_LEASE_SECONDS: u32 = 3600;
 /// The longest retry back-off.
 pub const MAX_BACKOFF_SECONDS: i64 = 600;
-
-/// The SQL condition "this run is still leased to worker `$2` at epoch `$3`" (run id `$1`).
-macro_rules! leased_to {
-    () => {
-        "id = $1 AND lease_holder = $2 AND lease_epoch = $3 AND status IN ('claimed', 'running', 'canceling')"
-    };
-}
 
 /// The SET clause that settles a run leaving its lease unfinished, from a derived table `d` with
 /// `next` (its new status: queued, failed or canceled) and `msg` (the attempt's error):
@@ -65,5 +60,4 @@ macro_rules! settle_set {
     };
 }
 
-pub(crate) use leased_to;
 pub(crate) use settle_set;
