@@ -205,33 +205,5 @@ async fn cancel(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CancelResponse>> {
     sessions::ensure_owned(&state.pool, user.id, id).await?;
-    // Active runs first (no session lock needed), then queued ones (whose end takes the session
-    // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
-    let canceling: i64 = sqlx::query_scalar(concat!(
-        "WITH c AS (UPDATE runs SET status = 'canceling'
-                     WHERE session_id = $1 AND status IN ",
-        queue::status::working_sql!(),
-        " RETURNING 1)
-         SELECT count(*) FROM c"
-    ))
-    .bind(id)
-    .fetch_one(&state.pool)
-    .await?;
-    let canceled: i64 = sqlx::query_scalar(
-        "WITH c AS (UPDATE runs SET status = 'canceled', finished_at = now(),
-                           error = 'canceled before it started'
-                     WHERE session_id = $1 AND status = 'queued' RETURNING 1)
-         SELECT count(*) FROM c",
-    )
-    .bind(id)
-    .fetch_one(&state.pool)
-    .await?;
-    for _ in 0..canceled {
-        crate::metrics::record_final("canceled", None, false);
-    }
-    tracing::info!(session_id = %id, canceled, canceling, "cancel requested");
-    Ok(Json(CancelResponse {
-        canceled,
-        canceling,
-    }))
+    Ok(Json(queue::cancel::cancel_session(&state.pool, id).await?))
 }

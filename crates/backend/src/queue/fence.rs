@@ -7,7 +7,7 @@
 //! if it is claimed again.
 //!
 //! Two strengths of the same check:
-//! * [`Fence::holds_lease`] (SQL: [`held_by_sql!`]): the attempt is current **and** the run is
+//! * [`Fence::holds_lease`] (SQL: [`HELD_BY_SQL`]): the attempt is current **and** the run is
 //!   still leased. Every call that changes the run or adds to it (start, heartbeat, complete,
 //!   fail, events) needs this.
 //! * [`Fence::is_current_attempt`]: the attempt is current, whether or not the run has ended.
@@ -34,7 +34,7 @@ impl Fence<'_> {
     }
 
     /// The run is leased to this worker at this epoch: the current attempt, still under lease.
-    /// The Rust form of [`held_by_sql!`].
+    /// The Rust form of [`HELD_BY_SQL`].
     pub fn holds_lease(&self, lease_holder: Option<&str>, lease_epoch: i64, status: &str) -> bool {
         self.is_current_attempt(lease_holder, lease_epoch)
             && status.parse::<RunStatus>().is_ok_and(RunStatus::is_leased)
@@ -53,7 +53,7 @@ macro_rules! held_by_sql {
 }
 pub(crate) use held_by_sql;
 
-/// [`held_by_sql!`] as a constant, for tests that compare it with [`Fence::holds_lease`].
+/// `held_by_sql!` as a constant, for tests that compare it with [`Fence::holds_lease`].
 pub const HELD_BY_SQL: &str = held_by_sql!();
 
 /// The refusal of a call whose fence does not hold, naming what the run is now.

@@ -1,5 +1,28 @@
 //! The leased run queue: how queued runs reach workers, and how a run whose worker vanished gets
-//! back to the queue. All queue policy lives in this module.
+//! back to the queue. All queue policy, and every change of a run's status or lease, lives in
+//! this module.
+//!
+//! # Transitions
+//! Every statement that writes `runs.status` or `runs.lease_*` (`lease_holder`, `lease_epoch`,
+//! `lease_expires_at`, `lease_seconds`) is one of these functions; the rest of the backend calls
+//! them. The `runs_after_change` trigger follows each status change: it keeps `sessions.status`,
+//! readies a session's next run and notifies claimers.
+//!
+//! | transition | function |
+//! |---|---|
+//! | create: → `queued` | [`enqueue::enqueue`] |
+//! | claim: `queued` → `claimed` (new epoch) | [`claim::claim`], [`claim::try_claim`] |
+//! | start: `claimed` → `running` | [`lease::start`] |
+//! | heartbeat: extend the lease | [`lease::heartbeat`] |
+//! | complete: → `completed`, or `canceled` when the worker stopped it | [`lease::complete`] |
+//! | fail: → `queued` (retry, new epoch), `failed` (dead-lettered on the last attempt) or `canceled` | [`lease::fail`] |
+//! | cancel requested: `claimed`/`running` → `canceling`; `queued` → `canceled` | [`cancel::cancel_session`] |
+//! | lease expired: → `queued` (new epoch), `failed` (dead-lettered) or `canceled` | [`reaper::reap_once`] |
+//! | retry by the owner: `failed` → `queued` (fresh attempts, new epoch) | [`dead_letter::retry`] |
+//!
+//! Fail and expiry settle a run the same way (`settle_set!`). Whether a worker's call comes from
+//! the attempt holding the run is decided by [`fence`], and the status sets the backend filters
+//! on are [`status`]'s constants.
 //!
 //! # Policy
 //! * **Order.** Runs are claimed oldest first (`queue_pos`), and a run is claimable only when every
@@ -17,13 +40,16 @@
 //! * **Dead letters.** A run that fails on its last allowed attempt (a lease expiry or a worker's
 //!   failure report) is *dead-lettered*: `dead_lettered_at` is set and every attempt's error stays
 //!   in `attempt_errors`. It stays failed until its owner re-queues it with
-//!   `POST /runs/{id}/retry` ([`crate::dead_letter`]), which gives it fresh attempts.
+//!   `POST /runs/{id}/retry` ([`dead_letter`]), which gives it fresh attempts.
 //! * **Long polls.** A claim with nothing to claim waits up to `wait_seconds` for a wake-up from
 //!   [`notify`]; it never sleeps in a loop.
 //! * **Worker failures.** `fail` with `retryable: true` (the platform's fault, e.g. a worker shutting
 //!   down) re-queues like an expiry; otherwise the run fails at once.
 
+pub mod cancel;
 pub mod claim;
+pub mod dead_letter;
+pub mod enqueue;
 pub mod fence;
 pub mod lease;
 pub mod notify;
