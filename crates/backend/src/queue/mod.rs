@@ -5,8 +5,9 @@
 //! # Transitions
 //! Every statement that writes `runs.status` or `runs.lease_*` (`lease_holder`, `lease_epoch`,
 //! `lease_expires_at`, `lease_seconds`) is one of these functions; the rest of the backend calls
-//! them. The `runs_after_change` trigger follows each status change: it keeps `sessions.status`,
-//! readies a session's next run and notifies claimers.
+//! them (`boundary_tests` fails on such SQL anywhere else). The `runs_after_change` trigger
+//! follows each status change: it keeps `sessions.status`, readies a session's next run and
+//! notifies claimers.
 //!
 //! | transition | function |
 //! |---|---|
@@ -55,6 +56,9 @@ pub mod lease;
 pub mod notify;
 pub mod reaper;
 pub mod status;
+
+#[cfg(test)]
+mod boundary_tests;
 
 /// The most a claim may wait, whatever the worker asks.
 pub const MAX_WAIT_SECONDS: u32 = 60;
