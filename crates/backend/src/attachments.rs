@@ -176,11 +176,13 @@ pub async fn delete_owned(pool: &PgPool, storage: &Storage, user: Uuid, id: Uuid
     .fetch_optional(&mut *tx)
     .await?;
     let key = key.ok_or(ApiError::NotFound("attachment"))?;
-    let in_use: bool = sqlx::query_scalar(
+    let in_use: bool = sqlx::query_scalar(concat!(
         "SELECT EXISTS (SELECT 1 FROM run_attachments ra JOIN runs r ON r.id = ra.run_id
                          WHERE ra.attachment_id = $1
-                           AND r.status IN ('queued', 'claimed', 'running', 'canceling'))",
-    )
+                           AND r.status IN ",
+        crate::queue::status::active_sql!(),
+        ")"
+    ))
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;

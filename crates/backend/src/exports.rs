@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::queue::fence::{self, Fence};
 
 /// The longest object key accepted.
 const MAX_KEY: usize = 1024;
@@ -34,7 +35,9 @@ fn check_key(key: &Option<String>, prefix: &str, what: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Stores the export report of the attempt holding `report.epoch`.
+/// Stores the export report of the attempt holding `report.epoch`: fenced by the attempt
+/// ([`Fence::is_current_attempt`]), not the lease, since a worker reports its export after it
+/// completed the run.
 pub async fn record(pool: &PgPool, run_id: Uuid, report: &ExportReport) -> ApiResult<()> {
     for (name, v) in [
         ("files", report.files),
@@ -54,23 +57,15 @@ pub async fn record(pool: &PgPool, run_id: Uuid, report: &ExportReport) -> ApiRe
         ));
     }
     let mut tx = pool.begin().await?;
-    let run: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
-        "SELECT session_id, lease_holder, lease_epoch FROM runs WHERE id = $1 FOR UPDATE",
+    let session_id = fence::lock_current_attempt(
+        &mut tx,
+        run_id,
+        Fence {
+            worker: &report.worker_id,
+            epoch: report.epoch,
+        },
     )
-    .bind(run_id)
-    .fetch_optional(&mut *tx)
     .await?;
-    let Some((session_id, holder, epoch)) = run else {
-        return Err(ApiError::NotFound("run"));
-    };
-    if holder.as_deref() != Some(report.worker_id.as_str()) || epoch != report.epoch {
-        return Err(ApiError::conflict(
-            protocol::ErrorCode::LeaseLost,
-            format!(
-                "the run's current attempt is not this worker's at this epoch (current epoch {epoch})"
-            ),
-        ));
-    }
     let prefix = run_prefix(session_id, run_id);
     check_key(&report.manifest_key, &prefix, "manifest_key")?;
     check_key(&report.archive_key, &prefix, "archive_key")?;

@@ -10,7 +10,6 @@ pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod db;
-pub mod dead_letter;
 pub mod error;
 pub mod events;
 pub mod exports;

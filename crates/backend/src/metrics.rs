@@ -6,22 +6,24 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::queue;
+
 pub use telemetry::metrics::schedule_fired;
 
-/// The unfinished states the `workcell_runs` gauge reports.
-const STATES: [&str; 4] = ["queued", "claimed", "running", "canceling"];
-
-/// Sets the `workcell_runs{state}` gauges from the database (an indexed count of unfinished runs).
+/// Sets the `workcell_runs{state}` gauges, one per unfinished status
+/// ([`queue::status::ACTIVE`]), from the database (an indexed count of unfinished runs).
 pub async fn refresh_run_gauges(pool: &PgPool) {
-    let rows: Result<Vec<(String, i64)>, _> = sqlx::query_as(
+    let rows: Result<Vec<(String, i64)>, _> = sqlx::query_as(concat!(
         "SELECT status, count(*) FROM runs
-          WHERE status IN ('queued', 'claimed', 'running', 'canceling') GROUP BY status",
-    )
+          WHERE status IN ",
+        queue::status::active_sql!(),
+        " GROUP BY status"
+    ))
     .fetch_all(pool)
     .await;
     match rows {
         Ok(rows) => {
-            for state in STATES {
+            for state in queue::status::ACTIVE.iter().map(|s| s.as_str()) {
                 let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
                 telemetry::metrics::runs_in_state(state, n);
             }
@@ -58,15 +60,12 @@ pub async fn observe_finished(pool: PgPool, run_id: Uuid) {
     }
 }
 
-/// Counts a final status; ignores unfinished ones.
+/// Counts a final status ([`queue::status::FINAL`]); ignores unfinished ones.
 pub fn record_final(status: &str, ran_seconds: Option<f64>, dead_lettered: bool) {
-    let status = match status {
-        "completed" => "completed",
-        "failed" => "failed",
-        "canceled" => "canceled",
-        _ => return,
+    let Some(status) = queue::status::FINAL.iter().find(|s| s.as_str() == status) else {
+        return;
     };
-    telemetry::metrics::run_finished(status, ran_seconds);
+    telemetry::metrics::run_finished(status.as_str(), ran_seconds);
     if dead_lettered {
         telemetry::metrics::run_dead_lettered();
     }

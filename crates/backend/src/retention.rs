@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 
 /// The statuses of an active run; a session with one is never touched.
-const ACTIVE: &str = "('queued', 'claimed', 'running', 'canceling')";
+const ACTIVE: &str = crate::queue::status::ACTIVE_SQL;
 
 /// Deletes objects; implemented by the backend's S3 storage.
 pub trait ObjectStore: Send + Sync + 'static {

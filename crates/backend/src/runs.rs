@@ -67,7 +67,7 @@ pub struct RunRow {
     export_uploaded_bytes: Option<i64>,
     export_error: Option<String>,
     dead_lettered_at: Option<DateTime<Utc>>,
-    attempt_errors: Json<Vec<crate::dead_letter::StoredAttemptError>>,
+    attempt_errors: Json<Vec<crate::queue::dead_letter::StoredAttemptError>>,
 }
 
 impl RunRow {
@@ -125,7 +125,7 @@ impl RunRow {
                 .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?,
             scheduled_task_id: self.scheduled_task_id,
             dead_lettered_at: self.dead_lettered_at,
-            attempt_errors: crate::dead_letter::attempt_errors(self.attempt_errors.0),
+            attempt_errors: crate::queue::dead_letter::attempt_errors(self.attempt_errors.0),
         })
     }
 }

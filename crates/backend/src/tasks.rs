@@ -1,6 +1,7 @@
 //! Queuing a task: a run in a new session or as a follow-up in an existing one. The one place
-//! that inserts sessions and runs for work, shared by `POST /tasks`, scheduled fires and "run now"
-//! (`schedules`), so every path keeps the session-line invariants the same way.
+//! that inserts sessions for work and enqueues their runs ([`crate::queue::enqueue`]), shared by
+//! `POST /tasks`, scheduled fires and "run now" (`schedules`), so every path keeps the
+//! session-line invariants the same way.
 
 use protocol::PermissionMode;
 use protocol::schedule::RunKind;
@@ -8,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::queue::enqueue::{NewRun, enqueue};
 use crate::runs::RunOptions;
 use crate::sessions::title_from_prompt;
 
@@ -69,8 +71,8 @@ pub fn model_problem(model: &str) -> Option<String> {
     None
 }
 
-/// Inserts the session (if new) and the run, in the caller's transaction. The caller commits,
-/// then wakes claimers (`state.queue.bump()`).
+/// Inserts the session (if new) and enqueues the run, in the caller's transaction. The caller
+/// commits, then wakes claimers (`state.queue.bump()`).
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
     let options = RunOptions {
         model: task.model.clone(),
@@ -112,23 +114,17 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
             id
         }
     };
-    let run_id = Uuid::now_v7();
-    // Under the session's row lock (taken above, or a new session): a follow-up is ready only when
-    // every earlier run of its session has finished.
-    sqlx::query(
-        "INSERT INTO runs (id, session_id, prompt, options, max_attempts, kind, scheduled_task_id, ready)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NOT EXISTS (
-             SELECT 1 FROM runs WHERE session_id = $2
-                AND status IN ('queued', 'claimed', 'running', 'canceling')))",
+    let run_id = enqueue(
+        tx,
+        &NewRun {
+            session_id,
+            prompt: task.prompt,
+            options: &options_json,
+            max_attempts: task.max_attempts,
+            kind: task.kind,
+            scheduled_task_id: task.scheduled_task_id,
+        },
     )
-    .bind(run_id)
-    .bind(session_id)
-    .bind(task.prompt)
-    .bind(&options_json)
-    .bind(task.max_attempts)
-    .bind(task.kind.as_str())
-    .bind(task.scheduled_task_id)
-    .execute(&mut *tx)
     .await?;
     Ok(Queued {
         session_id,

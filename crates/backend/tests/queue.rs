@@ -468,3 +468,45 @@ async fn a_follow_up_added_while_its_predecessor_finishes_is_never_stranded(pool
         .await;
     }
 }
+
+/// The fence's SQL form (used by start, heartbeat, complete and fail) and its Rust form (used by
+/// event ingestion) admit exactly the same rows.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn the_fence_in_sql_and_in_rust_agree(pool: PgPool) {
+    use backend::queue::fence::{Fence, HELD_BY_SQL};
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM (VALUES ($4::uuid, $5::text, $6::bigint, $7::text))
+                           AS runs (id, lease_holder, lease_epoch, status)
+                         WHERE {HELD_BY_SQL})"
+    );
+    let run = Uuid::now_v7();
+    let fence = Fence {
+        worker: "w",
+        epoch: 7,
+    };
+    let mut admitted = 0;
+    for status in protocol::RunStatus::ALL {
+        for holder in [Some("w"), Some("x"), None] {
+            for epoch in [6, 7, 8] {
+                for id in [run, Uuid::now_v7()] {
+                    let in_sql: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                        .bind(run)
+                        .bind(fence.worker)
+                        .bind(fence.epoch)
+                        .bind(id)
+                        .bind(holder)
+                        .bind(epoch)
+                        .bind(status.as_str())
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    let in_rust = id == run && fence.holds_lease(holder, epoch, status.as_str());
+                    assert_eq!(in_sql, in_rust, "{status} {holder:?} {epoch} {}", id == run);
+                    admitted += usize::from(in_sql);
+                }
+            }
+        }
+    }
+    // Claimed, running, canceling: the worker's own epoch only.
+    assert_eq!(admitted, 3);
+}

@@ -33,8 +33,10 @@ async fn retry_run(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<RunView>> {
-    let view = crate::dead_letter::retry(&state.pool, user.id, id).await?;
+    crate::queue::dead_letter::retry(&state.pool, user.id, id).await?;
     // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.
     state.queue.bump();
-    Ok(Json(view))
+    Ok(Json(
+        crate::runs::get_owned(&state.pool, user.id, id).await?,
+    ))
 }

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::sessions::{self, MAX_TITLE_CHARS, SessionRow};
 use crate::state::AppState;
-use crate::{events, runs};
+use crate::{events, queue, runs};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -146,9 +146,10 @@ async fn remove(
             .fetch_optional(&mut *tx)
             .await?;
     found.ok_or(ApiError::NotFound("session"))?;
-    let active: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ('claimed', 'running', 'canceling')",
-    )
+    let active: i64 = sqlx::query_scalar(concat!(
+        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ",
+        queue::status::leased_sql!()
+    ))
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
@@ -204,31 +205,5 @@ async fn cancel(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CancelResponse>> {
     sessions::ensure_owned(&state.pool, user.id, id).await?;
-    // Active runs first (no session lock needed), then queued ones (whose end takes the session
-    // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
-    let canceling: i64 = sqlx::query_scalar(
-        "WITH c AS (UPDATE runs SET status = 'canceling'
-                     WHERE session_id = $1 AND status IN ('claimed', 'running') RETURNING 1)
-         SELECT count(*) FROM c",
-    )
-    .bind(id)
-    .fetch_one(&state.pool)
-    .await?;
-    let canceled: i64 = sqlx::query_scalar(
-        "WITH c AS (UPDATE runs SET status = 'canceled', finished_at = now(),
-                           error = 'canceled before it started'
-                     WHERE session_id = $1 AND status = 'queued' RETURNING 1)
-         SELECT count(*) FROM c",
-    )
-    .bind(id)
-    .fetch_one(&state.pool)
-    .await?;
-    for _ in 0..canceled {
-        crate::metrics::record_final("canceled", None, false);
-    }
-    tracing::info!(session_id = %id, canceled, canceling, "cancel requested");
-    Ok(Json(CancelResponse {
-        canceled,
-        canceling,
-    }))
+    Ok(Json(queue::cancel::cancel_session(&state.pool, id).await?))
 }

@@ -23,7 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use protocol::RunStatus;
 use protocol::event::{EventBody, RunEvent};
 use protocol::internal::{EventBatch, IngestResponse};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -31,6 +30,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::queue::fence::{self, Fence};
 
 /// The most events one batch may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -168,17 +168,6 @@ struct RunLease {
     status: String,
 }
 
-impl RunLease {
-    fn held_by(&self, worker: &str, epoch: i64) -> bool {
-        self.lease_holder.as_deref() == Some(worker)
-            && self.lease_epoch == epoch
-            && self
-                .status
-                .parse::<RunStatus>()
-                .is_ok_and(RunStatus::is_leased)
-    }
-}
-
 /// Stores the group in one transaction; one answer per job, in order.
 async fn store(
     pool: &PgPool,
@@ -256,14 +245,12 @@ async fn store(
             }));
             continue;
         }
-        if !run.held_by(&job.batch.worker_id, epoch) {
-            answers.push(Err(ApiError::conflict(
-                protocol::ErrorCode::LeaseLost,
-                format!(
-                    "the run is not leased to this worker at this epoch (status {}, current epoch {})",
-                    run.status, run.lease_epoch
-                ),
-            )));
+        let fence = Fence {
+            worker: &job.batch.worker_id,
+            epoch,
+        };
+        if !fence.holds_lease(run.lease_holder.as_deref(), run.lease_epoch, &run.status) {
+            answers.push(Err(fence::lease_lost(&run.status, run.lease_epoch)));
             continue;
         }
         fresh.sort_by_key(|e| e.run_seq);

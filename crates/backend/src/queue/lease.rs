@@ -1,5 +1,6 @@
-//! What a worker does with a run it holds: start, heartbeat, complete, fail. Every call is fenced
-//! by `(worker_id, epoch)`; a stale one gets `409 lease_lost` and changes nothing.
+//! What a worker does with a run it holds: start, heartbeat, complete, fail (which also finishes a
+//! cancel: a `canceling` run ends `canceled` either way). Every call is fenced by
+//! `(worker_id, epoch)` ([`super::fence`]); a stale one gets `409 lease_lost` and changes nothing.
 
 use chrono::{DateTime, Utc};
 use protocol::internal::{LeaseStatus, RunAck};
@@ -7,35 +8,13 @@ use protocol::{RunOutcome, RunStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{MAX_LEASE_SECONDS, MIN_LEASE_SECONDS, leased_to, settle_set};
+use super::fence::{held_by_sql, refusal};
+use super::status::parse as parse_status;
+use super::{MAX_LEASE_SECONDS, MIN_LEASE_SECONDS, settle_set};
 use crate::error::{ApiError, ApiResult};
 
 /// The most text of a worker's error kept on the run.
 const MAX_ERROR_LEN: usize = 8 * 1024;
-
-fn parse_status(s: &str) -> ApiResult<RunStatus> {
-    s.parse()
-        .map_err(|e| ApiError::Internal(format!("stored run status: {e}")))
-}
-
-/// Why a fenced update matched nothing: the run is unknown (404) or not leased to the caller (409).
-pub async fn lease_error(pool: &PgPool, run_id: Uuid) -> ApiError {
-    let row: Result<Option<(String, i64)>, _> =
-        sqlx::query_as("SELECT status, lease_epoch FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await;
-    match row {
-        Ok(None) => ApiError::NotFound("run"),
-        Ok(Some((status, epoch))) => ApiError::conflict(
-            protocol::ErrorCode::LeaseLost,
-            format!(
-                "the run is not leased to this worker at this epoch (status {status}, current epoch {epoch})"
-            ),
-        ),
-        Err(e) => e.into(),
-    }
-}
 
 #[derive(sqlx::FromRow)]
 struct LeaseRow {
@@ -70,7 +49,7 @@ pub async fn start(
         "UPDATE runs SET status = CASE WHEN status = 'claimed' THEN 'running' ELSE status END,
                          started_at = COALESCE(started_at, now())
           WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL AND ",
-        leased_to!(),
+        held_by_sql!(),
         " RETURNING status, lease_expires_at"
     ))
     .bind(run_id)
@@ -80,7 +59,7 @@ pub async fn start(
     .await?;
     match row {
         Some(row) => lease_status(run_id, row),
-        None => Err(lease_error(pool, run_id).await),
+        None => Err(refusal(pool, run_id).await),
     }
 }
 
@@ -102,7 +81,7 @@ pub async fn heartbeat(
     let row: Option<LeaseRow> = sqlx::query_as(concat!(
         "UPDATE runs SET lease_expires_at = now() + COALESCE($4, lease_seconds) * interval '1 second'
           WHERE ",
-        leased_to!(),
+        held_by_sql!(),
         " RETURNING status, lease_expires_at"
     ))
     .bind(run_id)
@@ -113,7 +92,7 @@ pub async fn heartbeat(
     .await?;
     match row {
         Some(row) => lease_status(run_id, row),
-        None => Err(lease_error(pool, run_id).await),
+        None => Err(refusal(pool, run_id).await),
     }
 }
 
@@ -133,7 +112,7 @@ pub async fn complete(
         "UPDATE runs SET status = $4, finished_at = now(), lease_expires_at = NULL,
                          error = CASE WHEN $4 = 'canceled' THEN 'canceled by its owner' ELSE NULL END
           WHERE ",
-        leased_to!(),
+        held_by_sql!(),
         " RETURNING status"
     ))
     .bind(run_id)
@@ -147,7 +126,7 @@ pub async fn complete(
             run_id,
             status: parse_status(&s)?,
         }),
-        None => Err(lease_error(pool, run_id).await),
+        None => Err(refusal(pool, run_id).await),
     }
 }
 
@@ -181,7 +160,7 @@ pub async fn fail(
                         ELSE 'failed' END AS next,
                    $4::text AS msg
               FROM runs WHERE ",
-        leased_to!(),
+        held_by_sql!(),
         " FOR UPDATE) d
           WHERE r.id = d.id
       RETURNING r.status"
@@ -200,6 +179,6 @@ pub async fn fail(
             tracing::info!(%run_id, %status, retryable, "run failure reported");
             Ok(RunAck { run_id, status })
         }
-        None => Err(lease_error(pool, run_id).await),
+        None => Err(refusal(pool, run_id).await),
     }
 }

@@ -1,5 +1,29 @@
 //! The leased run queue: how queued runs reach workers, and how a run whose worker vanished gets
-//! back to the queue. All queue policy lives in this module.
+//! back to the queue. All queue policy, and every change of a run's status or lease, lives in
+//! this module.
+//!
+//! # Transitions
+//! Every statement that writes `runs.status` or `runs.lease_*` (`lease_holder`, `lease_epoch`,
+//! `lease_expires_at`, `lease_seconds`) is one of these functions; the rest of the backend calls
+//! them (`boundary_tests` fails on such SQL anywhere else). The `runs_after_change` trigger
+//! follows each status change: it keeps `sessions.status`, readies a session's next run and
+//! notifies claimers.
+//!
+//! | transition | function |
+//! |---|---|
+//! | create: → `queued` | [`enqueue::enqueue`] |
+//! | claim: `queued` → `claimed` (new epoch) | [`claim::claim`], [`claim::try_claim`] |
+//! | start: `claimed` → `running` | [`lease::start`] |
+//! | heartbeat: extend the lease | [`lease::heartbeat`] |
+//! | complete: → `completed`, or `canceled` when the worker stopped it | [`lease::complete`] |
+//! | fail: → `queued` (retry, new epoch), `failed` (dead-lettered on the last attempt) or `canceled` | [`lease::fail`] |
+//! | cancel requested: `claimed`/`running` → `canceling`; `queued` → `canceled` | [`cancel::cancel_session`] |
+//! | lease expired: → `queued` (new epoch), `failed` (dead-lettered) or `canceled` | [`reaper::reap_once`] |
+//! | retry by the owner: `failed` → `queued` (fresh attempts, new epoch) | [`dead_letter::retry`] |
+//!
+//! Fail and expiry settle a run the same way (`settle_set!`). Whether a worker's call comes from
+//! the attempt holding the run is decided by [`fence`], and the status sets the backend filters
+//! on are [`status`]'s constants.
 //!
 //! # Policy
 //! * **Order.** Runs are claimed oldest first (`queue_pos`), and a run is claimable only when every
@@ -8,8 +32,8 @@
 //! * **Exclusive claims.** A claim locks the chosen row with `FOR UPDATE SKIP LOCKED`, so concurrent
 //!   claimers (on any number of backend replicas) never get the same run and never wait on each other.
 //! * **Leases and fencing.** A claim gives the worker a lease of `lease_seconds` and a new `epoch`.
-//!   Every later call about the run must name the same worker and epoch, or it gets `409` and
-//!   changes nothing. Heartbeats extend the lease.
+//!   Every later call about the run must name the same worker and epoch ([`fence`]), or it gets
+//!   `409` and changes nothing. Heartbeats extend the lease.
 //! * **Expiry (the reaper).** A lease that runs out means the worker died or lost contact. The run
 //!   goes back to the queue with its epoch advanced (fencing off the old worker) and a back-off of
 //!   `RUN_RETRY_BACKOFF_SECONDS × 2^(attempt−1)` (at most 10 minutes), or, once `RUN_MAX_ATTEMPTS`
@@ -17,16 +41,24 @@
 //! * **Dead letters.** A run that fails on its last allowed attempt (a lease expiry or a worker's
 //!   failure report) is *dead-lettered*: `dead_lettered_at` is set and every attempt's error stays
 //!   in `attempt_errors`. It stays failed until its owner re-queues it with
-//!   `POST /runs/{id}/retry` ([`crate::dead_letter`]), which gives it fresh attempts.
+//!   `POST /runs/{id}/retry` ([`dead_letter`]), which gives it fresh attempts.
 //! * **Long polls.** A claim with nothing to claim waits up to `wait_seconds` for a wake-up from
 //!   [`notify`]; it never sleeps in a loop.
 //! * **Worker failures.** `fail` with `retryable: true` (the platform's fault, e.g. a worker shutting
 //!   down) re-queues like an expiry; otherwise the run fails at once.
 
+pub mod cancel;
 pub mod claim;
+pub mod dead_letter;
+pub mod enqueue;
+pub mod fence;
 pub mod lease;
 pub mod notify;
 pub mod reaper;
+pub mod status;
+
+#[cfg(test)]
+mod boundary_tests;
 
 /// The most a claim may wait, whatever the worker asks.
 pub const MAX_WAIT_SECONDS: u32 = 60;
@@ -35,13 +67,6 @@ pub const MIN_LEASE_SECONDS: u32 = 5;
 pub const MAX_LEASE_SECONDS: u32 = 3600;
 /// The longest retry back-off.
 pub const MAX_BACKOFF_SECONDS: i64 = 600;
-
-/// The SQL condition "this run is still leased to worker `$2` at epoch `$3`" (run id `$1`).
-macro_rules! leased_to {
-    () => {
-        "id = $1 AND lease_holder = $2 AND lease_epoch = $3 AND status IN ('claimed', 'running', 'canceling')"
-    };
-}
 
 /// The SET clause that settles a run leaving its lease unfinished, from a derived table `d` with
 /// `next` (its new status: queued, failed or canceled) and `msg` (the attempt's error):
@@ -65,5 +90,4 @@ macro_rules! settle_set {
     };
 }
 
-pub(crate) use leased_to;
 pub(crate) use settle_set;

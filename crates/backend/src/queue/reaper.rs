@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::settle_set;
+use super::status::leased_sql;
 
 /// Runs settled per statement; the reaper repeats until none are left.
 const BATCH: i64 = 500;
@@ -25,7 +26,9 @@ pub async fn reap_once(pool: &PgPool, backoff_seconds: u64) -> Result<u64, sqlx:
                         ELSE 'the worker running this run stopped answering (lease expired) on attempt '
                              || attempts || ' of ' || max_attempts END AS msg
               FROM runs
-             WHERE status IN ('claimed', 'running', 'canceling') AND lease_expires_at < now()
+             WHERE status IN ",
+        leased_sql!(),
+        " AND lease_expires_at < now()
              ORDER BY lease_expires_at
              LIMIT $2
                FOR UPDATE SKIP LOCKED) d

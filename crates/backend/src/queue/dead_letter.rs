@@ -1,17 +1,19 @@
-//! Dead-lettered runs: what their owner sees, and `POST /runs/{id}/retry`.
+//! Dead-lettered runs: what their owner sees, and re-queuing a failed run
+//! (`POST /runs/{id}/retry`).
 //!
-//! A run is dead-lettered by the queue when it fails on its last allowed attempt (see
-//! [`crate::queue`]). Every failed attempt appended `{"attempt", "error", "at"}` to
+//! A run is dead-lettered when it fails on its last allowed attempt (`settle_set!` in
+//! [`crate::queue`], for worker failures and lease expiries alike). Every failed attempt appended `{"attempt", "error", "at"}` to
 //! `runs.attempt_errors`; the run view shows them as [`AttemptError`]s. A retry re-queues a failed
 //! run (dead-lettered or failed outright) with fresh attempts; the attempt history is kept, so the
 //! owner still sees why earlier attempts failed.
 
 use chrono::{DateTime, Utc};
-use protocol::api::{AttemptError, RunView};
+use protocol::api::AttemptError;
 use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::status::active_sql;
 use crate::error::{ApiError, ApiResult};
 
 /// One entry of `runs.attempt_errors` as the queue writes it. Lenient: a malformed entry is shown
@@ -45,8 +47,9 @@ pub fn attempt_errors(stored: Vec<StoredAttemptError>) -> Vec<AttemptError> {
 ///
 /// The run keeps its place in its session's line: it is claimable at once when no other run of
 /// the session is unfinished, else it runs when the active one ends (it is the earliest queued).
-/// Decided under the session's row lock, like `POST /tasks`.
-pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView> {
+/// Decided under the session's row lock, like `POST /tasks`. The caller wakes claimers
+/// (`state.queue.bump()`) and shows the run.
+pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<()> {
     let mut tx = pool.begin().await?;
     let found: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT s.id, r.status FROM runs r JOIN sessions s ON s.id = r.session_id
@@ -61,16 +64,18 @@ pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE runs r
             SET status = 'queued', attempts = 0, error = NULL, dead_lettered_at = NULL,
                 finished_at = NULL, started_at = NULL, claimed_at = NULL, scheduled_at = now(),
                 lease_holder = NULL, lease_expires_at = NULL, lease_epoch = r.lease_epoch + 1,
                 ready = NOT EXISTS (SELECT 1 FROM runs o
                                      WHERE o.session_id = r.session_id AND o.id <> r.id
-                                       AND o.status IN ('queued', 'claimed', 'running', 'canceling'))
-          WHERE r.id = $1 AND r.status = 'failed'",
-    )
+                                       AND o.status IN ",
+        active_sql!(),
+        ")
+          WHERE r.id = $1 AND r.status = 'failed'"
+    ))
     .bind(run_id)
     .execute(&mut *tx)
     .await?
@@ -84,5 +89,5 @@ pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView
     tx.commit().await?;
     telemetry::metrics::run_retried();
     tracing::info!(%run_id, %session_id, "failed run re-queued by its owner");
-    crate::runs::get_owned(pool, user, run_id).await
+    Ok(())
 }

@@ -1,0 +1,47 @@
+//! Canceling a session's runs at its owner's request.
+//!
+//! A leased run is only *asked* to stop (`canceling`); its worker sees that on its next heartbeat
+//! and finishes the cancel with `complete` (outcome `canceled`) or `fail` ([`super::lease`]), or
+//! the reaper cancels it when the lease runs out. A queued run never reached a worker and is
+//! canceled at once.
+
+use protocol::api::CancelResponse;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::status::working_sql;
+use crate::error::ApiResult;
+
+/// Asks every working run of `session_id` to stop and cancels its queued ones. The caller checks
+/// that the session is the requester's.
+pub async fn cancel_session(pool: &PgPool, session_id: Uuid) -> ApiResult<CancelResponse> {
+    // Active runs first (no session lock needed), then queued ones (whose end takes the session
+    // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
+    let canceling: i64 = sqlx::query_scalar(concat!(
+        "WITH c AS (UPDATE runs SET status = 'canceling'
+                     WHERE session_id = $1 AND status IN ",
+        working_sql!(),
+        " RETURNING 1)
+         SELECT count(*) FROM c"
+    ))
+    .bind(session_id)
+    .fetch_one(pool)
+    .await?;
+    let canceled: i64 = sqlx::query_scalar(
+        "WITH c AS (UPDATE runs SET status = 'canceled', finished_at = now(),
+                           error = 'canceled before it started'
+                     WHERE session_id = $1 AND status = 'queued' RETURNING 1)
+         SELECT count(*) FROM c",
+    )
+    .bind(session_id)
+    .fetch_one(pool)
+    .await?;
+    for _ in 0..canceled {
+        crate::metrics::record_final("canceled", None, false);
+    }
+    tracing::info!(%session_id, canceled, canceling, "cancel requested");
+    Ok(CancelResponse {
+        canceled,
+        canceling,
+    })
+}
