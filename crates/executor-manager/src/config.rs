@@ -296,28 +296,7 @@ fn default_egress_deny() -> String {
 }
 
 /// S3 connection settings, present only when all four required variables are set.
-#[derive(Clone)]
-pub struct S3Settings {
-    pub endpoint: String,
-    pub access_key: String,
-    pub secret_key: String,
-    pub bucket: String,
-    pub region: String,
-    pub force_path_style: bool,
-}
-
-impl fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("access_key", &"[redacted]")
-            .field("secret_key", &"[redacted]")
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("force_path_style", &self.force_path_style)
-            .finish()
-    }
-}
+pub use objstore::S3Settings;
 
 impl Settings {
     /// Loads and validates the settings from the process environment.
@@ -610,6 +589,7 @@ impl Settings {
         let get = |v: &Option<String>| v.clone().unwrap_or_default();
         Ok(Some(S3Settings {
             endpoint: get(&self.s3_endpoint),
+            public_endpoint: None,
             access_key: get(&self.s3_access_key),
             secret_key: get(&self.s3_secret_key),
             bucket: get(&self.s3_bucket),
