@@ -1,8 +1,8 @@
 //! Attachments: files a user uploads to hand to their tasks (staged into the run's `inputs/`).
 //!
 //! An upload streams into the bucket under the user's own prefix,
-//! `users/{user_id}/attachments/{id}/{name}`, with the key built here from ids, never taken from
-//! the request. More than `MAX_UPLOAD_SIZE_MB` is refused without buffering the body: at once on
+//! `users/{user_id}/attachments/{id}/{name}` ([`objstore::keys::attachment_key`]), with the key
+//! built here from ids and the sanitized name, never taken from the request. More than `MAX_UPLOAD_SIZE_MB` is refused without buffering the body: at once on
 //! `Content-Length`, else as soon as the count passes the limit, aborting the multipart upload;
 //! either way no row and no object remain.
 
@@ -12,8 +12,9 @@ use protocol::files::AttachmentView;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use objstore::{Bucket, UploadError};
+
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{Storage, UploadError};
 
 /// The longest file name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -21,11 +22,6 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_PER_TASK: usize = 50;
 /// Room for the multipart framing around the file when checking `Content-Length` up front.
 pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
-
-/// The prefix of a user's attachments.
-pub fn user_prefix(user: Uuid) -> String {
-    format!("users/{user}/attachments/")
-}
 
 /// A file name safe as the last segment of an object key and as `inputs/{name}` in a workspace:
 /// no directories (only what follows the last `/` or `\`), no control characters, no `..`, no
@@ -99,7 +95,7 @@ impl From<AttachmentRow> for AttachmentView {
 /// Streams an upload into the bucket and records it. On any failure nothing is kept.
 pub async fn store<S>(
     pool: &PgPool,
-    storage: &Storage,
+    storage: &Bucket,
     user: Uuid,
     raw_name: Option<&str>,
     raw_content_type: Option<&str>,
@@ -112,7 +108,7 @@ where
     let id = Uuid::now_v7();
     let name = sanitize_name(raw_name.unwrap_or_default());
     let content_type = sanitize_content_type(raw_content_type);
-    let key = format!("{}{id}/{name}", user_prefix(user));
+    let key = objstore::keys::attachment_key(user, id, &name);
     let size = match storage
         .upload_stream(&key, &content_type, body, limit)
         .await
@@ -122,7 +118,7 @@ where
         Err(UploadError::Body(message)) => {
             return Err(ApiError::bad_request(ErrorCode::BadMultipart, message));
         }
-        Err(UploadError::Storage(e)) => return Err(e.into()),
+        Err(UploadError::Store(e)) => return Err(e.into()),
     };
     let row: Result<AttachmentRow, sqlx::Error> = sqlx::query_as(
         "INSERT INTO attachments (id, user_id, name, object_key, size, content_type)
@@ -166,7 +162,7 @@ pub async fn get_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<Attachm
 
 /// Deletes an attachment of `user` and its object. An attachment an unfinished run still has to
 /// stage is kept (409 `attachment_in_use`).
-pub async fn delete_owned(pool: &PgPool, storage: &Storage, user: Uuid, id: Uuid) -> ApiResult<()> {
+pub async fn delete_owned(pool: &PgPool, storage: &Bucket, user: Uuid, id: Uuid) -> ApiResult<()> {
     let mut tx = pool.begin().await?;
     let key: Option<String> = sqlx::query_scalar(
         "SELECT object_key FROM attachments WHERE id = $1 AND user_id = $2 FOR UPDATE",

@@ -349,6 +349,19 @@ impl Settings {
             .as_deref()
             .unwrap_or(&self.s3_endpoint)
     }
+
+    /// The bucket's settings (`S3_*`) for [`objstore::Bucket`].
+    pub fn s3(&self) -> objstore::S3Settings {
+        objstore::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            public_endpoint: self.s3_public_endpoint.clone(),
+            region: self.s3_region.clone(),
+            bucket: self.s3_bucket.clone(),
+            access_key: self.s3_access_key.clone(),
+            secret_key: self.s3_secret_key.clone(),
+            force_path_style: self.s3_force_path_style,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,13 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// A bucket failure is the server's (logged with its cause, answered as a generic 500).
+impl From<objstore::Error> for ApiError {
+    fn from(e: objstore::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 impl ApiError {
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {

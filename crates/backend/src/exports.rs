@@ -1,9 +1,10 @@
 //! Workspace exports as workers report them (`POST /internal/runs/{id}/export`).
 //!
-//! The object keys a report names are checked against the run's own prefix,
-//! `workspaces/{session_id}/runs/{run_id}/`, and stored in `run_exports`; routes that hand out
-//! files take keys from there only.
+//! The object keys a report names are checked against the run's own prefix
+//! ([`objstore::keys::run_prefix`]) with [`objstore::keys::within`], and stored in `run_exports`;
+//! routes that hand out files take keys from there only.
 
+use objstore::keys;
 use protocol::internal::{ExportReport, ExportStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -11,22 +12,12 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::queue::fence::{self, Fence};
 
-/// The longest object key accepted.
-const MAX_KEY: usize = 1024;
 /// The most of an export error kept.
 const MAX_ERROR: usize = 4096;
 
-/// The prefix every object key of a run's export lives under.
-pub fn run_prefix(session: Uuid, run: Uuid) -> String {
-    format!("workspaces/{session}/runs/{run}/")
-}
-
 fn check_key(key: &Option<String>, prefix: &str, what: &str) -> ApiResult<()> {
     if let Some(k) = key
-        && (!k.starts_with(prefix)
-            || k.len() > MAX_KEY
-            || k.split('/').any(|part| part == ".." || part == ".")
-            || k.chars().any(char::is_control))
+        && !keys::within(prefix, k)
     {
         return Err(ApiError::validation(format!(
             "{what} must be an object key under {prefix}"
@@ -66,7 +57,7 @@ pub async fn record(pool: &PgPool, run_id: Uuid, report: &ExportReport) -> ApiRe
         },
     )
     .await?;
-    let prefix = run_prefix(session_id, run_id);
+    let prefix = keys::run_prefix(session_id, run_id);
     check_key(&report.manifest_key, &prefix, "manifest_key")?;
     check_key(&report.archive_key, &prefix, "archive_key")?;
     let error: Option<String> = report

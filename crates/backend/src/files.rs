@@ -3,38 +3,22 @@
 //!
 //! Keys come only from `run_exports` (checked against the run's prefix when the worker reported
 //! them) and from the manifest that row points to. Both are checked again here against the
-//! session's prefix, `workspaces/{session_id}/`, so a manifest that names another session's
-//! objects (a buggy or compromised worker, a tampered bucket) yields no URL at all.
+//! session's prefix ([`objstore::keys::workspace_prefix`]) with [`objstore::keys::within`], so a
+//! manifest that names another session's objects (a buggy or compromised worker, a tampered
+//! bucket) yields no URL at all. URLs are signed for `S3_PUBLIC_ENDPOINT` and valid
+//! `S3_PRESIGN_EXPIRES`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
+use objstore::Bucket;
+use objstore::keys::{self, MAX_MANIFEST_BYTES};
 use protocol::files::{ArchiveLink, Manifest, ManifestChange, RunFile, RunFiles};
 use protocol::internal::ExportStatus;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::storage::Storage;
-
-/// The largest manifest read (about 100,000 files).
-const MAX_MANIFEST_BYTES: u64 = 32 * 1024 * 1024;
-
-/// The prefix every object of a session's workspace lives under.
-pub fn session_prefix(session: Uuid) -> String {
-    format!("workspaces/{session}/")
-}
-
-/// Whether `key` is a plain object key under `prefix` (no `.`/`..` segments, no control
-/// characters, no empty segments that could alias another key on a file-backed store).
-pub fn key_within(key: &str, prefix: &str) -> bool {
-    key.len() > prefix.len()
-        && key.len() <= 1024
-        && key.starts_with(prefix)
-        && !key.chars().any(char::is_control)
-        && key[prefix.len()..]
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
-}
 
 /// The export of a run of `user`'s, as stored.
 #[derive(sqlx::FromRow)]
@@ -63,7 +47,7 @@ async fn owned_export(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<Expo
 /// Refuses a stored key outside the session: the export is unusable, and that is the server's
 /// fault, not the caller's (logged with the key, answered with a generic 500).
 fn confine(key: &str, prefix: &str, what: &str, run_id: Uuid) -> ApiResult<()> {
-    if key_within(key, prefix) {
+    if keys::within(prefix, key) {
         Ok(())
     } else {
         Err(ApiError::Internal(format!(
@@ -72,10 +56,11 @@ fn confine(key: &str, prefix: &str, what: &str, run_id: Uuid) -> ApiResult<()> {
     }
 }
 
-/// `GET /runs/{id}/files`.
+/// `GET /runs/{id}/files`: every URL valid `expires` from now.
 pub async fn run_files(
     pool: &PgPool,
-    storage: &Storage,
+    storage: &Bucket,
+    expires: Duration,
     user: Uuid,
     run_id: Uuid,
 ) -> ApiResult<RunFiles> {
@@ -91,7 +76,7 @@ pub async fn run_files(
         (Some("ready"), Some(key)) => key,
         _ => return Ok(empty(Some(ExportStatus::Failed))),
     };
-    let prefix = session_prefix(row.session_id);
+    let prefix = keys::workspace_prefix(row.session_id);
     confine(&manifest_key, &prefix, "manifest key", run_id)?;
     let manifest: Manifest = storage
         .get_json(&manifest_key, MAX_MANIFEST_BYTES)
@@ -115,7 +100,9 @@ pub async fn run_files(
     let mut files = Vec::with_capacity(present.len() + manifest.deleted.len());
     for entry in present {
         let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
-        let url = storage.presign_download(&entry.key, name, now).await?;
+        let url = storage
+            .presign_get(&entry.key, now, expires, Some(name))
+            .await?;
         files.push(RunFile {
             path: entry.path,
             size: entry.size,
@@ -138,15 +125,17 @@ pub async fn run_files(
     Ok(RunFiles {
         run_id,
         export_status: Some(ExportStatus::Ready),
-        expires_at: Some(storage.expiry_from(now)),
+        expires_at: Some(DateTime::<Utc>::from(now + expires)),
         files,
     })
 }
 
-/// `GET /runs/{id}/archive`: 404 unless the run is the caller's and has an archive.
+/// `GET /runs/{id}/archive`: 404 unless the run is the caller's and has an archive; the URL is
+/// valid `expires` from now.
 pub async fn archive(
     pool: &PgPool,
-    storage: &Storage,
+    storage: &Bucket,
+    expires: Duration,
     user: Uuid,
     run_id: Uuid,
 ) -> ApiResult<ArchiveLink> {
@@ -155,36 +144,13 @@ pub async fn archive(
         (Some("ready"), Some(key)) => key,
         _ => return Err(ApiError::NotFound("archive")),
     };
-    confine(&key, &session_prefix(row.session_id), "archive key", run_id)?;
+    let prefix = keys::workspace_prefix(row.session_id);
+    confine(&key, &prefix, "archive key", run_id)?;
     let now = SystemTime::now();
+    let name = format!("run-{run_id}.zip");
     Ok(ArchiveLink {
         run_id,
-        url: storage
-            .presign_download(&key, &format!("run-{run_id}.zip"), now)
-            .await?,
-        expires_at: storage.expiry_from(now),
+        url: storage.presign_get(&key, now, expires, Some(&name)).await?,
+        expires_at: DateTime::<Utc>::from(now + expires),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_must_stay_inside_the_prefix() {
-        let p = "workspaces/s1/";
-        assert!(key_within("workspaces/s1/runs/r/files/a.txt", p));
-        for bad in [
-            "workspaces/s1/",
-            "workspaces/s2/runs/r/manifest.json",
-            "workspaces/s1/../s2/x",
-            "workspaces/s1/runs/./x",
-            "workspaces/s1//x",
-            "workspaces/s1/x\n",
-            "users/u/attachments/a/b",
-            "workspaces/s10/x",
-        ] {
-            assert!(!key_within(bad, p), "{bad}");
-        }
-    }
 }

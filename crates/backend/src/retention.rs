@@ -16,7 +16,7 @@
 //!
 //! # Objects
 //! The job needs only "delete everything under a prefix", the [`ObjectStore`] trait; the process
-//! passes [`crate::object_store::S3ObjectStore`] (the `S3_*` bucket). Without a store, sessions
+//! passes the `S3_*` bucket ([`objstore::Bucket`], which lists and batch-deletes). Without a store, sessions
 //! that have export records (and therefore objects) are never deleted; sessions without any are.
 
 use std::sync::Arc;
@@ -32,15 +32,20 @@ use crate::config::Settings;
 /// The statuses of an active run; a session with one is never touched.
 const ACTIVE: &str = crate::queue::status::ACTIVE_SQL;
 
-/// Deletes objects; implemented by the backend's S3 storage.
+/// Deletes objects; implemented by [`objstore::Bucket`].
 pub trait ObjectStore: Send + Sync + 'static {
     /// Deletes every object whose key starts with `prefix`; returns how many were deleted.
     fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, String>>;
 }
 
-/// The prefix every object of a session lives under (the manager's export layout).
-pub fn session_prefix(session: Uuid) -> String {
-    format!("workspaces/{session}/")
+impl ObjectStore for objstore::Bucket {
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, String>> {
+        Box::pin(async move {
+            objstore::Bucket::delete_prefix(self, prefix)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// What the job keeps and how it works.
@@ -140,7 +145,10 @@ pub async fn delete_sessions_batch(
             tracing::debug!(session_id = %session, "kept: it has objects and no object store is configured");
             continue;
         };
-        match store.delete_prefix(&session_prefix(session)).await {
+        match store
+            .delete_prefix(&objstore::keys::workspace_prefix(session))
+            .await
+        {
             Ok(n) => {
                 tracing::info!(session_id = %session, objects = n, "retention deleted a session's objects");
                 doomed.push(session);

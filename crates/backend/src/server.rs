@@ -29,12 +29,11 @@ pub async fn start_state(
         settings.run_retry_backoff_seconds,
         shutdown.clone(),
     );
+    let bucket = objstore::Bucket::new(&settings.s3());
     crate::retention::spawn(
         pool.clone(),
         crate::retention::Policy::from_settings(&settings),
-        Some(std::sync::Arc::new(
-            crate::object_store::S3ObjectStore::from_settings(&settings),
-        )),
+        Some(std::sync::Arc::new(bucket.clone())),
         shutdown.clone(),
     );
     telemetry::metrics::install();
@@ -44,7 +43,7 @@ pub async fn start_state(
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
-        storage: crate::storage::Storage::new(&settings),
+        storage: bucket,
         tokens: TokenKeys::new(settings.secret_key.expose(), settings.auth_token_ttl_hours),
         protection: crate::protection::Protection::from_settings(&settings),
         settings: Arc::new(settings),

@@ -27,8 +27,8 @@ pub struct AppState {
     pub ingester: Ingester,
     /// The implicit user of single-user mode (exists in every mode; unused in `password` mode).
     pub local_user: Uuid,
-    /// The S3 bucket: presigned URLs, manifests, attachment uploads.
-    pub storage: crate::storage::Storage,
+    /// The S3 bucket (`S3_*`): presigned URLs, manifests, attachment uploads.
+    pub storage: objstore::Bucket,
     /// Rate limits, login throttling and request timeouts of this process.
     pub protection: crate::protection::Protection,
     /// Cancelled when the server starts shutting down: long polls return at once.

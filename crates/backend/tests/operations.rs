@@ -9,7 +9,7 @@ use common::{TestApp, error_code, text_batch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use test_support::s3::{BUCKET, S3Server};
+use test_support::s3::S3Server;
 use uuid::Uuid;
 
 /// The value of one exact series (`name{labels}`) in a Prometheus text, 0 when absent.
@@ -758,25 +758,7 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
         .map(|(k, v)| (k.to_owned(), v)),
     )
     .unwrap();
-    let store = backend::object_store::S3ObjectStore::from_settings(&settings);
-    let client = {
-        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(&s3.endpoint)
-                .credentials_provider(Credentials::new(
-                    &s3.access_key,
-                    &s3.secret_key,
-                    None,
-                    None,
-                    "t",
-                ))
-                .force_path_style(true)
-                .build(),
-        )
-    };
+    let store = objstore::Bucket::new(&settings.s3());
     let w = world(&pool).await;
     let keys = |s: Uuid| {
         vec![
@@ -787,27 +769,11 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
     };
     for s in [w.old_with_objects, w.old_active] {
         for k in keys(s) {
-            client
-                .put_object()
-                .bucket(BUCKET)
-                .key(&k)
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
-                .send()
-                .await
-                .unwrap();
+            store.put(&k, "text/plain", &b"x"[..]).await.unwrap();
         }
     }
-    let list = async |s: Uuid| -> usize {
-        client
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .prefix(format!("workspaces/{s}/"))
-            .send()
-            .await
-            .unwrap()
-            .contents()
-            .len()
-    };
+    let list =
+        async |s: Uuid| -> usize { store.list(&format!("workspaces/{s}/")).await.unwrap().len() };
     assert_eq!(list(w.old_with_objects).await, 3);
 
     let stop = tokio_util::sync::CancellationToken::new();

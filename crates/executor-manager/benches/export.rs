@@ -40,53 +40,31 @@ struct Figures {
 
 /// Objects under `prefix` (paginated listing).
 async fn count_objects(exporter: &Exporter, prefix: &str) -> usize {
-    let mut count = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let out = exporter
-            .client()
-            .list_objects_v2()
-            .bucket(s3::BUCKET)
-            .prefix(prefix)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .expect("list objects");
-        count += out.contents().len();
-        match out.next_continuation_token() {
-            Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
-            _ => return count,
-        }
-    }
+    exporter
+        .bucket()
+        .list(prefix)
+        .await
+        .expect("list objects")
+        .len()
 }
 
 async fn manifest(exporter: &Exporter, key: &str) -> Manifest {
-    let body = exporter
-        .client()
-        .get_object()
-        .bucket(s3::BUCKET)
-        .key(key)
-        .send()
+    exporter
+        .bucket()
+        .get_json(key, u64::MAX)
         .await
         .expect("get manifest")
-        .body
-        .collect()
-        .await
-        .expect("manifest body")
-        .into_bytes();
-    serde_json::from_slice(&body).expect("manifest.json")
+        .expect("manifest.json exists")
 }
 
 async fn archive_size(exporter: &Exporter, key: &str) -> u64 {
-    let head = exporter
-        .client()
-        .head_object()
-        .bucket(s3::BUCKET)
-        .key(key)
-        .send()
+    exporter
+        .bucket()
+        .head(key)
         .await
-        .expect("head archive");
-    head.content_length().unwrap_or(0) as u64
+        .expect("head archive")
+        .expect("archive exists")
+        .size
 }
 
 async fn export(
@@ -104,7 +82,7 @@ async fn export(
     let started = Instant::now();
     let summary = exporter.export(workspace, target).await.expect("export");
     let elapsed = started.elapsed();
-    let run_prefix = format!("workspaces/{session}/runs/{}/", target.run_id);
+    let run_prefix = objstore::keys::run_prefix(session, target.run_id);
     // This run's objects, plus latest.json, which every export rewrites.
     let objects = count_objects(exporter, &run_prefix).await + 1;
     let archive_bytes = archive_size(exporter, &summary.archive_key).await;
@@ -170,8 +148,9 @@ async fn main() {
     let exporter = Exporter::new(
         &S3Settings {
             endpoint: server.endpoint.clone(),
-            access_key: server.access_key.clone(),
-            secret_key: server.secret_key.clone(),
+            public_endpoint: None,
+            access_key: server.access_key.clone().into(),
+            secret_key: server.secret_key.clone().into(),
             bucket: s3::BUCKET.into(),
             region: "us-east-1".into(),
             force_path_style: true,
@@ -242,18 +221,11 @@ async fn main() {
     // The archive assembled from copies is whole: every entry, every CRC (Python's zipfile).
     for f in [&second, &third] {
         let body = exporter
-            .client()
-            .get_object()
-            .bucket(s3::BUCKET)
-            .key(&f.summary.archive_key)
-            .send()
+            .bucket()
+            .get(&f.summary.archive_key, u64::MAX)
             .await
             .expect("get archive")
-            .body
-            .collect()
-            .await
-            .expect("archive body")
-            .into_bytes();
+            .expect("archive exists");
         let path = ws.path().join(".check.zip");
         std::fs::write(&path, &body).unwrap();
         let out = std::process::Command::new("python3")
@@ -290,8 +262,9 @@ async fn zip64_case() {
     let exporter = Exporter::new(
         &S3Settings {
             endpoint: server.endpoint.clone(),
-            access_key: server.access_key.clone(),
-            secret_key: server.secret_key.clone(),
+            public_endpoint: None,
+            access_key: server.access_key.clone().into(),
+            secret_key: server.secret_key.clone().into(),
             bucket: s3::BUCKET.into(),
             region: "us-east-1".into(),
             force_path_style: true,

@@ -343,15 +343,7 @@ fn pool_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, usize)>,
 }
 
 /// S3 connection settings, present only when all four required variables are set.
-#[derive(Debug, Clone)]
-pub struct S3Settings {
-    pub endpoint: String,
-    pub access_key: Secret<String>,
-    pub secret_key: Secret<String>,
-    pub bucket: String,
-    pub region: String,
-    pub force_path_style: bool,
-}
+pub use objstore::S3Settings;
 
 impl Settings {
     /// Loads and validates the settings from the process environment.
@@ -431,6 +423,7 @@ impl Settings {
         }
         Ok(Some(S3Settings {
             endpoint: self.s3_endpoint.clone().unwrap_or_default(),
+            public_endpoint: None,
             access_key: self.s3_access_key.clone().unwrap_or_default(),
             secret_key: self.s3_secret_key.clone().unwrap_or_default(),
             bucket: self.s3_bucket.clone().unwrap_or_default(),

@@ -3,12 +3,13 @@
 //! downloads them into `inputs/`), and the repository to clone.
 //!
 //! The backend took each attachment's key from its own table; the manager still refuses a key
-//! outside the run's user's prefix (`users/{user_id}/attachments/`), so a confused or tampered
-//! claim cannot make it sign another user's object.
+//! outside the run's user's prefix ([`objstore::keys::attachments_prefix`], checked with
+//! [`objstore::keys::within`]), so a confused or tampered claim cannot make it sign another
+//! user's object.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::presigning::PresigningConfig;
+use objstore::keys;
 use protocol::executor::{GitSource, InputFile};
 use protocol::internal::ClaimedRun;
 
@@ -40,7 +41,7 @@ fn plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && !name.contains(['/', '\\', '\0']) && !name.contains("..")
 }
 
-/// Presigns the run's attachments with `exporter`'s client and passes its repository through.
+/// Presigns the run's attachments with `exporter`'s bucket and passes its repository through.
 pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<Inputs, InputError> {
     let git = run.git.as_ref().map(|g| GitSource {
         url: g.url.clone(),
@@ -54,7 +55,8 @@ pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<In
         });
     }
     let exporter = exporter.ok_or(InputError::NoStorage)?;
-    let prefix = format!("users/{}/attachments/", run.user_id);
+    let prefix = keys::attachments_prefix(run.user_id);
+    let now = SystemTime::now();
     let mut input_files = Vec::with_capacity(run.attachments.len());
     for a in &run.attachments {
         let refuse = |reason: &str| InputError::Refused {
@@ -64,29 +66,20 @@ pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<In
         if !plain_name(&a.name) {
             return Err(refuse("the name is not a plain file name"));
         }
-        if !a.key.starts_with(&prefix)
-            || a.key.split('/').any(|p| p == ".." || p == ".")
-            || a.key.chars().any(char::is_control)
-        {
+        if !keys::within(&prefix, &a.key) {
             return Err(refuse("its object lies outside the run's user's prefix"));
         }
-        let presign_err = |e: String| InputError::Presign {
-            name: a.name.clone(),
-            message: e.chars().take(300).collect(),
-        };
-        let config = PresigningConfig::expires_in(INPUT_URL_EXPIRES)
-            .map_err(|e| presign_err(e.to_string()))?;
-        let req = exporter
-            .client()
-            .get_object()
-            .bucket(exporter.bucket())
-            .key(&a.key)
-            .presigned(config)
+        let url = exporter
+            .bucket()
+            .presign_get(&a.key, now, INPUT_URL_EXPIRES, None)
             .await
-            .map_err(|e| presign_err(format!("{e:?}")))?;
+            .map_err(|e| InputError::Presign {
+                name: a.name.clone(),
+                message: e.to_string().chars().take(300).collect(),
+            })?;
         input_files.push(InputFile {
             name: a.name.clone(),
-            url: req.uri().to_owned(),
+            url,
         });
     }
     Ok(Inputs { input_files, git })
@@ -125,6 +118,7 @@ mod tests {
         Exporter::new(
             &S3Settings {
                 endpoint: "http://127.0.0.1:9".into(),
+                public_endpoint: None,
                 access_key: "ak".into(),
                 secret_key: "sk".into(),
                 bucket: "b".into(),
@@ -173,6 +167,9 @@ mod tests {
             attachment(&format!("users/{user}/attachments/../../{other}/a"), "a"),
             attachment("workspaces/s/runs/r/manifest.json", "m.json"),
             attachment(&format!("users/{user}/attachments/x/a"), "../a"),
+            attachment(&format!("users/{user}/attachments//a"), "a"),
+            attachment(&format!("/users/{user}/attachments/x/a"), "a"),
+            attachment(&format!("users/{user}/attachments/"), "a"),
         ] {
             let err = prepare(Some(&e), &run(user, vec![a.clone()]))
                 .await

@@ -12,7 +12,8 @@ use test_support::s3::{BUCKET, S3Server};
 fn settings(s3: &S3Server, secret: &str) -> S3Settings {
     S3Settings {
         endpoint: s3.endpoint.clone(),
-        access_key: s3.access_key.clone(),
+        public_endpoint: None,
+        access_key: s3.access_key.clone().into(),
         secret_key: secret.into(),
         bucket: BUCKET.into(),
         region: "us-east-1".into(),
@@ -22,35 +23,16 @@ fn settings(s3: &S3Server, secret: &str) -> S3Settings {
 
 async fn get(exporter: &Exporter, key: &str) -> Vec<u8> {
     exporter
-        .client()
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
+        .bucket()
+        .get(key, u64::MAX)
         .await
-        .unwrap_or_else(|e| panic!("get {key}: {e:?}"))
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes()
+        .unwrap_or_else(|e| panic!("get {key}: {e}"))
+        .unwrap_or_else(|| panic!("{key} is missing"))
         .to_vec()
 }
 
 async fn keys(exporter: &Exporter, prefix: &str) -> Vec<String> {
-    let out = exporter
-        .client()
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    let mut keys: Vec<String> = out
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let mut keys = exporter.bucket().list(prefix).await.unwrap();
     keys.sort();
     keys
 }
@@ -156,6 +138,60 @@ async fn export_uploads_changes_manifest_and_archive() {
     );
     // The archive holds everything, but the big file itself was not uploaded again.
     assert!(s2.uploaded_bytes < s.uploaded_bytes - big.len() as u64 / 2);
+}
+
+/// A previous export that points outside the session (a tampered `latest.json`, or a manifest
+/// naming another session's objects) is not trusted: the export starts afresh, uploads every file
+/// under its own run, and its manifest names only keys of its own session.
+#[tokio::test]
+async fn a_previous_export_pointing_outside_the_session_is_ignored() {
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, &s3.secret_key), true);
+    let bucket = exporter.bucket();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("a.txt"), "same").unwrap();
+    let target = |session| ExportTarget {
+        user_id: Uuid::new_v4(),
+        session_id: session,
+        run_id: Uuid::new_v4(),
+    };
+    let (other, mine) = (Uuid::new_v4(), Uuid::new_v4());
+    let theirs = exporter.export(ws.path(), target(other)).await.unwrap();
+    let first = exporter.export(ws.path(), target(mine)).await.unwrap();
+    let own_prefix = objstore::keys::workspace_prefix(mine);
+    let only_own_keys = |m: &Manifest| {
+        std::iter::once(&m.archive_key)
+            .chain(m.files.iter().map(|f| &f.key))
+            .all(|k| objstore::keys::within(&own_prefix, k))
+    };
+
+    // latest.json points at the other session's manifest.
+    let latest = objstore::keys::latest_key(mine);
+    let pointer = serde_json::json!({"run_id": other, "manifest_key": theirs.manifest_key});
+    bucket.put_json(&latest, &pointer).await.unwrap();
+    let s = exporter.export(ws.path(), target(mine)).await.unwrap();
+    assert_eq!((s.added, s.unchanged), (1, 0));
+    let m: Manifest = serde_json::from_slice(&get(&exporter, &s.manifest_key).await).unwrap();
+    assert_eq!(m.previous_run_id, None);
+    assert!(only_own_keys(&m), "{m:?}");
+
+    // A manifest inside the session whose entry names the other session's object.
+    let mut forged: Manifest =
+        serde_json::from_slice(&get(&exporter, &first.manifest_key).await).unwrap();
+    let theirs_m: Manifest =
+        serde_json::from_slice(&get(&exporter, &theirs.manifest_key).await).unwrap();
+    forged.files[0].key = theirs_m.files[0].key.clone();
+    bucket.put_json(&first.manifest_key, &forged).await.unwrap();
+    let pointer = serde_json::json!({"run_id": forged.run_id, "manifest_key": first.manifest_key});
+    bucket.put_json(&latest, &pointer).await.unwrap();
+    let s = exporter.export(ws.path(), target(mine)).await.unwrap();
+    assert_eq!((s.added, s.unchanged), (1, 0));
+    let m: Manifest = serde_json::from_slice(&get(&exporter, &s.manifest_key).await).unwrap();
+    assert!(only_own_keys(&m), "{m:?}");
+
+    // Untampered, the next export does compare against the previous one.
+    let s = exporter.export(ws.path(), target(mine)).await.unwrap();
+    assert_eq!((s.added, s.unchanged), (0, 1));
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ impl LogSettings {
         };
         // Dependencies that are chatty at debug level stay at info unless named explicitly.
         Ok(format!(
-            "{level},sqlx={sql},{ACCESS_LOG_TARGET}={access},hyper=info,h2=info,rustls=info,tower=info,bollard=info,aws_smithy_runtime=info,aws_config=info"
+            "{level},sqlx={sql},{ACCESS_LOG_TARGET}={access},hyper=info,h2=info,rustls=info,tower=info,bollard=info,aws_smithy_runtime=info"
         ))
     }
 

@@ -10,6 +10,7 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use futures::StreamExt;
+use objstore::UploadError;
 use protocol::ErrorCode;
 use protocol::files::AttachmentView;
 use uuid::Uuid;
@@ -19,7 +20,6 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
-use crate::storage::UploadError;
 
 /// The multipart field that carries the file.
 pub const FILE_FIELD: &str = "file";

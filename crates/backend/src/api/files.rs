@@ -1,6 +1,8 @@
 //! `GET /runs/{id}/files` and `GET /runs/{id}/archive`: presigned URLs of a run's exported
 //! workspace (see `crate::files`).
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -11,6 +13,11 @@ use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{Json, Path};
 use crate::state::AppState;
+
+/// How long the URLs handed out stay valid: `S3_PRESIGN_EXPIRES`.
+fn presign_expires(state: &AppState) -> Duration {
+    Duration::from_secs(state.settings.s3_presign_expires)
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,7 +31,14 @@ async fn files(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<RunFiles>> {
     Ok(Json(
-        crate::files::run_files(&state.pool, &state.storage, user.id, id).await?,
+        crate::files::run_files(
+            &state.pool,
+            &state.storage,
+            presign_expires(&state),
+            user.id,
+            id,
+        )
+        .await?,
     ))
 }
 
@@ -34,6 +48,13 @@ async fn archive(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ArchiveLink>> {
     Ok(Json(
-        crate::files::archive(&state.pool, &state.storage, user.id, id).await?,
+        crate::files::archive(
+            &state.pool,
+            &state.storage,
+            presign_expires(&state),
+            user.id,
+            id,
+        )
+        .await?,
     ))
 }

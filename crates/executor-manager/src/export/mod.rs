@@ -1,7 +1,8 @@
 //! Workspace export to S3 at the end of every run.
 //!
 //! Layout under `S3_BUCKET` (one session's workspace, `P = workspaces/{session_id}`; session ids
-//! are unique, and short keys stay within every store's limits):
+//! are unique, and short keys stay within every store's limits; the keys are built by
+//! [`objstore::keys`], and every S3 request goes through [`objstore::Bucket`]):
 //!
 //! ```text
 //! P/latest.json                       {"run_id", "manifest_key"} of the last export
@@ -25,7 +26,10 @@
 //! Files whose sha256 did not change since the previous run's manifest are not uploaded again:
 //! their entry keeps the earlier run's key. Added and modified files are uploaded from their
 //! bytes in the archive (the same bytes that were hashed), in parts from
-//! [`MULTIPART_THRESHOLD`] on. Ignored: [`IGNORED_NAMES`] anywhere in a path, and with
+//! [`MULTIPART_THRESHOLD`] on. The previous export is found through `latest.json`; its manifest
+//! is used only if it and every key it names lie inside the session's prefix
+//! ([`objstore::keys::within`]) and it is at most [`objstore::keys::MAX_MANIFEST_BYTES`], else
+//! the export starts afresh (everything uploaded). Ignored: [`IGNORED_NAMES`] anywhere in a path, and with
 //! `WORKSPACE_IGNORE_DOT_FILES` every name starting with a dot.
 
 mod parts;
@@ -38,13 +42,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
 use chrono::Utc;
+use objstore::keys::{self, MAX_MANIFEST_BYTES};
+use objstore::{Bucket, UploadError};
 use protocol::files::{ArchiveSpan, Manifest, ManifestChange, ManifestEntry};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,8 +64,8 @@ pub const IGNORED_NAMES: &[&str] = &[
     ".DS_Store",
 ];
 
-/// Files at least this large are uploaded in parts of this size.
-pub const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
+/// Files at least this large are uploaded in parts of this size ([`objstore::PART_SIZE`]).
+pub const MULTIPART_THRESHOLD: u64 = objstore::PART_SIZE as u64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -74,18 +75,10 @@ pub enum ExportError {
         "the workspace {0} is a symbolic link or not a directory; not exported (links are never followed)"
     )]
     UnsafeRoot(PathBuf),
-    #[error("S3 {op} failed: {message}")]
-    S3 { op: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] objstore::Error),
     #[error("the previous manifest is unreadable: {0}")]
     Manifest(String),
-}
-
-fn s3_err<E: std::fmt::Debug>(op: &'static str) -> impl FnOnce(E) -> ExportError {
-    move |e| ExportError::S3 {
-        op,
-        // The SDK's Display is terse ("service error"); Debug names the S3 error code.
-        message: format!("{e:?}").chars().take(500).collect(),
-    }
 }
 
 fn join_err(e: tokio::task::JoinError) -> ExportError {
@@ -118,6 +111,10 @@ pub struct ExportSummary {
     pub uploaded_bytes: u64,
 }
 
+/// The largest `latest.json` read (it holds a run id and a key).
+const MAX_LATEST_BYTES: u64 = 64 * 1024;
+
+/// `latest.json`: which manifest the next export compares against.
 #[derive(Debug, Serialize, Deserialize)]
 struct Latest {
     run_id: Uuid,
@@ -132,67 +129,29 @@ pub struct ExportTarget {
     pub run_id: Uuid,
 }
 
-impl ExportTarget {
-    fn prefix(&self) -> String {
-        format!("workspaces/{}", self.session_id)
-    }
-    fn run_prefix(&self) -> String {
-        format!("{}/runs/{}", self.prefix(), self.run_id)
-    }
-}
-
+/// Exports the workspaces of runs into the bucket; also the manager's only handle on the bucket
+/// (inputs are presigned with [`Exporter::bucket`]).
 #[derive(Clone)]
 pub struct Exporter {
-    client: Client,
-    bucket: String,
+    bucket: Bucket,
     ignore_dot_files: bool,
 }
 
 impl Exporter {
     pub fn new(s3: &S3Settings, ignore_dot_files: bool) -> Self {
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(s3.region.clone()))
-            .endpoint_url(&s3.endpoint)
-            .credentials_provider(Credentials::new(
-                s3.access_key.expose(),
-                s3.secret_key.expose(),
-                None,
-                None,
-                "workcell-settings",
-            ))
-            .force_path_style(s3.force_path_style)
-            // S3-compatible stores (R2, RustFS, s3s) differ in their support of the newer
-            // default checksums; send them only where the API requires them.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .build();
         Self {
-            client: Client::from_conf(config),
-            bucket: s3.bucket.clone(),
+            bucket: Bucket::new(s3),
             ignore_dot_files,
         }
     }
 
     /// Whether the bucket is reachable with these credentials (`HeadBucket`), for readiness.
     pub async fn check(&self) -> Result<(), String> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| match e.as_service_error() {
-                Some(s) => format!("bucket {}: {s:?}", self.bucket),
-                None => format!("unreachable: {e}"),
-            })
+        self.bucket.check().await.map_err(|e| e.to_string())
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn bucket(&self) -> &str {
+    /// The bucket exports go to.
+    pub fn bucket(&self) -> &Bucket {
         &self.bucket
     }
 
@@ -224,7 +183,7 @@ impl Exporter {
             .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
             .unwrap_or_default();
 
-        let run_prefix = target.run_prefix();
+        let (session, run) = (target.session_id, target.run_id);
         let mut files = Vec::with_capacity(scanned.len());
         let mut uploaded_bytes = 0;
         for f in &scanned {
@@ -232,11 +191,11 @@ impl Exporter {
                 Some(old) if old.sha256 == f.sha256 => (ManifestChange::Unchanged, old.key.clone()),
                 Some(_) => (
                     ManifestChange::Modified,
-                    format!("{run_prefix}/files/{}", f.path),
+                    keys::run_file_key(session, run, &f.path),
                 ),
                 None => (
                     ManifestChange::Added,
-                    format!("{run_prefix}/files/{}", f.path),
+                    keys::run_file_key(session, run, &f.path),
                 ),
             };
             if change != ManifestChange::Unchanged {
@@ -261,7 +220,7 @@ impl Exporter {
             .map(|p| (*p).to_owned())
             .collect();
 
-        let archive_key = format!("{run_prefix}/archive.zip");
+        let archive_key = keys::archive_key(session, run);
         let archive_spans: Vec<ArchiveSpan> = scanned
             .iter()
             .map(|f| ArchiveSpan {
@@ -292,16 +251,17 @@ impl Exporter {
             archive_key: archive_key.clone(),
             archive_spans,
         };
-        let manifest_key = format!("{run_prefix}/manifest.json");
-        self.put_json(&manifest_key, &manifest).await?;
-        self.put_json(
-            &format!("{}/latest.json", target.prefix()),
-            &Latest {
-                run_id: target.run_id,
-                manifest_key: manifest_key.clone(),
-            },
-        )
-        .await?;
+        let manifest_key = keys::manifest_key(session, run);
+        self.bucket.put_json(&manifest_key, &manifest).await?;
+        self.bucket
+            .put_json(
+                &keys::latest_key(session),
+                &Latest {
+                    run_id: target.run_id,
+                    manifest_key: manifest_key.clone(),
+                },
+            )
+            .await?;
 
         let count = |c: ManifestChange| manifest.files.iter().filter(|f| f.change == c).count();
         Ok(ExportSummary {
@@ -316,66 +276,61 @@ impl Exporter {
         })
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, ExportError> {
-        let res = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        let out = match res {
-            Ok(o) => o,
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_no_such_key() {
-                    return Ok(None);
-                }
-                return Err(s3_err("GetObject")(service));
-            }
-        };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(s3_err("GetObject body"))?
-            .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ExportError::Manifest(format!("{key}: {e}")))
-    }
-
-    /// The manifest of the session's last export, if any.
+    /// The manifest of the session's last export, if there is a usable one. A pointer or
+    /// manifest that is malformed is an error (the export fails, as a store failure does). One
+    /// larger than [`MAX_MANIFEST_BYTES`], or that names a key outside the session's prefix (its
+    /// own, its archive's or a file's: they would be copied from or handed out again), is
+    /// ignored with a warning: the export then uploads everything, as for a first run.
     async fn previous_manifest(&self, t: &ExportTarget) -> Result<Option<Manifest>, ExportError> {
         let Some(latest) = self
-            .get_json::<Latest>(&format!("{}/latest.json", t.prefix()))
-            .await?
+            .bucket
+            .get_json::<Latest>(&keys::latest_key(t.session_id), MAX_LATEST_BYTES)
+            .await
+            .map_err(unreadable)?
         else {
             return Ok(None);
         };
-        self.get_json(&latest.manifest_key).await
-    }
-
-    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), ExportError> {
-        let body =
-            serde_json::to_vec_pretty(value).map_err(|e| ExportError::Manifest(e.to_string()))?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
+        let prefix = keys::workspace_prefix(t.session_id);
+        if !keys::within(&prefix, &latest.manifest_key) {
+            tracing::warn!(
+                manifest_key = %latest.manifest_key,
+                "latest.json names a manifest outside the session; exporting everything"
+            );
+            return Ok(None);
+        }
+        let manifest = match self
+            .bucket
+            .get_json::<Manifest>(&latest.manifest_key, MAX_MANIFEST_BYTES)
             .await
-            .map_err(s3_err("PutObject"))?;
-        Ok(())
+        {
+            Err(objstore::Error::TooLarge { key, limit }) => {
+                tracing::warn!(
+                    %key,
+                    limit,
+                    "the previous manifest is too large to read; exporting everything"
+                );
+                return Ok(None);
+            }
+            other => other.map_err(unreadable)?,
+        };
+        if let Some(m) = &manifest
+            && let Some(outside) = std::iter::once(&m.archive_key)
+                .chain(m.files.iter().map(|f| &f.key))
+                .find(|k| !keys::within(&prefix, k))
+        {
+            tracing::warn!(
+                manifest_key = %latest.manifest_key,
+                key = %outside,
+                "the previous manifest names a key outside the session; exporting everything"
+            );
+            return Ok(None);
+        }
+        Ok(manifest)
     }
 
     /// Uploads bytes `start..start + len` of `file` as `key`: in one request below
-    /// [`MULTIPART_THRESHOLD`], else in parts of that size (one part in memory at a time).
+    /// [`MULTIPART_THRESHOLD`], else in parts of that size (one part in memory at a time), with
+    /// [`Bucket::upload_stream`].
     async fn upload_range(
         &self,
         file: &Arc<File>,
@@ -384,96 +339,39 @@ impl Exporter {
         key: &str,
         content_type: &str,
     ) -> Result<(), ExportError> {
-        if len < MULTIPART_THRESHOLD {
-            let body = read_range(file, start, len).await?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(s3_err("PutObject"))?;
-            return Ok(());
-        }
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .send()
-            .await
-            .map_err(s3_err("CreateMultipartUpload"))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = async {
-            let mut parts = Vec::new();
-            let mut offset = 0;
-            let mut number = 1;
-            while offset < len {
+        let file = file.clone();
+        let parts = futures::stream::try_unfold(0u64, move |offset| {
+            let file = file.clone();
+            async move {
+                if offset >= len {
+                    return Ok(None);
+                }
                 let n = (len - offset).min(MULTIPART_THRESHOLD);
-                let buf = read_range(file, start + offset, n).await?;
-                let part = self
-                    .client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(buf))
-                    .send()
+                let buf = read_range(&file, start + offset, n)
                     .await
-                    .map_err(s3_err("UploadPart"))?;
-                parts.push(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(part.e_tag().map(str::to_owned))
-                        .build(),
-                );
-                offset += n;
-                number += 1;
+                    .map_err(|e| UploadError::Body(e.to_string()))?;
+                Ok(Some((Bytes::from(buf), offset + n)))
             }
-            self.complete(key, &upload_id, parts).await
-        }
-        .await;
-        if result.is_err() {
-            self.abort(key, &upload_id).await;
-        }
-        result
-    }
-
-    async fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: Vec<CompletedPart>,
-    ) -> Result<(), ExportError> {
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+        });
+        match self
+            .bucket
+            .upload_stream(key, content_type, Box::pin(parts), len)
             .await
-            .map_err(s3_err("CompleteMultipartUpload"))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(UploadError::Store(e)) => Err(e.into()),
+            // The workspace file could not be read (or changed size under us).
+            Err(e) => Err(ExportError::Io(std::io::Error::other(e.to_string()))),
+        }
     }
+}
 
-    async fn abort(&self, key: &str, upload_id: &str) {
-        let _ = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
+/// A JSON error of the previous export's objects is [`ExportError::Manifest`]; anything else
+/// is the store's.
+fn unreadable(e: objstore::Error) -> ExportError {
+    match e {
+        objstore::Error::Json { .. } => ExportError::Manifest(e.to_string()),
+        e => ExportError::Store(e),
     }
 }
 

@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::sync::Arc;
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::CompletedPart;
+use bytes::Bytes;
 use protocol::files::{ArchiveSpan, Manifest};
 
-use super::{ExportError, Exporter, MULTIPART_THRESHOLD, read_range, s3_err};
+use super::{ExportError, Exporter, MULTIPART_THRESHOLD, read_range};
 
 impl Exporter {
     /// Uploads `archive.zip`, copying the stretches it shares with the previous run's archive
@@ -57,69 +56,34 @@ impl Exporter {
         source_key: &str,
         parts: &[ArchivePart],
     ) -> Result<u64, ExportError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/zip")
-            .send()
-            .await
-            .map_err(s3_err("CreateMultipartUpload"))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = async {
-            let mut done = Vec::with_capacity(parts.len());
+        let mut upload = self.bucket.start_multipart(key, "application/zip").await?;
+        let sent = async {
             let mut sent = 0;
-            for (i, part) in parts.iter().enumerate() {
-                let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                let e_tag = match *part {
+            for part in parts {
+                match *part {
                     ArchivePart::Upload { start, end } => {
                         let buf = read_range(archive, start, end - start).await?;
+                        upload.upload_part(Bytes::from(buf)).await?;
                         sent += end - start;
-                        self.client
-                            .upload_part()
-                            .bucket(&self.bucket)
-                            .key(key)
-                            .upload_id(&upload_id)
-                            .part_number(number)
-                            .body(ByteStream::from(buf))
-                            .send()
-                            .await
-                            .map_err(s3_err("UploadPart"))?
-                            .e_tag()
-                            .map(str::to_owned)
                     }
-                    ArchivePart::Copy { start, end } => self
-                        .client
-                        .upload_part_copy()
-                        .bucket(&self.bucket)
-                        .key(key)
-                        .upload_id(&upload_id)
-                        .part_number(number)
-                        .copy_source(format!("{}/{source_key}", self.bucket))
-                        .copy_source_range(format!("bytes={start}-{}", end - 1))
-                        .send()
-                        .await
-                        .map_err(s3_err("UploadPartCopy"))?
-                        .copy_part_result()
-                        .and_then(|r| r.e_tag())
-                        .map(str::to_owned),
-                };
-                done.push(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(e_tag)
-                        .build(),
-                );
+                    ArchivePart::Copy { start, end } => {
+                        upload.copy_part(source_key, start, end).await?;
+                    }
+                }
             }
-            self.complete(key, &upload_id, done).await?;
             Ok::<u64, ExportError>(sent)
         }
         .await;
-        if result.is_err() {
-            self.abort(key, &upload_id).await;
+        match sent {
+            Ok(sent) => {
+                upload.complete().await?;
+                Ok(sent)
+            }
+            Err(e) => {
+                upload.abort().await;
+                Err(e)
+            }
         }
-        result
     }
 }
 

@@ -1,0 +1,182 @@
+//! The bucket's key layout (the table in the crate documentation), as functions, and
+//! [`within`], the one check that a key stays inside the prefix it must.
+//!
+//! Prefixes end with `/`, so that `workspaces/{a}/` never matches `workspaces/{a}0/...`.
+
+use uuid::Uuid;
+
+/// The longest key accepted by [`within`] (S3's own limit, in bytes).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Everything of one session's workspace: `workspaces/{session}/`. Retention deletes it whole.
+pub fn workspace_prefix(session: Uuid) -> String {
+    format!("workspaces/{session}/")
+}
+
+/// The session's pointer to its last export: `workspaces/{session}/latest.json`.
+pub fn latest_key(session: Uuid) -> String {
+    format!("{}latest.json", workspace_prefix(session))
+}
+
+/// Everything one run's export wrote: `workspaces/{session}/runs/{run}/`.
+pub fn run_prefix(session: Uuid, run: Uuid) -> String {
+    format!("{}runs/{run}/", workspace_prefix(session))
+}
+
+/// The run's manifest (`protocol::files::Manifest`): `workspaces/{session}/runs/{run}/manifest.json`.
+pub fn manifest_key(session: Uuid, run: Uuid) -> String {
+    format!("{}manifest.json", run_prefix(session, run))
+}
+
+/// The largest manifest either service reads back (about 100,000 files).
+pub const MAX_MANIFEST_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The run's whole workspace as a ZIP: `workspaces/{session}/runs/{run}/archive.zip`.
+pub fn archive_key(session: Uuid, run: Uuid) -> String {
+    format!("{}archive.zip", run_prefix(session, run))
+}
+
+/// A file the run added or modified, at its workspace-relative `path` (segments joined by `/`):
+/// `workspaces/{session}/runs/{run}/files/{path}`.
+pub fn run_file_key(session: Uuid, run: Uuid, path: &str) -> String {
+    format!("{}files/{path}", run_prefix(session, run))
+}
+
+/// Everything a user uploaded: `users/{user}/attachments/`.
+pub fn attachments_prefix(user: Uuid) -> String {
+    format!("users/{user}/attachments/")
+}
+
+/// One attachment: `users/{user}/attachments/{id}/{name}`. `name` must already be a plain file
+/// name (no `/`); the backend sanitizes it before building the key.
+pub fn attachment_key(user: Uuid, id: Uuid, name: &str) -> String {
+    format!("{}{id}/{name}", attachments_prefix(user))
+}
+
+/// Whether `key` is a plain object key strictly inside `prefix`:
+/// - `prefix` ends with `/` (anything else is a caller's mistake: answered `false`), and `key`
+///   starts with it and is longer;
+/// - `key` is relative (no leading `/`) and at most [`MAX_KEY_BYTES`];
+/// - no segment of `key` is empty, `.` or `..` (a file-backed store would resolve them to another
+///   key), and no character is a control character.
+///
+/// Keys read back from the bucket, the database or a peer go through this before they are
+/// signed, read or copied.
+pub fn within(prefix: &str, key: &str) -> bool {
+    prefix.ends_with('/')
+        && key.len() > prefix.len()
+        && key.len() <= MAX_KEY_BYTES
+        && key.starts_with(prefix)
+        && !key.chars().any(char::is_control)
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> (Uuid, Uuid) {
+        (
+            Uuid::parse_str("11111111-1111-4111-8111-111111111111").unwrap(),
+            Uuid::parse_str("22222222-2222-4222-8222-222222222222").unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_layout() {
+        let (s, r) = ids();
+        assert_eq!(workspace_prefix(s), format!("workspaces/{s}/"));
+        assert_eq!(latest_key(s), format!("workspaces/{s}/latest.json"));
+        assert_eq!(run_prefix(s, r), format!("workspaces/{s}/runs/{r}/"));
+        assert_eq!(
+            manifest_key(s, r),
+            format!("workspaces/{s}/runs/{r}/manifest.json")
+        );
+        assert_eq!(
+            archive_key(s, r),
+            format!("workspaces/{s}/runs/{r}/archive.zip")
+        );
+        assert_eq!(
+            run_file_key(s, r, "src/main.rs"),
+            format!("workspaces/{s}/runs/{r}/files/src/main.rs")
+        );
+        assert_eq!(attachments_prefix(s), format!("users/{s}/attachments/"));
+        assert_eq!(
+            attachment_key(s, r, "data.csv"),
+            format!("users/{s}/attachments/{r}/data.csv")
+        );
+        // Every key the layout builds is inside the prefixes it belongs to.
+        for key in [
+            latest_key(s),
+            manifest_key(s, r),
+            archive_key(s, r),
+            run_file_key(s, r, "a/b.txt"),
+        ] {
+            assert!(within(&workspace_prefix(s), &key), "{key}");
+        }
+        for key in [manifest_key(s, r), run_file_key(s, r, "a/b.txt")] {
+            assert!(within(&run_prefix(s, r), &key), "{key}");
+        }
+        assert!(within(&attachments_prefix(s), &attachment_key(s, r, "a")));
+        assert!(!within(&attachments_prefix(r), &attachment_key(s, r, "a")));
+        assert!(!within(&run_prefix(s, r), &latest_key(s)));
+    }
+
+    #[test]
+    fn keys_must_stay_inside_the_prefix() {
+        let p = "workspaces/s1/";
+        for good in [
+            "workspaces/s1/runs/r/files/a.txt",
+            "workspaces/s1/x",
+            "workspaces/s1/a..b/c",
+            "workspaces/s1/.hidden/x",
+            "workspaces/s1/%2e%2e/x",
+            "workspaces/s1/naïve.txt",
+        ] {
+            assert!(within(p, good), "{good}");
+        }
+        let long = format!("{p}{}", "x".repeat(MAX_KEY_BYTES - p.len()));
+        assert!(within(p, &long));
+        for bad in [
+            "",
+            "workspaces/s1/",
+            "workspaces/s1",
+            "workspaces/s2/runs/r/manifest.json",
+            "workspaces/s10/x",
+            "/workspaces/s1/x",
+            "workspaces/s1/../s2/x",
+            "workspaces/s1/..",
+            "workspaces/s1/x/..",
+            "workspaces/s1/./x",
+            "workspaces/s1/runs/.",
+            "workspaces/s1//x",
+            "workspaces/s1/x/",
+            "workspaces/s1/x\n",
+            "workspaces/s1/x\0y",
+            "workspaces/s1/\u{7f}",
+            "workspaces/s1/\u{85}x",
+            "users/u/attachments/a/b",
+            "WORKSPACES/s1/x",
+        ] {
+            assert!(!within(p, bad), "{bad:?}");
+        }
+        let too_long = format!("{long}y");
+        assert!(!within(p, &too_long));
+    }
+
+    #[test]
+    fn a_malformed_prefix_admits_nothing() {
+        for prefix in ["", "workspaces/s1", "/", "/workspaces/s1/", "workspaces//"] {
+            for key in [
+                "workspaces/s1/x",
+                "workspaces/s10/x",
+                "/workspaces/s1/x",
+                "workspaces//x",
+            ] {
+                assert!(!within(prefix, key), "{prefix:?} {key:?}");
+            }
+        }
+    }
+}
