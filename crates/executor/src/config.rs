@@ -443,7 +443,10 @@ mod tests {
         let loaded = Settings::from_vars(vars(&[("DEFAULT_MODEL", "m")])).unwrap();
         let built = Settings::with_defaults("m", "/workspace");
         assert_eq!((built.port, built.default_model.as_str()), (0, "m"));
-        assert_ne!(built.executor_api_secret, loaded.executor_api_secret);
+        assert_ne!(
+            built.executor_api_secret.expose(),
+            loaded.executor_api_secret.expose()
+        );
         assert!(built.executor_api_secret.expose().len() >= MIN_API_SECRET_BYTES);
         // Everything else is the same (instance ids are random, secrets print redacted).
         let same = |s: &Settings| {

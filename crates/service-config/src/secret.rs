@@ -13,8 +13,9 @@ pub const REDACTED: &str = "[redacted]";
 
 /// A value that never shows in logs: `Debug` and `Display` print [`REDACTED`]. Deserializes as
 /// the value itself; deliberately not `Serialize`. Read it with [`Secret::expose`], at the one
-/// place that hands it on (a client's credentials, a comparison).
-#[derive(Clone, Default, PartialEq, Eq)]
+/// place that hands it on (a client's credentials, a constant-time comparison). Not `PartialEq`:
+/// an `==` on a secret would be a timing leak waiting to happen.
+#[derive(Clone, Default)]
 pub struct Secret<T>(T);
 
 impl<T> Secret<T> {
