@@ -6,7 +6,7 @@ use service_config::Secret;
 /// The bucket's connection settings. Each service builds one from its own settings
 /// (`Settings::s3()` in the backend and in the manager). `Debug` redacts both keys
 /// ([`Secret`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     /// `S3_ENDPOINT`: the URL this process reaches the store at.
     pub endpoint: String,
