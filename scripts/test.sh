@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+# A test run builds each crate once: incremental caches would only cost disk (several GB per
+# target directory) and time.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 RUN_BENCH_SMOKE=1
 for arg in "$@"; do
