@@ -225,25 +225,41 @@ impl Bucket {
         let mut keys = Vec::new();
         let mut token = None;
         loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.name)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(error::s3("ListObjectsV2"))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => return Ok(keys),
+            let (page, next) = self.list_page(prefix, token.take()).await?;
+            keys.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(keys),
             }
         }
+    }
+
+    /// One listing page (up to 1,000 keys) under `prefix` from `token`, and the token of the next
+    /// page if there is one.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), Error> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.name)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(error::s3("ListObjectsV2"))?;
+        let keys = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        let next = match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => Some(t.to_owned()),
+            _ => None,
+        };
+        Ok((keys, next))
     }
 
     /// Deletes every object whose key starts with `prefix`: one listing page (up to 1,000 keys)
@@ -254,19 +270,9 @@ impl Bucket {
         let mut deleted = 0;
         let mut token = None;
         loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.name)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(error::s3("ListObjectsV2"))?;
+            let (page, next) = self.list_page(prefix, token.take()).await?;
             let objects = page
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
+                .into_iter()
                 .map(|key| ObjectIdentifier::builder().key(key).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| error::other("DeleteObjects", e))?;
@@ -299,9 +305,9 @@ impl Bucket {
                 }
                 deleted += count;
             }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => return Ok(deleted),
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(deleted),
             }
         }
     }
