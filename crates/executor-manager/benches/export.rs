@@ -145,18 +145,7 @@ async fn main() {
     let per_file = total / files;
 
     let server = S3Server::start().await;
-    let exporter = Exporter::new(
-        &S3Settings {
-            endpoint: server.endpoint.clone(),
-            public_endpoint: None,
-            access_key: server.access_key.clone().into(),
-            secret_key: server.secret_key.clone().into(),
-            bucket: s3::BUCKET.into(),
-            region: "us-east-1".into(),
-            force_path_style: true,
-        },
-        true,
-    );
+    let exporter = exporter_for(&server);
 
     let ws = tempfile::tempdir().expect("workspace");
     let mut rng = rand::rng();
@@ -254,12 +243,9 @@ async fn main() {
     );
 }
 
-/// The opt-in ZIP64 case; see the module documentation.
-async fn zip64_case() {
-    const BIG: u64 = 5 * 1024 * 1024 * 1024;
-    const SMALL: usize = 70_000;
-    let server = S3Server::start().await;
-    let exporter = Exporter::new(
+/// An exporter writing to `server`'s bucket.
+fn exporter_for(server: &S3Server) -> Exporter {
+    Exporter::new(
         &S3Settings {
             endpoint: server.endpoint.clone(),
             public_endpoint: None,
@@ -270,7 +256,15 @@ async fn zip64_case() {
             force_path_style: true,
         },
         true,
-    );
+    )
+}
+
+/// The opt-in ZIP64 case; see the module documentation.
+async fn zip64_case() {
+    const BIG: u64 = 5 * 1024 * 1024 * 1024;
+    const SMALL: usize = 70_000;
+    let server = S3Server::start().await;
+    let exporter = exporter_for(&server);
     let ws = tempfile::tempdir().expect("workspace");
     // `a-big.bin` sorts first: every small entry lies beyond 4 GiB in the archive.
     let big = std::fs::File::create(ws.path().join("a-big.bin")).unwrap();
