@@ -62,29 +62,6 @@ fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
 
-/// The names inside a zip, read by Python's zipfile (an independent reader), with integrity check.
-fn zip_names(bytes: &[u8]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.zip");
-    std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg("import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(sorted(z.namelist())))")
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Checks one run's events (as the public API returns them): numbered 1..n within the run,
 /// session order strictly increasing, `system_init` first and `completed` last.
 fn assert_run_events(events: &[Value], run: uuid::Uuid) -> Vec<Value> {
@@ -224,7 +201,7 @@ async fn task_to_files_in_s3_and_a_follow_up_that_sees_them(pool: PgPool) {
         .object(&format!("{prefix1}/archive.zip"))
         .expect("archive.zip of run 1");
     assert_eq!(
-        zip_names(&zip),
+        test_support::zip::names(&zip),
         vec!["README.md", "data.bin", "src/main.rs"]
     );
 
@@ -305,7 +282,7 @@ async fn task_to_files_in_s3_and_a_follow_up_that_sees_them(pool: PgPool) {
         .object(&format!("{prefix2}/archive.zip"))
         .expect("archive.zip of run 2");
     assert_eq!(
-        zip_names(&zip),
+        test_support::zip::names(&zip),
         vec!["README.md", "data.bin", "seen.txt", "src/main.rs"]
     );
 

@@ -37,28 +37,6 @@ async fn keys(exporter: &Exporter, prefix: &str) -> Vec<String> {
     keys
 }
 
-fn zip_names(bytes: &[u8]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.zip");
-    std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg("import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(sorted(z.namelist())))")
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test]
 async fn export_uploads_changes_manifest_and_archive() {
     let s3 = S3Server::start().await;
@@ -99,7 +77,7 @@ async fn export_uploads_changes_manifest_and_archive() {
     assert_eq!(get(&exporter, &manifest.files[1].key).await, big);
     assert_eq!(manifest.files[2].content_type, "application/json");
     assert_eq!(
-        zip_names(&get(&exporter, &s.archive_key).await),
+        test_support::zip::names(&get(&exporter, &s.archive_key).await),
         vec!["a.txt", "big.bin", "dir/b.json"]
     );
 
@@ -252,7 +230,7 @@ async fn export_never_follows_links_or_opens_special_files() {
     let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, vec!["a.txt", "dir/b.txt"]);
     let zip = get(&exporter, &s.archive_key).await;
-    assert_eq!(zip_names(&zip), vec!["a.txt", "dir/b.txt"]);
+    assert_eq!(test_support::zip::names(&zip), vec!["a.txt", "dir/b.txt"]);
     for key in keys(&exporter, &format!("workspaces/{}", target.session_id)).await {
         let bytes = get(&exporter, &key).await;
         for needle in [&b"TOP SECRET"[..], b"root:x:0:0"] {

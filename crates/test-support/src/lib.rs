@@ -8,7 +8,8 @@
 //! - [`docker`]: the Docker daemon the docker-runtime tests use, or a skip;
 //! - [`net`]: free loopback ports, and where servers that executors call listen;
 //! - [`process`]: a service binary as a child process with its log in a file;
-//! - [`bench`]: the benchmarks' smoke switch.
+//! - [`bench`]: the benchmarks' smoke switch;
+//! - [`zip`]: a zip's names as an independent reader sees them.
 //!
 //! It depends on no crate of this workspace: the project-specific layers (an in-process backend,
 //! the manager stack) stay in their crates' `tests/common/` and are built from these pieces.
@@ -22,3 +23,4 @@ pub mod postgres;
 pub mod process;
 pub mod s3;
 pub mod tools;
+pub mod zip;
