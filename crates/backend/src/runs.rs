@@ -126,6 +126,7 @@ impl RunRow {
             scheduled_task_id: self.scheduled_task_id,
             dead_lettered_at: self.dead_lettered_at,
             attempt_errors: crate::queue::dead_letter::attempt_errors(self.attempt_errors.0),
+            capabilities: None,
         })
     }
 }

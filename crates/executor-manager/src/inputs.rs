@@ -107,6 +107,7 @@ mod tests {
             lease_expires_at: chrono::Utc::now(),
             kind: Default::default(),
             attachments,
+            capabilities: None,
             git: Some(GitRepoRequest {
                 url: "https://example.com/r.git".into(),
                 branch: Some("main".into()),

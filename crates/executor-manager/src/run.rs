@@ -600,6 +600,10 @@ async fn supervise(
         allowed_tools: Vec::new(),
         disallowed_tools: Vec::new(),
         skills: Vec::new(),
+        slash_commands: Vec::new(),
+        subagents: Vec::new(),
+        instructions: None,
+        capabilities_digest: None,
         git: inputs.git,
         input_files: inputs.input_files,
     };

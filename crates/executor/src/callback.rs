@@ -385,6 +385,7 @@ mod tests {
     fn text(i: usize) -> EventBody {
         EventBody::AssistantText {
             text: format!("event {i}"),
+            parent_tool_use_id: None,
         }
     }
 
@@ -518,6 +519,7 @@ mod tests {
                     time: Utc::now(),
                     body: EventBody::AssistantText {
                         text: format!("t{seq}"),
+                        parent_tool_use_id: None,
                     },
                 },
             );

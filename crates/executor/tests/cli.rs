@@ -486,7 +486,7 @@ async fn a_follow_up_task_resumes_the_conversation_in_a_fresh_executor() {
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
     assert!(events.iter().any(|e| matches!(
         &e.body,
-        EventBody::AssistantText { text } if text == "Your name is Ada."
+        EventBody::AssistantText { text, .. } if text == "Your name is Ada."
     )));
 
     let last = llm.turn_requests().pop().unwrap();
@@ -550,7 +550,7 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it()
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
     assert!(events.iter().any(|e| matches!(
         &e.body,
-        EventBody::AssistantText { text } if text == "Your name is Grace."
+        EventBody::AssistantText { text, .. } if text == "Your name is Grace."
     )));
     assert_eq!(
         exec.tasks.prestart_counts(),
@@ -572,7 +572,7 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it()
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
     assert!(events.iter().any(|e| matches!(
         &e.body,
-        EventBody::AssistantText { text } if text == "Still Grace."
+        EventBody::AssistantText { text, .. } if text == "Still Grace."
     )));
     assert_eq!(
         exec.tasks.prestart_counts(),

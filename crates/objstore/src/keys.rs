@@ -53,6 +53,26 @@ pub fn attachment_key(user: Uuid, id: Uuid, name: &str) -> String {
     format!("{}{id}/{name}", attachments_prefix(user))
 }
 
+/// Every skill of an owner: `users/{user}/skills/`, or `system/skills/` for system skills
+/// (`owner` `None`).
+pub fn skills_prefix(owner: Option<Uuid>) -> String {
+    match owner {
+        Some(user) => format!("users/{user}/skills/"),
+        None => "system/skills/".to_owned(),
+    }
+}
+
+/// One version of one skill: `{skills_prefix}{skill}/{version}/`. `version` is the skill's
+/// content hash (hex), so a new upload never overwrites the files a queued run will fetch.
+pub fn skill_version_prefix(owner: Option<Uuid>, skill: Uuid, version: &str) -> String {
+    format!("{}{skill}/{version}/", skills_prefix(owner))
+}
+
+/// A file of a skill version, at its skill-relative `path` (segments joined by `/`).
+pub fn skill_file_key(owner: Option<Uuid>, skill: Uuid, version: &str, path: &str) -> String {
+    format!("{}{path}", skill_version_prefix(owner, skill, version))
+}
+
 /// Whether `key` is a plain object key strictly inside `prefix`:
 /// - `prefix` ends with `/` (anything else is a caller's mistake: answered `false`), and `key`
 ///   starts with it and is longer;

@@ -30,6 +30,8 @@
 //! | `workspaces/{session}/runs/{run}/files/{path}` | manager: files added or modified by the run | [`keys::run_file_key`] |
 //! | `users/{user}/attachments/` | (prefix of a user's attachments) | [`keys::attachments_prefix`] |
 //! | `users/{user}/attachments/{id}/{name}` | backend, on upload; presigned by the manager | [`keys::attachment_key`] |
+//! | `users/{user}/skills/`, `system/skills/` | (prefix of an owner's skills) | [`keys::skills_prefix`] |
+//! | `…/skills/{skill}/{version}/{path}` | backend, on upload; presigned by the manager | [`keys::skill_file_key`] |
 //!
 //! Architecture invariant: only this crate depends on `aws-sdk-s3`; object keys are built here
 //! from ids, never taken from a request, and a key that comes back from storage is used only

@@ -58,6 +58,32 @@ pub struct CreateTaskRequest {
     /// A repository cloned into the workspace (new sessions only).
     #[serde(default)]
     pub git: Option<crate::files::GitRepoRequest>,
+    /// A preset of the user's (or the system's): its capabilities, model, permission mode and
+    /// prompt template (explicit fields of this request win).
+    #[serde(default)]
+    pub preset_id: Option<Uuid>,
+    /// Explicit capability lists (each replaces that kind's preset or default items; `[]`: none).
+    #[serde(default)]
+    pub skill_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub mcp_server_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub slash_command_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub subagent_ids: Option<Vec<Uuid>>,
+}
+
+impl CreateTaskRequest {
+    /// The capabilities the task names.
+    pub fn capability_choice(&self) -> crate::capabilities::CapabilityChoice {
+        crate::capabilities::CapabilityChoice {
+            preset_id: self.preset_id,
+            skill_ids: self.skill_ids.clone(),
+            mcp_server_ids: self.mcp_server_ids.clone(),
+            slash_command_ids: self.slash_command_ids.clone(),
+            subagent_ids: self.subagent_ids.clone(),
+        }
+    }
 }
 
 /// `201` answer of `POST /tasks`.
@@ -134,6 +160,10 @@ pub struct RunView {
     /// The error of every failed attempt, oldest first.
     #[serde(default)]
     pub attempt_errors: Vec<AttemptError>,
+    /// The capabilities the run was queued with, by name (`None` for runs queued before
+    /// capabilities existed).
+    #[serde(default)]
+    pub capabilities: Option<crate::capabilities::CapabilitySummary>,
 }
 
 /// The error of one failed attempt of a run.

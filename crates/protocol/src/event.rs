@@ -46,16 +46,40 @@ pub enum EventBody {
         cwd: Option<String>,
         #[serde(default)]
         tools: Vec<String>,
+        /// The MCP servers the CLI was configured with and whether each connected.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mcp_servers: Vec<McpServerStatus>,
+        /// The slash commands the CLI loaded (built-in and staged).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        slash_commands: Vec<String>,
+        /// The skills the CLI loaded.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skills: Vec<String>,
+        /// The subagents the CLI loaded (built-in and staged).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agents: Vec<String>,
     },
     /// Text the assistant wrote (Markdown).
-    AssistantText { text: String },
+    AssistantText {
+        text: String,
+        /// Set when a subagent wrote it: the id of the `Task` tool call it works for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+    },
     /// The model's visible reasoning.
-    Thinking { text: String },
+    Thinking {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
+    },
     /// The agent called a tool.
     ToolUse {
         tool_use_id: String,
         name: String,
         input: Value,
+        /// Set when a subagent made the call: the id of the `Task` tool call it works for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
     },
     /// A tool's answer to an earlier `tool_use` with the same id.
     ToolResult {
@@ -64,6 +88,8 @@ pub enum EventBody {
         content: Value,
         #[serde(default)]
         is_error: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_tool_use_id: Option<String>,
     },
     /// The agent's todo list, whole, as it stands now.
     TodoUpdate { todos: Vec<TodoItem> },
@@ -123,6 +149,14 @@ impl EventBody {
     pub fn from_parts(kind: &str, payload: Value) -> Result<Self, serde_json::Error> {
         serde_json::from_value(serde_json::json!({ "type": kind, "payload": payload }))
     }
+}
+
+/// An MCP server named in the agent's init line, with the CLI's word for its state
+/// (`connected`, `failed`, `pending`, `needs-auth`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct McpServerStatus {
+    pub name: String,
+    pub status: String,
 }
 
 /// One entry of the agent's todo list.
@@ -200,7 +234,10 @@ mod tests {
         let ev = RunEvent {
             run_seq: 3,
             time: DateTime::from_timestamp(0, 0).unwrap(),
-            body: EventBody::AssistantText { text: "hi".into() },
+            body: EventBody::AssistantText {
+                text: "hi".into(),
+                parent_tool_use_id: None,
+            },
         };
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(
@@ -219,12 +256,29 @@ mod tests {
                 model: None,
                 cwd: None,
                 tools: vec![],
+                mcp_servers: vec![McpServerStatus {
+                    name: "files".into(),
+                    status: "connected".into(),
+                }],
+                slash_commands: vec!["review".into()],
+                skills: vec!["pdf".into()],
+                agents: vec!["reviewer".into()],
             },
-            EventBody::Thinking { text: "t".into() },
+            EventBody::Thinking {
+                text: "t".into(),
+                parent_tool_use_id: Some("toolu_1".into()),
+            },
             EventBody::ToolUse {
                 tool_use_id: "1".into(),
                 name: "Bash".into(),
                 input: json!({"command": "ls"}),
+                parent_tool_use_id: Some("toolu_0".into()),
+            },
+            EventBody::ToolResult {
+                tool_use_id: "1".into(),
+                content: json!("ok"),
+                is_error: false,
+                parent_tool_use_id: None,
             },
             EventBody::Result(RunResult::default()),
             EventBody::Completed {},

@@ -8,6 +8,7 @@ use serde_json::Value;
 use ts_rs::TS;
 use uuid::Uuid;
 
+pub use crate::capabilities::ConfigDocument;
 use crate::event::RunEvent;
 use crate::status::PermissionMode;
 
@@ -40,9 +41,23 @@ pub struct ExecuteRequest {
     pub allowed_tools: Vec<String>,
     #[serde(default)]
     pub disallowed_tools: Vec<String>,
-    /// Skill files written under the CLI's config directory before the run.
+    /// Skill files fetched into the CLI's `skills/` directory before the run (the directory is
+    /// emptied first: a run sees exactly its snapshot's skills).
     #[serde(default)]
     pub skills: Vec<SkillFile>,
+    /// Slash commands written to the CLI's `commands/{name}.md` (the directory is replaced).
+    #[serde(default)]
+    pub slash_commands: Vec<ConfigDocument>,
+    /// Subagents written to the CLI's `agents/{name}.md` (the directory is replaced).
+    #[serde(default)]
+    pub subagents: Vec<ConfigDocument>,
+    /// The CLI's user-level `CLAUDE.md` (removed when `None`).
+    #[serde(default)]
+    pub instructions: Option<String>,
+    /// The run snapshot's digest (`CapabilitySnapshot::digest`): when it equals the digest the
+    /// executor staged last, the staged files are kept and a CLI started ahead can be reused.
+    #[serde(default)]
+    pub capabilities_digest: Option<String>,
     #[serde(default)]
     pub git: Option<GitSource>,
     /// Files staged into `inputs/` before the run.
@@ -50,12 +65,15 @@ pub struct ExecuteRequest {
     pub input_files: Vec<InputFile>,
 }
 
-/// A file of a skill, relative to the skills directory.
+/// A file of a skill, relative to the skills directory (`{skill}/{path}`), fetched from `url`
+/// (a presigned GET: the executor holds no S3 credentials).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct SkillFile {
     pub path: String,
-    pub content: String,
+    pub url: String,
+    #[serde(default)]
+    pub size: i64,
 }
 
 /// A repository to clone into an empty workspace.

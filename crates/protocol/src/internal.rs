@@ -54,6 +54,10 @@ pub struct ClaimedRun {
     /// A repository to clone into the workspace (first run of a session).
     #[serde(default)]
     pub git: Option<crate::files::GitRepoRequest>,
+    /// The skills, MCP servers, slash commands, subagents and instructions to stage, resolved
+    /// when the run was queued. `prompt` already carries the preset's template, if any.
+    #[serde(default)]
+    pub capabilities: Option<crate::capabilities::CapabilitySnapshot>,
 }
 
 /// The fencing pair every run call carries.

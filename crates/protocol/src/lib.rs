@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod capabilities;
 pub mod cron;
 pub mod error;
 pub mod event;

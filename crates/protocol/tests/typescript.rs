@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use protocol::{api, error, event, files, internal, live, schedule, status};
+use protocol::{api, capabilities, error, event, files, internal, live, schedule, status};
 use ts_rs::TS;
 
 /// `export type Name = ...;` for each type, in the order given.
@@ -39,6 +39,7 @@ fn render() -> String {
         event::Usage,
         event::FileChange,
         event::ChangeKind,
+        event::McpServerStatus,
         // public API
         api::Credentials,
         api::UserView,
@@ -74,6 +75,29 @@ fn render() -> String {
         schedule::UpdateScheduledTaskRequest,
         schedule::CronPreview,
         schedule::ScheduledRunList,
+        // agent capabilities
+        capabilities::EnabledUpdate,
+        capabilities::SkillFileEntry,
+        capabilities::SkillView,
+        capabilities::SkillDetail,
+        capabilities::SkillList,
+        capabilities::McpServerView,
+        capabilities::McpServerRequest,
+        capabilities::McpServerList,
+        capabilities::SlashCommandView,
+        capabilities::SlashCommandRequest,
+        capabilities::SlashCommandList,
+        capabilities::SubagentView,
+        capabilities::SubagentRequest,
+        capabilities::SubagentList,
+        capabilities::InstructionsView,
+        capabilities::InstructionsRequest,
+        capabilities::PresetView,
+        capabilities::PresetRequest,
+        capabilities::PresetList,
+        capabilities::CapabilityChoice,
+        capabilities::CapabilityRef,
+        capabilities::CapabilitySummary,
         // WebSocket
         live::ClientMessage,
         live::ServerMessage,

@@ -78,6 +78,11 @@ export function Composer({
       permission_mode: followUp || mode === "" ? null : mode,
       attachments: uploads.flatMap((u) => (u.attachment ? [u.attachment.id] : [])),
       git: !followUp && gitUrl.trim() ? { url: gitUrl.trim(), branch: gitBranch.trim() || null } : null,
+      preset_id: null,
+      skill_ids: null,
+      mcp_server_ids: null,
+      slash_command_ids: null,
+      subagent_ids: null,
     };
     try {
       const res = await api<CreateTaskResponse>("/tasks", { method: "POST", json: body });

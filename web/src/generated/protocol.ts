@@ -23,17 +23,65 @@ export type Event = { session_id: string,
 /**
  * Per-session, gap-free, strictly increasing in commit order.
  */
-seq: number, run_id: string, run_seq: number, time: string, } & ({ "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, } } | { "type": "thinking", "payload": { text: string, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
+seq: number, run_id: string, run_seq: number, time: string, } & ({ "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, 
+/**
+ * The MCP servers the CLI was configured with and whether each connected.
+ */
+mcp_servers?: Array<McpServerStatus>, 
+/**
+ * The slash commands the CLI loaded (built-in and staged).
+ */
+slash_commands?: Array<string>, 
+/**
+ * The skills the CLI loaded.
+ */
+skills?: Array<string>, 
+/**
+ * The subagents the CLI loaded (built-in and staged).
+ */
+agents?: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, 
+/**
+ * Set when a subagent wrote it: the id of the `Task` tool call it works for.
+ */
+parent_tool_use_id?: string | null, } } | { "type": "thinking", "payload": { text: string, parent_tool_use_id?: string | null, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, 
+/**
+ * Set when a subagent made the call: the id of the `Task` tool call it works for.
+ */
+parent_tool_use_id?: string | null, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
 /**
  * A string or the CLI's list of content blocks.
  */
-content: JsonValue, is_error: boolean, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } });
+content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } });
 
-export type EventBody = { "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, } } | { "type": "thinking", "payload": { text: string, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
+export type EventBody = { "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, 
+/**
+ * The MCP servers the CLI was configured with and whether each connected.
+ */
+mcp_servers?: Array<McpServerStatus>, 
+/**
+ * The slash commands the CLI loaded (built-in and staged).
+ */
+slash_commands?: Array<string>, 
+/**
+ * The skills the CLI loaded.
+ */
+skills?: Array<string>, 
+/**
+ * The subagents the CLI loaded (built-in and staged).
+ */
+agents?: Array<string>, } } | { "type": "assistant_text", "payload": { text: string, 
+/**
+ * Set when a subagent wrote it: the id of the `Task` tool call it works for.
+ */
+parent_tool_use_id?: string | null, } } | { "type": "thinking", "payload": { text: string, parent_tool_use_id?: string | null, } } | { "type": "tool_use", "payload": { tool_use_id: string, name: string, input: JsonValue, 
+/**
+ * Set when a subagent made the call: the id of the `Task` tool call it works for.
+ */
+parent_tool_use_id?: string | null, } } | { "type": "tool_result", "payload": { tool_use_id: string, 
 /**
  * A string or the CLI's list of content blocks.
  */
-content: JsonValue, is_error: boolean, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } };
+content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } };
 
 export type TodoItem = { content: string, 
 /**
@@ -57,6 +105,8 @@ old_path?: string | null, lines_added: number, lines_deleted: number, };
 
 export type ChangeKind = "added" | "modified" | "deleted" | "renamed";
 
+export type McpServerStatus = { name: string, status: string, };
+
 export type Credentials = { email: string, password: string, };
 
 export type UserView = { id: string, email: string, created_at: string, };
@@ -77,7 +127,16 @@ attachments: Array<string>,
 /**
  * A repository cloned into the workspace (new sessions only).
  */
-git: GitRepoRequest | null, };
+git: GitRepoRequest | null, 
+/**
+ * A preset of the user's (or the system's): its capabilities, model, permission mode and
+ * prompt template (explicit fields of this request win).
+ */
+preset_id: string | null, 
+/**
+ * Explicit capability lists (each replaces that kind's preset or default items; `[]`: none).
+ */
+skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_command_ids: Array<string> | null, subagent_ids: Array<string> | null, };
 
 export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
 
@@ -114,7 +173,12 @@ dead_lettered_at: string | null,
 /**
  * The error of every failed attempt, oldest first.
  */
-attempt_errors: Array<AttemptError>, };
+attempt_errors: Array<AttemptError>, 
+/**
+ * The capabilities the run was queued with, by name (`None` for runs queued before
+ * capabilities existed).
+ */
+capabilities: CapabilitySummary | null, };
 
 export type RunExport = { status: ExportStatus, files: number, added: number, modified: number, unchanged: number, deleted: number, uploaded_bytes: number, error: string | null, };
 
@@ -213,6 +277,114 @@ export type UpdateScheduledTaskRequest = { name: string | null, prompt: string |
 export type CronPreview = { upcoming: Array<string>, };
 
 export type ScheduledRunList = { runs: Array<RunView>, };
+
+export type EnabledUpdate = { enabled: boolean, };
+
+export type SkillFileEntry = { path: string, size: number, };
+
+export type SkillView = { id: string, name: string, description: string, 
+/**
+ * The content hash of the current files (hex SHA-256 over paths and contents).
+ */
+version: string, 
+/**
+ * Bytes of all files.
+ */
+size: number, file_count: number, enabled: boolean, 
+/**
+ * A system skill: visible to every user, editable by none.
+ */
+system: boolean, created_at: string, updated_at: string, };
+
+export type SkillDetail = { files: Array<SkillFileEntry>, id: string, name: string, description: string, 
+/**
+ * The content hash of the current files (hex SHA-256 over paths and contents).
+ */
+version: string, 
+/**
+ * Bytes of all files.
+ */
+size: number, file_count: number, enabled: boolean, 
+/**
+ * A system skill: visible to every user, editable by none.
+ */
+system: boolean, created_at: string, updated_at: string, };
+
+export type SkillList = { skills: Array<SkillView>, };
+
+export type McpServerView = { id: string, name: string, config: JsonValue, enabled: boolean, system: boolean, created_at: string, updated_at: string, };
+
+export type McpServerRequest = { name: string | null, config: JsonValue | null, enabled: boolean | null, };
+
+export type McpServerList = { mcp_servers: Array<McpServerView>, };
+
+export type SlashCommandView = { id: string, name: string, description: string, argument_hint: string | null, allowed_tools: Array<string>, model: string | null, body: string, enabled: boolean, system: boolean, created_at: string, updated_at: string, };
+
+export type SlashCommandRequest = { name: string | null, description: string | null, 
+/**
+ * `Some("")` clears it.
+ */
+argument_hint: string | null, allowed_tools: Array<string> | null, 
+/**
+ * `Some("")` clears it.
+ */
+model: string | null, body: string | null, enabled: boolean | null, };
+
+export type SlashCommandList = { slash_commands: Array<SlashCommandView>, };
+
+export type SubagentView = { id: string, name: string, description: string, 
+/**
+ * The tools it may use; all of the main agent's when empty.
+ */
+tools: Array<string>, model: string | null, system_prompt: string, enabled: boolean, system: boolean, created_at: string, updated_at: string, };
+
+export type SubagentRequest = { name: string | null, description: string | null, tools: Array<string> | null, 
+/**
+ * `Some("")` clears it.
+ */
+model: string | null, system_prompt: string | null, enabled: boolean | null, };
+
+export type SubagentList = { subagents: Array<SubagentView>, };
+
+export type InstructionsView = { text: string, 
+/**
+ * The system-wide instructions every run also gets (read-only).
+ */
+system_text: string | null, updated_at: string | null, };
+
+export type InstructionsRequest = { text: string, };
+
+export type PresetView = { id: string, name: string, description: string, model: string | null, permission_mode: PermissionMode | null, 
+/**
+ * Prepended to the prompt of the task that names the preset.
+ */
+prompt_template: string | null, skill_ids: Array<string>, mcp_server_ids: Array<string>, slash_command_ids: Array<string>, subagent_ids: Array<string>, system: boolean, created_at: string, updated_at: string, };
+
+export type PresetRequest = { name: string | null, description: string | null, 
+/**
+ * `Some("")` clears it.
+ */
+model: string | null, permission_mode: PermissionMode | null, 
+/**
+ * `Some("")` clears it.
+ */
+prompt_template: string | null, skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_command_ids: Array<string> | null, subagent_ids: Array<string> | null, };
+
+export type PresetList = { presets: Array<PresetView>, };
+
+export type CapabilityChoice = { preset_id: string | null, skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_command_ids: Array<string> | null, subagent_ids: Array<string> | null, };
+
+export type CapabilityRef = { id: string, name: string, };
+
+export type CapabilitySummary = { preset: CapabilityRef | null, skills: Array<CapabilityRef>, mcp_servers: Array<CapabilityRef>, slash_commands: Array<CapabilityRef>, subagents: Array<CapabilityRef>, 
+/**
+ * Whether a `CLAUDE.md` is staged (the user's and/or the system's).
+ */
+instructions: boolean, 
+/**
+ * The model and permission mode the preset sets, if it does.
+ */
+model: string | null, permission_mode: PermissionMode | null, };
 
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 

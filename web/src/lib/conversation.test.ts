@@ -6,7 +6,7 @@ function run(id: string, created: string, status: RunView["status"] = "completed
   return {
     id, session_id: "s", prompt: `prompt ${id}`, status, model: null, permission_mode: "default", attempts: 1,
     max_attempts: 3, error: null, created_at: created, scheduled_at: created, started_at: null, finished_at: null,
-    usage: null, export: null, kind: "interactive", scheduled_task_id: null, dead_lettered_at: null, attempt_errors: [],
+    usage: null, export: null, kind: "interactive", scheduled_task_id: null, dead_lettered_at: null, attempt_errors: [], capabilities: null,
   };
 }
 const base = { session_id: "s", time: "2026-01-01T00:00:00Z" };

@@ -370,6 +370,7 @@ async fn record_typed(
             tool_use_id,
             name,
             input,
+            ..
         } => {
             sqlx::query(
                 "INSERT INTO tool_executions (run_id, tool_use_id, name, input, started_at)
@@ -387,6 +388,7 @@ async fn record_typed(
             tool_use_id,
             content,
             is_error,
+            ..
         } => {
             sqlx::query(
                 "UPDATE tool_executions

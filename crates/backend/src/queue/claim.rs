@@ -182,6 +182,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
         kind,
+        capabilities: None,
     }))
 }
 

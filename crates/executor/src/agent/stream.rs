@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use protocol::event::{EventBody, RunResult, TodoItem, Usage};
+use protocol::event::{EventBody, McpServerStatus, RunResult, TodoItem, Usage};
 use serde_json::Value;
 use tracing::{debug, warn};
 
@@ -146,13 +146,17 @@ impl StreamParser {
                     return raw(line);
                 };
                 self.agent_session_id = Some(session_id.to_owned());
-                let tools = v
-                    .get("tools")
+                let mcp_servers = v
+                    .get("mcp_servers")
                     .and_then(Value::as_array)
                     .map(|a| {
                         a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
+                            .filter_map(|s| {
+                                Some(McpServerStatus {
+                                    name: str_field(s, "name")?.to_owned(),
+                                    status: str_field(s, "status").unwrap_or("unknown").to_owned(),
+                                })
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -160,7 +164,11 @@ impl StreamParser {
                     agent_session_id: session_id.to_owned(),
                     model: str_field(v, "model").map(str::to_owned),
                     cwd: str_field(v, "cwd").map(str::to_owned),
-                    tools,
+                    tools: str_list(v, "tools"),
+                    mcp_servers,
+                    slash_commands: str_list(v, "slash_commands"),
+                    skills: str_list(v, "skills"),
+                    agents: str_list(v, "agents"),
                 }])
             }
             "api_retry" => {
@@ -207,6 +215,7 @@ impl StreamParser {
             self.api_error = Some((status, text));
             return LineOutcome::default();
         }
+        let parent = parent_tool_use_id(v);
         let mut out = Vec::new();
         for block in blocks {
             match str_field(block, "type").unwrap_or_default() {
@@ -214,6 +223,7 @@ impl StreamParser {
                     if let Some(text) = str_field(block, "text").filter(|t| !t.is_empty()) {
                         out.push(EventBody::AssistantText {
                             text: text.to_owned(),
+                            parent_tool_use_id: parent.clone(),
                         });
                     }
                 }
@@ -221,6 +231,7 @@ impl StreamParser {
                     if let Some(text) = str_field(block, "thinking").filter(|t| !t.is_empty()) {
                         out.push(EventBody::Thinking {
                             text: text.to_owned(),
+                            parent_tool_use_id: parent.clone(),
                         });
                     }
                 }
@@ -238,6 +249,7 @@ impl StreamParser {
                         tool_use_id: id,
                         name,
                         input,
+                        parent_tool_use_id: parent.clone(),
                     });
                     if let Some(todos) = todo {
                         out.push(EventBody::TodoUpdate { todos });
@@ -257,6 +269,7 @@ impl StreamParser {
         else {
             return LineOutcome::default();
         };
+        let parent = parent_tool_use_id(v);
         let mut out = Vec::new();
         let results: Vec<&Value> = blocks
             .iter()
@@ -274,6 +287,7 @@ impl StreamParser {
                 tool_use_id: tool_use_id.clone(),
                 content: block.get("content").cloned().unwrap_or(Value::Null),
                 is_error,
+                parent_tool_use_id: parent.clone(),
             });
             if let Some((name, input)) = self.pending_task_calls.remove(&tool_use_id) {
                 // The structured output sits beside the message; it belongs to this result only
@@ -459,6 +473,26 @@ fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
     v.get(name).and_then(Value::as_str)
 }
 
+/// The strings of an array field (other entries skipped); empty when absent.
+fn str_list(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `Task` tool call a subagent's line belongs to (the CLI's `parent_tool_use_id`), if any.
+fn parent_tool_use_id(v: &Value) -> Option<String> {
+    str_field(v, "parent_tool_use_id")
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
 /// A string or numeric id, as a string.
 fn id_field(v: &Value, name: &str) -> Option<String> {
     match v.get(name)? {
@@ -541,6 +575,7 @@ mod tests {
                 model,
                 cwd,
                 tools,
+                ..
             } => {
                 assert_eq!(agent_session_id, "652ed4fb-856e-4229-986a-20091e0bcaff");
                 assert_eq!(model.as_deref(), Some("claude-sonnet-4-5"));
@@ -552,7 +587,8 @@ mod tests {
         assert_eq!(
             events[1],
             EventBody::Thinking {
-                text: "Let me write the file.".into()
+                text: "Let me write the file.".into(),
+                parent_tool_use_id: None,
             }
         );
         assert_eq!(
@@ -561,6 +597,7 @@ mod tests {
                 tool_use_id: "toolu_0_1".into(),
                 name: "Bash".into(),
                 input: json!({"command": "echo hello > out.txt", "description": "write"}),
+                parent_tool_use_id: None,
             }
         );
         assert_eq!(
@@ -569,6 +606,7 @@ mod tests {
                 tool_use_id: "toolu_0_1".into(),
                 content: json!("(Bash completed with no output)"),
                 is_error: false,
+                parent_tool_use_id: None,
             }
         );
         assert_eq!(

@@ -300,12 +300,13 @@ impl Workspace {
                     .await
                     .map_err(WorkspaceError::io("could not create the skills directory"))?;
             }
-            tokio::fs::write(&path, &skill.content)
-                .await
-                .map_err(WorkspaceError::io(format!(
-                    "could not write the skill file `{}`",
-                    skill.path
-                )))?;
+            // Transitional: skill files now arrive as URLs, fetched by the staging module that
+            // replaces this function. Until then a task naming skills fails rather than running
+            // without them.
+            return Err(WorkspaceError::Io {
+                context: format!("skill file `{}` cannot be fetched yet", skill.path),
+                source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+            });
         }
         Ok(())
     }
