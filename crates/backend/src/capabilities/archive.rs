@@ -8,7 +8,8 @@
 //!   FIFOs are refused, never skipped (an archive that needs them is not what its author thinks
 //!   it is);
 //! - every name is relative and plain: no absolute path, no `..`, no backslash, no empty
-//!   segment, each segment of letters, digits, spaces and `._+@=,-`; a leading `./` is dropped;
+//!   segment, each segment of ASCII letters, digits and `._-` (names that are safe as object
+//!   keys, in URLs and on every file system); a leading `./` is dropped;
 //! - a single top-level folder is stripped (the usual `my-skill/SKILL.md` layout), then a
 //!   `SKILL.md` must be at the top.
 //!
@@ -301,18 +302,16 @@ impl Collector {
     }
 }
 
-/// Whether one path segment is plain: 1 to 100 ASCII letters, digits, spaces and `._+@=,-`,
-/// not `.` or `..`, no leading or trailing space.
+/// Whether one path segment is plain: 1 to 100 ASCII letters, digits and `._-`, not `.` or
+/// `..`.
 fn plain_segment(segment: &str) -> bool {
     !segment.is_empty()
         && segment.len() <= 100
         && segment != "."
         && segment != ".."
-        && !segment.starts_with(' ')
-        && !segment.ends_with(' ')
         && segment
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+@=,- ".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// The plain relative path of an entry name (directories end with `/`; a leading `./` is
@@ -342,7 +341,7 @@ fn plain_path(raw: &str) -> Result<Option<String>, ArchiveError> {
     }
     if let Some(bad) = segments.iter().find(|s| !plain_segment(s)) {
         return Err(refused(format!(
-            "`{shown}`: `{}` is not a plain name (letters, digits, spaces and `._+@=,-`)",
+            "`{shown}`: `{}` is not a plain name (ASCII letters, digits and `._-`)",
             printable(bad)
         )));
     }
@@ -432,9 +431,9 @@ mod tests {
     fn a_tar_gz_at_its_root_is_read() {
         let t = tar_gz_of(|b| {
             file(b, "./SKILL.md", SKILL);
-            file(b, "./ref/a b.txt", b"x");
+            file(b, "./ref/a_b.txt", b"x");
         });
-        assert_eq!(paths(&read(&t).unwrap()), ["SKILL.md", "ref/a b.txt"]);
+        assert_eq!(paths(&read(&t).unwrap()), ["SKILL.md", "ref/a_b.txt"]);
     }
 
     #[test]
@@ -447,6 +446,8 @@ mod tests {
             "s//x",
             "s/ü.txt",
             "s/a:b",
+            "s/a b",
+            "s/a+b",
         ] {
             let z = zip_of(&[("SKILL.md", SKILL), (name, b"x")]);
             assert!(

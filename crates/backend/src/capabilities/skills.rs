@@ -1,6 +1,7 @@
 //! Skills: a folder with a `SKILL.md` (front matter `name`, `description`) and any files,
 //! uploaded as a zip or tar.gz ([`super::archive`]), kept in the bucket under
-//! `{owner's skills prefix}{id}/{version}/{path}` ([`objstore::keys::skill_file_key`]).
+//! `{owner's skills prefix}{id}/{version}/{index}` ([`objstore::keys::skill_object_key`]: the
+//! `index`-th file in path order; the row's `files` list gives each its path and size).
 //!
 //! # Versions
 //! A version is the hex SHA-256 over the files in path order (each: path, a zero byte, the length
@@ -20,7 +21,7 @@
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use objstore::Bucket;
-use objstore::keys::{skill_file_key, skill_version_prefix, within};
+use objstore::keys::{skill_object_key, skill_version_prefix, within};
 use protocol::capabilities::{SkillDetail, SkillFileEntry, SkillView};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -136,9 +137,10 @@ async fn store_files(
     let puts: Vec<_> = upload
         .files
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(index, f)| {
             let storage = storage.clone();
-            let key = skill_file_key(Some(owner), id, &upload.version, &f.path);
+            let key = skill_object_key(Some(owner), id, &upload.version, index);
             let body = bytes::Bytes::from(f.content.clone());
             async move { storage.put(&key, "application/octet-stream", body).await }
         })
@@ -390,8 +392,8 @@ pub async fn download(
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o644);
     let zip_error = |e: zip::result::ZipError| ApiError::Internal(format!("skill zip: {e}"));
-    for file in &row.files.0 {
-        let key = skill_file_key(row.user_id, row.id, &row.version, &file.path);
+    for (index, file) in row.files.0.iter().enumerate() {
+        let key = skill_object_key(row.user_id, row.id, &row.version, index);
         if !within(&prefix, &key) {
             return Err(ApiError::Internal(format!(
                 "skill {id}: a stored path leaves its prefix"

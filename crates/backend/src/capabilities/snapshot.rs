@@ -119,14 +119,16 @@ where
         .collect())
 }
 
-/// A skill row as a snapshot stages it: its files' keys under its version's prefix.
+/// A skill row as a snapshot stages it: each file's key under its version's prefix (by its index
+/// in the row's path-ordered list, as `skills` stored it) and its path.
 fn snapshot_skill(row: skills::Row) -> SnapshotSkill {
     let files = row
         .files
         .0
         .iter()
-        .map(|f| SnapshotSkillFile {
-            key: objstore::keys::skill_file_key(row.user_id, row.id, &row.version, &f.path),
+        .enumerate()
+        .map(|(index, f)| SnapshotSkillFile {
+            key: objstore::keys::skill_object_key(row.user_id, row.id, &row.version, index),
             path: f.path.clone(),
             size: f.size,
         })
