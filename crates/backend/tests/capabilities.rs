@@ -1386,3 +1386,46 @@ async fn presets_commands_and_subagents_check_their_fields(pool: PgPool) {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_retried_run_stages_the_current_version_once_its_own_was_swept(pool: PgPool) {
+    let s3 = S3Server::start().await;
+    let app = app_with_s3(pool, &s3).await;
+    let token = app.register("ada@example.com").await;
+    let v1 = new_skill(&app, &token, &skill_zip("s", &[("data.txt", b"one")])).await;
+    let skill = id(&v1);
+    let (_, run) = task(&app, &token, json!({"prompt": "go"})).await;
+    let claimed = app.claim("w", 0).await.expect("claimable");
+    let res = app
+        .internal(
+            &format!("/runs/{run}/fail"),
+            json!({"worker_id": "w", "epoch": claimed.epoch, "error": "boom"}),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let v2 = json_of(
+        upload(
+            &app,
+            &token,
+            Method::PUT,
+            &format!("/api/v1/skills/{skill}"),
+            &skill_zip("s", &[("data.txt", b"two")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    // The failed run is not active: its version goes.
+    assert_eq!(sweep(&app, &s3).await, 1);
+    let res = app
+        .post(&token, &format!("/api/v1/runs/{run}/retry"), json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let claimed = app.claim("w", 0).await.expect("the retried run");
+    assert_eq!(claimed.run_id, run);
+    let caps = claimed.capabilities.expect("a snapshot");
+    assert_eq!(caps.skills[0].version, v2["version"].as_str().unwrap());
+    for f in &caps.skills[0].files {
+        assert!(s3.get(&f.key).await.is_some(), "{} exists", f.key);
+    }
+}
