@@ -6,7 +6,10 @@
 //! measures, over real HTTP on loopback:
 //! 1. claim → start → complete throughput with 8 workers (target ≥ 1,000 runs/s);
 //! 2. long-poll wake latency: a parked claim, then a task is created (target p99 ≤ 20 ms);
-//! 3. event ingestion in batches of 20 from 8 concurrent runs (target ≥ 20,000 events/s).
+//! 3. event ingestion in batches of 20 from 8 concurrent runs (target ≥ 20,000 events/s);
+//! 4. claim latency of runs carrying a capability snapshot (10 skills of 1 MiB of files in all,
+//!    uploaded through the API into s3s-fs, and 3 MCP servers) against runs carrying none,
+//!    interleaved (one of each in turn, one queued run at a time), p50/p95 of each.
 //!
 //! `BENCH_SMOKE=1` shrinks every size so the test script can check the benchmark still runs.
 
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use common::s3::S3Server;
 use common::{INTERNAL_TOKEN, TestApp};
 use protocol::internal::{ClaimedRun, INTERNAL_TOKEN_HEADER};
 use reqwest::{Client, StatusCode};
@@ -57,17 +61,57 @@ impl Bench {
     }
 
     async fn task(&self, prompt: &str) -> Result<Value> {
+        self.task_with(json!({"prompt": prompt})).await
+    }
+
+    async fn task_with(&self, body: Value) -> Result<Value> {
+        self.public(reqwest::Method::POST, "/tasks", body).await
+    }
+
+    /// A public JSON call that must answer 201.
+    async fn public(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value> {
         let res = self
             .client
-            .post(format!("{}/api/v1/tasks", self.base))
+            .request(method, format!("{}/api/v1{path}", self.base))
             .bearer_auth(&self.token)
-            .json(&json!({"prompt": prompt}))
+            .json(&body)
             .send()
             .await?;
         if res.status() != StatusCode::CREATED {
-            bail!("task answered {}", res.status());
+            bail!("{path} answered {}", res.status());
         }
         Ok(res.json().await?)
+    }
+
+    /// Uploads a skill (a zip) and returns its id.
+    async fn skill(&self, zip: Vec<u8>) -> Result<String> {
+        let boundary = "bench-boundary-3f9a";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&zip);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let res = self
+            .client
+            .post(format!("{}/api/v1/skills", self.base))
+            .bearer_auth(&self.token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await?;
+        if res.status() != StatusCode::CREATED {
+            bail!(
+                "skill upload answered {}: {}",
+                res.status(),
+                res.text().await?
+            );
+        }
+        let v: Value = res.json().await?;
+        Ok(v["id"].as_str().context("skill id")?.to_owned())
     }
 }
 
@@ -89,18 +133,19 @@ async fn main() -> Result<()> {
 async fn run(url: &str, smoke: bool) -> Result<()> {
     let pool = backend::db::connect(url, 32, false).await?;
     backend::db::MIGRATOR.run(&pool).await?;
+    // Skills are stored in the bucket (part 4).
+    let s3 = S3Server::start().await;
+    let s3_vars = s3.vars();
     // The tests' in-process backend (rate limits off: the benchmark measures the queue, not the
     // public API's limits), in single-user mode with the service's retry and reaper timing.
-    let app = TestApp::spawn_with(
-        pool.clone(),
-        &[
-            ("AUTH_MODE", "single_user"),
-            ("DATABASE_MAX_CONNECTIONS", "32"),
-            ("RUN_RETRY_BACKOFF_SECONDS", "10"),
-            ("LEASE_REAPER_INTERVAL_SECONDS", "5"),
-        ],
-    )
-    .await;
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("AUTH_MODE", "single_user"),
+        ("DATABASE_MAX_CONNECTIONS", "32"),
+        ("RUN_RETRY_BACKOFF_SECONDS", "10"),
+        ("LEASE_REAPER_INTERVAL_SECONDS", "5"),
+    ];
+    vars.extend(s3_vars.iter().map(|(k, v)| (*k, v.as_str())));
+    let app = TestApp::spawn_with(pool.clone(), &vars).await;
     let base = app.base.clone();
     let bench = Arc::new(Bench {
         base,
@@ -257,7 +302,153 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         "event ingestion, batches of 20, {WORKERS} concurrent runs: {events} events in {secs:.2} s = {:.0} events/s (target ≥ 20000)",
         events as f64 / secs
     );
+
+    claim_with_capabilities(&bench, &pool, smoke).await?;
     drop(app);
+    drop(s3);
     pool.close().await;
+    Ok(())
+}
+
+/// Skills in part 4, and the bytes of files they hold in all.
+const BENCH_SKILLS: usize = 10;
+const BENCH_SKILL_BYTES: usize = 1024 * 1024;
+/// Files per skill besides its `SKILL.md`.
+const BENCH_FILES_PER_SKILL: usize = 9;
+
+/// A skill's zip: a `SKILL.md` and files of pseudo-random bytes, `total` bytes in all.
+fn bench_skill_zip(n: usize, total: usize) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let skill_md = format!(
+        "---\nname: bench-skill-{n}\ndescription: Benchmark skill number {n}, with scripts and references.\n---\n# Bench skill {n}\n"
+    );
+    let each = (total - skill_md.len()) / BENCH_FILES_PER_SKILL;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut put = |name: &str, body: &[u8]| -> Result<()> {
+        w.start_file(format!("bench-skill-{n}/{name}"), o)?;
+        w.write_all(body)?;
+        Ok(())
+    };
+    put("SKILL.md", skill_md.as_bytes())?;
+    let mut seed = n as u64 + 1;
+    for f in 0..BENCH_FILES_PER_SKILL {
+        let size = if f + 1 == BENCH_FILES_PER_SKILL {
+            total - skill_md.len() - each * (BENCH_FILES_PER_SKILL - 1)
+        } else {
+            each
+        };
+        let body: Vec<u8> = (0..size)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        put(&format!("scripts/part_{f}.py"), &body)?;
+    }
+    Ok(w.finish()?.into_inner())
+}
+
+/// 4. Claim latency with a capability snapshot against none, interleaved.
+async fn claim_with_capabilities(bench: &Bench, pool: &sqlx::PgPool, smoke: bool) -> Result<()> {
+    let mut skill_ids = Vec::new();
+    for n in 0..BENCH_SKILLS {
+        skill_ids.push(
+            bench
+                .skill(bench_skill_zip(n, BENCH_SKILL_BYTES / BENCH_SKILLS)?)
+                .await?,
+        );
+    }
+    let mut mcp_ids = Vec::new();
+    for (name, config) in [
+        (
+            "files",
+            json!({"command": "python3", "args": ["-m", "mcp_files", "--root", "/workspace"], "env": {"LOG": "warn"}}),
+        ),
+        (
+            "docs",
+            json!({"type": "http", "url": "https://mcp.example.com/docs", "headers": {"X-Team": "bench"}}),
+        ),
+        (
+            "events",
+            json!({"type": "sse", "url": "https://mcp.example.com/events"}),
+        ),
+    ] {
+        let v = bench
+            .public(
+                reqwest::Method::POST,
+                "/mcp-servers",
+                json!({"name": name, "config": config}),
+            )
+            .await?;
+        mcp_ids.push(v["id"].as_str().context("mcp id")?.to_owned());
+    }
+    let with = json!({"skill_ids": skill_ids, "mcp_server_ids": mcp_ids,
+                      "slash_command_ids": [], "subagent_ids": []});
+    let none =
+        json!({"skill_ids": [], "mcp_server_ids": [], "slash_command_ids": [], "subagent_ids": []});
+
+    let rounds = if smoke { 10 } else { 300 };
+    let (mut lat_with, mut lat_none) = (Vec::new(), Vec::new());
+    let mut snapshot_bytes = 0i64;
+    let mut keys = 0usize;
+    for i in 0..rounds * 2 {
+        let carries = i % 2 == 0;
+        let mut body = if carries { with.clone() } else { none.clone() };
+        body["prompt"] = json!(format!("capabilities {i}"));
+        let queued = bench.task_with(body).await?;
+        let started = Instant::now();
+        let run = bench
+            .claim("caps", 0)
+            .await?
+            .context("claim with capabilities")?;
+        let took = started.elapsed();
+        if run.run_id.to_string() != queued["run_id"].as_str().unwrap_or_default() {
+            bail!("claimed another run than the one queued");
+        }
+        let snapshot = run.capabilities.as_ref().context("a snapshot")?;
+        if carries {
+            if snapshot.skills.len() != BENCH_SKILLS || snapshot.mcp_servers.len() != 3 {
+                bail!("the snapshot lacks skills or MCP servers");
+            }
+            keys = snapshot.skills.iter().map(|s| s.files.len()).sum();
+            lat_with.push(took);
+        } else {
+            if !snapshot.skills.is_empty() || !snapshot.mcp_servers.is_empty() {
+                bail!("an empty choice staged something");
+            }
+            lat_none.push(took);
+        }
+        if i == 0 {
+            snapshot_bytes = sqlx::query_scalar(
+                "SELECT octet_length(capabilities::text)::int8 FROM runs WHERE id = $1",
+            )
+            .bind(run.run_id)
+            .fetch_one(pool)
+            .await?;
+        }
+        let r = bench
+            .internal(
+                &format!("/runs/{}/complete", run.run_id),
+                json!({"worker_id": "caps", "epoch": run.epoch}),
+            )
+            .await?;
+        if !r.status().is_success() {
+            bail!("complete answered {}", r.status());
+        }
+    }
+    lat_with.sort();
+    lat_none.sort();
+    println!(
+        "claim with a snapshot ({BENCH_SKILLS} skills, {} MiB of files as {keys} keys, 3 MCP servers; {snapshot_bytes} bytes of JSON) vs none, {rounds} of each interleaved: with p50 {:.2} ms, p95 {:.2} ms; none p50 {:.2} ms, p95 {:.2} ms",
+        BENCH_SKILL_BYTES / (1024 * 1024),
+        ms(percentile(&lat_with, 0.5)),
+        ms(percentile(&lat_with, 0.95)),
+        ms(percentile(&lat_none, 0.5)),
+        ms(percentile(&lat_none, 0.95)),
+    );
     Ok(())
 }

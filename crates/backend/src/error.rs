@@ -16,6 +16,9 @@ pub enum ApiError {
     /// The request is well-formed but its content is not acceptable.
     #[error("{0}")]
     Validation(String),
+    /// Like [`ApiError::Validation`] (422), with a code of its own (e.g. `invalid_archive`).
+    #[error("{message}")]
+    Unprocessable { code: ErrorCode, message: String },
     #[error("{0}")]
     Unauthorized(String),
     /// Refused whoever asks (not a question of credentials), e.g. a WebSocket from a foreign page.
@@ -32,6 +35,9 @@ pub enum ApiError {
     Conflict { code: ErrorCode, message: String },
     #[error("request body is larger than this route accepts")]
     PayloadTooLarge,
+    /// 413 with a message saying which limit (e.g. the unpacked size of an archive).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("expected a request body with content type application/json")]
     UnsupportedMediaType,
     #[error("method not allowed")]
@@ -84,12 +90,13 @@ impl ApiError {
             ApiError::Validation(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError)
             }
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, *code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
-            ApiError::PayloadTooLarge => {
+            ApiError::PayloadTooLarge | ApiError::TooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             }
             ApiError::UnsupportedMediaType => (

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod capabilities;
 pub mod config;
 pub mod db;
 pub mod error;

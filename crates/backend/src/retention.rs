@@ -8,6 +8,11 @@
 //!   first through an [`ObjectStore`]. When the deletion of objects fails the session is kept
 //!   and retried at the next pass, so no object is ever orphaned.
 //!
+//! * Retired skill versions (`skill_versions_retired`: replaced or deleted skills): their objects
+//!   are deleted once no active run's snapshot names the version, then the row
+//!   ([`crate::capabilities::skills::sweep_retired`]). This part runs whenever there is an object
+//!   store, whatever the day settings.
+//!
 //! Zero keeps everything. Each statement handles at most `RETENTION_BATCH_SIZE` rows (events) or
 //! sessions and the job repeats until a pass finds nothing, so it never holds long locks. Sessions
 //! are deleted under their row lock, re-checking inactivity in the same statement: a follow-up
@@ -77,6 +82,8 @@ impl Policy {
 pub struct Deleted {
     pub events: u64,
     pub sessions: u64,
+    /// Retired skill versions whose objects were deleted.
+    pub skill_versions: u64,
 }
 
 /// Deletes one batch of old events outside active sessions.
@@ -184,6 +191,16 @@ pub async fn run_once(
     shutdown: &CancellationToken,
 ) -> Result<Deleted, sqlx::Error> {
     let mut total = Deleted::default();
+    if let Some(store) = store {
+        loop {
+            let n = crate::capabilities::skills::sweep_retired(pool, store, policy.batch).await?;
+            total.skill_versions += n;
+            telemetry::metrics::retention_deleted("skill_versions", n);
+            if n < u64::from(policy.batch) || shutdown.is_cancelled() {
+                break;
+            }
+        }
+    }
     if policy.sessions_days > 0 {
         loop {
             let n = delete_sessions_batch(pool, policy.sessions_days, policy.batch, store).await?;
@@ -209,14 +226,15 @@ pub async fn run_once(
     Ok(total)
 }
 
-/// Runs the job every `policy.interval` until `shutdown`; does nothing when retention is off.
+/// Runs the job every `policy.interval` until `shutdown`; does nothing when retention is off and
+/// there is no object store (retired skill versions need one).
 pub fn spawn(
     pool: PgPool,
     policy: Policy,
     store: Option<Arc<dyn ObjectStore>>,
     shutdown: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    if !policy.enabled() {
+    if !policy.enabled() && store.is_none() {
         return None;
     }
     Some(tokio::spawn(async move {
@@ -232,6 +250,7 @@ pub fn spawn(
                     tracing::info!(
                         events = d.events,
                         sessions = d.sessions,
+                        skill_versions = d.skill_versions,
                         "retention pass done"
                     )
                 }

@@ -33,7 +33,7 @@ pub const RUN_VIEW_COLUMNS: &str =
      x.status AS export_status, x.files AS export_files, x.added AS export_added,
      x.modified AS export_modified, x.unchanged AS export_unchanged, x.deleted AS export_deleted,
      x.uploaded_bytes AS export_uploaded_bytes, x.error AS export_error,
-     r.dead_lettered_at, r.attempt_errors";
+     r.dead_lettered_at, r.attempt_errors, r.capabilities -> 'summary' AS capabilities";
 
 #[derive(sqlx::FromRow)]
 pub struct RunRow {
@@ -68,6 +68,8 @@ pub struct RunRow {
     export_error: Option<String>,
     dead_lettered_at: Option<DateTime<Utc>>,
     attempt_errors: Json<Vec<crate::queue::dead_letter::StoredAttemptError>>,
+    /// The snapshot's summary (`NULL` for runs queued before capabilities existed).
+    capabilities: Option<Json<protocol::capabilities::CapabilitySummary>>,
 }
 
 impl RunRow {
@@ -126,7 +128,7 @@ impl RunRow {
             scheduled_task_id: self.scheduled_task_id,
             dead_lettered_at: self.dead_lettered_at,
             attempt_errors: crate::queue::dead_letter::attempt_errors(self.attempt_errors.0),
-            capabilities: None,
+            capabilities: self.capabilities.map(|c| c.0),
         })
     }
 }

@@ -1,13 +1,17 @@
 //! Queuing a task: a run in a new session or as a follow-up in an existing one. The one place
 //! that inserts sessions for work and enqueues their runs ([`crate::queue::enqueue`]), shared by
 //! `POST /tasks`, scheduled fires and "run now" (`schedules`), so every path keeps the
-//! session-line invariants the same way.
+//! session-line invariants the same way. The run's capabilities are resolved here too
+//! ([`crate::capabilities::snapshot`]), so every path stores the same kind of snapshot.
 
 use protocol::PermissionMode;
+use protocol::capabilities::{CapabilityChoice, CapabilitySnapshot};
 use protocol::schedule::RunKind;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::capabilities::snapshot;
 use crate::error::{ApiError, ApiResult};
 use crate::queue::enqueue::{NewRun, enqueue};
 use crate::runs::RunOptions;
@@ -25,8 +29,12 @@ pub struct NewTask<'a> {
     pub session_id: Option<Uuid>,
     /// The new session's title; from the prompt's first line when `None`.
     pub title: Option<&'a str>,
+    /// `None`: the preset's (or the session's snapshot's), else the CLI's default.
     pub model: Option<String>,
-    pub permission_mode: PermissionMode,
+    /// `None`: the preset's (or the session's snapshot's), else [`PermissionMode::default`].
+    pub permission_mode: Option<PermissionMode>,
+    /// The capabilities the task names (empty: the defaults, or the session's snapshot).
+    pub capabilities: CapabilityChoice,
     pub kind: RunKind,
     pub scheduled_task_id: Option<Uuid>,
     pub max_attempts: i32,
@@ -71,28 +79,72 @@ pub fn model_problem(model: &str) -> Option<String> {
     None
 }
 
-/// Inserts the session (if new) and enqueues the run, in the caller's transaction. The caller
-/// commits, then wakes claimers (`state.queue.bump()`).
+/// Inserts the session (if new) and enqueues the run with its capability snapshot, in the
+/// caller's transaction. The caller commits, then wakes claimers (`state.queue.bump()`).
+///
+/// The snapshot: a new session's run resolves the task's choice (empty: the defaults); a
+/// follow-up that names nothing keeps its session's snapshot (without the preset's prompt
+/// template, which belongs to the run that named the preset), one that names something resolves
+/// it. The session keeps the snapshot its latest naming task resolved. The model and permission
+/// mode are the task's, else the snapshot's preset's.
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
-    let options = RunOptions {
-        model: task.model.clone(),
-        permission_mode: task.permission_mode,
-        git: task.git.clone(),
-    };
-    let options_json =
-        serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut new_title = None;
-    let session_id = match task.session_id {
+    let (session, snapshot, store_in_session) = match task.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
-            let found: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
+            let found: Option<Option<Json<CapabilitySnapshot>>> = sqlx::query_scalar(
+                "SELECT capabilities FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
             )
             .bind(id)
             .bind(task.user_id)
             .fetch_optional(&mut *tx)
             .await?;
-            found.ok_or(ApiError::NotFound("session"))?;
+            let kept = found.ok_or(ApiError::NotFound("session"))?;
+            match kept {
+                Some(Json(mut kept)) if task.capabilities.is_empty() => {
+                    kept.prompt_template = None;
+                    let changed = snapshot::refresh(tx, task.user_id, &mut kept).await?;
+                    (Some(id), kept, changed)
+                }
+                _ => (
+                    Some(id),
+                    snapshot::resolve(tx, task.user_id, &task.capabilities).await?,
+                    true,
+                ),
+            }
+        }
+        None => (
+            None,
+            snapshot::resolve(tx, task.user_id, &task.capabilities).await?,
+            true,
+        ),
+    };
+    let options = RunOptions {
+        model: task
+            .model
+            .clone()
+            .or_else(|| snapshot.summary.model.clone()),
+        permission_mode: task
+            .permission_mode
+            .or(snapshot.summary.permission_mode)
+            .unwrap_or_default(),
+        git: task.git.clone(),
+    };
+    let options_json =
+        serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let for_session = CapabilitySnapshot {
+        prompt_template: None,
+        ..snapshot.clone()
+    };
+    let mut new_title = None;
+    let session_id = match session {
+        Some(id) => {
+            if store_in_session {
+                sqlx::query("UPDATE sessions SET capabilities = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(Json(&for_session))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             id
         }
         None => {
@@ -102,24 +154,29 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 None => title_from_prompt(task.prompt),
             };
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, title, config) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sessions (id, user_id, title, config, capabilities)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(task.user_id)
             .bind(&title)
             .bind(&options_json)
+            .bind(Json(&for_session))
             .execute(&mut *tx)
             .await?;
             new_title = Some(title);
             id
         }
     };
+    let capabilities =
+        serde_json::to_value(&snapshot).map_err(|e| ApiError::Internal(e.to_string()))?;
     let run_id = enqueue(
         tx,
         &NewRun {
             session_id,
             prompt: task.prompt,
             options: &options_json,
+            capabilities: &capabilities,
             max_attempts: task.max_attempts,
             kind: task.kind,
             scheduled_task_id: task.scheduled_task_id,

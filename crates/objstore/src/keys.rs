@@ -73,6 +73,16 @@ pub fn skill_file_key(owner: Option<Uuid>, skill: Uuid, version: &str, path: &st
     format!("{}{path}", skill_version_prefix(owner, skill, version))
 }
 
+/// The object of the `index`-th file (in path order) of a skill version: `{version prefix}{index}`.
+/// This, not [`skill_file_key`], is where the backend stores a skill's files; the file's path
+/// travels next to the key (`protocol::capabilities::SnapshotSkillFile`). A key that carried the
+/// path after the 64-hex version would pass the length a file-backed store can keep (s3s-fs, the
+/// development and test store, names a metadata file after the whole key, base64-encoded: keys
+/// over about 160 bytes fail there) for any path longer than a dozen characters.
+pub fn skill_object_key(owner: Option<Uuid>, skill: Uuid, version: &str, index: usize) -> String {
+    format!("{}{index}", skill_version_prefix(owner, skill, version))
+}
+
 /// Whether `key` is a plain object key strictly inside `prefix`:
 /// - `prefix` ends with `/` (anything else is a caller's mistake: answered `false`), and `key`
 ///   starts with it and is longer;
@@ -140,6 +150,21 @@ mod tests {
             assert!(within(&run_prefix(s, r), &key), "{key}");
         }
         assert!(within(&attachments_prefix(s), &attachment_key(s, r, "a")));
+        let version = "e".repeat(64);
+        assert_eq!(
+            skill_object_key(Some(s), r, &version, 7),
+            format!("users/{s}/skills/{r}/{version}/7")
+        );
+        assert_eq!(
+            skill_object_key(None, r, &version, 0),
+            format!("system/skills/{r}/{version}/0")
+        );
+        for owner in [Some(s), None] {
+            let key = skill_object_key(owner, r, &version, 499);
+            assert!(within(&skill_version_prefix(owner, r, &version), &key));
+            assert!(within(&skills_prefix(owner), &key));
+            assert!(key.len() <= 160, "{key}: short enough for s3s-fs");
+        }
         assert!(!within(&attachments_prefix(r), &attachment_key(s, r, "a")));
         assert!(!within(&run_prefix(s, r), &latest_key(s)));
     }

@@ -31,7 +31,7 @@
 //! | `users/{user}/attachments/` | (prefix of a user's attachments) | [`keys::attachments_prefix`] |
 //! | `users/{user}/attachments/{id}/{name}` | backend, on upload; presigned by the manager | [`keys::attachment_key`] |
 //! | `users/{user}/skills/`, `system/skills/` | (prefix of an owner's skills) | [`keys::skills_prefix`] |
-//! | `…/skills/{skill}/{version}/{path}` | backend, on upload; presigned by the manager | [`keys::skill_file_key`] |
+//! | `…/skills/{skill}/{version}/{index}` | backend, on upload (the `index`-th file in path order; the path travels beside the key); presigned by the manager | [`keys::skill_object_key`] |
 //!
 //! Architecture invariant: only this crate depends on `aws-sdk-s3`; object keys are built here
 //! from ids, never taken from a request, and a key that comes back from storage is used only

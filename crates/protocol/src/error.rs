@@ -82,6 +82,10 @@ pub enum ErrorCode {
     ValidationError,
     /// 422, manager: a callback whose body names another run than its URL.
     RunMismatch,
+    /// 422, backend: an uploaded skill is not an acceptable archive (not a zip or tar.gz, an
+    /// entry that is a link, a device, absolute or outside the folder, a name that is not plain,
+    /// no `SKILL.md` or front matter without `name` and `description`).
+    InvalidArchive,
 
     // 401, 403: who is asking.
     /// 401, every service: missing or wrong credentials (login token, internal token, executor
@@ -91,6 +95,8 @@ pub enum ErrorCode {
     ForbiddenOrigin,
     /// 403, manager's model proxy: the model access policy refused the call.
     ModelAccessDenied,
+    /// 403, backend: a write to a system library item (visible to every user, editable by none).
+    ReadOnly,
 
     // 404, 405: what is asked for.
     /// 404, every service: the resource does not exist, or belongs to another user. Also a
@@ -117,6 +123,8 @@ pub enum ErrorCode {
     SingleUserMode,
     /// 409, backend: a queued or running task still needs the attachment (deleting it).
     AttachmentInUse,
+    /// 409, backend: the user already has a library item of this kind with this name.
+    NameTaken,
     /// 409, executor: a task is running; the executor takes one at a time.
     TaskRunning,
     /// 409, executor: this run id was already executed here.
@@ -156,7 +164,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (the tests check it against the enum, through the
     /// TypeScript union ts-rs derives from it).
-    pub const ALL: [ErrorCode; 43] = [
+    pub const ALL: [ErrorCode; 46] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::BadBody,
@@ -175,9 +183,11 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::ValidationError,
         ErrorCode::RunMismatch,
+        ErrorCode::InvalidArchive,
         ErrorCode::Unauthorized,
         ErrorCode::ForbiddenOrigin,
         ErrorCode::ModelAccessDenied,
+        ErrorCode::ReadOnly,
         ErrorCode::NotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
@@ -187,6 +197,7 @@ impl ErrorCode {
         ErrorCode::EmailTaken,
         ErrorCode::SingleUserMode,
         ErrorCode::AttachmentInUse,
+        ErrorCode::NameTaken,
         ErrorCode::TaskRunning,
         ErrorCode::DuplicateRun,
         ErrorCode::PayloadTooLarge,
@@ -223,9 +234,11 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::ValidationError => "validation_error",
             ErrorCode::RunMismatch => "run_mismatch",
+            ErrorCode::InvalidArchive => "invalid_archive",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::ModelAccessDenied => "model_access_denied",
+            ErrorCode::ReadOnly => "read_only",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -235,6 +248,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::SingleUserMode => "single_user_mode",
             ErrorCode::AttachmentInUse => "attachment_in_use",
+            ErrorCode::NameTaken => "name_taken",
             ErrorCode::TaskRunning => "task_running",
             ErrorCode::DuplicateRun => "duplicate_run",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -313,9 +327,14 @@ mod tests {
         (ErrorCode::Unknown, "unknown"),
     ];
 
-    /// Codes added with the enum (none of them replaces an answer's code but the 404 of an
-    /// unknown route, which was `not_found`).
-    const ADDED: [&str; 1] = ["route_not_found"];
+    /// Codes added with the enum or after it (none of them replaces an answer's code but the 404
+    /// of an unknown route, which was `not_found`).
+    const ADDED: [&str; 4] = [
+        "route_not_found",
+        "invalid_archive",
+        "read_only",
+        "name_taken",
+    ];
 
     #[test]
     fn every_code_that_existed_keeps_its_wire_name() {

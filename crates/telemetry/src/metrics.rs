@@ -19,7 +19,7 @@
 //! | `workcell_events_ingested_total` | counter | | backend |
 //! | `workcell_websocket_connections` | gauge | | backend |
 //! | `workcell_rate_limited_total` | counter | `scope` (ip, user, login) | backend |
-//! | `workcell_retention_deleted_total` | counter | `kind` (events, sessions) | backend |
+//! | `workcell_retention_deleted_total` | counter | `kind` (events, sessions, skill_versions) | backend |
 //! | `workcell_schedule_fires_total` | counter | | whoever fires a schedule: call [`schedule_fired`] |
 //! | `workcell_executors_running` | gauge | | executor manager |
 //! | `workcell_manager_runs_total` | counter | `outcome` (completed, canceled, failed, dropped) | executor manager |

@@ -47,7 +47,7 @@ fn upload_error(e: MultipartError) -> UploadError {
     }
 }
 
-fn multipart_error(e: MultipartError) -> ApiError {
+pub(super) fn multipart_error(e: MultipartError) -> ApiError {
     match upload_error(e) {
         UploadError::TooLarge => ApiError::PayloadTooLarge,
         other => ApiError::bad_request(ErrorCode::BadMultipart, other.to_string()),

@@ -4,6 +4,7 @@
 
 mod attachments;
 mod auth;
+mod capabilities;
 mod files;
 mod health;
 mod internal;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(schedules::routes())
         .merge(files::routes())
+        .merge(capabilities::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::protection::timeout,
@@ -56,6 +58,11 @@ pub fn router(state: AppState) -> Router {
             attachments::routes().layer(DefaultBodyLimit::max(attachments::body_limit(
                 state.settings.max_upload_size_mb,
             ))),
+        )
+        .merge(
+            capabilities::skill_upload_routes().layer(DefaultBodyLimit::max(
+                capabilities::skill_upload_body_limit(),
+            )),
         )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -27,6 +27,7 @@ fn validate(req: &CreateTaskRequest) -> ApiResult<()> {
     }
     crate::git_source::validate(req.git.as_ref(), req.session_id.is_some())?;
     crate::attachments::validate_for_task(&req.attachments)?;
+    crate::capabilities::check_choice(&req.capability_choice())?;
     Ok(())
 }
 
@@ -46,7 +47,8 @@ async fn create(
             session_id: req.session_id,
             title: None,
             model: req.model.clone(),
-            permission_mode: req.permission_mode.unwrap_or_default(),
+            permission_mode: req.permission_mode,
+            capabilities: req.capability_choice(),
             kind: RunKind::Interactive,
             scheduled_task_id: None,
             max_attempts: state.settings.run_max_attempts,

@@ -40,7 +40,8 @@ type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
 /// What subscriptions queue for the socket writer.
 enum Outgoing {
-    Message(ServerMessage),
+    /// Boxed: a message (an event with its body) is much larger than a frame.
+    Message(Box<ServerMessage>),
     /// An event frame serialized once by the session's feed.
     Frame(Utf8Bytes),
 }
@@ -253,11 +254,11 @@ async fn follow(state: AppState, out: mpsc::Sender<Outgoing>, session_id: Uuid, 
     if let Err(e) = follow_inner(&state, &out, session_id, cursor).await {
         tracing::warn!(error = %e, %session_id, "following a session failed");
         let _ = out
-            .send(Outgoing::Message(error(
+            .send(Outgoing::Message(Box::new(error(
                 session_id,
                 ErrorCode::Internal,
                 "reading events failed; resubscribe with `after`",
-            )))
+            ))))
             .await;
     }
 }
@@ -302,10 +303,10 @@ async fn follow_inner(
         rx: Some(state.live.follow(&state.pool, session_id).await?),
     };
     if out
-        .send(Outgoing::Message(ServerMessage::Subscribed {
+        .send(Outgoing::Message(Box::new(ServerMessage::Subscribed {
             session_id,
             after: cursor,
-        }))
+        })))
         .await
         .is_err()
     {
@@ -382,11 +383,11 @@ async fn catch_up(
 }
 
 async fn deliver(out: &mpsc::Sender<Outgoing>, session_id: Uuid, event: Event) -> Result<(), Gone> {
-    out.send(Outgoing::Message(ServerMessage::Event {
+    out.send(Outgoing::Message(Box::new(ServerMessage::Event {
         session_id,
         seq: event.seq,
         event,
-    }))
+    })))
     .await
     .map_err(|_| Gone)
 }

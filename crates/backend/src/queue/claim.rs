@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use protocol::capabilities::CapabilitySnapshot;
 use protocol::files::StagedAttachment;
 use protocol::internal::{ClaimRequest, ClaimedRun};
 use protocol::schedule::RunKind;
@@ -35,10 +36,10 @@ WITH next AS (
       FROM next
      WHERE r.id = next.id
  RETURNING r.id, r.session_id, r.lease_epoch, r.attempts, r.max_attempts, r.prompt, r.options,
-           r.lease_expires_at, r.kind
+           r.lease_expires_at, r.kind, r.capabilities
 )
 SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts, c.prompt, c.options,
-       c.lease_expires_at, s.agent_session_id, c.kind,
+       c.lease_expires_at, s.agent_session_id, c.kind, c.capabilities,
        (SELECT jsonb_agg(jsonb_build_object('name', a.name, 'key', a.object_key, 'size', a.size)
                          ORDER BY ra.position)
           FROM run_attachments ra JOIN attachments a ON a.id = ra.attachment_id
@@ -100,6 +101,8 @@ struct ClaimRow {
     kind: String,
     /// `NULL` when the run has none (one primary-key probe of `run_attachments`).
     attachments: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
+    /// `NULL` for runs queued before capabilities existed.
+    capabilities: Option<sqlx::types::Json<CapabilitySnapshot>>,
 }
 
 /// Validates a claim request's numbers.
@@ -167,6 +170,15 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         .kind
         .parse()
         .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?;
+    let capabilities = r.capabilities.map(|c| c.0);
+    let prompt = match capabilities
+        .as_ref()
+        .and_then(|c| c.prompt_template.as_deref())
+    {
+        // The preset's template reaches the agent; the run's stored prompt stays the user's.
+        Some(template) => format!("{template}\n\n{}", r.prompt),
+        None => r.prompt,
+    };
     Ok(Some(ClaimedRun {
         run_id: r.id,
         session_id: r.session_id,
@@ -174,7 +186,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         epoch: r.lease_epoch,
         attempt: r.attempts,
         max_attempts: r.max_attempts,
-        prompt: r.prompt,
+        prompt,
         model: r.options.0.model,
         permission_mode: r.options.0.permission_mode,
         git: r.options.0.git,
@@ -182,7 +194,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
         kind,
-        capabilities: None,
+        capabilities,
     }))
 }
 

@@ -5,7 +5,9 @@
 //! [`crate::queue`], for worker failures and lease expiries alike). Every failed attempt appended `{"attempt", "error", "at"}` to
 //! `runs.attempt_errors`; the run view shows them as [`AttemptError`]s. A retry re-queues a failed
 //! run (dead-lettered or failed outright) with fresh attempts; the attempt history is kept, so the
-//! owner still sees why earlier attempts failed.
+//! owner still sees why earlier attempts failed. Its capability snapshot is kept, except that a
+//! skill version the retention sweep deleted meanwhile is brought up to date
+//! (`capabilities::snapshot::refresh`).
 
 use chrono::{DateTime, Utc};
 use protocol::api::AttemptError;
@@ -64,6 +66,22 @@ pub async fn retry(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<()> {
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
+    // Skill versions its snapshot names may have been swept while it was failed.
+    let snapshot: Option<sqlx::types::Json<protocol::capabilities::CapabilitySnapshot>> =
+        sqlx::query_scalar("SELECT capabilities FROM runs WHERE id = $1 AND status = 'failed'")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+    if let Some(sqlx::types::Json(mut snapshot)) = snapshot
+        && crate::capabilities::snapshot::refresh(&mut tx, user, &mut snapshot).await?
+    {
+        sqlx::query("UPDATE runs SET capabilities = $2 WHERE id = $1")
+            .bind(run_id)
+            .bind(sqlx::types::Json(&snapshot))
+            .execute(&mut *tx)
+            .await?;
+    }
     let updated = sqlx::query(concat!(
         "UPDATE runs r
             SET status = 'queued', attempts = 0, error = NULL, dead_lettered_at = NULL,

@@ -15,6 +15,8 @@ pub struct NewRun<'a> {
     pub prompt: &'a str,
     /// `runs.options` (a serialised [`crate::runs::RunOptions`]).
     pub options: &'a serde_json::Value,
+    /// `runs.capabilities` (a serialised `protocol::capabilities::CapabilitySnapshot`).
+    pub capabilities: &'a serde_json::Value,
     pub max_attempts: i32,
     pub kind: RunKind,
     pub scheduled_task_id: Option<Uuid>,
@@ -30,8 +32,9 @@ pub struct NewRun<'a> {
 pub async fn enqueue(tx: &mut PgConnection, run: &NewRun<'_>) -> ApiResult<Uuid> {
     let run_id = Uuid::now_v7();
     sqlx::query(concat!(
-        "INSERT INTO runs (id, session_id, prompt, options, max_attempts, kind, scheduled_task_id, ready)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NOT EXISTS (
+        "INSERT INTO runs (id, session_id, prompt, options, capabilities, max_attempts, kind,
+                           scheduled_task_id, ready)
+         VALUES ($1, $2, $3, $4, $8, $5, $6, $7, NOT EXISTS (
              SELECT 1 FROM runs WHERE session_id = $2
                 AND status IN ",
         active_sql!(),
@@ -44,6 +47,7 @@ pub async fn enqueue(tx: &mut PgConnection, run: &NewRun<'_>) -> ApiResult<Uuid>
     .bind(run.max_attempts)
     .bind(run.kind.as_str())
     .bind(run.scheduled_task_id)
+    .bind(run.capabilities)
     .execute(&mut *tx)
     .await?;
     Ok(run_id)
