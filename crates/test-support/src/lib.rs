@@ -9,6 +9,7 @@
 //! - [`net`]: free loopback ports, and where servers that executors call listen;
 //! - [`process`]: a service binary as a child process with its log in a file;
 //! - [`bench`]: the benchmarks' smoke switch;
+//! - [`mcp`]: a tiny stdio MCP server (a Python fixture) for the agent-capabilities tests;
 //! - [`zip`]: a zip's names as an independent reader sees them.
 //!
 //! It depends on no crate of this workspace: the project-specific layers (an in-process backend,
@@ -18,6 +19,7 @@
 
 pub mod bench;
 pub mod docker;
+pub mod mcp;
 pub mod net;
 pub mod postgres;
 pub mod process;
