@@ -382,7 +382,10 @@ fn make_private_dir(dir: &Path) -> Result<(), StagingError> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(dir)
-        .map_err(StagingError::io(format!("could not create {}", dir.display())))
+        .map_err(StagingError::io(format!(
+            "could not create {}",
+            dir.display()
+        )))
 }
 
 /// Removes earlier stagings' leftovers from `executor/`: staging directories of an executor
@@ -675,24 +678,17 @@ mod tests {
 
     #[test]
     fn skill_paths_are_a_plain_name_then_relative_segments() {
-        for ok in ["s/SKILL.md", "my-skill/scripts/run.py", "a.b/.hidden", "s/a..b"] {
+        for ok in [
+            "s/SKILL.md",
+            "my-skill/scripts/run.py",
+            "a.b/.hidden",
+            "s/a..b",
+        ] {
             assert!(valid_skill_path(ok), "{ok}");
         }
         for bad in [
-            "",
-            "SKILL.md",
-            "s/",
-            "s//x",
-            "/s/x",
-            "../s/x",
-            "s/../x",
-            "s/./x",
-            "s/x/..",
-            "-s/x",
-            "s\\x/y",
-            "s/x\\y",
-            "s/x\ny",
-            "a b/x",
+            "", "SKILL.md", "s/", "s//x", "/s/x", "../s/x", "s/../x", "s/./x", "s/x/..", "-s/x",
+            "s\\x/y", "s/x\\y", "s/x\ny", "a b/x",
         ] {
             assert!(!valid_skill_path(bad), "{bad:?}");
         }
@@ -808,9 +804,16 @@ mod tests {
         let out = stage(&data, &http, &first, None).await.unwrap();
         assert!(out.restaged);
         assert_eq!(out.staged.key.as_deref(), Some("d1"));
-        assert_eq!(read(&data.join("skills/s/SKILL.md")), "---\nname: s\n---\nbody");
+        assert_eq!(
+            read(&data.join("skills/s/SKILL.md")),
+            "---\nname: s\n---\nbody"
+        );
         let mode = |p: &str| {
-            std::fs::metadata(data.join(p)).unwrap().permissions().mode() & 0o777
+            std::fs::metadata(data.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
         };
         assert_eq!(mode("skills/s/scripts/run.sh"), 0o755);
         assert_eq!(mode("skills/s/SKILL.md"), 0o644);
@@ -847,7 +850,10 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("could not fetch the skill file `s/"), "{err}");
+        assert!(
+            err.starts_with("could not fetch the skill file `s/"),
+            "{err}"
+        );
         assert!(!err.contains("127.0.0.1"), "{err}");
         let again = stage(&data, &http, &first, Some(out.record.clone()))
             .await
@@ -897,14 +903,20 @@ mod tests {
             let req = request(json!({
                 "skills": [{"path": "s/a", "url": format!("{url}/a?X-Amz-Signature=secret"), "size": size}],
             }));
-            let err = stage(&data, &http, &req, None).await.unwrap_err().to_string();
+            let err = stage(&data, &http, &req, None)
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("`s/a`") && err.contains(expect), "{err}");
             assert!(!err.contains("secret"), "{err}");
         }
         let req = request(json!({
             "skills": [{"path": "s/a", "url": format!("{url}/missing"), "size": 1}],
         }));
-        let err = stage(&data, &http, &req, None).await.unwrap_err().to_string();
+        let err = stage(&data, &http, &req, None)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("HTTP 404"), "{err}");
         // The previous skills are still there, no staging directory is left.
         assert!(data.join("skills/keep").is_dir());

@@ -518,8 +518,7 @@ async fn execute(
     }
     record.mark_running();
 
-    let invocation =
-        AgentInvocation::new(settings, req, &staged, |name| std::env::var(name).ok());
+    let invocation = AgentInvocation::new(settings, req, &staged, |name| std::env::var(name).ok());
     // A CLI started ahead read the configuration directory as it was; files written since
     // (staged again although the digest is the same) make it stale.
     let prestarted = if staging.restaged {

@@ -101,7 +101,10 @@ async fn a_skill_from_presigned_urls_is_listed_to_the_model_and_its_script_runs(
     let mut skills = Vec::new();
     for (path, body) in [("SKILL.md", SKILL_MD), ("scripts/greet.sh", GREET_SH)] {
         let key = keys::skill_file_key(Some(owner), skill, "v1", path);
-        bucket.put(&key, "text/plain", body.as_bytes().to_vec()).await.unwrap();
+        bucket
+            .put(&key, "text/plain", body.as_bytes().to_vec())
+            .await
+            .unwrap();
         let url = bucket
             .presign_get(&key, SystemTime::now(), Duration::from_secs(600), None)
             .await
@@ -213,7 +216,10 @@ async fn mcp_servers_report_their_status_and_the_model_calls_a_tool() {
     );
     let results = tool_results(&events);
     let answer = results.iter().find(|r| r.0 == "toolu_mcp").unwrap();
-    assert!(answer.1.contains(&format!("{ECHO_PREFIX}ping")), "{answer:?}");
+    assert!(
+        answer.1.contains(&format!("{ECHO_PREFIX}ping")),
+        "{answer:?}"
+    );
     // The model got the tool's answer back.
     let last = llm.turn_requests().pop().unwrap();
     assert!(last.body_contains(&format!("{ECHO_PREFIX}ping")));
@@ -471,7 +477,10 @@ async fn the_cli_started_ahead_is_reused_for_an_equal_digest_and_replaced_for_an
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert!(left.is_empty(), "the old MCP configuration is left: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the old MCP configuration is left: {left:?}"
+    );
     let last = llm.turn_requests().pop().unwrap();
     assert!(last.body_contains("Third.") && last.body_contains("First."));
     exec.shutdown().await;

@@ -56,9 +56,17 @@ mod tests {
         let text = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
-        assert!(lines[0].contains(r#""protocolVersion": "2025-06-18""#), "{}", lines[0]);
+        assert!(
+            lines[0].contains(r#""protocolVersion": "2025-06-18""#),
+            "{}",
+            lines[0]
+        );
         assert!(lines[1].contains(r#""name": "echo""#), "{}", lines[1]);
-        assert!(lines[2].contains(&format!("{ECHO_PREFIX}ping")), "{}", lines[2]);
+        assert!(
+            lines[2].contains(&format!("{ECHO_PREFIX}ping")),
+            "{}",
+            lines[2]
+        );
         assert!(lines[3].contains("-32601"), "{}", lines[3]);
     }
 }

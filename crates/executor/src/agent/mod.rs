@@ -671,7 +671,12 @@ mod tests {
         other.prompt = "something else".into();
         other.run_id = Uuid::new_v4();
         other.callback_token = "another".into();
-        assert!(base.same_process(&AgentInvocation::new(&settings(), &other, &Staged::nothing(), |_| None)));
+        assert!(base.same_process(&AgentInvocation::new(
+            &settings(),
+            &other,
+            &Staged::nothing(),
+            |_| None
+        )));
         for change in [
             |r: &mut ExecuteRequest| r.model = Some("other-model".into()),
             |r: &mut ExecuteRequest| r.permission_mode = PermissionMode::Plan,

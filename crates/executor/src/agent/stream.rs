@@ -738,7 +738,10 @@ mod tests {
                 Some("(scenario finished)".to_owned())
             ]
         );
-        assert_eq!(parser.result().unwrap().text.as_deref(), Some("(scenario finished)"));
+        assert_eq!(
+            parser.result().unwrap().text.as_deref(),
+            Some("(scenario finished)")
+        );
     }
 
     #[test]
