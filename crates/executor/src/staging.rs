@@ -38,7 +38,7 @@ use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, instrument};
 
 /// Skill files fetched at the same time.
-pub const FETCH_CONCURRENCY: usize = 8;
+pub const FETCH_CONCURRENCY: usize = 16;
 
 /// The most skill files a run may stage.
 pub const MAX_SKILL_FILES: usize = 10_000;
@@ -66,6 +66,7 @@ const INSTRUCTIONS: &str = "CLAUDE.md";
 /// The executor's own files in the configuration directory (MCP configurations, staging).
 const EXECUTOR_DIR: &str = "executor";
 const STAGE_PREFIX: &str = "stage-";
+const TRASH_PREFIX: &str = "trash-";
 const MCP_PREFIX: &str = "mcp-";
 
 /// Why staging failed. `Display` is meant for the user (it ends the run as `failed`).
@@ -322,9 +323,18 @@ pub async fn stage(
     }
     write_documents(&fresh.join(COMMANDS), &req.slash_commands)?;
     write_documents(&fresh.join(AGENTS), &req.subagents)?;
-    for dir in [SKILLS, COMMANDS, AGENTS] {
-        swap_in(&fresh.join(dir), &data_dir.join(dir))?;
-    }
+    // What the last staging left moves aside at once and is deleted off the run's path
+    // (deleting a megabyte of files costs tens of milliseconds on a slow disk).
+    let trash = tempfile::Builder::new()
+        .prefix(TRASH_PREFIX)
+        .tempdir_in(&exec_dir)
+        .map_err(StagingError::io("could not create a staging directory"))?
+        .keep();
+    let swapped = [SKILLS, COMMANDS, AGENTS]
+        .into_iter()
+        .try_for_each(|dir| swap_in(&fresh.join(dir), &data_dir.join(dir), &trash.join(dir)));
+    tokio::task::spawn_blocking(move || remove_any(&trash));
+    swapped?;
     let instructions = data_dir.join(INSTRUCTIONS);
     match &req.instructions {
         Some(text) => write_file(&instructions, text.as_bytes(), 0o644)?,
@@ -389,7 +399,8 @@ fn make_private_dir(dir: &Path) -> Result<(), StagingError> {
 }
 
 /// Removes earlier stagings' leftovers from `executor/`: staging directories of an executor
-/// that stopped mid-way, and MCP configurations other than `keep`.
+/// that stopped mid-way, earlier stagings not deleted yet, and MCP configurations other than
+/// `keep`.
 fn remove_leftovers(exec_dir: &Path, keep: Option<&Path>) -> Result<(), StagingError> {
     let entries =
         std::fs::read_dir(exec_dir).map_err(StagingError::io("could not read executor/"))?;
@@ -398,6 +409,7 @@ fn remove_leftovers(exec_dir: &Path, keep: Option<&Path>) -> Result<(), StagingE
         let name = name.to_string_lossy();
         let path = entry.path();
         if name.starts_with(STAGE_PREFIX)
+            || name.starts_with(TRASH_PREFIX)
             || (name.starts_with(MCP_PREFIX) && Some(path.as_path()) != keep)
         {
             remove_any(&path)?;
@@ -412,8 +424,12 @@ fn remove_any(path: &Path) -> Result<(), StagingError> {
     let result = match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
         Ok(_) => std::fs::remove_file(path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    };
+    // Gone already (or while being removed: an earlier staging's background deletion) is fine.
+    let result = match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
     };
     result.map_err(StagingError::io(format!(
         "could not remove {}",
@@ -421,9 +437,15 @@ fn remove_any(path: &Path) -> Result<(), StagingError> {
     )))
 }
 
-/// Puts `fresh` (when it exists) where `target` was, removing the old one.
-fn swap_in(fresh: &Path, target: &Path) -> Result<(), StagingError> {
-    remove_any(target)?;
+/// Puts `fresh` (when it exists) where `target` was; the old one (whatever it is: a link is
+/// moved, never followed) goes to `aside`.
+fn swap_in(fresh: &Path, target: &Path, aside: &Path) -> Result<(), StagingError> {
+    if std::fs::symlink_metadata(target).is_ok() {
+        std::fs::rename(target, aside).map_err(StagingError::io(format!(
+            "could not move {} aside",
+            target.display()
+        )))?;
+    }
     if fresh.exists() {
         std::fs::rename(fresh, target).map_err(StagingError::io(format!(
             "could not move the staged {} into place",
@@ -444,13 +466,11 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StagingError> 
             context: context(),
             source,
         })?;
-    let written = tmp
-        .write_all(bytes)
-        .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))
-        })
-        .and_then(|()| tmp.as_file().sync_data());
+    // No fsync: a staging lost in a crash is staged again (the record lives in memory).
+    let written = tmp.write_all(bytes).and_then(|()| {
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+    });
     written.map_err(|source| StagingError::Io {
         context: context(),
         source,
@@ -771,6 +791,25 @@ mod tests {
         url
     }
 
+    /// The entries of `dir` once an earlier staging's background deletion is done.
+    async fn settled_entries(dir: &Path) -> Vec<std::ffi::OsString> {
+        for _ in 0..200 {
+            let names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            if !names
+                .iter()
+                .any(|n| n.to_string_lossy().starts_with(TRASH_PREFIX))
+            {
+                return names;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the earlier staging in {} was not deleted", dir.display());
+    }
+
     fn read(path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
@@ -789,6 +828,7 @@ mod tests {
         std::fs::create_dir_all(data.join("commands")).unwrap();
         std::fs::write(data.join("commands/old.md"), "old").unwrap();
         std::fs::create_dir_all(data.join("executor/stage-left-over")).unwrap();
+        std::fs::create_dir_all(data.join("executor/trash-left-over/skills")).unwrap();
         let http = reqwest::Client::new();
         let first = request(json!({
             "skills": [
@@ -820,6 +860,7 @@ mod tests {
         assert!(!data.join("skills/stale").exists());
         assert!(!data.join("commands/old.md").exists());
         assert!(!data.join("executor/stage-left-over").exists());
+        assert!(!data.join("executor/trash-left-over").exists());
         assert_eq!(read(&data.join("commands/shout.md")), "Shout $ARGUMENTS");
         assert_eq!(read(&data.join("agents/counter.md")), "Count.");
         assert_eq!(read(&data.join("CLAUDE.md")), "Be kind.");
@@ -877,11 +918,7 @@ mod tests {
         assert!(!mcp.exists());
         assert!(!data.join("commands/shout.md").exists());
         assert_eq!(read(&data.join("commands/whisper.md")), "psst");
-        let left: Vec<_> = std::fs::read_dir(data.join("executor"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let left = settled_entries(&data.join("executor")).await;
         assert!(left.is_empty(), "{left:?}");
 
         // Nothing at all.
@@ -920,11 +957,7 @@ mod tests {
         assert!(err.contains("HTTP 404"), "{err}");
         // The previous skills are still there, no staging directory is left.
         assert!(data.join("skills/keep").is_dir());
-        let left: Vec<_> = std::fs::read_dir(data.join("executor"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let left = settled_entries(&data.join("executor")).await;
         assert!(left.is_empty(), "{left:?}");
     }
 
@@ -949,6 +982,7 @@ mod tests {
             .await
             .unwrap();
         assert!(std::fs::symlink_metadata(data.join("skills")).is_err());
+        settled_entries(&data.join("executor")).await;
         assert!(elsewhere.join("precious").exists());
     }
 }

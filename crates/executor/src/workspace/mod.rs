@@ -421,15 +421,32 @@ impl Workspace {
     }
 }
 
+/// `lchown` of everything under `path`. An entry that disappears meanwhile is skipped: what an
+/// earlier capabilities staging left is deleted in the background (see `crate::staging`).
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path)?;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if gone(&e) => return Ok(()),
+        other => other?,
+    };
     if meta.uid() != uid || meta.gid() != gid {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+        match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        }
     }
     if meta.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
+        let entries = match std::fs::read_dir(path) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        };
+        for entry in entries {
+            match entry {
+                Ok(entry) => chown_tree(&entry.path(), uid, gid)?,
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
