@@ -310,41 +310,55 @@ pub async fn stage(
     }
 
     let started = std::time::Instant::now();
-    make_private_dir(&exec_dir)?;
-    remove_leftovers(&exec_dir, mcp_path.as_deref())?;
-    let stage_dir = tempfile::Builder::new()
-        .prefix(STAGE_PREFIX)
-        .tempdir_in(&exec_dir)
-        .map_err(StagingError::io("could not create a staging directory"))?;
-    let fresh = stage_dir.path();
-
+    let stage_dir = {
+        let (exec_dir, keep) = (exec_dir.clone(), mcp_path.clone());
+        blocking(move || {
+            make_private_dir(&exec_dir)?;
+            remove_leftovers(&exec_dir, keep.as_deref())?;
+            tempfile::Builder::new()
+                .prefix(STAGE_PREFIX)
+                .tempdir_in(&exec_dir)
+                .map_err(StagingError::io("could not create a staging directory"))
+        })
+        .await?
+    };
     if !req.skills.is_empty() {
-        fetch_skills(http, &fresh.join(SKILLS), &req.skills).await?;
+        fetch_skills(http, &stage_dir.path().join(SKILLS), &req.skills).await?;
     }
-    write_documents(&fresh.join(COMMANDS), &req.slash_commands)?;
-    write_documents(&fresh.join(AGENTS), &req.subagents)?;
-    // What the last staging left moves aside at once and is deleted off the run's path
-    // (deleting a megabyte of files costs tens of milliseconds on a slow disk).
-    let trash = tempfile::Builder::new()
-        .prefix(TRASH_PREFIX)
-        .tempdir_in(&exec_dir)
-        .map_err(StagingError::io("could not create a staging directory"))?
-        .keep();
-    let swapped = [SKILLS, COMMANDS, AGENTS]
-        .into_iter()
-        .try_for_each(|dir| swap_in(&fresh.join(dir), &data_dir.join(dir), &trash.join(dir)));
-    tokio::task::spawn_blocking(move || remove_any(&trash));
-    swapped?;
-    let instructions = data_dir.join(INSTRUCTIONS);
-    match &req.instructions {
-        Some(text) => write_file(&instructions, text.as_bytes(), 0o644)?,
-        None => remove_any(&instructions)?,
-    }
-    if let (Some((bytes, _)), Some(path)) = (&mcp, &mcp_path) {
-        // It may hold credentials: only the agent's user reads it.
-        write_file(path, bytes, 0o600)?;
-    }
-    drop(stage_dir);
+    let (commands, subagents) = (req.slash_commands.clone(), req.subagents.clone());
+    let instructions = req.instructions.clone();
+    let mcp_file = mcp
+        .zip(mcp_path.clone())
+        .map(|((bytes, _), path)| (bytes, path));
+    let (data, exec) = (data_dir.to_owned(), exec_dir.clone());
+    blocking(move || {
+        let fresh = stage_dir.path();
+        write_documents(&fresh.join(COMMANDS), &commands)?;
+        write_documents(&fresh.join(AGENTS), &subagents)?;
+        // What the last staging left moves aside at once and is deleted off the run's path
+        // (deleting a megabyte of files costs tens of milliseconds on a slow disk).
+        let trash = tempfile::Builder::new()
+            .prefix(TRASH_PREFIX)
+            .tempdir_in(&exec)
+            .map_err(StagingError::io("could not create a staging directory"))?
+            .keep();
+        let swapped = [SKILLS, COMMANDS, AGENTS]
+            .into_iter()
+            .try_for_each(|dir| swap_in(&fresh.join(dir), &data.join(dir), &trash.join(dir)));
+        remove_in_background(trash);
+        swapped?;
+        let claude_md = data.join(INSTRUCTIONS);
+        match &instructions {
+            Some(text) => write_file(&claude_md, text.as_bytes(), 0o644)?,
+            None => remove_any(&claude_md)?,
+        }
+        if let Some((bytes, path)) = &mcp_file {
+            // It may hold credentials: only the agent's user reads it.
+            write_file(path, bytes, 0o600)?;
+        }
+        Ok(())
+    })
+    .await?;
 
     let files = fingerprint(data_dir.to_owned()).await?;
     info!(
@@ -365,6 +379,27 @@ pub async fn stage(
             files,
         },
     })
+}
+
+/// Runs blocking file work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StagingError> + Send + 'static,
+) -> Result<T, StagingError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StagingError::Io {
+            context: "staging stopped".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+/// Deletes `path` on a blocking thread nobody waits for (a failure is logged).
+fn remove_in_background(path: PathBuf) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = remove_any(&path) {
+            tracing::warn!(error = %e, "could not delete an earlier staging");
+        }
+    });
 }
 
 /// Fails unless `path` is a directory itself (not a link to one): the executor writes below it.
@@ -398,9 +433,9 @@ fn make_private_dir(dir: &Path) -> Result<(), StagingError> {
         )))
 }
 
-/// Removes earlier stagings' leftovers from `executor/`: staging directories of an executor
-/// that stopped mid-way, earlier stagings not deleted yet, and MCP configurations other than
-/// `keep`.
+/// Removes earlier stagings' leftovers from `executor/`: MCP configurations other than `keep`
+/// at once, and (in the background) staging directories of an executor that stopped mid-way and
+/// earlier stagings not deleted yet.
 fn remove_leftovers(exec_dir: &Path, keep: Option<&Path>) -> Result<(), StagingError> {
     let entries =
         std::fs::read_dir(exec_dir).map_err(StagingError::io("could not read executor/"))?;
@@ -408,10 +443,9 @@ fn remove_leftovers(exec_dir: &Path, keep: Option<&Path>) -> Result<(), StagingE
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let path = entry.path();
-        if name.starts_with(STAGE_PREFIX)
-            || name.starts_with(TRASH_PREFIX)
-            || (name.starts_with(MCP_PREFIX) && Some(path.as_path()) != keep)
-        {
+        if name.starts_with(STAGE_PREFIX) || name.starts_with(TRASH_PREFIX) {
+            remove_in_background(path);
+        } else if name.starts_with(MCP_PREFIX) && Some(path.as_path()) != keep {
             remove_any(&path)?;
         }
     }
@@ -799,10 +833,10 @@ mod tests {
                 .flatten()
                 .map(|e| e.file_name())
                 .collect();
-            if !names
-                .iter()
-                .any(|n| n.to_string_lossy().starts_with(TRASH_PREFIX))
-            {
+            if !names.iter().any(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with(TRASH_PREFIX) || n.starts_with(STAGE_PREFIX)
+            }) {
                 return names;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -859,6 +893,7 @@ mod tests {
         assert_eq!(mode("skills/s/SKILL.md"), 0o644);
         assert!(!data.join("skills/stale").exists());
         assert!(!data.join("commands/old.md").exists());
+        settled_entries(&data.join("executor")).await;
         assert!(!data.join("executor/stage-left-over").exists());
         assert!(!data.join("executor/trash-left-over").exists());
         assert_eq!(read(&data.join("commands/shout.md")), "Shout $ARGUMENTS");
