@@ -10,7 +10,7 @@
 //! - [`process`]: a service binary as a child process with its log in a file;
 //! - [`bench`]: the benchmarks' smoke switch;
 //! - [`mcp`]: a tiny stdio MCP server (a Python fixture) for the agent-capabilities tests;
-//! - [`zip`]: a zip's names as an independent reader sees them.
+//! - [`zip`]: a zip's names as an independent reader sees them, and a skill folder's zip.
 //!
 //! It depends on no crate of this workspace: the project-specific layers (an in-process backend,
 //! the manager stack) stay in their crates' `tests/common/` and are built from these pieces.
