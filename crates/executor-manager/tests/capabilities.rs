@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, multipart_file, zip_of};
+use common::{Harness, multipart_file};
 use fake_llm::{Block, ScenarioFile, Turn};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -83,10 +83,13 @@ async fn a_preset_brings_its_template_skill_command_and_mcp_server_to_the_agent(
     let h = Harness::start_full(pool, scenarios(), &s3_vars, &s3_vars, None).await;
 
     // The library, through the public API (single-user mode: no sign-in).
-    let zip = zip_of(&[
-        ("greeter/SKILL.md", SKILL_MD.as_bytes()),
-        ("greeter/scripts/greet.sh", GREET_SH.as_bytes()),
-    ]);
+    let zip = test_support::zip::folder(
+        "greeter",
+        &[
+            ("SKILL.md", SKILL_MD.as_bytes()),
+            ("scripts/greet.sh", GREET_SH.as_bytes()),
+        ],
+    );
     let (content_type, body) = multipart_file("greeter.zip", &zip);
     let res = h
         .client

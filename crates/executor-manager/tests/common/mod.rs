@@ -30,19 +30,6 @@ use uuid::Uuid;
 pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
 pub const LLM_KEY: &str = "sk-test-manager";
 
-/// A zip archive of `entries` (path, content), as a user uploads a skill.
-pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, body) in entries {
-        w.start_file(*name, options).expect("zip entry");
-        w.write_all(body).expect("zip write");
-    }
-    w.finish().expect("zip").into_inner()
-}
-
 /// A multipart body with one file field `file`: (content type, body).
 pub fn multipart_file(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
     let boundary = "workcell-test-boundary-7c1f";
