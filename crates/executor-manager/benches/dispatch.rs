@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use common::{
-    INTERNAL_TOKEN, InProcessBackend, InProcessManager, LLM_KEY, multipart_file, start_llm, zip_of,
+    INTERNAL_TOKEN, InProcessBackend, InProcessManager, LLM_KEY, multipart_file, start_llm,
 };
 use executor_manager::Kept;
 use fake_llm::{FakeLlmHandle, ScenarioFile, Turn};
@@ -375,10 +375,10 @@ impl Stack {
                     seed as u8
                 })
                 .collect();
-            let zip = zip_of(&[
-                (&format!("{name}/SKILL.md"), md.as_bytes()),
-                (&format!("{name}/data.bin"), &data),
-            ]);
+            let zip = test_support::zip::folder(
+                &name,
+                &[("SKILL.md", md.as_bytes()), ("data.bin", &data)],
+            );
             let (content_type, body) = multipart_file(&format!("{name}.zip"), &zip);
             let res = self
                 .client
