@@ -580,7 +580,7 @@ async fn capabilities(
     let rounds = if smoke { 5 } else { 50 };
     for store in [None, Some(&local)] {
         let dirs = tempfile::tempdir()?;
-        let mut records = vec![None, None, None];
+        let mut records = [None, None, None];
         let mut took: Vec<Vec<f64>> = vec![Vec::new(); CAPS.len()];
         let mut presigning: Vec<Vec<f64>> = vec![Vec::new(); CAPS.len()];
         for i in 0..=rounds {
