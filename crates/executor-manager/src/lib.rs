@@ -11,6 +11,8 @@
 //! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
+//! - [`capabilities`]: a run's capabilities snapshot for the executor to stage (skills as
+//!   presigned URLs, the MCP configuration, commands, subagents, `CLAUDE.md`, the digest).
 //! - [`cleanup`]: archiving or deleting old inactive workspaces, purging old archives.
 //! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations.
 //! - [`schedule`]: `SCHEDULE_CONFIG_PATH` (which run kinds to pull, when) and the fire loop.
@@ -21,6 +23,7 @@
 
 pub mod backend;
 pub mod callback;
+pub mod capabilities;
 pub mod cleanup;
 pub mod config;
 pub mod export;

@@ -582,6 +582,16 @@ async fn supervise(
             };
         }
     };
+    let capabilities = match crate::capabilities::prepare(ctx.exporter.as_ref(), run).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the run's capabilities were refused");
+            return Report::Fail {
+                error: format!("could not stage the run's capabilities: {e}"),
+                retryable: false,
+            };
+        }
+    };
     let req = ExecuteRequest {
         run_id: run.run_id,
         session_id: run.session_id,
@@ -595,15 +605,15 @@ async fn supervise(
         ),
         callback_token: token.to_owned(),
         env: task_env(model_token),
-        mcp_config: None,
+        mcp_config: capabilities.mcp_config,
         append_system_prompt: None,
         allowed_tools: Vec::new(),
         disallowed_tools: Vec::new(),
-        skills: Vec::new(),
-        slash_commands: Vec::new(),
-        subagents: Vec::new(),
-        instructions: None,
-        capabilities_digest: None,
+        skills: capabilities.skills,
+        slash_commands: capabilities.slash_commands,
+        subagents: capabilities.subagents,
+        instructions: capabilities.instructions,
+        capabilities_digest: capabilities.digest,
         git: inputs.git,
         input_files: inputs.input_files,
     };

@@ -30,17 +30,6 @@ fn scenarios() -> ScenarioFile {
     )
 }
 
-fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "workcell-e2e-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgPool) {
     let s3 = S3Server::start().await;
@@ -53,7 +42,7 @@ async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgP
     let h = Harness::start_full(pool, scenarios(), &s3_vars, &s3_vars, None).await;
 
     // Upload (single-user mode: no sign-in).
-    let (ct, body) = multipart("data.txt", CONTENT.as_bytes());
+    let (ct, body) = common::multipart_file("data.txt", CONTENT.as_bytes());
     let res = h
         .client
         .post(format!("{}/api/v1/attachments", h.backend))

@@ -397,7 +397,7 @@ mod tests {
         };
         for passthrough in [None, Some("PATH,EXECUTOR_API_SECRET,EXECUTOR_INSTANCE_ID")] {
             s.agent_env_passthrough = passthrough.map(str::to_owned);
-            let inv = AgentInvocation::new(&s, &req, None, host_env);
+            let inv = AgentInvocation::new(&s, &req, &crate::staging::Staged::nothing(), host_env);
             assert_eq!(
                 inv.env.get("PATH").map(String::as_str),
                 Some("value-of-PATH")

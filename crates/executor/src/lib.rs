@@ -6,7 +6,9 @@
 //! - [`task`]: one task at a time — acceptance, lifecycle, status, cancel, shutdown.
 //! - [`agent`]: the CLI process (command line, explicit environment, stopping its process tree)
 //!   and the stream-json parser that turns its output into protocol events.
-//! - [`workspace`]: git (clone or init, excludes, change accounting), attachments, skills.
+//! - [`workspace`]: git (clone or init, excludes, change accounting), attachments.
+//! - [`staging`]: the run's capabilities (skills, slash commands, subagents, `CLAUDE.md`, MCP
+//!   servers) in the CLI's configuration directory, kept as they are when the digest is unchanged.
 //! - [`callback`]: ordered, batched, retried delivery of events in bounded memory.
 //!
 //! Invariants: the agent's environment is built from scratch (the callback token and the
@@ -18,6 +20,7 @@ pub mod agent;
 pub mod api;
 pub mod callback;
 pub mod config;
+pub mod staging;
 pub mod task;
 pub mod workspace;
 

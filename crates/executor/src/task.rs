@@ -12,8 +12,6 @@
 //! container.
 
 use std::collections::VecDeque;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +26,8 @@ use crate::agent::prestart::Prestarted;
 use crate::agent::{self, AgentInvocation};
 use crate::callback::{self, CallbackConfig, EventSink};
 use crate::config::Settings;
-use crate::workspace::{self, Snapshot, Workspace};
+use crate::staging::{self, StageOutcome, Staged, StagedRecord, StagingError};
+use crate::workspace::{self, Snapshot, Workspace, WorkspaceError};
 
 /// Finished tasks remembered for `GET /v1/tasks/{run_id}`.
 const FINISHED_KEPT: usize = 32;
@@ -62,6 +61,9 @@ struct Inner {
     /// The CLI started ahead for the next run (`AGENT_PRESTART`).
     prestarted: Mutex<Option<Prestarted>>,
     prestart: PrestartCounts,
+    /// What the last run staged in the CLI's configuration directory (`None` before the first
+    /// run, and after a run whose preparation failed: the next one stages again).
+    staged: Mutex<Option<StagedRecord>>,
 }
 
 /// How often a task found a CLI started ahead for it.
@@ -177,6 +179,7 @@ impl TaskManager {
                 shutting_down: AtomicBool::new(false),
                 prestarted: Mutex::new(None),
                 prestart: PrestartCounts::default(),
+                staged: Mutex::new(None),
             }),
         })
     }
@@ -367,14 +370,7 @@ fn validate(req: &ExecuteRequest) -> Result<(), String> {
             }
         }
     }
-    for skill in &req.skills {
-        if !workspace::valid_relative_path(&skill.path) {
-            return Err(format!(
-                "skill path `{}` must be relative, without `..`",
-                skill.path
-            ));
-        }
-    }
+    staging::validate(req)?;
     if let Some(git) = &req.git
         && git.url.trim().is_empty()
     {
@@ -404,9 +400,12 @@ async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
     );
 
     let prestarted = lock(&inner.prestarted).take();
-    let (ending, agent_session) = execute(&inner, &record, &req, prestarted, &mut sink).await;
+    let (ending, agent_session, staged) =
+        execute(&inner, &record, &req, prestarted, &mut sink).await;
     // Before the terminal event: once the manager sees it, the next task may come at once.
-    inner.prestart_next(&req, agent_session);
+    if let Some(staged) = staged {
+        inner.prestart_next(&req, agent_session, &staged);
+    }
     let (state, body, error) = match ending {
         Ending::Completed => (TaskState::Completed, EventBody::Completed {}, None),
         Ending::Failed(message) => (
@@ -439,16 +438,18 @@ async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
 }
 
 impl Inner {
-    /// Starts the CLI the session's next run most likely needs: this task's settings, resuming
-    /// the conversation that just ended. Tasks that change the workspace or the CLI's
-    /// configuration before it starts (a repository, skills, an MCP file) are left out: their
-    /// CLI must start after those changes.
-    fn prestart_next(&self, req: &ExecuteRequest, agent_session: Option<String>) {
+    /// Starts the CLI the session's next run most likely needs: this task's settings and
+    /// capabilities (as staged now), resuming the conversation that just ended. The next task
+    /// takes it only when its invocation matches, capabilities digest and MCP path included;
+    /// one that stages other capabilities (or finds the staged files changed) replaces it.
+    /// Tasks that clone a repository are left out: their CLI starts after the clone, and a
+    /// follow-up never clones. So are capabilities staged without a digest (unknown: nothing
+    /// could match them).
+    fn prestart_next(&self, req: &ExecuteRequest, agent_session: Option<String>, staged: &Staged) {
         if !self.settings.agent_prestart
             || self.shutting_down.load(Ordering::Acquire)
             || req.git.is_some()
-            || !req.skills.is_empty()
-            || req.mcp_config.is_some()
+            || staged.key.is_none()
         {
             return;
         }
@@ -456,8 +457,9 @@ impl Inner {
         if let Some(id) = agent_session {
             next.resume_agent_session_id = Some(id);
         }
-        let inv =
-            AgentInvocation::new(&self.settings, &next, None, |name| std::env::var(name).ok());
+        let inv = AgentInvocation::new(&self.settings, &next, staged, |name| {
+            std::env::var(name).ok()
+        });
         match Prestarted::start(inv) {
             Ok(p) => *lock(&self.prestarted) = Some(p),
             Err(e) => warn!(error = %e, "could not start the agent ahead of the next task"),
@@ -481,39 +483,53 @@ impl Inner {
     }
 }
 
-/// Prepares the workspace, runs the agent and reports the changes; returns how the run ended
-/// and the agent's session id.
+/// Prepares the workspace, runs the agent and reports the changes; returns how the run ended,
+/// the agent's session id, and what it had staged (when preparing got that far).
 async fn execute(
     inner: &Inner,
     record: &TaskRecord,
     req: &ExecuteRequest,
     prestarted: Option<Prestarted>,
     sink: &mut EventSink,
-) -> (Ending, Option<String>) {
+) -> (Ending, Option<String>, Option<Staged>) {
     let settings = &inner.settings;
-    let ws = Workspace::new(settings.workspace_path.clone(), settings.agent_data_dir());
+    let ws = Workspace::new(settings.workspace_path.clone());
+    let last = lock(&inner.staged).take();
     let prepared = tokio::select! {
-        prepared = prepare(settings, &inner.http, &ws, req) => prepared,
-        _ = record.cancel.cancelled() => return (Ending::Canceled(record.cancel_reason()), None),
+        prepared = prepare(settings, &inner.http, &ws, req, last) => prepared,
+        _ = record.cancel.cancelled() => {
+            return (Ending::Canceled(record.cancel_reason()), None, None)
+        }
     };
-    let (snapshot, mcp_path) = match prepared {
+    let (snapshot, staging) = match prepared {
         Ok(p) => p,
         Err(e) => {
             return (
                 Ending::Failed(format!("could not prepare the workspace: {e}")),
                 None,
+                None,
             );
         }
     };
+    *lock(&inner.staged) = Some(staging.record);
+    let staged = staging.staged;
     if record.cancel.is_cancelled() {
-        remove_file(mcp_path.as_ref()).await;
-        return (Ending::Canceled(record.cancel_reason()), None);
+        return (Ending::Canceled(record.cancel_reason()), None, Some(staged));
     }
     record.mark_running();
 
-    let invocation = AgentInvocation::new(settings, req, mcp_path.as_deref(), |name| {
-        std::env::var(name).ok()
-    });
+    let invocation = AgentInvocation::new(settings, req, &staged, |name| std::env::var(name).ok());
+    // A CLI started ahead read the configuration directory as it was; files written since
+    // (staged again although the digest is the same) make it stale.
+    let prestarted = if staging.restaged {
+        if prestarted.is_some() {
+            inner.prestart.replaced.fetch_add(1, Ordering::AcqRel);
+            info!("capabilities were staged again; the agent started ahead is replaced");
+        }
+        None
+    } else {
+        prestarted
+    };
     let waiting = inner.waiting_agent(prestarted, &invocation);
     let outcome = agent::run(
         invocation,
@@ -523,7 +539,6 @@ async fn execute(
         settings.cancel_grace(),
     )
     .await;
-    remove_file(mcp_path.as_ref()).await;
     let agent_session = outcome
         .as_ref()
         .ok()
@@ -549,33 +564,40 @@ async fn execute(
             None => Ending::Completed,
         },
     };
-    (ending, agent_session)
+    (ending, agent_session, Some(staged))
 }
 
-/// Makes the workspace ready: repository, ignores, skills, attachments, MCP configuration, the
-/// start snapshot (none if it cannot be taken: the run goes on without change accounting), and
-/// ownership by the agent's user.
+/// Why the workspace could not be made ready.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Staging(#[from] StagingError),
+}
+
+/// Makes the workspace ready: repository, ignores, the run's capabilities in the CLI's
+/// configuration directory (kept as they are when `last` staged the same digest), attachments,
+/// the start snapshot (none if it cannot be taken: the run goes on without change accounting),
+/// and ownership by the agent's user.
 async fn prepare(
     settings: &Settings,
     http: &reqwest::Client,
     ws: &Workspace,
     req: &ExecuteRequest,
-) -> Result<(Option<Snapshot>, Option<PathBuf>), workspace::WorkspaceError> {
+    last: Option<StagedRecord>,
+) -> Result<(Option<Snapshot>, StageOutcome), PrepareError> {
     ws.ensure_repository(req.git.as_ref()).await?;
     let data_dir = settings.agent_data_dir();
     tokio::fs::create_dir_all(&data_dir)
         .await
-        .map_err(|source| workspace::WorkspaceError::Io {
+        .map_err(|source| WorkspaceError::Io {
             context: format!("could not create {}", data_dir.display()),
             source,
         })?;
     ws.write_excludes(&settings.extra_ignores()).await?;
-    ws.write_skills(&req.skills).await?;
+    let staging = staging::stage(&data_dir, http, req, last).await?;
     ws.fetch_inputs(http, &req.input_files).await?;
-    let mcp_path = match &req.mcp_config {
-        Some(config) => Some(write_mcp_config(&data_dir, req.run_id, config).await?),
-        None => None,
-    };
     let snapshot = match ws.snapshot().await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -587,47 +609,7 @@ async fn prepare(
     if let (Some(uid), Some(gid)) = (settings.agent_uid, settings.agent_gid) {
         ws.chown(uid, gid).await?;
     }
-    Ok((snapshot, mcp_path))
-}
-
-/// Writes the task's MCP configuration where only the agent's user can read it (it may hold
-/// credentials); removed when the run ends.
-async fn write_mcp_config(
-    data_dir: &std::path::Path,
-    run_id: Uuid,
-    config: &serde_json::Value,
-) -> Result<PathBuf, workspace::WorkspaceError> {
-    let dir = data_dir.join("executor");
-    let path = dir.join(format!("mcp-{run_id}.json"));
-    let bytes = serde_json::to_vec(config).unwrap_or_default();
-    let target = path.clone();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(&dir)?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&target)?;
-        file.write_all(&bytes)
-    })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))
-    .and_then(|r| r)
-    .map_err(|source| workspace::WorkspaceError::Io {
-        context: "could not write the MCP configuration".into(),
-        source,
-    })?;
-    Ok(path)
-}
-
-async fn remove_file(path: Option<&PathBuf>) {
-    if let Some(path) = path
-        && let Err(e) = tokio::fs::remove_file(path).await
-    {
-        warn!(error = %e, "could not remove the MCP configuration");
-    }
+    Ok((snapshot, staging))
 }
 
 #[cfg(test)]
@@ -661,7 +643,9 @@ mod tests {
             json!({"input_files": [{"name": "../etc", "url": "http://x/y"}]}),
             json!({"input_files": [{"name": "a/b", "url": "http://x/y"}]}),
             json!({"input_files": [{"name": "ok.txt", "url": "file:///etc/passwd"}]}),
-            json!({"skills": [{"path": "../../x", "content": ""}]}),
+            json!({"skills": [{"path": "../../x", "url": "http://x/y", "size": 1}]}),
+            json!({"skills": [{"path": "s/SKILL.md", "url": "file:///etc/passwd", "size": 1}]}),
+            json!({"slash_commands": [{"name": "../x", "content": ""}]}),
             json!({"allowed_tools": ["--dangerously-skip-permissions"]}),
             json!({"resume_agent_session_id": "--x"}),
             json!({"env": {"A=B": "x"}}),

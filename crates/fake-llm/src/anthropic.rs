@@ -321,7 +321,9 @@ pub(crate) async fn messages(
         return respond(message, request.stream, Duration::ZERO);
     }
 
-    let selection = state.scenarios().select(&request.messages);
+    let selection = state
+        .scenarios()
+        .select_for(&request.system_text(), &request.messages);
     match selection {
         Selection::UnknownScenario { name, known } => {
             annotate(RequestKind::Turn, Some(name.clone()), None);

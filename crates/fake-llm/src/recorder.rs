@@ -74,6 +74,45 @@ impl RecordedRequest {
             .and_then(Value::as_str)
     }
 
+    /// All text of the body's `system` field (a subagent's request carries its
+    /// agent file's body here).
+    pub fn system_text(&self) -> String {
+        self.body
+            .as_ref()
+            .and_then(|body| body.get("system"))
+            .map(crate::scenario::content_text)
+            .unwrap_or_default()
+    }
+
+    /// The names of the tools the request offers the model, in order.
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.body
+            .as_ref()
+            .and_then(|body| body.get("tools"))
+            .and_then(Value::as_array)
+            .map(|tools| {
+                tools
+                    .iter()
+                    .filter_map(|tool| tool.get("name").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The text of every user message (string contents and `text` blocks,
+    /// `<system-reminder>` blocks included), joined by newlines: what the CLI
+    /// told the model besides the system prompt (skills and agents listings,
+    /// `CLAUDE.md`, an expanded slash command).
+    pub fn user_text(&self) -> String {
+        self.messages()
+            .iter()
+            .filter(|message| message.get("role").and_then(Value::as_str) == Some("user"))
+            .filter_map(|message| message.get("content"))
+            .map(crate::scenario::content_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Number of assistant messages in the body.
     pub fn assistant_count(&self) -> usize {
         crate::scenario::assistant_count(self.messages())

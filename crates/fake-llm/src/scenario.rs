@@ -5,8 +5,10 @@
 //! the request**: its index is the number of `assistant` messages already in the
 //! request's `messages` array. Many CLI runs can therefore share one server, and
 //! a resumed conversation (which re-sends its history) continues where it left
-//! off. The scenario is picked by a `[scenario:NAME]` marker in the
-//! conversation's opening user text, else `default`.
+//! off. The scenario is picked by its `system_contains` text when the request's
+//! system prompt holds it (a subagent's conversation: its system prompt is the
+//! agent file's body), else by a `[scenario:NAME]` marker in the conversation's
+//! opening user text, else `default`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,6 +54,14 @@ pub struct Scenario {
     /// Turn `i` answers the request that already holds `i` assistant messages.
     #[serde(default)]
     pub turns: Vec<Turn>,
+
+    /// Answers every conversation whose `system` prompt contains this text,
+    /// before any marker is looked at. The Claude Code CLI runs a subagent as
+    /// its own conversation with the agent file's body as the system prompt and
+    /// the main agent's words as the prompt, so this is how a test scripts a
+    /// subagent's turns without relying on what the main agent passes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_contains: Option<String>,
 }
 
 /// One model response.
@@ -238,7 +248,32 @@ impl ScenarioFile {
 
     /// Builder: adds (or replaces) the scenario `name`.
     pub fn with_scenario(mut self, name: impl Into<String>, turns: Vec<Turn>) -> Self {
-        self.scenarios.insert(name.into(), Scenario { turns });
+        self.scenarios.insert(
+            name.into(),
+            Scenario {
+                turns,
+                system_contains: None,
+            },
+        );
+        self
+    }
+
+    /// Builder: adds (or replaces) the scenario `name`, chosen for every
+    /// conversation whose system prompt contains `system_contains` (see
+    /// [`Scenario::system_contains`]).
+    pub fn with_system_scenario(
+        mut self,
+        name: impl Into<String>,
+        system_contains: impl Into<String>,
+        turns: Vec<Turn>,
+    ) -> Self {
+        self.scenarios.insert(
+            name.into(),
+            Scenario {
+                turns,
+                system_contains: Some(system_contains.into()),
+            },
+        );
         self
     }
 
@@ -249,6 +284,15 @@ impl ScenarioFile {
             if !is_valid_scenario_name(name) {
                 return Err(Error::InvalidScenario(format!(
                     "scenario name {name:?} may only contain letters, digits, '_', '-' and '.'"
+                )));
+            }
+            if scenario
+                .system_contains
+                .as_deref()
+                .is_some_and(|text| text.trim().is_empty())
+            {
+                return Err(Error::InvalidScenario(format!(
+                    "scenario {name:?}: system_contains must not be empty (it would match every request)"
                 )));
             }
             for (index, turn) in scenario.turns.iter().enumerate() {
@@ -507,12 +551,29 @@ pub enum Selection {
 }
 
 impl ScenarioFile {
-    /// Chooses the answer for a conversation request from its messages only.
+    /// Chooses the answer for a conversation request from its messages only
+    /// (no system prompt: `system_contains` scenarios never match).
     pub fn select(&self, messages: &[Value]) -> Selection {
+        self.select_for("", messages)
+    }
+
+    /// Chooses the answer for a conversation request from its system prompt's
+    /// text and its messages: the first scenario (by name) whose
+    /// `system_contains` occurs in `system`, else the marker's, else `default`.
+    pub fn select_for(&self, system: &str, messages: &[Value]) -> Selection {
+        let by_system = self.scenarios.iter().find_map(|(name, scenario)| {
+            scenario
+                .system_contains
+                .as_deref()
+                .filter(|text| system.contains(text))
+                .map(|_| name.clone())
+        });
         let opening = opening_user_text(messages);
-        let name = find_marker(&opening)
-            .unwrap_or(DEFAULT_SCENARIO)
-            .to_string();
+        let name = by_system.unwrap_or_else(|| {
+            find_marker(&opening)
+                .unwrap_or(DEFAULT_SCENARIO)
+                .to_string()
+        });
         let index = assistant_count(messages);
         let Some(scenario) = self.scenarios.get(&name) else {
             if name == DEFAULT_SCENARIO {
@@ -591,6 +652,32 @@ mod tests {
             file.select(&unknown),
             Selection::UnknownScenario { .. }
         ));
+    }
+
+    #[test]
+    fn a_system_prompt_picks_its_scenario_before_any_marker() {
+        let file = ScenarioFile::single(vec![Turn::text("main")])
+            .with_scenario("marked", vec![Turn::text("marked")])
+            .with_system_scenario("sub", "You are the counter", vec![Turn::text("sub")]);
+        let marked = vec![json!({"role": "user", "content": "[scenario:marked] go"})];
+        let turn = |selection: Selection| match selection {
+            Selection::Turn { scenario, turn, .. } => (scenario, turn),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(turn(file.select(&marked)).0, "marked");
+        assert_eq!(
+            turn(file.select_for("Some agent. You are the counter.", &marked)),
+            ("sub".to_owned(), Turn::text("sub"))
+        );
+        assert_eq!(turn(file.select_for("another agent", &marked)).0, "marked");
+        let empty = ScenarioFile::default().with_system_scenario("x", " ", vec![Turn::text("x")]);
+        assert!(empty.validate().is_err());
+        let json = r#"{"scenarios": {"sub": {"system_contains": "counter", "turns": [{"blocks": [{"type": "text", "text": "3"}]}]}}}"#;
+        let parsed = ScenarioFile::from_json_str(json, "inline").unwrap();
+        assert_eq!(
+            parsed.scenarios["sub"].system_contains.as_deref(),
+            Some("counter")
+        );
     }
 
     #[test]

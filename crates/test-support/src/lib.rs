@@ -9,7 +9,8 @@
 //! - [`net`]: free loopback ports, and where servers that executors call listen;
 //! - [`process`]: a service binary as a child process with its log in a file;
 //! - [`bench`]: the benchmarks' smoke switch;
-//! - [`zip`]: a zip's names as an independent reader sees them.
+//! - [`mcp`]: a tiny stdio MCP server (a Python fixture) for the agent-capabilities tests;
+//! - [`zip`]: a zip's names as an independent reader sees them, and a skill folder's zip.
 //!
 //! It depends on no crate of this workspace: the project-specific layers (an in-process backend,
 //! the manager stack) stay in their crates' `tests/common/` and are built from these pieces.
@@ -18,6 +19,7 @@
 
 pub mod bench;
 pub mod docker;
+pub mod mcp;
 pub mod net;
 pub mod postgres;
 pub mod process;

@@ -30,6 +30,18 @@ use uuid::Uuid;
 pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
 pub const LLM_KEY: &str = "sk-test-manager";
 
+/// A multipart body with one file field `file`: (content type, body).
+pub fn multipart_file(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "workcell-test-boundary-7c1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// The executor binary: `EXECUTOR_BIN`, else `executor` in this test's target directory.
 pub fn executor_bin() -> PathBuf {
     test_support::tools::target_bin("executor", "EXECUTOR_BIN")

@@ -17,7 +17,7 @@ pub mod stream;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +33,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::callback::EventSink;
 use crate::config::Settings;
+use crate::staging::Staged;
 use process::{Line, LineReader, ProcId, Tail};
 use stream::{ResultInfo, StopRequest, StreamParser};
 
@@ -60,6 +61,9 @@ pub struct AgentInvocation {
     pub cwd: PathBuf,
     pub user: Option<(u32, u32)>,
     pub prompt: String,
+    /// What the configuration directory holds ([`Staged::key`]): part of the match between a
+    /// CLI started ahead and its task, as the CLI reads those files when it starts.
+    pub capabilities: Option<String>,
 }
 
 impl fmt::Debug for AgentInvocation {
@@ -70,6 +74,7 @@ impl fmt::Debug for AgentInvocation {
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .field("cwd", &self.cwd)
             .field("user", &self.user)
+            .field("capabilities", &self.capabilities)
             .finish()
     }
 }
@@ -86,7 +91,7 @@ impl AgentInvocation {
     pub fn new(
         settings: &Settings,
         req: &ExecuteRequest,
-        mcp_config: Option<&Path>,
+        staged: &Staged,
         host_env: impl Fn(&str) -> Option<String>,
     ) -> Self {
         let model = req
@@ -112,7 +117,7 @@ impl AgentInvocation {
         {
             args.push(format!("--resume={id}"));
         }
-        if let Some(path) = mcp_config {
+        if let Some(path) = &staged.mcp_config {
             args.push(format!("--mcp-config={}", path.to_string_lossy()));
         }
         if let Some(text) = req
@@ -174,13 +179,17 @@ impl AgentInvocation {
             cwd: settings.workspace_path.clone(),
             user: settings.agent_uid.zip(settings.agent_gid),
             prompt: req.prompt.clone(),
+            capabilities: staged.key.clone(),
         }
     }
 
     /// Whether a process started for `other` is the process this invocation would start: the
-    /// same program, arguments, environment, directory and user (the prompt aside).
+    /// same program, arguments, environment, directory and user (the prompt aside), and the
+    /// same known capabilities staged (an unknown staging, `None`, matches nothing).
     pub fn same_process(&self, other: &AgentInvocation) -> bool {
-        self.program == other.program
+        self.capabilities.is_some()
+            && self.capabilities == other.capabilities
+            && self.program == other.program
             && self.args == other.args
             && self.env == other.env
             && self.cwd == other.cwd
@@ -615,7 +624,10 @@ mod tests {
         let inv = AgentInvocation::new(
             &settings(),
             &req,
-            Some(Path::new("/ws/.claude_data/mcp.json")),
+            &Staged {
+                key: Some("d1".into()),
+                mcp_config: Some(PathBuf::from("/ws/.claude_data/mcp.json")),
+            },
             |_| None,
         );
         assert_eq!(inv.program, "claude");
@@ -654,12 +666,17 @@ mod tests {
     #[test]
     fn the_same_process_ignores_the_prompt_only() {
         let req = request();
-        let base = AgentInvocation::new(&settings(), &req, None, |_| None);
+        let base = AgentInvocation::new(&settings(), &req, &Staged::nothing(), |_| None);
         let mut other = req.clone();
         other.prompt = "something else".into();
         other.run_id = Uuid::new_v4();
         other.callback_token = "another".into();
-        assert!(base.same_process(&AgentInvocation::new(&settings(), &other, None, |_| None)));
+        assert!(base.same_process(&AgentInvocation::new(
+            &settings(),
+            &other,
+            &Staged::nothing(),
+            |_| None
+        )));
         for change in [
             |r: &mut ExecuteRequest| r.model = Some("other-model".into()),
             |r: &mut ExecuteRequest| r.permission_mode = PermissionMode::Plan,
@@ -670,18 +687,40 @@ mod tests {
         ] {
             let mut changed = req.clone();
             change(&mut changed);
-            let inv = AgentInvocation::new(&settings(), &changed, None, |_| None);
+            let inv = AgentInvocation::new(&settings(), &changed, &Staged::nothing(), |_| None);
             assert!(!base.same_process(&inv), "{:?}", inv.args);
         }
-        let with_path = AgentInvocation::new(&settings(), &req, None, |n| {
+        let with_path = AgentInvocation::new(&settings(), &req, &Staged::nothing(), |n| {
             (n == "PATH").then(|| "/other".to_owned())
         });
         assert!(!base.same_process(&with_path));
+        // Other capabilities staged (the CLI reads them when it starts), or unknown ones.
+        for staged in [
+            Staged {
+                key: Some("digest-2".into()),
+                mcp_config: None,
+            },
+            Staged {
+                key: None,
+                mcp_config: None,
+            },
+        ] {
+            let inv = AgentInvocation::new(&settings(), &req, &staged, |_| None);
+            assert!(!base.same_process(&inv), "{staged:?}");
+            assert_eq!(inv.same_process(&inv), staged.key.is_some(), "{staged:?}");
+        }
+        let with_digest = Staged {
+            key: Some("digest-2".into()),
+            mcp_config: Some(PathBuf::from("/ws/.claude_data/executor/mcp-1.json")),
+        };
+        let a = AgentInvocation::new(&settings(), &req, &with_digest, |_| None);
+        let b = AgentInvocation::new(&settings(), &other, &with_digest, |_| None);
+        assert!(a.same_process(&b));
     }
 
     #[test]
     fn the_default_permission_mode_lets_tools_run_unattended() {
-        let inv = AgentInvocation::new(&settings(), &request(), None, |_| None);
+        let inv = AgentInvocation::new(&settings(), &request(), &Staged::nothing(), |_| None);
         assert!(
             inv.args
                 .contains(&"--permission-mode=bypassPermissions".to_owned())
@@ -703,7 +742,7 @@ mod tests {
             "EXECUTOR_SECRET" => Some("nope".to_owned()),
             _ => None,
         };
-        let inv = AgentInvocation::new(&settings(), &req, None, host);
+        let inv = AgentInvocation::new(&settings(), &req, &Staged::nothing(), host);
         assert!(inv.args.contains(&"--model=task-model".to_owned()));
         assert_eq!(inv.env["PATH"], "/host/bin");
         assert_eq!(inv.env["ANTHROPIC_API_KEY"], "task-key");

@@ -3,10 +3,11 @@
 //! Most of the Claude Code CLI's start-up (loading its code, reading its configuration and, for a
 //! follow-up, the earlier conversation) happens before it reads its input. After a run, the
 //! executor therefore starts the CLI the session's next run would most likely need (the same
-//! settings, resuming the conversation that just ended) and leaves it waiting on stdin. When the
-//! next task asks for exactly that command line and environment, the waiting process gets the
-//! prompt and the task skips the start-up; anything else stops it and starts the CLI as usual, so
-//! a guess that misses costs nothing but the idle process.
+//! settings and capabilities, resuming the conversation that just ended) and leaves it waiting on
+//! stdin. When the next task asks for exactly that command line and environment, with the same
+//! capabilities digest staged and the staged files untouched ([`crate::staging`]), the waiting
+//! process gets the prompt and the task skips the start-up; anything else stops it and starts the
+//! CLI as usual, so a guess that misses costs nothing but the idle process.
 
 use nix::sys::signal::Signal;
 use tokio::process::Child;

@@ -530,6 +530,9 @@ mod tests {
     const API_500: &str = include_str!("../../tests/data/api_500.jsonl");
     const PERMISSION_DENIED: &str = include_str!("../../tests/data/permission_denied.jsonl");
     const RESUME_NOT_FOUND: &str = include_str!("../../tests/data/resume_not_found.jsonl");
+    const CAPABILITIES_SUBAGENT: &str =
+        include_str!("../../tests/data/capabilities_subagent.jsonl");
+    const SUBAGENT_BACKGROUND: &str = include_str!("../../tests/data/subagent_background.jsonl");
 
     fn parse_all(text: &str) -> (StreamParser, Vec<EventBody>, Vec<StopRequest>) {
         let mut parser = StreamParser::new();
@@ -634,6 +637,111 @@ mod tests {
         let result = parser.result().unwrap();
         assert!(!result.is_error);
         assert_eq!(result.subtype, "success");
+    }
+
+    /// The parents of the events that have one: (kind, parent).
+    fn nesting(events: &[EventBody]) -> Vec<(&'static str, Option<&str>)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                EventBody::AssistantText {
+                    parent_tool_use_id, ..
+                }
+                | EventBody::Thinking {
+                    parent_tool_use_id, ..
+                }
+                | EventBody::ToolUse {
+                    parent_tool_use_id, ..
+                }
+                | EventBody::ToolResult {
+                    parent_tool_use_id, ..
+                } => Some((e.kind(), parent_tool_use_id.as_deref())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn capabilities_show_in_init_and_a_subagents_calls_nest_under_its_task() {
+        let (_, events, stops) = parse_all(CAPABILITIES_SUBAGENT);
+        assert!(stops.is_empty());
+        match &events[0] {
+            EventBody::SystemInit {
+                mcp_servers,
+                skills,
+                slash_commands,
+                agents,
+                ..
+            } => {
+                let servers: Vec<(&str, &str)> = mcp_servers
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.status.as_str()))
+                    .collect();
+                assert_eq!(
+                    servers,
+                    vec![
+                        ("echo", "connected"),
+                        ("broken", "failed"),
+                        ("missing", "failed")
+                    ]
+                );
+                assert_eq!(skills[0], "greeter");
+                // Skills are offered as slash commands too, before the user's commands.
+                assert_eq!(slash_commands[..2], ["greeter", "shout"]);
+                assert!(agents.contains(&"counter".to_owned()), "{agents:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A subagent run in the foreground: its tool calls and their results carry the Task
+        // call's id; its final text comes back only as the Task's result.
+        assert_eq!(
+            nesting(&events),
+            vec![
+                ("tool_use", None),
+                ("tool_use", Some("toolu_task1")),
+                ("tool_result", Some("toolu_task1")),
+                ("tool_result", None),
+                ("assistant_text", None),
+            ]
+        );
+        assert_eq!(kinds(&events).last(), Some(&"result"));
+    }
+
+    #[test]
+    fn a_background_subagent_adds_a_turn_and_a_second_result() {
+        let (parser, events, _) = parse_all(SUBAGENT_BACKGROUND);
+        assert_eq!(
+            nesting(&events),
+            vec![
+                ("tool_use", None),
+                ("tool_result", None),
+                ("assistant_text", None),
+                ("tool_use", Some("toolu_task1")),
+                ("tool_result", Some("toolu_task1")),
+                ("assistant_text", Some("toolu_task1")),
+                ("assistant_text", None),
+            ]
+        );
+        // The main agent ends its turn (a result), is told the subagent finished, answers, and
+        // prints a second result: the run's outcome is the last one.
+        let results: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                EventBody::Result(r) => Some(r.result.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            results,
+            vec![
+                Some("done task".to_owned()),
+                Some("(scenario finished)".to_owned())
+            ]
+        );
+        assert_eq!(
+            parser.result().unwrap().text.as_deref(),
+            Some("(scenario finished)")
+        );
     }
 
     #[test]

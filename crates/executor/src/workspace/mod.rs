@@ -1,6 +1,6 @@
 //! The workspace a run works in: a git repository (cloned, or initialised on the spot), the
-//! task's attachments under `inputs/`, its skills under the CLI's configuration directory, and
-//! the accounting of what the run changed.
+//! task's attachments under `inputs/`, and the accounting of what the run changed. (The CLI's
+//! configuration directory inside it, `.claude_data`, is [`crate::staging`]'s.)
 //!
 //! Changes are measured without touching the user's history or index: at the start, the whole
 //! working tree is written as a tree object through a private index file (`GIT_INDEX_FILE`, a
@@ -11,11 +11,11 @@
 pub mod git;
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use protocol::event::{ChangeKind, FileChange};
-use protocol::executor::{GitSource, InputFile, SkillFile};
+use protocol::executor::{GitSource, InputFile};
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, instrument, warn};
 
@@ -90,14 +90,6 @@ pub fn valid_input_name(name: &str) -> bool {
         && !name.contains('\0')
 }
 
-/// Checks a skill file path: relative, without `..`.
-pub fn valid_relative_path(path: &str) -> bool {
-    let p = Path::new(path);
-    !path.is_empty()
-        && !path.contains('\0')
-        && p.components().all(|c| matches!(c, Component::Normal(_)))
-}
-
 /// A URL without its user information, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -115,7 +107,6 @@ pub fn redact_url(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
-    data_dir: PathBuf,
     git: Git,
 }
 
@@ -133,12 +124,11 @@ impl Snapshot {
 }
 
 impl Workspace {
-    pub fn new(root: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         Self {
             git: Git::new(root.clone()),
             root,
-            data_dir: data_dir.into(),
         }
     }
 
@@ -282,33 +272,6 @@ impl Workspace {
         tokio::fs::write(&path, text)
             .await
             .map_err(WorkspaceError::io("could not write .git/info/exclude"))
-    }
-
-    /// Writes the task's skill files under the CLI's `skills/` directory.
-    pub async fn write_skills(&self, skills: &[SkillFile]) -> Result<(), WorkspaceError> {
-        let base = self.data_dir.join("skills");
-        for skill in skills {
-            if !valid_relative_path(&skill.path) {
-                return Err(WorkspaceError::Io {
-                    context: format!("invalid skill path `{}`", skill.path),
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                });
-            }
-            let path = base.join(&skill.path);
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(WorkspaceError::io("could not create the skills directory"))?;
-            }
-            // Transitional: skill files now arrive as URLs, fetched by the staging module that
-            // replaces this function. Until then a task naming skills fails rather than running
-            // without them.
-            return Err(WorkspaceError::Io {
-                context: format!("skill file `{}` cannot be fetched yet", skill.path),
-                source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-            });
-        }
-        Ok(())
     }
 
     /// Downloads the attachments into `inputs/` (through a `.part` file, renamed when complete).
@@ -458,15 +421,32 @@ impl Workspace {
     }
 }
 
+/// `lchown` of everything under `path`. An entry that disappears meanwhile is skipped: what an
+/// earlier capabilities staging left is deleted in the background (see `crate::staging`).
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path)?;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if gone(&e) => return Ok(()),
+        other => other?,
+    };
     if meta.uid() != uid || meta.gid() != gid {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+        match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        }
     }
     if meta.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
+        let entries = match std::fs::read_dir(path) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        };
+        for entry in entries {
+            match entry {
+                Ok(entry) => chown_tree(&entry.path(), uid, gid)?,
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
@@ -587,10 +567,6 @@ mod tests {
         for bad in ["", ".", "a/b", "../x", "..", "x\\y", "a\0"] {
             assert!(!valid_input_name(bad), "{bad}");
         }
-        assert!(valid_relative_path("my-skill/SKILL.md"));
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "./a"] {
-            assert!(!valid_relative_path(bad), "{bad}");
-        }
     }
 
     #[test]
@@ -670,7 +646,7 @@ mod tests {
     async fn changes_are_measured_against_the_start_without_touching_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("ws");
-        let ws = Workspace::new(&root, root.join(".claude_data"));
+        let ws = Workspace::new(&root);
         ws.ensure_repository(None).await.unwrap();
         ws.write_excludes(&["secret.txt".into(), "build/".into()])
             .await
@@ -729,7 +705,7 @@ mod tests {
     async fn a_repository_is_cloned_into_a_workspace() {
         let dir = tempfile::tempdir().unwrap();
         let origin = dir.path().join("origin");
-        let seed = Workspace::new(&origin, origin.join(".claude_data"));
+        let seed = Workspace::new(&origin);
         seed.ensure_repository(None).await.unwrap();
         write(&origin, "README.md", "hello\n").await;
         let g = Git::new(&origin);
@@ -750,7 +726,7 @@ mod tests {
         tokio::fs::create_dir_all(root.join(".claude_data"))
             .await
             .unwrap();
-        let ws = Workspace::new(&root, root.join(".claude_data"));
+        let ws = Workspace::new(&root);
         let source = GitSource {
             url: origin.to_string_lossy().into_owned(),
             branch: None,
@@ -774,7 +750,7 @@ mod tests {
         // A second call leaves the repository alone.
         ws.ensure_repository(Some(&source)).await.unwrap();
 
-        let bad = Workspace::new(dir.path().join("ws2"), dir.path().join("ws2/.claude_data"));
+        let bad = Workspace::new(dir.path().join("ws2"));
         let err = bad
             .ensure_repository(Some(&GitSource {
                 url: "https://user:tok-secret@127.0.0.1:1/nope.git".into(),
