@@ -944,6 +944,22 @@ async fn a_presets_template_reaches_the_claim_but_not_the_run_view(pool: PgPool)
     assert!(claimed.prompt.starts_with("Think step by step."));
     complete(&app, &claimed).await;
 
+    // A prompt that runs a slash command keeps its first place: the template goes to the
+    // system prompt instead (prepended, it would stop the CLI from running the command).
+    task(
+        &app,
+        &token,
+        json!({"prompt": "/review src/lib.rs", "preset_id": id(&preset)}),
+    )
+    .await;
+    let claimed = app.claim("w", 0).await.expect("claimable");
+    assert_eq!(claimed.prompt, "/review src/lib.rs");
+    assert_eq!(
+        claimed.append_system_prompt.as_deref(),
+        Some("Think step by step.\n---\nThen answer.")
+    );
+    complete(&app, &claimed).await;
+
     // Without a preset the prompt is the user's alone.
     task(&app, &token, json!({"prompt": "Plain"})).await;
     let claimed = app.claim("w", 0).await.expect("claimable");

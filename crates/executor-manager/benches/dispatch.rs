@@ -712,6 +712,7 @@ async fn stage_once(
         attachments: Vec::new(),
         git: None,
         capabilities: Some(snapshot.clone()),
+        append_system_prompt: None,
     };
     let started = Instant::now();
     let mut caps = executor_manager::capabilities::prepare(Some(exporter), &run).await?;

@@ -238,6 +238,7 @@ mod tests {
             kind: Default::default(),
             attachments: Vec::new(),
             capabilities: snapshot,
+            append_system_prompt: None,
             git: None,
         }
     }

@@ -108,6 +108,7 @@ mod tests {
             kind: Default::default(),
             attachments,
             capabilities: None,
+            append_system_prompt: None,
             git: Some(GitRepoRequest {
                 url: "https://example.com/r.git".into(),
                 branch: Some("main".into()),

@@ -606,7 +606,7 @@ async fn supervise(
         callback_token: token.to_owned(),
         env: task_env(model_token),
         mcp_config: capabilities.mcp_config,
-        append_system_prompt: None,
+        append_system_prompt: run.append_system_prompt.clone(),
         allowed_tools: Vec::new(),
         disallowed_tools: Vec::new(),
         skills: capabilities.skills,

@@ -396,6 +396,35 @@ pub struct CapabilitySnapshot {
     pub prompt_template: Option<String>,
 }
 
+/// Where a preset's template goes for one prompt ([`place_template`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedPrompt {
+    /// The prompt the agent gets.
+    pub prompt: String,
+    /// Text for `--append-system-prompt`, if any.
+    pub append_system_prompt: Option<String>,
+}
+
+/// Places a preset's `template` for `prompt`: prepended (`template`, a blank line, the prompt),
+/// except when the prompt runs a slash command (starts with `/`): the CLI runs a command only
+/// when the prompt begins with it, so there the template goes to the system prompt instead.
+pub fn place_template(template: Option<&str>, prompt: &str) -> PlacedPrompt {
+    match template.filter(|t| !t.trim().is_empty()) {
+        None => PlacedPrompt {
+            prompt: prompt.to_owned(),
+            append_system_prompt: None,
+        },
+        Some(t) if prompt.trim_start().starts_with('/') => PlacedPrompt {
+            prompt: prompt.to_owned(),
+            append_system_prompt: Some(t.to_owned()),
+        },
+        Some(t) => PlacedPrompt {
+            prompt: format!("{t}\n\n{prompt}"),
+            append_system_prompt: None,
+        },
+    }
+}
+
 impl CapabilitySnapshot {
     /// Whether the run stages nothing.
     pub fn is_empty(&self) -> bool {
@@ -428,6 +457,28 @@ mod tests {
             &"a".repeat(65),
         ] {
             assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_template_is_prepended_unless_the_prompt_runs_a_command() {
+        assert_eq!(
+            place_template(Some("Be terse."), "Fix it"),
+            PlacedPrompt {
+                prompt: "Be terse.\n\nFix it".into(),
+                append_system_prompt: None
+            }
+        );
+        assert_eq!(
+            place_template(Some("Be terse."), "/review src/lib.rs"),
+            PlacedPrompt {
+                prompt: "/review src/lib.rs".into(),
+                append_system_prompt: Some("Be terse.".into())
+            }
+        );
+        for template in [None, Some(""), Some("  \n")] {
+            assert_eq!(place_template(template, "x").prompt, "x");
+            assert_eq!(place_template(template, "/x").append_system_prompt, None);
         }
     }
 

@@ -55,9 +55,14 @@ pub struct ClaimedRun {
     #[serde(default)]
     pub git: Option<crate::files::GitRepoRequest>,
     /// The skills, MCP servers, slash commands, subagents and instructions to stage, resolved
-    /// when the run was queued. `prompt` already carries the preset's template, if any.
+    /// when the run was queued. The preset's template, if any, is already placed: in `prompt`,
+    /// or in `append_system_prompt` when the prompt runs a slash command.
     #[serde(default)]
     pub capabilities: Option<crate::capabilities::CapabilitySnapshot>,
+    /// Text for the CLI's `--append-system-prompt` (a preset's template when the prompt starts
+    /// with `/`: prepended, it would stop the CLI from running the command).
+    #[serde(default)]
+    pub append_system_prompt: Option<String>,
 }
 
 /// The fencing pair every run call carries.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use protocol::capabilities::CapabilitySnapshot;
+use protocol::capabilities::{CapabilitySnapshot, place_template};
 use protocol::files::StagedAttachment;
 use protocol::internal::{ClaimRequest, ClaimedRun};
 use protocol::schedule::RunKind;
@@ -171,14 +171,13 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         .parse()
         .map_err(|e| ApiError::Internal(format!("stored run kind: {e}")))?;
     let capabilities = r.capabilities.map(|c| c.0);
-    let prompt = match capabilities
-        .as_ref()
-        .and_then(|c| c.prompt_template.as_deref())
-    {
-        // The preset's template reaches the agent; the run's stored prompt stays the user's.
-        Some(template) => format!("{template}\n\n{}", r.prompt),
-        None => r.prompt,
-    };
+    // The preset's template reaches the agent; the run's stored prompt stays the user's.
+    let placed = place_template(
+        capabilities
+            .as_ref()
+            .and_then(|c| c.prompt_template.as_deref()),
+        &r.prompt,
+    );
     Ok(Some(ClaimedRun {
         run_id: r.id,
         session_id: r.session_id,
@@ -186,7 +185,8 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         epoch: r.lease_epoch,
         attempt: r.attempts,
         max_attempts: r.max_attempts,
-        prompt,
+        prompt: placed.prompt,
+        append_system_prompt: placed.append_system_prompt,
         model: r.options.0.model,
         permission_mode: r.options.0.permission_mode,
         git: r.options.0.git,
