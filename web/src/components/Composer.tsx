@@ -155,6 +155,9 @@ export function Composer({
       const sent = prompt;
       setPrompt("");
       setUploads([]);
+      // The session now has the preset's capabilities; the next follow-up keeps them without
+      // naming it again (which would also put its template before that prompt again).
+      if (followUp && presetId) choosePreset("");
       onCreated(res, sent);
     } catch (err) {
       setError(readableError(err));

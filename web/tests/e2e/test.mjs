@@ -1,6 +1,7 @@
 // End to end through the real stack (started by stack.sh): register → submit a task → the
 // streamed answer and the Bash tool call appear → the produced file in Files (when this server has
-// the files route) → cancel a long task → reload during a run: nothing twice, nothing missing.
+// the files route) → cancel a long task → reload during a run: nothing twice, nothing missing →
+// a slash command and a preset made in the Capabilities screen, and a task run with them.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import http from "node:http";
@@ -234,6 +235,106 @@ try {
     await page.waitForURL("**/sessions/*");
     await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
     await screenshot(page, "scheduled-run-now");
+  });
+
+  await step("capabilities: a command and a preset made in the Capabilities screen, a task with them", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/slash-commands");
+      return { status: r.status, body: await r.text() };
+    });
+    await page.goto(`${WEB_URL}/capabilities`);
+    await page.getByRole("heading", { name: "Capabilities" }).waitFor();
+    const tab = (name) => page.getByRole("tablist", { name: "Capability kinds" }).getByRole("tab", { name });
+    if (routeMissing(probe)) {
+      console.log("  SKIPPED: this server has no /api/v1/slash-commands routes yet (capabilities API helper's branch)");
+      await tab("Commands").click();
+      await page.getByText("This server does not offer commands yet.").waitFor();
+      await screenshot(page, "capabilities-route-missing");
+      return;
+    }
+
+    // A pasted MCP configuration is checked before anything is sent.
+    await tab("MCP servers").click();
+    await page.getByRole("button", { name: "New MCP server" }).click();
+    const mcpForm = page.getByRole("form", { name: "New MCP server" });
+    await mcpForm.getByLabel("Configuration (JSON)").fill('{"command": "python3", ');
+    await mcpForm.getByText("This is not valid JSON", { exact: false }).waitFor();
+    await mcpForm.getByRole("button", { name: "Create MCP server" }).click();
+    await mcpForm.getByRole("alert").getByText("This is not valid JSON", { exact: false }).waitFor();
+    await screenshot(page, "capabilities-mcp-invalid-json");
+    await mcpForm.getByRole("button", { name: "Cancel" }).click();
+
+    // A slash command whose body uses $ARGUMENTS; the scenario marker is only in the body, so the
+    // scripted model answers with it only if the command really expanded.
+    await tab("Commands").click();
+    await page.getByRole("button", { name: "New command" }).click();
+    const cmdForm = page.getByRole("form", { name: "New command" });
+    await cmdForm.getByLabel("Name", { exact: true }).fill("e2e-check");
+    await cmdForm.getByLabel("Argument hint").fill("[what]");
+    await cmdForm.getByLabel("Description").fill("Checks what it is given");
+    await cmdForm.getByLabel("Body", { exact: true }).fill("[scenario:web_command] Check these **arguments**: $ARGUMENTS");
+    await cmdForm.getByRole("button", { name: "Preview" }).click();
+    await cmdForm.getByTestId("markdown-preview").locator("strong", { hasText: "arguments" }).waitFor();
+    await screenshot(page, "capabilities-command-preview");
+    await cmdForm.getByRole("button", { name: "Create command" }).click();
+    const cmdRow = page.locator('.cap-list li[data-name="e2e-check"]');
+    await cmdRow.waitFor();
+    assert.match(await cmdRow.innerText(), /\/e2e-check \[what\]/);
+    await screenshot(page, "capabilities-command-created");
+
+    // A preset with a prompt template that turns the command on.
+    await tab("Presets").click();
+    await page.getByRole("button", { name: "New preset" }).click();
+    const presetForm = page.getByRole("form", { name: "New preset" });
+    await presetForm.getByLabel("Name", { exact: true }).fill("e2e-preset");
+    await presetForm.getByLabel("Description").fill("Runs the e2e check");
+    await presetForm.getByLabel(/^Prompt template/).fill("Keep the answer to one line.");
+    await presetForm.getByRole("group", { name: "Commands" }).getByLabel("e2e-check").check();
+    await screenshot(page, "capabilities-preset-form");
+    await presetForm.getByRole("button", { name: "Create preset" }).click();
+    const presetRow = page.locator('.cap-list li[data-name="e2e-preset"]');
+    await presetRow.waitFor();
+    assert.match(await presetRow.innerText(), /1 command/);
+    assert.match(await presetRow.innerText(), /prompt template/);
+
+    // The composer: the preset, what the task will get, and the command from the / suggestions.
+    await page.goto(WEB_URL);
+    await page.getByTestId("preset").selectOption({ label: "Preset: e2e-preset" });
+    await page.getByRole("button", { name: "Options" }).click();
+    const resolved = page.getByTestId("resolved-capabilities");
+    await resolved.locator('[data-preset="e2e-preset"]').waitFor({ timeout: 10_000 });
+    await resolved.getByText("/e2e-check").waitFor();
+    const prompt = page.getByTestId("prompt");
+    await prompt.click();
+    await prompt.pressSequentially("/e2e");
+    const suggestions = page.getByTestId("slash-suggestions");
+    await suggestions.getByRole("option", { name: /\/e2e-check/ }).waitFor();
+    assert.match(await suggestions.innerText(), /Checks what it is given/);
+    await screenshot(page, "composer-preset-and-suggestions");
+    await page.keyboard.press("Enter");
+    await suggestions.waitFor({ state: "detached" });
+    assert.equal(await prompt.inputValue(), "/e2e-check ");
+    await prompt.pressSequentially("some args");
+    await page.getByTestId("submit").click();
+    await page.waitForURL("**/sessions/*");
+
+    // The conversation: the run's capabilities, the command loaded, the scripted answer, done.
+    const conv = page.getByTestId("conversation");
+    const runCaps = conv.getByTestId("run-capabilities").first();
+    await runCaps.locator('[data-preset="e2e-preset"]').waitFor({ timeout: LONG });
+    await runCaps.getByText("/e2e-check").waitFor();
+    await conv.getByText("command ran.", { exact: false }).waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    const init = conv.getByTestId("agent-init").first();
+    await init.locator(".chip-own", { hasText: "/e2e-check" }).waitFor({ timeout: LONG });
+    await screenshot(page, "capabilities-run-completed");
+
+    // What the model was sent: the command's body with the arguments, and the preset's template.
+    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
+    const sent = recorded.filter((r) => r.scenario === "web_command").map((r) => JSON.stringify(r.body));
+    assert.ok(sent.length > 0, "no request answered by the web_command scenario");
+    assert.ok(sent.some((b) => b.includes("Check these **arguments**: some args")), "the command's body with $ARGUMENTS expanded");
+    assert.ok(sent.some((b) => b.includes("Keep the answer to one line.")), "the preset's prompt template");
   });
 
   await step("the proxy refuses the internal API and forwards errors readably", async () => {
