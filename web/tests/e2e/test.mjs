@@ -4,6 +4,9 @@
 // a slash command and a preset made in the Capabilities screen, and a task run with them.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import http from "node:http";
 import { launch, register, screenshot, submitTask, WEB_URL, ARTIFACTS } from "../browser.mjs";
 
@@ -252,6 +255,43 @@ try {
       await screenshot(page, "capabilities-route-missing");
       return;
     }
+
+    // A skill uploaded as a zip: listed with its files, downloadable; an archive without a
+    // SKILL.md is refused with the server's reason.
+    const skillDir = mkdtempSync(join(tmpdir(), "workcell-e2e-skill-"));
+    const zip = (file, entries) =>
+      execFileSync("python3", [
+        "-c",
+        "import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for name, text in json.loads(sys.argv[2]).items(): z.writestr(name, text)",
+        file,
+        JSON.stringify(entries),
+      ]);
+    const goodZip = join(skillDir, "e2e-skill.zip");
+    zip(goodZip, {
+      "e2e-skill/SKILL.md": "---\nname: e2e-skill\ndescription: Says hello for the browser test\n---\nRun `hello.sh`.\n",
+      "e2e-skill/hello.sh": "#!/bin/sh\necho hello\n",
+    });
+    const badZip = join(skillDir, "no-skill-md.zip");
+    zip(badZip, { "notes/readme.txt": "no SKILL.md here\n" });
+    await tab("Skills").click();
+    await page.getByTestId("skill-upload").setInputFiles(goodZip);
+    const skillRow = page.locator('.cap-list li[data-name="e2e-skill"]');
+    await skillRow.waitFor({ timeout: 30_000 });
+    assert.match(await skillRow.innerText(), /Says hello for the browser test/);
+    assert.match(await skillRow.innerText(), /2 files/);
+    await skillRow.getByRole("button", { name: "Files" }).click();
+    await skillRow.getByRole("list", { name: "Files" }).getByText("hello.sh").waitFor();
+    const download = await skillRow.getByRole("link", { name: "Download" }).getAttribute("href");
+    const fetched = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      return { status: r.status, type: r.headers.get("content-type"), magic: Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 2)) };
+    }, download);
+    assert.deepEqual(fetched, { status: 200, type: "application/zip", magic: [0x50, 0x4b] });
+    await page.getByTestId("skill-upload").setInputFiles(badZip);
+    await page.getByRole("alert").getByText("no-skill-md.zip was not accepted", { exact: false }).waitFor({ timeout: 30_000 });
+    await screenshot(page, "capabilities-skills");
+    await page.getByRole("button", { name: "Dismiss" }).click();
+    rmSync(skillDir, { recursive: true, force: true });
 
     // A pasted MCP configuration is checked before anything is sent.
     await tab("MCP servers").click();
