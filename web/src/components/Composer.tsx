@@ -1,18 +1,15 @@
 "use client";
 // Writes a task: the prompt and its options, attachments dropped onto it (uploaded at once),
-// and for a new session an optional git repository to clone into the workspace.
-import { useRef, useState } from "react";
-import type { AttachmentView, CreateTaskRequest, CreateTaskResponse, PermissionMode } from "@/generated/protocol";
+// for a new session an optional git repository to clone into the workspace, a preset, `/`
+// suggestions from the user's slash commands, and what capabilities the run will get.
+import Link from "next/link";
+import { useEffect, useMemo, useRef, useState } from "react";
+import type { AttachmentView, CapabilitySummary, CreateTaskRequest, CreateTaskResponse, PermissionMode, PresetView, SlashCommandView } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
-
-/** The CLI's permission modes. The platform's default is `bypassPermissions` (the container is the
- * sandbox and nobody can answer a prompt mid-run); `plan` keeps the agent to read-only tools. */
-export const PERMISSION_MODES: { value: PermissionMode; label: string }[] = [
-  { value: "bypassPermissions", label: "Run tools freely (default)" },
-  { value: "acceptEdits", label: "Accept edits only" },
-  { value: "plan", label: "Plan only (read-only)" },
-  { value: "default", label: "Ask (tools needing approval are denied)" },
-];
+import { choiceFor, listItems, resolveCapabilities } from "@/lib/capabilities";
+import { PERMISSION_MODES } from "@/lib/permissionModes";
+import { applyCommand, availableCommands, matchCommands, slashQuery } from "@/lib/slashCommands";
+import { SummaryView } from "./capabilities/SummaryView";
 
 interface Upload {
   key: string;
@@ -26,11 +23,14 @@ export function Composer({
   sessionId,
   onCreated,
   busy,
+  sessionCapabilities,
 }: {
   sessionId?: string;
   onCreated: (res: CreateTaskResponse, prompt: string) => void;
   /** A run is active: a follow-up is queued behind it. */
   busy?: boolean;
+  /** For a follow-up: what the session's latest run was queued with (a follow-up keeps it). */
+  sessionCapabilities?: CapabilitySummary | null;
 }) {
   const [prompt, setPrompt] = useState("");
   const [model, setModel] = useState("");
@@ -43,7 +43,73 @@ export function Composer({
   const [sending, setSending] = useState(false);
   const [showOptions, setShowOptions] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
+  const textarea = useRef<HTMLTextAreaElement>(null);
   const followUp = sessionId !== undefined;
+  const library = useComposerLibrary();
+  const [presetId, setPresetId] = useState("");
+  const preset = library.presets.find((p) => p.id === presetId) ?? null;
+  const resolved = useResolved(showOptions && (!followUp || preset !== null), presetId || null);
+
+  // Slash-command suggestions while the prompt is `/name` being typed.
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  const commands = useMemo(
+    () =>
+      availableCommands(library.commands, {
+        presetCommandIds: preset?.slash_command_ids ?? null,
+        sessionCommandNames: followUp && sessionCapabilities ? sessionCapabilities.slash_commands.map((c) => c.name) : null,
+      }),
+    [library.commands, preset, followUp, sessionCapabilities],
+  );
+  const query = slashQuery(prompt, caret);
+  const suggestions = useMemo(() => (query === null ? [] : matchCommands(commands, query)), [commands, query]);
+  const suggesting = suggestions.length > 0 && dismissed !== prompt;
+  const activeIndex = Math.min(active, Math.max(0, suggestions.length - 1));
+
+  const choosePreset = (id: string) => {
+    setPresetId(id);
+    const p = library.presets.find((x) => x.id === id);
+    // The preset's model and mode fill the options (still editable); no preset clears them.
+    setModel(p?.model ?? "");
+    setMode(p?.permission_mode ?? "");
+  };
+
+  const chooseCommand = (c: SlashCommandView) => {
+    const next = applyCommand(prompt, c.name);
+    setPrompt(next);
+    setCaret(next.length);
+    setActive(0);
+    requestAnimationFrame(() => {
+      const el = textarea.current;
+      if (!el) return;
+      el.focus();
+      el.setSelectionRange(next.length, next.length);
+    });
+  };
+
+  /** Keys while suggestions are open: up/down move, Enter or Tab choose, Escape closes. */
+  const onSuggestionKey = (e: React.KeyboardEvent<HTMLTextAreaElement>): boolean => {
+    if (!suggesting || e.metaKey || e.ctrlKey || e.altKey) return false;
+    switch (e.key) {
+      case "ArrowDown":
+        setActive((activeIndex + 1) % suggestions.length);
+        return true;
+      case "ArrowUp":
+        setActive((activeIndex - 1 + suggestions.length) % suggestions.length);
+        return true;
+      case "Enter":
+      case "Tab":
+        if (e.shiftKey) return false;
+        chooseCommand(suggestions[activeIndex]!);
+        return true;
+      case "Escape":
+        setDismissed(prompt);
+        return true;
+      default:
+        return false;
+    }
+  };
 
   const upload = async (files: FileList | File[]) => {
     for (const file of Array.from(files)) {
@@ -78,7 +144,7 @@ export function Composer({
       permission_mode: followUp || mode === "" ? null : mode,
       attachments: uploads.flatMap((u) => (u.attachment ? [u.attachment.id] : [])),
       git: !followUp && gitUrl.trim() ? { url: gitUrl.trim(), branch: gitBranch.trim() || null } : null,
-      preset_id: null,
+      preset_id: presetId || null,
       skill_ids: null,
       mcp_server_ids: null,
       slash_command_ids: null,
@@ -89,6 +155,9 @@ export function Composer({
       const sent = prompt;
       setPrompt("");
       setUploads([]);
+      // The session now has the preset's capabilities; the next follow-up keeps them without
+      // naming it again (which would also put its template before that prompt again).
+      if (followUp && presetId) choosePreset("");
       onCreated(res, sent);
     } catch (err) {
       setError(readableError(err));
@@ -117,17 +186,63 @@ export function Composer({
       }}
       aria-label={followUp ? "Follow-up message" : "New task"}
     >
-      <textarea
-        value={prompt}
-        onChange={(e) => setPrompt(e.target.value)}
-        placeholder={followUp ? (busy ? "Queue a follow-up…" : "Send a follow-up…") : "What should the agent do? Drop files here to attach them."}
-        rows={followUp ? 2 : 5}
-        aria-label="Prompt"
-        data-testid="prompt"
-        onKeyDown={(e) => {
-          if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) void submit(e);
-        }}
-      />
+      <div className="prompt-box">
+        <textarea
+          ref={textarea}
+          value={prompt}
+          onChange={(e) => {
+            setPrompt(e.target.value);
+            setCaret(e.target.selectionStart);
+            setActive(0);
+          }}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
+          onBlur={() => setDismissed(prompt)}
+          onFocus={() => setDismissed(null)}
+          placeholder={
+            followUp
+              ? busy
+                ? "Queue a follow-up…"
+                : "Send a follow-up…"
+              : "What should the agent do? Type / for your commands. Drop files here to attach them."
+          }
+          rows={followUp ? 2 : 5}
+          aria-label="Prompt"
+          data-testid="prompt"
+          aria-autocomplete="list"
+          aria-controls={suggesting ? listId(sessionId) : undefined}
+          aria-activedescendant={suggesting ? `${listId(sessionId)}-${activeIndex}` : undefined}
+          onKeyDown={(e) => {
+            if (onSuggestionKey(e)) {
+              e.preventDefault();
+              return;
+            }
+            if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) void submit(e);
+          }}
+        />
+        {suggesting && (
+          <ul className="suggestions" role="listbox" id={listId(sessionId)} aria-label="Slash commands" data-testid="slash-suggestions">
+            {suggestions.map((c, i) => (
+              <li
+                key={c.id}
+                id={`${listId(sessionId)}-${i}`}
+                role="option"
+                aria-selected={i === activeIndex}
+                className={i === activeIndex ? "active" : ""}
+                // Chosen on mouse-down, before the textarea loses focus and closes the list.
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  chooseCommand(c);
+                }}
+                onMouseEnter={() => setActive(i)}
+              >
+                <span className="mono">/{c.name}</span>
+                {c.argument_hint && <span className="muted mono"> {c.argument_hint}</span>}
+                {c.description && <span className="muted small suggestion-description"> {c.description}</span>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
       {uploads.length > 0 && (
         <ul className="chips" aria-label="Attachments">
           {uploads.map((u) => (
@@ -141,6 +256,29 @@ export function Composer({
             </li>
           ))}
         </ul>
+      )}
+      {showOptions && (
+        <div className="run-capabilities" data-testid="capabilities-preview">
+          <div className="muted small">
+            {followUp && !preset
+              ? "This follow-up keeps the session's capabilities. Choose a preset to switch to its capabilities."
+              : followUp
+                ? `This follow-up switches the session to the preset “${preset!.name}”:`
+                : "This task will get:"}{" "}
+            <Link href="/capabilities">Manage capabilities</Link>
+          </div>
+          {followUp && !preset ? (
+            sessionCapabilities && <SummaryView summary={sessionCapabilities} />
+          ) : resolved.summary ? (
+            <SummaryView summary={resolved.summary} testId="resolved-capabilities" />
+          ) : resolved.error ? (
+            <p className="error small">{resolved.error}</p>
+          ) : resolved.missing ? (
+            <p className="muted small">Capabilities are not available on this server yet.</p>
+          ) : (
+            <p className="muted small">Working out the capabilities…</p>
+          )}
+        </div>
       )}
       {showOptions && (
         <div className="options">
@@ -196,10 +334,80 @@ export function Composer({
           }}
         />
         <span className="spacer" />
+        {library.presets.length > 0 && (
+          <select
+            className="preset-picker"
+            value={presetId}
+            onChange={(e) => choosePreset(e.target.value)}
+            aria-label="Preset"
+            data-testid="preset"
+            title={preset?.description || "A preset sets the model, mode, prompt template and capabilities"}
+          >
+            <option value="">{followUp ? "Keep the session's capabilities" : "No preset"}</option>
+            {library.presets.map((p) => (
+              <option key={p.id} value={p.id}>
+                Preset: {p.name}
+              </option>
+            ))}
+          </select>
+        )}
         <button type="submit" className="button primary" disabled={sending || !prompt.trim()} data-testid="submit">
           {sending ? "Sending…" : followUp ? (busy ? "Queue" : "Send") : "Start task"}
         </button>
       </div>
     </form>
   );
+}
+
+function listId(sessionId: string | undefined): string {
+  return `slash-suggestions-${sessionId ?? "new"}`;
+}
+
+/** The presets and slash commands the composer offers, loaded once (none when this server has
+ * no such routes, or they fail: the composer works without them). */
+function useComposerLibrary(): { presets: PresetView[]; commands: SlashCommandView[] } {
+  const [presets, setPresets] = useState<PresetView[]>([]);
+  const [commands, setCommands] = useState<SlashCommandView[]>([]);
+  useEffect(() => {
+    let alive = true;
+    listItems("presets")
+      .then((p) => alive && setPresets(p))
+      .catch(() => {});
+    listItems("slash-commands")
+      .then((c) => alive && setCommands(c))
+      .catch(() => {});
+    return () => {
+      alive = false;
+    };
+  }, []);
+  return { presets, commands };
+}
+
+/** What a task with this preset (or none) would get, asked again 250 ms after the choice
+ * changes, while `enabled`. */
+function useResolved(enabled: boolean, presetId: string | null) {
+  const [state, setState] = useState<{ summary: CapabilitySummary | null; error: string | null; missing: boolean }>({
+    summary: null,
+    error: null,
+    missing: false,
+  });
+  useEffect(() => {
+    if (!enabled) return;
+    let alive = true;
+    setState((s) => ({ ...s, summary: null, error: null }));
+    const t = setTimeout(() => {
+      resolveCapabilities(choiceFor(presetId))
+        .then((summary) => alive && setState({ summary, error: null, missing: false }))
+        .catch((e) => {
+          if (!alive) return;
+          if (e instanceof ApiError && e.routeMissing) setState({ summary: null, error: null, missing: true });
+          else setState({ summary: null, error: readableError(e), missing: false });
+        });
+    }, 250);
+    return () => {
+      alive = false;
+      clearTimeout(t);
+    };
+  }, [enabled, presetId]);
+  return state;
 }

@@ -1,5 +1,11 @@
 "use client";
+// One row of the conversation; a tool call that started a subagent carries the subagent's rows,
+// shown nested under it (folded until opened).
+import { useState } from "react";
 import type { Item } from "@/lib/conversation";
+import { summaryIsEmpty } from "@/lib/capabilities";
+import { AgentInitView } from "./AgentInit";
+import { SummaryView } from "./capabilities/SummaryView";
 import { Markdown } from "./Markdown";
 import { StatusBadge } from "./StatusBadge";
 import { ToolCall } from "./ToolCall";
@@ -17,6 +23,7 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
             {r.attempts > 1 && <span className="muted small">attempt {r.attempts} of {r.max_attempts}</span>}
           </div>
           <div className="prompt-text">{r.prompt}</div>
+          {r.capabilities && !summaryIsEmpty(r.capabilities) && <SummaryView summary={r.capabilities} testId="run-capabilities" />}
           {r.error && r.status !== "canceled" && <p className="error small">{r.error}</p>}
           {r.attempt_errors?.length > 1 && (
             <details className="small">
@@ -51,8 +58,16 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
           <div className="thinking-text">{item.text}</div>
         </details>
       );
+    case "init":
+      return <AgentInitView init={item.init} />;
     case "tool":
-      return <ToolCall name={item.name} input={item.input} result={item.result} />;
+      if (!item.children) return <ToolCall name={item.name} input={item.input} result={item.result} />;
+      return (
+        <div className="tool-group">
+          <ToolCall name={item.name} input={item.input} result={item.result} />
+          <Nested items={item.children} onRetry={onRetry} />
+        </div>
+      );
     case "todos":
       return <Todos todos={item.todos} />;
     case "result": {
@@ -90,6 +105,27 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
     case "raw":
       return <pre className="raw small">{item.line}</pre>;
   }
+}
+
+/** A subagent's rows under its call: a count until opened (they are only rendered when open). */
+function Nested({ items, onRetry }: { items: Item[]; onRetry: (runId: string) => void }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="nested" data-testid="subagent-events">
+      <button className="link-button small nested-toggle" onClick={() => setOpen((o) => !o)} aria-expanded={open}>
+        {open ? "▾" : "▸"} Subagent: {items.length} event{items.length === 1 ? "" : "s"}
+      </button>
+      {open && (
+        <div className="nested-items">
+          {items.map((i) => (
+            <div key={i.key} className="row nested-row" data-nested-key={i.key}>
+              <ItemRow item={i} onRetry={onRetry} />
+            </div>
+          ))}
+        </div>
+      )}
+    </div>
+  );
 }
 
 export function formatTokens(n: number): string {

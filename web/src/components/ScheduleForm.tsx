@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState } from "react";
 import cronstrue from "cronstrue";
 import type { CreateScheduledTaskRequest, CronPreview, PermissionMode, ScheduledTaskView, SessionMode } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
-import { PERMISSION_MODES } from "./Composer";
+import { PERMISSION_MODES } from "@/lib/permissionModes";
 
 function timeZones(): string[] {
   try {

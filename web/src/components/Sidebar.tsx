@@ -90,6 +90,9 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
         <Link href="/scheduled" className={`nav-link ${pathname.startsWith("/scheduled") ? "active" : ""}`}>
           Scheduled tasks
         </Link>
+        <Link href="/capabilities" className={`nav-link ${pathname.startsWith("/capabilities") ? "active" : ""}`}>
+          Capabilities
+        </Link>
       </div>
       {error && (
         <p className="error small" role="alert">

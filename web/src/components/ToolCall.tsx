@@ -7,6 +7,7 @@ import { resultText } from "@/lib/conversation";
 import { languageFor } from "@/lib/highlight";
 import { Code } from "./Code";
 import { Diff } from "./Diff";
+import { Markdown } from "./Markdown";
 
 type Obj = { [key: string]: JsonValue | undefined };
 
@@ -80,6 +81,27 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
               ? str(i.pattern)
               : str(i.path);
       return <Compact name={name} detail={detail} output={output} isError={result?.isError ?? false} language={name === "Read" ? languageFor(str(i.file_path)) : null} />;
+    }
+    case "Task":
+    case "Agent": {
+      // A subagent's work: whom it went to and why; the prompt folded; its answer as Markdown.
+      const agent = str(i.subagent_type) || "subagent";
+      return (
+        <div className={`${cls} tool-task`} data-tool={name}>
+          <ToolHead name={name} detail={`${agent}${i.description ? `: ${str(i.description)}` : ""}`} result={result} />
+          {i.prompt !== undefined && (
+            <details className="task-prompt small">
+              <summary>Prompt</summary>
+              <div className="thinking-text">{str(i.prompt)}</div>
+            </details>
+          )}
+          {output !== null && output !== "" && (
+            <div className="task-answer">
+              <Markdown text={clip(output)} />
+            </div>
+          )}
+        </div>
+      );
     }
     case "TodoWrite":
       return <Compact name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;

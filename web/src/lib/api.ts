@@ -64,13 +64,22 @@ export function knownCode(code: string): ErrorCode {
  * list this origin in `CORS_ORIGINS`); unset, the same-origin proxy is used. */
 const API_BASE = (process.env.NEXT_PUBLIC_API_URL ?? "").trim().replace(/\/+$/, "");
 
+/** The URL of `/api/v1{path}` (for links, and requests `api` cannot make, such as uploads with
+ * progress). */
+export function apiUrl(path: string): string {
+  return `${API_BASE}/api/v1${path}`;
+}
+
+/** The `credentials` mode of every API request. */
+export const API_CREDENTIALS: RequestCredentials = API_BASE ? "include" : "same-origin";
+
 /** Calls `/api/v1{path}` and returns its JSON (or `undefined` for 204). */
 export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (json !== undefined) headers.set("content-type", "application/json");
-  const res = await fetch(`${API_BASE}/api/v1${path}`, {
-    credentials: API_BASE ? "include" : "same-origin",
+  const res = await fetch(apiUrl(path), {
+    credentials: API_CREDENTIALS,
     ...rest,
     headers,
     body: json !== undefined ? JSON.stringify(json) : rest.body,

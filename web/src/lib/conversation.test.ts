@@ -25,4 +25,32 @@ describe("conversation rows", () => {
     expect(tool.kind === "tool" && tool.result && resultText(tool.result.content)).toBe("a.txt");
     expect(new Set(items.map((i) => i.key)).size).toBe(items.length);
   });
+
+  it("shows the agent's init line with what it loaded and the run's own capabilities", () => {
+    const caps = {
+      preset: { id: "p", name: "reviewer" }, skills: [], mcp_servers: [{ id: "m", name: "docs" }], slash_commands: [{ id: "c", name: "review" }],
+      subagents: [], instructions: false, model: null, permission_mode: null,
+    };
+    const events: Event[] = [
+      {
+        ...base, seq: 1, run_id: "r1", run_seq: 1, type: "system_init",
+        payload: {
+          agent_session_id: "a", model: "m1", tools: ["Bash"], mcp_servers: [{ name: "docs", status: "failed" }],
+          slash_commands: ["compact", "review"], skills: [], agents: ["general-purpose"],
+        },
+      },
+      // An init line from an older executor, without the lists.
+      { ...base, seq: 2, run_id: "r2", run_seq: 1, type: "system_init", payload: { agent_session_id: "a", tools: [] } },
+    ];
+    const items = buildItems([{ ...run("r1", "2026-01-01"), capabilities: caps }, run("r2", "2026-01-02")], events);
+    expect(items.map((i) => i.kind)).toEqual(["prompt", "init", "prompt", "init"]);
+    const [first, second] = [items[1]!, items[3]!];
+    expect(first.kind === "init" && first.init).toEqual({
+      runId: "r1", model: "m1", tools: ["Bash"], mcpServers: [{ name: "docs", status: "failed" }], skills: [],
+      slashCommands: ["compact", "review"], agents: ["general-purpose"], capabilities: caps,
+    });
+    expect(second.kind === "init" && second.init).toEqual({
+      runId: "r2", model: null, tools: [], mcpServers: [], skills: [], slashCommands: [], agents: [], capabilities: null,
+    });
+  });
 });

@@ -1,24 +1,46 @@
 // Turns a session's runs and event log into the rows the conversation view renders: each run's
-// prompt, then its events, with every tool call paired with its result.
-import type { Event, FileChange, JsonValue, RunResult, RunView, TodoItem } from "@/generated/protocol";
+// prompt, then its events, with every tool call paired with its result and a subagent's events
+// nested under the call that started it (see `nesting.ts`).
+import type { CapabilitySummary, Event, FileChange, JsonValue, McpServerStatus, RunResult, RunView, TodoItem } from "@/generated/protocol";
+import { nest } from "./nesting";
 
+/** Rows a subagent can produce carry `parent`: the `tool_use_id` of the call it works for. */
 export type Item =
   | { kind: "prompt"; key: string; run: RunView }
-  | { kind: "text"; key: string; text: string }
-  | { kind: "thinking"; key: string; text: string }
-  | {
-      kind: "tool";
-      key: string;
-      name: string;
-      input: JsonValue;
-      toolUseId: string;
-      result?: { content: JsonValue; isError: boolean };
-    }
-  | { kind: "todos"; key: string; todos: TodoItem[] }
+  | { kind: "init"; key: string; init: AgentInit }
+  | { kind: "text"; key: string; text: string; parent?: string }
+  | { kind: "thinking"; key: string; text: string; parent?: string }
+  | ToolItem
+  | { kind: "todos"; key: string; todos: TodoItem[]; parent?: string }
   | { kind: "result"; key: string; result: RunResult }
   | { kind: "changes"; key: string; runId: string; changes: FileChange[] }
   | { kind: "end"; key: string; status: "completed" | "failed" | "canceled"; detail: string | null }
   | { kind: "raw"; key: string; line: string };
+
+export interface ToolItem {
+  kind: "tool";
+  key: string;
+  name: string;
+  input: JsonValue;
+  toolUseId: string;
+  result?: { content: JsonValue; isError: boolean };
+  parent?: string;
+  /** The events of the subagent this call started, in order (absent when none). */
+  children?: Item[];
+}
+
+/** What the agent reported when it started (its init line), with what the run was queued with. */
+export interface AgentInit {
+  runId: string;
+  model: string | null;
+  tools: string[];
+  mcpServers: McpServerStatus[];
+  skills: string[];
+  slashCommands: string[];
+  agents: string[];
+  /** The run's own capabilities (`RunView.capabilities`); null for runs from before them. */
+  capabilities: CapabilitySummary | null;
+}
 
 /** Builds the rows. `runs` may be in any order; they are shown by creation time. */
 export function buildItems(runs: RunView[], events: Event[]): Item[] {
@@ -26,7 +48,9 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
   const runById = new Map(ordered.map((r) => [r.id, r]));
   const items: Item[] = [];
   const shown = new Set<string>();
-  const tools = new Map<string, Extract<Item, { kind: "tool" }>>();
+  const tools = new Map<string, ToolItem>();
+  // The parent of the last event's TodoWrite call: its to-do update belongs to the same agent.
+  let todoParent: { runId: string; parent: string } | null = null;
   const showPrompt = (runId: string) => {
     if (shown.has(runId)) return;
     // Earlier runs without events yet come first, in order.
@@ -44,23 +68,23 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
   for (const e of events) {
     showPrompt(e.run_id);
     const key = `e-${e.seq}`;
+    const inherited = todoParent?.runId === e.run_id ? todoParent.parent : undefined;
+    todoParent = null;
     switch (e.type) {
       case "assistant_text":
-        items.push({ kind: "text", key, text: e.payload.text });
+        items.push(withParent({ kind: "text", key, text: e.payload.text }, e.payload.parent_tool_use_id));
         break;
       case "thinking":
-        items.push({ kind: "thinking", key, text: e.payload.text });
+        items.push(withParent({ kind: "thinking", key, text: e.payload.text }, e.payload.parent_tool_use_id));
         break;
       case "tool_use": {
-        const item: Extract<Item, { kind: "tool" }> = {
-          kind: "tool",
-          key,
-          name: e.payload.name,
-          input: e.payload.input,
-          toolUseId: e.payload.tool_use_id,
-        };
+        const item: ToolItem = withParent(
+          { kind: "tool", key, name: e.payload.name, input: e.payload.input, toolUseId: e.payload.tool_use_id },
+          e.payload.parent_tool_use_id,
+        );
         tools.set(e.payload.tool_use_id, item);
         items.push(item);
+        if (item.parent && item.name === "TodoWrite") todoParent = { runId: e.run_id, parent: item.parent };
         break;
       }
       case "tool_result": {
@@ -73,12 +97,14 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
           const at = items.lastIndexOf(tool);
           if (at >= 0) items[at] = updated;
         } else {
-          items.push({ kind: "tool", key, name: "result", input: null, toolUseId: e.payload.tool_use_id, result });
+          items.push(
+            withParent({ kind: "tool", key, name: "result", input: null, toolUseId: e.payload.tool_use_id, result }, e.payload.parent_tool_use_id),
+          );
         }
         break;
       }
       case "todo_update":
-        items.push({ kind: "todos", key, todos: e.payload.todos });
+        items.push(withParent({ kind: "todos", key, todos: e.payload.todos }, inherited));
         break;
       case "result":
         items.push({ kind: "result", key, result: e.payload });
@@ -98,14 +124,40 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
       case "canceled":
         items.push({ kind: "end", key, status: "canceled", detail: e.payload.reason ?? null });
         break;
-      case "system_init":
+      case "system_init": {
+        const p = e.payload;
+        items.push({
+          kind: "init",
+          key,
+          init: {
+            runId: e.run_id,
+            model: p.model ?? null,
+            tools: p.tools,
+            mcpServers: p.mcp_servers ?? [],
+            skills: p.skills ?? [],
+            slashCommands: p.slash_commands ?? [],
+            agents: p.agents ?? [],
+            capabilities: runById.get(e.run_id)?.capabilities ?? null,
+          },
+        });
         break;
+      }
     }
   }
   for (const r of ordered) {
     if (!shown.has(r.id)) items.push({ kind: "prompt", key: `p-${r.id}`, run: r });
   }
-  return items;
+  return nest(
+    items,
+    (i) => (i.kind === "tool" ? i.toolUseId : null),
+    (i) => ("parent" in i ? i.parent : null),
+    (i, children) => (i.kind === "tool" ? { ...i, children } : i),
+  );
+}
+
+/** The item with its `parent` set when the event names one (absent otherwise). */
+function withParent<T extends Item>(item: T, parent: string | null | undefined): T {
+  return parent ? { ...item, parent } : item;
 }
 
 /** The text of a tool result (a string or the CLI's list of content blocks). */

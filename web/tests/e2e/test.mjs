@@ -1,8 +1,12 @@
 // End to end through the real stack (started by stack.sh): register → submit a task → the
 // streamed answer and the Bash tool call appear → the produced file in Files (when this server has
-// the files route) → cancel a long task → reload during a run: nothing twice, nothing missing.
+// the files route) → cancel a long task → reload during a run: nothing twice, nothing missing →
+// a slash command and a preset made in the Capabilities screen, and a task run with them.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import http from "node:http";
 import { launch, register, screenshot, submitTask, WEB_URL, ARTIFACTS } from "../browser.mjs";
 
@@ -234,6 +238,185 @@ try {
     await page.waitForURL("**/sessions/*");
     await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
     await screenshot(page, "scheduled-run-now");
+  });
+
+  await step("capabilities: a command and a preset made in the Capabilities screen, a task with them", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/slash-commands");
+      return { status: r.status, body: await r.text() };
+    });
+    await page.goto(`${WEB_URL}/capabilities`);
+    await page.getByRole("heading", { name: "Capabilities" }).waitFor();
+    const tab = (name) => page.getByRole("tablist", { name: "Capability kinds" }).getByRole("tab", { name });
+    if (routeMissing(probe)) {
+      console.log("  SKIPPED: this server has no /api/v1/slash-commands routes yet (capabilities API helper's branch)");
+      await tab("Commands").click();
+      await page.getByText("This server does not offer commands yet.").waitFor();
+      await screenshot(page, "capabilities-route-missing");
+      return;
+    }
+
+    // A skill uploaded as a zip: listed with its files, downloadable; an archive without a
+    // SKILL.md is refused with the server's reason.
+    const skillDir = mkdtempSync(join(tmpdir(), "workcell-e2e-skill-"));
+    const zip = (file, entries) =>
+      execFileSync("python3", [
+        "-c",
+        "import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for name, text in json.loads(sys.argv[2]).items(): z.writestr(name, text)",
+        file,
+        JSON.stringify(entries),
+      ]);
+    const goodZip = join(skillDir, "e2e-skill.zip");
+    zip(goodZip, {
+      "e2e-skill/SKILL.md": "---\nname: e2e-skill\ndescription: Says hello for the browser test\n---\nRun `hello.sh`.\n",
+      "e2e-skill/hello.sh": "#!/bin/sh\necho hello\n",
+    });
+    const badZip = join(skillDir, "no-skill-md.zip");
+    zip(badZip, { "notes/readme.txt": "no SKILL.md here\n" });
+    await tab("Skills").click();
+    await page.getByTestId("skill-upload").setInputFiles(goodZip);
+    const skillRow = page.locator('.cap-list li[data-name="e2e-skill"]');
+    await skillRow.waitFor({ timeout: 30_000 });
+    assert.match(await skillRow.innerText(), /Says hello for the browser test/);
+    assert.match(await skillRow.innerText(), /2 files/);
+    await skillRow.getByRole("button", { name: "Files" }).click();
+    await skillRow.getByRole("list", { name: "Files" }).getByText("hello.sh").waitFor();
+    const download = await skillRow.getByRole("link", { name: "Download" }).getAttribute("href");
+    const fetched = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      return { status: r.status, type: r.headers.get("content-type"), magic: Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 2)) };
+    }, download);
+    assert.deepEqual(fetched, { status: 200, type: "application/zip", magic: [0x50, 0x4b] });
+    await page.getByTestId("skill-upload").setInputFiles(badZip);
+    await page.getByRole("alert").getByText("no-skill-md.zip was not accepted", { exact: false }).waitFor({ timeout: 30_000 });
+    await screenshot(page, "capabilities-skills");
+    await page.getByRole("button", { name: "Dismiss" }).click();
+    rmSync(skillDir, { recursive: true, force: true });
+
+    // A pasted MCP configuration is checked before anything is sent.
+    await tab("MCP servers").click();
+    await page.getByRole("button", { name: "New MCP server" }).click();
+    const mcpForm = page.getByRole("form", { name: "New MCP server" });
+    await mcpForm.getByLabel("Configuration (JSON)").fill('{"command": "python3", ');
+    await mcpForm.getByText("This is not valid JSON", { exact: false }).waitFor();
+    await mcpForm.getByRole("button", { name: "Create MCP server" }).click();
+    await mcpForm.getByRole("alert").getByText("This is not valid JSON", { exact: false }).waitFor();
+    await screenshot(page, "capabilities-mcp-invalid-json");
+    await mcpForm.getByRole("button", { name: "Cancel" }).click();
+
+    // A slash command whose body uses $ARGUMENTS; the scenario marker is only in the body, so the
+    // scripted model answers with it only if the command really expanded.
+    await tab("Commands").click();
+    await page.getByRole("button", { name: "New command" }).click();
+    const cmdForm = page.getByRole("form", { name: "New command" });
+    await cmdForm.getByLabel("Name", { exact: true }).fill("e2e-check");
+    await cmdForm.getByLabel("Argument hint").fill("[what]");
+    await cmdForm.getByLabel("Description").fill("Checks what it is given");
+    await cmdForm.getByLabel("Body", { exact: true }).fill("[scenario:web_command] Check these **arguments**: $ARGUMENTS");
+    await cmdForm.getByRole("button", { name: "Preview" }).click();
+    await cmdForm.getByTestId("markdown-preview").locator("strong", { hasText: "arguments" }).waitFor();
+    await screenshot(page, "capabilities-command-preview");
+    await cmdForm.getByRole("button", { name: "Create command" }).click();
+    const cmdRow = page.locator('.cap-list li[data-name="e2e-check"]');
+    await cmdRow.waitFor();
+    assert.match(await cmdRow.innerText(), /\/e2e-check \[what\]/);
+    await screenshot(page, "capabilities-command-created");
+
+    // A preset with a prompt template that turns the command on.
+    await tab("Presets").click();
+    await page.getByRole("button", { name: "New preset" }).click();
+    const presetForm = page.getByRole("form", { name: "New preset" });
+    await presetForm.getByLabel("Name", { exact: true }).fill("e2e-preset");
+    await presetForm.getByLabel("Description").fill("Runs the e2e check");
+    await presetForm.getByLabel(/^Prompt template/).fill("Keep the answer to one line.");
+    await presetForm.getByRole("group", { name: "Commands" }).getByLabel("e2e-check").check();
+    await screenshot(page, "capabilities-preset-form");
+    await presetForm.getByRole("button", { name: "Create preset" }).click();
+    const presetRow = page.locator('.cap-list li[data-name="e2e-preset"]');
+    await presetRow.waitFor();
+    assert.match(await presetRow.innerText(), /1 command/);
+    assert.match(await presetRow.innerText(), /prompt template/);
+
+    // The composer: the preset, what the task will get, and the command from the / suggestions.
+    await page.goto(WEB_URL);
+    await page.getByTestId("preset").selectOption({ label: "Preset: e2e-preset" });
+    await page.getByRole("button", { name: "Options" }).click();
+    const resolved = page.getByTestId("resolved-capabilities");
+    await resolved.locator('[data-preset="e2e-preset"]').waitFor({ timeout: 10_000 });
+    await resolved.getByText("/e2e-check").waitFor();
+    const prompt = page.getByTestId("prompt");
+    await prompt.click();
+    await prompt.pressSequentially("/e2e");
+    const suggestions = page.getByTestId("slash-suggestions");
+    await suggestions.getByRole("option", { name: /\/e2e-check/ }).waitFor();
+    assert.match(await suggestions.innerText(), /Checks what it is given/);
+    await screenshot(page, "composer-preset-and-suggestions");
+    await page.keyboard.press("Enter");
+    await suggestions.waitFor({ state: "detached" });
+    assert.equal(await prompt.inputValue(), "/e2e-check ");
+    await prompt.pressSequentially("some args");
+    await page.getByTestId("submit").click();
+    await page.waitForURL("**/sessions/*");
+
+    // The conversation: the run's capabilities, the command loaded, the scripted answer, done.
+    const conv = page.getByTestId("conversation");
+    const runCaps = conv.getByTestId("run-capabilities").first();
+    await runCaps.locator('[data-preset="e2e-preset"]').waitFor({ timeout: LONG });
+    await runCaps.getByText("/e2e-check").waitFor();
+    await conv.getByText("command ran.", { exact: false }).waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    const init = conv.getByTestId("agent-init").first();
+    await init.locator(".chip-own", { hasText: "/e2e-check" }).waitFor({ timeout: LONG });
+    await screenshot(page, "capabilities-run-completed");
+
+    // What the model was sent: the command's body with the arguments, and the preset's template.
+    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
+    const sent = recorded.filter((r) => r.scenario === "web_command").map((r) => JSON.stringify(r.body));
+    assert.ok(sent.length > 0, "no request answered by the web_command scenario");
+    assert.ok(sent.some((b) => b.includes("Check these **arguments**: some args")), "the command's body with $ARGUMENTS expanded");
+    assert.ok(sent.some((b) => b.includes("Keep the answer to one line.")), "the preset's prompt template");
+  });
+
+  await step("a subagent made in the Capabilities screen: its work nests under the Task call", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/subagents");
+      return { status: r.status, body: await r.text() };
+    });
+    if (routeMissing(probe)) {
+      console.log("  SKIPPED: this server has no /api/v1/subagents routes yet (capabilities API helper's branch)");
+      return;
+    }
+    await page.goto(`${WEB_URL}/capabilities#subagents`);
+    await page.getByRole("button", { name: "New subagent" }).click();
+    const form = page.getByRole("form", { name: "New subagent" });
+    await form.getByLabel("Name", { exact: true }).fill("e2e-helper");
+    await form.getByLabel("Description").fill("Helps the browser test");
+    await form.getByLabel("Tools (comma-separated; empty: all)").fill("Bash, Read");
+    // The scripted model answers the subagent's conversation by this text in its system prompt.
+    await form.getByLabel("System prompt", { exact: true }).fill("You are the e2e helper agent. Say hello.");
+    await form.getByRole("button", { name: "Create subagent" }).click();
+    await page.locator('.cap-list li[data-name="e2e-helper"]').waitFor();
+
+    // No preset: a new task gets every enabled item, the subagent among them.
+    await submitTask(page, "[scenario:web_delegate] Delegate to the helper");
+    const conv = page.getByTestId("conversation");
+    await conv.getByText("Delegation finished.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    await conv.getByTestId("agent-init").first().locator(".chip-own", { hasText: "e2e-helper" }).waitFor();
+    const task = conv.locator(".tool-group", { has: page.locator(".tool-task") });
+    await task.waitFor();
+    assert.match(await task.locator(".tool-head").innerText(), /e2e-helper: Check the helper/);
+    // The subagent's tool call (with its output) is folded under the call, not in the main flow.
+    const helperOutput = '[data-tool="Bash"] .terminal-out';
+    assert.equal(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), 0, "the subagent's call is folded");
+    const nested = task.getByTestId("subagent-events");
+    const toggle = nested.getByRole("button", { name: /Subagent: \d+ events?/ });
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    await screenshot(page, "subagent-folded");
+    await toggle.click();
+    await nested.locator(helperOutput, { hasText: "helper-output" }).waitFor();
+    assert.equal(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), 1);
+    await screenshot(page, "subagent-expanded");
   });
 
   await step("the proxy refuses the internal API and forwards errors readably", async () => {

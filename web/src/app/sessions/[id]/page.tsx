@@ -96,7 +96,12 @@ export default function SessionPage() {
             </div>
           )}
           <Conversation items={items} onRetry={(r) => void retry(r)} />
-          <Composer sessionId={id} busy={active} onCreated={(_res: CreateTaskResponse) => void reload()} />
+          <Composer
+            sessionId={id}
+            busy={active}
+            sessionCapabilities={current?.capabilities ?? null}
+            onCreated={(_res: CreateTaskResponse) => void reload()}
+          />
         </>
       ) : (
         <FilesPanel runs={runs} events={log.events} initialRun={current?.id ?? null} />
