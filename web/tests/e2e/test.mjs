@@ -116,13 +116,7 @@ try {
       const r = await fetch(`/api/v1/runs/${id}/files`);
       return { status: r.status, body: await r.text() };
     }, runId);
-    if (routeMissing(probe)) {
-      console.log("  SKIPPED: this server has no GET /api/v1/runs/{id}/files route yet (files helper's branch)");
-      await page.getByTestId("files-tab").click();
-      await page.getByText("File browsing is not available on this server yet.").waitFor();
-      await screenshot(page, "files-route-missing");
-      return;
-    }
+    assert.ok(!routeMissing(probe), "the server must serve GET /api/v1/runs/{id}/files");
     await page.getByTestId("files-tab").click();
     const files = page.getByTestId("files");
     // The file in the tree (the "Changes in this run" list below names it too).
@@ -216,11 +210,7 @@ try {
       return { status: r.status, body: await r.text() };
     });
     await page.goto(`${WEB_URL}/scheduled`);
-    if (routeMissing(probe)) {
-      console.log("  SKIPPED: this server has no /api/v1/scheduled-tasks routes yet (schedules helper's branch)");
-      await page.getByText("Scheduled tasks are not available on this server yet.").waitFor();
-      return;
-    }
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/scheduled-tasks");
     await page.getByRole("button", { name: "New scheduled task" }).click();
     const form = page.locator("form.schedule-form");
     await form.getByLabel("Name", { exact: true }).fill("Nightly report");
@@ -248,13 +238,7 @@ try {
     await page.goto(`${WEB_URL}/capabilities`);
     await page.getByRole("heading", { name: "Capabilities" }).waitFor();
     const tab = (name) => page.getByRole("tablist", { name: "Capability kinds" }).getByRole("tab", { name });
-    if (routeMissing(probe)) {
-      console.log("  SKIPPED: this server has no /api/v1/slash-commands routes yet (capabilities API helper's branch)");
-      await tab("Commands").click();
-      await page.getByText("This server does not offer commands yet.").waitFor();
-      await screenshot(page, "capabilities-route-missing");
-      return;
-    }
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/slash-commands");
 
     // A skill uploaded as a zip: listed with its files, downloadable; an archive without a
     // SKILL.md is refused with the server's reason.
@@ -382,10 +366,7 @@ try {
       const r = await fetch("/api/v1/subagents");
       return { status: r.status, body: await r.text() };
     });
-    if (routeMissing(probe)) {
-      console.log("  SKIPPED: this server has no /api/v1/subagents routes yet (capabilities API helper's branch)");
-      return;
-    }
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/subagents");
     await page.goto(`${WEB_URL}/capabilities#subagents`);
     await page.getByRole("button", { name: "New subagent" }).click();
     const form = page.getByRole("form", { name: "New subagent" });
