@@ -294,9 +294,9 @@ mod tests {
     async fn a_snapshot_becomes_presigned_skills_an_mcp_config_and_documents() {
         let user = Uuid::new_v4();
         let id = Uuid::new_v4();
-        let own = keys::skill_file_key(Some(user), id, "v1", "SKILL.md");
-        let script = keys::skill_file_key(Some(user), id, "v1", "scripts/run.sh");
-        let system = keys::skill_file_key(None, Uuid::new_v4(), "v2", "SKILL.md");
+        let own = keys::skill_object_key(Some(user), id, "v1", 0);
+        let script = keys::skill_object_key(Some(user), id, "v1", 1);
+        let system = keys::skill_object_key(None, Uuid::new_v4(), "v2", 0);
         let mut snap = snapshot(vec![
             skill(
                 Some(user),
@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(caps.slash_commands.len(), 1);
         assert!(caps.mcp_config.is_none());
         assert_eq!(caps.digest.as_deref(), Some("abc123"));
-        let key = keys::skill_file_key(Some(user), Uuid::new_v4(), "v1", "SKILL.md");
+        let key = keys::skill_object_key(Some(user), Uuid::new_v4(), "v1", 0);
         let with_skill = snapshot(vec![skill(Some(user), "s", &[("SKILL.md", &key)])]);
         assert!(matches!(
             prepare(None, &run(user, Some(with_skill)))
@@ -375,9 +375,9 @@ mod tests {
         let user = Uuid::new_v4();
         let other = Uuid::new_v4();
         let id = Uuid::new_v4();
-        let mine = keys::skill_file_key(Some(user), id, "v1", "SKILL.md");
-        let theirs = keys::skill_file_key(Some(other), id, "v1", "SKILL.md");
-        let system = keys::skill_file_key(None, id, "v1", "SKILL.md");
+        let mine = keys::skill_object_key(Some(user), id, "v1", 0);
+        let theirs = keys::skill_object_key(Some(other), id, "v1", 0);
+        let system = keys::skill_object_key(None, id, "v1", 0);
         let e = exporter();
         let cases: Vec<(SnapshotSkill, &str)> = vec![
             // Another user's skill, even with keys under that user's prefix.

@@ -99,8 +99,11 @@ async fn a_skill_from_presigned_urls_is_listed_to_the_model_and_its_script_runs(
     let bucket = bucket(&s3);
     let (owner, skill) = (Uuid::new_v4(), Uuid::new_v4());
     let mut skills = Vec::new();
-    for (path, body) in [("SKILL.md", SKILL_MD), ("scripts/greet.sh", GREET_SH)] {
-        let key = keys::skill_file_key(Some(owner), skill, "v1", path);
+    for (index, (path, body)) in [("SKILL.md", SKILL_MD), ("scripts/greet.sh", GREET_SH)]
+        .into_iter()
+        .enumerate()
+    {
+        let key = keys::skill_object_key(Some(owner), skill, "v1", index);
         bucket
             .put(&key, "text/plain", body.as_bytes().to_vec())
             .await

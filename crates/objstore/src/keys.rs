@@ -68,14 +68,8 @@ pub fn skill_version_prefix(owner: Option<Uuid>, skill: Uuid, version: &str) -> 
     format!("{}{skill}/{version}/", skills_prefix(owner))
 }
 
-/// A file of a skill version, at its skill-relative `path` (segments joined by `/`).
-pub fn skill_file_key(owner: Option<Uuid>, skill: Uuid, version: &str, path: &str) -> String {
-    format!("{}{path}", skill_version_prefix(owner, skill, version))
-}
-
 /// The object of the `index`-th file (in path order) of a skill version: `{version prefix}{index}`.
-/// This, not [`skill_file_key`], is where the backend stores a skill's files; the file's path
-/// travels next to the key (`protocol::capabilities::SnapshotSkillFile`). A key that carried the
+/// The file's path travels next to the key (`protocol::capabilities::SnapshotSkillFile`). A key that carried the
 /// path after the 64-hex version would pass the length a file-backed store can keep (s3s-fs, the
 /// development and test store, names a metadata file after the whole key, base64-encoded: keys
 /// over about 160 bytes fail there) for any path longer than a dozen characters.
