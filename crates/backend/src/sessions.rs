@@ -37,6 +37,8 @@ impl SessionRow {
             config: self.config,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            pending_inputs: 0,
+            queued_runs: 0,
         })
     }
 

@@ -713,6 +713,8 @@ async fn stage_once(
         git: None,
         capabilities: Some(snapshot.clone()),
         append_system_prompt: None,
+        allowed_tools: Vec::new(),
+        input_timeout_seconds: None,
     };
     let started = Instant::now();
     let mut caps = executor_manager::capabilities::prepare(Some(exporter), &run).await?;
@@ -747,6 +749,7 @@ async fn stage_once(
         subagents: caps.subagents,
         instructions: caps.instructions,
         capabilities_digest: caps.digest,
+        input_timeout_seconds: None,
         git: None,
         input_files: Vec::new(),
     };

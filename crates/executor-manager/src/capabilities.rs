@@ -239,6 +239,8 @@ mod tests {
             attachments: Vec::new(),
             capabilities: snapshot,
             append_system_prompt: None,
+            allowed_tools: Vec::new(),
+            input_timeout_seconds: None,
             git: None,
         }
     }

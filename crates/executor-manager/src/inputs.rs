@@ -109,6 +109,8 @@ mod tests {
             attachments,
             capabilities: None,
             append_system_prompt: None,
+            allowed_tools: Vec::new(),
+            input_timeout_seconds: None,
             git: Some(GitRepoRequest {
                 url: "https://example.com/r.git".into(),
                 branch: Some("main".into()),

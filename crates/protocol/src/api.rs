@@ -71,6 +71,10 @@ pub struct CreateTaskRequest {
     pub slash_command_ids: Option<Vec<Uuid>>,
     #[serde(default)]
     pub subagent_ids: Option<Vec<Uuid>>,
+    /// The client's id for this submit (1 to 200 characters): a retried submit with the same id
+    /// queues nothing and answers what the first one did.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
 }
 
 impl CreateTaskRequest {
@@ -104,6 +108,12 @@ pub struct SessionView {
     pub config: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Input requests of the session's runs waiting for an answer.
+    #[serde(default)]
+    pub pending_inputs: i64,
+    /// Follow-ups queued behind the active run.
+    #[serde(default)]
+    pub queued_runs: i64,
 }
 
 /// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.

@@ -127,6 +127,12 @@ pub enum ErrorCode {
     NameTaken,
     /// 409, executor: a task is running; the executor takes one at a time.
     TaskRunning,
+    /// 409, backend and executor: the input request was answered already.
+    AlreadyAnswered,
+    /// 409, backend: the run is no longer queued (it started, or was canceled).
+    NotQueued,
+    /// 410, backend: the input request expired, or its run ended, before this answer.
+    RequestExpired,
     /// 409, executor: this run id was already executed here.
     DuplicateRun,
 
@@ -164,7 +170,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (the tests check it against the enum, through the
     /// TypeScript union ts-rs derives from it).
-    pub const ALL: [ErrorCode; 46] = [
+    pub const ALL: [ErrorCode; 49] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::BadBody,
@@ -199,6 +205,9 @@ impl ErrorCode {
         ErrorCode::AttachmentInUse,
         ErrorCode::NameTaken,
         ErrorCode::TaskRunning,
+        ErrorCode::AlreadyAnswered,
+        ErrorCode::NotQueued,
+        ErrorCode::RequestExpired,
         ErrorCode::DuplicateRun,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -249,6 +258,9 @@ impl ErrorCode {
             ErrorCode::SingleUserMode => "single_user_mode",
             ErrorCode::AttachmentInUse => "attachment_in_use",
             ErrorCode::NameTaken => "name_taken",
+            ErrorCode::AlreadyAnswered => "already_answered",
+            ErrorCode::NotQueued => "not_queued",
+            ErrorCode::RequestExpired => "request_expired",
             ErrorCode::TaskRunning => "task_running",
             ErrorCode::DuplicateRun => "duplicate_run",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -329,11 +341,14 @@ mod tests {
 
     /// Codes added with the enum or after it (none of them replaces an answer's code but the 404
     /// of an unknown route, which was `not_found`).
-    const ADDED: [&str; 4] = [
+    const ADDED: [&str; 7] = [
         "route_not_found",
         "invalid_archive",
         "read_only",
         "name_taken",
+        "already_answered",
+        "not_queued",
+        "request_expired",
     ];
 
     #[test]

@@ -95,6 +95,10 @@ pub enum EventBody {
     TodoUpdate { todos: Vec<TodoItem> },
     /// The agent's final accounting for the run.
     Result(RunResult),
+    /// The agent waits for a person: a tool that needs permission, a question, a plan.
+    InputRequest(Box<crate::input::InputRequest>),
+    /// A request's answer (a person's, or its expiry), as the executor handed it to the agent.
+    InputAnswer(Box<crate::input::InputAnswer>),
     /// Files the run added, modified, deleted or renamed, against the workspace at its start.
     FileChanges { changes: Vec<FileChange> },
     /// A line of agent output that did not parse; kept rather than dropped.
@@ -121,6 +125,8 @@ impl EventBody {
             EventBody::ToolResult { .. } => "tool_result",
             EventBody::TodoUpdate { .. } => "todo_update",
             EventBody::Result(_) => "result",
+            EventBody::InputRequest(_) => "input_request",
+            EventBody::InputAnswer(_) => "input_answer",
             EventBody::FileChanges { .. } => "file_changes",
             EventBody::Raw { .. } => "raw",
             EventBody::Completed {} => "completed",

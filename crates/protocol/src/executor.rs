@@ -58,6 +58,10 @@ pub struct ExecuteRequest {
     /// executor staged last, the staged files are kept and a CLI started ahead can be reused.
     #[serde(default)]
     pub capabilities_digest: Option<String>,
+    /// How long an input request waits for its answer before the executor denies it; `None`:
+    /// [`crate::input::InputKind::default_timeout_seconds`].
+    #[serde(default)]
+    pub input_timeout_seconds: Option<u32>,
     #[serde(default)]
     pub git: Option<GitSource>,
     /// Files staged into `inputs/` before the run.

@@ -63,6 +63,13 @@ pub struct ClaimedRun {
     /// with `/`: prepended, it would stop the CLI from running the command).
     #[serde(default)]
     pub append_system_prompt: Option<String>,
+    /// Tools the owner allowed "always" in this session (`--allowedTools`): asked about once.
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    /// How long an input request may wait for its answer (`INPUT_REQUEST_TIMEOUT_SECONDS`);
+    /// `None`: [`crate::input::InputKind::default_timeout_seconds`].
+    #[serde(default)]
+    pub input_timeout_seconds: Option<u32>,
 }
 
 /// The fencing pair every run call carries.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod executor;
 pub mod files;
+pub mod input;
 pub mod internal;
 pub mod live;
 pub mod schedule;

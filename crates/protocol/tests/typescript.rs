@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use protocol::{api, capabilities, error, event, files, internal, live, schedule, status};
+use protocol::{api, capabilities, error, event, files, input, internal, live, schedule, status};
 use ts_rs::TS;
 
 /// `export type Name = ...;` for each type, in the order given.
@@ -98,6 +98,21 @@ fn render() -> String {
         capabilities::CapabilityChoice,
         capabilities::CapabilityRef,
         capabilities::CapabilitySummary,
+        // the human in the loop
+        input::InputKind,
+        input::Question,
+        input::QuestionOption,
+        input::InputRequest,
+        input::InputDecision,
+        input::InputOutcome,
+        input::InputRequestStatus,
+        input::AnswerInputRequest,
+        input::InputAnswer,
+        input::InputRequestView,
+        input::InputRequestList,
+        input::QueuedRunView,
+        input::SessionQueue,
+        input::UpdateQueuedRunRequest,
         // WebSocket
         live::ClientMessage,
         live::ServerMessage,

@@ -148,6 +148,7 @@ export function Composer({
       skill_ids: null,
       mcp_server_ids: null,
       slash_command_ids: null,
+      client_request_id: null,
       subagent_ids: null,
     };
     try {

@@ -7,7 +7,7 @@ export type ErrorBody = { error: ErrorDetail, };
 
 export type ErrorDetail = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "name_taken" | "task_running" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -51,7 +51,7 @@ parent_tool_use_id?: string | null, } } | { "type": "tool_result", "payload": { 
 /**
  * A string or the CLI's list of content blocks.
  */
-content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } });
+content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "input_request", "payload": InputRequest } | { "type": "input_answer", "payload": InputAnswer } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } });
 
 export type EventBody = { "type": "system_init", "payload": { agent_session_id: string, model?: string | null, cwd?: string | null, tools: Array<string>, 
 /**
@@ -81,7 +81,7 @@ parent_tool_use_id?: string | null, } } | { "type": "tool_result", "payload": { 
 /**
  * A string or the CLI's list of content blocks.
  */
-content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } };
+content: JsonValue, is_error: boolean, parent_tool_use_id?: string | null, } } | { "type": "todo_update", "payload": { todos: Array<TodoItem>, } } | { "type": "result", "payload": RunResult } | { "type": "input_request", "payload": InputRequest } | { "type": "input_answer", "payload": InputAnswer } | { "type": "file_changes", "payload": { changes: Array<FileChange>, } } | { "type": "raw", "payload": { line: string, } } | { "type": "completed", "payload": Record<string, never> } | { "type": "failed", "payload": { error: string, } } | { "type": "canceled", "payload": { reason?: string | null, } };
 
 export type TodoItem = { content: string, 
 /**
@@ -136,7 +136,12 @@ preset_id: string | null,
 /**
  * Explicit capability lists (each replaces that kind's preset or default items; `[]`: none).
  */
-skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_command_ids: Array<string> | null, subagent_ids: Array<string> | null, };
+skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_command_ids: Array<string> | null, subagent_ids: Array<string> | null, 
+/**
+ * The client's id for this submit (1 to 200 characters): a retried submit with the same id
+ * queues nothing and answers what the first one did.
+ */
+client_request_id: string | null, };
 
 export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
 
@@ -144,7 +149,15 @@ export type SessionView = { id: string, title: string, status: SessionStatus,
 /**
  * The options the session was created with (model, permission mode).
  */
-config: JsonValue, created_at: string, updated_at: string, };
+config: JsonValue, created_at: string, updated_at: string, 
+/**
+ * Input requests of the session's runs waiting for an answer.
+ */
+pending_inputs: number, 
+/**
+ * Follow-ups queued behind the active run.
+ */
+queued_runs: number, };
 
 export type SessionList = { sessions: Array<SessionView>, next_cursor: string | null, };
 
@@ -152,7 +165,15 @@ export type SessionDetail = { runs: Array<RunView>, id: string, title: string, s
 /**
  * The options the session was created with (model, permission mode).
  */
-config: JsonValue, created_at: string, updated_at: string, };
+config: JsonValue, created_at: string, updated_at: string, 
+/**
+ * Input requests of the session's runs waiting for an answer.
+ */
+pending_inputs: number, 
+/**
+ * Follow-ups queued behind the active run.
+ */
+queued_runs: number, };
 
 export type UpdateSessionRequest = { title: string, };
 
@@ -386,6 +407,100 @@ instructions: boolean,
  */
 model: string | null, permission_mode: PermissionMode | null, };
 
+export type InputKind = "permission" | "question" | "plan";
+
+export type Question = { 
+/**
+ * The full question; the key of its answer.
+ */
+question: string, 
+/**
+ * A short label for it (a chip or tab title).
+ */
+header?: string | null, multi_select: boolean, options: Array<QuestionOption>, };
+
+export type QuestionOption = { label: string, description?: string | null, };
+
+export type InputRequest = { 
+/**
+ * Made by the executor (not the CLI's own id); the id of `POST /input-requests/{id}/answer`.
+ */
+request_id: string, kind: InputKind, tool_name: string, 
+/**
+ * The tool call waiting, when the CLI names it.
+ */
+tool_use_id?: string | null, 
+/**
+ * The tool's input as the CLI would run it.
+ */
+input: JsonValue, 
+/**
+ * What the call does, in the CLI's words (e.g. a Bash command's description).
+ */
+description?: string | null, 
+/**
+ * The path outside the allowed directories that made the CLI ask, if any.
+ */
+blocked_path?: string | null, 
+/**
+ * `question`: the questions, in order.
+ */
+questions?: Array<Question>, 
+/**
+ * `plan`: the plan, as Markdown (from the `ExitPlanMode` call).
+ */
+plan?: string | null, expires_at: string, };
+
+export type InputDecision = "allow" | "deny";
+
+export type InputOutcome = "answered" | "expired" | "canceled";
+
+export type InputRequestStatus = "pending" | "answered" | "expired" | "canceled";
+
+export type AnswerInputRequest = { decision: InputDecision, 
+/**
+ * `deny`: what the agent is told (the reason, or feedback on a plan). `allow`: ignored.
+ */
+message: string | null, 
+/**
+ * `permission`, `allow`: the tool input to run instead of the agent's (an edited command).
+ */
+updated_input: JsonValue | null, 
+/**
+ * `question`: the answer to each question, keyed by its full text (several labels of a
+ * multi-select question joined with `", "`; free text allowed).
+ */
+answers: { [key in string]?: string }, 
+/**
+ * `permission`, `allow`: allow this tool without asking for the rest of the session.
+ */
+always: boolean, 
+/**
+ * `plan`, `allow`: the permission mode for the rest of the run and the session's later
+ * runs (`acceptEdits` or `bypassPermissions`; `acceptEdits` when absent).
+ */
+mode: PermissionMode | null, };
+
+export type InputAnswer = { request_id: string, outcome: InputOutcome, decision: InputDecision, message?: string | null, updated_input?: JsonValue | null, answers?: { [key in string]?: string }, always: boolean, mode?: PermissionMode | null, 
+/**
+ * Who answered (their email); `None` for an expiry or a cancel.
+ */
+answered_by?: string | null, answered_at: string, };
+
+export type InputRequestView = { id: string, run_id: string, session_id: string, status: InputRequestStatus, request: InputRequest, answer: InputAnswer | null, created_at: string, };
+
+export type InputRequestList = { requests: Array<InputRequestView>, };
+
+export type QueuedRunView = { run_id: string, prompt: string, 
+/**
+ * 1 for the next to run.
+ */
+position: number, created_at: string, };
+
+export type SessionQueue = { runs: Array<QueuedRunView>, };
+
+export type UpdateQueuedRunRequest = { prompt: string, };
+
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 
 export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: ErrorCode, message: string, session_id?: string | null, };
@@ -393,4 +508,4 @@ export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "s
 /**
  * Every `ErrorCode`, from `ErrorCode::ALL`.
  */
-export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "name_taken", "task_running", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];

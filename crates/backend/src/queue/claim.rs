@@ -195,6 +195,9 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         lease_expires_at: r.lease_expires_at,
         kind,
         capabilities,
+        // Filled from the session by the human-in-the-loop work (issue 14).
+        allowed_tools: Vec::new(),
+        input_timeout_seconds: None,
     }))
 }
 
