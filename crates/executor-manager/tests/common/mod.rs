@@ -170,6 +170,8 @@ pub struct Harness {
     /// each other's containers away).
     pub manager_id: String,
     pub workspace_root: tempfile::TempDir,
+    /// The manager's settings, for [`Harness::restart_manager`].
+    manager_vars: Vec<(String, String)>,
     // Dropped in this order: the manager first, then the backend it talks to.
     manager_proc: InProcessManager,
     _backend: InProcessBackend,
@@ -253,7 +255,7 @@ impl Harness {
             .unwrap_or_else(|| format!("test-manager-{}", Uuid::new_v4().simple()));
         mv.push(("MANAGER_ID".into(), manager_id.clone()));
         mv.extend(vars(extra));
-        let manager_proc = InProcessManager::start(mv, listener).await;
+        let manager_proc = InProcessManager::start(mv.clone(), listener).await;
 
         Harness {
             backend,
@@ -265,9 +267,27 @@ impl Harness {
             kept: manager_proc.kept.clone(),
             manager_id,
             workspace_root,
+            manager_vars: mv,
             manager_proc,
             _backend: backend_proc,
         }
+    }
+
+    /// Starts a new manager with the same settings and id on a new loopback port (after
+    /// [`Harness::stop_manager`]: a restart). Process runtime only.
+    pub async fn restart_manager(&mut self) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        for (k, v) in self.manager_vars.iter_mut() {
+            if k == "CALLBACK_BASE_URL" {
+                *v = url.clone();
+            }
+        }
+        self.manager_proc = InProcessManager::start(self.manager_vars.clone(), listener).await;
+        self.registry = self.manager_proc.registry.clone();
+        self.kept = self.manager_proc.kept.clone();
+        self.manager = url;
     }
 
     /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).
