@@ -76,5 +76,6 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench dispatch --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor-manager --bench answer_latency --quiet -- --bench
 fi
 log "all tests passed"
