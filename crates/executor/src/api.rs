@@ -71,7 +71,9 @@ impl ApiError {
                 | TaskError::Duplicate(_)
                 | TaskError::Answer(AnswerError::AlreadyAnswered(_)),
             ) => StatusCode::CONFLICT,
-            ApiError::Task(TaskError::NotFound(_) | TaskError::Answer(AnswerError::NotFound(_)))
+            ApiError::Task(
+                TaskError::NotFound(_) | TaskError::Answer(AnswerError::NotFound(_)),
+            )
             | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Task(TaskError::Invalid(_)) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -89,9 +91,9 @@ impl ApiError {
         match self {
             ApiError::Task(TaskError::Busy(_)) => ErrorCode::TaskRunning,
             ApiError::Task(TaskError::Duplicate(_)) => ErrorCode::DuplicateRun,
-            ApiError::Task(TaskError::NotFound(_) | TaskError::Answer(AnswerError::NotFound(_))) => {
-                ErrorCode::NotFound
-            }
+            ApiError::Task(
+                TaskError::NotFound(_) | TaskError::Answer(AnswerError::NotFound(_)),
+            ) => ErrorCode::NotFound,
             ApiError::Task(TaskError::Answer(AnswerError::AlreadyAnswered(_))) => {
                 ErrorCode::AlreadyAnswered
             }

@@ -78,10 +78,7 @@ fn scenarios() -> ScenarioFile {
         .with_scenario(
             "plan",
             vec![
-                Turn::blocks(vec![Block::tool_use(
-                    "ExitPlanMode",
-                    json!({"plan": PLAN}),
-                )]),
+                Turn::blocks(vec![Block::tool_use("ExitPlanMode", json!({"plan": PLAN}))]),
                 bash("echo hi > b.txt"),
                 Turn::text("plan done"),
             ],
@@ -253,7 +250,9 @@ fn tool_results(request: &fake_llm::RecordedRequest) -> Vec<(bool, String)> {
 async fn an_allowed_bash_call_runs_and_a_second_answer_is_refused() {
     let _slot = cli_slot().await;
     let f = Fixture::start(false).await;
-    let run_id = f.run("[scenario:write] write a.txt", "default", json!({})).await;
+    let run_id = f
+        .run("[scenario:write] write a.txt", "default", json!({}))
+        .await;
 
     let request = f.nth_request(run_id, 1).await;
     assert_eq!(request.kind, InputKind::Permission);
@@ -296,10 +295,7 @@ async fn an_allowed_bash_call_runs_and_a_second_answer_is_refused() {
 
     let events = f.finish(run_id).await;
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
-    assert_eq!(
-        std::fs::read_to_string(f.ws.join("a.txt")).unwrap(),
-        "hi\n"
-    );
+    assert_eq!(std::fs::read_to_string(f.ws.join("a.txt")).unwrap(), "hi\n");
     assert_eq!(answers_of(&events), vec![given]);
     assert!(position(&events, "input_request") < position(&events, "input_answer"));
     assert!(position(&events, "input_answer") < position(&events, "tool_result"));
@@ -316,7 +312,9 @@ async fn an_allowed_bash_call_runs_and_a_second_answer_is_refused() {
 async fn a_denial_reaches_the_model_and_the_command_does_not_run() {
     let _slot = cli_slot().await;
     let f = Fixture::start(false).await;
-    let run_id = f.run("[scenario:write] write a.txt", "default", json!({})).await;
+    let run_id = f
+        .run("[scenario:write] write a.txt", "default", json!({}))
+        .await;
     let request = f.nth_request(run_id, 1).await;
     let mut given = answer(request.request_id, InputDecision::Deny);
     given.message = Some("Not in this directory, please.".into());
@@ -339,7 +337,9 @@ async fn a_denial_reaches_the_model_and_the_command_does_not_run() {
 async fn always_allows_the_tool_for_the_rest_of_the_run() {
     let _slot = cli_slot().await;
     let f = Fixture::start(false).await;
-    let run_id = f.run("[scenario:twice] write twice", "default", json!({})).await;
+    let run_id = f
+        .run("[scenario:twice] write twice", "default", json!({}))
+        .await;
     let request = f.nth_request(run_id, 1).await;
     let mut given = answer(request.request_id, InputDecision::Allow);
     given.always = true;
@@ -357,7 +357,11 @@ async fn a_question_is_answered_with_the_chosen_option() {
     let f = Fixture::start(false).await;
     // Asked even when tools run unattended.
     let run_id = f
-        .run("[scenario:ask] pick a color", "bypassPermissions", json!({}))
+        .run(
+            "[scenario:ask] pick a color",
+            "bypassPermissions",
+            json!({}),
+        )
         .await;
     let request = f.nth_request(run_id, 1).await;
     assert_eq!(request.kind, InputKind::Question);
@@ -372,9 +376,7 @@ async fn a_question_is_answered_with_the_chosen_option() {
     assert_eq!(q.options[1].description.as_deref(), Some("cool"));
 
     let mut given = answer(request.request_id, InputDecision::Allow);
-    given
-        .answers
-        .insert("Which color?".into(), "Blue".into());
+    given.answers.insert("Which color?".into(), "Blue".into());
     assert_eq!(f.answer(run_id, &given).await.0, StatusCode::ACCEPTED);
     let events = f.finish(run_id).await;
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
@@ -402,10 +404,7 @@ async fn an_approved_plan_switches_to_accept_edits() {
 
     let events = f.finish(run_id).await;
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
-    assert_eq!(
-        std::fs::read_to_string(f.ws.join("b.txt")).unwrap(),
-        "hi\n"
-    );
+    assert_eq!(std::fs::read_to_string(f.ws.join("b.txt")).unwrap(), "hi\n");
     assert_eq!(f.requests(run_id).len(), 1, "the Bash write asked");
 }
 
@@ -488,7 +487,9 @@ async fn an_unanswered_request_expires_and_the_model_is_told() {
 async fn a_cancel_while_waiting_ends_the_run_and_cancels_the_request() {
     let _slot = cli_slot().await;
     let f = Fixture::start(false).await;
-    let run_id = f.run("[scenario:write] write a.txt", "default", json!({})).await;
+    let run_id = f
+        .run("[scenario:write] write a.txt", "default", json!({}))
+        .await;
     let request = f.nth_request(run_id, 1).await;
     let started = Instant::now();
     let (status, _) = f

@@ -138,7 +138,10 @@ impl Controls {
             .unwrap_or_default()
             .to_owned();
         if subtype != "can_use_tool" {
-            warn!(subtype, "the agent sent a control request the executor does not handle");
+            warn!(
+                subtype,
+                "the agent sent a control request the executor does not handle"
+            );
             self.write(cli::control_error(
                 &cli_id,
                 &format!("the executor does not handle control requests of subtype `{subtype}`"),
@@ -189,9 +192,7 @@ impl Controls {
             debug!(tool = %call.tool_name, "control request after the agent's input was closed");
             return;
         };
-        let _ = outlet
-            .events
-            .send(EventBody::InputRequest(Box::new(event)));
+        let _ = outlet.events.send(EventBody::InputRequest(Box::new(event)));
         let weak = Arc::downgrade(self);
         let timer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(u64::from(seconds))).await;
@@ -222,7 +223,8 @@ impl Controls {
         Ok(())
     }
 
-    /// A CLI's `control_cancel_request`: the request it names ends as `canceled`.
+    /// A CLI's `control_cancel_request`: the request it names ends as `canceled` (nothing is
+    /// written back: the CLI no longer waits for it).
     pub fn cancel_cli_request(&self, cli_request_id: &str) {
         let mut state = self.lock();
         let Some(request_id) = state
@@ -233,7 +235,7 @@ impl Controls {
         else {
             return;
         };
-        if let Ok(pending) = take(&mut state, request_id)
+        if take(&mut state, request_id).is_ok()
             && let Some(outlet) = &state.outlet
         {
             info!(%request_id, "the agent withdrew its input request");
@@ -242,7 +244,6 @@ impl Controls {
                 InputOutcome::Canceled,
                 CANCELED_MESSAGE,
             )));
-            drop(pending);
         }
     }
 
@@ -470,4 +471,338 @@ fn json_line(v: &Value) -> Vec<u8> {
     let mut line = v.to_string().into_bytes();
     line.push(b'\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn can_use_tool(cli_id: &str, tool: &str, input: Value) -> ControlLine {
+        ControlLine {
+            request: ControlRequest {
+                request_id: cli_id.to_owned(),
+                request: json!({
+                    "subtype": "can_use_tool",
+                    "tool_name": tool,
+                    "input": input,
+                    "tool_use_id": "toolu_1",
+                    "description": "what it does",
+                }),
+            },
+            tool_input: None,
+        }
+    }
+
+    /// Controls attached to channels the test reads: (stdin lines as JSON, events).
+    fn attached(
+        timeout: Option<u32>,
+    ) -> (
+        Arc<Controls>,
+        mpsc::UnboundedReceiver<StdinMessage>,
+        mpsc::UnboundedReceiver<EventBody>,
+    ) {
+        let controls = Controls::new(timeout);
+        let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        controls.attach(stdin_tx, events_tx);
+        (controls, stdin_rx, events_rx)
+    }
+
+    fn next_line(rx: &mut mpsc::UnboundedReceiver<StdinMessage>) -> Value {
+        match rx.try_recv() {
+            Ok(StdinMessage::Line(line)) => serde_json::from_slice(&line).unwrap(),
+            other => panic!("expected a line, got {other:?}"),
+        }
+    }
+
+    fn next_request(rx: &mut mpsc::UnboundedReceiver<EventBody>) -> InputRequest {
+        match rx.try_recv() {
+            Ok(EventBody::InputRequest(r)) => *r,
+            other => panic!("expected an input_request, got {other:?}"),
+        }
+    }
+
+    fn next_answer(rx: &mut mpsc::UnboundedReceiver<EventBody>) -> InputAnswer {
+        match rx.try_recv() {
+            Ok(EventBody::InputAnswer(a)) => *a,
+            other => panic!("expected an input_answer, got {other:?}"),
+        }
+    }
+
+    fn answer(request_id: Uuid, decision: InputDecision) -> InputAnswer {
+        InputAnswer {
+            request_id,
+            outcome: InputOutcome::Answered,
+            decision,
+            message: None,
+            updated_input: None,
+            answers: Default::default(),
+            always: false,
+            mode: None,
+            answered_by: Some("ada@example.com".into()),
+            answered_at: Utc::now(),
+        }
+    }
+
+    /// Opens one request and answers it; returns the CLI's answer (the `response.response`).
+    async fn answered(
+        tool: &str,
+        input: Value,
+        tool_input: Option<Value>,
+        a: impl FnOnce(&mut InputAnswer),
+    ) -> (InputRequest, Value) {
+        let (controls, mut stdin, mut events) = attached(None);
+        let mut line = can_use_tool("cli-1", tool, input);
+        line.tool_input = tool_input;
+        controls.open(line);
+        let request = next_request(&mut events);
+        let mut given = answer(request.request_id, InputDecision::Allow);
+        a(&mut given);
+        controls.answer(given.clone()).unwrap();
+        let written = next_line(&mut stdin);
+        assert_eq!(written["type"], "control_response");
+        assert_eq!(written["response"]["subtype"], "success");
+        assert_eq!(written["response"]["request_id"], "cli-1");
+        assert_eq!(next_answer(&mut events), given);
+        (request, written["response"]["response"].clone())
+    }
+
+    #[tokio::test]
+    async fn answers_translate_to_the_clis_permission_results() {
+        let input = json!({"command": "rm -rf build", "description": "clean"});
+        let (request, r) = answered("Bash", input.clone(), None, |_| {}).await;
+        assert_eq!(request.kind, InputKind::Permission);
+        assert_eq!(request.description.as_deref(), Some("what it does"));
+        assert_eq!(request.tool_use_id.as_deref(), Some("toolu_1"));
+        let left = request.expires_at - Utc::now();
+        assert!(left > chrono::Duration::seconds(290) && left <= chrono::Duration::seconds(300));
+        assert_eq!(r, json!({"behavior": "allow", "updatedInput": input}));
+
+        let edited = json!({"command": "rm -rf build/tmp"});
+        let (_, r) = answered("Bash", input.clone(), None, |a| {
+            a.updated_input = Some(edited.clone());
+            a.always = true;
+        })
+        .await;
+        assert_eq!(
+            r,
+            json!({"behavior": "allow", "updatedInput": edited, "updatedPermissions": [
+                {"type": "addRules", "rules": [{"toolName": "Bash"}], "behavior": "allow", "destination": "session"}
+            ]})
+        );
+        // An updated input that is no object: the original runs.
+        let (_, r) = answered("Bash", input.clone(), None, |a| {
+            a.updated_input = Some(json!("rm -rf /"));
+        })
+        .await;
+        assert_eq!(r["updatedInput"], input);
+
+        let (_, r) = answered("Bash", input.clone(), None, |a| {
+            a.decision = InputDecision::Deny;
+        })
+        .await;
+        assert_eq!(
+            r,
+            json!({"behavior": "deny", "message": "The user denied this tool call."})
+        );
+        let (_, r) = answered("Bash", input.clone(), None, |a| {
+            a.decision = InputDecision::Deny;
+            a.message = Some("not there".into());
+        })
+        .await;
+        assert_eq!(r, json!({"behavior": "deny", "message": "not there"}));
+    }
+
+    #[tokio::test]
+    async fn questions_and_plans() {
+        let input = json!({"questions": [
+            {"question": "Which color?", "header": "Color", "multiSelect": true,
+             "options": [{"label": "Red"}, {"label": "Blue", "description": "cool"}, {"nolabel": 1}]},
+            {"header": "no question text"}
+        ]});
+        let (request, r) = answered("AskUserQuestion", input.clone(), None, |a| {
+            a.answers.insert("Which color?".into(), "Red, Blue".into());
+        })
+        .await;
+        assert_eq!(request.kind, InputKind::Question);
+        assert_eq!(
+            request.questions,
+            vec![Question {
+                question: "Which color?".into(),
+                header: Some("Color".into()),
+                multi_select: true,
+                options: vec![
+                    QuestionOption {
+                        label: "Red".into(),
+                        description: None
+                    },
+                    QuestionOption {
+                        label: "Blue".into(),
+                        description: Some("cool".into())
+                    },
+                ],
+            }]
+        );
+        let mut expected = input.clone();
+        expected["answers"] = json!({"Which color?": "Red, Blue"});
+        assert_eq!(r, json!({"behavior": "allow", "updatedInput": expected}));
+
+        // The plan comes from the tool_use; approval sets the mode (acceptEdits by default,
+        // never `plan` again).
+        let plan_input = Some(json!({"plan": "# Plan"}));
+        for (mode, expected) in [
+            (None, "acceptEdits"),
+            (Some(PermissionMode::BypassPermissions), "bypassPermissions"),
+            (Some(PermissionMode::Default), "default"),
+            (Some(PermissionMode::Plan), "acceptEdits"),
+        ] {
+            let (request, r) = answered("ExitPlanMode", json!({}), plan_input.clone(), |a| {
+                a.mode = mode;
+            })
+            .await;
+            assert_eq!(request.kind, InputKind::Plan);
+            assert_eq!(request.plan.as_deref(), Some("# Plan"));
+            assert_eq!(
+                r,
+                json!({"behavior": "allow", "updatedInput": {}, "updatedPermissions": [
+                    {"type": "setMode", "mode": expected, "destination": "session"}
+                ]})
+            );
+        }
+        let (_, r) = answered("ExitPlanMode", json!({}), plan_input.clone(), |a| {
+            a.decision = InputDecision::Deny;
+            a.message = Some("Add tests.".into());
+        })
+        .await;
+        assert_eq!(r["message"], "The user wants to keep planning. Add tests.");
+        let (_, r) = answered("ExitPlanMode", json!({}), plan_input, |a| {
+            a.decision = InputDecision::Deny;
+        })
+        .await;
+        assert_eq!(r["message"], "The user wants to keep planning.");
+    }
+
+    #[tokio::test]
+    async fn other_control_requests_get_an_error_answer_at_once() {
+        let (controls, mut stdin, mut events) = attached(None);
+        controls.open(ControlLine {
+            request: ControlRequest {
+                request_id: "cli-9".into(),
+                request: json!({"subtype": "hook_callback", "callback_id": "x"}),
+            },
+            tool_input: None,
+        });
+        let line = next_line(&mut stdin);
+        assert_eq!(line["response"]["subtype"], "error");
+        assert_eq!(line["response"]["request_id"], "cli-9");
+        assert!(events.try_recv().is_err());
+        assert_eq!(controls.pending(), 0);
+        // A can_use_tool without a tool name is unreadable: an error too.
+        controls.open(ControlLine {
+            request: ControlRequest {
+                request_id: "cli-10".into(),
+                request: json!({"subtype": "can_use_tool"}),
+            },
+            tool_input: None,
+        });
+        assert_eq!(next_line(&mut stdin)["response"]["subtype"], "error");
+    }
+
+    #[tokio::test]
+    async fn expiry_denies_once_and_a_late_answer_is_refused() {
+        let (controls, mut stdin, mut events) = attached(Some(1));
+        controls.open(can_use_tool("cli-1", "Bash", json!({"command": "ls"})));
+        let request = next_request(&mut events);
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let line = next_line(&mut stdin);
+        assert_eq!(line["response"]["response"]["behavior"], "deny");
+        assert!(
+            line["response"]["response"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Nobody answered within 1 s; the request expired.")
+        );
+        let expired = next_answer(&mut events);
+        assert_eq!(expired.outcome, InputOutcome::Expired);
+        assert_eq!(expired.decision, InputDecision::Deny);
+        assert_eq!(expired.answered_by, None);
+        assert_eq!(
+            controls.answer(answer(request.request_id, InputDecision::Allow)),
+            Err(AnswerError::AlreadyAnswered(request.request_id))
+        );
+        assert_eq!(
+            controls
+                .answer(answer(Uuid::new_v4(), InputDecision::Allow))
+                .map_err(|e| matches!(e, AnswerError::NotFound(_))),
+            Err(true)
+        );
+        assert!(stdin.try_recv().is_err() && events.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn an_answer_stops_the_timer() {
+        let (controls, mut stdin, mut events) = attached(Some(1));
+        controls.open(can_use_tool("cli-1", "Bash", json!({"command": "ls"})));
+        let request = next_request(&mut events);
+        controls
+            .answer(answer(request.request_id, InputDecision::Allow))
+            .unwrap();
+        next_line(&mut stdin);
+        next_answer(&mut events);
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert!(stdin.try_recv().is_err() && events.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn closing_cancels_what_is_pending_and_closes_stdin() {
+        let (controls, mut stdin, mut events) = attached(None);
+        controls.open(can_use_tool("cli-1", "Bash", json!({"command": "ls"})));
+        controls.open(can_use_tool(
+            "cli-2",
+            "Read",
+            json!({"file_path": "/etc/hosts"}),
+        ));
+        let first = next_request(&mut events);
+        let second = next_request(&mut events);
+        controls.close();
+        let mut canceled = vec![next_answer(&mut events), next_answer(&mut events)];
+        canceled.sort_by_key(|a| a.request_id == second.request_id);
+        assert_eq!(canceled[0].request_id, first.request_id);
+        for a in &canceled {
+            assert_eq!(a.outcome, InputOutcome::Canceled);
+            assert_eq!(a.answered_by, None);
+        }
+        for _ in 0..2 {
+            assert_eq!(
+                next_line(&mut stdin)["response"]["response"]["behavior"],
+                "deny"
+            );
+        }
+        assert!(matches!(stdin.try_recv(), Ok(StdinMessage::Close)));
+        controls.close();
+        assert_eq!(
+            controls.answer(answer(first.request_id, InputDecision::Allow)),
+            Err(AnswerError::AlreadyAnswered(first.request_id))
+        );
+        // After the end, a new request is not opened (nobody could answer it).
+        controls.open(can_use_tool("cli-3", "Bash", json!({})));
+        assert_eq!(controls.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_the_cli_withdraws_ends_as_canceled() {
+        let (controls, mut stdin, mut events) = attached(None);
+        controls.open(can_use_tool("cli-1", "Bash", json!({"command": "ls"})));
+        let request = next_request(&mut events);
+        controls.cancel_cli_request("cli-unknown");
+        assert!(events.try_recv().is_err());
+        controls.cancel_cli_request("cli-1");
+        let a = next_answer(&mut events);
+        assert_eq!(
+            (a.request_id, a.outcome),
+            (request.request_id, InputOutcome::Canceled)
+        );
+        // The CLI no longer waits: nothing is written back.
+        assert!(stdin.try_recv().is_err());
+    }
 }

@@ -42,8 +42,8 @@ use tracing::{debug, info, instrument, warn};
 use crate::callback::EventSink;
 use crate::config::Settings;
 use crate::staging::Staged;
-use process::{Line, LineReader, ProcId, Tail};
 use control::{Controls, StdinMessage};
+use process::{Line, LineReader, ProcId, Tail};
 use stream::{ResultInfo, StopRequest, StreamParser};
 
 /// Longest stdout line read whole; a longer one becomes a cut `raw` event.

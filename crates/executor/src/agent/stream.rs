@@ -900,6 +900,43 @@ mod tests {
     }
 
     #[test]
+    fn control_requests_are_handed_over_with_the_plan_they_name() {
+        let mut parser = StreamParser::new();
+        let plan = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_p","name":"ExitPlanMode","input":{"plan":"Plan A"}}]}}"#;
+        assert_eq!(kinds(&parser.parse_line(plan).events), vec!["tool_use"]);
+        let line = r#"{"type":"control_request","request_id":"cli-1","request":{"subtype":"can_use_tool","tool_name":"ExitPlanMode","input":{},"tool_use_id":"toolu_p"}}"#;
+        let out = parser.parse_line(line);
+        assert!(out.events.is_empty());
+        let control = out.control.expect("a control request");
+        assert_eq!(control.request.request_id, "cli-1");
+        assert_eq!(control.request.request["tool_name"], "ExitPlanMode");
+        assert_eq!(control.tool_input, Some(json!({"plan": "Plan A"})));
+        // A call it does not know (or a tool it does not remember): no input.
+        let other = r#"{"type":"control_request","request_id":"cli-2","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"ls"},"tool_use_id":"toolu_x"}}"#;
+        assert_eq!(parser.parse_line(other).control.unwrap().tool_input, None);
+        // Withdrawn requests; answers to the executor's own requests are no events.
+        let cancel = r#"{"type":"control_cancel_request","request_id":"cli-2"}"#;
+        assert_eq!(
+            parser.parse_line(cancel).control_cancel.as_deref(),
+            Some("cli-2")
+        );
+        let response =
+            r#"{"type":"control_response","response":{"subtype":"success","request_id":"x"}}"#;
+        assert_eq!(parser.parse_line(response), LineOutcome::default());
+        // Without a request id it cannot be answered: kept as raw.
+        let bad = r#"{"type":"control_request","request":{"subtype":"can_use_tool"}}"#;
+        assert_eq!(kinds(&parser.parse_line(bad).events), vec!["raw"]);
+        // The memory is bounded.
+        for i in 0..40 {
+            let call = format!(
+                r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","id":"toolu_{i}","name":"AskUserQuestion","input":{{"questions":[]}}}}]}}}}"#
+            );
+            parser.parse_line(&call);
+        }
+        assert_eq!(parser.recent_calls.len(), REMEMBERED_CALLS);
+    }
+
+    #[test]
     fn garbage_is_kept_as_raw() {
         let mut parser = StreamParser::new();
         for line in [
