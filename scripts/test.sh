@@ -74,6 +74,7 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p backend --bench live --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor --bench input_latency --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench dispatch --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench answer_latency --quiet -- --bench
