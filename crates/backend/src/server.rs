@@ -39,7 +39,10 @@ pub async fn start_state(
     telemetry::metrics::install();
     let live = crate::live::Hub::new();
     live.spawn_listener(pool.clone(), shutdown.clone());
+    let inputs = crate::input_requests::notify::InputNotifier::new();
+    inputs.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
+        inputs,
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
