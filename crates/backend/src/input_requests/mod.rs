@@ -27,7 +27,8 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 
 /// Stores an `input_request` event of `run_id` as a pending request (its run's session and
-/// user). A request id already stored — the same event delivered again, or an id another run
+/// user). `created_at` is the clock's, not the transaction's: requests stored by one event group
+/// keep their order. A request id already stored — the same event delivered again, or an id another run
 /// used — is left as it is.
 pub async fn record_request(
     tx: &mut PgConnection,
@@ -36,8 +37,8 @@ pub async fn record_request(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO input_requests (id, run_id, session_id, user_id, kind, tool_name, request,
-                                     expires_at)
-         SELECT $1, r.id, r.session_id, s.user_id, $3, $4, $5, $6
+                                     expires_at, created_at)
+         SELECT $1, r.id, r.session_id, s.user_id, $3, $4, $5, $6, clock_timestamp()
            FROM runs r JOIN sessions s ON s.id = r.session_id
           WHERE r.id = $2
          ON CONFLICT (id) DO NOTHING",

@@ -3,17 +3,15 @@
 //! Whatever changes what a long-poll for run R would answer (an answer stored, a request expired
 //! or canceled, the run ended with requests pending) notifies the `input_answers` channel with
 //! R's id inside its transaction, so the wake-up is delivered at commit on every backend
-//! replica. One listener task per backend turns each notification into a bump of R's generation
-//! counter; a waiting poll subscribes before it looks at the database and sleeps until its
+//! replica. The backend's wake-up listener (`crate::server`, one connection for this channel and
+//! the queue's) turns each notification into a bump of R's generation counter; a waiting poll subscribes before it looks at the database and sleeps until its
 //! counter moves, so a notification between the look and the sleep is never lost. A
 //! reconnection of the listener bumps every run (notifications sent meanwhile are lost).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The PostgreSQL channel; the payload is the run id.
@@ -105,24 +103,12 @@ impl InputNotifier {
         }
     }
 
-    /// Listens on [`CHANNEL`] until `shutdown`.
-    pub fn spawn_listener(
-        &self,
-        pool: PgPool,
-        shutdown: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        let on_notify = self.clone();
-        let on_connect = self.clone();
-        crate::db::spawn_listener(
-            pool,
-            &[CHANNEL],
-            shutdown,
-            move |_, payload| match payload.parse::<Uuid>() {
-                Ok(run_id) => on_notify.bump(run_id),
-                Err(_) => on_notify.bump_all(),
-            },
-            move || on_connect.bump_all(),
-        )
+    /// A notification on [`CHANNEL`] (the payload a run id; anything else wakes every poll).
+    pub fn on_notify(&self, payload: &str) {
+        match payload.parse::<Uuid>() {
+            Ok(run_id) => self.bump(run_id),
+            Err(_) => self.bump_all(),
+        }
     }
 }
 
