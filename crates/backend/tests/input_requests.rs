@@ -341,7 +341,7 @@ async fn answers_are_checked_decided_once_and_refused_when_over(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_lost_lease_cancels_pending_requests(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let (_, _, run) = running(&app, "a@example.com").await;
+    let (token, session, run) = running(&app, "a@example.com").await;
     let id = Uuid::new_v4();
     send(
         &app,
@@ -359,6 +359,12 @@ async fn a_lost_lease_cancels_pending_requests(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.run_status(run.run_id).await, "queued");
     assert_eq!(status_of(&app, id).await, "canceled");
+    // The trigger's answer reads back as the protocol's InputAnswer.
+    let listed = requests(&app, &token, session, "?status=canceled").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["answer"]["outcome"], "canceled");
+    assert_eq!(listed[0]["answer"]["decision"], "deny");
+    assert_eq!(listed[0]["answer"]["request_id"], json!(id));
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
