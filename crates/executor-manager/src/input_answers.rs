@@ -4,8 +4,8 @@
 //! ([`crate::run`]) kicks its [`Relay`]: one long-poll loop per run (never two) that asks the
 //! backend for answers not delivered yet (`POST /internal/runs/{id}/input-answers`, about 25 s
 //! per poll, woken at once by an answer), hands each to the executor
-//! (`POST /v1/tasks/{run_id}/input-answers`; `202` or `409` both mean delivered; other failures
-//! are retried with a back-off) and names it delivered in its next polls. The loop ends when
+//! (`POST /v1/tasks/{run_id}/input-answers`; `202` or `409` both mean delivered, another `4xx`
+//! is a refusal not retried; other failures are retried with a back-off) and names it delivered in its next polls. The loop ends when
 //! nothing is pending and nothing is left to deliver, or when the lease is lost; a kick that
 //! arrives while it decides to end keeps it going, so a new request is never left unwatched.
 //! Dropping the relay (the run's task ended) stops the loop.
@@ -17,7 +17,7 @@ use protocol::input::InputAnswer;
 use uuid::Uuid;
 
 use crate::backend::{BackendClient, BackendError, Lease};
-use crate::runtime::{Endpoint, ExecutorClient};
+use crate::runtime::{Endpoint, ExecutorClient, RuntimeError};
 
 /// Seconds each long-poll waits at the backend.
 pub const POLL_WAIT_SECONDS: u32 = 25;
@@ -170,6 +170,13 @@ impl Loop {
             {
                 Ok(()) => {
                     tracing::info!(%run_id, request_id = %answer.request_id, "input answer delivered");
+                    return;
+                }
+                // A refusal (e.g. 404: the executor knows no such request) stays a refusal.
+                Err(RuntimeError::Refused { status, body })
+                    if (400..500).contains(&status) && status != 429 =>
+                {
+                    tracing::warn!(%run_id, request_id = %answer.request_id, status, %body, "the executor refused an input answer");
                     return;
                 }
                 Err(e) => {
