@@ -174,6 +174,17 @@ pub struct Settings {
     #[serde(default = "Int::<500>::get")]
     #[serde(deserialize_with = "Range::<1, 10_000>::de")]
     pub retention_batch_size: u32,
+
+    // ---- the human in the loop ----
+    /// How long a run waits for an answer to a permission, question or plan before it is denied
+    /// (10 to 86,400 s); unset: 600 s for plans, 300 s for the rest.
+    #[serde(default, deserialize_with = "input_timeout")]
+    pub input_request_timeout_seconds: Option<u32>,
+}
+
+/// `INPUT_REQUEST_TIMEOUT_SECONDS`: 10 to 86,400 seconds when set.
+fn input_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Range::<10, 86_400>::de(d).map(Some)
 }
 
 fn default_host() -> String {
@@ -412,6 +423,7 @@ mod tests {
         assert_eq!(s.request_timeout_seconds, 30);
         assert_eq!(s.retention_batch_size, 500);
         assert_eq!(s.auth_token_ttl_hours, 168);
+        assert_eq!(s.input_request_timeout_seconds, None);
     }
 
     #[test]
@@ -441,6 +453,8 @@ mod tests {
             ("TRUSTED_PROXIES", "127.0.0.1/32,proxy.internal"),
             ("TRUST_FORWARDED_FOR", "true"),
             ("ALLOW_SINGLE_USER_ON_NETWORK", "yes please"),
+            ("INPUT_REQUEST_TIMEOUT_SECONDS", "9"),
+            ("INPUT_REQUEST_TIMEOUT_SECONDS", "86401"),
         ] {
             let err = Settings::from_vars(with(&[(var, value)]))
                 .err()
@@ -463,8 +477,10 @@ mod tests {
             ("AUTH_MODE", "single_user"),
             ("UVICORN_ACCESS_LOG", "true"),
             ("MAX_UPLOAD_SIZE_MB", "5"),
+            ("INPUT_REQUEST_TIMEOUT_SECONDS", "45"),
         ]))
         .unwrap();
+        assert_eq!(s.input_request_timeout_seconds, Some(45));
         assert_eq!(s.port, 9001);
         assert!(!s.s3_force_path_style);
         assert_eq!(s.s3_region, "auto");

@@ -33,6 +33,9 @@ pub enum ApiError {
     NoRoute,
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
+    /// 410: what the request acts on existed but is over (an input request that expired).
+    #[error("{message}")]
+    Gone { code: ErrorCode, message: String },
     #[error("request body is larger than this route accepts")]
     PayloadTooLarge,
     /// 413 with a message saying which limit (e.g. the unpacked size of an archive).
@@ -96,6 +99,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiError::Gone { code, .. } => (StatusCode::GONE, *code),
             ApiError::PayloadTooLarge | ApiError::TooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             }

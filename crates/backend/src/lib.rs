@@ -17,6 +17,7 @@ pub mod exports;
 pub mod extract;
 pub mod files;
 pub mod git_source;
+pub mod input_requests;
 pub mod live;
 pub mod metrics;
 pub mod protection;

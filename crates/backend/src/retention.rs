@@ -13,6 +13,9 @@
 //!   ([`crate::capabilities::skills::sweep_retired`]). This part runs whenever there is an object
 //!   store, whatever the day settings.
 //!
+//! * Submit ids (`task_requests`, what a `client_request_id` queued) older than a day
+//!   ([`TASK_REQUEST_DAYS`]): a retry after that queues anew. Swept at every pass.
+//!
 //! Zero keeps everything. Each statement handles at most `RETENTION_BATCH_SIZE` rows (events) or
 //! sessions and the job repeats until a pass finds nothing, so it never holds long locks. Sessions
 //! are deleted under their row lock, re-checking inactivity in the same statement: a follow-up
@@ -71,10 +74,6 @@ impl Policy {
             batch: s.retention_batch_size,
         }
     }
-
-    fn enabled(&self) -> bool {
-        self.events_days > 0 || self.sessions_days > 0
-    }
 }
 
 /// What one pass deleted.
@@ -84,6 +83,27 @@ pub struct Deleted {
     pub sessions: u64,
     /// Retired skill versions whose objects were deleted.
     pub skill_versions: u64,
+    /// Forgotten submit ids.
+    pub task_requests: u64,
+}
+
+/// How long a submit's `client_request_id` is remembered.
+pub const TASK_REQUEST_DAYS: i32 = 1;
+
+/// Deletes one batch of submit ids older than [`TASK_REQUEST_DAYS`].
+pub async fn delete_task_requests_batch(pool: &PgPool, batch: u32) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM task_requests t USING (
+             SELECT user_id, client_request_id FROM task_requests
+              WHERE created_at < now() - make_interval(days => $1)
+              LIMIT $2) d
+          WHERE t.user_id = d.user_id AND t.client_request_id = d.client_request_id",
+    )
+    .bind(TASK_REQUEST_DAYS)
+    .bind(i64::from(batch))
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 /// Deletes one batch of old events outside active sessions.
@@ -191,6 +211,13 @@ pub async fn run_once(
     shutdown: &CancellationToken,
 ) -> Result<Deleted, sqlx::Error> {
     let mut total = Deleted::default();
+    loop {
+        let n = delete_task_requests_batch(pool, policy.batch).await?;
+        total.task_requests += n;
+        if n < u64::from(policy.batch) || shutdown.is_cancelled() {
+            break;
+        }
+    }
     if let Some(store) = store {
         loop {
             let n = crate::capabilities::skills::sweep_retired(pool, store, policy.batch).await?;
@@ -226,17 +253,15 @@ pub async fn run_once(
     Ok(total)
 }
 
-/// Runs the job every `policy.interval` until `shutdown`; does nothing when retention is off and
-/// there is no object store (retired skill versions need one).
+/// Runs the job every `policy.interval` until `shutdown` (always: submit ids are forgotten after
+/// a day whatever the policy).
 pub fn spawn(
     pool: PgPool,
     policy: Policy,
     store: Option<Arc<dyn ObjectStore>>,
     shutdown: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    if !policy.enabled() && store.is_none() {
-        return None;
-    }
+    // Submit ids are swept at every pass, whatever the policy.
     Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(policy.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -251,6 +276,7 @@ pub fn spawn(
                         events = d.events,
                         sessions = d.sessions,
                         skill_versions = d.skill_versions,
+                        task_requests = d.task_requests,
                         "retention pass done"
                     )
                 }

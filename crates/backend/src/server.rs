@@ -22,7 +22,8 @@ pub async fn start_state(
 ) -> Result<AppState, sqlx::Error> {
     let local_user = crate::auth::ensure_local_user(&pool).await?;
     let queue = QueueNotifier::new();
-    queue.spawn_listener(pool.clone(), shutdown.clone());
+    let inputs = crate::input_requests::notify::InputNotifier::new();
+    spawn_wakeups(pool.clone(), &queue, &inputs, shutdown.clone());
     crate::queue::reaper::spawn(
         pool.clone(),
         Duration::from_secs(settings.lease_reaper_interval_seconds),
@@ -40,6 +41,7 @@ pub async fn start_state(
     let live = crate::live::Hub::new();
     live.spawn_listener(pool.clone(), shutdown.clone());
     Ok(AppState {
+        inputs,
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
@@ -52,6 +54,37 @@ pub async fn start_state(
         local_user,
         shutdown,
     })
+}
+
+/// One listener connection for the wake-ups of long polls: claimers (`run_queue`) and the
+/// managers' answer polls (`input_answers`). A reconnection wakes them all (what was notified
+/// meanwhile is lost, so they look again).
+fn spawn_wakeups(
+    pool: PgPool,
+    queue: &QueueNotifier,
+    inputs: &crate::input_requests::notify::InputNotifier,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    use crate::input_requests::notify::CHANNEL as INPUTS;
+    use crate::queue::notify::CHANNEL as QUEUE;
+    let (q, i) = (queue.clone(), inputs.clone());
+    let (q2, i2) = (queue.clone(), inputs.clone());
+    crate::db::spawn_listener(
+        pool,
+        &[QUEUE, INPUTS],
+        shutdown,
+        move |channel, payload| {
+            if channel == INPUTS {
+                i.on_notify(payload);
+            } else {
+                q.bump();
+            }
+        },
+        move || {
+            q2.bump();
+            i2.bump_all();
+        },
+    )
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled, then drains in-flight requests.

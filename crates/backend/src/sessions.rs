@@ -20,9 +20,30 @@ pub struct SessionRow {
     config: Value,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    pending_inputs: i64,
+    queued_runs: i64,
 }
 
-pub const SESSION_COLUMNS: &str = "id, title, status, config, created_at, updated_at";
+/// The columns [`SessionRow`] reads, from `sessions` (unaliased): the counts come from the
+/// partial indexes `input_requests_pending` and `runs_unfinished_by_session`, one probe per
+/// session in the same statement. Every unfinished run of a session but the first is a queued
+/// follow-up (a session runs one at a time).
+macro_rules! session_columns {
+    () => {
+        concat!(
+            "id, title, status, config, created_at, updated_at,
+             (SELECT count(*) FROM input_requests i
+               WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending_inputs,
+             (SELECT GREATEST(count(*) - 1, 0) FROM runs r
+               WHERE r.session_id = sessions.id AND r.status IN ",
+            crate::queue::status::active_sql!(),
+            ") AS queued_runs"
+        )
+    };
+}
+pub(crate) use session_columns;
+
+pub const SESSION_COLUMNS: &str = session_columns!();
 
 impl SessionRow {
     pub fn into_view(self) -> ApiResult<SessionView> {
@@ -37,8 +58,8 @@ impl SessionRow {
             config: self.config,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            pending_inputs: 0,
-            queued_runs: 0,
+            pending_inputs: self.pending_inputs,
+            queued_runs: self.queued_runs,
         })
     }
 
@@ -53,10 +74,11 @@ impl SessionRow {
 
 /// A session of `user`, or 404 (also when it belongs to someone else).
 pub async fn get_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<SessionView> {
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT id, title, status, config, created_at, updated_at
-           FROM sessions WHERE id = $1 AND user_id = $2",
-    )
+    let row: Option<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE id = $1 AND user_id = $2"
+    ))
     .bind(id)
     .bind(user)
     .fetch_optional(pool)

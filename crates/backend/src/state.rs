@@ -19,6 +19,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Wakes long-polling claimers when a run may have become claimable.
     pub queue: QueueNotifier,
+    /// Wakes the managers' answer long-polls, per run.
+    pub inputs: crate::input_requests::notify::InputNotifier,
     /// Tells WebSocket connections what changed.
     pub live: crate::live::Hub,
     /// Generates session titles when `OPENAI_API_KEY` is set.

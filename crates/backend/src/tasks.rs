@@ -31,7 +31,8 @@ pub struct NewTask<'a> {
     pub title: Option<&'a str>,
     /// `None`: the preset's (or the session's snapshot's), else the CLI's default.
     pub model: Option<String>,
-    /// `None`: the preset's (or the session's snapshot's), else [`PermissionMode::default`].
+    /// `None`: the session's (set by a plan's approval), else the preset's (or the session's
+    /// snapshot's), else [`PermissionMode::default`].
     pub permission_mode: Option<PermissionMode>,
     /// The capabilities the task names (empty: the defaults, or the session's snapshot).
     pub capabilities: CapabilityChoice,
@@ -85,20 +86,27 @@ pub fn model_problem(model: &str) -> Option<String> {
 /// The snapshot: a new session's run resolves the task's choice (empty: the defaults); a
 /// follow-up that names nothing keeps its session's snapshot (without the preset's prompt
 /// template, which belongs to the run that named the preset), one that names something resolves
-/// it. The session keeps the snapshot its latest naming task resolved. The model and permission
-/// mode are the task's, else the snapshot's preset's.
+/// it. The session keeps the snapshot its latest naming task resolved. The model is the task's,
+/// else the snapshot's preset's; the permission mode the task's, else the session's (the mode a
+/// plan's approval switched it to), else the preset's.
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
+    let mut session_mode: Option<PermissionMode> = None;
     let (session, snapshot, store_in_session) = match task.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
-            let found: Option<Option<Json<CapabilitySnapshot>>> = sqlx::query_scalar(
-                "SELECT capabilities FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
+            let found: Option<(Option<Json<CapabilitySnapshot>>, Option<String>)> = sqlx::query_as(
+                "SELECT capabilities, permission_mode FROM sessions
+                      WHERE id = $1 AND user_id = $2 FOR UPDATE",
             )
             .bind(id)
             .bind(task.user_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let kept = found.ok_or(ApiError::NotFound("session"))?;
+            let (kept, mode) = found.ok_or(ApiError::NotFound("session"))?;
+            session_mode = mode
+                .map(|m| serde_json::from_value(serde_json::Value::String(m)))
+                .transpose()
+                .map_err(|e| ApiError::Internal(format!("stored permission mode: {e}")))?;
             match kept {
                 Some(Json(mut kept)) if task.capabilities.is_empty() => {
                     kept.prompt_template = None;
@@ -125,6 +133,7 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
             .or_else(|| snapshot.summary.model.clone()),
         permission_mode: task
             .permission_mode
+            .or(session_mode)
             .or(snapshot.summary.permission_mode)
             .unwrap_or_default(),
         git: task.git.clone(),
@@ -188,4 +197,64 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
         run_id,
         new_title,
     })
+}
+
+/// The longest `client_request_id`, in characters.
+pub const MAX_CLIENT_REQUEST_ID_CHARS: usize = 200;
+
+/// Why a client request id is refused, if it is.
+pub fn client_request_id_problem(id: &str) -> Option<String> {
+    let n = id.chars().count();
+    if n == 0 || n > MAX_CLIENT_REQUEST_ID_CHARS {
+        return Some(format!(
+            "client_request_id must be 1 to {MAX_CLIENT_REQUEST_ID_CHARS} characters"
+        ));
+    }
+    None
+}
+
+/// What an earlier submit with `client_request_id` of `user` queued: (session, run, the run's
+/// status now). Takes a transaction-scoped lock on the pair first, so two submits with one id
+/// never both find nothing: the second waits until the first committed (and finds its run) or
+/// rolled back (and queues its own).
+pub async fn earlier_submit(
+    tx: &mut PgConnection,
+    user: Uuid,
+    client_request_id: &str,
+) -> ApiResult<Option<(Uuid, Uuid, String)>> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 14))")
+        .bind(user)
+        .bind(client_request_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(sqlx::query_as(
+        "SELECT t.session_id, t.run_id, r.status FROM task_requests t
+           JOIN runs r ON r.id = t.run_id
+          WHERE t.user_id = $1 AND t.client_request_id = $2",
+    )
+    .bind(user)
+    .bind(client_request_id)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Remembers that `client_request_id` of `user` queued `queued` (retention forgets it after a
+/// day).
+pub async fn remember_submit(
+    tx: &mut PgConnection,
+    user: Uuid,
+    client_request_id: &str,
+    queued: &Queued,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO task_requests (user_id, client_request_id, session_id, run_id)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user)
+    .bind(client_request_id)
+    .bind(queued.session_id)
+    .bind(queued.run_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
     ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, ExportReport, FailRequest,
     HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
@@ -267,6 +268,30 @@ impl BackendClient {
         };
         self.post_some(&format!("/runs/{}/fail", lease.run_id), &req)
             .await
+    }
+
+    /// Long-polls up to `wait_seconds` for answers to the run's input requests not in
+    /// `delivered` (`POST /runs/{id}/input-answers`).
+    pub async fn input_answers(
+        &self,
+        lease: &Lease,
+        wait_seconds: u32,
+        delivered: &[Uuid],
+    ) -> Result<InputAnswers, BackendError> {
+        let req = InputAnswersPoll {
+            worker_id: lease.worker_id.clone(),
+            epoch: lease.epoch,
+            wait_seconds,
+            delivered: delivered.to_vec(),
+        };
+        let timeout = CALL_TIMEOUT + Duration::from_secs(wait_seconds.into());
+        self.post(
+            &format!("/runs/{}/input-answers", lease.run_id),
+            &req,
+            timeout,
+        )
+        .await?
+        .ok_or_else(|| BackendError::NoBody("input-answers".into()))
     }
 
     /// Reports how the run's workspace export ended.

@@ -33,6 +33,8 @@ pub enum RunSignal {
     Terminal(EventBody),
     /// The backend fenced the run off while storing events.
     LeaseLost,
+    /// The backend stored an `input_request` event: the run waits for an answer.
+    InputRequested,
 }
 
 /// A run this manager holds, as the callback endpoint sees it.
@@ -189,6 +191,10 @@ async fn receive(
         .iter()
         .find(|e| e.body.is_terminal())
         .map(|e| e.body.clone());
+    let asks = batch
+        .events
+        .iter()
+        .any(|e| matches!(e.body, EventBody::InputRequest(_)));
     let count = batch.events.len();
     let stored = match state.backend.events(&entry.lease, batch.events).await {
         Ok(r) => r,
@@ -203,6 +209,9 @@ async fn receive(
         }
     };
     tracing::debug!(%run_id, events = count, stored = stored.stored, duplicates = stored.duplicates, "events relayed");
+    if asks {
+        let _ = entry.signals.send(RunSignal::InputRequested);
+    }
     if let Some(t) = terminal {
         let _ = entry.signals.send(RunSignal::Terminal(t));
     }

@@ -10,6 +10,8 @@
 //! - [`model_proxy`]: the agents' only way to the model API (the provider key stays here).
 //! - [`ledger`]: the runs this manager holds, on disk, released at once after a crash.
 //! - [`export`]: workspace export to S3 (manifest, archive, unchanged files skipped).
+//! - [`input_answers`]: answers to a run's input requests, long-polled from the backend and
+//!   handed to its executor.
 //! - [`inputs`]: a run's attachments as presigned URLs for the executor, and its repository.
 //! - [`capabilities`]: a run's capabilities snapshot for the executor to stage (skills as
 //!   presigned URLs, the MCP configuration, commands, subagents, `CLAUDE.md`, the digest).
@@ -27,6 +29,7 @@ pub mod capabilities;
 pub mod cleanup;
 pub mod config;
 pub mod export;
+pub mod input_answers;
 pub mod inputs;
 pub mod ledger;
 pub mod model_proxy;

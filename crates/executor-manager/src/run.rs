@@ -629,12 +629,20 @@ async fn supervise(
     }
     tracing::info!("task running");
 
+    // Answers to the run's input requests, relayed while any is pending.
+    let mut answers = crate::input_answers::Relay::new(
+        ctx.backend.clone(),
+        ctx.executor.clone(),
+        base.clone(),
+        lease.clone(),
+    );
     let mut cancel_deadline: Option<tokio::time::Instant> = None;
     loop {
         let deadline = cancel_deadline;
         tokio::select! {
             signal = signals.recv() => match signal {
                 Some(RunSignal::Terminal(body)) => return terminal_report(body),
+                Some(RunSignal::InputRequested) => answers.kick(),
                 Some(RunSignal::LeaseLost) | None => return Report::Drop,
             },
             ev = lease_events.recv() => match ev {
@@ -655,9 +663,7 @@ async fn supervise(
             },
             exit = handle.exited() => {
                 // Its last callback may still be in flight.
-                if let Ok(Some(RunSignal::Terminal(body))) =
-                    tokio::time::timeout(EXIT_GRACE, signals.recv()).await
-                {
+                if let Ok(Some(body)) = tokio::time::timeout(EXIT_GRACE, terminal(signals)).await {
                     return terminal_report(body);
                 }
                 tracing::error!(reason = %exit.reason, "executor exited before the terminal event");
@@ -682,6 +688,18 @@ async fn supervise(
                     retryable: true,
                 };
             },
+        }
+    }
+}
+
+/// The next terminal event signalled, skipping other signals; `None` once the run's lease is
+/// lost or the registration is gone.
+async fn terminal(signals: &mut mpsc::UnboundedReceiver<RunSignal>) -> Option<EventBody> {
+    loop {
+        match signals.recv().await? {
+            RunSignal::Terminal(body) => return Some(body),
+            RunSignal::InputRequested => {}
+            RunSignal::LeaseLost => return None,
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
     ClaimRequest, CompleteRequest, EventBatch, ExportReport, FailRequest, HeartbeatRequest,
     IngestResponse, LeaseRef, LeaseStatus, RunAck,
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/complete", post(complete))
         .route("/runs/{id}/fail", post(fail))
         .route("/runs/{id}/export", post(export))
+        .route("/runs/{id}/input-answers", post(input_answers))
         .route("/schedules/fire", post(fire_schedules))
 }
 
@@ -145,6 +147,18 @@ async fn fail(
         tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
     }
     Ok(Json(ack))
+}
+
+/// The manager's long-poll for its run's answers ([`crate::input_requests::poll`]).
+async fn input_answers(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<InputAnswersPoll>,
+) -> ApiResult<Json<InputAnswers>> {
+    Ok(Json(
+        crate::input_requests::poll::poll(&state, id, &req).await?,
+    ))
 }
 
 async fn export(

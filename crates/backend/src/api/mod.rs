@@ -6,7 +6,9 @@ mod attachments;
 mod auth;
 mod capabilities;
 mod files;
+mod followups;
 mod health;
+mod input_requests;
 mod internal;
 mod metrics;
 mod runs;
@@ -42,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
+        .merge(input_requests::routes())
+        .merge(followups::routes())
         .merge(runs::routes())
         .merge(schedules::routes())
         .merge(files::routes())

@@ -68,13 +68,15 @@ async fn list(
         }
         None => (None, None),
     };
-    let rows: Vec<SessionRow> = sqlx::query_as(
-        "SELECT id, title, status, config, created_at, updated_at FROM sessions
+    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        sessions::session_columns!(),
+        " FROM sessions
           WHERE user_id = $1
             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
           ORDER BY created_at DESC, id DESC
-          LIMIT $4",
-    )
+          LIMIT $4"
+    ))
     .bind(user.id)
     .bind(before_at)
     .bind(before_id)
@@ -121,10 +123,11 @@ async fn rename(
             "title must be 1 to {MAX_TITLE_CHARS} characters"
         )));
     }
-    let row: Option<SessionRow> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(concat!(
         "UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2
-         RETURNING id, title, status, config, created_at, updated_at",
-    )
+         RETURNING ",
+        sessions::session_columns!()
+    ))
     .bind(id)
     .bind(user.id)
     .bind(title)

@@ -1,4 +1,8 @@
 //! `POST /tasks`: give the agent a task, in a new session or as a follow-up in an existing one.
+//!
+//! With a `client_request_id`, a submit is done once per user and id: a retry (same user, same
+//! id, within a day) queues nothing and answers `200` with the first submit's session and run
+//! (and the run's status now); the first answers `201`.
 
 use axum::Router;
 use axum::extract::State;
@@ -28,6 +32,13 @@ fn validate(req: &CreateTaskRequest) -> ApiResult<()> {
     crate::git_source::validate(req.git.as_ref(), req.session_id.is_some())?;
     crate::attachments::validate_for_task(&req.attachments)?;
     crate::capabilities::check_choice(&req.capability_choice())?;
+    if let Some(problem) = req
+        .client_request_id
+        .as_deref()
+        .and_then(tasks::client_request_id_problem)
+    {
+        return Err(ApiError::validation(problem));
+    }
     Ok(())
 }
 
@@ -39,6 +50,21 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<CreateTaskResponse>)> {
     validate(&req)?;
     let mut tx = state.pool.begin().await?;
+    if let Some(client_id) = req.client_request_id.as_deref()
+        && let Some((session_id, run_id, status)) =
+            tasks::earlier_submit(&mut tx, user.id, client_id).await?
+    {
+        tx.rollback().await?;
+        tracing::info!(%session_id, %run_id, "task submit repeated; nothing queued");
+        return Ok((
+            StatusCode::OK,
+            Json(CreateTaskResponse {
+                session_id,
+                run_id,
+                status: crate::queue::status::parse(&status)?,
+            }),
+        ));
+    }
     let queued = tasks::queue(
         &mut tx,
         &NewTask {
@@ -57,6 +83,9 @@ async fn create(
     )
     .await?;
     crate::attachments::link_to_run(&mut tx, user.id, queued.run_id, &req.attachments).await?;
+    if let Some(client_id) = req.client_request_id.as_deref() {
+        tasks::remember_submit(&mut tx, user.id, client_id, &queued).await?;
+    }
     tx.commit().await?;
     let (session_id, run_id) = (queued.session_id, queued.run_id);
     // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.

@@ -16,6 +16,8 @@
 //!   successfully even after the run's lease ended;
 //! * a batch whose lease is gone (another worker or epoch) is refused with `409 lease_lost` and
 //!   stores nothing, without failing the other batches of its group;
+//! * `input_request` / `input_answer` events and terminal events keep `input_requests` in step
+//!   ([`crate::input_requests`]) in the same transaction;
 //! * each session written announces itself once per group on the `session_events` channel
 //!   (delivered at commit), so WebSocket subscribers on every replica read the new events.
 
@@ -265,9 +267,14 @@ async fn store(
                 } => {
                     agent_sessions.insert(run.session_id, agent_session_id.clone());
                 }
-                EventBody::ToolUse { .. } | EventBody::ToolResult { .. } | EventBody::Result(_) => {
+                EventBody::ToolUse { .. }
+                | EventBody::ToolResult { .. }
+                | EventBody::Result(_)
+                | EventBody::InputRequest(_)
+                | EventBody::InputAnswer(_) => {
                     typed.push((job.run_id, e));
                 }
+                body if body.is_terminal() => typed.push((job.run_id, e)),
                 _ => {}
             }
         }
@@ -359,7 +366,7 @@ impl Rows {
     }
 }
 
-/// Keeps the derived tables (tool executions, usage) in step with the events.
+/// Keeps the derived tables (tool executions, usage, input requests) in step with the events.
 async fn record_typed(
     tx: &mut Transaction<'_, Postgres>,
     run_id: Uuid,
@@ -427,6 +434,15 @@ async fn record_typed(
             .bind(r.num_turns)
             .execute(&mut **tx)
             .await?;
+        }
+        EventBody::InputRequest(req) => {
+            crate::input_requests::record_request(tx, run_id, req).await?;
+        }
+        EventBody::InputAnswer(answer) => {
+            crate::input_requests::record_outcome(tx, run_id, answer).await?;
+        }
+        body if body.is_terminal() => {
+            crate::input_requests::cancel_pending(tx, run_id).await?;
         }
         _ => {}
     }

@@ -6,7 +6,7 @@
 //! canceled at once.
 
 use protocol::api::CancelResponse;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::status::working_sql;
@@ -17,16 +17,7 @@ use crate::error::ApiResult;
 pub async fn cancel_session(pool: &PgPool, session_id: Uuid) -> ApiResult<CancelResponse> {
     // Active runs first (no session lock needed), then queued ones (whose end takes the session
     // lock in the trigger): the same lock order as event ingestion, so the two never deadlock.
-    let canceling: i64 = sqlx::query_scalar(concat!(
-        "WITH c AS (UPDATE runs SET status = 'canceling'
-                     WHERE session_id = $1 AND status IN ",
-        working_sql!(),
-        " RETURNING 1)
-         SELECT count(*) FROM c"
-    ))
-    .bind(session_id)
-    .fetch_one(pool)
-    .await?;
+    let canceling = stop_working(&mut *pool.acquire().await?, session_id).await?;
     let canceled: i64 = sqlx::query_scalar(
         "WITH c AS (UPDATE runs SET status = 'canceled', finished_at = now(),
                            error = 'canceled before it started'
@@ -44,4 +35,20 @@ pub async fn cancel_session(pool: &PgPool, session_id: Uuid) -> ApiResult<Cancel
         canceled,
         canceling,
     })
+}
+
+/// Asks the working runs of `session_id` to stop (`claimed`/`running` → `canceling`), leaving
+/// its queued ones; returns how many. Takes the runs' row locks before the session's (through
+/// the trigger), the order event ingestion takes them in.
+pub async fn stop_working(conn: &mut PgConnection, session_id: Uuid) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar(concat!(
+        "WITH c AS (UPDATE runs SET status = 'canceling'
+                     WHERE session_id = $1 AND status IN ",
+        working_sql!(),
+        " RETURNING 1)
+         SELECT count(*) FROM c"
+    ))
+    .bind(session_id)
+    .fetch_one(&mut *conn)
+    .await?)
 }

@@ -39,7 +39,7 @@ WITH next AS (
            r.lease_expires_at, r.kind, r.capabilities
 )
 SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts, c.prompt, c.options,
-       c.lease_expires_at, s.agent_session_id, c.kind, c.capabilities,
+       c.lease_expires_at, s.agent_session_id, c.kind, c.capabilities, s.allowed_tools,
        (SELECT jsonb_agg(jsonb_build_object('name', a.name, 'key', a.object_key, 'size', a.size)
                          ORDER BY ra.position)
           FROM run_attachments ra JOIN attachments a ON a.id = ra.attachment_id
@@ -103,6 +103,8 @@ struct ClaimRow {
     attachments: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
     /// `NULL` for runs queued before capabilities existed.
     capabilities: Option<sqlx::types::Json<CapabilitySnapshot>>,
+    /// The tools the session's owner allowed for good.
+    allowed_tools: Vec<String>,
 }
 
 /// Validates a claim request's numbers.
@@ -195,8 +197,8 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         lease_expires_at: r.lease_expires_at,
         kind,
         capabilities,
-        // Filled from the session by the human-in-the-loop work (issue 14).
-        allowed_tools: Vec::new(),
+        allowed_tools: r.allowed_tools,
+        // The setting's, filled in by [`claim`].
         input_timeout_seconds: None,
     }))
 }
@@ -246,7 +248,17 @@ async fn attempt(
 }
 
 /// Claims a run, long-polling up to `wait_seconds` when none is claimable now.
+///
+/// The run carries `INPUT_REQUEST_TIMEOUT_SECONDS` (unset: each kind's default wait).
 pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
+    let mut run = wait_for_run(state, req).await?;
+    if let Some(run) = run.as_mut() {
+        run.input_timeout_seconds = state.settings.input_request_timeout_seconds;
+    }
+    Ok(run)
+}
+
+async fn wait_for_run(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
     validate(req)?;
     let kinds = KindFilter::from_request(req.kinds.as_deref());
     if req.wait_seconds == 0 {

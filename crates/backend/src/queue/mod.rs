@@ -20,6 +20,8 @@
 //! | cancel requested: `claimed`/`running` → `canceling`; `queued` → `canceled` | [`cancel::cancel_session`] |
 //! | lease expired: → `queued` (new epoch), `failed` (dead-lettered) or `canceled` | [`reaper::reap_once`] |
 //! | retry by the owner: `failed` → `queued` (fresh attempts, new epoch) | [`dead_letter::retry`] |
+//! | a queued follow-up removed by its owner: `queued` → `canceled` | [`followups::remove`] |
+//! | send now: `claimed`/`running` → `canceling`, the follow-up moved to the head of its line | [`followups::send_now`] |
 //!
 //! Fail and expiry settle a run the same way (`settle_set!`). Whether a worker's call comes from
 //! the attempt holding the run is decided by [`fence`], and the status sets the backend filters
@@ -52,6 +54,7 @@ pub mod claim;
 pub mod dead_letter;
 pub mod enqueue;
 pub mod fence;
+pub mod followups;
 pub mod lease;
 pub mod notify;
 pub mod reaper;

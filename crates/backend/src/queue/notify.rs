@@ -2,14 +2,12 @@
 //!
 //! The database announces "a run may have become claimable" on the `run_queue` channel (from the
 //! `runs_after_change` trigger, so every path that queues or finishes a run is covered, on every
-//! backend replica). One listener task per backend turns each notification into a bump of a
-//! generation counter; a waiting claim handler records the generation before it looks at the
+//! backend replica). The backend's wake-up listener (`crate::server`; every reconnection also
+//! bumps) turns each notification into a bump of a generation counter; a waiting claim handler records the generation before it looks at the
 //! queue and sleeps until the counter moves, so a notification between the look and the sleep is
 //! never lost.
 
-use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 /// The PostgreSQL channel the trigger notifies.
 pub const CHANNEL: &str = "run_queue";
@@ -40,22 +38,5 @@ impl QueueNotifier {
     /// A receiver whose `changed()` resolves at the next bump after this call.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()
-    }
-
-    /// Listens on [`CHANNEL`] until `shutdown`; every reconnection also bumps.
-    pub fn spawn_listener(
-        &self,
-        pool: PgPool,
-        shutdown: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        let on_notify = self.clone();
-        let on_connect = self.clone();
-        crate::db::spawn_listener(
-            pool,
-            &[CHANNEL],
-            shutdown,
-            move |_, _| on_notify.bump(),
-            move || on_connect.bump(),
-        )
     }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use protocol::executor::{ExecuteRequest, TaskStatus};
+use protocol::input::InputAnswer;
 use uuid::Uuid;
 
 /// Why an executor could not be launched or driven.
@@ -369,6 +370,43 @@ impl ExecutorClient {
             .take(1000)
             .collect();
         Err(RuntimeError::Refused { status, body })
+    }
+
+    /// `POST /v1/tasks/{run_id}/input-answers`: hands the executor an answer to one of its
+    /// run's input requests. `202` (taken) and `409` (it had that request's answer already, or
+    /// the request is over) both mean delivered.
+    pub async fn input_answer(
+        &self,
+        endpoint: &Endpoint,
+        run_id: Uuid,
+        answer: &InputAnswer,
+    ) -> Result<(), RuntimeError> {
+        let res = self
+            .http
+            .post(format!(
+                "{}/v1/tasks/{run_id}/input-answers",
+                endpoint.base_url
+            ))
+            .bearer_auth(&endpoint.credentials.secret)
+            .header(telemetry::request_id::HEADER, request_id())
+            .json(answer)
+            .send()
+            .await
+            .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
+        let status = res.status();
+        if status.is_success() || status == reqwest::StatusCode::CONFLICT {
+            return Ok(());
+        }
+        Err(RuntimeError::Refused {
+            status: status.as_u16(),
+            body: res
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(1000)
+                .collect(),
+        })
     }
 
     /// `POST /v1/tasks/{run_id}/cancel`.
