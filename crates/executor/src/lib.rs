@@ -4,8 +4,10 @@
 //! - [`config`]: settings from the environment.
 //! - [`api`]: the HTTP API (axum routes, the one error-to-status mapping).
 //! - [`task`]: one task at a time — acceptance, lifecycle, status, cancel, shutdown.
-//! - [`agent`]: the CLI process (command line, explicit environment, stopping its process tree)
-//!   and the stream-json parser that turns its output into protocol events.
+//! - [`agent`]: the CLI process (command line, explicit environment, stopping its process tree),
+//!   the stream-json parser that turns its output into protocol events, and its control requests
+//!   (a tool call waiting for a person → `input_request`; the answer posted to the API → the
+//!   CLI's `control_response` and `input_answer`; expiry; cancel when the run ends).
 //! - [`workspace`]: git (clone or init, excludes, change accounting), attachments.
 //! - [`staging`]: the run's capabilities (skills, slash commands, subagents, `CLAUDE.md`, MCP
 //!   servers) in the CLI's configuration directory, kept as they are when the digest is unchanged.
@@ -13,7 +15,9 @@
 //!
 //! Invariants: the agent's environment is built from scratch (the callback token and the
 //! executor's own variables never reach it); secrets (tokens, keys, presigned URLs, task `env`)
-//! are never logged; every run ends with exactly one terminal event, delivered last.
+//! are never logged; every run ends with exactly one terminal event, delivered last; each input
+//! request is resolved exactly once (answered, expired or canceled), and none is left pending
+//! when its run's terminal event goes out.
 #![forbid(unsafe_code)]
 
 pub mod agent;

@@ -6,6 +6,10 @@
 //!                └── cancel ──┴─▶ canceling ─▶ canceled
 //! ```
 //!
+//! While the agent runs, its control requests (a tool call waiting for permission, a question, a
+//! plan to approve) wait in the run's [`Controls`] for [`TaskManager::answer`]; any still pending
+//! when the run ends are recorded as `canceled` before its terminal event.
+//!
 //! A run always ends with exactly one terminal event (`completed`, `failed` or `canceled`),
 //! emitted after everything else, and its status turns terminal only once its events were handed
 //! to the callback receiver (or given up on): a manager that sees a terminal state may stop the
@@ -17,11 +21,13 @@ use std::sync::{Arc, Mutex};
 
 use protocol::event::EventBody;
 use protocol::executor::{ExecuteRequest, TaskState, TaskStatus};
+use protocol::input::InputAnswer;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
+use crate::agent::control::{AnswerError, Controls};
 use crate::agent::prestart::Prestarted;
 use crate::agent::{self, AgentInvocation};
 use crate::callback::{self, CallbackConfig, EventSink};
@@ -45,6 +51,8 @@ pub enum TaskError {
     Invalid(String),
     #[error("the executor is shutting down")]
     ShuttingDown,
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
 }
 
 /// Accepts tasks, runs them one at a time, answers for their status.
@@ -94,6 +102,8 @@ struct TaskRecord {
     cancel: CancellationToken,
     cancel_reason: Mutex<Option<String>>,
     done: watch::Sender<bool>,
+    /// The agent's control requests waiting for a person (see [`agent::control`]).
+    controls: Arc<Controls>,
 }
 
 impl TaskRecord {
@@ -220,6 +230,7 @@ impl TaskManager {
                 cancel: CancellationToken::new(),
                 cancel_reason: Mutex::new(None),
                 done,
+                controls: Controls::new(req.input_timeout_seconds),
             });
             if let Some(previous) = slots.current.replace(record.clone()) {
                 slots.finished.push_back(previous);
@@ -251,6 +262,13 @@ impl TaskManager {
         self.find(run_id)
             .map(|r| r.status())
             .ok_or(TaskError::NotFound(run_id))
+    }
+
+    /// Hands a person's answer to the run's pending input request (written to the CLI, emitted as
+    /// an `input_answer` event).
+    pub fn answer(&self, run_id: Uuid, answer: InputAnswer) -> Result<(), TaskError> {
+        let record = self.find(run_id).ok_or(TaskError::NotFound(run_id))?;
+        record.controls.answer(answer).map_err(TaskError::from)
     }
 
     /// Asks a run to stop. A finished run is left as it is.
@@ -534,6 +552,7 @@ async fn execute(
     let outcome = agent::run(
         invocation,
         waiting,
+        &record.controls,
         sink,
         &record.cancel,
         settings.cancel_grace(),

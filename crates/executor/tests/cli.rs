@@ -726,7 +726,8 @@ async fn malformed_stream_json_lines_are_kept_as_raw_events() {
         dir.path(),
         "fake-claude",
         r#"#!/bin/bash
-cat > "$HOME/prompt.txt"
+# One line, like the real CLI: stdin stays open after the prompt (for control answers).
+IFS= read -r line; printf '%s\n' "$line" > "$HOME/prompt.txt"
 printf '%s\n' "$@" > "$HOME/args.txt"
 echo 'Welcome! this is not JSON'
 echo '{"type":"system","subtype":"init","session_id":"fake-session","model":"m","cwd":"'"$PWD"'","tools":["Bash"]}'
@@ -789,6 +790,8 @@ printf '%s' '{"type":"result","subtype":"success","is_error":false,"num_turns":1
             "--output-format",
             "stream-json",
             "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
             "--model=claude-sonnet-4-5",
             "--permission-mode=bypassPermissions"
         ]

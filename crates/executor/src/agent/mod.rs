@@ -1,16 +1,23 @@
 //! The agent: one Claude Code CLI process per run, headless, its stdout turned into events.
 //!
 //! The CLI runs as `claude -p --input-format stream-json --output-format stream-json --verbose
-//! --model=M --permission-mode=P [--resume=ID] [--mcp-config=FILE] [--append-system-prompt=TEXT]
-//! [--allowedTools T…] [--disallowedTools T…]` in the workspace, with the prompt on stdin as one
-//! user message (never through a shell or the command line), in its own process group, with an
-//! environment built from scratch (see [`AgentInvocation::new`]). Because the prompt is not part
-//! of the command, the process can be started before its task arrives ([`prestart`]).
+//! --permission-prompt-tool stdio --model=M --permission-mode=P [--resume=ID] [--mcp-config=FILE]
+//! [--append-system-prompt=TEXT] [--allowedTools T…] [--disallowedTools T…]` in the workspace,
+//! with the prompt on stdin as one user message (never through a shell or the command line), in
+//! its own process group, with an environment built from scratch (see [`AgentInvocation::new`]).
+//! Because the prompt is not part of the command, the process can be started before its task
+//! arrives ([`prestart`]).
+//!
+//! Stdin stays open after the prompt: a writer task fed by a channel writes the answers to the
+//! CLI's control requests ([`control`]: a tool call waiting for permission, a question, a plan)
+//! and closes it when the `result` line is seen or the agent is stopped; requests still pending
+//! then end as `canceled`, before the run's terminal event.
 //!
 //! Stopping (a cancel, or a model API that refuses the key) sends SIGINT to the CLI's group — the
 //! CLI then aborts its tools and prints its `result` — and SIGKILL to the whole process tree after
 //! the grace period. Processes the run leaves behind are killed when it ends.
 
+pub mod control;
 pub mod prestart;
 pub mod process;
 pub mod stream;
@@ -26,7 +33,8 @@ use nix::sys::signal::Signal;
 use protocol::event::EventBody;
 use protocol::executor::ExecuteRequest;
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
@@ -34,6 +42,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::callback::EventSink;
 use crate::config::Settings;
 use crate::staging::Staged;
+use control::{Controls, StdinMessage};
 use process::{Line, LineReader, ProcId, Tail};
 use stream::{ResultInfo, StopRequest, StreamParser};
 
@@ -107,6 +116,9 @@ impl AgentInvocation {
             "--output-format".to_owned(),
             "stream-json".to_owned(),
             "--verbose".to_owned(),
+            // Tool calls that need a person come as control requests on stdout (see `control`).
+            "--permission-prompt-tool".to_owned(),
+            "stdio".to_owned(),
             format!("--model={model}"),
             format!("--permission-mode={}", req.permission_mode.as_cli_flag()),
         ];
@@ -400,11 +412,13 @@ fn describe_exit(status: ExitStatus) -> String {
 ///
 /// `waiting` is a CLI already started for exactly this invocation (see [`prestart`]); without
 /// one, the CLI is started now. `cancel` stops the agent (SIGINT, then SIGKILL after `grace`);
-/// the outcome then says `Canceled`.
+/// the outcome then says `Canceled`. `controls` holds the run's control requests (see
+/// [`control`]); none is left pending when this returns.
 #[instrument(skip_all, fields(program = %inv.program))]
 pub async fn run(
     inv: AgentInvocation,
     waiting: Option<Child>,
+    controls: &Arc<Controls>,
     sink: &mut EventSink,
     cancel: &CancellationToken,
     grace: Duration,
@@ -416,15 +430,14 @@ pub async fn run(
     let pid = child.id().map(|p| p as i32).unwrap_or(0);
     info!(pid, args = inv.args.len(), "agent started");
 
-    if let Some(mut stdin) = child.stdin.take() {
-        let prompt = inv.input();
-        tokio::spawn(async move {
-            if let Err(e) = stdin.write_all(&prompt).await {
-                debug!(error = %e, "could not write the prompt to the agent");
-            }
-            let _ = stdin.shutdown().await;
-        });
-    }
+    // Stdin: the prompt, then the answers to control requests until it is closed.
+    let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+    let (control_tx, mut control_rx) = mpsc::unbounded_channel();
+    controls.attach(stdin_tx, control_tx);
+    let writer = child
+        .stdin
+        .take()
+        .map(|stdin| tokio::spawn(write_stdin(stdin, inv.input(), stdin_rx)));
     let stderr_task = child
         .stderr
         .take()
@@ -455,6 +468,7 @@ pub async fn run(
     let mut status: Option<ExitStatus> = None;
     let mut eof = false;
     let mut drain_until: Option<Instant> = None;
+    let mut input_closed = false;
     loop {
         if eof && status.is_some() {
             break;
@@ -474,6 +488,12 @@ pub async fn run(
                 warn!("agent exited but its output stays open (a process it left holds it)");
                 eof = true;
             }
+            Some(event) = control_rx.recv() => sink.emit(event).await,
+            _ = stop.cancelled(), if !input_closed => {
+                // Requests pending end as canceled; the CLI reads EOF as it is interrupted.
+                input_closed = true;
+                controls.close();
+            }
             line = reader.next_line(), if !eof => match line {
                 Ok(Some(Line::Text(line))) => {
                     let out = parser.parse_line(&line);
@@ -486,6 +506,18 @@ pub async fn run(
                     for event in out.events {
                         sink.emit(event).await;
                     }
+                    if let Some(control) = out.control {
+                        controls.open(control);
+                    }
+                    if let Some(id) = out.control_cancel {
+                        controls.cancel_cli_request(&id);
+                    }
+                    if ends {
+                        input_closed = true;
+                        controls.close();
+                    }
+                    // What the control requests decided goes out in order with the lines.
+                    forward(&mut control_rx, sink).await;
                     if let Some(request) = out.stop {
                         lock(&stop_cause, |c| {
                             c.get_or_insert(StopCause::Requested(request));
@@ -512,6 +544,12 @@ pub async fn run(
         status = child.wait().await.ok();
     }
     supervisor.abort();
+    // Anything still pending ends as canceled, before the run's terminal event.
+    controls.close();
+    forward(&mut control_rx, sink).await;
+    if let Some(writer) = writer {
+        writer.abort();
+    }
 
     // Whatever the run started and left behind goes with it.
     let leftovers = lock(&known_tree, std::mem::take);
@@ -540,6 +578,39 @@ pub async fn run(
         stderr,
         agent_session_id: parser.agent_session_id().map(str::to_owned),
     })
+}
+
+/// Writes the prompt, then each line handed over, until told to close (or every sender is gone).
+async fn write_stdin(
+    mut stdin: ChildStdin,
+    prompt: Vec<u8>,
+    mut lines: mpsc::UnboundedReceiver<StdinMessage>,
+) {
+    if let Err(e) = stdin.write_all(&prompt).await {
+        debug!(error = %e, "could not write the prompt to the agent");
+        return;
+    }
+    let _ = stdin.flush().await;
+    while let Some(message) = lines.recv().await {
+        match message {
+            StdinMessage::Line(line) => {
+                if let Err(e) = stdin.write_all(&line).await {
+                    debug!(error = %e, "could not write to the agent's input");
+                    return;
+                }
+                let _ = stdin.flush().await;
+            }
+            StdinMessage::Close => break,
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+/// Hands the events the control requests queued to the run's sink.
+async fn forward(events: &mut mpsc::UnboundedReceiver<EventBody>, sink: &mut EventSink) {
+    while let Ok(event) = events.try_recv() {
+        sink.emit(event).await;
+    }
 }
 
 /// Waits for a stop, then interrupts the agent and, after `grace`, kills its whole tree.
@@ -640,6 +711,8 @@ mod tests {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--permission-prompt-tool",
+                "stdio",
                 "--model=default-model",
                 "--permission-mode=plan",
                 "--resume=sess-1",

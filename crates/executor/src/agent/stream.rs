@@ -11,15 +11,22 @@
 //! | `user`: `tool_result` blocks | `tool_result` |
 //! | result of `TaskCreate` / `TaskUpdate` / `TaskList` | `tool_result`, then `todo_update` with the list as it stands |
 //! | `result` | `result` (usage, cost, turns, duration, final text) |
+//! | `control_request` | none here: handed to [`super::control`] ([`LineOutcome::control`]), which emits `input_request` |
+//! | `control_cancel_request` | none here: [`LineOutcome::control_cancel`] (the request ends as `canceled`) |
+//! | `control_response` (answers to the executor's own requests) | none |
 //! | anything else, or a line that is not a JSON object | `raw` (kept, never fatal) |
 //!
 //! The CLI of this generation hides `TodoWrite` and tracks the plan with `TaskCreate` /
 //! `TaskUpdate` instead; both feed the same `todo_update` event, which always carries the whole
 //! list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+
+use super::control::ControlLine;
 
 use protocol::event::{EventBody, McpServerStatus, RunResult, TodoItem, Usage};
+use protocol::input::cli::ControlRequest;
+use protocol::input::{ASK_USER_QUESTION_TOOL, EXIT_PLAN_MODE_TOOL};
 use serde_json::Value;
 use tracing::{debug, warn};
 
@@ -32,9 +39,7 @@ const IGNORED_TYPES: &[&str] = &[
     "stream_event",
     "keep_alive",
     "rate_limit_event",
-    "control_request",
     "control_response",
-    "control_cancel_request",
     "prompt_suggestion",
     "tool_progress",
     "auth_status",
@@ -57,11 +62,19 @@ pub enum StopRequest {
     ModelAuthRejected { status: u16, error: String },
 }
 
+/// Tool calls whose input a later `control_request` may need (the plan of `ExitPlanMode` is
+/// only in its tool_use block), remembered per run.
+const REMEMBERED_CALLS: usize = 16;
+
 /// The result of one line.
 #[derive(Debug, Default, PartialEq)]
 pub struct LineOutcome {
     pub events: Vec<EventBody>,
     pub stop: Option<StopRequest>,
+    /// A `control_request`: the CLI waits for its answer on stdin.
+    pub control: Option<ControlLine>,
+    /// A `control_cancel_request`: the CLI's id of the request it no longer waits for.
+    pub control_cancel: Option<String>,
 }
 
 /// A task of the CLI's task tools, as the todo list shows it.
@@ -82,6 +95,8 @@ pub struct StreamParser {
     /// Task-tool calls waiting for their result: tool_use_id → (tool name, input).
     pending_task_calls: HashMap<String, (String, Value)>,
     tasks: Vec<TrackedTask>,
+    /// The last `AskUserQuestion` / `ExitPlanMode` calls: tool_use_id → input (bounded).
+    recent_calls: VecDeque<(String, Value)>,
 }
 
 impl StreamParser {
@@ -129,11 +144,39 @@ impl StreamParser {
             "assistant" => self.assistant(&value),
             "user" => self.user(&value),
             "result" => self.result_line(&value),
+            "control_request" => self.control_request(value, line),
+            "control_cancel_request" => LineOutcome {
+                control_cancel: str_field(&value, "request_id").map(str::to_owned),
+                ..LineOutcome::default()
+            },
             k if IGNORED_TYPES.contains(&k) => LineOutcome::default(),
             other => {
                 debug!(kind = other, "agent line of an unknown type; kept as raw");
                 raw(line)
             }
+        }
+    }
+
+    fn control_request(&mut self, value: Value, line: &str) -> LineOutcome {
+        let request: ControlRequest = match serde_json::from_value(value) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "agent control request without a request id; kept as raw");
+                return raw(line);
+            }
+        };
+        let tool_input = str_field(&request.request, "tool_use_id").and_then(|id| {
+            self.recent_calls
+                .iter()
+                .find(|(known, _)| known == id)
+                .map(|(_, input)| input.clone())
+        });
+        LineOutcome {
+            control: Some(ControlLine {
+                request,
+                tool_input,
+            }),
+            ..LineOutcome::default()
         }
     }
 
@@ -183,6 +226,7 @@ impl StreamParser {
                     Some(status @ (401 | 403)) => LineOutcome {
                         events: Vec::new(),
                         stop: Some(StopRequest::ModelAuthRejected { status, error }),
+                        ..LineOutcome::default()
                     },
                     _ => LineOutcome::default(),
                 }
@@ -244,6 +288,12 @@ impl StreamParser {
                         // Bounded: a call without a result is forgotten at the next result line.
                         self.pending_task_calls
                             .insert(id.clone(), (name.clone(), input.clone()));
+                    }
+                    if matches!(name.as_str(), ASK_USER_QUESTION_TOOL | EXIT_PLAN_MODE_TOOL) {
+                        if self.recent_calls.len() >= REMEMBERED_CALLS {
+                            self.recent_calls.pop_front();
+                        }
+                        self.recent_calls.push_back((id.clone(), input.clone()));
                     }
                     out.push(EventBody::ToolUse {
                         tool_use_id: id,
@@ -447,7 +497,10 @@ impl StreamParser {
 }
 
 fn events(events: Vec<EventBody>) -> LineOutcome {
-    LineOutcome { events, stop: None }
+    LineOutcome {
+        events,
+        ..LineOutcome::default()
+    }
 }
 
 /// A line kept as it came, cut to [`MAX_RAW_LINE`].
@@ -844,6 +897,43 @@ mod tests {
             EventBody::ToolResult { is_error: true, content, .. }
                 if content.as_str().is_some_and(|c| c.contains("needs approval"))
         )));
+    }
+
+    #[test]
+    fn control_requests_are_handed_over_with_the_plan_they_name() {
+        let mut parser = StreamParser::new();
+        let plan = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_p","name":"ExitPlanMode","input":{"plan":"Plan A"}}]}}"#;
+        assert_eq!(kinds(&parser.parse_line(plan).events), vec!["tool_use"]);
+        let line = r#"{"type":"control_request","request_id":"cli-1","request":{"subtype":"can_use_tool","tool_name":"ExitPlanMode","input":{},"tool_use_id":"toolu_p"}}"#;
+        let out = parser.parse_line(line);
+        assert!(out.events.is_empty());
+        let control = out.control.expect("a control request");
+        assert_eq!(control.request.request_id, "cli-1");
+        assert_eq!(control.request.request["tool_name"], "ExitPlanMode");
+        assert_eq!(control.tool_input, Some(json!({"plan": "Plan A"})));
+        // A call it does not know (or a tool it does not remember): no input.
+        let other = r#"{"type":"control_request","request_id":"cli-2","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"ls"},"tool_use_id":"toolu_x"}}"#;
+        assert_eq!(parser.parse_line(other).control.unwrap().tool_input, None);
+        // Withdrawn requests; answers to the executor's own requests are no events.
+        let cancel = r#"{"type":"control_cancel_request","request_id":"cli-2"}"#;
+        assert_eq!(
+            parser.parse_line(cancel).control_cancel.as_deref(),
+            Some("cli-2")
+        );
+        let response =
+            r#"{"type":"control_response","response":{"subtype":"success","request_id":"x"}}"#;
+        assert_eq!(parser.parse_line(response), LineOutcome::default());
+        // Without a request id it cannot be answered: kept as raw.
+        let bad = r#"{"type":"control_request","request":{"subtype":"can_use_tool"}}"#;
+        assert_eq!(kinds(&parser.parse_line(bad).events), vec!["raw"]);
+        // The memory is bounded.
+        for i in 0..40 {
+            let call = format!(
+                r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","id":"toolu_{i}","name":"AskUserQuestion","input":{{"questions":[]}}}}]}}}}"#
+            );
+            parser.parse_line(&call);
+        }
+        assert_eq!(parser.recent_calls.len(), REMEMBERED_CALLS);
     }
 
     #[test]
