@@ -126,7 +126,12 @@ function PermissionBody({ card, toolInput }: { card: Card; toolInput?: JsonValue
     <div className="input-body">
       {r.description && <p className="input-description">{r.description}</p>}
       {path && r.tool_name !== "Bash" && <p className="mono small">{path}</p>}
-      {r.blocked_path && <p className="small warn">Outside the workspace: <span className="mono">{r.blocked_path}</span></p>}
+      {/* The path that made the CLI ask (it names files inside the workspace too). */}
+      {r.blocked_path && r.blocked_path !== path && (
+        <p className="small muted">
+          Path: <span className="mono">{r.blocked_path}</span>
+        </p>
+      )}
       {detail}
     </div>
   );
