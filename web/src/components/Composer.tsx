@@ -9,6 +9,7 @@ import { api, ApiError, readableError } from "@/lib/api";
 import { choiceFor, listItems, resolveCapabilities } from "@/lib/capabilities";
 import { PERMISSION_MODES } from "@/lib/permissionModes";
 import { applyCommand, availableCommands, matchCommands, slashQuery } from "@/lib/slashCommands";
+import { SubmitIds } from "@/lib/submitId";
 import { SummaryView } from "./capabilities/SummaryView";
 
 interface Upload {
@@ -43,6 +44,8 @@ export function Composer({
   const [sending, setSending] = useState(false);
   const [showOptions, setShowOptions] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
+  // One client_request_id per submit, kept when that submit is retried after a failure.
+  const submitIds = useRef(new SubmitIds());
   const textarea = useRef<HTMLTextAreaElement>(null);
   const followUp = sessionId !== undefined;
   const library = useComposerLibrary();
@@ -151,8 +154,10 @@ export function Composer({
       client_request_id: null,
       subagent_ids: null,
     };
+    body.client_request_id = submitIds.current.idFor(JSON.stringify(body));
     try {
       const res = await api<CreateTaskResponse>("/tasks", { method: "POST", json: body });
+      submitIds.current.done();
       const sent = prompt;
       setPrompt("");
       setUploads([]);

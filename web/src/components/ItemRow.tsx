@@ -5,6 +5,7 @@ import { useState } from "react";
 import type { Item } from "@/lib/conversation";
 import { summaryIsEmpty } from "@/lib/capabilities";
 import { AgentInitView } from "./AgentInit";
+import { InputCard } from "./InputCard";
 import { SummaryView } from "./capabilities/SummaryView";
 import { Markdown } from "./Markdown";
 import { StatusBadge } from "./StatusBadge";
@@ -104,6 +105,8 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
       );
     case "raw":
       return <pre className="raw small">{item.line}</pre>;
+    case "input":
+      return <InputCard item={item} />;
   }
 }
 

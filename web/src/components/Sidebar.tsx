@@ -1,5 +1,7 @@
 "use client";
-// Sessions newest first with their live status; rename and delete in place.
+// Sessions newest first with their live status and a mark on those waiting for an answer; rename
+// and delete in place. Kept current by the server's session announcements and by what an open
+// session's page re-reads (`publishSession`).
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
@@ -123,6 +125,15 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
             ) : (
               <Link href={`/sessions/${s.id}`} className="session-link" title={s.title}>
                 <span className="session-title">{s.title}</span>
+                {s.pending_inputs > 0 && (
+                  <span
+                    className="badge badge-waiting"
+                    data-testid="waiting-badge"
+                    title={`${s.pending_inputs} request${s.pending_inputs === 1 ? "" : "s"} waiting for your answer`}
+                  >
+                    needs you{s.pending_inputs > 1 ? ` · ${s.pending_inputs}` : ""}
+                  </span>
+                )}
                 <StatusBadge status={s.status} />
               </Link>
             )}

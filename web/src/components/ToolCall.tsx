@@ -1,6 +1,7 @@
 "use client";
 // A tool call with its result, shown by kind: Bash as a terminal, Edit/Write as a diff,
-// Read/Grep/Glob as one compact line, anything else as JSON.
+// Read/Grep/Glob (and the question and plan calls, whose cards show them) as one compact line,
+// anything else as JSON.
 import { memo, useState } from "react";
 import type { JsonValue } from "@/generated/protocol";
 import { resultText } from "@/lib/conversation";
@@ -105,6 +106,13 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
     }
     case "TodoWrite":
       return <Compact name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;
+    // The questions and the plan are shown by their input card (see InputCard); here one line.
+    case "AskUserQuestion": {
+      const qs = Array.isArray(i.questions) ? i.questions.map((q) => str(obj(q).question)) : [];
+      return <Compact name={name} detail={qs.join(" · ") || "asked a question"} output={output} isError={result?.isError ?? false} language={null} />;
+    }
+    case "ExitPlanMode":
+      return <Compact name={name} detail="asked to approve its plan" output={output} isError={result?.isError ?? false} language={null} />;
     default:
       return (
         <div className={cls} data-tool={name}>

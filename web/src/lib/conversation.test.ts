@@ -54,3 +54,39 @@ describe("conversation rows", () => {
     });
   });
 });
+
+describe("input request cards", () => {
+  const req = (id: string, toolUseId: string) => ({
+    request_id: id, kind: "permission" as const, tool_name: "Bash", tool_use_id: toolUseId, input: { command: "rm -rf x" }, expires_at: "2026-01-01T00:05:00Z",
+  });
+  it("puts each request after its tool call, tied to it, in its final state", () => {
+    const events: Event[] = [
+      { ...base, seq: 1, run_id: "r1", run_seq: 1, type: "tool_use", payload: { tool_use_id: "t1", name: "Bash", input: { command: "rm -rf x" } } },
+      { ...base, seq: 2, run_id: "r1", run_seq: 2, type: "input_request", payload: req("q1", "t1") },
+      { ...base, seq: 3, run_id: "r1", run_seq: 3, type: "input_answer", payload: { request_id: "q1", outcome: "answered", decision: "allow", always: false, answered_by: "a@b.c", answered_at: "2026-01-01T00:00:01Z" } },
+      { ...base, seq: 4, run_id: "r1", run_seq: 4, type: "tool_result", payload: { tool_use_id: "t1", content: "ok", is_error: false } },
+      // A request whose call is not in the log; its run then fails.
+      { ...base, seq: 5, run_id: "r1", run_seq: 5, type: "input_request", payload: req("q2", "t-unknown") },
+      { ...base, seq: 6, run_id: "r1", run_seq: 6, type: "failed", payload: { error: "boom" } },
+    ];
+    const items = buildItems([run("r1", "2026-01-01", "failed")], events);
+    expect(items.map((i) => i.kind)).toEqual(["prompt", "tool", "input", "input", "end"]);
+    const [first, second] = [items[2]!, items[3]!];
+    expect(first.kind === "input" && [first.card.status, first.card.answer?.answered_by, first.tool?.name]).toEqual(["answered", "a@b.c", "Bash"]);
+    expect(second.kind === "input" && [second.card.status, second.tool]).toEqual(["canceled", undefined]);
+  });
+
+  it("keeps a subagent's request in the main flow and cancels a pending one of a run that ended without an event", () => {
+    const events: Event[] = [
+      { ...base, seq: 1, run_id: "r1", run_seq: 1, type: "tool_use", payload: { tool_use_id: "task", name: "Task", input: {} } },
+      { ...base, seq: 2, run_id: "r1", run_seq: 2, type: "tool_use", payload: { tool_use_id: "t1", name: "Bash", input: {}, parent_tool_use_id: "task" } },
+      { ...base, seq: 3, run_id: "r1", run_seq: 3, type: "input_request", payload: req("q1", "t1") },
+    ];
+    const running = buildItems([run("r1", "2026-01-01", "running")], events);
+    expect(running.map((i) => i.kind)).toEqual(["prompt", "tool", "input"]);
+    const card = running[2]!;
+    expect(card.kind === "input" && card.card.status).toBe("pending");
+    const lost = buildItems([run("r1", "2026-01-01", "failed")], events)[2]!;
+    expect(lost.kind === "input" && lost.card.status).toBe("canceled");
+  });
+});

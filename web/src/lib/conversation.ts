@@ -1,7 +1,9 @@
 // Turns a session's runs and event log into the rows the conversation view renders: each run's
 // prompt, then its events, with every tool call paired with its result and a subagent's events
-// nested under the call that started it (see `nesting.ts`).
+// nested under the call that started it (see `nesting.ts`), and each request the agent waits on
+// (permission, question, plan) as a card right where it asked, in its final state.
 import type { CapabilitySummary, Event, FileChange, JsonValue, McpServerStatus, RunResult, RunView, TodoItem } from "@/generated/protocol";
+import { inputCards, type InputCard } from "./inputRequests";
 import { nest } from "./nesting";
 
 /** Rows a subagent can produce carry `parent`: the `tool_use_id` of the call it works for. */
@@ -15,7 +17,17 @@ export type Item =
   | { kind: "result"; key: string; result: RunResult }
   | { kind: "changes"; key: string; runId: string; changes: FileChange[] }
   | { kind: "end"; key: string; status: "completed" | "failed" | "canceled"; detail: string | null }
-  | { kind: "raw"; key: string; line: string };
+  | { kind: "raw"; key: string; line: string }
+  | InputItem;
+
+/** A request the agent waits on, tied to its tool call (`tool`, when the log holds it). It stays
+ * in the main flow even when a subagent asked, so a pending card is never folded away. */
+export interface InputItem {
+  kind: "input";
+  key: string;
+  card: InputCard;
+  tool?: { name: string; input: JsonValue };
+}
 
 export interface ToolItem {
   kind: "tool";
@@ -49,6 +61,8 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
   const items: Item[] = [];
   const shown = new Set<string>();
   const tools = new Map<string, ToolItem>();
+  const ended = new Set(ordered.filter((r) => ["completed", "failed", "canceled"].includes(r.status)).map((r) => r.id));
+  const cards = new Map(inputCards(events, ended).map((c) => [c.request.request_id, c]));
   // The parent of the last event's TodoWrite call: its to-do update belongs to the same agent.
   let todoParent: { runId: string; parent: string } | null = null;
   const showPrompt = (runId: string) => {
@@ -115,6 +129,14 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
       case "raw":
         items.push({ kind: "raw", key, line: e.payload.line });
         break;
+      case "input_request": {
+        const card = cards.get(e.payload.request_id);
+        // A repeated request id (never expected) is shown once.
+        if (!card || card.request !== e.payload) break;
+        const call = e.payload.tool_use_id ? tools.get(e.payload.tool_use_id) : undefined;
+        items.push({ kind: "input", key, card, ...(call ? { tool: { name: call.name, input: call.input } } : {}) });
+        break;
+      }
       case "completed":
         items.push({ kind: "end", key, status: "completed", detail: null });
         break;

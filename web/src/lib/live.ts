@@ -13,7 +13,8 @@ interface Subscription {
   onError?: (message: string) => void;
 }
 
-type SessionListener = (change: { updated?: SessionView; deleted?: string }) => void;
+/** A session changed or went. `local`: told by this tab (a view that re-read it), not the server. */
+type SessionListener = (change: { updated?: SessionView; deleted?: string; local?: boolean }) => void;
 
 const CLOSE_UNAUTHORIZED = 4401;
 
@@ -57,6 +58,12 @@ export class LiveConnection {
   onSessions(fn: SessionListener): () => void {
     this.sessionListeners.add(fn);
     return () => this.sessionListeners.delete(fn);
+  }
+
+  /** Hands a session this tab has just re-read to every listener (e.g. the session list), as if
+   * the server had announced it. */
+  publishSession(session: SessionView): void {
+    for (const fn of this.sessionListeners) fn({ updated: session, local: true });
   }
 
   subscribe(sessionId: string, sub: Subscription): () => void {

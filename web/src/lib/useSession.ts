@@ -1,8 +1,10 @@
 "use client";
 // A session's runs and events, kept current: the REST history first, then the WebSocket from the
-// last event held; while the socket is down, the REST API is polled so the page keeps moving.
+// last event held; while the socket is down, the REST API is polled so the page keeps moving. An
+// input request opening or closing re-reads the session (its pending count) and hands it to the
+// session list, which the server announces only on status and title changes.
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
-import type { EventsPage, SessionDetail } from "@/generated/protocol";
+import type { Event, EventsPage, SessionDetail } from "@/generated/protocol";
 import { api, readableError } from "./api";
 import { emptyLog, reduceLog, resumeAfter } from "./events";
 import { liveConnection, type LiveState } from "./live";
@@ -20,12 +22,32 @@ export function useSession(id: string) {
 
   const loadDetail = useCallback(async () => {
     try {
-      setDetail(await api<SessionDetail>(`/sessions/${id}`));
+      const d = await api<SessionDetail>(`/sessions/${id}`);
+      setDetail(d);
       setError(null);
+      const { runs: _runs, ...view } = d;
+      liveConnection().publishSession(view);
     } catch (e) {
       setError(readableError(e));
     }
   }, [id]);
+
+  const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  /** Re-reads the session soon (several triggers in a row make one request). */
+  const refreshSoon = useCallback(() => {
+    if (refreshTimer.current) clearTimeout(refreshTimer.current);
+    refreshTimer.current = setTimeout(() => void loadDetail(), 150);
+  }, [loadDetail]);
+
+  /** Adds events; a request opening or closing re-reads the session (its pending count). */
+  const addEvents = useCallback(
+    (events: Event[]) => {
+      logRef.current = reduceLog(logRef.current, { type: "add", events });
+      dispatch({ type: "add", events });
+      if (events.some((e) => e.type === "input_request" || e.type === "input_answer")) refreshSoon();
+    },
+    [refreshSoon],
+  );
 
   /** Reads stored events after what is held, page by page. */
   const catchUp = useCallback(async () => {
@@ -35,10 +57,7 @@ export function useSession(id: string) {
       for (;;) {
         const after = resumeAfter(logRef.current);
         const page = await api<EventsPage>(`/sessions/${id}/events?after=${after}&limit=1000`);
-        if (page.events.length) {
-          logRef.current = reduceLog(logRef.current, { type: "add", events: page.events });
-          dispatch({ type: "add", events: page.events });
-        }
+        if (page.events.length) addEvents(page.events);
         if (!page.has_more) break;
       }
     } catch (e) {
@@ -46,7 +65,7 @@ export function useSession(id: string) {
     } finally {
       fetching.current = false;
     }
-  }, [id]);
+  }, [id, addEvents]);
 
   useEffect(() => {
     dispatch({ type: "reset" });
@@ -54,13 +73,11 @@ export function useSession(id: string) {
     setDetail(null);
     void loadDetail();
     const conn = liveConnection();
-    let refreshTimer: ReturnType<typeof setTimeout> | null = null;
     const offState = conn.onState(setLive);
-    const offSessions = conn.onSessions(({ updated }) => {
-      if (updated?.id !== id) return;
+    const offSessions = conn.onSessions(({ updated, local }) => {
+      if (local || updated?.id !== id) return;
       // Statuses, usage and exports live on the runs: re-read them (coalesced).
-      if (refreshTimer) clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(() => void loadDetail(), 150);
+      refreshSoon();
     });
     // History over REST first (one request per 1,000 events), then the socket from there.
     let offSub: (() => void) | null = null;
@@ -69,10 +86,7 @@ export function useSession(id: string) {
       if (!alive) return;
       offSub = conn.subscribe(id, {
         after: () => resumeAfter(logRef.current),
-        onEvents: (events) => {
-          logRef.current = reduceLog(logRef.current, { type: "add", events });
-          dispatch({ type: "add", events });
-        },
+        onEvents: addEvents,
         onError: (message) => setError(message),
       });
     });
@@ -81,9 +95,9 @@ export function useSession(id: string) {
       offState();
       offSessions();
       offSub?.();
-      if (refreshTimer) clearTimeout(refreshTimer);
+      if (refreshTimer.current) clearTimeout(refreshTimer.current);
     };
-  }, [id, loadDetail, catchUp]);
+  }, [id, loadDetail, catchUp, refreshSoon, addEvents]);
 
   // A gap (an event beyond the contiguous point) is filled from the table.
   useEffect(() => {

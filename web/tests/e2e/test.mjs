@@ -1,7 +1,9 @@
 // End to end through the real stack (started by stack.sh): register → submit a task → the
 // streamed answer and the Bash tool call appear → the produced file in Files (when this server has
 // the files route) → cancel a long task → reload during a run: nothing twice, nothing missing →
-// a slash command and a preset made in the Capabilities screen, and a task run with them.
+// a permission, a question and a plan card answered from the page → queued follow-ups edited and
+// deleted in their strip → a slash command and a preset made in the Capabilities screen, and a
+// task run with them.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -197,6 +199,109 @@ try {
     const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
     assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
     await screenshot(page, "resumed-after-reconnect");
+  });
+
+  // The human in the loop: a card per request, answered from the page; the session list's mark
+  // and the tab title's count come and go with it.
+  /** Submits from the home composer with a permission mode ("" keeps the server's default). */
+  const submitWithMode = async (prompt, mode) => {
+    await page.goto(WEB_URL);
+    if (mode) {
+      await page.getByRole("button", { name: "Options" }).click();
+      await page.getByTestId("permission-mode").selectOption(mode);
+    }
+    return submitTask(page, prompt);
+  };
+  const card = (kind, status) => page.getByTestId("conversation").locator(`[data-kind="input"][data-input-kind="${kind}"][data-status="${status}"]`);
+  const waitingBadge = (session) => page.getByTestId("session-list").locator(`a[href="/sessions/${session}"]`).getByTestId("waiting-badge");
+
+  await step("a permission card in default mode: Allow → the tool runs; the list's mark and the title count clear", async () => {
+    const session = await submitWithMode("[scenario:web_permission] Write allowed.txt", "default");
+    const pending = card("permission", "pending");
+    await pending.waitFor({ timeout: LONG });
+    // Tied to its Bash call: the same tool_use_id, the command in the card, the time left.
+    const toolUseId = await pending.getAttribute("data-tool-use-id");
+    assert.ok(toolUseId, "the card names its tool call");
+    assert.match(await pending.innerText(), /Bash[\s\S]*echo allowed > allowed\.txt/);
+    assert.match(await pending.getByTestId("time-left").innerText(), /^\d+:\d\d left$/);
+    await waitingBadge(session).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => document.title.startsWith("(1) "), null, { timeout: 10_000 });
+    await screenshot(page, "permission-card");
+    await pending.getByRole("button", { name: "Allow", exact: true }).click();
+    const answered = card("permission", "answered");
+    await answered.getByTestId("input-outcome").getByText(`Allowed by ${email}`).waitFor({ timeout: LONG });
+    const conv = page.getByTestId("conversation");
+    await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "permission-granted" }).waitFor({ timeout: LONG });
+    await conv.getByText("The permitted file is written.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    await waitingBadge(session).waitFor({ state: "detached", timeout: 30_000 });
+    await page.waitForFunction(() => !document.title.startsWith("("), null, { timeout: 10_000 });
+    await screenshot(page, "permission-allowed");
+  });
+
+  await step("a question card: pick an option → the agent gets the answer and replies", async () => {
+    // Asked even under the server's default mode (bypassPermissions).
+    await submitWithMode("[scenario:web_question] Pick a color with me", "");
+    const pending = card("question", "pending");
+    await pending.waitFor({ timeout: LONG });
+    await pending.getByText("Which color should the button be?").waitFor();
+    await pending.getByText("calm and cool").waitFor();
+    const send = pending.getByRole("button", { name: "Send answer" });
+    assert.equal(await send.isDisabled(), true, "nothing chosen yet");
+    await pending.getByRole("button", { name: /^Blue/ }).click();
+    await screenshot(page, "question-card");
+    await send.click();
+    await card("question", "answered").getByText("Which color should the button be? → Blue").waitFor({ timeout: LONG });
+    await page.getByTestId("conversation").getByText("Thanks for answering; the button gets your color.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
+    const sent = recorded.filter((r) => r.scenario === "web_question").map((r) => JSON.stringify(r.body));
+    assert.ok(sent.some((b) => b.includes('Which color should the button be?\\"=\\"Blue')), "the model received the chosen answer");
+    await screenshot(page, "question-answered");
+  });
+
+  await step("a plan card in plan mode: Approve with accept edits → the agent writes the file", async () => {
+    await submitWithMode("[scenario:web_plan] Plan, then write plan.txt", "plan");
+    const pending = card("plan", "pending");
+    await pending.waitFor({ timeout: LONG });
+    // The plan as Markdown.
+    await pending.locator(".markdown strong", { hasText: "plan.txt" }).waitFor();
+    assert.equal(await pending.getByLabel("Mode after approval").inputValue(), "acceptEdits");
+    await screenshot(page, "plan-card");
+    await pending.getByRole("button", { name: "Approve" }).click();
+    await card("plan", "answered").getByText(`Approved by ${email} (Accept edits)`).waitFor({ timeout: LONG });
+    const conv = page.getByTestId("conversation");
+    await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "plan-done" }).waitFor({ timeout: LONG });
+    assert.match(await conv.locator('[data-tool="Bash"] .terminal-out').first().innerText(), /planned/);
+    await conv.getByText("The plan is carried out.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    // Accept edits let the write run unasked: the plan was the only request.
+    assert.equal(await conv.locator('[data-kind="input"]').count(), 1);
+    await screenshot(page, "plan-approved");
+  });
+
+  await step("queued follow-ups: the strip shows one, edited in place, then deleted", async () => {
+    const session = await submitWithMode("[scenario:web_slow] Take your time again", "");
+    await page.locator('.session-head [data-status="running"]').waitFor({ timeout: LONG });
+    const followUp = page.getByRole("form", { name: "Follow-up message" });
+    await followUp.getByTestId("prompt").fill("first follow-up");
+    await followUp.getByTestId("submit").click();
+    const strip = page.getByTestId("queue-strip");
+    await strip.getByTestId("queued-prompt").getByText("first follow-up").waitFor({ timeout: 30_000 });
+    await strip.getByRole("button", { name: "Edit" }).click();
+    await strip.getByLabel("Queued prompt").fill("edited follow-up");
+    await screenshot(page, "queue-editing");
+    await strip.getByRole("button", { name: "Save" }).click();
+    await strip.getByTestId("queued-prompt").getByText("edited follow-up").waitFor({ timeout: 30_000 });
+    const queue = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}/queue`)).json(), session);
+    assert.deepEqual(queue.runs.map((r) => r.prompt), ["edited follow-up"]);
+    await screenshot(page, "queue-edited");
+    await strip.getByRole("button", { name: "Delete" }).click();
+    await strip.waitFor({ state: "detached", timeout: 30_000 });
+    const after = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}/queue`)).json(), session);
+    assert.deepEqual(after.runs, []);
+    await page.getByTestId("cancel").click();
+    await page.locator('.session-head [data-status="canceled"]').waitFor({ timeout: LONG });
   });
 
   await step("composer options and scheduled tasks (when this server has them)", async () => {

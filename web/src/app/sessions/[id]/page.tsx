@@ -1,13 +1,15 @@
 "use client";
 import { useParams } from "next/navigation";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { CancelResponse, CreateTaskResponse } from "@/generated/protocol";
 import { api, readableError } from "@/lib/api";
 import { buildItems, latestTodos } from "@/lib/conversation";
+import { isTerminalEvent, tabTitle } from "@/lib/inputRequests";
 import { useSession } from "@/lib/useSession";
 import { Composer } from "@/components/Composer";
 import { Conversation } from "@/components/Conversation";
 import { FilesPanel } from "@/components/FilesPanel";
+import { QueueStrip } from "@/components/QueueStrip";
 import { formatCost, formatTokens } from "@/components/ItemRow";
 import { isActive, StatusBadge } from "@/components/StatusBadge";
 import { Todos } from "@/components/Todos";
@@ -22,6 +24,21 @@ export default function SessionPage() {
   const runs = useMemo(() => detail?.runs ?? [], [detail]);
   const items = useMemo(() => buildItems(runs, log.events), [runs, log.events]);
   const todos = useMemo(() => latestTodos(log.events), [log.events]);
+  const pending = useMemo(() => items.filter((i) => i.kind === "input" && i.card.status === "pending").length, [items]);
+  // The queue changes when the session is re-read (a follow-up queued, a status change) or a run ends.
+  const runsEnded = useMemo(() => log.events.filter(isTerminalEvent).length, [log.events]);
+  const queueVersion = useMemo(() => [detail, runsEnded], [detail, runsEnded]);
+
+  // The tab's title: the session's, with the count of requests waiting for an answer.
+  useEffect(() => {
+    document.title = tabTitle(detail?.title, pending);
+  }, [detail?.title, pending]);
+  useEffect(
+    () => () => {
+      document.title = tabTitle(null, 0);
+    },
+    [],
+  );
   const totals = useMemo(() => {
     let tokensIn = 0;
     let tokensOut = 0;
@@ -96,6 +113,7 @@ export default function SessionPage() {
             </div>
           )}
           <Conversation items={items} onRetry={(r) => void retry(r)} />
+          <QueueStrip sessionId={id} version={queueVersion} onChanged={() => void reload()} />
           <Composer
             sessionId={id}
             busy={active}

@@ -1,0 +1,194 @@
+// The human in the loop, on the page: the state of each request the agent waits on (from the event
+// log alone: `input_request` opens it, its `input_answer` or the run's end closes it), the answer
+// bodies the cards send, and what a closed card says about how it ended.
+import type {
+  AnswerInputRequest,
+  Event,
+  InputAnswer,
+  InputRequest,
+  PermissionMode,
+  Question,
+} from "@/generated/protocol";
+import { ApiError, readableError } from "./api";
+
+export type CardStatus = "pending" | "answered" | "expired" | "canceled";
+
+/** One request as a card shows it. */
+export interface InputCard {
+  runId: string;
+  request: InputRequest;
+  status: CardStatus;
+  /** The `input_answer` event's answer (absent while pending, or when the run ended first). */
+  answer?: InputAnswer;
+}
+
+const TERMINAL = new Set(["completed", "failed", "canceled"]);
+
+/** Whether this event ends its run. */
+export function isTerminalEvent(e: Event): boolean {
+  return TERMINAL.has(e.type);
+}
+
+/** The card's status once its `input_answer` arrived. */
+export function statusOfAnswer(answer: InputAnswer): CardStatus {
+  return answer.outcome;
+}
+
+/**
+ * Every request of the log, in order, with its state: pending until its `input_answer` event,
+ * canceled when its run ended first. `endedRuns` names runs known to have ended some other way
+ * (a terminal status without a terminal event, e.g. a run lost with its executor).
+ */
+export function inputCards(events: readonly Event[], endedRuns: ReadonlySet<string> = new Set()): InputCard[] {
+  const cards = new Map<string, InputCard>();
+  for (const e of events) {
+    if (e.type === "input_request") {
+      if (!cards.has(e.payload.request_id)) cards.set(e.payload.request_id, { runId: e.run_id, request: e.payload, status: "pending" });
+    } else if (e.type === "input_answer") {
+      const card = cards.get(e.payload.request_id);
+      if (card) cards.set(e.payload.request_id, { ...card, status: statusOfAnswer(e.payload), answer: e.payload });
+    } else if (isTerminalEvent(e)) {
+      for (const [id, card] of cards) if (card.runId === e.run_id && card.status === "pending") cards.set(id, { ...card, status: "canceled" });
+    }
+  }
+  const out = [...cards.values()];
+  return out.map((c) => (c.status === "pending" && endedRuns.has(c.runId) ? { ...c, status: "canceled" } : c));
+}
+
+/** How many requests of the log still wait for an answer. */
+export function pendingCount(events: readonly Event[], endedRuns?: ReadonlySet<string>): number {
+  return inputCards(events, endedRuns).filter((c) => c.status === "pending").length;
+}
+
+/** The browser tab's title: the pending count first when there is one, e.g. `(2) Title — Workcell`. */
+export function tabTitle(title: string | null | undefined, pending: number, app = "Workcell"): string {
+  const base = title ? `${title} — ${app}` : app;
+  return pending > 0 ? `(${pending}) ${base}` : base;
+}
+
+function body(decision: AnswerInputRequest["decision"], rest: Partial<AnswerInputRequest> = {}): AnswerInputRequest {
+  return { decision, message: null, updated_input: null, answers: {}, always: false, mode: null, ...rest };
+}
+
+/** A permission card's answer: allow, allow for the rest of the session, or deny (with an
+ * optional message the agent sees). */
+export function permissionAnswer(choice: "allow" | "always" | "deny", message = ""): AnswerInputRequest {
+  if (choice === "deny") return body("deny", { message: message.trim() || null });
+  return body("allow", { always: choice === "always" });
+}
+
+/** The modes a plan's approval can switch to. */
+export const PLAN_MODES: { value: PermissionMode; label: string }[] = [
+  { value: "acceptEdits", label: "Accept edits" },
+  { value: "bypassPermissions", label: "Run tools freely" },
+];
+
+/** What the agent is told when the plan is sent back without feedback. */
+export const KEEP_PLANNING = "Keep planning: the plan is not approved yet.";
+
+/** A plan card's answer: approve with a mode, or keep planning with feedback (a deny). */
+export function planAnswer(approve: true, mode: PermissionMode): AnswerInputRequest;
+export function planAnswer(approve: false, feedback: string): AnswerInputRequest;
+export function planAnswer(approve: boolean, modeOrFeedback: string): AnswerInputRequest {
+  if (approve) return body("allow", { mode: modeOrFeedback as PermissionMode });
+  return body("deny", { message: modeOrFeedback.trim() || KEEP_PLANNING });
+}
+
+/** What the user picked for one question: option labels (in the options' order) and free text. */
+export interface QuestionChoice {
+  labels: string[];
+  other: string;
+}
+
+export const emptyChoice: QuestionChoice = { labels: [], other: "" };
+
+/** A click on an option: a single-select question keeps only that one (and drops the free text);
+ * a multi-select question toggles it. */
+export function toggleOption(question: Question, choice: QuestionChoice, label: string): QuestionChoice {
+  if (!question.multi_select) return { labels: [label], other: "" };
+  const picked = choice.labels.includes(label) ? choice.labels.filter((l) => l !== label) : [...choice.labels, label];
+  const order = question.options.map((o) => o.label);
+  return { ...choice, labels: picked.sort((a, b) => order.indexOf(a) - order.indexOf(b)) };
+}
+
+/** Free text typed for a question: for a single-select question it replaces the option. */
+export function setOther(question: Question, choice: QuestionChoice, other: string): QuestionChoice {
+  return question.multi_select ? { ...choice, other } : { labels: other.trim() ? [] : choice.labels, other };
+}
+
+/** One question's answer: the labels, then the free text, joined with ", " (empty when none). */
+export function answerText(choice: QuestionChoice | undefined): string {
+  if (!choice) return "";
+  return [...choice.labels, choice.other.trim()].filter((s) => s !== "").join(", ");
+}
+
+/** The `answers` of a question card, keyed by each question's full text; null while a question
+ * has no answer yet. */
+export function questionAnswers(questions: readonly Question[], choices: Readonly<Record<string, QuestionChoice>>): Record<string, string> | null {
+  const answers: Record<string, string> = {};
+  for (const q of questions) {
+    const text = answerText(choices[q.question]);
+    if (!text) return null;
+    answers[q.question] = text;
+  }
+  return answers;
+}
+
+/** A question card's answer body. */
+export function questionAnswer(answers: Record<string, string>): AnswerInputRequest {
+  return body("allow", { answers });
+}
+
+/** Time left until `expiresAt` as `m:ss` (or `h:mm:ss`), "0:00" once past. */
+export function timeLeft(expiresAt: string, now: number): string {
+  const ms = Date.parse(expiresAt) - now;
+  const s = Number.isFinite(ms) ? Math.max(0, Math.ceil(ms / 1000)) : 0;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** What a closed card says: who answered what, or that it expired or was canceled. */
+export function outcomeText(card: InputCard): string {
+  if (card.status === "canceled") return "Canceled: the run ended before an answer.";
+  const a = card.answer;
+  if (card.status === "expired" || !a) return "Expired: nobody answered in time, so the agent was told no.";
+  const by = a.answered_by ? ` by ${a.answered_by}` : "";
+  const note = a.message ? `: ${a.message}` : "";
+  switch (card.request.kind) {
+    case "question": {
+      if (a.decision === "deny") return `Declined${by}${note}`;
+      const pairs = Object.entries(a.answers ?? {}).map(([q, v]) => `${q} → ${v ?? ""}`);
+      return `Answered${by}${pairs.length ? `: ${pairs.join("; ")}` : ""}`;
+    }
+    case "plan":
+      if (a.decision === "deny") return `Kept planning${by}${note}`;
+      return `Approved${by}${a.mode ? ` (${PLAN_MODES.find((m) => m.value === a.mode)?.label ?? a.mode})` : ""}`;
+    case "permission":
+      if (a.decision === "deny") return `Denied${by}${note}`;
+      return a.always ? `Always allowed ${card.request.tool_name}${by}` : `Allowed${by}`;
+  }
+}
+
+/** What a failed answer tells the person: by its code, never its message. `wait` means the card
+ * stays and waits for the event that closes it. */
+export function answerError(e: unknown): { text: string; wait: boolean } {
+  if (e instanceof ApiError) {
+    if (e.status === 409 && e.code === "already_answered") return { text: "Answered elsewhere", wait: true };
+    if (e.status === 410 && e.code === "request_expired") return { text: "This request expired", wait: true };
+  }
+  return { text: readableError(e), wait: false };
+}
+
+/** The plan of a `plan` request: its own, else the `ExitPlanMode` call's `input.plan`. */
+export function planText(request: InputRequest, toolInput?: unknown): string {
+  if (request.plan) return request.plan;
+  if (toolInput && typeof toolInput === "object" && !Array.isArray(toolInput)) {
+    const plan = (toolInput as Record<string, unknown>).plan;
+    if (typeof plan === "string") return plan;
+  }
+  const own = request.input;
+  if (own && typeof own === "object" && !Array.isArray(own) && typeof own.plan === "string") return own.plan;
+  return "";
+}
