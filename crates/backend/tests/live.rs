@@ -297,3 +297,48 @@ async fn session_list_changes_are_pushed_to_the_owner_only(pool: PgPool) {
         "bob got {quiet:?}"
     );
 }
+
+/// The next `session_updated` for `session` whose `pending_inputs` is `count` (others skipped).
+async fn pending_update(ws: &mut Ws, session: Uuid, count: i64) {
+    loop {
+        if let ServerMessage::SessionUpdated { session: s } = next(ws).await
+            && s.id == session
+            && s.pending_inputs == count
+        {
+            return;
+        }
+    }
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_request_waiting_for_an_answer_marks_the_session_in_the_list(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let alice = app.register("alice@example.com").await;
+    let mut ws = authed(&app, &alice).await;
+    let (session, _) = app.task(&alice, "ask me", None).await;
+    let run = app.claim("w", 0).await.unwrap();
+    let request = Uuid::new_v4();
+    let res = app
+        .internal(
+            &format!("/runs/{}/events", run.run_id),
+            json!({"worker_id": "w", "epoch": run.epoch, "events": [{
+                "run_seq": 1, "time": chrono::Utc::now(), "type": "input_request",
+                "payload": {"request_id": request, "kind": "permission", "tool_name": "Bash",
+                    "input": {"command": "ls"},
+                    "expires_at": chrono::Utc::now() + chrono::Duration::minutes(5)}}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The session's status did not change, yet its list entry is pushed with the mark…
+    pending_update(&mut ws, session, 1).await;
+    let res = app
+        .post(
+            &alice,
+            &format!("/api/v1/input-requests/{request}/answer"),
+            json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // … and again without it once answered.
+    pending_update(&mut ws, session, 0).await;
+}

@@ -108,7 +108,7 @@ pub struct InputRequest {
     /// What the call does, in the CLI's words (e.g. a Bash command's description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The path outside the allowed directories that made the CLI ask, if any.
+    /// The path the call would touch, when the CLI names one (a file in the workspace too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_path: Option<String>,
     /// `question`: the questions, in order.

@@ -439,7 +439,7 @@ input: JsonValue,
  */
 description?: string | null, 
 /**
- * The path outside the allowed directories that made the CLI ask, if any.
+ * The path the call would touch, when the CLI names one (a file in the workspace too).
  */
 blocked_path?: string | null, 
 /**
