@@ -62,10 +62,10 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
     case "init":
       return <AgentInitView init={item.init} />;
     case "tool":
-      if (!item.children) return <ToolCall name={item.name} input={item.input} result={item.result} />;
+      if (!item.children) return <ToolCall name={item.name} input={item.input} result={item.result} waiting={item.waiting} />;
       return (
         <div className="tool-group">
-          <ToolCall name={item.name} input={item.input} result={item.result} />
+          <ToolCall name={item.name} input={item.input} result={item.result} waiting={item.waiting} />
           <Nested items={item.children} onRetry={onRetry} />
         </div>
       );

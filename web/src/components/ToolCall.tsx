@@ -24,9 +24,11 @@ interface Props {
   name: string;
   input: JsonValue;
   result?: { content: JsonValue; isError: boolean };
+  /** Waits for a person's answer (its card follows): not running yet. */
+  waiting?: boolean;
 }
 
-export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
+export const ToolCall = memo(function ToolCall({ name, input, result, waiting }: Props) {
   const i = obj(input);
   const output = result ? resultText(result.content) : null;
   const pending = !result;
@@ -41,7 +43,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
               <span className="prompt-sign">$</span> {str(i.command)}
             </div>
             {output !== null && output !== "" && <pre className="terminal-out">{clip(output)}</pre>}
-            {pending && <div className="terminal-out muted">running…</div>}
+            {pending && <div className="terminal-out muted">{notYet(waiting).trim()}</div>}
           </div>
         </div>
       );
@@ -51,7 +53,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
       const edits = name === "Edit" ? [i] : Array.isArray(i.edits) ? i.edits.map(obj) : [];
       return (
         <div className={cls} data-tool={name}>
-          <ToolHead name={name} detail={path} result={result} />
+          <ToolHead waiting={waiting} name={name} detail={path} result={result} />
           {edits.map((e, n) => (
             <Diff key={n} path={path} before={str(e.old_string)} after={str(e.new_string)} />
           ))}
@@ -63,7 +65,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
       const path = str(i.file_path);
       return (
         <div className={cls} data-tool="Write">
-          <ToolHead name="Write" detail={path} result={result} />
+          <ToolHead waiting={waiting} name="Write" detail={path} result={result} />
           <Diff path={path} before="" after={str(i.content)} />
           {result?.isError && <pre className="tool-out">{clip(output ?? "")}</pre>}
         </div>
@@ -81,7 +83,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
             : name === "Glob"
               ? str(i.pattern)
               : str(i.path);
-      return <Compact name={name} detail={detail} output={output} isError={result?.isError ?? false} language={name === "Read" ? languageFor(str(i.file_path)) : null} />;
+      return <Compact waiting={waiting} name={name} detail={detail} output={output} isError={result?.isError ?? false} language={name === "Read" ? languageFor(str(i.file_path)) : null} />;
     }
     case "Task":
     case "Agent": {
@@ -89,7 +91,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
       const agent = str(i.subagent_type) || "subagent";
       return (
         <div className={`${cls} tool-task`} data-tool={name}>
-          <ToolHead name={name} detail={`${agent}${i.description ? `: ${str(i.description)}` : ""}`} result={result} />
+          <ToolHead waiting={waiting} name={name} detail={`${agent}${i.description ? `: ${str(i.description)}` : ""}`} result={result} />
           {i.prompt !== undefined && (
             <details className="task-prompt small">
               <summary>Prompt</summary>
@@ -105,18 +107,18 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
       );
     }
     case "TodoWrite":
-      return <Compact name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;
+      return <Compact waiting={waiting} name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;
     // The questions and the plan are shown by their input card (see InputCard); here one line.
     case "AskUserQuestion": {
       const qs = Array.isArray(i.questions) ? i.questions.map((q) => str(obj(q).question)) : [];
-      return <Compact name={name} detail={qs.join(" · ") || "asked a question"} output={output} isError={result?.isError ?? false} language={null} />;
+      return <Compact waiting={waiting} name={name} detail={qs.join(" · ") || "asked a question"} output={output} isError={result?.isError ?? false} language={null} />;
     }
     case "ExitPlanMode":
-      return <Compact name={name} detail="asked to approve its plan" output={output} isError={result?.isError ?? false} language={null} />;
+      return <Compact waiting={waiting} name={name} detail="asked to approve its plan" output={output} isError={result?.isError ?? false} language={null} />;
     default:
       return (
         <div className={cls} data-tool={name}>
-          <ToolHead name={name} detail="" result={result} />
+          <ToolHead waiting={waiting} name={name} detail="" result={result} />
           <Code code={JSON.stringify(input, null, 2)} language="json" />
           {output !== null && output !== "" && <pre className="tool-out">{clip(output)}</pre>}
         </div>
@@ -124,17 +126,22 @@ export const ToolCall = memo(function ToolCall({ name, input, result }: Props) {
   }
 });
 
-function ToolHead({ name, detail, result }: { name: string; detail: string; result?: Props["result"] }) {
+/** What a call without a result shows. */
+function notYet(waiting?: boolean): string {
+  return waiting ? " waiting for your answer…" : " running…";
+}
+
+function ToolHead({ name, detail, result, waiting }: { name: string; detail: string; result?: Props["result"]; waiting?: boolean }) {
   return (
     <div className="tool-head">
       <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
-      {!result && <span className="muted small"> running…</span>}
+      {!result && <span className="muted small">{notYet(waiting)}</span>}
       {result?.isError && <span className="error small"> failed</span>}
     </div>
   );
 }
 
-function Compact({ name, detail, output, isError, language }: { name: string; detail: string; output: string | null; isError: boolean; language: string | null }) {
+function Compact({ name, detail, output, isError, language, waiting }: { name: string; detail: string; output: string | null; isError: boolean; language: string | null; waiting?: boolean }) {
   const [open, setOpen] = useState(false);
   const lines = output ? output.split("\n").length : 0;
   return (
@@ -142,7 +149,7 @@ function Compact({ name, detail, output, isError, language }: { name: string; de
       <button className="compact-head" onClick={() => setOpen((o) => !o)} aria-expanded={open} disabled={!output}>
         <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
         {output !== null && <span className="muted small"> · {lines} line{lines === 1 ? "" : "s"}</span>}
-        {output === null && name !== "TodoWrite" && <span className="muted small"> running…</span>}
+        {output === null && name !== "TodoWrite" && <span className="muted small">{notYet(waiting)}</span>}
       </button>
       {open && output && <Code code={clip(output)} language={language} />}
     </div>

@@ -73,7 +73,23 @@ describe("input request cards", () => {
     expect(items.map((i) => i.kind)).toEqual(["prompt", "tool", "input", "input", "end"]);
     const [first, second] = [items[2]!, items[3]!];
     expect(first.kind === "input" && [first.card.status, first.card.answer?.answered_by, first.tool?.name]).toEqual(["answered", "a@b.c", "Bash"]);
+    // An answered call is not marked as waiting.
+    expect(items[1]!.kind === "tool" && items[1]!.waiting).toBeFalsy();
     expect(second.kind === "input" && [second.card.status, second.tool]).toEqual(["canceled", undefined]);
+  });
+
+  it("marks a call waiting for its pending card, and not once answered", () => {
+    const asked: Event[] = [
+      { ...base, seq: 1, run_id: "r1", run_seq: 1, type: "tool_use", payload: { tool_use_id: "t1", name: "Bash", input: { command: "ls" } } },
+      { ...base, seq: 2, run_id: "r1", run_seq: 2, type: "input_request", payload: req("q1", "t1") },
+    ];
+    const waiting = buildItems([run("r1", "2026-01-01", "running")], asked)[1]!;
+    expect(waiting.kind === "tool" && waiting.waiting).toBe(true);
+    const answered = buildItems([run("r1", "2026-01-01", "running")], [
+      ...asked,
+      { ...base, seq: 3, run_id: "r1", run_seq: 3, type: "input_answer", payload: { request_id: "q1", outcome: "answered", decision: "allow", always: false, answered_by: "a@b.c", answered_at: "2026-01-01T00:00:01Z" } },
+    ])[1]!;
+    expect(answered.kind === "tool" && answered.waiting).toBeFalsy();
   });
 
   it("keeps a subagent's request in the main flow and cancels a pending one of a run that ended without an event", () => {

@@ -39,6 +39,8 @@ export interface ToolItem {
   parent?: string;
   /** The events of the subagent this call started, in order (absent when none). */
   children?: Item[];
+  /** The call waits for a person's answer (a pending input request names it). */
+  waiting?: boolean;
 }
 
 /** What the agent reported when it started (its init line), with what the run was queued with. */
@@ -134,6 +136,13 @@ export function buildItems(runs: RunView[], events: Event[]): Item[] {
         // A repeated request id (never expected) is shown once.
         if (!card || card.request !== e.payload) break;
         const call = e.payload.tool_use_id ? tools.get(e.payload.tool_use_id) : undefined;
+        if (call && !call.result && card.status === "pending") {
+          // The call is not running yet: it waits for the card's answer.
+          const updated: ToolItem = { ...call, waiting: true };
+          tools.set(call.toolUseId, updated);
+          const at = items.lastIndexOf(call);
+          if (at >= 0) items[at] = updated;
+        }
         items.push({ kind: "input", key, card, ...(call ? { tool: { name: call.name, input: call.input } } : {}) });
         break;
       }
