@@ -218,6 +218,30 @@ pub struct InputAnswer {
     pub answered_at: DateTime<Utc>,
 }
 
+impl InputAnswer {
+    /// The record of a request nobody answered (outcome `expired` or `canceled`): a denial with
+    /// `message`, answered by no one, at `at`.
+    pub fn unanswered(
+        request_id: Uuid,
+        outcome: InputOutcome,
+        message: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        InputAnswer {
+            request_id,
+            outcome,
+            decision: InputDecision::Deny,
+            message: Some(message.to_owned()),
+            updated_input: None,
+            answers: BTreeMap::new(),
+            always: false,
+            mode: None,
+            answered_by: None,
+            answered_at: at,
+        }
+    }
+}
+
 /// `GET /sessions/{id}/input-requests[?status=pending]`: one request and its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct InputRequestView {

@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{COLUMNS, Row, ended};
+use super::{COLUMNS, Row};
 use crate::error::{ApiError, ApiResult};
 
 /// The longest message, and the longest answer to one question, in characters.
@@ -206,7 +206,8 @@ pub async fn answer(
 /// still pending past its time is marked expired on the way).
 async fn refusal(pool: &PgPool, id: Uuid, run_id: Uuid) -> ApiError {
     let now = Utc::now();
-    let expired = ended(id, InputOutcome::Expired, "nobody answered in time", now);
+    let expired =
+        InputAnswer::unanswered(id, InputOutcome::Expired, "nobody answered in time", now);
     let marked: Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
         "WITH e AS (
              UPDATE input_requests SET status = 'expired', answer = $2, answered_at = $3

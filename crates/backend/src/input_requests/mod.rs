@@ -18,7 +18,7 @@ pub mod poll;
 
 use chrono::{DateTime, Utc};
 use protocol::input::{
-    InputAnswer, InputDecision, InputOutcome, InputRequest, InputRequestStatus, InputRequestView,
+    InputAnswer, InputOutcome, InputRequest, InputRequestStatus, InputRequestView,
 };
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -94,7 +94,7 @@ pub async fn cancel_pending(tx: &mut PgConnection, run_id: Uuid) -> Result<(), s
     .fetch_all(&mut *tx)
     .await?;
     for id in ids {
-        let answer = ended(
+        let answer = InputAnswer::unanswered(
             id,
             InputOutcome::Canceled,
             "the run ended before an answer",
@@ -103,27 +103,6 @@ pub async fn cancel_pending(tx: &mut PgConnection, run_id: Uuid) -> Result<(), s
         record_outcome(tx, run_id, &answer).await?;
     }
     Ok(())
-}
-
-/// The answer recorded for a request nobody answered.
-pub fn ended(
-    request_id: Uuid,
-    outcome: InputOutcome,
-    message: &str,
-    at: DateTime<Utc>,
-) -> InputAnswer {
-    InputAnswer {
-        request_id,
-        outcome,
-        decision: InputDecision::Deny,
-        message: Some(message.to_owned()),
-        updated_input: None,
-        answers: Default::default(),
-        always: false,
-        mode: None,
-        answered_by: None,
-        answered_at: at,
-    }
 }
 
 /// The columns [`Row`] reads.

@@ -239,11 +239,14 @@ impl Controls {
             && let Some(outlet) = &state.outlet
         {
             info!(%request_id, "the agent withdrew its input request");
-            let _ = outlet.events.send(input_answer_event(ended(
-                request_id,
-                InputOutcome::Canceled,
-                CANCELED_MESSAGE,
-            )));
+            let _ = outlet
+                .events
+                .send(input_answer_event(InputAnswer::unanswered(
+                    request_id,
+                    InputOutcome::Canceled,
+                    CANCELED_MESSAGE,
+                    now(),
+                )));
         }
     }
 
@@ -263,7 +266,12 @@ impl Controls {
                     &state,
                     &pending,
                     &result,
-                    ended(request_id, InputOutcome::Canceled, CANCELED_MESSAGE),
+                    InputAnswer::unanswered(
+                        request_id,
+                        InputOutcome::Canceled,
+                        CANCELED_MESSAGE,
+                        now(),
+                    ),
                 );
             }
         }
@@ -291,7 +299,7 @@ impl Controls {
             &state,
             &pending,
             &result,
-            ended(request_id, InputOutcome::Expired, &message),
+            InputAnswer::unanswered(request_id, InputOutcome::Expired, &message, now()),
         );
     }
 
@@ -337,22 +345,6 @@ fn send(state: &State, pending: &Pending, result: &PermissionResult, answer: Inp
 
 fn input_answer_event(answer: InputAnswer) -> EventBody {
     EventBody::InputAnswer(Box::new(answer))
-}
-
-/// The record of a request nobody answered.
-fn ended(request_id: Uuid, outcome: InputOutcome, message: &str) -> InputAnswer {
-    InputAnswer {
-        request_id,
-        outcome,
-        decision: InputDecision::Deny,
-        message: Some(message.to_owned()),
-        updated_input: None,
-        answers: Default::default(),
-        always: false,
-        mode: None,
-        answered_by: None,
-        answered_at: now(),
-    }
 }
 
 fn now() -> DateTime<Utc> {
