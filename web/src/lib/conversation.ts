@@ -3,7 +3,7 @@
 // nested under the call that started it (see `nesting.ts`), and each request the agent waits on
 // (permission, question, plan) as a card right where it asked, in its final state.
 import type { CapabilitySummary, Event, FileChange, JsonValue, McpServerStatus, RunResult, RunView, TodoItem } from "@/generated/protocol";
-import { inputCards, type InputCard } from "./inputRequests";
+import { inputCards, type CardStatus, type InputCard } from "./inputRequests";
 import { nest } from "./nesting";
 
 /** Rows a subagent can produce carry `parent`: the `tool_use_id` of the call it works for. */
@@ -56,15 +56,18 @@ export interface AgentInit {
   capabilities: CapabilitySummary | null;
 }
 
-/** Builds the rows. `runs` may be in any order; they are shown by creation time. */
-export function buildItems(runs: RunView[], events: Event[]): Item[] {
+/**
+ * Builds the rows. `runs` may be in any order; they are shown by creation time. `closed`: requests
+ * the server closed without an event (see `closedByServer`).
+ */
+export function buildItems(runs: RunView[], events: Event[], closed?: ReadonlyMap<string, CardStatus>): Item[] {
   const ordered = [...runs].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
   const runById = new Map(ordered.map((r) => [r.id, r]));
   const items: Item[] = [];
   const shown = new Set<string>();
   const tools = new Map<string, ToolItem>();
   const ended = new Set(ordered.filter((r) => ["completed", "failed", "canceled"].includes(r.status)).map((r) => r.id));
-  const cards = new Map(inputCards(events, ended).map((c) => [c.request.request_id, c]));
+  const cards = new Map(inputCards(events, ended, closed).map((c) => [c.request.request_id, c]));
   // The parent of the last event's TodoWrite call: its to-do update belongs to the same agent.
   let todoParent: { runId: string; parent: string } | null = null;
   const showPrompt = (runId: string) => {

@@ -4,6 +4,7 @@ import { ApiError } from "./api";
 import {
   answerError,
   answerText,
+  closedByServer,
   emptyChoice,
   inputCards,
   KEEP_PLANNING,
@@ -32,6 +33,25 @@ function request(id: string, over: Partial<InputRequest> = {}): InputRequest {
 function answer(id: string, over: Partial<InputAnswer> = {}): InputAnswer {
   return { request_id: id, outcome: "answered", decision: "allow", always: false, answered_by: "a@example.com", answered_at: "2026-01-01T00:01:00Z", ...over };
 }
+
+describe("input request state closed by the server", () => {
+  it("closes a pending card the server says expired or was canceled, and nothing else", () => {
+    const events = [
+      ev("r1", { type: "input_request", payload: request("q1") }),
+      ev("r1", { type: "input_request", payload: request("q2") }),
+      ev("r1", { type: "input_request", payload: request("q3") }),
+      ev("r1", { type: "input_answer", payload: answer("q3") }),
+    ];
+    const view = (id: string, status: "pending" | "answered" | "expired" | "canceled") => ({
+      id, run_id: "r1", session_id: "s", status, request: request(id), answer: null, created_at: "2026-01-01T00:00:00Z",
+    });
+    // The run was re-queued after its worker was lost: the database canceled q1 without an event.
+    const closed = closedByServer([view("q1", "canceled"), view("q2", "pending"), view("q3", "canceled")]);
+    expect([...closed.keys()]).toEqual(["q1", "q3"]);
+    expect(inputCards(events, new Set(), closed).map((c) => c.status)).toEqual(["canceled", "pending", "answered"]);
+    expect(pendingCount(events, new Set(), closed)).toBe(1);
+  });
+});
 
 describe("input request state from events", () => {
   it("is pending until its answer arrives, then answered, expired or canceled by it", () => {

@@ -6,6 +6,7 @@ import type {
   Event,
   InputAnswer,
   InputRequest,
+  InputRequestView,
   PermissionMode,
   Question,
 } from "@/generated/protocol";
@@ -39,7 +40,11 @@ export function statusOfAnswer(answer: InputAnswer): CardStatus {
  * canceled when its run ended first. `endedRuns` names runs known to have ended some other way
  * (a terminal status without a terminal event, e.g. a run lost with its executor).
  */
-export function inputCards(events: readonly Event[], endedRuns: ReadonlySet<string> = new Set()): InputCard[] {
+export function inputCards(
+  events: readonly Event[],
+  endedRuns: ReadonlySet<string> = new Set(),
+  closed: ReadonlyMap<string, CardStatus> = new Map(),
+): InputCard[] {
   const cards = new Map<string, InputCard>();
   for (const e of events) {
     if (e.type === "input_request") {
@@ -52,12 +57,32 @@ export function inputCards(events: readonly Event[], endedRuns: ReadonlySet<stri
     }
   }
   const out = [...cards.values()];
-  return out.map((c) => (c.status === "pending" && endedRuns.has(c.runId) ? { ...c, status: "canceled" } : c));
+  return out.map((c) => {
+    if (c.status !== "pending") return c;
+    if (endedRuns.has(c.runId)) return { ...c, status: "canceled" };
+    const server = closed.get(c.request.request_id);
+    return server ? { ...c, status: server } : c;
+  });
+}
+
+/**
+ * Requests the server closed without an event in the log (expired or canceled: e.g. canceled by
+ * the database when its run was re-queued after its worker was lost), from
+ * `GET /sessions/{id}/input-requests`.
+ */
+export function closedByServer(requests: readonly InputRequestView[]): Map<string, CardStatus> {
+  const out = new Map<string, CardStatus>();
+  for (const r of requests) if (r.status === "expired" || r.status === "canceled") out.set(r.id, r.status);
+  return out;
 }
 
 /** How many requests of the log still wait for an answer. */
-export function pendingCount(events: readonly Event[], endedRuns?: ReadonlySet<string>): number {
-  return inputCards(events, endedRuns).filter((c) => c.status === "pending").length;
+export function pendingCount(
+  events: readonly Event[],
+  endedRuns?: ReadonlySet<string>,
+  closed?: ReadonlyMap<string, CardStatus>,
+): number {
+  return inputCards(events, endedRuns, closed).filter((c) => c.status === "pending").length;
 }
 
 /** The browser tab's title: the pending count first when there is one, e.g. `(2) Title — Workcell`. */

@@ -2,11 +2,13 @@
 // A session's runs and events, kept current: the REST history first, then the WebSocket from the
 // last event held; while the socket is down, the REST API is polled so the page keeps moving. An
 // input request opening or closing re-reads the session (its pending count) and hands it to the
-// session list, which the server announces only on status and title changes.
+// session list; when the server counts fewer waiting requests than the log shows (some closed
+// without an event, e.g. a run re-queued after its worker was lost), their states are read too.
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
-import type { Event, EventsPage, SessionDetail } from "@/generated/protocol";
+import type { Event, EventsPage, InputRequestList, SessionDetail } from "@/generated/protocol";
 import { api, readableError } from "./api";
 import { emptyLog, reduceLog, resumeAfter } from "./events";
+import { closedByServer, pendingCount, type CardStatus } from "./inputRequests";
 import { liveConnection, type LiveState } from "./live";
 
 const POLL_MS = 3000;
@@ -19,6 +21,7 @@ export function useSession(id: string) {
   logRef.current = log;
   const [live, setLive] = useState<LiveState>("connecting");
   const fetching = useRef(false);
+  const [closed, setClosed] = useState<ReadonlyMap<string, CardStatus>>(new Map());
 
   const loadDetail = useCallback(async () => {
     try {
@@ -27,6 +30,14 @@ export function useSession(id: string) {
       setError(null);
       const { runs: _runs, ...view } = d;
       liveConnection().publishSession(view);
+      // The server counts fewer waiting requests than the log shows: some were closed without an
+      // event (a run re-queued after its worker was lost). Ask which.
+      const ended = new Set(d.runs.filter((r) => ["completed", "failed", "canceled"].includes(r.status)).map((r) => r.id));
+      const events = logRef.current.events;
+      if (d.pending_inputs < pendingCount(events, ended)) {
+        const list = await api<InputRequestList>(`/sessions/${id}/input-requests`);
+        setClosed(closedByServer(list.requests));
+      }
     } catch (e) {
       setError(readableError(e));
     }
@@ -71,6 +82,7 @@ export function useSession(id: string) {
     dispatch({ type: "reset" });
     logRef.current = emptyLog;
     setDetail(null);
+    setClosed(new Map());
     void loadDetail();
     const conn = liveConnection();
     const offState = conn.onState(setLive);
@@ -115,5 +127,5 @@ export function useSession(id: string) {
     return () => clearInterval(t);
   }, [live, catchUp, loadDetail]);
 
-  return { detail, log, error, live, reload: loadDetail, setError };
+  return { detail, log, error, live, reload: loadDetail, setError, closed };
 }

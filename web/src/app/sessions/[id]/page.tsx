@@ -17,12 +17,12 @@ import { Todos } from "@/components/Todos";
 export default function SessionPage() {
   const params = useParams<{ id: string }>();
   const id = params.id;
-  const { detail, log, error, reload, setError } = useSession(id);
+  const { detail, log, error, reload, setError, closed } = useSession(id);
   const [tab, setTab] = useState<"chat" | "files">("chat");
   const [canceling, setCanceling] = useState(false);
 
   const runs = useMemo(() => detail?.runs ?? [], [detail]);
-  const items = useMemo(() => buildItems(runs, log.events), [runs, log.events]);
+  const items = useMemo(() => buildItems(runs, log.events, closed), [runs, log.events, closed]);
   const todos = useMemo(() => latestTodos(log.events), [log.events]);
   const pending = useMemo(() => items.filter((i) => i.kind === "input" && i.card.status === "pending").length, [items]);
   // The queue changes when the session is re-read (a follow-up queued, a status change) or a run ends.
