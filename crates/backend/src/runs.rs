@@ -19,6 +19,10 @@ pub struct RunOptions {
     pub model: Option<String>,
     #[serde(default)]
     pub permission_mode: PermissionMode,
+    /// The task named no mode (nor did its preset): `permission_mode` came from the session or
+    /// the default, so a plan approved before the run starts switches it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permission_mode_inherited: bool,
     /// The repository cloned into a new session's workspace (checked by `crate::git_source`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<protocol::files::GitRepoRequest>,

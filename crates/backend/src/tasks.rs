@@ -136,6 +136,8 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
             .or(session_mode)
             .or(snapshot.summary.permission_mode)
             .unwrap_or_default(),
+        permission_mode_inherited: task.permission_mode.is_none()
+            && snapshot.summary.permission_mode.is_none(),
         git: task.git.clone(),
     };
     let options_json =

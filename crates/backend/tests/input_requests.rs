@@ -638,3 +638,63 @@ async fn the_long_poll_wakes_on_an_answer_and_is_fenced(pool: PgPool) {
     assert!(woke_at.saturating_duration_since(ended_at) < Duration::from_millis(500));
     assert_eq!(status_of(&app, b).await, "canceled");
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn follow_ups_queued_before_a_plan_approval_take_its_mode_unless_they_named_one(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let res = app
+        .post(
+            &token,
+            "/api/v1/tasks",
+            json!({"prompt": "plan it", "permission_mode": "plan"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    let session: Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
+    let run = app.claim("w", 0).await.unwrap();
+    // Two follow-ups wait behind the planning run: one names no mode, one names its own.
+    let (_, inherits) = app.task(&token, "then this", Some(session)).await;
+    let res = app
+        .post(
+            &token,
+            "/api/v1/tasks",
+            json!({"prompt": "careful", "session_id": session, "permission_mode": "default"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let plan = Uuid::new_v4();
+    send(
+        &app,
+        &run,
+        "w",
+        vec![request_event(1, plan, "plan", "ExitPlanMode", 300)],
+    )
+    .await;
+    let res = answer(
+        &app,
+        &token,
+        plan,
+        json!({"decision": "allow", "mode": "acceptEdits"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.internal(
+        &format!("/runs/{}/complete", run.run_id),
+        json!({"worker_id": "w", "epoch": run.epoch}),
+    )
+    .await;
+    let next = app.claim("w", 0).await.unwrap();
+    assert_eq!(next.run_id, inherits);
+    assert_eq!(next.permission_mode, protocol::PermissionMode::AcceptEdits);
+    app.internal(
+        &format!("/runs/{}/complete", next.run_id),
+        json!({"worker_id": "w", "epoch": next.epoch}),
+    )
+    .await;
+    let third = app.claim("w", 0).await.unwrap();
+    assert_eq!(third.permission_mode, protocol::PermissionMode::Default);
+}

@@ -4,7 +4,8 @@
 //! ahead, so of two answers at once exactly one wins (the other finds it answered: `409
 //! already_answered`), and an answer after the expiry or the run's end is refused (`410
 //! request_expired`; a request found past its time is marked `expired`). The answer's effects on
-//! the session — a tool allowed for good (`always`), the mode a plan's approval switches to —
+//! the session — a tool allowed for good (`always`), the mode a plan's approval switches to (also
+//! for follow-ups already queued that named no mode) —
 //! commit in the same transaction, and so does the wake-up of the manager's long-poll
 //! ([`super::notify`]).
 
@@ -192,6 +193,17 @@ pub async fn answer(
             .bind(mode.as_cli_flag())
             .execute(&mut *tx)
             .await?;
+        // Follow-ups already queued that named no mode take the approved one too (a follow-up
+        // queued with a mode of its own keeps it). Only their options change, not their state.
+        sqlx::query(
+            "UPDATE runs SET options = jsonb_set(options, '{permission_mode}', to_jsonb($2::text))
+              WHERE session_id = $1 AND status = 'queued'
+                AND (options->>'permission_mode_inherited')::boolean IS TRUE",
+        )
+        .bind(found.session_id)
+        .bind(mode.as_cli_flag())
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::query("SELECT pg_notify('input_answers', $1)")
         .bind(found.run_id.to_string())
