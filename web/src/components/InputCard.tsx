@@ -11,6 +11,8 @@ import {
   answerError,
   emptyChoice,
   outcomeText,
+  editableInput,
+  editedInput,
   permissionAnswer,
   PLAN_MODES,
   planAnswer,
@@ -68,7 +70,7 @@ export const InputCard = memo(function InputCard({ item }: { item: InputItem }) 
       {r.kind === "plan" && <Markdown text={planText(r, item.tool?.input) || "(the agent sent no plan text)"} />}
       {pending ? (
         <>
-          {r.kind === "permission" && <PermissionActions tool={r.tool_name} send={send} disabled={waiting} />}
+          {r.kind === "permission" && <PermissionActions tool={r.tool_name} input={r.input ?? item.tool?.input ?? null} send={send} disabled={waiting} />}
           {r.kind === "question" && <QuestionForm questions={r.questions ?? []} send={send} disabled={waiting} />}
           {r.kind === "plan" && <PlanActions send={send} disabled={waiting} />}
           {note && (
@@ -137,12 +139,55 @@ function PermissionBody({ card, toolInput }: { card: Card; toolInput?: JsonValue
   );
 }
 
-function PermissionActions({ tool, send, disabled }: { tool: string; send: Send; disabled: boolean }) {
+function PermissionActions({ tool, input, send, disabled }: { tool: string; input: JsonValue; send: Send; disabled: boolean }) {
   const [message, setMessage] = useState("");
+  // Edit, then allow: the agent's call runs with the person's input instead.
+  const [edited, setEdited] = useState<string | null>(null);
+  const [editError, setEditError] = useState<string | null>(null);
+  const allowEdited = () => {
+    if (edited === null) return;
+    const out = editedInput(tool, input, edited);
+    if ("error" in out) {
+      setEditError(out.error);
+      return;
+    }
+    setEditError(null);
+    send(permissionAnswer("allow", "", out.input));
+  };
+  if (edited !== null) {
+    return (
+      <div className="input-edit">
+        <textarea
+          className="mono"
+          value={edited}
+          onChange={(e) => setEdited(e.target.value)}
+          rows={tool === "Bash" ? 3 : 8}
+          aria-label={tool === "Bash" ? "Command to run" : "Tool input (JSON)"}
+          disabled={disabled}
+        />
+        {editError && (
+          <p className="error small" role="alert">
+            {editError}
+          </p>
+        )}
+        <div className="input-actions">
+          <button type="button" className="button primary" disabled={disabled} onClick={allowEdited}>
+            Allow edited
+          </button>
+          <button type="button" className="button" disabled={disabled} onClick={() => (setEdited(null), setEditError(null))}>
+            Back
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="input-actions">
       <button type="button" className="button primary" disabled={disabled} onClick={() => send(permissionAnswer("allow"))}>
         Allow
+      </button>
+      <button type="button" className="button" disabled={disabled} onClick={() => setEdited(editableInput(tool, input))} title="Change the call before it runs">
+        Edit…
       </button>
       <button type="button" className="button" disabled={disabled} onClick={() => send(permissionAnswer("always"))} title={`Allow ${tool} without asking for the rest of this session`}>
         Always allow

@@ -5,6 +5,8 @@ import {
   answerError,
   answerText,
   closedByServer,
+  editableInput,
+  editedInput,
   emptyChoice,
   inputCards,
   KEEP_PLANNING,
@@ -33,6 +35,34 @@ function request(id: string, over: Partial<InputRequest> = {}): InputRequest {
 function answer(id: string, over: Partial<InputAnswer> = {}): InputAnswer {
   return { request_id: id, outcome: "answered", decision: "allow", always: false, answered_by: "a@example.com", answered_at: "2026-01-01T00:01:00Z", ...over };
 }
+
+describe("editing a call before allowing it", () => {
+  it("edits a Bash command as text and anything else as a JSON object", () => {
+    const bash = { command: "rm -rf build", description: "clean" };
+    expect(editableInput("Bash", bash)).toBe("rm -rf build");
+    expect(editedInput("Bash", bash, "rm -rf build/tmp")).toEqual({ input: { command: "rm -rf build/tmp", description: "clean" } });
+    expect(editedInput("Bash", bash, "  ")).toEqual({ error: "The command must not be empty." });
+    const write = { file_path: "a.txt", content: "x" };
+    expect(JSON.parse(editableInput("Write", write))).toEqual(write);
+    expect(editedInput("Write", write, '{"file_path":"b.txt","content":"y"}')).toEqual({ input: { file_path: "b.txt", content: "y" } });
+    expect(editedInput("Write", write, "{nope")).toEqual({ error: "The input must be valid JSON." });
+    expect(editedInput("Write", write, "[1]")).toEqual({ error: "The input must be a JSON object." });
+  });
+
+  it("says what ran when the input was edited", () => {
+    const card = {
+      runId: "r1", status: "answered" as const, request: request("q1"),
+      answer: answer("q1", { updated_input: { command: "ls -la" } }),
+    };
+    expect(outcomeText(card)).toBe("Allowed by a@example.com with an edited input: ls -la");
+  });
+
+  it("sends the edited input with the allow", () => {
+    const body = permissionAnswer("allow", "", { command: "ls -la" });
+    expect([body.decision, body.updated_input, body.always]).toEqual(["allow", { command: "ls -la" }, false]);
+    expect(permissionAnswer("allow").updated_input).toBeNull();
+  });
+});
 
 describe("input request state closed by the server", () => {
   it("closes a pending card the server says expired or was canceled, and nothing else", () => {

@@ -7,6 +7,7 @@ import type {
   InputAnswer,
   InputRequest,
   InputRequestView,
+  JsonValue,
   PermissionMode,
   Question,
 } from "@/generated/protocol";
@@ -97,9 +98,43 @@ function body(decision: AnswerInputRequest["decision"], rest: Partial<AnswerInpu
 
 /** A permission card's answer: allow, allow for the rest of the session, or deny (with an
  * optional message the agent sees). */
-export function permissionAnswer(choice: "allow" | "always" | "deny", message = ""): AnswerInputRequest {
+export function permissionAnswer(
+  choice: "allow" | "always" | "deny",
+  message = "",
+  updatedInput: { [key: string]: JsonValue } | null = null,
+): AnswerInputRequest {
   if (choice === "deny") return body("deny", { message: message.trim() || null });
-  return body("allow", { always: choice === "always" });
+  return body("allow", { always: choice === "always", updated_input: updatedInput });
+}
+
+/** The text a person edits before allowing a call: a Bash command as it is, any other input as
+ * JSON. */
+export function editableInput(tool: string, input: JsonValue): string {
+  const o = input && typeof input === "object" && !Array.isArray(input) ? input : {};
+  if (tool === "Bash" && typeof o.command === "string") return o.command;
+  return JSON.stringify(input ?? {}, null, 2);
+}
+
+/** The tool input to run instead of the agent's, from the edited text (`editableInput`'s
+ * counterpart): the Bash command replaced, or the JSON object given. */
+export function editedInput(
+  tool: string,
+  input: JsonValue,
+  text: string,
+): { input: { [key: string]: JsonValue } } | { error: string } {
+  const o = input && typeof input === "object" && !Array.isArray(input) ? (input as { [key: string]: JsonValue }) : {};
+  if (tool === "Bash" && typeof o.command === "string") {
+    if (!text.trim()) return { error: "The command must not be empty." };
+    return { input: { ...o, command: text } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { error: "The input must be valid JSON." };
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { error: "The input must be a JSON object." };
+  return { input: parsed as { [key: string]: JsonValue } };
 }
 
 /** The modes a plan's approval can switch to. */
@@ -192,6 +227,7 @@ export function outcomeText(card: InputCard): string {
       return `Approved${by}${a.mode ? ` (${PLAN_MODES.find((m) => m.value === a.mode)?.label ?? a.mode})` : ""}`;
     case "permission":
       if (a.decision === "deny") return `Denied${by}${note}`;
+      if (a.updated_input) return `Allowed${by} with an edited input: ${editableInput(card.request.tool_name, a.updated_input)}`;
       return a.always ? `Always allowed ${card.request.tool_name}${by}` : `Allowed${by}`;
   }
 }

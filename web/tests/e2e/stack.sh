@@ -97,10 +97,12 @@ export WEB_E2E_INTERNAL_TOKEN=web-e2e-internal-token-do-not-leak-0123
 COMMON_S3=(S3_ENDPOINT="http://127.0.0.1:$S3_PORT" S3_ACCESS_KEY=web-e2e-access
   S3_SECRET_KEY=web-e2e-s3-secret-value S3_BUCKET=workcell)
 
-# The page (web port) opens the backend's WebSocket directly: its origin must be listed.
+# The page (web port) opens the backend's WebSocket directly: its origin must be listed. The test
+# is one account working through a dozen sessions in about two minutes, much faster than a person:
+# the per-user rate limit is raised (300 a minute by default) so its last steps are not refused.
 BACKEND_ENV=("${COMMON_S3[@]}" DATABASE_URL="$DATABASE_URL" SECRET_KEY="$WEB_E2E_SECRET_KEY"
   INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password HOST=127.0.0.1 PORT="$BACKEND_PORT"
-  CORS_ORIGINS="[\"http://127.0.0.1:$WEB_PORT\"]"
+  CORS_ORIGINS="[\"http://127.0.0.1:$WEB_PORT\"]" RATE_LIMIT_PER_MINUTE=1200
   EXECUTOR_MANAGER_URL="http://127.0.0.1:$MANAGER_PORT" RUN_RETRY_BACKOFF_SECONDS=0)
 # The test stops and restarts the backend (same port) to see the UI reconnect and resume:
 # `backend-ctl.sh stop|start`. Its pid lives in backend.pid.

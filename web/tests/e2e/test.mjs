@@ -239,6 +239,25 @@ try {
     await screenshot(page, "permission-allowed");
   });
 
+  await step("a permission card: Edit… the command, then allow → the edited command runs", async () => {
+    await submitWithMode("[scenario:web_permission] Write allowed.txt, edited", "default");
+    const pending = card("permission", "pending");
+    await pending.waitFor({ timeout: LONG });
+    await pending.getByRole("button", { name: "Edit…" }).click();
+    const command = pending.getByLabel("Command to run");
+    assert.equal(await command.inputValue(), "echo allowed > allowed.txt && echo permission-granted");
+    await command.fill("echo edited > allowed.txt && echo edited-by-a-person");
+    await pending.getByRole("button", { name: "Allow edited" }).click();
+    await card("permission", "answered")
+      .getByTestId("input-outcome")
+      .getByText(`Allowed by ${email} with an edited input: echo edited > allowed.txt && echo edited-by-a-person`)
+      .waitFor({ timeout: LONG });
+    const conv = page.getByTestId("conversation");
+    await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "edited-by-a-person" }).waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "permission-granted" }).count(), 0);
+  });
+
   await step("a question card: pick an option → the agent gets the answer and replies", async () => {
     // Asked even under the server's default mode (bypassPermissions).
     await submitWithMode("[scenario:web_question] Pick a color with me", "");
@@ -444,6 +463,7 @@ try {
     await suggestions.waitFor({ state: "detached" });
     assert.equal(await prompt.inputValue(), "/e2e-check ");
     await prompt.pressSequentially("some args");
+    assert.equal(await prompt.inputValue(), "/e2e-check some args", "the typed arguments");
     await page.getByTestId("submit").click();
     await page.waitForURL("**/sessions/*");
 
@@ -462,7 +482,10 @@ try {
     const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
     const sent = recorded.filter((r) => r.scenario === "web_command").map((r) => JSON.stringify(r.body));
     assert.ok(sent.length > 0, "no request answered by the web_command scenario");
-    assert.ok(sent.some((b) => b.includes("Check these **arguments**: some args")), "the command's body with $ARGUMENTS expanded");
+    assert.ok(
+      sent.some((b) => b.includes("Check these **arguments**: some args")),
+      `the command's body with $ARGUMENTS expanded; the model was sent: ${sent.map((b) => (b.match(/Check these[^"\\]*/) ?? ["(no body)"])[0]).join(" | ")}`,
+    );
     assert.ok(sent.some((b) => b.includes("Keep the answer to one line.")), "the preset's prompt template");
   });
 
