@@ -28,6 +28,14 @@ use crate::runtime::process::ProcessRuntime;
 use crate::runtime::{ExecutorClient, Runtime};
 use crate::warm::WarmSet;
 
+/// How often start-up reconciliation tries to list leftover executors and to release each run.
+const RECONCILE_ATTEMPTS: u32 = 5;
+
+/// The wait after a failed reconciliation step: 0.2 s, 0.4 s, … 3.2 s.
+fn reconcile_backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(200 << attempt.min(4))
+}
+
 /// What a test or benchmark can see of the kept executors.
 #[derive(Clone)]
 pub struct Kept {
@@ -183,19 +191,29 @@ impl App {
 
     /// Removes executors an earlier life of this manager left behind and releases their runs
     /// (`fail`, retryable: the backend re-queues them now instead of when their lease expires).
+    ///
+    /// A failure to list the executors or to reach the backend is retried a few times with a
+    /// back-off (a busy Docker engine or backend at start-up), so a run is not left leased until
+    /// its lease expires because of one slow answer.
     async fn reconcile(&self) {
-        let mut orphans = match self
-            .ctx
-            .runtime
-            .reconcile(&self.ctx.registry.active())
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::warn!(error = %e, "reconciliation failed");
-                Vec::new()
+        let mut orphans = Vec::new();
+        for attempt in 0..RECONCILE_ATTEMPTS {
+            match self
+                .ctx
+                .runtime
+                .reconcile(&self.ctx.registry.active())
+                .await
+            {
+                Ok(o) => {
+                    orphans = o;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "reconciliation failed");
+                    tokio::time::sleep(reconcile_backoff(attempt)).await;
+                }
             }
-        };
+        }
         // Runs of warm/pooled containers (labelled with another run) and of child processes.
         for (run_id, epoch) in self.ctx.ledger.take_all().await {
             let orphan = crate::runtime::Orphan { run_id, epoch };
@@ -209,24 +227,29 @@ impl App {
                 worker_id: self.ctx.settings.worker_id().to_owned(),
                 epoch: o.epoch,
             };
-            match self
-                .ctx
-                .backend
-                .fail(
-                    &lease,
-                    "the executor manager restarted during the run",
-                    true,
-                )
-                .await
-            {
-                Ok(ack) => {
-                    tracing::info!(run_id = %o.run_id, status = %ack.status, "released an orphaned run")
-                }
-                Err(BackendError::LeaseLost(_)) => {
-                    tracing::debug!(run_id = %o.run_id, "orphaned run no longer leased to this manager")
-                }
-                Err(e) => {
-                    tracing::warn!(run_id = %o.run_id, error = %e, "could not release an orphaned run")
+            for attempt in 0..RECONCILE_ATTEMPTS {
+                match self
+                    .ctx
+                    .backend
+                    .fail(
+                        &lease,
+                        "the executor manager restarted during the run",
+                        true,
+                    )
+                    .await
+                {
+                    Ok(ack) => {
+                        tracing::info!(run_id = %o.run_id, status = %ack.status, "released an orphaned run");
+                        break;
+                    }
+                    Err(BackendError::LeaseLost(_)) => {
+                        tracing::debug!(run_id = %o.run_id, "orphaned run no longer leased to this manager");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(run_id = %o.run_id, error = %e, attempt, "could not release an orphaned run");
+                        tokio::time::sleep(reconcile_backoff(attempt)).await;
+                    }
                 }
             }
         }
