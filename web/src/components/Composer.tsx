@@ -87,6 +87,9 @@ export function Composer({
       const el = textarea.current;
       if (!el) return;
       el.focus();
+      // Typed since (a fast typist, or a test): the caret is where the typing left it; moving it
+      // back to the end of the inserted command would put the next keys before the first.
+      if (el.value !== next) return;
       el.setSelectionRange(next.length, next.length);
     });
   };
