@@ -157,7 +157,15 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
             .await
             .unwrap();
     assert!(last.is_some());
-    assert!(next > Utc::now() + chrono::Duration::hours(1), "{next}");
+    // The next fire is the cron's next 03:00 in Berlin, strictly after now (not "an hour from
+    // now": within the hour before 03:00 Berlin time it is minutes away).
+    let berlin = next.with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(
+        (berlin.format("%H:%M").to_string(), next > Utc::now()),
+        ("03:00".to_owned(), true),
+        "{next}"
+    );
+    assert!(next <= Utc::now() + chrono::Duration::hours(25), "{next}");
     let events: Vec<String> =
         sqlx::query_scalar("SELECT type FROM events WHERE run_id = $1 ORDER BY seq")
             .bind(run)

@@ -253,9 +253,9 @@ async fn cancel_during_a_long_tool_call_ends_canceled_and_leaves_no_process() {
         &receiver.url(),
     ))
     .await;
-    // Wait until the tool really runs.
+    // Wait until the tool really runs (this run's `sleep`: other tests may run one too).
     let deadline = Instant::now() + RUN_TIMEOUT;
-    while processes_with_argv(&["sleep", "60"]).is_empty() {
+    while processes_with_argv_in(&["sleep", "60"], dir.path()).is_empty() {
         assert!(Instant::now() < deadline, "the sleep never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -299,7 +299,7 @@ async fn cancel_during_a_long_tool_call_ends_canceled_and_leaves_no_process() {
     assert!(kinds.contains(&"file_changes"), "{kinds:?}");
 
     assert!(
-        processes_with_argv(&["sleep", "60"]).is_empty(),
+        processes_with_argv_in(&["sleep", "60"], dir.path()).is_empty(),
         "a `sleep 60` survived the cancel"
     );
     let (_, status) = exec.get(&format!("/v1/tasks/{run_id}")).await;

@@ -352,6 +352,17 @@ pub fn processes_with_argv(argv: &[&str]) -> Vec<i32> {
     processes_where(|cmdline| cmdline == wanted)
 }
 
+/// Pids of the processes whose argument list is exactly `argv` and whose working directory lies
+/// under `dir`: this test's own, not another test's running at the same time.
+pub fn processes_with_argv_in(argv: &[&str], dir: &Path) -> Vec<i32> {
+    processes_with_argv(argv)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+        })
+        .collect()
+}
+
 /// Pids of the processes with `arg` among their arguments.
 pub fn processes_with_arg(arg: &str) -> Vec<i32> {
     processes_where(|cmdline| cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
