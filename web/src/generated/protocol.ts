@@ -7,7 +7,7 @@ export type ErrorBody = { error: ErrorDetail, };
 
 export type ErrorDetail = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -141,7 +141,13 @@ skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_com
  * The client's id for this submit (1 to 200 characters): a retried submit with the same id
  * queues nothing and answers what the first one did.
  */
-client_request_id: string | null, };
+client_request_id: string | null, 
+/**
+ * The user's project for a new session: its defaults fill what the task leaves out, its
+ * instructions and files reach every run of the session. Ignored for a follow-up (the
+ * session keeps its project).
+ */
+project_id: string | null, };
 
 export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
 
@@ -157,7 +163,11 @@ pending_inputs: number,
 /**
  * Follow-ups queued behind the active run.
  */
-queued_runs: number, };
+queued_runs: number, 
+/**
+ * The project the session belongs to.
+ */
+project_id: string | null, };
 
 export type SessionList = { sessions: Array<SessionView>, next_cursor: string | null, };
 
@@ -173,7 +183,11 @@ pending_inputs: number,
 /**
  * Follow-ups queued behind the active run.
  */
-queued_runs: number, };
+queued_runs: number, 
+/**
+ * The project the session belongs to.
+ */
+project_id: string | null, };
 
 export type UpdateSessionRequest = { title: string, };
 
@@ -259,9 +273,14 @@ name: string, size: number, content_type: string, created_at: string, };
 
 export type GitRepoRequest = { 
 /**
- * `https://` URL of the repository.
+ * `https://` URL of the repository (no credentials in it).
  */
-url: string, branch: string | null, };
+url: string, branch: string | null, 
+/**
+ * The name of the secret holding the token for a private repository (the user's, else the
+ * system's): it reaches the run's executor only, through `GIT_ASKPASS`.
+ */
+token_secret: string | null, };
 
 export type SessionMode = "reuse" | "new";
 
@@ -508,4 +527,4 @@ export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "s
 /**
  * Every `ErrorCode`, from `ErrorCode::ALL`.
  */
-export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
