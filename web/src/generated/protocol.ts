@@ -520,6 +520,92 @@ export type SessionQueue = { runs: Array<QueuedRunView>, };
 
 export type UpdateQueuedRunRequest = { prompt: string, };
 
+export type SecretValue = string;
+
+export type SecretView = { name: string, description: string, 
+/**
+ * At most the value's last four characters; `None` for short values.
+ */
+last4: string | null, 
+/**
+ * A system secret (set by the operator): visible to every user's runs, read-only here,
+ * and overridden by a user's own secret of the same name.
+ */
+system: boolean, 
+/**
+ * For a system secret: whether the user has their own of the same name (which wins).
+ */
+overridden: boolean, created_at: string, updated_at: string, };
+
+export type SecretList = { secrets: Array<SecretView>, };
+
+export type SetSecretRequest = { name: string | null, value: SecretValue, description: string | null, };
+
+export type UpdateSecretRequest = { description: string, };
+
+export type ProjectDefaults = { model: string | null, preset_id: string | null, permission_mode: PermissionMode | null, 
+/**
+ * The repository new sessions of the project clone (with its token's secret name).
+ */
+git: GitRepoRequest | null, };
+
+export type ProjectView = { id: string, name: string, description: string, defaults: ProjectDefaults, 
+/**
+ * The project's `CLAUDE.md`: added after the user's own instructions in every run of the
+ * project's sessions.
+ */
+instructions: string, 
+/**
+ * Staged into every run's `inputs/` (a task's attachment of the same name wins).
+ */
+files: Array<AttachmentView>, 
+/**
+ * Sessions in the project (deleted ones not counted).
+ */
+session_count: number, created_at: string, updated_at: string, };
+
+export type ProjectList = { projects: Array<ProjectView>, };
+
+export type CreateProjectRequest = { name: string, description: string, defaults: ProjectDefaults, instructions: string, };
+
+export type UpdateProjectRequest = { name: string | null, description: string | null, defaults: ProjectDefaults | null, instructions: string | null, };
+
+export type ModelView = { 
+/**
+ * What a task names as `model` and the CLI gets as `--model`.
+ */
+id: string, label: string, 
+/**
+ * The provider serving it (`anthropic` for the manager's own credential).
+ */
+provider: string, 
+/**
+ * Tokens of context, when known.
+ */
+context_window: number | null, 
+/**
+ * US dollars per million input tokens, when known.
+ */
+input_price_per_mtok: number | null, 
+/**
+ * US dollars per million output tokens, when known.
+ */
+output_price_per_mtok: number | null, 
+/**
+ * US dollars per million cache-write input tokens, when known.
+ */
+cache_write_price_per_mtok: number | null, 
+/**
+ * US dollars per million cache-read input tokens, when known.
+ */
+cache_read_price_per_mtok: number | null, };
+
+export type ModelList = { models: Array<ModelView>, 
+/**
+ * The model a task runs with when it names none (`None`: the CLI's own default).
+ */
+default_model: string | null, };
+
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 
 export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: ErrorCode, message: string, session_id?: string | null, };
