@@ -84,7 +84,7 @@ quickstart_env_test() {
   grep -v "^#" "$tmp/.env" | grep -qi "change-this" && problem=".env still holds a change-this placeholder"
   [ "$(stat -c %a "$tmp/.env")" = 600 ] || problem=".env is not private (mode $(stat -c %a "$tmp/.env"))"
   local v len
-  for v in SECRET_KEY INTERNAL_API_TOKEN; do
+  for v in SECRET_KEY INTERNAL_API_TOKEN ENCRYPTION_KEY; do
     len=$(sed -n "s/^$v=//p" "$tmp/.env" | tr -d '\n' | wc -c)
     [ "$len" -ge 32 ] || problem="$v has $len bytes"
   done
@@ -332,7 +332,7 @@ JSON
   docker run -d --name "workcell-backend-$id" --label "workcell.e2e=$id" --network host \
     -e ENVIRONMENT=production -e HOST=127.0.0.1 -e PORT="$bport" \
     -e DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$db" \
-    -e SECRET_KEY="$secret" -e INTERNAL_API_TOKEN="$token" \
+    -e SECRET_KEY="$secret" -e INTERNAL_API_TOKEN="$token" -e ENCRYPTION_KEY="$secret-encryption" \
     -e S3_ENDPOINT="$E2E_S3" -e S3_ACCESS_KEY="$E2E_S3_ACCESS" -e S3_SECRET_KEY="$E2E_S3_SECRET" \
     -e S3_BUCKET="$E2E_BUCKET" -e AUTH_MODE=single_user \
     "workcell/backend:$IMAGE_TAG" >/dev/null

@@ -72,6 +72,7 @@ write_env() {
   set_var .env.tmp ENVIRONMENT production
   set_var .env.tmp SECRET_KEY "$(random_hex 32)"
   set_var .env.tmp INTERNAL_API_TOKEN "$(random_hex 32)"
+  set_var .env.tmp ENCRYPTION_KEY "$(random_hex 32)"
   set_var .env.tmp POSTGRES_PASSWORD "$pg_password"
   set_var .env.tmp DATABASE_URL "postgresql://postgres:$pg_password@postgres:5432/poco"
   set_var .env.tmp ANTHROPIC_AUTH_TOKEN "$key"

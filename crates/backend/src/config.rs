@@ -180,6 +180,52 @@ pub struct Settings {
     /// (10 to 86,400 s); unset: 600 s for plans, 300 s for the rest.
     #[serde(default, deserialize_with = "input_timeout")]
     pub input_request_timeout_seconds: Option<u32>,
+
+    // ---- projects, secrets, models ----
+    /// `ENCRYPTION_KEY`: the keys that encrypt users' secrets, comma-separated. The first
+    /// encrypts; every one decrypts (rotation: put the new key first, run
+    /// `backend secrets rotate`, then drop the old one). Each at least 32 bytes in production,
+    /// where it is required; in development, unset, a key derived from `SECRET_KEY` is used.
+    #[serde(default, deserialize_with = "encryption_keys")]
+    pub encryption_key: Option<Secret<String>>,
+    /// `MODELS_CONFIG_PATH`: the model catalog and providers (TOML or JSON); unset: the built-in
+    /// Anthropic catalog.
+    #[serde(default)]
+    pub models_config_path: Option<std::path::PathBuf>,
+    /// `GIT_ALLOW_HTTP`: accept `http://` repositories (tests, private networks); a token then
+    /// crosses the network in clear.
+    #[serde(default)]
+    pub git_allow_http: bool,
+}
+
+/// `ENCRYPTION_KEY`: one or more comma-separated keys, none empty.
+fn encryption_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<String>>, D::Error> {
+    let raw = String::deserialize(d)?;
+    if raw.split(',').any(|k| k.trim().is_empty()) {
+        return Err(serde::de::Error::custom(
+            "must be one or more comma-separated keys, none of them empty",
+        ));
+    }
+    Ok(Some(Secret::new(raw)))
+}
+
+impl Settings {
+    /// The configured encryption keys, the writing one first. In development without
+    /// `ENCRYPTION_KEY`, one key derived from `SECRET_KEY` (`validate` refuses that in
+    /// production).
+    pub fn encryption_keys(&self) -> Vec<Secret<String>> {
+        match &self.encryption_key {
+            Some(keys) => keys
+                .expose()
+                .split(',')
+                .map(|k| Secret::new(k.trim().to_owned()))
+                .collect(),
+            None => vec![Secret::new(format!(
+                "development key from SECRET_KEY:{}",
+                self.secret_key.expose()
+            ))],
+        }
+    }
 }
 
 /// `INPUT_REQUEST_TIMEOUT_SECONDS`: 10 to 86,400 seconds when set.
@@ -342,7 +388,23 @@ impl Settings {
                 SecretCheck::issued("S3_SECRET_KEY", &self.s3_secret_key),
                 SecretCheck::issued("OPENAI_API_KEY", self.openai_api_key.as_ref()),
             ],
-        )
+        )?;
+        if self.environment == Environment::Production {
+            let Some(keys) = &self.encryption_key else {
+                return Err(SettingsError::invalid(
+                    "ENCRYPTION_KEY",
+                    "is required in production: it encrypts users' secrets (e.g. `openssl rand -hex 32`)",
+                ));
+            };
+            for key in keys.expose().split(',') {
+                let key = Secret::new(key.trim().to_owned());
+                service_config::check_secrets(
+                    self.environment,
+                    &[SecretCheck::generated("ENCRYPTION_KEY", &key)],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Every environment variable the backend reads (its settings' and the logging variables),
@@ -563,6 +625,7 @@ mod tests {
             let mut v = with(&[
                 ("ENVIRONMENT", "production"),
                 ("INTERNAL_API_TOKEN", strong),
+                ("ENCRYPTION_KEY", strong),
             ]);
             v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             Settings::from_vars(v)

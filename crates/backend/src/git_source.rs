@@ -80,6 +80,7 @@ mod tests {
         GitRepoRequest {
             url: url.into(),
             branch: branch.map(Into::into),
+            token_secret: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub mod queue;
 pub mod retention;
 pub mod runs;
 pub mod schedules;
+pub mod secrets;
 pub mod server;
 pub mod sessions;
 pub mod state;

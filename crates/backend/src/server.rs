@@ -13,13 +13,28 @@ use crate::config::Settings;
 use crate::queue::notify::QueueNotifier;
 use crate::state::AppState;
 
+/// Why the backend's state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// `ENCRYPTION_KEY` does not open the stored secrets (one line naming it).
+    #[error("{0}")]
+    Keys(String),
+}
+
 /// Builds the state for `pool` (migrations already applied) and starts the background tasks (the
-/// queue listener and the lease reaper), which stop when `shutdown` is cancelled.
+/// queue listener and the lease reaper), which stop when `shutdown` is cancelled. Refuses to start
+/// when `ENCRYPTION_KEY` does not open the stored secrets.
 pub async fn start_state(
     settings: Settings,
     pool: PgPool,
     shutdown: CancellationToken,
-) -> Result<AppState, sqlx::Error> {
+) -> Result<AppState, StartError> {
+    let keyring = Arc::new(crate::secrets::Keyring::new(&settings.encryption_keys()));
+    crate::secrets::check_keys(&pool, &keyring)
+        .await
+        .map_err(StartError::Keys)?;
     let local_user = crate::auth::ensure_local_user(&pool).await?;
     let queue = QueueNotifier::new();
     let inputs = crate::input_requests::notify::InputNotifier::new();
@@ -52,6 +67,7 @@ pub async fn start_state(
         pool,
         queue,
         local_user,
+        keyring,
         shutdown,
     })
 }

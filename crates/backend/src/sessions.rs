@@ -22,6 +22,7 @@ pub struct SessionRow {
     updated_at: DateTime<Utc>,
     pending_inputs: i64,
     queued_runs: i64,
+    project_id: Option<Uuid>,
 }
 
 /// The columns [`SessionRow`] reads, from `sessions` (unaliased): the counts come from the
@@ -31,7 +32,7 @@ pub struct SessionRow {
 macro_rules! session_columns {
     () => {
         concat!(
-            "id, title, status, config, created_at, updated_at,
+            "id, title, status, config, created_at, updated_at, project_id,
              (SELECT count(*) FROM input_requests i
                WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending_inputs,
              (SELECT GREATEST(count(*) - 1, 0) FROM runs r
@@ -60,6 +61,7 @@ impl SessionRow {
             updated_at: self.updated_at,
             pending_inputs: self.pending_inputs,
             queued_runs: self.queued_runs,
+            project_id: self.project_id,
         })
     }
 

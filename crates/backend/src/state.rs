@@ -33,6 +33,8 @@ pub struct AppState {
     pub storage: objstore::Bucket,
     /// Rate limits, login throttling and request timeouts of this process.
     pub protection: crate::protection::Protection,
+    /// The keys of users' secrets (`ENCRYPTION_KEY`).
+    pub keyring: Arc<crate::secrets::Keyring>,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

@@ -715,6 +715,9 @@ async fn stage_once(
         append_system_prompt: None,
         allowed_tools: Vec::new(),
         input_timeout_seconds: None,
+        secrets: Default::default(),
+        model_route: None,
+        project_id: None,
     };
     let started = Instant::now();
     let mut caps = executor_manager::capabilities::prepare(Some(exporter), &run).await?;

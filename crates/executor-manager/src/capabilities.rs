@@ -241,6 +241,9 @@ mod tests {
             append_system_prompt: None,
             allowed_tools: Vec::new(),
             input_timeout_seconds: None,
+            secrets: Default::default(),
+            model_route: None,
+            project_id: None,
             git: None,
         }
     }

@@ -111,9 +111,13 @@ mod tests {
             append_system_prompt: None,
             allowed_tools: Vec::new(),
             input_timeout_seconds: None,
+            secrets: Default::default(),
+            model_route: None,
+            project_id: None,
             git: Some(GitRepoRequest {
                 url: "https://example.com/r.git".into(),
                 branch: Some("main".into()),
+                token_secret: None,
             }),
         }
     }

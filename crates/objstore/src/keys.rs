@@ -53,6 +53,17 @@ pub fn attachment_key(user: Uuid, id: Uuid, name: &str) -> String {
     format!("{}{id}/{name}", attachments_prefix(user))
 }
 
+/// Every file of a user's project: `users/{user}/projects/{project}/files/`.
+pub fn project_files_prefix(user: Uuid, project: Uuid) -> String {
+    format!("users/{user}/projects/{project}/files/")
+}
+
+/// One project file: `users/{user}/projects/{project}/files/{id}/{name}` (`name` already plain,
+/// as for attachments).
+pub fn project_file_key(user: Uuid, project: Uuid, id: Uuid, name: &str) -> String {
+    format!("{}{id}/{name}", project_files_prefix(user, project))
+}
+
 /// Every skill of an owner: `users/{user}/skills/`, or `system/skills/` for system skills
 /// (`owner` `None`).
 pub fn skills_prefix(owner: Option<Uuid>) -> String {

@@ -75,6 +75,11 @@ pub struct CreateTaskRequest {
     /// queues nothing and answers what the first one did.
     #[serde(default)]
     pub client_request_id: Option<String>,
+    /// The user's project for a new session: its defaults fill what the task leaves out, its
+    /// instructions and files reach every run of the session. Ignored for a follow-up (the
+    /// session keeps its project).
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
 }
 
 impl CreateTaskRequest {
@@ -114,6 +119,9 @@ pub struct SessionView {
     /// Follow-ups queued behind the active run.
     #[serde(default)]
     pub queued_runs: i64,
+    /// The project the session belongs to.
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
 }
 
 /// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.

@@ -86,6 +86,11 @@ pub enum ErrorCode {
     /// entry that is a link, a device, absolute or outside the folder, a name that is not plain,
     /// no `SKILL.md` or front matter without `name` and `description`).
     InvalidArchive,
+    /// 422, backend: a task, project or MCP server names a secret (`${NAME}`, a repository's
+    /// `token_secret`, a provider's key) that neither the user nor the system has.
+    UnknownSecret,
+    /// 422, backend: a task or project names a model that is not in the deployment's catalog.
+    UnknownModel,
 
     // 401, 403: who is asking.
     /// 401, every service: missing or wrong credentials (login token, internal token, executor
@@ -123,6 +128,8 @@ pub enum ErrorCode {
     SingleUserMode,
     /// 409, backend: a queued or running task still needs the attachment (deleting it).
     AttachmentInUse,
+    /// 409, backend: the project still has sessions (deleting it without `?cascade=true`).
+    ProjectNotEmpty,
     /// 409, backend: the user already has a library item of this kind with this name.
     NameTaken,
     /// 409, executor: a task is running; the executor takes one at a time.
@@ -170,7 +177,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (the tests check it against the enum, through the
     /// TypeScript union ts-rs derives from it).
-    pub const ALL: [ErrorCode; 49] = [
+    pub const ALL: [ErrorCode; 52] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::BadBody,
@@ -190,6 +197,8 @@ impl ErrorCode {
         ErrorCode::ValidationError,
         ErrorCode::RunMismatch,
         ErrorCode::InvalidArchive,
+        ErrorCode::UnknownSecret,
+        ErrorCode::UnknownModel,
         ErrorCode::Unauthorized,
         ErrorCode::ForbiddenOrigin,
         ErrorCode::ModelAccessDenied,
@@ -203,6 +212,7 @@ impl ErrorCode {
         ErrorCode::EmailTaken,
         ErrorCode::SingleUserMode,
         ErrorCode::AttachmentInUse,
+        ErrorCode::ProjectNotEmpty,
         ErrorCode::NameTaken,
         ErrorCode::TaskRunning,
         ErrorCode::AlreadyAnswered,
@@ -244,6 +254,8 @@ impl ErrorCode {
             ErrorCode::ValidationError => "validation_error",
             ErrorCode::RunMismatch => "run_mismatch",
             ErrorCode::InvalidArchive => "invalid_archive",
+            ErrorCode::UnknownSecret => "unknown_secret",
+            ErrorCode::UnknownModel => "unknown_model",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::ModelAccessDenied => "model_access_denied",
@@ -257,6 +269,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::SingleUserMode => "single_user_mode",
             ErrorCode::AttachmentInUse => "attachment_in_use",
+            ErrorCode::ProjectNotEmpty => "project_not_empty",
             ErrorCode::NameTaken => "name_taken",
             ErrorCode::AlreadyAnswered => "already_answered",
             ErrorCode::NotQueued => "not_queued",
@@ -341,7 +354,7 @@ mod tests {
 
     /// Codes added with the enum or after it (none of them replaces an answer's code but the 404
     /// of an unknown route, which was `not_found`).
-    const ADDED: [&str; 7] = [
+    const ADDED: [&str; 10] = [
         "route_not_found",
         "invalid_archive",
         "read_only",
@@ -349,6 +362,9 @@ mod tests {
         "already_answered",
         "not_queued",
         "request_expired",
+        "unknown_secret",
+        "unknown_model",
+        "project_not_empty",
     ];
 
     #[test]

@@ -89,7 +89,7 @@ pub struct GitSource {
     pub branch: Option<String>,
     /// Passed to git through `GIT_ASKPASS`; never written to disk or logs.
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<crate::secrets::SecretValue>,
 }
 
 /// An attachment to stage into `inputs/{name}`, fetched from `url` (a presigned GET).

@@ -110,10 +110,14 @@ pub struct AttachmentView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct GitRepoRequest {
-    /// `https://` URL of the repository.
+    /// `https://` URL of the repository (no credentials in it).
     pub url: String,
     #[serde(default)]
     pub branch: Option<String>,
+    /// The name of the secret holding the token for a private repository (the user's, else the
+    /// system's): it reaches the run's executor only, through `GIT_ASKPASS`.
+    #[serde(default)]
+    pub token_secret: Option<String>,
 }
 
 /// An attachment a claimed run must stage into `inputs/{name}` (the key comes from the

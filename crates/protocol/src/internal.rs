@@ -70,6 +70,17 @@ pub struct ClaimedRun {
     /// `None`: [`crate::input::InputKind::default_timeout_seconds`].
     #[serde(default)]
     pub input_timeout_seconds: Option<u32>,
+    /// The values of the secrets the run's configuration names (`${NAME}` in MCP configs, the
+    /// repository's `token_secret`), resolved at claim for this run only.
+    #[serde(default)]
+    pub secrets: crate::secrets::RunSecrets,
+    /// Where the run's model requests go when its model belongs to a catalog provider; `None`:
+    /// the manager's own upstream.
+    #[serde(default)]
+    pub model_route: Option<crate::models::ModelRoute>,
+    /// The project of the run's session, if any.
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
 }
 
 /// The fencing pair every run call carries.

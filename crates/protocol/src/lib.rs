@@ -17,7 +17,10 @@ pub mod files;
 pub mod input;
 pub mod internal;
 pub mod live;
+pub mod models;
+pub mod projects;
 pub mod schedule;
+pub mod secrets;
 pub mod status;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -7,7 +7,10 @@
 
 use std::path::PathBuf;
 
-use protocol::{api, capabilities, error, event, files, input, internal, live, schedule, status};
+use protocol::{
+    api, capabilities, error, event, files, input, internal, live, models, projects, schedule,
+    secrets, status,
+};
 use ts_rs::TS;
 
 /// `export type Name = ...;` for each type, in the order given.
@@ -113,6 +116,19 @@ fn render() -> String {
         input::QueuedRunView,
         input::SessionQueue,
         input::UpdateQueuedRunRequest,
+        // secrets, projects, models
+        secrets::SecretValue,
+        secrets::SecretView,
+        secrets::SecretList,
+        secrets::SetSecretRequest,
+        secrets::UpdateSecretRequest,
+        projects::ProjectDefaults,
+        projects::ProjectView,
+        projects::ProjectList,
+        projects::CreateProjectRequest,
+        projects::UpdateProjectRequest,
+        models::ModelView,
+        models::ModelList,
         // WebSocket
         live::ClientMessage,
         live::ServerMessage,

@@ -7,7 +7,7 @@ export type ErrorBody = { error: ErrorDetail, };
 
 export type ErrorDetail = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -141,7 +141,13 @@ skill_ids: Array<string> | null, mcp_server_ids: Array<string> | null, slash_com
  * The client's id for this submit (1 to 200 characters): a retried submit with the same id
  * queues nothing and answers what the first one did.
  */
-client_request_id: string | null, };
+client_request_id: string | null, 
+/**
+ * The user's project for a new session: its defaults fill what the task leaves out, its
+ * instructions and files reach every run of the session. Ignored for a follow-up (the
+ * session keeps its project).
+ */
+project_id: string | null, };
 
 export type CreateTaskResponse = { session_id: string, run_id: string, status: RunStatus, };
 
@@ -157,7 +163,11 @@ pending_inputs: number,
 /**
  * Follow-ups queued behind the active run.
  */
-queued_runs: number, };
+queued_runs: number, 
+/**
+ * The project the session belongs to.
+ */
+project_id: string | null, };
 
 export type SessionList = { sessions: Array<SessionView>, next_cursor: string | null, };
 
@@ -173,7 +183,11 @@ pending_inputs: number,
 /**
  * Follow-ups queued behind the active run.
  */
-queued_runs: number, };
+queued_runs: number, 
+/**
+ * The project the session belongs to.
+ */
+project_id: string | null, };
 
 export type UpdateSessionRequest = { title: string, };
 
@@ -259,9 +273,14 @@ name: string, size: number, content_type: string, created_at: string, };
 
 export type GitRepoRequest = { 
 /**
- * `https://` URL of the repository.
+ * `https://` URL of the repository (no credentials in it).
  */
-url: string, branch: string | null, };
+url: string, branch: string | null, 
+/**
+ * The name of the secret holding the token for a private repository (the user's, else the
+ * system's): it reaches the run's executor only, through `GIT_ASKPASS`.
+ */
+token_secret: string | null, };
 
 export type SessionMode = "reuse" | "new";
 
@@ -501,6 +520,92 @@ export type SessionQueue = { runs: Array<QueuedRunView>, };
 
 export type UpdateQueuedRunRequest = { prompt: string, };
 
+export type SecretValue = string;
+
+export type SecretView = { name: string, description: string, 
+/**
+ * At most the value's last four characters; `None` for short values.
+ */
+last4: string | null, 
+/**
+ * A system secret (set by the operator): visible to every user's runs, read-only here,
+ * and overridden by a user's own secret of the same name.
+ */
+system: boolean, 
+/**
+ * For a system secret: whether the user has their own of the same name (which wins).
+ */
+overridden: boolean, created_at: string, updated_at: string, };
+
+export type SecretList = { secrets: Array<SecretView>, };
+
+export type SetSecretRequest = { name: string | null, value: SecretValue, description: string | null, };
+
+export type UpdateSecretRequest = { description: string, };
+
+export type ProjectDefaults = { model: string | null, preset_id: string | null, permission_mode: PermissionMode | null, 
+/**
+ * The repository new sessions of the project clone (with its token's secret name).
+ */
+git: GitRepoRequest | null, };
+
+export type ProjectView = { id: string, name: string, description: string, defaults: ProjectDefaults, 
+/**
+ * The project's `CLAUDE.md`: added after the user's own instructions in every run of the
+ * project's sessions.
+ */
+instructions: string, 
+/**
+ * Staged into every run's `inputs/` (a task's attachment of the same name wins).
+ */
+files: Array<AttachmentView>, 
+/**
+ * Sessions in the project (deleted ones not counted).
+ */
+session_count: number, created_at: string, updated_at: string, };
+
+export type ProjectList = { projects: Array<ProjectView>, };
+
+export type CreateProjectRequest = { name: string, description: string, defaults: ProjectDefaults, instructions: string, };
+
+export type UpdateProjectRequest = { name: string | null, description: string | null, defaults: ProjectDefaults | null, instructions: string | null, };
+
+export type ModelView = { 
+/**
+ * What a task names as `model` and the CLI gets as `--model`.
+ */
+id: string, label: string, 
+/**
+ * The provider serving it (`anthropic` for the manager's own credential).
+ */
+provider: string, 
+/**
+ * Tokens of context, when known.
+ */
+context_window: number | null, 
+/**
+ * US dollars per million input tokens, when known.
+ */
+input_price_per_mtok: number | null, 
+/**
+ * US dollars per million output tokens, when known.
+ */
+output_price_per_mtok: number | null, 
+/**
+ * US dollars per million cache-write input tokens, when known.
+ */
+cache_write_price_per_mtok: number | null, 
+/**
+ * US dollars per million cache-read input tokens, when known.
+ */
+cache_read_price_per_mtok: number | null, };
+
+export type ModelList = { models: Array<ModelView>, 
+/**
+ * The model a task runs with when it names none (`None`: the CLI's own default).
+ */
+default_model: string | null, };
+
 export type ClientMessage = { "type": "auth", token: string, } | { "type": "subscribe", session_id: string, after: number, } | { "type": "unsubscribe", session_id: string, };
 
 export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "subscribed", session_id: string, after: number, } | { "type": "event", session_id: string, seq: number, event: Event, } | { "type": "session_updated", session: SessionView, } | { "type": "session_deleted", session_id: string, } | { "type": "error", code: ErrorCode, message: string, session_id?: string | null, };
@@ -508,4 +613,4 @@ export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "s
 /**
  * Every `ErrorCode`, from `ErrorCode::ALL`.
  */
-export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];

@@ -200,6 +200,9 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         allowed_tools: r.allowed_tools,
         // The setting's, filled in by [`claim`].
         input_timeout_seconds: None,
+        secrets: Default::default(),
+        model_route: None,
+        project_id: None,
     }))
 }
 

@@ -186,7 +186,12 @@ impl Workspace {
             args.extend(["--branch", branch]);
         }
         args.extend(["--", source.url.as_str(), target_str.as_str()]);
-        let result = match source.token.as_deref().filter(|t| !t.is_empty()) {
+        let result = match source
+            .token
+            .as_ref()
+            .map(|t| t.expose())
+            .filter(|t| !t.is_empty())
+        {
             Some(token) => {
                 let askpass = Askpass::create()
                     .await
@@ -201,7 +206,12 @@ impl Workspace {
                 other => other.to_string(),
             };
             message = message.replace(&source.url, &shown);
-            if let Some(token) = source.token.as_deref().filter(|t| !t.is_empty()) {
+            if let Some(token) = source
+                .token
+                .as_ref()
+                .map(|t| t.expose())
+                .filter(|t| !t.is_empty())
+            {
                 message = message.replace(token, "***");
             }
             WorkspaceError::Clone {
@@ -730,7 +740,7 @@ mod tests {
         let source = GitSource {
             url: origin.to_string_lossy().into_owned(),
             branch: None,
-            token: Some("tok-secret".into()),
+            token: Some(protocol::secrets::SecretValue::new("tok-secret")),
         };
         ws.ensure_repository(Some(&source)).await.unwrap();
         assert_eq!(
@@ -755,7 +765,7 @@ mod tests {
             .ensure_repository(Some(&GitSource {
                 url: "https://user:tok-secret@127.0.0.1:1/nope.git".into(),
                 branch: None,
-                token: Some("tok-secret".into()),
+                token: Some(protocol::secrets::SecretValue::new("tok-secret")),
             }))
             .await
             .unwrap_err()
