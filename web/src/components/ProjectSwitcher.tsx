@@ -2,7 +2,7 @@
 // The sidebar's project switcher: all sessions, one project's (the list below filters to it and
 // new tasks go to it), or a new project. Hidden on a server without projects.
 import Link from "next/link";
-import { useRouter } from "next/navigation";
+import { usePathname, useRouter } from "next/navigation";
 import { useProjects } from "./ProjectsProvider";
 
 /** Not a project id (those are UUIDs): the choice that opens the new-project form. */
@@ -11,6 +11,7 @@ const NEW_PROJECT = "__new__";
 export function ProjectSwitcher({ onNavigate }: { onNavigate: () => void }) {
   const { projects, missing, error, chosenId, chosen, choose } = useProjects();
   const router = useRouter();
+  const pathname = usePathname();
   if (missing) return null;
   if (projects === null) return error ? <p className="error small project-switcher">Projects: {error}</p> : null;
   return (
@@ -21,7 +22,9 @@ export function ProjectSwitcher({ onNavigate }: { onNavigate: () => void }) {
           const v = e.target.value;
           if (v === NEW_PROJECT) {
             onNavigate();
-            router.push("/projects#new");
+            // On the projects page already, only the hash changes (which opens the form).
+            if (pathname === "/projects") window.location.hash = "new";
+            else router.push("/projects#new");
             return;
           }
           choose(v || null);

@@ -24,6 +24,8 @@ export interface ProjectsState {
   saved: (project: ProjectView) => void;
   /** A project deleted on a page. */
   removed: (id: string) => void;
+  /** Changes when sessions may have gone with a project (a list re-reads then). */
+  sessionsVersion: number;
 }
 
 const ProjectsContext = createContext<ProjectsState>({
@@ -36,6 +38,7 @@ const ProjectsContext = createContext<ProjectsState>({
   reload: async () => {},
   saved: () => {},
   removed: () => {},
+  sessionsVersion: 0,
 });
 
 export const useProjects = () => useContext(ProjectsContext);
@@ -53,6 +56,7 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [chosenId, setChosenId] = useState<string | null>(null);
+  const [sessionsVersion, setSessionsVersion] = useState(0);
   const pathname = usePathname();
 
   const choose = useCallback(
@@ -98,6 +102,8 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
   const removed = useCallback(
     (id: string) => {
       setProjects((l) => (l ?? []).filter((p) => p.id !== id));
+      // Its sessions may have gone with it.
+      setSessionsVersion((v) => v + 1);
       if (chosenId === id) choose(null);
     },
     [chosenId, choose],
@@ -114,8 +120,9 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
       reload,
       saved,
       removed,
+      sessionsVersion,
     }),
-    [projects, missing, error, chosenId, choose, reload, saved, removed],
+    [projects, missing, error, chosenId, choose, reload, saved, removed, sessionsVersion],
   );
 
   return (

@@ -22,7 +22,7 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
   const [loaded, setLoaded] = useState(false);
   const pathname = usePathname();
   const router = useRouter();
-  const { chosenId: projectId, missing: noProjects } = useProjects();
+  const { chosenId: projectId, missing: noProjects, sessionsVersion } = useProjects();
 
   useEffect(() => {
     if (!me) return;
@@ -53,7 +53,7 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
       alive = false;
       off();
     };
-  }, [me, projectId]);
+  }, [me, projectId, sessionsVersion]);
 
   const more = async () => {
     if (!cursor) return;
