@@ -6,7 +6,7 @@ import { useProjects } from "@/components/ProjectsProvider";
 
 export default function Home() {
   const router = useRouter();
-  const { chosen } = useProjects();
+  const { chosen, chosenId } = useProjects();
   return (
     <div className="home">
       <h1>New task</h1>
@@ -16,7 +16,7 @@ export default function Home() {
           run.
         </p>
       )}
-      <Composer project={chosen} onCreated={(res) => router.push(`/sessions/${res.session_id}`)} />
+      <Composer projectId={chosenId} project={chosen} onCreated={(res) => router.push(`/sessions/${res.session_id}`)} />
     </div>
   );
 }

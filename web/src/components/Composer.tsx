@@ -29,6 +29,7 @@ export function Composer({
   busy,
   sessionCapabilities,
   project,
+  projectId,
 }: {
   sessionId?: string;
   onCreated: (res: CreateTaskResponse, prompt: string) => void;
@@ -37,6 +38,8 @@ export function Composer({
   /** For a follow-up: what the session's latest run was queued with (a follow-up keeps it). */
   sessionCapabilities?: CapabilitySummary | null;
   /** For a new session: the project it goes to (its defaults fill what the task leaves out). */
+  projectId?: string | null;
+  /** That project, once loaded (for showing its defaults). */
   project?: ProjectView | null;
 }) {
   const [prompt, setPrompt] = useState("");
@@ -56,8 +59,8 @@ export function Composer({
   const textarea = useRef<HTMLTextAreaElement>(null);
   const followUp = sessionId !== undefined;
   // A follow-up stays in its session's project.
-  const inProject = followUp ? null : (project ?? null);
-  const defaults = inProject?.defaults ?? null;
+  const inProject = followUp ? null : (projectId ?? null);
+  const defaults = (inProject && project?.id === inProject && project.defaults) || null;
   const library = useComposerLibrary();
   const secrets = useSecretChoices(showOptions && !followUp);
   const [presetId, setPresetId] = useState("");
@@ -169,7 +172,7 @@ export function Composer({
       slash_command_ids: null,
       client_request_id: null,
       subagent_ids: null,
-      project_id: inProject?.id ?? null,
+      project_id: inProject,
     };
     body.client_request_id = submitIds.current.idFor(JSON.stringify(body));
     try {
@@ -311,7 +314,7 @@ export function Composer({
               <label>
                 Permission mode
                 <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")} data-testid="permission-mode">
-                  <option value="">{defaults?.permission_mode ? `Project default (${permissionModeLabel(defaults.permission_mode)})` : "Server default"}</option>
+                  <option value="">{defaults?.permission_mode ? `Project default: ${permissionModeLabel(defaults.permission_mode)}` : "Server default"}</option>
                   {PERMISSION_MODES.map((m) => (
                     <option key={m.value} value={m.value}>
                       {m.label}

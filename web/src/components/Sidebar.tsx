@@ -123,7 +123,7 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
           {error}
         </p>
       )}
-      {loaded && sessions.length === 0 && <p className="muted small pad">{projectId ? "No sessions in this project yet." : "No sessions yet."}</p>}
+      {loaded && sessions.length === 0 && <p className="muted small session-empty">{projectId ? "No sessions in this project yet." : "No sessions yet."}</p>}
       <ul className="session-list" data-testid="session-list">
         {sessions.map((s) => (
           <li key={s.id} className={pathname === `/sessions/${s.id}` ? "active" : ""}>

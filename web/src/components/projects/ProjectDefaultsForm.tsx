@@ -54,7 +54,7 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
   const presetKnown = !form.presetId || presets.some((p) => p.id === form.presetId);
   return (
     <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="Project defaults">
-      <p className="muted small">A new task in this project gets these when it names nothing else; a task&apos;s own choices win.</p>
+      <p className="muted small form-note">A new task in this project gets these when it names nothing else; a task&apos;s own choices win.</p>
       <div className="grid2">
         <ModelPicker value={form.model} onChange={(v) => set("model", v)} testId="project-model" />
         <label>
