@@ -13,29 +13,36 @@ export function listModels(): Promise<ModelList> {
 // One catalog per page load: it is the deployment's configuration, not the user's data. A failed
 // load is not kept, so the next picker asks again.
 let cached: Promise<ModelList> | null = null;
+/** The catalog once loaded, so a component mounted later (a conversation row scrolled into view)
+ * has it at its first render. */
+let loaded: ModelList | null = null;
 
 /** The catalog, asked for once per page (`route_not_found` rejects: no catalog on this server). */
 export function loadModels(): Promise<ModelList> {
   if (!cached) {
     cached = listModels();
-    cached.catch(() => {
-      cached = null;
-    });
+    cached.then(
+      (catalog) => {
+        loaded = catalog;
+      },
+      () => {
+        cached = null;
+      },
+    );
   }
   return cached;
 }
 
+type ModelsState = { catalog: ModelList | null; missing: boolean; failed: boolean };
+
 /** The catalog for a component: `null` while loading or when this server has none (`missing`). */
-export function useModels(): { catalog: ModelList | null; missing: boolean; failed: boolean } {
-  const [state, setState] = useState<{ catalog: ModelList | null; missing: boolean; failed: boolean }>({
-    catalog: null,
-    missing: false,
-    failed: false,
-  });
+export function useModels(): ModelsState {
+  const [state, setState] = useState<ModelsState>(() => ({ catalog: loaded, missing: false, failed: false }));
   useEffect(() => {
     let alive = true;
     loadModels()
-      .then((catalog) => alive && setState({ catalog, missing: false, failed: false }))
+      // Already had at the first render: nothing changes.
+      .then((catalog) => alive && setState((s) => (s.catalog === catalog ? s : { catalog, missing: false, failed: false })))
       .catch((e) => alive && setState({ catalog: null, missing: e instanceof ApiError && e.routeMissing, failed: true }));
     return () => {
       alive = false;
