@@ -1,16 +1,19 @@
 "use client";
-// Writes a task: the prompt and its options, attachments dropped onto it (uploaded at once),
-// for a new session an optional git repository to clone into the workspace, a preset, `/`
+// Writes a task: the prompt and its options (the model picked from the catalog), attachments
+// dropped onto it (uploaded at once), for a new session an optional git repository to clone into
+// the workspace (with the secret holding its token) and the chosen project, a preset, `/`
 // suggestions from the user's slash commands, and what capabilities the run will get.
 import Link from "next/link";
 import { useEffect, useMemo, useRef, useState } from "react";
-import type { AttachmentView, CapabilitySummary, CreateTaskRequest, CreateTaskResponse, PermissionMode, PresetView, SlashCommandView } from "@/generated/protocol";
+import type { AttachmentView, CapabilitySummary, CreateTaskRequest, CreateTaskResponse, PermissionMode, PresetView, ProjectView, SlashCommandView } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
 import { choiceFor, listItems, resolveCapabilities } from "@/lib/capabilities";
-import { PERMISSION_MODES } from "@/lib/permissionModes";
+import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
 import { applyCommand, availableCommands, matchCommands, slashQuery } from "@/lib/slashCommands";
 import { SubmitIds } from "@/lib/submitId";
 import { SummaryView } from "./capabilities/SummaryView";
+import { ModelPicker } from "./ModelPicker";
+import { TokenSecretPicker, useSecretChoices } from "./TokenSecretPicker";
 
 interface Upload {
   key: string;
@@ -25,6 +28,8 @@ export function Composer({
   onCreated,
   busy,
   sessionCapabilities,
+  project,
+  projectId,
 }: {
   sessionId?: string;
   onCreated: (res: CreateTaskResponse, prompt: string) => void;
@@ -32,12 +37,17 @@ export function Composer({
   busy?: boolean;
   /** For a follow-up: what the session's latest run was queued with (a follow-up keeps it). */
   sessionCapabilities?: CapabilitySummary | null;
+  /** For a new session: the project it goes to (its defaults fill what the task leaves out). */
+  projectId?: string | null;
+  /** That project, once loaded (for showing its defaults). */
+  project?: ProjectView | null;
 }) {
   const [prompt, setPrompt] = useState("");
   const [model, setModel] = useState("");
   const [mode, setMode] = useState<PermissionMode | "">("");
   const [gitUrl, setGitUrl] = useState("");
   const [gitBranch, setGitBranch] = useState("");
+  const [tokenSecret, setTokenSecret] = useState("");
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [dragging, setDragging] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -48,10 +58,16 @@ export function Composer({
   const submitIds = useRef(new SubmitIds());
   const textarea = useRef<HTMLTextAreaElement>(null);
   const followUp = sessionId !== undefined;
+  // A follow-up stays in its session's project.
+  const inProject = followUp ? null : (projectId ?? null);
+  const defaults = (inProject && project?.id === inProject && project.defaults) || null;
   const library = useComposerLibrary();
+  const secrets = useSecretChoices(showOptions && !followUp);
   const [presetId, setPresetId] = useState("");
   const preset = library.presets.find((p) => p.id === presetId) ?? null;
-  const resolved = useResolved(showOptions && (!followUp || preset !== null), presetId || null);
+  // Without a preset of its own, a task in a project gets the project's.
+  const effectivePreset = preset ?? library.presets.find((p) => p.id === defaults?.preset_id) ?? null;
+  const resolved = useResolved(showOptions && (!followUp || preset !== null), presetId || defaults?.preset_id || null);
 
   // Slash-command suggestions while the prompt is `/name` being typed.
   const [caret, setCaret] = useState(0);
@@ -60,10 +76,10 @@ export function Composer({
   const commands = useMemo(
     () =>
       availableCommands(library.commands, {
-        presetCommandIds: preset?.slash_command_ids ?? null,
+        presetCommandIds: effectivePreset?.slash_command_ids ?? null,
         sessionCommandNames: followUp && sessionCapabilities ? sessionCapabilities.slash_commands.map((c) => c.name) : null,
       }),
-    [library.commands, preset, followUp, sessionCapabilities],
+    [library.commands, effectivePreset, followUp, sessionCapabilities],
   );
   const query = slashQuery(prompt, caret);
   const suggestions = useMemo(() => (query === null ? [] : matchCommands(commands, query)), [commands, query]);
@@ -149,13 +165,14 @@ export function Composer({
       model: model.trim() || null,
       permission_mode: followUp || mode === "" ? null : mode,
       attachments: uploads.flatMap((u) => (u.attachment ? [u.attachment.id] : [])),
-      git: !followUp && gitUrl.trim() ? { url: gitUrl.trim(), branch: gitBranch.trim() || null } : null,
+      git: !followUp && gitUrl.trim() ? { url: gitUrl.trim(), branch: gitBranch.trim() || null, token_secret: tokenSecret || null } : null,
       preset_id: presetId || null,
       skill_ids: null,
       mcp_server_ids: null,
       slash_command_ids: null,
       client_request_id: null,
       subagent_ids: null,
+      project_id: inProject,
     };
     body.client_request_id = submitIds.current.idFor(JSON.stringify(body));
     try {
@@ -291,16 +308,13 @@ export function Composer({
       )}
       {showOptions && (
         <div className="options">
-          <label>
-            Model
-            <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="server default" />
-          </label>
+          <ModelPicker value={model} onChange={setModel} projectDefault={defaults?.model} testId="model-picker" />
           {!followUp && (
             <>
               <label>
                 Permission mode
                 <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")} data-testid="permission-mode">
-                  <option value="">Server default</option>
+                  <option value="">{defaults?.permission_mode ? `Project default: ${permissionModeLabel(defaults.permission_mode)}` : "Server default"}</option>
                   {PERMISSION_MODES.map((m) => (
                     <option key={m.value} value={m.value}>
                       {m.label}
@@ -310,12 +324,20 @@ export function Composer({
               </label>
               <label>
                 Git repository
-                <input value={gitUrl} onChange={(e) => setGitUrl(e.target.value)} placeholder="https://github.com/owner/repo.git" type="url" />
+                <input
+                  value={gitUrl}
+                  onChange={(e) => setGitUrl(e.target.value)}
+                  placeholder={defaults?.git ? `the project's: ${defaults.git.url}` : "https://github.com/owner/repo.git"}
+                  type="url"
+                />
               </label>
               <label>
                 Branch
                 <input value={gitBranch} onChange={(e) => setGitBranch(e.target.value)} placeholder="default branch" />
               </label>
+              {!secrets.missing && (
+                <TokenSecretPicker value={tokenSecret} onChange={setTokenSecret} choices={secrets.choices} disabled={!gitUrl.trim()} testId="token-secret" />
+              )}
             </>
           )}
         </div>
@@ -352,7 +374,13 @@ export function Composer({
             data-testid="preset"
             title={preset?.description || "A preset sets the model, mode, prompt template and capabilities"}
           >
-            <option value="">{followUp ? "Keep the session's capabilities" : "No preset"}</option>
+            <option value="">
+              {followUp
+                ? "Keep the session's capabilities"
+                : defaults?.preset_id
+                  ? `Project preset (${library.presets.find((p) => p.id === defaults.preset_id)?.name ?? "not found"})`
+                  : "No preset"}
+            </option>
             {library.presets.map((p) => (
               <option key={p.id} value={p.id}>
                 Preset: {p.name}

@@ -5,6 +5,7 @@ import { useState } from "react";
 import type { Item } from "@/lib/conversation";
 import { summaryIsEmpty } from "@/lib/capabilities";
 import { AgentInitView } from "./AgentInit";
+import { RunCost } from "./Cost";
 import { InputCard } from "./InputCard";
 import { SummaryView } from "./capabilities/SummaryView";
 import { Markdown } from "./Markdown";
@@ -77,7 +78,7 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
         <div className="run-result muted small" data-kind="result">
           {item.result.num_turns} turn{item.result.num_turns === 1 ? "" : "s"} · {(item.result.duration_ms / 1000).toFixed(1)} s ·{" "}
           {formatTokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens)} in / {formatTokens(u.output_tokens)} out ·{" "}
-          {formatCost(item.result.total_cost_usd)}
+          <RunCost reported={item.result.total_cost_usd} tokens={u} model={item.model} />
         </div>
       );
     }
@@ -133,8 +134,4 @@ function Nested({ items, onRetry }: { items: Item[]; onRetry: (runId: string) =>
 
 export function formatTokens(n: number): string {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n);
-}
-
-export function formatCost(usd: number): string {
-  return `$${usd < 0.01 && usd > 0 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }

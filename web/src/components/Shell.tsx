@@ -1,10 +1,12 @@
 "use client";
-// The frame of every page: who is signed in, the live connection, the sidebar and the theme.
+// The frame of every page: who is signed in, the live connection, the projects, the sidebar and
+// the theme.
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import { usePathname, useRouter } from "next/navigation";
 import type { MeResponse } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
 import { liveConnection, type LiveState } from "@/lib/live";
+import { ProjectsProvider } from "./ProjectsProvider";
 import { Sidebar } from "./Sidebar";
 
 interface AuthInfo {
@@ -58,30 +60,32 @@ export function Shell({ children }: { children: React.ReactNode }) {
   }
   return (
     <AuthContext.Provider value={{ me, refresh }}>
-      <div className={`app ${menuOpen ? "menu-open" : ""}`}>
-        <Sidebar me={me} onClose={() => setMenuOpen(false)} />
-        {menuOpen && <div className="scrim" onClick={() => setMenuOpen(false)} aria-hidden />}
-        <div className="main">
-          <header className="topbar">
-            <button className="icon-button menu-button" aria-label="Open the menu" onClick={() => setMenuOpen((o) => !o)}>
-              ☰
-            </button>
-            <span className="topbar-title">Workcell</span>
-            {me && live !== "open" && (
-              <span className={`live-state live-${live}`} role="status" data-testid="live-state">
-                {live === "reconnecting" ? "Reconnecting…" : live === "unauthorized" ? "Signed out" : "Connecting…"}
-              </span>
+      <ProjectsProvider enabled={me !== null}>
+        <div className={`app ${menuOpen ? "menu-open" : ""}`}>
+          <Sidebar me={me} onClose={() => setMenuOpen(false)} />
+          {menuOpen && <div className="scrim" onClick={() => setMenuOpen(false)} aria-hidden />}
+          <div className="main">
+            <header className="topbar">
+              <button className="icon-button menu-button" aria-label="Open the menu" onClick={() => setMenuOpen((o) => !o)}>
+                ☰
+              </button>
+              <span className="topbar-title">Workcell</span>
+              {me && live !== "open" && (
+                <span className={`live-state live-${live}`} role="status" data-testid="live-state">
+                  {live === "reconnecting" ? "Reconnecting…" : live === "unauthorized" ? "Signed out" : "Connecting…"}
+                </span>
+              )}
+              <ThemeToggle />
+            </header>
+            {error && (
+              <div className="banner error" role="alert">
+                {error} <button onClick={() => void refresh()}>Retry</button>
+              </div>
             )}
-            <ThemeToggle />
-          </header>
-          {error && (
-            <div className="banner error" role="alert">
-              {error} <button onClick={() => void refresh()}>Retry</button>
-            </div>
-          )}
-          <main className="content">{me ? children : checked ? null : <p className="muted pad">Loading…</p>}</main>
+            <main className="content">{me ? children : checked ? null : <p className="muted pad">Loading…</p>}</main>
+          </div>
         </div>
-      </div>
+      </ProjectsProvider>
     </AuthContext.Provider>
   );
 }

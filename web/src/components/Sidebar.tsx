@@ -1,13 +1,17 @@
 "use client";
 // Sessions newest first with their live status and a mark on those waiting for an answer; rename
 // and delete in place. Kept current by the server's session announcements and by what an open
-// session's page re-reads (`publishSession`).
+// session's page re-reads (`publishSession`). The project switcher above filters the list to the
+// chosen project's sessions (and new tasks go to it).
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import type { MeResponse, SessionList, SessionView } from "@/generated/protocol";
+import type { MeResponse, SessionView } from "@/generated/protocol";
 import { api, readableError } from "@/lib/api";
 import { liveConnection } from "@/lib/live";
+import { inFilter, listSessions } from "@/lib/projects";
+import { ProjectSwitcher } from "./ProjectSwitcher";
+import { useProjects } from "./ProjectsProvider";
 import { StatusBadge } from "./StatusBadge";
 
 export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () => void }) {
@@ -15,17 +19,24 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState(false);
   const pathname = usePathname();
   const router = useRouter();
+  const { chosenId: projectId, missing: noProjects, sessionsVersion } = useProjects();
 
   useEffect(() => {
     if (!me) return;
     let alive = true;
-    api<SessionList>("/sessions?limit=50")
+    setSessions([]);
+    setCursor(null);
+    setLoaded(false);
+    listSessions(projectId)
       .then((page) => {
         if (!alive) return;
         setSessions(page.sessions);
         setCursor(page.next_cursor);
+        setError(null);
+        setLoaded(true);
       })
       .catch((e) => alive && setError(readableError(e)));
     const off = liveConnection().onSessions(({ updated, deleted }) => {
@@ -33,6 +44,8 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
         if (deleted) return list.filter((s) => s.id !== deleted);
         if (!updated) return list;
         const rest = list.filter((s) => s.id !== updated.id);
+        // Another project's session is not this list's (a session never changes project).
+        if (!inFilter(updated, projectId)) return rest;
         return [...rest, updated].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
       });
     });
@@ -40,12 +53,12 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
       alive = false;
       off();
     };
-  }, [me]);
+  }, [me, projectId, sessionsVersion]);
 
   const more = async () => {
     if (!cursor) return;
     try {
-      const page = await api<SessionList>(`/sessions?limit=50&cursor=${encodeURIComponent(cursor)}`);
+      const page = await listSessions(projectId, cursor);
       setSessions((list) => [...list, ...page.sessions.filter((s) => !list.some((x) => x.id === s.id))]);
       setCursor(page.next_cursor);
     } catch (e) {
@@ -95,12 +108,22 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
         <Link href="/capabilities" className={`nav-link ${pathname.startsWith("/capabilities") ? "active" : ""}`}>
           Capabilities
         </Link>
+        {!noProjects && (
+          <Link href="/projects" className={`nav-link ${pathname === "/projects" ? "active" : ""}`}>
+            Projects
+          </Link>
+        )}
+        <Link href="/secrets" className={`nav-link ${pathname.startsWith("/secrets") ? "active" : ""}`}>
+          Secrets
+        </Link>
+        <ProjectSwitcher onNavigate={onClose} />
       </div>
       {error && (
         <p className="error small" role="alert">
           {error}
         </p>
       )}
+      {loaded && sessions.length === 0 && <p className="muted small session-empty">{projectId ? "No sessions in this project yet." : "No sessions yet."}</p>}
       <ul className="session-list" data-testid="session-list">
         {sessions.map((s) => (
           <li key={s.id} className={pathname === `/sessions/${s.id}` ? "active" : ""}>

@@ -26,6 +26,17 @@ describe("conversation rows", () => {
     expect(new Set(items.map((i) => i.key)).size).toBe(items.length);
   });
 
+  it("gives a run's result its run's model, for a cost the CLI did not report", () => {
+    const usage = { input_tokens: 1, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    const result = { is_error: false, num_turns: 1, duration_ms: 5, total_cost_usd: 0, usage };
+    const events: Event[] = [
+      { ...base, seq: 1, run_id: "r1", run_seq: 1, type: "result", payload: result },
+      { ...base, seq: 2, run_id: "r2", run_seq: 1, type: "result", payload: result },
+    ];
+    const items = buildItems([{ ...run("r1", "2026-01-01"), model: "acme/coder" }, run("r2", "2026-01-02")], events);
+    expect(items.flatMap((i) => (i.kind === "result" ? [i.model] : []))).toEqual(["acme/coder", null]);
+  });
+
   it("shows the agent's init line with what it loaded and the run's own capabilities", () => {
     const caps = {
       preset: { id: "p", name: "reviewer" }, skills: [], mcp_servers: [{ id: "m", name: "docs" }], slash_commands: [{ id: "c", name: "review" }],

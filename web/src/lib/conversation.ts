@@ -14,7 +14,8 @@ export type Item =
   | { kind: "thinking"; key: string; text: string; parent?: string }
   | ToolItem
   | { kind: "todos"; key: string; todos: TodoItem[]; parent?: string }
-  | { kind: "result"; key: string; result: RunResult }
+  /** `model`: the run's (`null`: the catalog's default), for a cost the CLI did not report. */
+  | { kind: "result"; key: string; result: RunResult; model: string | null }
   | { kind: "changes"; key: string; runId: string; changes: FileChange[] }
   | { kind: "end"; key: string; status: "completed" | "failed" | "canceled"; detail: string | null }
   | { kind: "raw"; key: string; line: string }
@@ -126,7 +127,7 @@ export function buildItems(runs: RunView[], events: Event[], closed?: ReadonlyMa
         items.push(withParent({ kind: "todos", key, todos: e.payload.todos }, inherited));
         break;
       case "result":
-        items.push({ kind: "result", key, result: e.payload });
+        items.push({ kind: "result", key, result: e.payload, model: runById.get(e.run_id)?.model ?? null });
         break;
       case "file_changes":
         items.push({ kind: "changes", key, runId: e.run_id, changes: e.payload.changes });

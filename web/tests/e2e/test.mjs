@@ -3,10 +3,11 @@
 // the files route) → cancel a long task → reload during a run: nothing twice, nothing missing →
 // a permission, a question and a plan card answered from the page → queued follow-ups edited and
 // deleted in their strip → a slash command and a preset made in the Capabilities screen, and a
-// task run with them.
+// task run with them → a secret added (its value nowhere afterwards), the model picker from the
+// catalog, projects (a task in the chosen one listed under it and not under another).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http from "node:http";
@@ -526,6 +527,264 @@ try {
     await nested.locator(helperOutput, { hasText: "helper-output" }).waitFor();
     assert.equal(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), 1);
     await screenshot(page, "subagent-expanded");
+  });
+
+  // Secrets, the model catalog and projects. A secret's value goes to the server once and never
+  // comes back: not in the list, not in any answer, not in the page.
+  const E2E_SECRET = "E2E_TOKEN";
+  const secretValue = `e2e-secret-value-${Date.now()}-wxyz`;
+  const replacedValue = `e2e-replaced-value-${Date.now()}-abcd`;
+  /** Every answer's body from now on (read as text; answers without one are skipped). */
+  const recordAnswers = () => {
+    const bodies = [];
+    const onResponse = (r) => bodies.push(r.text().then((text) => ({ url: r.url(), text }), () => null));
+    page.on("response", onResponse);
+    return async () => {
+      page.off("response", onResponse);
+      return (await Promise.all(bodies)).filter(Boolean);
+    };
+  };
+  /** Asserts that no value appears in the page: its HTML, the fields' values, or the answers. */
+  const assertNowhere = async (values, answers) => {
+    const html = await page.content();
+    const fields = await page.locator("input, textarea").evaluateAll((els) => els.map((e) => e.value));
+    for (const v of values) {
+      assert.ok(!html.includes(v), "a secret's value is in the page's HTML");
+      assert.ok(!fields.some((f) => f.includes(v)), "a secret's value is left in a field");
+      const leaked = answers.filter((a) => a.text.includes(v)).map((a) => a.url);
+      assert.deepEqual(leaked, [], "a secret's value came back in an answer");
+    }
+  };
+
+  await step("secrets: one added shows only its last 4 characters; replaced; its values appear nowhere afterwards", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/secrets");
+      return { status: r.status, body: await r.text() };
+    });
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/secrets");
+    await page.goto(`${WEB_URL}/secrets`);
+    await page.getByRole("heading", { name: "Secrets", exact: true }).waitFor();
+    const answers = recordAnswers();
+    await page.getByRole("button", { name: "New secret" }).click();
+    const form = page.getByRole("form", { name: "New secret" });
+    const name = form.getByLabel("Name", { exact: true });
+    // Names are upper case as typed; an invalid one is explained before anything is sent.
+    await name.fill("9lives");
+    await form.getByText("capital letters, digits and _", { exact: false }).waitFor();
+    await name.fill("e2e_token");
+    assert.equal(await name.inputValue(), E2E_SECRET);
+    const value = form.getByLabel("Value");
+    assert.equal(await value.getAttribute("type"), "password");
+    await value.fill(secretValue);
+    await form.getByLabel("Description").fill("Token for the browser test");
+    await screenshot(page, "secrets-new");
+    await form.getByRole("button", { name: "Create secret" }).click();
+    await form.waitFor({ state: "detached" });
+    const row = page.getByTestId("secret-list").locator(`li[data-name="${E2E_SECRET}"]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId("secret-last4").innerText(), "••••wxyz");
+    assert.match(await row.innerText(), /Token for the browser test/);
+    // The same name again: refused with what to do instead.
+    await page.getByRole("button", { name: "New secret" }).click();
+    await form.getByLabel("Name", { exact: true }).fill(E2E_SECRET);
+    await form.getByLabel("Value").fill("another-value-0123456789");
+    await form.getByRole("button", { name: "Create secret" }).click();
+    await form.getByRole("alert").getByText(`You already have a secret named ${E2E_SECRET}`, { exact: false }).waitFor();
+    await form.getByRole("button", { name: "Cancel" }).click();
+    // A new value, then a new description.
+    await row.getByRole("button", { name: "Replace value" }).click();
+    const replace = page.getByRole("form", { name: `Replace the value of ${E2E_SECRET}` });
+    await replace.getByLabel("New value").fill(replacedValue);
+    await replace.getByRole("button", { name: "Replace value" }).click();
+    await replace.waitFor({ state: "detached" });
+    await row.getByTestId("secret-last4").getByText("••••abcd").waitFor();
+    await row.getByRole("button", { name: "Edit description" }).click();
+    const descriptionForm = page.getByRole("form", { name: `Edit the description of ${E2E_SECRET}` });
+    await descriptionForm.getByLabel("Description").fill("The browser test's token");
+    await descriptionForm.getByRole("button", { name: "Save description" }).click();
+    await row.getByText("The browser test's token").waitFor();
+    // Read again from the server.
+    await page.reload();
+    await row.waitFor();
+    assert.equal(await row.getByTestId("secret-last4").innerText(), "••••abcd");
+    await screenshot(page, "secrets-listed");
+    await assertNowhere([secretValue, replacedValue], await answers());
+    const listed = JSON.parse((await page.evaluate(async () => (await fetch("/api/v1/secrets")).text())) || "{}");
+    assert.deepEqual(
+      listed.secrets.filter((s) => s.name === E2E_SECRET).map((s) => [s.last4, s.system, Object.keys(s).some((k) => /value/i.test(k))]),
+      [["abcd", false, false]],
+    );
+  });
+
+  await step("the composer's model picker lists the catalog, the token picker the secret; the picked model reaches the model", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/models");
+      return { status: r.status, body: await r.text() };
+    });
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/models");
+    assert.equal(probe.status, 200, probe.body);
+    const catalog = JSON.parse(probe.body);
+    assert.ok(catalog.models.length > 0, "the catalog lists no model");
+    const answers = recordAnswers();
+    await page.goto(WEB_URL);
+    await page.getByRole("button", { name: "Options" }).click();
+    const picker = page.getByTestId("model-picker");
+    await picker.locator(`option[value="${catalog.models[0].id}"]`).waitFor({ state: "attached" });
+    const options = await picker.locator("option").evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+    // First the server's default (named), then every model of the catalog, in its order.
+    assert.equal(options[0].value, "");
+    assert.ok(options[0].text.startsWith("Server default"), options[0].text);
+    if (catalog.default_model) assert.ok(options[0].text.includes("("), `the default is named: ${options[0].text}`);
+    assert.deepEqual(
+      options.slice(1).map((o) => o.value),
+      catalog.models.map((m) => m.id),
+    );
+    assert.deepEqual(
+      options.slice(1).map((o) => o.text),
+      catalog.models.map((m) => m.label || m.id),
+    );
+    // The repository token: picked by name among the user's secrets (and the system's).
+    const token = page.getByTestId("token-secret");
+    await token.locator(`option[value="${E2E_SECRET}"]`).waitFor({ state: "attached" });
+    assert.equal(await token.isDisabled(), true, "no token without a repository");
+    await page.getByLabel("Git repository").fill("https://example.com/owner/repo.git");
+    await token.selectOption(E2E_SECRET);
+    await page.getByLabel("Git repository").fill("");
+    await screenshot(page, "composer-model-picker");
+    // A model other than the default when the catalog has one, served by the manager's own upstream.
+    const own = catalog.models.filter((m) => m.provider === "anthropic");
+    const chosen = (own.find((m) => m.id !== catalog.default_model) ?? own[0] ?? catalog.models[0]).id;
+    await picker.selectOption(chosen);
+    const marker = `picked-model-${Date.now()}`;
+    const session = await submitTask(page, `[scenario:web_first_token] ${marker}`);
+    await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    const detail = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).json(), session);
+    assert.equal(detail.runs[0].model, chosen);
+    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
+    const sent = recorded.filter((r) => JSON.stringify(r.body).includes(marker));
+    assert.ok(sent.length > 0, "no model request carried the task");
+    assert.ok(
+      sent.some((r) => r.body.model === chosen),
+      `the picked model ${chosen}; the model was asked as ${sent.map((r) => r.body.model).join(", ")}`,
+    );
+    await assertNowhere([secretValue, replacedValue], await answers());
+  });
+
+  await step("projects: one created and chosen in the switcher; a task sent in it is listed under it, not under another", async () => {
+    const probe = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/projects");
+      return { status: r.status, body: await r.text() };
+    });
+    assert.ok(!routeMissing(probe), "the server must serve /api/v1/projects");
+    const switcher = page.getByTestId("project-switcher");
+    const list = page.getByTestId("session-list");
+    const chosenLabel = () => switcher.evaluate((s) => s.options[s.selectedIndex].textContent);
+    const createProject = async (name, description) => {
+      const form = page.getByRole("form", { name: "New project" });
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      await form.getByLabel("Description").fill(description);
+      await form.getByRole("button", { name: "Create project" }).click();
+      await page.getByTestId("project-name").getByText(name, { exact: true }).waitFor();
+      return new URL(page.url()).pathname.split("/projects/")[1];
+    };
+
+    // One from the projects page, one from the switcher's "New project…"; each new one is chosen.
+    await page.goto(`${WEB_URL}/projects`);
+    await page.getByRole("heading", { name: "Projects", exact: true }).waitFor();
+    await page.getByRole("button", { name: "New project" }).click();
+    const alpha = await createProject("e2e-alpha", "The browser test's first project");
+    assert.equal(await chosenLabel(), "e2e-alpha");
+    await switcher.selectOption({ label: "+ New project…" });
+    await page.getByRole("form", { name: "New project" }).waitFor();
+    const beta = await createProject("e2e-beta", "The second one");
+    assert.equal(await chosenLabel(), "e2e-beta");
+    assert.notEqual(alpha, beta);
+
+    // Alpha's page: defaults (the model picker lists the catalog), instructions and a file.
+    await switcher.selectOption({ label: "e2e-alpha" });
+    await page.getByRole("link", { name: "Open the project e2e-alpha" }).click();
+    await page.getByTestId("project-name").getByText("e2e-alpha", { exact: true }).waitFor();
+    await page.getByRole("tab", { name: "Defaults" }).click();
+    const defaults = page.getByRole("form", { name: "Project defaults" });
+    const catalog = await page.evaluate(async () => (await fetch("/api/v1/models")).json());
+    const projectModel = catalog.models[catalog.models.length - 1].id;
+    await defaults.getByTestId("project-model").locator(`option[value="${projectModel}"]`).waitFor({ state: "attached" });
+    await defaults.getByTestId("project-model").selectOption(projectModel);
+    await defaults.getByTestId("project-mode").selectOption("acceptEdits");
+    await defaults.getByTestId("project-token-secret").locator(`option[value="${E2E_SECRET}"]`).waitFor({ state: "attached" });
+    await defaults.getByRole("button", { name: "Save defaults" }).click();
+    await defaults.getByText("Saved.").waitFor();
+    await page.getByRole("tab", { name: "Instructions" }).click();
+    await page.getByRole("textbox", { name: "Project instructions", exact: true }).fill("# Alpha\n\nKeep answers short.");
+    await page.getByRole("button", { name: "Save instructions" }).click();
+    await page.getByRole("form", { name: "Project instructions" }).getByText("Saved.").waitFor();
+    const fileDir = mkdtempSync(join(tmpdir(), "workcell-e2e-project-"));
+    const notes = join(fileDir, "alpha-notes.txt");
+    writeFileSync(notes, "notes for every run of the alpha project\n");
+    await page.getByRole("tab", { name: "Files" }).click();
+    await page.getByTestId("project-file-upload").setInputFiles(notes);
+    await page.getByTestId("project-files").locator('li[data-name="alpha-notes.txt"]').waitFor({ timeout: 30_000 });
+    rmSync(fileDir, { recursive: true, force: true });
+    await screenshot(page, "project-files");
+    const saved = await page.evaluate(async (id) => (await fetch(`/api/v1/projects/${id}`)).json(), alpha);
+    assert.equal(saved.defaults.model, projectModel);
+    assert.equal(saved.defaults.permission_mode, "acceptEdits");
+    assert.equal(saved.instructions, "# Alpha\n\nKeep answers short.");
+    assert.deepEqual(saved.files.map((f) => f.name), ["alpha-notes.txt"]);
+
+    // A task in alpha: the composer says so, the session belongs to it.
+    await page.getByTestId("project-new-task").click();
+    await page.getByTestId("composer-project").getByText("e2e-alpha").waitFor();
+    await page.getByRole("button", { name: "Options" }).click();
+    assert.match(await page.getByTestId("model-picker").evaluate((s) => s.options[0].textContent), /^Project default/);
+    const session = await submitTask(page, "[scenario:web_first_token] a task in the alpha project");
+    await page.getByTestId("session-project").getByText("e2e-alpha").waitFor();
+    await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    const detail = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).json(), session);
+    assert.equal(detail.project_id, alpha);
+    // The project's defaults filled what the task left out.
+    assert.equal(detail.runs[0].model, projectModel);
+    assert.equal(detail.runs[0].permission_mode, "acceptEdits");
+    const link = list.locator(`a[href="/sessions/${session}"]`);
+    await link.waitFor();
+    await screenshot(page, "project-session-listed");
+
+    // Not under beta; back under all sessions; on alpha's page.
+    await switcher.selectOption({ label: "e2e-beta" });
+    await page.getByText("No sessions in this project yet.").waitFor();
+    assert.equal(await link.count(), 0, "alpha's session is listed under beta");
+    await screenshot(page, "project-beta-empty");
+    await switcher.selectOption({ label: "All sessions" });
+    await link.waitFor();
+    await switcher.selectOption({ label: "e2e-alpha" });
+    await link.waitFor();
+    assert.equal(await list.locator("a.session-link").count(), 1, "only alpha's session under alpha");
+    const ids = async (id) =>
+      (await page.evaluate(async (p) => (await fetch(`/api/v1/sessions?limit=50&project_id=${p}`)).json(), id)).sessions.map((s) => s.id);
+    assert.deepEqual(await ids(alpha), [session]);
+    assert.deepEqual(await ids(beta), []);
+    await page.goto(`${WEB_URL}/projects/${alpha}`);
+    await page.getByTestId("project-sessions").locator(`a[href="/sessions/${session}"]`).waitFor();
+
+    // Deleting alpha is refused while it has a session; the confirmation then offers both.
+    await page.getByRole("button", { name: "Delete…" }).click();
+    const panel = page.getByTestId("delete-project");
+    await panel.getByRole("button", { name: "Delete the project", exact: true }).click();
+    await panel.getByRole("button", { name: "Delete the project and its sessions" }).waitFor();
+    await screenshot(page, "project-delete-cascade");
+    await panel.getByRole("button", { name: "Delete the project and its sessions" }).click();
+    await page.waitForURL("**/projects");
+    assert.equal(await chosenLabel(), "All sessions", "the deleted project is no longer chosen");
+    const gone = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).status, session);
+    assert.equal(gone, 404);
+    // Beta has no sessions: deleted at the first confirmation.
+    await page.goto(`${WEB_URL}/projects/${beta}`);
+    await page.getByRole("button", { name: "Delete…" }).click();
+    await panel.getByRole("button", { name: "Delete the project", exact: true }).click();
+    await page.waitForURL("**/projects");
+    assert.deepEqual(await switcher.locator("option").evaluateAll((os) => os.map((o) => o.textContent)), ["All sessions", "+ New project…"]);
   });
 
   await step("the proxy refuses the internal API and forwards errors readably", async () => {

@@ -8,6 +8,7 @@ import { readableError } from "@/lib/api";
 import { listItems, listSkills, nameProblem, type ViewOf } from "@/lib/capabilities";
 import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
 import { FormFooter, LibraryTab, useSaving, type FormProps } from "./LibraryTab";
+import { ModelPicker } from "../ModelPicker";
 import { Checklist } from "./parts";
 
 export function PresetsTab() {
@@ -114,10 +115,7 @@ function PresetForm({ initial, save, cancel }: FormProps<"presets">) {
           Description
           <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="What tasks it is for" />
         </label>
-        <label>
-          Model
-          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="server default" />
-        </label>
+        <ModelPicker value={model} onChange={setModel} />
         <label>
           Permission mode
           <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")}>

@@ -6,7 +6,7 @@ import type { ScheduledRunList, ScheduledTaskList, ScheduledTaskView } from "@/g
 import { api, ApiError, readableError } from "@/lib/api";
 import { formatIn, ScheduleForm } from "@/components/ScheduleForm";
 import { StatusBadge } from "@/components/StatusBadge";
-import { formatCost } from "@/components/ItemRow";
+import { RunCost } from "@/components/Cost";
 
 export default function ScheduledTaskPage() {
   const { id } = useParams<{ id: string }>();
@@ -79,7 +79,7 @@ export default function ScheduledTaskPage() {
                   <StatusBadge status={r.status} />
                   {r.error && <span className="error small"> {r.error}</span>}
                 </td>
-                <td>{r.usage ? formatCost(r.usage.total_cost_usd) : "—"}</td>
+                <td>{r.usage ? <RunCost reported={r.usage.total_cost_usd} tokens={r.usage} model={r.model} /> : "—"}</td>
                 <td>
                   <Link href={`/sessions/${r.session_id}`}>Open</Link>
                 </td>

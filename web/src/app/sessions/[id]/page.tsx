@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useParams } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
 import type { CancelResponse, CreateTaskResponse } from "@/generated/protocol";
@@ -10,7 +11,10 @@ import { Composer } from "@/components/Composer";
 import { Conversation } from "@/components/Conversation";
 import { FilesPanel } from "@/components/FilesPanel";
 import { QueueStrip } from "@/components/QueueStrip";
-import { formatCost, formatTokens } from "@/components/ItemRow";
+import { formatTokens } from "@/components/ItemRow";
+import { CostText } from "@/components/Cost";
+import { useProjects } from "@/components/ProjectsProvider";
+import { addCosts, runCost, useModels, type Cost } from "@/lib/models";
 import { isActive, StatusBadge } from "@/components/StatusBadge";
 import { Todos } from "@/components/Todos";
 
@@ -39,18 +43,22 @@ export default function SessionPage() {
     },
     [],
   );
+  const { catalog } = useModels();
   const totals = useMemo(() => {
     let tokensIn = 0;
     let tokensOut = 0;
-    let cost = 0;
+    const costs: Cost[] = [];
     for (const r of runs) {
       if (!r.usage) continue;
       tokensIn += r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens;
       tokensOut += r.usage.output_tokens;
-      cost += r.usage.total_cost_usd;
+      // Each run at its own model's prices when the CLI reported no cost.
+      costs.push(runCost(r.usage.total_cost_usd, r.usage, r.model, catalog));
     }
-    return { tokensIn, tokensOut, cost };
-  }, [runs]);
+    return { tokensIn, tokensOut, cost: addCosts(costs) };
+  }, [runs, catalog]);
+  const { projects } = useProjects();
+  const project = detail?.project_id ? (projects?.find((p) => p.id === detail.project_id) ?? null) : null;
   const active = detail ? isActive(detail.status) || runs.some((r) => isActive(r.status)) : false;
   const current = runs.length ? [...runs].sort((a, b) => b.created_at.localeCompare(a.created_at))[0] : undefined;
 
@@ -83,8 +91,13 @@ export default function SessionPage() {
         </h1>
         {detail && <StatusBadge status={detail.status} />}
         <span className="muted small" data-testid="usage">
-          {formatTokens(totals.tokensIn)} in · {formatTokens(totals.tokensOut)} out · {formatCost(totals.cost)}
+          {formatTokens(totals.tokensIn)} in · {formatTokens(totals.tokensOut)} out · <CostText cost={totals.cost} />
         </span>
+        {project && (
+          <Link href={`/projects/${project.id}`} className="badge badge-project" data-testid="session-project" title="The session's project">
+            {project.name}
+          </Link>
+        )}
         <span className="spacer" />
         {active && (
           <button className="button danger" onClick={() => void cancel()} disabled={canceling || detail?.status === "canceling"} data-testid="cancel">

@@ -1,0 +1,24 @@
+"use client";
+// A run's cost: what the CLI reported, or when it reported none, the estimate from the run's model's
+// prices in the catalog, marked "≈".
+import type { Cost as CostValue, TokenCounts } from "@/lib/models";
+import { formatRunCost, runCost, useModels } from "@/lib/models";
+
+/** The cost of one run (`model`: the run's, `null` for the catalog's default). */
+export function RunCost({ reported, tokens, model }: { reported: number; tokens: TokenCounts; model: string | null }) {
+  const { catalog } = useModels();
+  return <CostText cost={runCost(reported, tokens, model, catalog)} />;
+}
+
+export function CostText({ cost }: { cost: CostValue }) {
+  return (
+    <span
+      className={cost.estimated ? "cost-estimated" : undefined}
+      data-testid="cost"
+      data-estimated={cost.estimated ? "true" : undefined}
+      title={cost.estimated ? "Estimated from the model's prices in the catalog (the agent reported no cost)" : undefined}
+    >
+      {formatRunCost(cost)}
+    </span>
+  );
+}
