@@ -1,9 +1,12 @@
-//! The repository a task may ask to clone into a new session's workspace (`git: {url, branch}`).
+//! The repository a task may ask to clone into a new session's workspace (`git: {url, branch,
+//! token_secret}`).
 //!
-//! Only `https://` URLs without credentials: the executor clones from inside the sandbox, and
-//! other schemes (`file://`, `ssh://`, `ext::`) would let a task read the worker's files or run
-//! commands through git's transports. A token in the URL would be stored and shown back, so it
-//! is refused too. Answers 400 `invalid_git` otherwise.
+//! Only `https://` URLs without credentials (`http://` too with `GIT_ALLOW_HTTP=true`, for tests
+//! and private networks): the executor clones from inside the sandbox, and other schemes
+//! (`file://`, `ssh://`, `ext::`) would let a task read the worker's files or run commands
+//! through git's transports. A token in the URL would be stored and shown back, so it is refused
+//! too: a private repository names the secret holding its token (`token_secret`), which reaches
+//! only the run's executor, through `GIT_ASKPASS`. Answers 400 `invalid_git` otherwise.
 
 use protocol::ErrorCode;
 use protocol::files::GitRepoRequest;
@@ -18,8 +21,9 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// Checks a task's `git`; `follow_up` is true when the task names an existing session (whose
-/// workspace already exists, so there is nothing to clone into).
-pub fn validate(git: Option<&GitRepoRequest>, follow_up: bool) -> ApiResult<()> {
+/// workspace already exists, so there is nothing to clone into); `allow_http` is
+/// `GIT_ALLOW_HTTP`.
+pub fn validate(git: Option<&GitRepoRequest>, follow_up: bool, allow_http: bool) -> ApiResult<()> {
     let Some(git) = git else {
         return Ok(());
     };
@@ -35,14 +39,28 @@ pub fn validate(git: Option<&GitRepoRequest>, follow_up: bool) -> ApiResult<()> 
     }
     let url =
         reqwest::Url::parse(&git.url).map_err(|e| invalid(format!("git.url is not a URL: {e}")))?;
-    if url.scheme() != "https" {
-        return Err(invalid("git.url must be an https:// URL"));
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => {
+            return Err(invalid(
+                "git.url must be an https:// URL (http:// is accepted only where the operator set GIT_ALLOW_HTTP=true)",
+            ));
+        }
+        _ => return Err(invalid("git.url must be an https:// URL")),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("git.url must name a host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("git.url must not carry credentials"));
+    }
+    if let Some(name) = &git.token_secret
+        && !protocol::secrets::is_valid_name(name)
+    {
+        return Err(invalid(
+            "git.token_secret must be the name of one of your secrets (A-Z, 0-9 and _, not starting with a digit)",
+        ));
     }
     if let Some(branch) = &git.branch
         && !valid_branch(branch)
@@ -86,11 +104,12 @@ mod tests {
 
     #[test]
     fn https_urls_and_branch_names_only() {
-        assert!(validate(None, true).is_ok());
-        assert!(validate(Some(&git("https://github.com/a/b.git", None)), false).is_ok());
+        assert!(validate(None, true, false).is_ok());
+        assert!(validate(Some(&git("https://github.com/a/b.git", None)), false, false).is_ok());
         assert!(
             validate(
                 Some(&git("https://example.com/a", Some("feature/x-1"))),
+                false,
                 false
             )
             .is_ok()
@@ -107,7 +126,7 @@ mod tests {
             "https://github.com/a b",
             "",
         ] {
-            let err = validate(Some(&git(url, None)), false).unwrap_err();
+            let err = validate(Some(&git(url, None)), false, false).unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -123,10 +142,31 @@ mod tests {
             "", "-x", "a..b", "a b", "x.lock", "a:b", "/a", "a/", "@", "a@{1}",
         ] {
             assert!(
-                validate(Some(&git("https://h/r", Some(branch))), false).is_err(),
+                validate(Some(&git("https://h/r", Some(branch))), false, false).is_err(),
                 "{branch}"
             );
         }
-        assert!(validate(Some(&git("https://h/r", None)), true).is_err());
+        assert!(validate(Some(&git("https://h/r", None)), true, false).is_err());
+    }
+
+    #[test]
+    fn http_only_when_allowed_and_token_secrets_by_name() {
+        let http = git("http://127.0.0.1:8080/r.git", None);
+        assert!(validate(Some(&http), false, false).is_err());
+        assert!(validate(Some(&http), false, true).is_ok());
+        // Allowing http allows nothing else.
+        for url in ["file:///etc", "ssh://h/r", "http://user:tok@h/r"] {
+            assert!(
+                validate(Some(&git(url, None)), false, true).is_err(),
+                "{url}"
+            );
+        }
+        let mut private = git("https://github.com/a/b.git", None);
+        private.token_secret = Some("GITHUB_TOKEN".into());
+        assert!(validate(Some(&private), false, false).is_ok());
+        for bad in ["", "github_token", "1X", "A-B", "${GITHUB_TOKEN}"] {
+            private.token_secret = Some(bad.into());
+            assert!(validate(Some(&private), false, false).is_err(), "{bad}");
+        }
     }
 }

@@ -126,6 +126,11 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
             true,
         ),
     };
+    // A scheduled fire skips the check: its run fails at claim with the same message instead,
+    // so one schedule's missing secret cannot hold back the other due schedules' fires.
+    if task.kind == RunKind::Interactive {
+        crate::secrets::check_for_task(tx, task.user_id, &snapshot, task.git.as_ref()).await?;
+    }
     let options = RunOptions {
         model: task
             .model

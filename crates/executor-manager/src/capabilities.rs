@@ -5,6 +5,14 @@
 //! the snapshot's digest (equal digests stage identical files: the executor keeps what it staged
 //! and reuses the CLI it started ahead).
 //!
+//! MCP configs name the user's secrets as `${NAME}`: the backend resolved the values at the
+//! claim (`ClaimedRun.secrets`, for this run only) and they are substituted here
+//! ([`protocol::secrets::substitute`]); a name without a value fails the run, not retried. The
+//! digest handed to the executor then also covers the resolved document, through an
+//! HMAC-SHA256 under a key of this process ([`keyed_digest`]): a changed value restages the
+//! MCP file (and replaces a CLI started ahead), and the digest, which travels and is logged like
+//! any digest, tells nothing about a value to whoever lacks the key.
+//!
 //! The backend built the snapshot from its own tables; the manager still refuses (the run fails,
 //! not retried) a skill owned by anyone but the run's user or the system, a key outside its
 //! owner's skills prefix ([`objstore::keys::skills_prefix`], checked with
@@ -13,7 +21,11 @@
 //! CLI's configuration directory.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use objstore::keys;
 use protocol::capabilities::{CapabilitySnapshot, ConfigDocument, valid_name};
@@ -131,22 +143,48 @@ pub async fn prepare(
             }
         }
     }
-    let mcp_config = (!snapshot.mcp_servers.is_empty()).then(|| {
-        let servers: Map<String, Value> = snapshot
-            .mcp_servers
-            .iter()
-            .map(|s| (s.name.clone(), s.config.clone()))
-            .collect();
-        json!({ "mcpServers": servers })
-    });
+    let mut with_secrets = false;
+    let mcp_config = if snapshot.mcp_servers.is_empty() {
+        None
+    } else {
+        let mut servers = Map::new();
+        for server in &snapshot.mcp_servers {
+            let config = protocol::secrets::substitute(&server.config, &run.secrets)
+                .map_err(|e| refuse("MCP server", &server.name, e.to_string()))?;
+            with_secrets |= config != server.config;
+            servers.insert(server.name.clone(), config);
+        }
+        Some(json!({ "mcpServers": servers }))
+    };
+    let digest = match &mcp_config {
+        Some(resolved) if with_secrets => keyed_digest(&snapshot.digest, resolved),
+        _ => snapshot.digest.clone(),
+    };
     Ok(Capabilities {
         skills,
         mcp_config,
         slash_commands: snapshot.slash_commands.clone(),
         subagents: snapshot.subagents.clone(),
         instructions: snapshot.instructions.clone(),
-        digest: Some(snapshot.digest.clone()),
+        digest: Some(digest),
     })
+}
+
+/// The key of [`keyed_digest`]: random per process (warm executors live no longer than their
+/// manager, so equal documents keep equal digests for as long as it matters).
+static DIGEST_KEY: LazyLock<[u8; 32]> = LazyLock::new(rand::random);
+
+/// The digest of a snapshot whose MCP configs hold resolved secrets: HMAC-SHA256 under
+/// [`DIGEST_KEY`] of the snapshot's digest and the resolved document, in hex (64 characters,
+/// as the executor accepts a digest). Never a bare hash: a short value could be guessed back
+/// from one.
+fn keyed_digest(snapshot_digest: &str, resolved: &Value) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&*DIGEST_KEY).expect("HMAC takes a key of any length");
+    mac.update(snapshot_digest.as_bytes());
+    mac.update(&[0]);
+    mac.update(&serde_json::to_vec(resolved).unwrap_or_default());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Everything [`prepare`] refuses, before anything is signed.
@@ -352,6 +390,85 @@ mod tests {
         assert_eq!(caps.subagents, vec![doc("counter")]);
         assert_eq!(caps.instructions.as_deref(), Some("Be kind."));
         assert_eq!(caps.digest.as_deref(), Some("abc123"));
+    }
+
+    #[tokio::test]
+    async fn secrets_are_substituted_and_change_the_digest_never_showing_in_it() {
+        use protocol::secrets::SecretValue;
+        let user = Uuid::new_v4();
+        let mut snap = snapshot(vec![]);
+        snap.mcp_servers = vec![
+            SnapshotMcpServer {
+                name: "gh".into(),
+                config: json!({"command": "gh-mcp", "args": ["--token=${GITHUB_TOKEN}"],
+                               "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}", "MODE": "ro"}}),
+            },
+            SnapshotMcpServer {
+                name: "web".into(),
+                config: json!({"type": "http", "url": "https://mcp.example.com",
+                               "headers": {"Authorization": "Bearer ${WEB_KEY}"}}),
+            },
+        ];
+        let with = |values: &[(&str, &str)]| {
+            let mut r = run(user, Some(snap.clone()));
+            r.secrets = values
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), SecretValue::new(*v)))
+                .collect();
+            r
+        };
+        let caps = prepare(
+            None,
+            &with(&[("GITHUB_TOKEN", "ghp_one"), ("WEB_KEY", "wk")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            caps.mcp_config,
+            Some(json!({"mcpServers": {
+                "gh": {"command": "gh-mcp", "args": ["--token=ghp_one"],
+                       "env": {"GITHUB_TOKEN": "ghp_one", "MODE": "ro"}},
+                "web": {"type": "http", "url": "https://mcp.example.com",
+                        "headers": {"Authorization": "Bearer wk"}},
+            }}))
+        );
+        let digest = caps.digest.unwrap();
+        assert_ne!(digest, "abc123");
+        assert_eq!(digest.len(), 64);
+        assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+        // Not a bare hash of the document (or of anything without the process's key).
+        let bare = hex::encode(<Sha256 as sha2::Digest>::digest(
+            serde_json::to_vec(caps.mcp_config.as_ref().unwrap()).unwrap(),
+        ));
+        assert_ne!(digest, bare);
+        // Same values, same digest (a warm executor keeps its staging); another value, another.
+        let again = prepare(
+            None,
+            &with(&[("GITHUB_TOKEN", "ghp_one"), ("WEB_KEY", "wk")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.digest.as_deref(), Some(digest.as_str()));
+        let rotated = prepare(
+            None,
+            &with(&[("GITHUB_TOKEN", "ghp_two"), ("WEB_KEY", "wk")]),
+        )
+        .await
+        .unwrap();
+        assert_ne!(rotated.digest.as_deref(), Some(digest.as_str()));
+        // A name without a value fails the run, naming the server and the secret.
+        let err = prepare(None, &with(&[("GITHUB_TOKEN", "ghp_one")]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("web") && err.contains("WEB_KEY"), "{err}");
+        assert!(!err.contains("ghp_one"), "{err}");
+        // The run's secrets never show in its Debug output.
+        let shown = format!(
+            "{:?}",
+            with(&[("GITHUB_TOKEN", "ghp_one"), ("WEB_KEY", "wk")])
+        );
+        assert!(!shown.contains("ghp_one"), "{shown}");
     }
 
     #[tokio::test]

@@ -27,6 +27,10 @@ pub enum InputError {
     Refused { name: String, reason: String },
     #[error("signing the URL of attachment `{name}` failed: {message}")]
     Presign { name: String, message: String },
+    /// The claim carries no value for the repository's `token_secret` (the backend resolves it
+    /// at the claim; a claim without it is not one this manager can run).
+    #[error("the repository's token secret {0} came without a value")]
+    NoToken(String),
 }
 
 /// The parts of an `ExecuteRequest` that stage the run's inputs.
@@ -41,13 +45,25 @@ fn plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && !name.contains(['/', '\\', '\0']) && !name.contains("..")
 }
 
-/// Presigns the run's attachments with `exporter`'s bucket and passes its repository through.
+/// Presigns the run's attachments with `exporter`'s bucket and passes its repository through,
+/// with the value of its `token_secret` (from the claim's secrets) as the clone's token.
 pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<Inputs, InputError> {
-    let git = run.git.as_ref().map(|g| GitSource {
-        url: g.url.clone(),
-        branch: g.branch.clone(),
-        token: None,
-    });
+    let git = match &run.git {
+        None => None,
+        Some(g) => Some(GitSource {
+            url: g.url.clone(),
+            branch: g.branch.clone(),
+            token: match &g.token_secret {
+                None => None,
+                Some(name) => Some(
+                    run.secrets
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| InputError::NoToken(name.clone()))?,
+                ),
+            },
+        }),
+    };
     if run.attachments.is_empty() {
         return Ok(Inputs {
             input_files: Vec::new(),
@@ -163,6 +179,24 @@ mod tests {
         assert!(url.contains("X-Amz-Signature="), "{url}");
         assert!(url.contains("X-Amz-Expires=600"), "{url}");
         assert!(!url.contains("sk"), "{url}");
+    }
+
+    #[tokio::test]
+    async fn the_token_secret_becomes_the_clones_token() {
+        use protocol::secrets::SecretValue;
+        let mut r = run(Uuid::new_v4(), vec![]);
+        r.git.as_mut().unwrap().token_secret = Some("GITHUB_TOKEN".into());
+        let err = prepare(None, &r).await.unwrap_err();
+        assert!(
+            matches!(err, InputError::NoToken(ref n) if n == "GITHUB_TOKEN"),
+            "{err}"
+        );
+        r.secrets
+            .insert("GITHUB_TOKEN".into(), SecretValue::new("ghp_private"));
+        let git = prepare(None, &r).await.unwrap().git.unwrap();
+        assert_eq!(git.token.as_ref().map(|t| t.expose()), Some("ghp_private"));
+        assert!(!git.url.contains("ghp_private"));
+        assert!(!format!("{git:?}").contains("ghp_private"));
     }
 
     #[tokio::test]

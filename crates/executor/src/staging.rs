@@ -7,7 +7,7 @@
 //! | `slash_commands` | `commands/{name}.md` |
 //! | `subagents` | `agents/{name}.md` |
 //! | `instructions` | `CLAUDE.md` (removed when absent) |
-//! | `mcp_config` | `executor/mcp-{hash}.json` (mode 0600), passed as `--mcp-config` |
+//! | `mcp_config` | `executor/mcp-{mac}.json` (mode 0600, in a 0700 directory), passed as `--mcp-config` |
 //!
 //! `skills/`, `commands/` and `agents/` hold exactly the run's items: each is built complete in
 //! a fresh directory under `executor/` and then swapped in for the previous one, so what an
@@ -23,6 +23,11 @@
 //! a few directories. The MCP configuration's path depends only on its content, so a CLI started
 //! ahead for the session's next run ([`crate::agent::prestart`]) has the same command line as the
 //! run that takes it; [`Staged::key`] is the other half of that match.
+//!
+//! The MCP configuration may hold the user's secrets (substituted by the manager): it is written
+//! only to its 0600 file, never logged, and its file name (which shows on the CLI's command
+//! line) is an HMAC of the content under a key of this process, not a bare hash a short secret
+//! could be guessed back from.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -33,7 +38,7 @@ use std::time::SystemTime;
 use futures::StreamExt;
 use protocol::capabilities::valid_name;
 use protocol::executor::{ConfigDocument, ExecuteRequest, SkillFile};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, instrument};
 
@@ -152,11 +157,19 @@ fn stages_nothing(req: &ExecuteRequest) -> bool {
         && req.mcp_config.is_none()
 }
 
-/// The MCP configuration as written: its bytes and its file name (`mcp-{hash}.json`, from the
-/// bytes: the same configuration always has the same path).
+/// The key of the MCP file's name: random per process (a staging lives no longer than it).
+static MCP_NAME_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(rand::random);
+
+/// The MCP configuration as written: its bytes and its file name (`mcp-{mac}.json`, an
+/// HMAC-SHA256 of the bytes under [`MCP_NAME_KEY`]: the same configuration always has the same
+/// path in this process, and the name says nothing about a secret in it).
 fn mcp_file(config: &serde_json::Value) -> (Vec<u8>, String) {
+    use hmac::{Hmac, Mac};
     let bytes = serde_json::to_vec(config).unwrap_or_default();
-    let hash = hex::encode(Sha256::digest(&bytes));
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&*MCP_NAME_KEY).expect("HMAC takes a key of any length");
+    mac.update(&bytes);
+    let hash = hex::encode(mac.finalize().into_bytes());
     (bytes, format!("{MCP_PREFIX}{}.json", &hash[..32]))
 }
 

@@ -12,8 +12,10 @@ pub use crate::capabilities::ConfigDocument;
 use crate::event::RunEvent;
 use crate::status::PermissionMode;
 
-/// `POST /v1/tasks/execute`: one task for the agent. Answered `202` at once.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+/// `POST /v1/tasks/execute`: one task for the agent. Answered `202` at once. Its `Debug` shows
+/// neither the callback token, the environment's values nor the MCP configuration (which may
+/// hold the user's secrets).
+#[derive(Clone, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     pub run_id: Uuid,
@@ -67,6 +69,33 @@ pub struct ExecuteRequest {
     /// Files staged into `inputs/` before the run.
     #[serde(default)]
     pub input_files: Vec<InputFile>,
+}
+
+impl std::fmt::Debug for ExecuteRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mcp_servers: Option<Vec<&String>> = self
+            .mcp_config
+            .as_ref()
+            .map(|c| c.get("mcpServers").and_then(Value::as_object))
+            .map(|servers| servers.map(|s| s.keys().collect()).unwrap_or_default());
+        f.debug_struct("ExecuteRequest")
+            .field("run_id", &self.run_id)
+            .field("session_id", &self.session_id)
+            .field("model", &self.model)
+            .field("permission_mode", &self.permission_mode)
+            .field("resume_agent_session_id", &self.resume_agent_session_id)
+            .field("callback_url", &self.callback_url)
+            .field("callback_token", &"[redacted]")
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("mcp_servers", &mcp_servers)
+            .field("skills", &self.skills.len())
+            .field("slash_commands", &self.slash_commands.len())
+            .field("subagents", &self.subagents.len())
+            .field("capabilities_digest", &self.capabilities_digest)
+            .field("git", &self.git)
+            .field("input_files", &self.input_files.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A file of a skill, relative to the skills directory (`{skill}/{path}`), fetched from `url`

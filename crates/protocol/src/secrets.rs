@@ -287,6 +287,31 @@ mod tests {
     }
 
     #[test]
+    fn an_execute_request_shows_no_secret_in_debug() {
+        let req: crate::executor::ExecuteRequest = serde_json::from_value(json!({
+            "run_id": uuid::Uuid::nil(), "session_id": uuid::Uuid::nil(), "prompt": "p",
+            "callback_url": "http://m/cb", "callback_token": "cb-token-value",
+            "env": {"ANTHROPIC_AUTH_TOKEN": "proxy-token-value"},
+            "mcp_config": {"mcpServers": {"gh": {"command": "x", "env": {"T": "ghp_resolved"}}}},
+            "git": {"url": "https://h/r.git", "token": "ghp_clone_token"}
+        }))
+        .unwrap();
+        let shown = format!("{req:?}");
+        for secret in [
+            "cb-token-value",
+            "proxy-token-value",
+            "ghp_resolved",
+            "ghp_clone_token",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("gh") && shown.contains("ANTHROPIC_AUTH_TOKEN"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn values_never_show_in_debug_and_hints_need_length() {
         let v = SecretValue::new("super-secret-value-1234");
         assert!(!format!("{v:?}").contains("super"));

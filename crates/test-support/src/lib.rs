@@ -10,6 +10,8 @@
 //! - [`process`]: a service binary as a child process with its log in a file;
 //! - [`bench`]: the benchmarks' smoke switch;
 //! - [`mcp`]: a tiny stdio MCP server (a Python fixture) for the agent-capabilities tests;
+//! - [`git_http`]: a smart-HTTP git server requiring basic auth (a Python fixture running
+//!   `git http-backend`) for the private-repository tests;
 //! - [`zip`]: a zip's names as an independent reader sees them, and a skill folder's zip.
 //!
 //! It depends on no crate of this workspace: the project-specific layers (an in-process backend,
@@ -19,6 +21,7 @@
 
 pub mod bench;
 pub mod docker;
+pub mod git_http;
 pub mod mcp;
 pub mod net;
 pub mod postgres;

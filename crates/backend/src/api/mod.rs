@@ -13,6 +13,7 @@ mod internal;
 mod metrics;
 mod runs;
 mod schedules;
+mod secrets;
 mod sessions;
 mod tasks;
 mod ws;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schedules::routes())
         .merge(files::routes())
         .merge(capabilities::routes())
+        .merge(secrets::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::protection::timeout,

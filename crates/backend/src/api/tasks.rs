@@ -22,14 +22,14 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/tasks", post(create))
 }
 
-fn validate(req: &CreateTaskRequest) -> ApiResult<()> {
+fn validate(req: &CreateTaskRequest, git_allow_http: bool) -> ApiResult<()> {
     if let Some(problem) = tasks::prompt_problem(&req.prompt) {
         return Err(ApiError::validation(problem));
     }
     if let Some(problem) = req.model.as_deref().and_then(tasks::model_problem) {
         return Err(ApiError::validation(problem));
     }
-    crate::git_source::validate(req.git.as_ref(), req.session_id.is_some())?;
+    crate::git_source::validate(req.git.as_ref(), req.session_id.is_some(), git_allow_http)?;
     crate::attachments::validate_for_task(&req.attachments)?;
     crate::capabilities::check_choice(&req.capability_choice())?;
     if let Some(problem) = req
@@ -48,7 +48,7 @@ async fn create(
     user: CurrentUser,
     Json(req): Json<CreateTaskRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateTaskResponse>)> {
-    validate(&req)?;
+    validate(&req, state.settings.git_allow_http)?;
     let mut tx = state.pool.begin().await?;
     if let Some(client_id) = req.client_request_id.as_deref()
         && let Some((session_id, run_id, status)) =

@@ -5,8 +5,11 @@
 //! - stdio: `{"type"?: "stdio", "command": non-empty string, "args"?: [string], "env"?: {string: string}}`;
 //! - remote: `{"type": "http" | "sse", "url": http(s) URL, "headers"?: {string: string}}`.
 //!
-//! No value may contain `${`: the CLI would expand it from the executor's environment, and
-//! variables are meant to come from the user's secrets, which do not exist yet.
+//! A string may name the user's secrets as `${NAME}` (`protocol::secrets`): a task whose snapshot
+//! names a secret neither the user nor the system has is refused at submit (422
+//! `unknown_secret`), and the manager substitutes the values into the run's `--mcp-config`
+//! document, so the CLI never expands anything from the executor's environment. Any other `${`
+//! (`${lower}`, `${A:-b}`, an unclosed one) is refused here.
 
 use chrono::{DateTime, Utc};
 use protocol::capabilities::{McpServerRequest, McpServerView};
@@ -63,14 +66,11 @@ fn string_map(key: &str, v: &Value, header_names: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Walks every string of `v` (keys too): no `${`, no overlong strings.
+/// Walks every string of `v` (keys too): every `${` a secret reference, no overlong strings.
 fn check_strings(v: &Value) -> ApiResult<()> {
     let check = |s: &str| -> ApiResult<()> {
-        if s.contains("${") {
-            return Err(invalid(
-                "`${…}` variables are not supported yet: they will come from your secrets, which do not exist yet; write the value itself",
-            ));
-        }
+        protocol::secrets::text_references(s, &mut Default::default())
+            .map_err(|e| invalid(format!("{e} (the name of one of your secrets)")))?;
         if s.chars().count() > MAX_STRING_CHARS {
             return Err(invalid(format!(
                 "strings are at most {MAX_STRING_CHARS} characters"
@@ -150,8 +150,10 @@ pub fn validate(config: &Value) -> ApiResult<()> {
             let url = map
                 .get("url")
                 .ok_or_else(|| invalid(format!("an {kind} server needs `url`")))?;
-            let url = string("url", url)?;
-            let parsed = reqwest::Url::parse(url)
+            // A reference stands for a value only the run will know: checked as a plain word.
+            let url = protocol::secrets::substitute_text(string("url", url)?, &placeholders(url))
+                .map_err(|e| invalid(e.to_string()))?;
+            let parsed = reqwest::Url::parse(&url)
                 .map_err(|e| invalid(format!("`url` is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
                 return Err(invalid("`url` must be an http:// or https:// URL"));
@@ -167,6 +169,18 @@ pub fn validate(config: &Value) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// Every secret `value` names, standing for the word `secret`.
+fn placeholders(value: &Value) -> protocol::secrets::RunSecrets {
+    let mut names = std::collections::BTreeSet::new();
+    if let Some(s) = value.as_str() {
+        let _ = protocol::secrets::text_references(s, &mut names);
+    }
+    names
+        .into_iter()
+        .map(|n| (n, protocol::secrets::SecretValue::new("secret")))
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -347,16 +361,29 @@ mod tests {
     }
 
     #[test]
-    fn variables_are_refused_with_a_reason() {
-        for bad in [
+    fn secret_references_are_accepted_and_other_variables_refused_with_a_reason() {
+        for ok in [
             json!({"command": "x", "env": {"TOKEN": "${GITHUB_TOKEN}"}}),
             json!({"command": "${HOME}/bin/x"}),
-            json!({"command": "x", "args": ["--key=${KEY}"]}),
-            json!({"type": "http", "url": "https://a/${PATH}"}),
+            json!({"command": "x", "args": ["--key=${KEY}", "${A}${B_2}"]}),
+            json!({"type": "http", "url": "https://a/${PATH}?k=${KEY}"}),
+            json!({"type": "http", "url": "https://${HOST}/mcp"}),
             json!({"type": "http", "url": "https://a", "headers": {"Authorization": "Bearer ${T}"}}),
         ] {
-            let err = validate(&bad).unwrap_err().to_string();
-            assert!(err.contains("secrets"), "{bad}: {err}");
+            validate(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
+        for bad in [
+            json!({"command": "x", "env": {"TOKEN": "${github_token}"}}),
+            json!({"command": "${HOME:-/root}/bin/x"}),
+            json!({"command": "x", "args": ["--key=${KEY"]}),
+            json!({"command": "x", "args": ["${}"]}),
+            json!({"type": "http", "url": "https://a/${1X}"}),
+            json!({"command": "x", "env": {"${bad": "v"}}),
+        ] {
+            let err = validate(&bad).unwrap_err().to_string();
+            assert!(err.contains("secret"), "{bad}: {err}");
+        }
+        // A reference does not make a URL of something that is not one.
+        assert!(validate(&json!({"type": "http", "url": "${SCHEME}://a/"})).is_err());
     }
 }

@@ -252,13 +252,24 @@ async fn attempt(
 
 /// Claims a run, long-polling up to `wait_seconds` when none is claimable now.
 ///
-/// The run carries `INPUT_REQUEST_TIMEOUT_SECONDS` (unset: each kind's default wait).
+/// The run carries `INPUT_REQUEST_TIMEOUT_SECONDS` (unset: each kind's default wait) and the
+/// values of the secrets it needs (`crate::secrets::resolve_for_claim`); a run whose secrets
+/// are gone is failed there and the claim goes on to the next, within the same wait.
 pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
-    let mut run = wait_for_run(state, req).await?;
-    if let Some(run) = run.as_mut() {
-        run.input_timeout_seconds = state.settings.input_request_timeout_seconds;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.wait_seconds));
+    let mut req = req.clone();
+    loop {
+        let mut run = wait_for_run(state, &req).await?;
+        if let Some(run) = run.as_mut() {
+            run.input_timeout_seconds = state.settings.input_request_timeout_seconds;
+            if !crate::secrets::resolve_for_claim(state, &req.worker_id, run).await? {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                req.wait_seconds = u32::try_from(left.as_secs()).unwrap_or(0);
+                continue;
+            }
+        }
+        return Ok(run);
     }
-    Ok(run)
 }
 
 async fn wait_for_run(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {

@@ -8,12 +8,18 @@
 //! an agent's environment.
 
 pub mod crypto;
+pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use protocol::secrets::{RunSecrets, SecretValue};
+use protocol::ErrorCode;
+use protocol::capabilities::CapabilitySnapshot;
+use protocol::files::GitRepoRequest;
+use protocol::secrets::{ReferenceError, RunSecrets, SecretValue, value_references};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
 
 pub use crypto::{CryptoError, Keyring, Sealed};
 
@@ -31,6 +37,55 @@ pub enum ResolveError {
     },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// The names of the secrets a run needs: the `${NAME}` references in its snapshot's MCP server
+/// configs and its repository's `token_secret`. A malformed reference is an error (the API
+/// refuses such configs when they are written, so only an old row can hold one).
+pub fn needed(
+    snapshot: Option<&CapabilitySnapshot>,
+    git: Option<&GitRepoRequest>,
+) -> Result<BTreeSet<String>, ReferenceError> {
+    let mut names = BTreeSet::new();
+    for server in snapshot
+        .map(|s| s.mcp_servers.as_slice())
+        .unwrap_or_default()
+    {
+        names.extend(value_references(&server.config)?);
+    }
+    if let Some(name) = git.and_then(|g| g.token_secret.as_ref()) {
+        names.insert(name.clone());
+    }
+    Ok(names)
+}
+
+/// Submit's check: every secret the task's run will need (see [`needed`]) exists for `user`, or
+/// `422 unknown_secret` naming the missing ones.
+pub async fn check_for_task(
+    conn: &mut PgConnection,
+    user: Uuid,
+    snapshot: &CapabilitySnapshot,
+    git: Option<&GitRepoRequest>,
+) -> ApiResult<()> {
+    let names = needed(Some(snapshot), git)
+        .map_err(|e| ApiError::validation(format!("an MCP server of the task: {e}")))?;
+    let missing = missing(conn, user, &names).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let (noun, pronoun) = if missing.len() == 1 {
+        ("secret", "it")
+    } else {
+        ("secrets", "them")
+    };
+    Err(ApiError::Unprocessable {
+        code: ErrorCode::UnknownSecret,
+        message: format!(
+            "the task needs the {noun} {}, which neither you nor the system have: add {pronoun} \
+             under Secrets (PUT /api/v1/secrets/{{name}})",
+            missing.join(", ")
+        ),
+    })
 }
 
 /// The names in `names` that neither `user` nor the system has, in order.
@@ -96,6 +151,51 @@ pub async fn resolve(
         return Err(ResolveError::Missing(name.clone()));
     }
     Ok(out)
+}
+
+/// The claim's step: the values of the secrets `run` needs, into `run.secrets`. Returns `false`
+/// when they cannot be had — a name deleted since the submit (or never checked: a scheduled
+/// fire), a value that does not open — after failing the run at once, not retryable, with a
+/// message naming the secret: retrying would meet the same gap, and the claimer moves on to the
+/// next run instead of holding the queue. The owner can add the secret and retry the run
+/// (`POST /runs/{id}/retry`). A database error is returned as it is (the run stays leased and
+/// the reaper re-queues it).
+pub async fn resolve_for_claim(
+    state: &crate::state::AppState,
+    worker_id: &str,
+    run: &mut protocol::internal::ClaimedRun,
+) -> ApiResult<bool> {
+    let failure = match needed(run.capabilities.as_ref(), run.git.as_ref()) {
+        Err(e) => format!("an MCP server of the run: {e}"),
+        Ok(names) if names.is_empty() => return Ok(true),
+        Ok(names) => {
+            let mut conn = state.pool.acquire().await?;
+            match resolve(&mut conn, &state.keyring, run.user_id, &names).await {
+                Ok(values) => {
+                    run.secrets = values;
+                    return Ok(true);
+                }
+                Err(ResolveError::Database(e)) => return Err(e.into()),
+                Err(ResolveError::Missing(name)) => format!(
+                    "the run needs the secret {name}, which neither its user nor the system has \
+                     any more: add it under Secrets, then retry the run"
+                ),
+                Err(e @ ResolveError::Crypto { .. }) => e.to_string(),
+            }
+        }
+    };
+    tracing::warn!(run_id = %run.run_id, error = %failure, "the run's secrets cannot be resolved; failing it");
+    crate::queue::lease::fail(
+        &state.pool,
+        run.run_id,
+        worker_id,
+        run.epoch,
+        &failure,
+        false,
+        0,
+    )
+    .await?;
+    Ok(false)
 }
 
 /// Start-up check: every key that wrote a stored secret is configured and opens one of its

@@ -59,6 +59,18 @@ impl Stack {
         runtime: Runtime<'_>,
         extra: &[(&str, &str)],
     ) -> Self {
+        Self::start_full(pool, scenarios, runtime, extra, &[]).await
+    }
+
+    /// Like [`Stack::start`], with `backend_extra` adding or overriding backend variables. An
+    /// `EXECUTOR_EGRESS_HOST_PORTS` in `extra` adds to the model server's port (docker).
+    pub async fn start_full(
+        pool: PgPool,
+        scenarios: ScenarioFile,
+        runtime: Runtime<'_>,
+        extra: &[(&str, &str)],
+        backend_extra: &[(&str, &str)],
+    ) -> Self {
         let logs = tempfile::tempdir().unwrap();
         let client = Client::new();
         let s3 = S3Server::start().await;
@@ -82,6 +94,10 @@ impl Stack {
             ("RUN_RETRY_BACKOFF_SECONDS".into(), "0".into()),
         ];
         env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        for (k, v) in backend_extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
         let mut backend = Service::spawn("backend", &backend_bin(), &env, logs.path());
         backend
             .wait_ready(&format!("{backend_url}/health/ready"))
@@ -144,8 +160,12 @@ impl Stack {
         }
         env.extend(s3_vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
         for (k, v) in extra {
+            let v = match env.iter().find(|(name, _)| name == k) {
+                Some((_, ports)) if *k == "EXECUTOR_EGRESS_HOST_PORTS" => format!("{ports},{v}"),
+                _ => v.to_string(),
+            };
             env.retain(|(name, _)| name != k);
-            env.push((k.to_string(), v.to_string()));
+            env.push((k.to_string(), v));
         }
         let mut manager = Service::spawn(
             "executor-manager",
