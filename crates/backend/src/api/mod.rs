@@ -11,6 +11,7 @@ mod health;
 mod input_requests;
 mod internal;
 mod metrics;
+mod projects;
 mod runs;
 mod schedules;
 mod sessions;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(schedules::routes())
         .merge(files::routes())
+        .merge(projects::routes())
         .merge(capabilities::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -60,6 +62,11 @@ pub fn router(state: AppState) -> Router {
         // request timeout (a large upload on a slow link takes its time).
         .merge(
             attachments::routes().layer(DefaultBodyLimit::max(attachments::body_limit(
+                state.settings.max_upload_size_mb,
+            ))),
+        )
+        .merge(
+            projects::upload_routes().layer(DefaultBodyLimit::max(attachments::body_limit(
                 state.settings.max_upload_size_mb,
             ))),
         )
