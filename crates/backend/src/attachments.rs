@@ -71,8 +71,9 @@ pub fn sanitize_content_type(raw: Option<&str>) -> String {
     }
 }
 
+/// An attachment's (or a project file's) columns as its view shows them.
 #[derive(sqlx::FromRow)]
-struct AttachmentRow {
+pub struct AttachmentRow {
     id: Uuid,
     name: String,
     size: i64,
@@ -92,6 +93,65 @@ impl From<AttachmentRow> for AttachmentView {
     }
 }
 
+/// An upload streamed into the bucket, before it is recorded.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// The sanitized name ([`sanitize_name`]).
+    pub name: String,
+    pub content_type: String,
+    pub key: String,
+    pub size: i64,
+}
+
+/// Streams an upload into the bucket at `key_of(sanitized name)` (a key the caller builds from
+/// ids with `objstore::keys`), then records it with `record`. On any failure nothing is kept:
+/// an oversized or broken body leaves no object (`upload_stream` aborts), and an object whose
+/// record failed is deleted again. Shared by attachments and project files.
+pub async fn stream_and_record<S, F, Fut>(
+    storage: &Bucket,
+    raw_name: Option<&str>,
+    raw_content_type: Option<&str>,
+    body: S,
+    limit: u64,
+    key_of: impl FnOnce(&str) -> String,
+    record: F,
+) -> ApiResult<AttachmentView>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin,
+    F: FnOnce(Uploaded) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<AttachmentView>>,
+{
+    let name = sanitize_name(raw_name.unwrap_or_default());
+    let content_type = sanitize_content_type(raw_content_type);
+    let key = key_of(&name);
+    let size = match storage
+        .upload_stream(&key, &content_type, body, limit)
+        .await
+    {
+        Ok(size) => size,
+        Err(UploadError::TooLarge) => return Err(ApiError::PayloadTooLarge),
+        Err(UploadError::Body(message)) => {
+            return Err(ApiError::bad_request(ErrorCode::BadMultipart, message));
+        }
+        Err(UploadError::Store(e)) => return Err(e.into()),
+    };
+    let uploaded = Uploaded {
+        name,
+        content_type,
+        key: key.clone(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+    };
+    match record(uploaded).await {
+        Ok(view) => Ok(view),
+        Err(e) => {
+            if let Err(de) = storage.delete(&key).await {
+                tracing::warn!(error = %de, "removing the object of an unrecorded upload failed");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Streams an upload into the bucket and records it. On any failure nothing is kept.
 pub async fn store<S>(
     pool: &PgPool,
@@ -106,45 +166,33 @@ where
     S: futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin,
 {
     let id = Uuid::now_v7();
-    let name = sanitize_name(raw_name.unwrap_or_default());
-    let content_type = sanitize_content_type(raw_content_type);
-    let key = objstore::keys::attachment_key(user, id, &name);
-    let size = match storage
-        .upload_stream(&key, &content_type, body, limit)
-        .await
-    {
-        Ok(size) => size,
-        Err(UploadError::TooLarge) => return Err(ApiError::PayloadTooLarge),
-        Err(UploadError::Body(message)) => {
-            return Err(ApiError::bad_request(ErrorCode::BadMultipart, message));
-        }
-        Err(UploadError::Store(e)) => return Err(e.into()),
+    let record = |u: Uploaded| async move {
+        let row: AttachmentRow = sqlx::query_as(
+            "INSERT INTO attachments (id, user_id, name, object_key, size, content_type)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, name, size, content_type, created_at",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(&u.name)
+        .bind(&u.key)
+        .bind(u.size)
+        .bind(&u.content_type)
+        .fetch_one(pool)
+        .await?;
+        tracing::info!(attachment_id = %id, size = u.size, "attachment stored");
+        Ok(row.into())
     };
-    let row: Result<AttachmentRow, sqlx::Error> = sqlx::query_as(
-        "INSERT INTO attachments (id, user_id, name, object_key, size, content_type)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id, name, size, content_type, created_at",
+    stream_and_record(
+        storage,
+        raw_name,
+        raw_content_type,
+        body,
+        limit,
+        |name| objstore::keys::attachment_key(user, id, name),
+        record,
     )
-    .bind(id)
-    .bind(user)
-    .bind(&name)
-    .bind(&key)
-    .bind(i64::try_from(size).unwrap_or(i64::MAX))
-    .bind(&content_type)
-    .fetch_one(pool)
-    .await;
-    match row {
-        Ok(row) => {
-            tracing::info!(attachment_id = %id, size, "attachment stored");
-            Ok(row.into())
-        }
-        Err(e) => {
-            if let Err(de) = storage.delete(&key).await {
-                tracing::warn!(error = %de, "removing the object of an unrecorded upload failed");
-            }
-            Err(e.into())
-        }
-    }
+    .await
 }
 
 /// An attachment of `user`, or 404 (also when it is someone else's).

@@ -181,6 +181,8 @@ pub async fn queue_run(
         scheduled_task_id: Some(task.id),
         max_attempts,
         git: None,
+        // Scheduled tasks have no project yet.
+        project_id: None,
     };
     let session = if reuse { task.session_id } else { None };
     let queued = match tasks::queue(tx, &new_task(session)).await {

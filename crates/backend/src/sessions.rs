@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use protocol::SessionStatus;
 use protocol::api::SessionView;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use objstore::Bucket;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -97,6 +99,47 @@ pub async fn ensure_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<()> 
             .fetch_optional(pool)
             .await?;
     found.map(|_| ()).ok_or(ApiError::NotFound("session"))
+}
+
+/// Deletes sessions the caller's transaction holds locked (`FOR UPDATE`), for
+/// `DELETE /sessions/{id}` and a project's `?cascade=true`. Refused (409 `session_active`)
+/// while one of them has a run on a worker. Like retention, the objects go first (everything
+/// under `workspaces/{id}/` of each session that exported any), then the rows (runs, events,
+/// exports and the rest cascade): an object-store failure fails the request and keeps the
+/// sessions, so no object is left without its session.
+pub async fn delete_locked(conn: &mut PgConnection, storage: &Bucket, ids: &[Uuid]) -> ApiResult<()> {
+    let active: bool = sqlx::query_scalar(concat!(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE session_id = ANY($1) AND status IN ",
+        crate::queue::status::leased_sql!(),
+        ")"
+    ))
+    .bind(ids)
+    .fetch_one(&mut *conn)
+    .await?;
+    if active {
+        return Err(ApiError::conflict(
+            protocol::ErrorCode::SessionActive,
+            "a session has a run in progress; cancel it first",
+        ));
+    }
+    let exported: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT r.session_id FROM run_exports x JOIN runs r ON r.id = x.run_id
+          WHERE r.session_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for session in exported {
+        let n = storage
+            .delete_prefix(&objstore::keys::workspace_prefix(session))
+            .await?;
+        tracing::info!(session_id = %session, objects = n, "deleted a session's objects");
+    }
+    sqlx::query("DELETE FROM sessions WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// A title from the first line of a prompt, cut at a word boundary.

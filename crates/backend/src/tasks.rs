@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::capabilities::snapshot;
 use crate::error::{ApiError, ApiResult};
+use crate::projects;
 use crate::queue::enqueue::{NewRun, enqueue};
 use crate::runs::RunOptions;
 use crate::sessions::title_from_prompt;
@@ -41,6 +42,9 @@ pub struct NewTask<'a> {
     pub max_attempts: i32,
     /// A repository to clone into a new session's workspace.
     pub git: Option<protocol::files::GitRepoRequest>,
+    /// The user's project for a new session (404 when it is not theirs or gone); a follow-up
+    /// keeps its session's and ignores this. See [`crate::projects`] for what it brings.
+    pub project_id: Option<Uuid>,
 }
 
 /// A queued task.
@@ -87,22 +91,30 @@ pub fn model_problem(model: &str) -> Option<String> {
 /// follow-up that names nothing keeps its session's snapshot (without the preset's prompt
 /// template, which belongs to the run that named the preset), one that names something resolves
 /// it. The session keeps the snapshot its latest naming task resolved. The model is the task's,
-/// else the snapshot's preset's; the permission mode the task's, else the session's (the mode a
-/// plan's approval switched it to), else the preset's.
+/// else the project's, else the snapshot's preset's; the permission mode the task's, else the
+/// session's (the mode a plan's approval switched it to), else the project's, else the
+/// preset's. A new session of a project whose task names no capabilities resolves the project's
+/// preset, and clones the project's repository unless the task names one; the run's snapshot
+/// (not the session's) gets the project's instructions as they are now.
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
     let mut session_mode: Option<PermissionMode> = None;
-    let (session, snapshot, store_in_session) = match task.session_id {
+    let mut project: Option<projects::ForRun> = None;
+    let (session, mut snapshot, store_in_session) = match task.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
-            let found: Option<(Option<Json<CapabilitySnapshot>>, Option<String>)> = sqlx::query_as(
-                "SELECT capabilities, permission_mode FROM sessions
+            let found: Option<(Option<Json<CapabilitySnapshot>>, Option<String>, Option<Uuid>)> =
+                sqlx::query_as(
+                    "SELECT capabilities, permission_mode, project_id FROM sessions
                       WHERE id = $1 AND user_id = $2 FOR UPDATE",
-            )
-            .bind(id)
-            .bind(task.user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (kept, mode) = found.ok_or(ApiError::NotFound("session"))?;
+                )
+                .bind(id)
+                .bind(task.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (kept, mode, project_id) = found.ok_or(ApiError::NotFound("session"))?;
+            if let Some(p) = project_id {
+                project = Some(projects::for_run(tx, task.user_id, p, false).await?);
+            }
             session_mode = mode
                 .map(|m| serde_json::from_value(serde_json::Value::String(m)))
                 .transpose()
@@ -120,37 +132,52 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 ),
             }
         }
-        None => (
-            None,
-            snapshot::resolve(tx, task.user_id, &task.capabilities).await?,
-            true,
-        ),
+        None => {
+            if let Some(p) = task.project_id {
+                project = Some(projects::for_run(tx, task.user_id, p, true).await?);
+            }
+            let choice = projects::choice(&task.capabilities, project.as_ref());
+            (None, snapshot::resolve(tx, task.user_id, &choice).await?, true)
+        }
     };
-    // A scheduled fire skips the check: its run fails at claim with the same message instead,
-    // so one schedule's missing secret cannot hold back the other due schedules' fires.
-    if task.kind == RunKind::Interactive {
-        crate::secrets::check_for_task(tx, task.user_id, &snapshot, task.git.as_ref()).await?;
-    }
+    let defaults = project.as_ref().map(|p| &p.defaults);
+    let project_mode = defaults.and_then(|d| d.permission_mode);
     let options = RunOptions {
         model: task
             .model
             .clone()
+            .or_else(|| defaults.and_then(|d| d.model.clone()))
             .or_else(|| snapshot.summary.model.clone()),
         permission_mode: task
             .permission_mode
             .or(session_mode)
+            .or(project_mode)
             .or(snapshot.summary.permission_mode)
             .unwrap_or_default(),
         permission_mode_inherited: task.permission_mode.is_none()
+            && project_mode.is_none()
             && snapshot.summary.permission_mode.is_none(),
-        git: task.git.clone(),
+        git: task.git.clone().or_else(|| {
+            defaults
+                .filter(|_| session.is_none())
+                .and_then(|d| d.git.clone())
+        }),
     };
+    // A scheduled fire skips the check: its run fails at claim with the same message instead,
+    // so one schedule's missing secret cannot hold back the other due schedules' fires. The
+    // repository checked is the run's (the task's, else its project's default).
+    if task.kind == RunKind::Interactive {
+        crate::secrets::check_for_task(tx, task.user_id, &snapshot, options.git.as_ref()).await?;
+    }
     let options_json =
         serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
     let for_session = CapabilitySnapshot {
         prompt_template: None,
         ..snapshot.clone()
     };
+    if let Some(p) = &project {
+        projects::add_instructions(&mut snapshot, p);
+    }
     let mut new_title = None;
     let session_id = match session {
         Some(id) => {
@@ -170,14 +197,15 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 None => title_from_prompt(task.prompt),
             };
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, title, config, capabilities)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO sessions (id, user_id, title, config, capabilities, project_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id)
             .bind(task.user_id)
             .bind(&title)
             .bind(&options_json)
             .bind(Json(&for_session))
+            .bind(project.as_ref().map(|p| p.id))
             .execute(&mut *tx)
             .await?;
             new_title = Some(title);

@@ -3,9 +3,11 @@
 //! downloads them into `inputs/`), and the repository to clone.
 //!
 //! The backend took each attachment's key from its own table; the manager still refuses a key
-//! outside the run's user's prefix ([`objstore::keys::attachments_prefix`], checked with
-//! [`objstore::keys::within`]), so a confused or tampered claim cannot make it sign another
-//! user's object.
+//! outside the run's user's attachments prefix ([`objstore::keys::attachments_prefix`]) or,
+//! for a run of a project's session, that project's files prefix
+//! ([`objstore::keys::project_files_prefix`] of the run's user and `ClaimedRun.project_id`),
+//! checked with [`objstore::keys::within`], so a confused or tampered claim cannot make it sign
+//! another user's object (or another project's).
 
 use std::time::{Duration, SystemTime};
 
@@ -72,6 +74,9 @@ pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<In
     }
     let exporter = exporter.ok_or(InputError::NoStorage)?;
     let prefix = keys::attachments_prefix(run.user_id);
+    let project_prefix = run
+        .project_id
+        .map(|p| keys::project_files_prefix(run.user_id, p));
     let now = SystemTime::now();
     let mut input_files = Vec::with_capacity(run.attachments.len());
     for a in &run.attachments {
@@ -82,8 +87,14 @@ pub async fn prepare(exporter: Option<&Exporter>, run: &ClaimedRun) -> Result<In
         if !plain_name(&a.name) {
             return Err(refuse("the name is not a plain file name"));
         }
-        if !keys::within(&prefix, &a.key) {
-            return Err(refuse("its object lies outside the run's user's prefix"));
+        if !keys::within(&prefix, &a.key)
+            && !project_prefix
+                .as_deref()
+                .is_some_and(|p| keys::within(p, &a.key))
+        {
+            return Err(refuse(
+                "its object lies outside the run's user's attachments and project files",
+            ));
         }
         let url = exporter
             .bucket()
@@ -217,6 +228,32 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(matches!(err, InputError::Refused { .. }), "{a:?}: {err}");
+        }
+        // Project files: only inside the run's own project's prefix.
+        let project = Uuid::new_v4();
+        let in_project = attachment(
+            &format!("users/{user}/projects/{project}/files/x/p.txt"),
+            "p.txt",
+        );
+        let mut of_project = run(user, vec![in_project.clone()]);
+        assert!(matches!(
+            prepare(Some(&e), &of_project).await.unwrap_err(),
+            InputError::Refused { .. }
+        ));
+        of_project.project_id = Some(project);
+        assert_eq!(
+            prepare(Some(&e), &of_project).await.unwrap().input_files.len(),
+            1
+        );
+        for key in [
+            format!("users/{user}/projects/{}/files/x/p.txt", Uuid::new_v4()),
+            format!("users/{other}/projects/{project}/files/x/p.txt"),
+            format!("users/{user}/projects/{project}/files/../../{}/files/x", Uuid::new_v4()),
+            format!("users/{user}/projects/{project}/secrets"),
+        ] {
+            of_project.attachments = vec![attachment(&key, "p.txt")];
+            let err = prepare(Some(&e), &of_project).await.unwrap_err();
+            assert!(matches!(err, InputError::Refused { .. }), "{key}: {err}");
         }
         let ok = attachment(&format!("users/{user}/attachments/x/a"), "a");
         assert!(matches!(

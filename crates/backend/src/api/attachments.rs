@@ -35,7 +35,8 @@ pub fn body_limit(max_upload_size_mb: u64) -> usize {
     usize::try_from(upload_limit(max_upload_size_mb) + MULTIPART_OVERHEAD).unwrap_or(usize::MAX)
 }
 
-fn upload_limit(max_upload_size_mb: u64) -> u64 {
+/// The largest file an upload route stores, in bytes (`MAX_UPLOAD_SIZE_MB`).
+pub(super) fn upload_limit(max_upload_size_mb: u64) -> u64 {
     max_upload_size_mb.saturating_mul(1024 * 1024)
 }
 
@@ -54,14 +55,19 @@ pub(super) fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %user.id))]
-async fn upload(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
-    let limit = upload_limit(state.settings.max_upload_size_mb);
+/// The upload's file part, after the checks every upload route makes: a declared
+/// `Content-Length` over `limit` (plus the framing) is refused before anything is read, and the
+/// body must be multipart with one field named [`FILE_FIELD`]. Returns the client's file name,
+/// its content type and the stream of its bytes.
+pub(super) async fn file_part<'m>(
+    headers: &HeaderMap,
+    multipart: &'m mut Result<Multipart, MultipartRejection>,
+    limit: u64,
+) -> ApiResult<(
+    Option<String>,
+    Option<String>,
+    impl futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin + 'm,
+)> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -69,8 +75,9 @@ async fn upload(
     if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let mut multipart =
-        multipart.map_err(|r| ApiError::bad_request(ErrorCode::BadMultipart, r.body_text()))?;
+    let multipart = multipart
+        .as_mut()
+        .map_err(|r| ApiError::bad_request(ErrorCode::BadMultipart, r.body_text()))?;
     let field = multipart
         .next_field()
         .await
@@ -89,7 +96,22 @@ async fn upload(
     }
     let name = field.file_name().map(str::to_owned);
     let content_type = field.content_type().map(str::to_owned);
-    let body = field.map(|chunk| chunk.map_err(upload_error));
+    Ok((
+        name,
+        content_type,
+        field.map(|chunk| chunk.map_err(upload_error)),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    mut multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
+    let limit = upload_limit(state.settings.max_upload_size_mb);
+    let (name, content_type, body) = file_part(&headers, &mut multipart, limit).await?;
     let view = crate::attachments::store(
         &state.pool,
         &state.storage,

@@ -11,6 +11,7 @@ mod health;
 mod input_requests;
 mod internal;
 mod metrics;
+mod projects;
 mod runs;
 mod schedules;
 mod secrets;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(schedules::routes())
         .merge(files::routes())
+        .merge(projects::routes())
         .merge(capabilities::routes())
         .merge(secrets::routes())
         .layer(axum::middleware::from_fn_with_state(
@@ -62,6 +64,11 @@ pub fn router(state: AppState) -> Router {
         // request timeout (a large upload on a slow link takes its time).
         .merge(
             attachments::routes().layer(DefaultBodyLimit::max(attachments::body_limit(
+                state.settings.max_upload_size_mb,
+            ))),
+        )
+        .merge(
+            projects::upload_routes().layer(DefaultBodyLimit::max(attachments::body_limit(
                 state.settings.max_upload_size_mb,
             ))),
         )

@@ -1,4 +1,5 @@
-//! `/sessions`: list, read, rename, delete, read events, cancel.
+//! `/sessions`: list (`?project_id=` for one project's), read, rename, delete (with the
+//! session's objects), read events, cancel.
 
 use axum::Router;
 use axum::extract::State;
@@ -33,6 +34,10 @@ struct ListQuery {
     limit: i64,
     #[serde(default)]
     cursor: Option<String>,
+    /// Only the sessions of this project of the caller's (another user's or a missing project
+    /// answers 404, like the project's own routes).
+    #[serde(default)]
+    project_id: Option<Uuid>,
 }
 
 fn default_limit() -> i64 {
@@ -68,12 +73,16 @@ async fn list(
         }
         None => (None, None),
     };
+    if let Some(project) = q.project_id {
+        crate::projects::ensure_owned(&mut *state.pool.acquire().await?, user.id, project).await?;
+    }
     let rows: Vec<SessionRow> = sqlx::query_as(concat!(
         "SELECT ",
         sessions::session_columns!(),
         " FROM sessions
           WHERE user_id = $1
             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+            AND ($5::uuid IS NULL OR project_id = $5)
           ORDER BY created_at DESC, id DESC
           LIMIT $4"
     ))
@@ -81,6 +90,7 @@ async fn list(
     .bind(before_at)
     .bind(before_id)
     .bind(q.limit + 1)
+    .bind(q.project_id)
     .fetch_all(&state.pool)
     .await?;
     let has_more = rows.len() as i64 > q.limit;
@@ -149,23 +159,7 @@ async fn remove(
             .fetch_optional(&mut *tx)
             .await?;
     found.ok_or(ApiError::NotFound("session"))?;
-    let active: i64 = sqlx::query_scalar(concat!(
-        "SELECT count(*) FROM runs WHERE session_id = $1 AND status IN ",
-        queue::status::leased_sql!()
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if active > 0 {
-        return Err(ApiError::conflict(
-            protocol::ErrorCode::SessionActive,
-            "the session has a run in progress; cancel it first",
-        ));
-    }
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sessions::delete_locked(&mut tx, &state.storage, &[id]).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -43,7 +43,11 @@ SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts,
        (SELECT jsonb_agg(jsonb_build_object('name', a.name, 'key', a.object_key, 'size', a.size)
                          ORDER BY ra.position)
           FROM run_attachments ra JOIN attachments a ON a.id = ra.attachment_id
-         WHERE ra.run_id = c.id) AS attachments
+         WHERE ra.run_id = c.id) AS attachments,
+       s.project_id,
+       (SELECT jsonb_agg(jsonb_build_object('name', f.name, 'key', f.object_key, 'size', f.size)
+                         ORDER BY f.name)
+          FROM project_files f WHERE f.project_id = s.project_id) AS project_files
   FROM claimed c JOIN sessions s ON s.id = c.session_id"
         )
     };
@@ -105,6 +109,26 @@ struct ClaimRow {
     capabilities: Option<sqlx::types::Json<CapabilitySnapshot>>,
     /// The tools the session's owner allowed for good.
     allowed_tools: Vec<String>,
+    /// The session's project, and its files as they are now (`NULL` when none).
+    project_id: Option<Uuid>,
+    project_files: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
+}
+
+/// The run's own attachments, then its project's files whose names none of them has (a task's
+/// attachment wins: both would be `inputs/{name}`).
+fn staged(
+    own: Option<Vec<StagedAttachment>>,
+    project: Option<Vec<StagedAttachment>>,
+) -> Vec<StagedAttachment> {
+    let mut staged = own.unwrap_or_default();
+    let taken: std::collections::HashSet<String> = staged.iter().map(|a| a.name.clone()).collect();
+    staged.extend(
+        project
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| !taken.contains(&f.name)),
+    );
+    staged
 }
 
 /// Validates a claim request's numbers.
@@ -192,7 +216,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         model: r.options.0.model,
         permission_mode: r.options.0.permission_mode,
         git: r.options.0.git,
-        attachments: r.attachments.map(|a| a.0).unwrap_or_default(),
+        attachments: staged(r.attachments.map(|a| a.0), r.project_files.map(|f| f.0)),
         agent_session_id: r.agent_session_id,
         lease_expires_at: r.lease_expires_at,
         kind,
@@ -202,7 +226,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         input_timeout_seconds: None,
         secrets: Default::default(),
         model_route: None,
-        project_id: None,
+        project_id: r.project_id,
     }))
 }
 
