@@ -20,6 +20,7 @@ pub mod git_source;
 pub mod input_requests;
 pub mod live;
 pub mod metrics;
+pub mod models;
 pub mod protection;
 pub mod queue;
 pub mod retention;

@@ -41,6 +41,8 @@ pub struct NewTask<'a> {
     pub max_attempts: i32,
     /// A repository to clone into a new session's workspace.
     pub git: Option<protocol::files::GitRepoRequest>,
+    /// The model catalog the run's model is checked against (`AppState.catalog`).
+    pub catalog: &'a crate::models::Catalog,
 }
 
 /// A queued task.
@@ -88,7 +90,9 @@ pub fn model_problem(model: &str) -> Option<String> {
 /// template, which belongs to the run that named the preset), one that names something resolves
 /// it. The session keeps the snapshot its latest naming task resolved. The model is the task's,
 /// else the snapshot's preset's; the permission mode the task's, else the session's (the mode a
-/// plan's approval switched it to), else the preset's.
+/// plan's approval switched it to), else the preset's. The model must be one the catalog
+/// knows, with its provider's key among the user's or the system's secrets
+/// ([`crate::models::check`], `422`), checked before anything is written.
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
     let mut session_mode: Option<PermissionMode> = None;
     let (session, snapshot, store_in_session) = match task.session_id {
@@ -127,10 +131,12 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
         ),
     };
     let options = RunOptions {
+        // The catalog's default stands in for none, so it is checked and routed like the rest.
         model: task
             .model
             .clone()
-            .or_else(|| snapshot.summary.model.clone()),
+            .or_else(|| snapshot.summary.model.clone())
+            .or_else(|| task.catalog.default_model().map(str::to_owned)),
         permission_mode: task
             .permission_mode
             .or(session_mode)
@@ -140,6 +146,8 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
             && snapshot.summary.permission_mode.is_none(),
         git: task.git.clone(),
     };
+    // Before anything is written: a refused model leaves the transaction as it was.
+    crate::models::check(tx, task.catalog, task.user_id, options.model.as_deref()).await?;
     let options_json =
         serde_json::to_value(&options).map_err(|e| ApiError::Internal(e.to_string()))?;
     let for_session = CapabilitySnapshot {

@@ -11,6 +11,7 @@ mod health;
 mod input_requests;
 mod internal;
 mod metrics;
+mod models;
 mod runs;
 mod schedules;
 mod sessions;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schedules::routes())
         .merge(files::routes())
         .merge(capabilities::routes())
+        .merge(models::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::protection::timeout,

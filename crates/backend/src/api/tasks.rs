@@ -79,6 +79,7 @@ async fn create(
             scheduled_task_id: None,
             max_attempts: state.settings.run_max_attempts,
             git: req.git.clone(),
+            catalog: &state.catalog,
         },
     )
     .await?;
