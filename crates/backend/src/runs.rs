@@ -77,12 +77,14 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    pub fn into_view(self) -> ApiResult<RunView> {
+    /// The view; a usage without a cost of the CLI's is priced from `catalog`
+    /// ([`crate::models::Catalog::price`]).
+    pub fn into_view(self, catalog: &crate::models::Catalog) -> ApiResult<RunView> {
         let status: RunStatus = self
             .status
             .parse()
             .map_err(|e| ApiError::Internal(format!("stored run status: {e}")))?;
-        let usage = self.input_tokens.map(|input_tokens| RunUsage {
+        let mut usage = self.input_tokens.map(|input_tokens| RunUsage {
             tokens: Usage {
                 input_tokens,
                 output_tokens: self.output_tokens.unwrap_or_default(),
@@ -92,7 +94,11 @@ impl RunRow {
             total_cost_usd: self.total_cost_usd.unwrap_or_default(),
             duration_ms: self.duration_ms.unwrap_or_default(),
             num_turns: self.num_turns.unwrap_or_default(),
+            estimated: false,
         });
+        if let Some(usage) = usage.as_mut() {
+            catalog.price(self.options.0.model.as_deref(), usage);
+        }
         let export = match self.export_status.as_deref() {
             None => None,
             Some(s) => Some(RunExport {
@@ -138,7 +144,12 @@ impl RunRow {
 }
 
 /// A run of `user`, or 404 (also when it belongs to someone else).
-pub async fn get_owned(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<RunView> {
+pub async fn get_owned(
+    pool: &PgPool,
+    catalog: &crate::models::Catalog,
+    user: Uuid,
+    run_id: Uuid,
+) -> ApiResult<RunView> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_VIEW_COLUMNS} FROM runs r
            JOIN sessions s ON s.id = r.session_id
@@ -151,11 +162,15 @@ pub async fn get_owned(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<Run
         .bind(user)
         .fetch_optional(pool)
         .await?;
-    row.ok_or(ApiError::NotFound("run"))?.into_view()
+    row.ok_or(ApiError::NotFound("run"))?.into_view(catalog)
 }
 
 /// The runs of a session, oldest first.
-pub async fn list_for_session(pool: &PgPool, session_id: Uuid) -> ApiResult<Vec<RunView>> {
+pub async fn list_for_session(
+    pool: &PgPool,
+    catalog: &crate::models::Catalog,
+    session_id: Uuid,
+) -> ApiResult<Vec<RunView>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_VIEW_COLUMNS} FROM runs r
            LEFT JOIN run_usage u ON u.run_id = r.id
@@ -163,5 +178,5 @@ pub async fn list_for_session(pool: &PgPool, session_id: Uuid) -> ApiResult<Vec<
           WHERE r.session_id = $1 ORDER BY r.queue_pos"
     ));
     let rows: Vec<RunRow> = sqlx::query_as(sql).bind(session_id).fetch_all(pool).await?;
-    rows.into_iter().map(RunRow::into_view).collect()
+    rows.into_iter().map(|r| r.into_view(catalog)).collect()
 }

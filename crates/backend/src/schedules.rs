@@ -163,6 +163,7 @@ pub async fn lock_owned(tx: &mut PgConnection, user: Uuid, id: Uuid) -> ApiResul
 /// starts one when it has none yet or its owner deleted it; the session is remembered.
 pub async fn queue_run(
     tx: &mut PgConnection,
+    catalog: &crate::models::Catalog,
     task: &TaskRow,
     kind: RunKind,
     max_attempts: i32,
@@ -183,6 +184,7 @@ pub async fn queue_run(
         git: None,
         // Scheduled tasks have no project yet.
         project_id: None,
+        catalog,
     };
     let session = if reuse { task.session_id } else { None };
     let queued = match tasks::queue(tx, &new_task(session)).await {
@@ -202,8 +204,15 @@ pub async fn queue_run(
     Ok(queued)
 }
 
-/// Fires every due task (at most `limit`): see the module documentation.
-pub async fn fire(pool: &PgPool, limit: u32, max_attempts: i32) -> ApiResult<Vec<FiredTask>> {
+/// Fires every due task (at most `limit`): see the module documentation. A task whose model the
+/// catalog no longer knows, or whose provider key is gone, is not run this time (logged) but
+/// still moves on to its next fire, so it cannot hold up the others.
+pub async fn fire(
+    pool: &PgPool,
+    catalog: &crate::models::Catalog,
+    limit: u32,
+    max_attempts: i32,
+) -> ApiResult<Vec<FiredTask>> {
     let mut tx = pool.begin().await?;
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
@@ -226,7 +235,20 @@ pub async fn fire(pool: &PgPool, limit: u32, max_attempts: i32) -> ApiResult<Vec
         let next = CronSchedule::parse(&task.cron, &task.timezone)
             .ok()
             .and_then(|s| s.next_after(now));
-        let queued = queue_run(&mut tx, &task, RunKind::Scheduled, max_attempts).await?;
+        // Refused before anything was written (`tasks::queue`): the transaction goes on.
+        let queued = match queue_run(&mut tx, catalog, &task, RunKind::Scheduled, max_attempts)
+            .await
+        {
+            Ok(queued) => Some(queued),
+            Err(ApiError::Unprocessable {
+                code: code @ (ErrorCode::UnknownModel | ErrorCode::UnknownSecret),
+                message,
+            }) => {
+                tracing::warn!(scheduled_task_id = %task.id, %code, %message, "scheduled task not run");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         sqlx::query(
             "UPDATE scheduled_tasks
                 SET last_fired_at = now(), next_fire_at = $2, enabled = $3
@@ -237,6 +259,7 @@ pub async fn fire(pool: &PgPool, limit: u32, max_attempts: i32) -> ApiResult<Vec
         .bind(next.is_some())
         .execute(&mut *tx)
         .await?;
+        let Some(queued) = queued else { continue };
         tracing::info!(scheduled_task_id = %task.id, run_id = %queued.run_id, next_fire_at = ?next, "scheduled task fired");
         fired.push(FiredTask {
             scheduled_task_id: task.id,

@@ -21,16 +21,21 @@ pub enum StartError {
     /// `ENCRYPTION_KEY` does not open the stored secrets (one line naming it).
     #[error("{0}")]
     Keys(String),
+    /// `MODELS_CONFIG_PATH` cannot be read or is not a valid catalog (one line naming it).
+    #[error(transparent)]
+    Models(#[from] crate::models::CatalogError),
 }
 
 /// Builds the state for `pool` (migrations already applied) and starts the background tasks (the
 /// queue listener and the lease reaper), which stop when `shutdown` is cancelled. Refuses to start
-/// when `ENCRYPTION_KEY` does not open the stored secrets.
+/// when `MODELS_CONFIG_PATH` is not a valid catalog or `ENCRYPTION_KEY` does not open the stored
+/// secrets.
 pub async fn start_state(
     settings: Settings,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> Result<AppState, StartError> {
+    let catalog = Arc::new(crate::models::Catalog::from_settings(&settings)?);
     let keyring = Arc::new(crate::secrets::Keyring::new(&settings.encryption_keys()));
     crate::secrets::check_keys(&pool, &keyring)
         .await
@@ -68,6 +73,7 @@ pub async fn start_state(
         queue,
         local_user,
         keyring,
+        catalog,
         shutdown,
     })
 }

@@ -35,6 +35,8 @@ pub struct AppState {
     pub protection: crate::protection::Protection,
     /// The keys of users' secrets (`ENCRYPTION_KEY`).
     pub keyring: Arc<crate::secrets::Keyring>,
+    /// The models offered and their providers (`MODELS_CONFIG_PATH`).
+    pub catalog: Arc<crate::models::Catalog>,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

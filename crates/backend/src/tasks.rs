@@ -45,6 +45,8 @@ pub struct NewTask<'a> {
     /// The user's project for a new session (404 when it is not theirs or gone); a follow-up
     /// keeps its session's and ignores this. See [`crate::projects`] for what it brings.
     pub project_id: Option<Uuid>,
+    /// The model catalog the run's model is checked against (`AppState.catalog`).
+    pub catalog: &'a crate::models::Catalog,
 }
 
 /// A queued task.
@@ -91,11 +93,13 @@ pub fn model_problem(model: &str) -> Option<String> {
 /// follow-up that names nothing keeps its session's snapshot (without the preset's prompt
 /// template, which belongs to the run that named the preset), one that names something resolves
 /// it. The session keeps the snapshot its latest naming task resolved. The model is the task's,
-/// else the project's, else the snapshot's preset's; the permission mode the task's, else the
-/// session's (the mode a plan's approval switched it to), else the project's, else the
-/// preset's. A new session of a project whose task names no capabilities resolves the project's
-/// preset, and clones the project's repository unless the task names one; the run's snapshot
-/// (not the session's) gets the project's instructions as they are now.
+/// else the project's, else the snapshot's preset's, else the catalog's default; the permission
+/// mode the task's, else the session's (the mode a plan's approval switched it to), else the
+/// project's, else the preset's. A new session of a project whose task names no capabilities
+/// resolves the project's preset, and clones the project's repository unless the task names one;
+/// the run's snapshot (not the session's) gets the project's instructions as they are now. The
+/// model must be one the catalog knows, with its provider's key among the user's or the system's
+/// secrets ([`crate::models::check`], `422`), checked before anything is written.
 pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queued> {
     let mut session_mode: Option<PermissionMode> = None;
     let mut project: Option<projects::ForRun> = None;
@@ -143,11 +147,13 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
     let defaults = project.as_ref().map(|p| &p.defaults);
     let project_mode = defaults.and_then(|d| d.permission_mode);
     let options = RunOptions {
+        // The catalog's default stands in for none, so it is checked and routed like the rest.
         model: task
             .model
             .clone()
             .or_else(|| defaults.and_then(|d| d.model.clone()))
-            .or_else(|| snapshot.summary.model.clone()),
+            .or_else(|| snapshot.summary.model.clone())
+            .or_else(|| task.catalog.default_model().map(str::to_owned)),
         permission_mode: task
             .permission_mode
             .or(session_mode)
@@ -163,9 +169,11 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 .and_then(|d| d.git.clone())
         }),
     };
-    // A scheduled fire skips the check: its run fails at claim with the same message instead,
-    // so one schedule's missing secret cannot hold back the other due schedules' fires. The
-    // repository checked is the run's (the task's, else its project's default).
+    // Before anything is written: a refused model leaves the transaction as it was.
+    crate::models::check(tx, task.catalog, task.user_id, options.model.as_deref()).await?;
+    // A scheduled fire skips the secrets check: its run fails at claim with the same message
+    // instead, so one schedule's missing secret cannot hold back the other due schedules' fires.
+    // The repository checked is the run's (the task's, else its project's default).
     if task.kind == RunKind::Interactive {
         crate::secrets::check_for_task(tx, task.user_id, &snapshot, options.git.as_ref()).await?;
     }

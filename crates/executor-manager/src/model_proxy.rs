@@ -14,11 +14,16 @@
 //!   and missing tokens get 401; comparison is constant time.
 //! - Accepted requests go to `ANTHROPIC_BASE_URL` with the same method, path below the prefix
 //!   (only `/v1/...`), query and body; the client's credentials, `Host` and hop-by-hop headers are
-//!   dropped and the manager's credential added. The answer, errors included, comes back with the
+//!   dropped and the manager's credential added. A run whose model belongs to a provider of the
+//!   backend's model catalog (`ClaimedRun.model_route`) is bound with that route: its requests go
+//!   to the route's Anthropic-compatible base URL with the route's key (as `x-api-key` and
+//!   `Authorization: Bearer`, which Anthropic-compatible vendors accept one or the other of),
+//!   never to the manager's upstream. The key stays in this process: it is not logged (`Debug`
+//!   redacts it) and never reaches the executor. The answer, errors included, comes back with the
 //!   upstream status, streamed as it arrives (SSE chunk by chunk); an unreachable upstream is 502.
 //! - Usage: the `usage` of `message_start` / `message_delta` events (and of non-streamed JSON
 //!   answers) is read from the bytes as they pass, summed per run, counted in
-//!   `workcell_model_tokens_total` and logged when the run ends.
+//!   `workcell_model_tokens_total` (by kind and provider) and logged when the run ends.
 //! - [`ModelAccess`] is asked before each request is forwarded and told each run's usage at its
 //!   end: the place per-user budgets go. Today's [`AllowAll`] allows everything.
 //!
@@ -41,6 +46,7 @@ use axum::routing::any;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use protocol::ErrorCode;
+use protocol::models::ModelRoute;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -128,10 +134,51 @@ impl ModelAccess for AllowAll {
     }
 }
 
+/// The provider label of runs without a route (the manager's own upstream).
+pub const UPSTREAM_PROVIDER: &str = "anthropic";
+
+/// Why a claimed run's route is refused (the run fails; nothing is forwarded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("the model route's provider name `{0}` is not 1 to 64 of a-z, 0-9, - and _")]
+    Provider(String),
+    #[error("the model route of provider `{0}` has no http(s) base URL")]
+    BaseUrl(String),
+    #[error("the model route of provider `{0}` has an empty key")]
+    Key(String),
+}
+
+/// Checks a route from a claim before any request uses it: a provider name fit for a metrics
+/// label, an `http(s)` base URL, a key that fits in a header.
+pub fn check_route(route: &ModelRoute) -> Result<(), RouteError> {
+    let name = &route.provider;
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !name_ok {
+        return Err(RouteError::Provider(name.chars().take(64).collect()));
+    }
+    let url_ok = reqwest::Url::parse(&route.base_url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    if !url_ok {
+        return Err(RouteError::BaseUrl(name.clone()));
+    }
+    let key = route.api_key.expose();
+    if key.trim().is_empty() || HeaderValue::from_str(key).is_err() {
+        return Err(RouteError::Key(name.clone()));
+    }
+    Ok(())
+}
+
 /// A run's bound token and its running usage.
 pub struct Binding {
     caller: Caller,
     token: Vec<u8>,
+    /// Where this run's requests go; `None`: the manager's upstream.
+    route: Option<ModelRoute>,
     input: AtomicU64,
     output: AtomicU64,
     cache_creation: AtomicU64,
@@ -142,6 +189,13 @@ pub struct Binding {
 impl Binding {
     pub fn caller(&self) -> Caller {
         self.caller
+    }
+
+    /// The provider serving the run: the route's, else [`UPSTREAM_PROVIDER`].
+    pub fn provider(&self) -> &str {
+        self.route
+            .as_ref()
+            .map_or(UPSTREAM_PROVIDER, |r| r.provider.as_str())
     }
 
     pub fn usage(&self) -> Usage {
@@ -162,7 +216,13 @@ impl Binding {
         self.cache_creation
             .fetch_add(cache_creation, Ordering::AcqRel);
         self.cache_read.fetch_add(cache_read, Ordering::AcqRel);
-        telemetry::metrics::model_tokens(input, output, cache_creation, cache_read);
+        telemetry::metrics::model_tokens(
+            self.provider(),
+            input,
+            output,
+            cache_creation,
+            cache_read,
+        );
     }
 }
 
@@ -201,11 +261,19 @@ impl Bindings {
             .clone()
     }
 
-    /// Accepts `token` for `caller.run_id` until the returned [`ModelRun`] is finished or dropped.
+    /// Accepts `token` for `caller.run_id` until the returned [`ModelRun`] is finished or
+    /// dropped; its requests go to the manager's upstream.
     pub fn bind(&self, caller: Caller, token: &str) -> ModelRun {
+        self.bind_route(caller, token, None)
+    }
+
+    /// Like [`Bindings::bind`], with the run's requests going to `route` (checked by
+    /// [`check_route`]) when there is one.
+    pub fn bind_route(&self, caller: Caller, token: &str, route: Option<ModelRoute>) -> ModelRun {
         let binding = Arc::new(Binding {
             caller,
             token: token.as_bytes().to_vec(),
+            route,
             input: AtomicU64::new(0),
             output: AtomicU64::new(0),
             cache_creation: AtomicU64::new(0),
@@ -468,7 +536,11 @@ async fn forward(
     }
 
     let upstream = &state.upstream;
-    let mut url = format!("{}{path}", upstream.base_url);
+    let base_url = match &binding.route {
+        Some(route) => route.base_url.trim_end_matches('/'),
+        None => upstream.base_url.as_str(),
+    };
+    let mut url = format!("{base_url}{path}");
     if let Some(q) = uri.query() {
         url.push('?');
         url.push_str(q);
@@ -487,13 +559,19 @@ async fn forward(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     );
-    if let Some(token) = &upstream.auth_token
+    // A routed run sends its provider's key both ways (vendors read one or the other); never
+    // the manager's own credential.
+    let (auth_token, api_key) = match &binding.route {
+        Some(route) => (Some(route.api_key.expose()), Some(route.api_key.expose())),
+        None => (upstream.auth_token.as_deref(), upstream.api_key.as_deref()),
+    };
+    if let Some(token) = auth_token
         && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}"))
     {
         v.set_sensitive(true);
         out.insert(header::AUTHORIZATION, v);
     }
-    if let Some(key) = &upstream.api_key
+    if let Some(key) = api_key
         && let Ok(mut v) = HeaderValue::from_str(key)
     {
         v.set_sensitive(true);
@@ -509,13 +587,13 @@ async fn forward(
         .await
         .map_err(|e| {
             // Without the URL: its query is the caller's.
-            tracing::warn!(run_id = %caller.run_id, error = %e.without_url(), "model API unreachable");
+            tracing::warn!(run_id = %caller.run_id, provider = binding.provider(), error = %e.without_url(), "model API unreachable");
             ProxyError::Unreachable
         })?;
 
     let status = answer.status();
     if !status.is_success() {
-        tracing::info!(run_id = %caller.run_id, status = status.as_u16(), "model API answered an error");
+        tracing::info!(run_id = %caller.run_id, provider = binding.provider(), status = status.as_u16(), "model API answered an error");
     }
     let mut tap = UsageTap::new(binding, answer.headers());
     let response_headers = filtered(answer.headers(), &[]);

@@ -256,6 +256,14 @@ async fn drive(
         settings.task_claim_lease_seconds,
     );
     let _hb = AbortOnDrop(hb);
+    if let Some(route) = &run.model_route
+        && let Err(e) = crate::model_proxy::check_route(route)
+    {
+        return Report::Fail {
+            error: e.to_string(),
+            retryable: false,
+        };
+    }
 
     // Held until the export ended: clean-up never touches a workspace a run uses.
     let _in_use = ctx.workspaces.enter(run.session_id).await;
@@ -302,17 +310,18 @@ async fn drive(
         "executor acquired"
     );
     let base = executor.endpoint.clone();
-    // The executor's proxy token opens the model API for this run only.
+    // The executor's proxy token opens the model API for this run only, at the run's provider.
     let model_token = executor
         .model_token
         .get_or_insert_with(crate::model_proxy::new_token)
         .clone();
-    let model_run = ctx.registry.models().bind(
+    let model_run = ctx.registry.models().bind_route(
         crate::model_proxy::Caller {
             user_id: run.user_id,
             run_id: run.run_id,
         },
         &model_token,
+        run.model_route.clone(),
     );
     let running = telemetry::metrics::executor_started();
     let mut report = supervise(
@@ -335,6 +344,10 @@ async fn drive(
     let usage = model_run.finish();
     tracing::info!(
         run_id = %run.run_id,
+        provider = run
+            .model_route
+            .as_ref()
+            .map_or(crate::model_proxy::UPSTREAM_PROVIDER, |r| r.provider.as_str()),
         model_requests = usage.requests,
         input_tokens = usage.input_tokens,
         output_tokens = usage.output_tokens,

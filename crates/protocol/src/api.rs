@@ -210,9 +210,14 @@ pub struct RunExport {
 pub struct RunUsage {
     #[serde(flatten)]
     pub tokens: Usage,
+    /// The CLI's figure, or, when `estimated`, the model catalog's prices times the tokens.
     pub total_cost_usd: f64,
     pub duration_ms: i64,
     pub num_turns: i64,
+    /// `total_cost_usd` comes from the catalog's prices: the CLI reported no cost, or the model
+    /// belongs to a provider of its own (the CLI prices every model at Anthropic's rates).
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 /// `GET /sessions/{id}/events?after=N&limit=M`.

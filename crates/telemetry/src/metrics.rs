@@ -26,7 +26,7 @@
 //! | `workcell_exports_total` | counter | `status` (ready, failed) | executor manager |
 //! | `workcell_export_bytes_total` | counter | | executor manager (bytes uploaded) |
 //! | `workcell_export_duration_seconds` | histogram | `status` | executor manager |
-//! | `workcell_model_tokens_total` | counter | `kind` (input, output, cache_creation, cache_read) | executor manager's model proxy |
+//! | `workcell_model_tokens_total` | counter | `kind` (input, output, cache_creation, cache_read), `provider` (`anthropic` for the manager's own upstream, else a provider of the backend's model catalog) | executor manager's model proxy |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -150,7 +150,7 @@ fn describe() {
     );
     describe_counter!(
         "workcell_model_tokens_total",
-        "model tokens used by agents through the model proxy, by kind"
+        "model tokens used by agents through the model proxy, by kind and provider"
     );
 }
 
@@ -245,15 +245,17 @@ pub fn export_finished(status: &'static str, bytes: u64, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
-/// One model answer's tokens, as the model proxy read them from its `usage`.
-pub fn model_tokens(input: u64, output: u64, cache_creation: u64, cache_read: u64) {
+/// One model answer's tokens, as the model proxy read them from its `usage`. `provider` is a
+/// name from the backend's model catalog (a bounded set the operator configures) or `anthropic`.
+pub fn model_tokens(provider: &str, input: u64, output: u64, cache_creation: u64, cache_read: u64) {
     for (kind, n) in [
         ("input", input),
         ("output", output),
         ("cache_creation", cache_creation),
         ("cache_read", cache_read),
     ] {
-        counter!("workcell_model_tokens_total", "kind" => kind).increment(n);
+        counter!("workcell_model_tokens_total", "kind" => kind, "provider" => provider.to_owned())
+            .increment(n);
     }
 }
 
@@ -286,7 +288,7 @@ mod tests {
         http_request("GET", "/api/v1/runs/{id}", 200, Duration::from_millis(3));
         http_request("BREW", "/x", 418, Duration::from_millis(3));
         schedule_fired();
-        model_tokens(3, 4, 0, 5);
+        model_tokens("anthropic", 3, 4, 0, 5);
         {
             let _g = executor_started();
             assert!(render().contains("workcell_executors_running 1"));
@@ -300,7 +302,7 @@ mod tests {
         assert!(text.contains(r#"method="other""#), "{text}");
         assert!(text.contains("workcell_schedule_fires_total 1"), "{text}");
         assert!(
-            text.contains(r#"workcell_model_tokens_total{kind="output"} 4"#),
+            text.contains(r#"workcell_model_tokens_total{kind="output",provider="anthropic"} 4"#),
             "{text}"
         );
         assert!(

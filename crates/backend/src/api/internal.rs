@@ -53,7 +53,12 @@ async fn fire_schedules(
             schedules::MAX_FIRE_LIMIT
         )));
     }
-    let fired = schedules::fire(&state.pool, limit, state.settings.run_max_attempts).await?;
+    let fired = schedules::fire(
+        &state.pool,
+        &state.catalog,
+        limit,
+        state.settings.run_max_attempts,
+    ).await?;
     if !fired.is_empty() {
         state.queue.bump();
     }

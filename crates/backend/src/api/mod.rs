@@ -12,6 +12,7 @@ mod input_requests;
 mod internal;
 mod metrics;
 mod projects;
+mod models;
 mod runs;
 mod schedules;
 mod secrets;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(projects::routes())
         .merge(capabilities::routes())
         .merge(secrets::routes())
+        .merge(models::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::protection::timeout,

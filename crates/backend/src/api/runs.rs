@@ -23,7 +23,7 @@ async fn get_run(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<RunView>> {
     Ok(Json(
-        crate::runs::get_owned(&state.pool, user.id, id).await?,
+        crate::runs::get_owned(&state.pool, &state.catalog, user.id, id).await?,
     ))
 }
 
@@ -37,6 +37,6 @@ async fn retry_run(
     // Wake this replica's claimers at once; the trigger's NOTIFY reaches the other replicas.
     state.queue.bump();
     Ok(Json(
-        crate::runs::get_owned(&state.pool, user.id, id).await?,
+        crate::runs::get_owned(&state.pool, &state.catalog, user.id, id).await?,
     ))
 }

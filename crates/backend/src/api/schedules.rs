@@ -62,6 +62,9 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ScheduledTaskView>)> {
     check_fields(&req.name, &req.prompt, req.model.as_deref())?;
     let schedule = parse_schedule(&req.cron, &req.timezone)?;
+    let mut conn = state.pool.acquire().await?;
+    crate::models::check(&mut conn, &state.catalog, user.id, req.model.as_deref()).await?;
+    drop(conn);
     let next = if req.enabled {
         Some(next_fire(&schedule, Utc::now())?)
     } else {
@@ -122,6 +125,11 @@ async fn update(
         None => old.model.as_deref(),
     };
     check_fields(name, prompt, model)?;
+    // A model given now is checked like a task's; one kept is not (the task can still be
+    // renamed or disabled after the catalog dropped its model).
+    if req.model.is_some() {
+        crate::models::check(&mut tx, &state.catalog, user.id, model).await?;
+    }
     let cron = req
         .cron
         .as_deref()
@@ -206,6 +214,7 @@ async fn run_now(
     let task = schedules::lock_owned(&mut tx, user.id, id).await?;
     let queued = schedules::queue_run(
         &mut tx,
+        &state.catalog,
         &task,
         RunKind::Interactive,
         state.settings.run_max_attempts,
@@ -263,7 +272,7 @@ async fn history(
     Ok(Json(ScheduledRunList {
         runs: rows
             .into_iter()
-            .map(RunRow::into_view)
+            .map(|r| r.into_view(&state.catalog))
             .collect::<ApiResult<_>>()?,
     }))
 }

@@ -117,7 +117,7 @@ async fn detail(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionDetail>> {
     let session = sessions::get_owned(&state.pool, user.id, id).await?;
-    let runs = runs::list_for_session(&state.pool, id).await?;
+    let runs = runs::list_for_session(&state.pool, &state.catalog, id).await?;
     Ok(Json(SessionDetail { session, runs }))
 }
 

@@ -80,6 +80,7 @@ async fn create(
             max_attempts: state.settings.run_max_attempts,
             git: req.git.clone(),
             project_id: req.project_id,
+            catalog: &state.catalog,
         },
     )
     .await?;

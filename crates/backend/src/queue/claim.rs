@@ -276,23 +276,51 @@ async fn attempt(
 
 /// Claims a run, long-polling up to `wait_seconds` when none is claimable now.
 ///
-/// The run carries `INPUT_REQUEST_TIMEOUT_SECONDS` (unset: each kind's default wait) and the
-/// values of the secrets it needs (`crate::secrets::resolve_for_claim`); a run whose secrets
-/// are gone is failed there and the claim goes on to the next, within the same wait.
+/// The run carries `INPUT_REQUEST_TIMEOUT_SECONDS` (unset: each kind's default wait), the values
+/// of the secrets it needs (`crate::secrets::resolve_for_claim`) and its model's route
+/// ([`crate::models::route`]). A run whose secrets are gone, or whose route cannot be made (its
+/// model left the catalog, its provider's key was deleted), is failed there with the reason and
+/// the claim looks on for another within the same wait.
 pub async fn claim(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<ClaimedRun>> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.wait_seconds));
     let mut req = req.clone();
     loop {
-        let mut run = wait_for_run(state, &req).await?;
-        if let Some(run) = run.as_mut() {
-            run.input_timeout_seconds = state.settings.input_request_timeout_seconds;
-            if !crate::secrets::resolve_for_claim(state, &req.worker_id, run).await? {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                req.wait_seconds = u32::try_from(left.as_secs()).unwrap_or(0);
-                continue;
+        let Some(mut run) = wait_for_run(state, &req).await? else {
+            return Ok(None);
+        };
+        run.input_timeout_seconds = state.settings.input_request_timeout_seconds;
+        if crate::secrets::resolve_for_claim(state, &req.worker_id, &mut run).await? {
+            let route = crate::models::route(
+                &state.pool,
+                &state.keyring,
+                &state.catalog,
+                run.user_id,
+                run.model.as_deref(),
+            )
+            .await;
+            match route {
+                Ok(route) => {
+                    run.model_route = route;
+                    return Ok(Some(run));
+                }
+                Err(e) => {
+                    let retryable = e.is_transient();
+                    tracing::warn!(run_id = %run.run_id, error = %e, retryable, "claimed run has no model route; failing it");
+                    super::lease::fail(
+                        &state.pool,
+                        run.run_id,
+                        &req.worker_id,
+                        run.epoch,
+                        &e.to_string(),
+                        retryable,
+                        state.settings.run_retry_backoff_seconds,
+                    )
+                    .await?;
+                }
             }
         }
-        return Ok(run);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        req.wait_seconds = u32::try_from(left.as_secs()).unwrap_or(0);
     }
 }
 
