@@ -7,6 +7,7 @@ import { join } from "node:path";
 
 const SECRETS = {
   SECRET_KEY: "bundle-check-secret-key-5c1b7e0f9a",
+  ENCRYPTION_KEY: "bundle-check-encryption-key-6a0d3f8e2c",
   INTERNAL_API_TOKEN: "bundle-check-internal-token-8d2e4a61",
   S3_SECRET_KEY: "bundle-check-s3-secret-3f9c0b2d",
   S3_ACCESS_KEY: "bundle-check-s3-access-7a1e5c93",
@@ -16,7 +17,7 @@ const SECRETS = {
   DATABASE_URL: "postgresql://workcell:bundle-check-db-password-61f0@db.internal:5432/workcell",
   BACKEND_URL: "http://bundle-check-backend.internal:8000",
 };
-const NAMES = ["INTERNAL_API_TOKEN", "SECRET_KEY", "S3_SECRET_KEY", "ANTHROPIC_API_KEY", "DATABASE_URL", "BACKEND_URL"];
+const NAMES = ["INTERNAL_API_TOKEN", "SECRET_KEY", "ENCRYPTION_KEY", "S3_SECRET_KEY", "ANTHROPIC_API_KEY", "DATABASE_URL", "BACKEND_URL"];
 // A value counts as leaked even in part: the distinctive middle of each is searched for.
 const needles = [
   ...Object.entries(SECRETS).map(([name, value]) => ({ what: `the value of ${name}`, text: value })),

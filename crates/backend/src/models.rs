@@ -150,7 +150,12 @@ const HAIKU_4_5: [f64; 4] = [1.0, 5.0, 1.25, 0.1];
 /// The built-in catalog: the current Anthropic models, then the CLI's aliases (priced as the
 /// models they stand for in the CLI in use).
 const BUILTIN: &[Builtin] = &[
-    ("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000, SONNET_4_5),
+    (
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5",
+        200_000,
+        SONNET_4_5,
+    ),
     ("claude-opus-4-5", "Claude Opus 4.5", 200_000, OPUS_4_5),
     ("claude-haiku-4-5", "Claude Haiku 4.5", 200_000, HAIKU_4_5),
     ("claude-opus-4-1", "Claude Opus 4.1", 200_000, OPUS_4_1),
@@ -165,16 +170,18 @@ impl Catalog {
     pub fn builtin() -> Self {
         let models = BUILTIN
             .iter()
-            .map(|(id, label, context, [input, output, write, read])| ModelView {
-                id: (*id).to_owned(),
-                label: (*label).to_owned(),
-                provider: UPSTREAM.to_owned(),
-                context_window: Some(*context),
-                input_price_per_mtok: Some(*input),
-                output_price_per_mtok: Some(*output),
-                cache_write_price_per_mtok: Some(*write),
-                cache_read_price_per_mtok: Some(*read),
-            })
+            .map(
+                |(id, label, context, [input, output, write, read])| ModelView {
+                    id: (*id).to_owned(),
+                    label: (*label).to_owned(),
+                    provider: UPSTREAM.to_owned(),
+                    context_window: Some(*context),
+                    input_price_per_mtok: Some(*input),
+                    output_price_per_mtok: Some(*output),
+                    cache_write_price_per_mtok: Some(*write),
+                    cache_read_price_per_mtok: Some(*read),
+                },
+            )
             .collect();
         Self {
             models,
@@ -247,10 +254,11 @@ impl Catalog {
             let base_url = p
                 .base_url
                 .ok_or_else(|| format!("{at}: base_url is required"))?;
-            let base_url = check_base_url(&base_url).map_err(|why| format!("{at}.base_url: {why}"))?;
-            let key_secret = p
-                .key_secret
-                .ok_or_else(|| format!("{at}: key_secret (the name of the secret holding the key) is required"))?;
+            let base_url =
+                check_base_url(&base_url).map_err(|why| format!("{at}.base_url: {why}"))?;
+            let key_secret = p.key_secret.ok_or_else(|| {
+                format!("{at}: key_secret (the name of the secret holding the key) is required")
+            })?;
             if !protocol::secrets::is_valid_name(&key_secret) {
                 return Err(format!(
                     "{at}.key_secret: `{key_secret}` is not a secret name (A-Z, 0-9 and _, not starting with a digit)"
@@ -513,7 +521,9 @@ pub async fn check(
 /// secret value).
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    #[error("the model `{0}` is no longer offered here (MODELS_CONFIG_PATH changed since the task was queued)")]
+    #[error(
+        "the model `{0}` is no longer offered here (MODELS_CONFIG_PATH changed since the task was queued)"
+    )]
     UnknownModel(String),
     #[error("the model `{model}` is served by provider `{provider}`: {source}")]
     Secret {
@@ -614,7 +624,14 @@ prefixes = ["deepseek-", "deepseek-r"]
     #[test]
     fn the_builtin_catalog_routes_nothing_and_knows_claude_ids() {
         let c = Catalog::builtin();
-        for id in ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "sonnet", "opus", "haiku"] {
+        for id in [
+            "claude-sonnet-4-5",
+            "claude-opus-4-1",
+            "claude-haiku-4-5",
+            "sonnet",
+            "opus",
+            "haiku",
+        ] {
             assert!(c.model(id).is_some(), "{id}");
             assert_eq!(c.owner(id), Some(Owner::Upstream), "{id}");
         }
@@ -635,11 +652,16 @@ prefixes = ["deepseek-", "deepseek-r"]
         assert_eq!(zhipu.base_url, "https://api.z.ai/api/anthropic");
         assert_eq!(zhipu.key_secret, "ZHIPU_API_KEY");
         assert!(matches!(c.owner("glm-5-air"), Some(Owner::Provider(p)) if p.name == "zhipu"));
-        assert!(matches!(c.owner("deepseek-reasoner"), Some(Owner::Provider(p)) if p.name == "deepseek"));
+        assert!(
+            matches!(c.owner("deepseek-reasoner"), Some(Owner::Provider(p)) if p.name == "deepseek")
+        );
         // A listed model without a provider takes its prefix's.
         assert_eq!(c.model("deepseek-chat").unwrap().provider, "deepseek");
         assert_eq!(c.model("claude-sonnet-4-5").unwrap().provider, UPSTREAM);
-        assert_eq!(c.model("claude-sonnet-4-5").unwrap().label, "claude-sonnet-4-5");
+        assert_eq!(
+            c.model("claude-sonnet-4-5").unwrap().label,
+            "claude-sonnet-4-5"
+        );
         assert_eq!(c.owner("claude-whatever"), Some(Owner::Upstream));
         assert_eq!(c.owner("kimi-k2"), None);
         assert_eq!(c.default_model(), Some("glm-4.6"));
@@ -649,25 +671,59 @@ prefixes = ["deepseek-", "deepseek-r"]
                                      "anthropic": {"prefixes": []}}}"#;
         let c = Catalog::parse(json, Format::Json).unwrap();
         assert!(matches!(c.owner("m-2"), Some(Owner::Provider(p)) if p.name == "p"));
-        assert_eq!(c.owner("claude-sonnet-4-5"), None, "the upstream's prefixes were emptied");
+        assert_eq!(
+            c.owner("claude-sonnet-4-5"),
+            None,
+            "the upstream's prefixes were emptied"
+        );
     }
 
     #[test]
     fn bad_files_are_refused_with_one_line_saying_why() {
         for (text, says) in [
             ("models = 3", "TOML at line 1"),
-            ("[[models]]\nid = \"a\"\ncolour = \"red\"", "unknown field `colour`"),
-            ("[[models]]\nid = \"a\"\nprovider = \"nope\"", "provider `nope` is not declared"),
-            ("[providers.x]\nbase_url = \"ftp://h\"\nkey_secret = \"K\"", "http:// or https://"),
-            ("[providers.x]\nbase_url = \"https://u:p@h\"\nkey_secret = \"K\"", "credentials"),
-            ("[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"lower\"", "not a secret name"),
+            (
+                "[[models]]\nid = \"a\"\ncolour = \"red\"",
+                "unknown field `colour`",
+            ),
+            (
+                "[[models]]\nid = \"a\"\nprovider = \"nope\"",
+                "provider `nope` is not declared",
+            ),
+            (
+                "[providers.x]\nbase_url = \"ftp://h\"\nkey_secret = \"K\"",
+                "http:// or https://",
+            ),
+            (
+                "[providers.x]\nbase_url = \"https://u:p@h\"\nkey_secret = \"K\"",
+                "credentials",
+            ),
+            (
+                "[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"lower\"",
+                "not a secret name",
+            ),
             ("[providers.x]\nkey_secret = \"K\"", "base_url is required"),
             ("[providers.x]\nbase_url = \"https://h\"", "key_secret"),
-            ("[providers.X]\nbase_url = \"https://h\"\nkey_secret = \"K\"", "provider name"),
-            ("[providers.anthropic]\nbase_url = \"https://h\"", "own upstream"),
-            ("[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"K\"\nprefixes = [\"claude-\"]", "claimed by providers"),
-            ("[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"K\"\nprefixes = [\"\"]", "not a model-id prefix"),
-            ("[[models]]\nid = \"a\"\n[[models]]\nid = \"a\"", "listed twice"),
+            (
+                "[providers.X]\nbase_url = \"https://h\"\nkey_secret = \"K\"",
+                "provider name",
+            ),
+            (
+                "[providers.anthropic]\nbase_url = \"https://h\"",
+                "own upstream",
+            ),
+            (
+                "[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"K\"\nprefixes = [\"claude-\"]",
+                "claimed by providers",
+            ),
+            (
+                "[providers.x]\nbase_url = \"https://h\"\nkey_secret = \"K\"\nprefixes = [\"\"]",
+                "not a model-id prefix",
+            ),
+            (
+                "[[models]]\nid = \"a\"\n[[models]]\nid = \"a\"",
+                "listed twice",
+            ),
             ("[[models]]\nid = \"bad id\"", "id:"),
             ("[[models]]\nid = \"a\"\ninput_price_per_mtok = -1", "price"),
             ("default_model = \"gpt-4\"", "default_model"),
@@ -698,7 +754,11 @@ prefixes = ["deepseek-", "deepseek-r"]
         let mut u = usage(0.0);
         c.price(Some("glm-4.6"), &mut u);
         assert!(u.estimated);
-        assert!((u.total_cost_usd - (0.6 + 1.1)).abs() < 1e-9, "{}", u.total_cost_usd);
+        assert!(
+            (u.total_cost_usd - (0.6 + 1.1)).abs() < 1e-9,
+            "{}",
+            u.total_cost_usd
+        );
         // The CLI's figure for a provider's model is Anthropic's price: replaced.
         let mut u = usage(9.0);
         c.price(Some("glm-4.6"), &mut u);

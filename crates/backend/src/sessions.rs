@@ -107,7 +107,11 @@ pub async fn ensure_owned(pool: &PgPool, user: Uuid, id: Uuid) -> ApiResult<()> 
 /// under `workspaces/{id}/` of each session that exported any), then the rows (runs, events,
 /// exports and the rest cascade): an object-store failure fails the request and keeps the
 /// sessions, so no object is left without its session.
-pub async fn delete_locked(conn: &mut PgConnection, storage: &Bucket, ids: &[Uuid]) -> ApiResult<()> {
+pub async fn delete_locked(
+    conn: &mut PgConnection,
+    storage: &Bucket,
+    ids: &[Uuid],
+) -> ApiResult<()> {
     let active: bool = sqlx::query_scalar(concat!(
         "SELECT EXISTS (SELECT 1 FROM runs WHERE session_id = ANY($1) AND status IN ",
         crate::queue::status::leased_sql!(),

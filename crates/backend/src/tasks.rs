@@ -106,15 +106,18 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
     let (session, mut snapshot, store_in_session) = match task.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
-            let found: Option<(Option<Json<CapabilitySnapshot>>, Option<String>, Option<Uuid>)> =
-                sqlx::query_as(
-                    "SELECT capabilities, permission_mode, project_id FROM sessions
+            let found: Option<(
+                Option<Json<CapabilitySnapshot>>,
+                Option<String>,
+                Option<Uuid>,
+            )> = sqlx::query_as(
+                "SELECT capabilities, permission_mode, project_id FROM sessions
                       WHERE id = $1 AND user_id = $2 FOR UPDATE",
-                )
-                .bind(id)
-                .bind(task.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            )
+            .bind(id)
+            .bind(task.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             let (kept, mode, project_id) = found.ok_or(ApiError::NotFound("session"))?;
             if let Some(p) = project_id {
                 project = Some(projects::for_run(tx, task.user_id, p, false).await?);
@@ -141,7 +144,11 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 project = Some(projects::for_run(tx, task.user_id, p, true).await?);
             }
             let choice = projects::choice(&task.capabilities, project.as_ref());
-            (None, snapshot::resolve(tx, task.user_id, &choice).await?, true)
+            (
+                None,
+                snapshot::resolve(tx, task.user_id, &choice).await?,
+                true,
+            )
         }
     };
     let defaults = project.as_ref().map(|p| &p.defaults);

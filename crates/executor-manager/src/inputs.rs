@@ -242,13 +242,20 @@ mod tests {
         ));
         of_project.project_id = Some(project);
         assert_eq!(
-            prepare(Some(&e), &of_project).await.unwrap().input_files.len(),
+            prepare(Some(&e), &of_project)
+                .await
+                .unwrap()
+                .input_files
+                .len(),
             1
         );
         for key in [
             format!("users/{user}/projects/{}/files/x/p.txt", Uuid::new_v4()),
             format!("users/{other}/projects/{project}/files/x/p.txt"),
-            format!("users/{user}/projects/{project}/files/../../{}/files/x", Uuid::new_v4()),
+            format!(
+                "users/{user}/projects/{project}/files/../../{}/files/x",
+                Uuid::new_v4()
+            ),
             format!("users/{user}/projects/{project}/secrets"),
         ] {
             of_project.attachments = vec![attachment(&key, "p.txt")];

@@ -5,9 +5,9 @@ import type { Cost as CostValue, TokenCounts } from "@/lib/models";
 import { formatRunCost, runCost, useModels } from "@/lib/models";
 
 /** The cost of one run (`model`: the run's, `null` for the catalog's default). */
-export function RunCost({ reported, tokens, model }: { reported: number; tokens: TokenCounts; model: string | null }) {
+export function RunCost({ reported, tokens, model, estimated = false }: { reported: number; tokens: TokenCounts; model: string | null; estimated?: boolean }) {
   const { catalog } = useModels();
-  return <CostText cost={runCost(reported, tokens, model, catalog)} />;
+  return <CostText cost={runCost(reported, tokens, model, catalog, estimated)} />;
 }
 
 export function CostText({ cost }: { cost: CostValue }) {

@@ -217,7 +217,16 @@ capabilities: CapabilitySummary | null, };
 
 export type RunExport = { status: ExportStatus, files: number, added: number, modified: number, unchanged: number, deleted: number, uploaded_bytes: number, error: string | null, };
 
-export type RunUsage = { total_cost_usd: number, duration_ms: number, num_turns: number, input_tokens: number, output_tokens: number, cache_creation_input_tokens: number, cache_read_input_tokens: number, };
+export type RunUsage = { 
+/**
+ * The CLI's figure, or, when `estimated`, the model catalog's prices times the tokens.
+ */
+total_cost_usd: number, duration_ms: number, num_turns: number, 
+/**
+ * `total_cost_usd` comes from the catalog's prices: the CLI reported no cost, or the model
+ * belongs to a provider of its own (the CLI prices every model at Anthropic's rates).
+ */
+estimated: boolean, input_tokens: number, output_tokens: number, cache_creation_input_tokens: number, cache_read_input_tokens: number, };
 
 export type EventsPage = { events: Array<Event>, 
 /**

@@ -50,8 +50,18 @@ describe("the cost estimate", () => {
 });
 
 describe("a run's cost", () => {
-  it("keeps a reported cost as it is", () => {
-    expect(runCost(0.42, tokens(1_000_000, 0), "acme/coder-7b", catalog)).toEqual({ usd: 0.42, estimated: false });
+  it("keeps a reported cost as it is for the Anthropic models", () => {
+    expect(runCost(0.42, tokens(1_000_000, 0), "claude-sonnet-4-5", catalog)).toEqual({ usd: 0.42, estimated: false });
+    expect(runCost(0.42, tokens(1_000_000, 0), "not-in-catalog", catalog)).toEqual({ usd: 0.42, estimated: false });
+  });
+
+  it("prices a provider's model from the catalog even when the CLI reported a cost (at Anthropic's rates)", () => {
+    expect(runCost(0.42, tokens(1_000_000, 0), "acme/coder-7b", catalog)).toEqual({ usd: 0.5, estimated: true });
+  });
+
+  it("shows the backend's estimate as an estimate", () => {
+    expect(runCost(1.25, tokens(1, 1), "claude-sonnet-4-5", catalog, true)).toEqual({ usd: 1.25, estimated: true });
+    expect(runCost(1.25, tokens(1, 1), null, null, true)).toEqual({ usd: 1.25, estimated: true });
   });
 
   it("estimates from the run's model when the CLI reported none", () => {

@@ -96,13 +96,25 @@ export interface Cost {
 }
 
 /**
- * What a run cost: the reported cost when there is one (more than 0), else the estimate from the
- * prices of the run's model (its own, else the catalog's default) when the catalog knows them,
- * else the reported 0.
+ * What a run cost, by the backend's rule (`crates/backend/src/models.rs`, `Catalog::price`): the
+ * reported cost when there is one (more than 0) and the model is not a provider's of its own
+ * (the CLI prices every model at Anthropic's rates), else the estimate from the prices of the
+ * run's model (its own, else the catalog's default) when the catalog knows them, else the
+ * reported figure. `alreadyEstimated`: the figure is the backend's estimate (a run view's
+ * `usage.estimated`), shown as it is.
  */
-export function runCost(reportedUsd: number, tokens: TokenCounts, model: string | null | undefined, catalog: ModelList | null): Cost {
-  if (reportedUsd > 0 || !catalog) return { usd: reportedUsd, estimated: false };
+export function runCost(
+  reportedUsd: number,
+  tokens: TokenCounts,
+  model: string | null | undefined,
+  catalog: ModelList | null,
+  alreadyEstimated = false,
+): Cost {
+  if (alreadyEstimated) return { usd: reportedUsd, estimated: true };
+  if (!catalog) return { usd: reportedUsd, estimated: false };
   const view = findModel(catalog, model || catalog.default_model);
+  const routed = view !== undefined && view !== null && view.provider !== "anthropic";
+  if (reportedUsd > 0 && !routed) return { usd: reportedUsd, estimated: false };
   const estimate = view ? estimateCost(view, tokens) : null;
   return estimate !== null && estimate > 0 ? { usd: estimate, estimated: true } : { usd: reportedUsd, estimated: false };
 }

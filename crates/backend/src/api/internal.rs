@@ -58,7 +58,8 @@ async fn fire_schedules(
         &state.catalog,
         limit,
         state.settings.run_max_attempts,
-    ).await?;
+    )
+    .await?;
     if !fired.is_empty() {
         state.queue.bump();
     }

@@ -46,7 +46,7 @@ async fn create(
     user: CurrentUser,
     Json(req): Json<CreateProjectRequest>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
-    let view = projects::create(&state.pool, user.id, req).await?;
+    let view = projects::create(&state.pool, user.id, req, state.settings.git_allow_http).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -65,7 +65,9 @@ async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateProjectRequest>,
 ) -> ApiResult<Json<ProjectView>> {
-    Ok(Json(projects::update(&state.pool, user.id, id, req).await?))
+    Ok(Json(
+        projects::update(&state.pool, user.id, id, req, state.settings.git_allow_http).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -96,7 +96,12 @@ where
     {
         let mut tx = pool.begin().await?;
         lock_project(&mut tx, user, project).await?;
-        check_room(&mut tx, project, &sanitize_name(raw_name.unwrap_or_default())).await?;
+        check_room(
+            &mut tx,
+            project,
+            &sanitize_name(raw_name.unwrap_or_default()),
+        )
+        .await?;
         tx.rollback().await?;
     }
     let id = Uuid::now_v7();

@@ -122,10 +122,7 @@ pub async fn list(pool: &PgPool, user: Uuid) -> ApiResult<Vec<ProjectView>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM projects p WHERE p.user_id = $1 ORDER BY lower(p.name), p.id"
     ));
-    let rows: Vec<Row> = sqlx::query_as(sql)
-        .bind(user)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<Row> = sqlx::query_as(sql).bind(user).fetch_all(&mut *conn).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut files = files_of(&mut conn, &ids).await?;
     Ok(rows
@@ -205,6 +202,7 @@ async fn check_defaults(
     conn: &mut PgConnection,
     user: Uuid,
     defaults: &ProjectDefaults,
+    allow_http: bool,
 ) -> ApiResult<()> {
     if let Some(problem) = defaults
         .model
@@ -213,14 +211,7 @@ async fn check_defaults(
     {
         return Err(ApiError::validation(format!("defaults.{problem}")));
     }
-    crate::git_source::validate(defaults.git.as_ref(), false)?;
-    if let Some(secret) = defaults.git.as_ref().and_then(|g| g.token_secret.as_deref())
-        && !protocol::secrets::is_valid_name(secret)
-    {
-        return Err(ApiError::validation(
-            "defaults.git.token_secret must name a secret (A-Z, 0-9 and _, not starting with a digit)",
-        ));
-    }
+    crate::git_source::validate(defaults.git.as_ref(), false, allow_http)?;
     if let Some(preset) = defaults.preset_id {
         check_visible(conn, Kind::Preset, user, &[preset]).await?;
     }
@@ -238,13 +229,18 @@ fn name_conflict(name: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
     }
 }
 
-/// `POST /projects`.
-pub async fn create(pool: &PgPool, user: Uuid, req: CreateProjectRequest) -> ApiResult<ProjectView> {
+/// `POST /projects`; `allow_http` is `GIT_ALLOW_HTTP` (for the default repository).
+pub async fn create(
+    pool: &PgPool,
+    user: Uuid,
+    req: CreateProjectRequest,
+    allow_http: bool,
+) -> ApiResult<ProjectView> {
     let name = checked_name(&req.name)?;
     check_description(&req.description)?;
     check_instructions(&req.instructions)?;
     let mut tx = pool.begin().await?;
-    check_defaults(&mut tx, user, &req.defaults).await?;
+    check_defaults(&mut tx, user, &req.defaults, allow_http).await?;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE user_id = $1")
         .bind(user)
         .fetch_one(&mut *tx)
@@ -274,12 +270,14 @@ pub async fn create(pool: &PgPool, user: Uuid, req: CreateProjectRequest) -> Api
     Ok(view)
 }
 
-/// `PATCH /projects/{id}`: each field given replaces the stored one (`defaults` whole).
+/// `PATCH /projects/{id}`: each field given replaces the stored one (`defaults` whole);
+/// `allow_http` as for [`create`].
 pub async fn update(
     pool: &PgPool,
     user: Uuid,
     id: Uuid,
     req: UpdateProjectRequest,
+    allow_http: bool,
 ) -> ApiResult<ProjectView> {
     let name = req.name.as_deref().map(checked_name).transpose()?;
     if let Some(d) = &req.description {
@@ -292,7 +290,7 @@ pub async fn update(
     // Not `FOR UPDATE`: tasks naming the project (`FOR KEY SHARE`) need not wait for an edit.
     lock(&mut tx, user, id, "FOR NO KEY UPDATE").await?;
     if let Some(d) = &req.defaults {
-        check_defaults(&mut tx, user, d).await?;
+        check_defaults(&mut tx, user, d, allow_http).await?;
     }
     sqlx::query(
         "UPDATE projects
@@ -328,12 +326,11 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let mut tx = pool.begin().await?;
     lock(&mut tx, user, id, "FOR UPDATE").await?;
-    let sessions: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM sessions WHERE project_id = $1 ORDER BY id FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let sessions: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM sessions WHERE project_id = $1 ORDER BY id FOR UPDATE")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
     if !sessions.is_empty() {
         if !cascade {
             return Err(ApiError::conflict(

@@ -79,7 +79,7 @@ export default function ScheduledTaskPage() {
                   <StatusBadge status={r.status} />
                   {r.error && <span className="error small"> {r.error}</span>}
                 </td>
-                <td>{r.usage ? <RunCost reported={r.usage.total_cost_usd} tokens={r.usage} model={r.model} /> : "—"}</td>
+                <td>{r.usage ? <RunCost reported={r.usage.total_cost_usd} tokens={r.usage} model={r.model} estimated={r.usage.estimated} /> : "—"}</td>
                 <td>
                   <Link href={`/sessions/${r.session_id}`}>Open</Link>
                 </td>

@@ -53,7 +53,7 @@ export default function SessionPage() {
       tokensIn += r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens;
       tokensOut += r.usage.output_tokens;
       // Each run at its own model's prices when the CLI reported no cost.
-      costs.push(runCost(r.usage.total_cost_usd, r.usage, r.model, catalog));
+      costs.push(runCost(r.usage.total_cost_usd, r.usage, r.model, catalog, r.usage.estimated));
     }
     return { tokensIn, tokensOut, cost: addCosts(costs) };
   }, [runs, catalog]);
