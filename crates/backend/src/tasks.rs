@@ -49,6 +49,10 @@ pub struct NewTask<'a> {
     pub catalog: &'a crate::models::Catalog,
 }
 
+/// What a follow-up reads of its session: the kept snapshot, the permission mode a plan's
+/// approval chose, the project.
+type SessionForTask = (Option<Json<CapabilitySnapshot>>, Option<String>, Option<Uuid>);
+
 /// A queued task.
 #[derive(Debug, Clone)]
 pub struct Queued {
@@ -106,11 +110,7 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
     let (session, mut snapshot, store_in_session) = match task.session_id {
         Some(id) => {
             // Lock the session so a concurrent delete cannot leave an orphan run.
-            let found: Option<(
-                Option<Json<CapabilitySnapshot>>,
-                Option<String>,
-                Option<Uuid>,
-            )> = sqlx::query_as(
+            let found: Option<SessionForTask> = sqlx::query_as(
                 "SELECT capabilities, permission_mode, project_id FROM sessions
                       WHERE id = $1 AND user_id = $2 FOR UPDATE",
             )

@@ -110,6 +110,9 @@ pub async fn missing(
     Ok(names.difference(&found).cloned().collect())
 }
 
+/// A stored secret as opening it needs: (owner, name, key id, nonce, ciphertext).
+type SealedRow = (Option<Uuid>, String, String, Vec<u8>, Vec<u8>);
+
 /// The values of `names` for a run of `user`: the user's own secret of each name, else the
 /// system's.
 pub async fn resolve(
@@ -123,7 +126,7 @@ pub async fn resolve(
     }
     let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     // The user's row sorts before the system's (NULLS LAST), so DISTINCT ON keeps it.
-    let rows: Vec<(Option<Uuid>, String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    let rows: Vec<SealedRow> = sqlx::query_as(
         "SELECT DISTINCT ON (name) user_id, name, key_id, nonce, ciphertext FROM secrets \
          WHERE name = ANY($2) AND (user_id = $1 OR user_id IS NULL) \
          ORDER BY name, user_id NULLS LAST",
@@ -202,7 +205,7 @@ pub async fn resolve_for_claim(
 /// rows, so a wrong or missing `ENCRYPTION_KEY` stops the process now, not at the first run.
 /// The error is one line naming `ENCRYPTION_KEY`.
 pub async fn check_keys(pool: &sqlx::PgPool, keyring: &Keyring) -> Result<(), String> {
-    let rows: Vec<(Option<Uuid>, String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    let rows: Vec<SealedRow> = sqlx::query_as(
         "SELECT DISTINCT ON (key_id) user_id, name, key_id, nonce, ciphertext FROM secrets \
          ORDER BY key_id, updated_at DESC",
     )
