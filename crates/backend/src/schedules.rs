@@ -204,9 +204,10 @@ pub async fn queue_run(
     Ok(queued)
 }
 
-/// Fires every due task (at most `limit`): see the module documentation. A task whose model the
-/// catalog no longer knows, or whose provider key is gone, is not run this time (logged) but
-/// still moves on to its next fire, so it cannot hold up the others.
+/// Fires every due task (at most `limit`): see the module documentation. A fire is not checked
+/// for its model or secrets (`tasks::queue` checks those for interactive tasks only): a task
+/// whose model the catalog no longer knows, or whose key or secret is gone, queues its run all
+/// the same, and the claim fails that run with the reason, where its owner sees it.
 pub async fn fire(
     pool: &PgPool,
     catalog: &crate::models::Catalog,
@@ -235,20 +236,7 @@ pub async fn fire(
         let next = CronSchedule::parse(&task.cron, &task.timezone)
             .ok()
             .and_then(|s| s.next_after(now));
-        // Refused before anything was written (`tasks::queue`): the transaction goes on.
-        let queued = match queue_run(&mut tx, catalog, &task, RunKind::Scheduled, max_attempts)
-            .await
-        {
-            Ok(queued) => Some(queued),
-            Err(ApiError::Unprocessable {
-                code: code @ (ErrorCode::UnknownModel | ErrorCode::UnknownSecret),
-                message,
-            }) => {
-                tracing::warn!(scheduled_task_id = %task.id, %code, %message, "scheduled task not run");
-                None
-            }
-            Err(e) => return Err(e),
-        };
+        let queued = queue_run(&mut tx, catalog, &task, RunKind::Scheduled, max_attempts).await?;
         sqlx::query(
             "UPDATE scheduled_tasks
                 SET last_fired_at = now(), next_fire_at = $2, enabled = $3
@@ -259,7 +247,6 @@ pub async fn fire(
         .bind(next.is_some())
         .execute(&mut *tx)
         .await?;
-        let Some(queued) = queued else { continue };
         tracing::info!(scheduled_task_id = %task.id, run_id = %queued.run_id, next_fire_at = ?next, "scheduled task fired");
         fired.push(FiredTask {
             scheduled_task_id: task.id,

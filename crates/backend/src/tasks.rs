@@ -51,7 +51,11 @@ pub struct NewTask<'a> {
 
 /// What a follow-up reads of its session: the kept snapshot, the permission mode a plan's
 /// approval chose, the project.
-type SessionForTask = (Option<Json<CapabilitySnapshot>>, Option<String>, Option<Uuid>);
+type SessionForTask = (
+    Option<Json<CapabilitySnapshot>>,
+    Option<String>,
+    Option<Uuid>,
+);
 
 /// A queued task.
 #[derive(Debug, Clone)]
@@ -176,12 +180,12 @@ pub async fn queue(tx: &mut PgConnection, task: &NewTask<'_>) -> ApiResult<Queue
                 .and_then(|d| d.git.clone())
         }),
     };
-    // Before anything is written: a refused model leaves the transaction as it was.
-    crate::models::check(tx, task.catalog, task.user_id, options.model.as_deref()).await?;
-    // A scheduled fire skips the secrets check: its run fails at claim with the same message
-    // instead, so one schedule's missing secret cannot hold back the other due schedules' fires.
-    // The repository checked is the run's (the task's, else its project's default).
+    // Before anything is written, so a refusal leaves the transaction as it was. A scheduled
+    // fire skips both checks: its run fails at the claim with the same reason instead, where its
+    // owner sees it, and one schedule's missing key cannot hold back the other due fires. The
+    // repository checked is the run's (the task's, else its project's default).
     if task.kind == RunKind::Interactive {
+        crate::models::check(tx, task.catalog, task.user_id, options.model.as_deref()).await?;
         crate::secrets::check_for_task(tx, task.user_id, &snapshot, options.git.as_ref()).await?;
     }
     let options_json =

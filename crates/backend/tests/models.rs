@@ -405,3 +405,61 @@ async fn a_bad_catalog_stops_the_start_with_one_line(pool: PgPool) {
         assert!(!err.contains('\n'), "{name}: one line: {err}");
     }
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_scheduled_fire_whose_key_went_fails_at_the_claim_where_its_owner_sees_it(pool: PgPool) {
+    let (app, dir) = app_with(pool, "models.toml", CATALOG).await;
+    let ada = app.register("ada@example.com").await;
+    let body = json!({"name": "nightly", "prompt": "report", "cron": "0 3 * * *",
+                      "timezone": "UTC", "enabled": true, "session_mode": "new",
+                      "model": "glm-4.6"});
+    // Created only with the key there, like a task.
+    let res = app
+        .post(&ada, "/api/v1/scheduled-tasks", body.clone())
+        .await;
+    assert_eq!(error_code(res).await, "unknown_secret");
+    put_secret(&app, &ada, "ZHIPU_API_KEY", USER_KEY).await;
+    let res = app.post(&ada, "/api/v1/scheduled-tasks", body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let schedule: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+
+    // The key goes; the fire still queues the run (no check that could hold back other fires)…
+    let res = app
+        .client
+        .delete(app.url("/api/v1/secrets/ZHIPU_API_KEY"))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    sqlx::query(
+        "UPDATE scheduled_tasks SET next_fire_at = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind(schedule)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let catalog = backend::models::Catalog::load(&dir.path().join("models.toml")).unwrap();
+    let fired = backend::schedules::fire(&app.pool, &catalog, 10, 3)
+        .await
+        .unwrap();
+    assert_eq!(fired.len(), 1);
+    let run = fired[0].run_id;
+    // …and the claim fails it with the reason, not retried, handing out nothing else.
+    assert!(app.claim("w", 0).await.is_none());
+    assert_eq!(app.run_status(run).await, "failed");
+    let error: Option<String> = sqlx::query_scalar("SELECT error FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(error.unwrap_or_default().contains("ZHIPU_API_KEY"));
+    let history: Value = app
+        .get(&ada, &format!("/api/v1/scheduled-tasks/{schedule}/runs"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(history.to_string().contains("failed"), "{history}");
+}

@@ -685,7 +685,8 @@ async fn the_proxy_streams_swaps_the_credential_and_counts_usage(pool: PgPool) {
         .unwrap();
     if std::env::var("NEXTEST").is_ok() {
         assert!(
-            metrics.contains(r#"workcell_model_tokens_total{kind="input"} 1256"#),
+            metrics
+                .contains(r#"workcell_model_tokens_total{kind="input",provider="anthropic"} 1256"#),
             "{metrics}"
         );
     }
