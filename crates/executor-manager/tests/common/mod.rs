@@ -113,8 +113,11 @@ pub struct InProcessManager {
 }
 
 impl InProcessManager {
-    /// Starts a manager with exactly `vars` (its settings) on `listener`.
+    /// Starts a manager with exactly `vars` (its settings) on `listener`, and waits until it
+    /// answers `/health/live`: past its start-up (firewall, reconciliation of an earlier life's
+    /// executors), so a test's next step cannot race that start-up.
     pub async fn start(vars: Vec<(String, String)>, listener: tokio::net::TcpListener) -> Self {
+        let port = listener.local_addr().expect("listener address").port();
         let settings = Settings::from_vars(vars).expect("manager settings");
         let runtime = server::runtime_from_settings(&settings)
             .await
@@ -126,6 +129,29 @@ impl InProcessManager {
         let task = tokio::spawn(app.serve(listener, async move {
             let _ = stop_rx.await;
         }));
+        let live = format!("http://127.0.0.1:{port}/health/live");
+        let client = Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let answered = client
+                .get(&live)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                break;
+            }
+            assert!(
+                !task.is_finished(),
+                "the manager stopped during its start-up"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the manager did not answer {live} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         InProcessManager {
             registry,
             kept,
