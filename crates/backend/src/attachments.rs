@@ -93,6 +93,15 @@ impl From<AttachmentRow> for AttachmentView {
     }
 }
 
+/// An upload as its route read it: the client's file name and content type (both unchecked),
+/// the stream of its bytes, and the most bytes it may have (`MAX_UPLOAD_SIZE_MB`).
+pub struct Upload<S> {
+    pub raw_name: Option<String>,
+    pub raw_content_type: Option<String>,
+    pub body: S,
+    pub limit: u64,
+}
+
 /// An upload streamed into the bucket, before it is recorded.
 #[derive(Debug, Clone)]
 pub struct Uploaded {
@@ -109,10 +118,7 @@ pub struct Uploaded {
 /// record failed is deleted again. Shared by attachments and project files.
 pub async fn stream_and_record<S, F, Fut>(
     storage: &Bucket,
-    raw_name: Option<&str>,
-    raw_content_type: Option<&str>,
-    body: S,
-    limit: u64,
+    upload: Upload<S>,
     key_of: impl FnOnce(&str) -> String,
     record: F,
 ) -> ApiResult<AttachmentView>
@@ -121,11 +127,11 @@ where
     F: FnOnce(Uploaded) -> Fut,
     Fut: std::future::Future<Output = ApiResult<AttachmentView>>,
 {
-    let name = sanitize_name(raw_name.unwrap_or_default());
-    let content_type = sanitize_content_type(raw_content_type);
+    let name = sanitize_name(upload.raw_name.as_deref().unwrap_or_default());
+    let content_type = sanitize_content_type(upload.raw_content_type.as_deref());
     let key = key_of(&name);
     let size = match storage
-        .upload_stream(&key, &content_type, body, limit)
+        .upload_stream(&key, &content_type, upload.body, upload.limit)
         .await
     {
         Ok(size) => size,
@@ -157,10 +163,7 @@ pub async fn store<S>(
     pool: &PgPool,
     storage: &Bucket,
     user: Uuid,
-    raw_name: Option<&str>,
-    raw_content_type: Option<&str>,
-    body: S,
-    limit: u64,
+    upload: Upload<S>,
 ) -> ApiResult<AttachmentView>
 where
     S: futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin,
@@ -185,10 +188,7 @@ where
     };
     stream_and_record(
         storage,
-        raw_name,
-        raw_content_type,
-        body,
-        limit,
+        upload,
         |name| objstore::keys::attachment_key(user, id, name),
         record,
     )

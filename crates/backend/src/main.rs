@@ -81,19 +81,7 @@ async fn main() -> std::process::ExitCode {
 
 /// Runs one `backend secrets …` command; its result goes to stdout, one line.
 async fn secrets_command(settings: Settings, command: Command) -> anyhow::Result<()> {
-    let pool = backend::db::connect(
-        settings.database_url.expose(),
-        settings.database_max_connections.min(2),
-        settings.log.log_sql,
-    )
-    .await
-    .context("cannot connect to the database (DATABASE_URL)")?;
-    if settings.run_migrations {
-        backend::db::MIGRATOR
-            .run(&pool)
-            .await
-            .context("database migrations failed")?;
-    }
+    let pool = connect(&settings, settings.database_max_connections.min(2)).await?;
     let keyring = backend::secrets::Keyring::new(&settings.encryption_keys());
     // A wrong key stops every command before it writes anything.
     backend::secrets::check_keys(&pool, &keyring)
@@ -179,10 +167,11 @@ fn read_value() -> anyhow::Result<SecretValue> {
     Ok(value)
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+/// The database pool, migrated unless `RUN_MIGRATIONS=false`.
+async fn connect(settings: &Settings, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
     let pool = backend::db::connect(
         settings.database_url.expose(),
-        settings.database_max_connections,
+        max_connections,
         settings.log.log_sql,
     )
     .await
@@ -192,6 +181,14 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             .run(&pool)
             .await
             .context("database migrations failed")?;
+    }
+    Ok(pool)
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let pool = connect(&settings, settings.database_max_connections).await?;
+    // Not in `connect`: a `backend secrets` command's stdout is its answer alone.
+    if settings.run_migrations {
         tracing::info!("migrations applied");
     }
     // A socket address, not "host:port" text: an IPv6 HOST needs its brackets.

@@ -9,47 +9,12 @@ mod common;
 use std::io::Write;
 
 use common::s3::S3Server;
-use common::{TestApp, error_code};
+use common::{TestApp, error_code, json_of};
 use protocol::capabilities::CapabilitySnapshot;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn app_with_s3(pool: PgPool, s3: &S3Server) -> TestApp {
-    let owned = s3.vars();
-    let vars: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::spawn_with(pool, &vars).await
-}
-
-async fn user_id(app: &TestApp, email: &str) -> Uuid {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
-async fn send(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(res: reqwest::Response, want: StatusCode) -> Value {
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(status, want, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 fn skill_md(name: &str, description: &str) -> Vec<u8> {
     format!("---\nname: {name}\ndescription: {description}\n---\n# {name}\nUse it well.\n")
@@ -91,6 +56,7 @@ fn skill_zip(name: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
     zip_of(name, &files)
 }
 
+/// A skill archive uploaded as `skill.zip`.
 async fn upload(
     app: &TestApp,
     token: &str,
@@ -98,24 +64,15 @@ async fn upload(
     path: &str,
     archive: &[u8],
 ) -> reqwest::Response {
-    let boundary = "caps-test-boundary-51c2";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"skill.zip\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    app.upload(
+        token,
+        method,
+        path,
+        "skill.zip",
+        "application/octet-stream",
+        archive,
     )
-    .into_bytes();
-    body.extend_from_slice(archive);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    .await
 }
 
 async fn new_skill(app: &TestApp, token: &str, archive: &[u8]) -> Value {
@@ -193,9 +150,9 @@ async fn sweep(app: &TestApp, s3: &S3Server) -> u64 {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn skills_upload_as_zip_or_tar_gz_and_land_in_the_bucket(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("ada@example.com").await;
-    let user = user_id(&app, "ada@example.com").await;
+    let user = app.user_id("ada@example.com").await;
 
     let zip = skill_zip("pdf-tools", &[("scripts/fill.py", b"print('fill')")]);
     let detail = new_skill(&app, &token, &zip).await;
@@ -280,8 +237,7 @@ async fn skills_upload_as_zip_or_tar_gz_and_land_in_the_bucket(pool: PgPool) {
 
     // Disable, name taken, delete (the row at once; the objects by the retention sweep).
     let off = json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PATCH,
             &format!("/api/v1/skills/{skill}"),
@@ -295,14 +251,14 @@ async fn skills_upload_as_zip_or_tar_gz_and_land_in_the_bucket(pool: PgPool) {
     let dup = upload(&app, &token, Method::POST, "/api/v1/skills", &zip).await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(dup).await, "name_taken");
-    let res = send(
-        &app,
-        &token,
-        Method::DELETE,
-        &format!("/api/v1/skills/{skill}"),
-        None,
-    )
-    .await;
+    let res = app
+        .send(
+            &token,
+            Method::DELETE,
+            &format!("/api/v1/skills/{skill}"),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.get(&token, &format!("/api/v1/skills/{skill}"))
@@ -317,7 +273,7 @@ async fn skills_upload_as_zip_or_tar_gz_and_land_in_the_bucket(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn hostile_or_broken_archives_are_refused_and_leave_nothing(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("ada@example.com").await;
     let md = skill_md("s", "d");
 
@@ -474,7 +430,7 @@ async fn hostile_or_broken_archives_are_refused_and_leave_nothing(pool: PgPool) 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn another_users_items_are_not_found_anywhere(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
 
@@ -532,7 +488,7 @@ async fn another_users_items_are_not_found_anywhere(pool: PgPool) {
             (Method::PATCH, Some(patch.clone())),
             (Method::DELETE, None),
         ] {
-            let res = send(&app, &b, method.clone(), &path, body).await;
+            let res = app.send(&b, method.clone(), &path, body).await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
             assert_eq!(error_code(res).await, "not_found");
         }
@@ -670,8 +626,7 @@ async fn mcp_servers_take_only_what_the_cli_accepts(pool: PgPool) {
     // PATCH changes only what it names; a bad config changes nothing.
     let path = format!("/api/v1/mcp-servers/{}", id(&http));
     let off = json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PATCH,
             &path,
@@ -683,23 +638,18 @@ async fn mcp_servers_take_only_what_the_cli_accepts(pool: PgPool) {
     .await;
     assert_eq!(off["enabled"], false);
     assert_eq!(off["config"], http["config"]);
-    let res = send(
-        &app,
-        &token,
-        Method::PATCH,
-        &path,
-        Some(json!({"config": {"type": "sse", "url": "https://a/${X"}})),
-    )
-    .await;
+    let res = app
+        .send(
+            &token,
+            Method::PATCH,
+            &path,
+            Some(json!({"config": {"type": "sse", "url": "https://a/${X"}})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = send(
-        &app,
-        &token,
-        Method::PATCH,
-        &path,
-        Some(json!({"name": "files"})),
-    )
-    .await;
+    let res = app
+        .send(&token, Method::PATCH, &path, Some(json!({"name": "files"})))
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let got = json_of(app.get(&token, &path).await, StatusCode::OK).await;
     assert_eq!(got["name"], "docs");
@@ -707,9 +657,7 @@ async fn mcp_servers_take_only_what_the_cli_accepts(pool: PgPool) {
     let list = json_of(app.get(&token, "/api/v1/mcp-servers").await, StatusCode::OK).await;
     assert_eq!(list["mcp_servers"].as_array().unwrap().len(), 2);
     assert_eq!(
-        send(&app, &token, Method::DELETE, &path, None)
-            .await
-            .status(),
+        app.send(&token, Method::DELETE, &path, None).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.get(&token, &path).await.status(), StatusCode::NOT_FOUND);
@@ -718,9 +666,9 @@ async fn mcp_servers_take_only_what_the_cli_accepts(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_queued_run_keeps_its_skill_version_until_retention_lets_it_go(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("ada@example.com").await;
-    let user = user_id(&app, "ada@example.com").await;
+    let user = app.user_id("ada@example.com").await;
 
     let v1 = new_skill(&app, &token, &skill_zip("s", &[("data.txt", b"one")])).await;
     let skill = id(&v1);
@@ -791,8 +739,7 @@ async fn a_queued_run_keeps_its_skill_version_until_retention_lets_it_go(pool: P
 
     // A deleted skill's last version goes too, once nothing needs it.
     assert_eq!(
-        send(
-            &app,
+        app.send(
             &token,
             Method::DELETE,
             &format!("/api/v1/skills/{skill}"),
@@ -1021,22 +968,15 @@ async fn the_digest_follows_what_is_staged(pool: PgPool) {
 
     let path = format!("/api/v1/slash-commands/{}", id(&cmd));
     json_of(
-        send(
-            &app,
-            &token,
-            Method::PATCH,
-            &path,
-            Some(json!({"body": "two"})),
-        )
-        .await,
+        app.send(&token, Method::PATCH, &path, Some(json!({"body": "two"})))
+            .await,
         StatusCode::OK,
     )
     .await;
     let d1 = digest(json!({"prompt": "d"})).await;
     assert_ne!(d1, d0, "a command's body");
     json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PATCH,
             &path,
@@ -1053,14 +993,14 @@ async fn the_digest_follows_what_is_staged(pool: PgPool) {
         digest(json!({"prompt": "f", "slash_command_ids": [id(&cmd)]})).await,
         d1
     );
-    let res = send(
-        &app,
-        &token,
-        Method::PUT,
-        "/api/v1/instructions",
-        Some(json!({"text": "Use tabs."})),
-    )
-    .await;
+    let res = app
+        .send(
+            &token,
+            Method::PUT,
+            "/api/v1/instructions",
+            Some(json!({"text": "Use tabs."})),
+        )
+        .await;
     json_of(res, StatusCode::OK).await;
     assert_ne!(digest(json!({"prompt": "g"})).await, d2, "instructions");
 }
@@ -1068,9 +1008,9 @@ async fn the_digest_follows_what_is_staged(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn system_items_are_visible_to_all_and_writable_by_none(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("ada@example.com").await;
-    let user = user_id(&app, "ada@example.com").await;
+    let user = app.user_id("ada@example.com").await;
     let (sys_skill, sys_mcp, sys_cmd, sys_agent, sys_preset) = (
         Uuid::now_v7(),
         Uuid::now_v7(),
@@ -1163,7 +1103,7 @@ async fn system_items_are_visible_to_all_and_writable_by_none(pool: PgPool) {
             None,
         ),
     ] {
-        let res = send(&app, &token, method.clone(), &path, body).await;
+        let res = app.send(&token, method.clone(), &path, body).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
         assert_eq!(error_code(res).await, "read_only");
     }
@@ -1188,8 +1128,7 @@ async fn system_items_are_visible_to_all_and_writable_by_none(pool: PgPool) {
     )
     .await;
     json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PUT,
             "/api/v1/instructions",
@@ -1279,8 +1218,7 @@ async fn presets_commands_and_subagents_check_their_fields(pool: PgPool) {
     // `""` clears optional texts; other fields stay.
     let path = format!("/api/v1/slash-commands/{}", id(&cmd));
     let v = json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PATCH,
             &path,
@@ -1364,9 +1302,7 @@ async fn presets_commands_and_subagents_check_their_fields(pool: PgPool) {
 
     // Deleting an item takes it out of the presets in the same transaction.
     assert_eq!(
-        send(&app, &token, Method::DELETE, &path, None)
-            .await
-            .status(),
+        app.send(&token, Method::DELETE, &path, None).await.status(),
         StatusCode::NO_CONTENT
     );
     let p = json_of(
@@ -1379,8 +1315,7 @@ async fn presets_commands_and_subagents_check_their_fields(pool: PgPool) {
     assert_eq!(p["subagent_ids"], json!([id(&agent)]));
     // A preset patch that clears the template and replaces a list.
     let p = json_of(
-        send(
-            &app,
+        app.send(
             &token,
             Method::PATCH,
             &format!("/api/v1/presets/{}", id(&preset)),
@@ -1407,7 +1342,7 @@ async fn presets_commands_and_subagents_check_their_fields(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_retried_run_stages_the_current_version_once_its_own_was_swept(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("ada@example.com").await;
     let v1 = new_skill(&app, &token, &skill_zip("s", &[("data.txt", b"one")])).await;
     let skill = id(&v1);

@@ -8,19 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::s3::S3Server;
-use common::{TestApp, error_code};
+use common::{TestApp, error_code, multipart};
 use protocol::files::{Manifest, ManifestChange, ManifestEntry, StagedAttachment};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn app_with_s3(pool: PgPool, s3: &S3Server, extra: &[(&str, &str)]) -> TestApp {
-    let owned = s3.vars();
-    let mut vars: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    vars.extend_from_slice(extra);
-    TestApp::spawn_with(pool, &vars).await
-}
 
 /// A task, claimed by worker `w` and completed; returns (session, run, epoch).
 async fn finished_run(app: &TestApp, token: &str) -> (Uuid, Uuid, i64) {
@@ -94,14 +87,6 @@ async fn export(
     manifest_key
 }
 
-async fn user_id(app: &TestApp, email: &str) -> Uuid {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 /// The decoded value of `name` in `url`'s query.
 fn query_param(url: &str, name: &str) -> Option<String> {
     reqwest::Url::parse(url)
@@ -132,14 +117,14 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     let s3 = S3Server::start().await;
     // Browsers reach the store by another name than the backend does.
     let public = format!("http://localhost:{}", s3.port);
-    let app = app_with_s3(
+    let app = TestApp::spawn_with_s3(
         pool,
         &s3,
         &[("S3_PUBLIC_ENDPOINT", &public), ("S3_PRESIGN_EXPIRES", "2")],
     )
     .await;
     let token = app.register("a@example.com").await;
-    let user = user_id(&app, "a@example.com").await;
+    let user = app.user_id("a@example.com").await;
     let run = finished_run(&app, &token).await;
     let run_id = run.1;
     export(
@@ -245,9 +230,9 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn agent_written_pages_download_as_attachments_under_their_own_name(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3, &[]).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("a@example.com").await;
-    let user = user_id(&app, "a@example.com").await;
+    let user = app.user_id("a@example.com").await;
     let run = finished_run(&app, &token).await;
     let run_id = run.1;
     let page = b"<html><script>alert(document.cookie)</script></html>";
@@ -288,10 +273,10 @@ async fn agent_written_pages_download_as_attachments_under_their_own_name(pool: 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn another_users_run_and_missing_exports_answer_404(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3, &[]).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
-    let user_a = user_id(&app, "a@example.com").await;
+    let user_a = app.user_id("a@example.com").await;
     let run = finished_run(&app, &a).await;
     let run_id = run.1;
 
@@ -356,14 +341,14 @@ async fn another_users_run_and_missing_exports_answer_404(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn keys_outside_the_session_are_refused(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3, &[]).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
-    let user_a = user_id(&app, "a@example.com").await;
+    let user_a = app.user_id("a@example.com").await;
     let b = app.register("b@example.com").await;
 
     // B's run holds a secret.
     let b_run = finished_run(&app, &b).await;
-    let user_b = user_id(&app, "b@example.com").await;
+    let user_b = app.user_id("b@example.com").await;
     export(
         &app,
         &s3,
@@ -462,30 +447,6 @@ async fn keys_outside_the_session_are_refused(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-/// A multipart body with one part; returns (content type, body).
-fn multipart(field: &str, filename: &str, content_type: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "workcell-test-boundary-7d3f";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn upload(app: &TestApp, token: &str, filename: &str, data: &[u8]) -> reqwest::Response {
-    let (ct, body) = multipart("file", filename, "text/plain", data);
-    app.client
-        .post(app.url("/api/v1/attachments"))
-        .bearer_auth(token)
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn attachment_rows(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM attachments")
         .fetch_one(&app.pool)
@@ -501,13 +462,22 @@ fn pattern(len: usize) -> Vec<u8> {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn uploads_round_trip_and_oversized_ones_leave_nothing(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3, &[("MAX_UPLOAD_SIZE_MB", "20")]).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[("MAX_UPLOAD_SIZE_MB", "20")]).await;
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
-    let user_a = user_id(&app, "a@example.com").await;
+    let user_a = app.user_id("a@example.com").await;
 
     // A small file, with a hostile name.
-    let res = upload(&app, &a, "../../etc/pass wd?.txt", b"small file").await;
+    let res = app
+        .upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "../../etc/pass wd?.txt",
+            "text/plain",
+            b"small file",
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let small: Value = res.json().await.unwrap();
     assert_eq!(small["name"], "pass wd_.txt");
@@ -527,7 +497,16 @@ async fn uploads_round_trip_and_oversized_ones_leave_nothing(pool: PgPool) {
 
     // A file over one part (8 MiB): a multipart upload, reassembled exactly.
     let big = pattern(9 * 1024 * 1024 + 123);
-    let res = upload(&app, &a, "big.bin", &big).await;
+    let res = app
+        .upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "big.bin",
+            "text/plain",
+            &big,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let view: Value = res.json().await.unwrap();
     assert_eq!(view["size"], big.len());
@@ -552,7 +531,16 @@ async fn uploads_round_trip_and_oversized_ones_leave_nothing(pool: PgPool) {
     let rows_before = attachment_rows(&app).await;
 
     // Over the limit, announced by Content-Length: refused before reading.
-    let res = upload(&app, &a, "huge.bin", &pattern(21 * 1024 * 1024)).await;
+    let res = app
+        .upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "huge.bin",
+            "text/plain",
+            &pattern(21 * 1024 * 1024),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(res).await, "payload_too_large");
 
@@ -643,32 +631,53 @@ async fn uploads_round_trip_and_oversized_ones_leave_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn tasks_take_own_attachments_and_https_repositories(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3, &[]).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
-    let user_a = user_id(&app, "a@example.com").await;
-    let user_b = user_id(&app, "b@example.com").await;
+    let user_a = app.user_id("a@example.com").await;
+    let user_b = app.user_id("b@example.com").await;
     let upload_id = |res: Value| -> Uuid { res["id"].as_str().unwrap().parse().unwrap() };
     let data = upload_id(
-        upload(&app, &a, "data.csv", b"a,b\n1,2\n")
-            .await
-            .json()
-            .await
-            .unwrap(),
+        app.upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "data.csv",
+            "text/plain",
+            b"a,b\n1,2\n",
+        )
+        .await
+        .json()
+        .await
+        .unwrap(),
     );
     let notes = upload_id(
-        upload(&app, &a, "notes.md", b"# notes")
-            .await
-            .json()
-            .await
-            .unwrap(),
+        app.upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "notes.md",
+            "text/plain",
+            b"# notes",
+        )
+        .await
+        .json()
+        .await
+        .unwrap(),
     );
     let same_name = upload_id(
-        upload(&app, &a, "data.csv", b"other")
-            .await
-            .json()
-            .await
-            .unwrap(),
+        app.upload(
+            &a,
+            Method::POST,
+            "/api/v1/attachments",
+            "data.csv",
+            "text/plain",
+            b"other",
+        )
+        .await
+        .json()
+        .await
+        .unwrap(),
     );
 
     let sessions_of = |user: Uuid| {
@@ -704,7 +713,20 @@ async fn tasks_take_own_attachments_and_https_repositories(pool: PgPool) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let b_file = upload_id(upload(&app, &b, "b.txt", b"b").await.json().await.unwrap());
+    let b_file = upload_id(
+        app.upload(
+            &b,
+            Method::POST,
+            "/api/v1/attachments",
+            "b.txt",
+            "text/plain",
+            b"b",
+        )
+        .await
+        .json()
+        .await
+        .unwrap(),
+    );
     let res = app
         .post(
             &a,

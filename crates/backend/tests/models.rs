@@ -259,20 +259,8 @@ async fn a_providers_model_needs_its_key_and_is_routed_with_it(pool: PgPool) {
     assert_eq!(attempts, 1);
 
     // The keys are nowhere in clear in the database.
-    let dump: Vec<String> = sqlx::query_scalar(
-        "SELECT row_to_json(t)::text FROM (SELECT * FROM runs) t
-         UNION ALL SELECT row_to_json(t)::text FROM (SELECT * FROM secrets) t
-         UNION ALL SELECT row_to_json(t)::text FROM (SELECT * FROM events) t",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    for row in dump {
-        assert!(
-            !row.contains(USER_KEY) && !row.contains(SYSTEM_KEY),
-            "{row}"
-        );
-    }
+    let dump = test_support::postgres::dump(&app.pool).await;
+    assert!(!dump.contains(USER_KEY) && !dump.contains(SYSTEM_KEY));
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]

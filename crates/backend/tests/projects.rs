@@ -8,76 +8,20 @@
 mod common;
 
 use common::s3::S3Server;
-use common::{TestApp, error_code};
+use common::{TestApp, error_code, json_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn app_with_s3(pool: PgPool, s3: &S3Server) -> TestApp {
-    let owned = s3.vars();
-    let vars: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::spawn_with(pool, &vars).await
-}
-
-async fn send(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(res: reqwest::Response, want: StatusCode) -> Value {
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(status, want, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 fn id_of(v: &Value) -> Uuid {
     v["id"].as_str().unwrap().parse().unwrap()
 }
 
-/// A multipart body with one `file` part; returns (content type, body).
-fn multipart(filename: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "projecttestboundary7f3a";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    name: &str,
-    data: &[u8],
-) -> reqwest::Response {
-    let (ct, body) = multipart(name, data);
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     json_of(
-        send(app, token, Method::POST, "/api/v1/projects", Some(body)).await,
+        app.send(token, Method::POST, "/api/v1/projects", Some(body))
+            .await,
         StatusCode::CREATED,
     )
     .await
@@ -115,7 +59,7 @@ async fn complete(app: &TestApp, claimed: &protocol::internal::ClaimedRun) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
 
@@ -136,14 +80,14 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
     create(&app, &a, json!({"name": "api"})).await;
 
     // Names are unique per user without regard to case; another user may use the same.
-    let res = send(
-        &app,
-        &a,
-        Method::POST,
-        "/api/v1/projects",
-        Some(json!({"name": "WEBSITE"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::POST,
+            "/api/v1/projects",
+            Some(json!({"name": "WEBSITE"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "name_taken");
     create(&app, &b, json!({"name": "Website"})).await;
@@ -158,14 +102,9 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
         json!({"name": "m", "defaults": {"git": {"url": "https://example.com/r.git", "token_secret": "lower-case"}}}),
         json!({"name": "m", "instructions": "x".repeat(64 * 1024 + 1)}),
     ] {
-        let res = send(
-            &app,
-            &a,
-            Method::POST,
-            "/api/v1/projects",
-            Some(bad.clone()),
-        )
-        .await;
+        let res = app
+            .send(&a, Method::POST, "/api/v1/projects", Some(bad.clone()))
+            .await;
         // A repository is refused like a task's (400 `invalid_git`), the rest as validation.
         let want = if bad["defaults"]["git"].is_object() {
             StatusCode::BAD_REQUEST
@@ -181,24 +120,24 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
         .unwrap();
     assert_eq!(count, 3, "nothing stored by a refused request");
     // A preset that is not the user's: 404, like any other user's item.
-    let res = send(
-        &app,
-        &a,
-        Method::POST,
-        "/api/v1/projects",
-        Some(json!({"name": "m", "defaults": {"preset_id": Uuid::new_v4()}})),
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::POST,
+            "/api/v1/projects",
+            Some(json!({"name": "m", "defaults": {"preset_id": Uuid::new_v4()}})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // Unknown fields and malformed JSON: 4xx JSON errors.
-    let res = send(
-        &app,
-        &a,
-        Method::POST,
-        "/api/v1/projects",
-        Some(json!({"name": "m", "colour": 1})),
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::POST,
+            "/api/v1/projects",
+            Some(json!({"name": "m", "colour": 1})),
+        )
+        .await;
     assert!(res.status().is_client_error());
     error_code(res).await;
 
@@ -214,8 +153,7 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
 
     // Edit: each given field replaces the stored one; a rename onto another name is refused.
     let edited = json_of(
-        send(
-            &app,
+        app.send(
             &a,
             Method::PATCH,
             &format!("/api/v1/projects/{site_id}"),
@@ -235,14 +173,14 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
         "defaults are replaced whole"
     );
     assert_eq!(edited["instructions"], "Use pnpm.");
-    let res = send(
-        &app,
-        &a,
-        Method::PATCH,
-        &format!("/api/v1/projects/{site_id}"),
-        Some(json!({"name": "API"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::PATCH,
+            &format!("/api/v1/projects/{site_id}"),
+            Some(json!({"name": "API"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 
     // Everything of another user's project, and a missing one, answers 404.
@@ -267,11 +205,20 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
             None,
         ),
     ] {
-        let res = send(&app, &b, method.clone(), &path, body).await;
+        let res = app.send(&b, method.clone(), &path, body).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(error_code(res).await, "not_found");
     }
-    let res = upload(&app, &b, &format!("{other}/files"), "x.txt", b"x").await;
+    let res = app
+        .upload(
+            &b,
+            Method::POST,
+            &format!("{other}/files"),
+            "x.txt",
+            "text/plain",
+            b"x",
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = app
         .post(
@@ -296,7 +243,7 @@ async fn crud_checks_and_another_users_project_is_404(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let user_a: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'a@example.com'")
         .fetch_one(&app.pool)
@@ -314,13 +261,29 @@ async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
     let pid = id_of(&project);
     let files = format!("/api/v1/projects/{pid}/files");
     let style = json_of(
-        upload(&app, &a, &files, "style.md", b"tabs, not spaces").await,
+        app.upload(
+            &a,
+            Method::POST,
+            &files,
+            "style.md",
+            "text/plain",
+            b"tabs, not spaces",
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
     assert_eq!(style["name"], "style.md");
     let brief = json_of(
-        upload(&app, &a, &files, "brief.txt", b"the project's brief").await,
+        app.upload(
+            &a,
+            Method::POST,
+            &files,
+            "brief.txt",
+            "text/plain",
+            b"the project's brief",
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
@@ -426,8 +389,7 @@ async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
     // attachment named like a project file replaces it in inputs/; a follow-up keeps its
     // session's project whatever it names.
     json_of(
-        send(
-            &app,
+        app.send(
             &a,
             Method::PATCH,
             &format!("/api/v1/projects/{pid}"),
@@ -438,11 +400,12 @@ async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
     )
     .await;
     let own = json_of(
-        upload(
-            &app,
+        app.upload(
             &a,
+            Method::POST,
             "/api/v1/attachments",
             "style.md",
+            "text/plain",
             b"the task's own style",
         )
         .await,
@@ -489,27 +452,36 @@ async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
 
     // While that run is on a worker, a project file cannot be replaced or deleted (409); after
     // it ends, both work, and a deleted file's object is gone.
-    let res = upload(&app, &a, &files, "brief.txt", b"a new brief").await;
+    let res = app
+        .upload(
+            &a,
+            Method::POST,
+            &files,
+            "brief.txt",
+            "text/plain",
+            b"a new brief",
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "attachment_in_use");
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("{files}/{}", id_of(&brief)),
-        None,
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::DELETE,
+            &format!("{files}/{}", id_of(&brief)),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     complete(&app, &claimed).await;
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("{files}/{}", id_of(&style)),
-        None,
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::DELETE,
+            &format!("{files}/{}", id_of(&style)),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(s3.get(&style_key).await, None);
     let view = json_of(
@@ -524,7 +496,7 @@ async fn defaults_instructions_and_files_reach_the_run(pool: PgPool) {
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_projects_repository_and_its_token_secret_apply_to_new_sessions(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let project = create(
         &app,
@@ -556,8 +528,7 @@ async fn a_projects_repository_and_its_token_secret_apply_to_new_sessions(pool: 
     );
 
     json_of(
-        send(
-            &app,
+        app.send(
             &a,
             Method::PUT,
             "/api/v1/secrets/TEAM_TOKEN",
@@ -601,13 +572,21 @@ async fn a_projects_repository_and_its_token_secret_apply_to_new_sessions(pool: 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn deleting_a_project_asks_unless_cascade_and_takes_everything(pool: PgPool) {
     let s3 = S3Server::start().await;
-    let app = app_with_s3(pool, &s3).await;
+    let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let project = create(&app, &a, json!({"name": "Doomed"})).await;
     let pid = id_of(&project);
     let path = format!("/api/v1/projects/{pid}");
     let file = json_of(
-        upload(&app, &a, &format!("{path}/files"), "notes.txt", b"notes").await,
+        app.upload(
+            &a,
+            Method::POST,
+            &format!("{path}/files"),
+            "notes.txt",
+            "text/plain",
+            b"notes",
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
@@ -620,43 +599,28 @@ async fn deleting_a_project_asks_unless_cascade_and_takes_everything(pool: PgPoo
     let (outside, _) = task(&app, &a, json!({"prompt": "elsewhere"})).await;
 
     // With a session: 409, nothing deleted.
-    let res = send(&app, &a, Method::DELETE, &path, None).await;
+    let res = app.send(&a, Method::DELETE, &path, None).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "project_not_empty");
     // Cascading while a run of it is on a worker: 409 session_active, nothing deleted.
     let claimed = claim(&app, run).await;
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("{path}?cascade=true"),
-        None,
-    )
-    .await;
+    let res = app
+        .send(&a, Method::DELETE, &format!("{path}?cascade=true"), None)
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "session_active");
     json_of(app.get(&a, &path).await, StatusCode::OK).await;
     complete(&app, &claimed).await;
     // A malformed query: 400 JSON.
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("{path}?cascade=maybe"),
-        None,
-    )
-    .await;
+    let res = app
+        .send(&a, Method::DELETE, &format!("{path}?cascade=maybe"), None)
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     error_code(res).await;
 
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("{path}?cascade=true"),
-        None,
-    )
-    .await;
+    let res = app
+        .send(&a, Method::DELETE, &format!("{path}?cascade=true"), None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.get(&a, &path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -681,13 +645,13 @@ async fn deleting_a_project_asks_unless_cascade_and_takes_everything(pool: PgPoo
 
     // An empty project goes without asking.
     let empty = create(&app, &a, json!({"name": "Empty"})).await;
-    let res = send(
-        &app,
-        &a,
-        Method::DELETE,
-        &format!("/api/v1/projects/{}", id_of(&empty)),
-        None,
-    )
-    .await;
+    let res = app
+        .send(
+            &a,
+            Method::DELETE,
+            &format!("/api/v1/projects/{}", id_of(&empty)),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }

@@ -42,20 +42,6 @@ async fn app(pool: PgPool) -> TestApp {
     TestApp::spawn_with(pool, &[("ENCRYPTION_KEY", KEY_1)]).await
 }
 
-async fn send(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
 /// The answer's body, asserting its status and that it holds none of `values`.
 async fn body_of(res: reqwest::Response, want: StatusCode, values: &[&str]) -> Value {
     let status = res.status();
@@ -65,25 +51,6 @@ async fn body_of(res: reqwest::Response, want: StatusCode, values: &[&str]) -> V
         assert!(!text.contains(v), "a value in an answer: {text}");
     }
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// Every row of every table of the database, as text (bytea as hex), like a dump.
-async fn dump(pool: &PgPool) -> String {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    let mut out = String::new();
-    for table in tables {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"
-        ));
-        let rows: String = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        out.push_str(&format!("-- {table}\n{rows}\n"));
-    }
-    out
 }
 
 /// Asserts `value` appears in `text` neither as text nor as the hex of its bytes.
@@ -169,8 +136,7 @@ async fn secrets_crud_never_answers_or_stores_a_value(pool: PgPool) {
 
     // PUT creates (201) or replaces (200); a short value shows no last characters.
     let short = body_of(
-        send(
-            &app,
+        app.send(
             &ada,
             Method::PUT,
             "/api/v1/secrets/SHORT",
@@ -184,8 +150,7 @@ async fn secrets_crud_never_answers_or_stores_a_value(pool: PgPool) {
     assert_eq!(short["last4"], Value::Null);
     assert_eq!(short["description"], "");
     let replaced = body_of(
-        send(
-            &app,
+        app.send(
             &ada,
             Method::PUT,
             "/api/v1/secrets/GITHUB_TOKEN",
@@ -199,20 +164,19 @@ async fn secrets_crud_never_answers_or_stores_a_value(pool: PgPool) {
     assert_eq!(replaced["last4"], "0000");
     assert_eq!(replaced["description"], "clones ada/private");
     assert_eq!(replaced["created_at"], created["created_at"]);
-    let res = send(
-        &app,
-        &ada,
-        Method::PUT,
-        "/api/v1/secrets/GITHUB_TOKEN",
-        Some(json!({"name": "OTHER", "value": "v"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &ada,
+            Method::PUT,
+            "/api/v1/secrets/GITHUB_TOKEN",
+            Some(json!({"name": "OTHER", "value": "v"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // PATCH changes the description only.
     let patched = body_of(
-        send(
-            &app,
+        app.send(
             &ada,
             Method::PATCH,
             "/api/v1/secrets/SHORT",
@@ -224,23 +188,23 @@ async fn secrets_crud_never_answers_or_stores_a_value(pool: PgPool) {
     )
     .await;
     assert_eq!(patched["description"], "for tests");
-    let res = send(
-        &app,
-        &ada,
-        Method::PATCH,
-        "/api/v1/secrets/SHORT",
-        Some(json!({"description": "x", "value": "sneaky"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &ada,
+            Method::PATCH,
+            "/api/v1/secrets/SHORT",
+            Some(json!({"description": "x", "value": "sneaky"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = send(
-        &app,
-        &ada,
-        Method::PATCH,
-        "/api/v1/secrets/NOPE",
-        Some(json!({"description": "x"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &ada,
+            Method::PATCH,
+            "/api/v1/secrets/NOPE",
+            Some(json!({"description": "x"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     let list = body_of(
@@ -277,15 +241,19 @@ async fn secrets_crud_never_answers_or_stores_a_value(pool: PgPool) {
             .windows(b"replaced-token-value".len())
             .any(|w| w == b"replaced-token-value")
     );
-    let all = dump(&app.pool).await;
+    let all = test_support::postgres::dump(&app.pool).await;
     for v in values {
         assert_absent(&all, v, "the database");
     }
 
     // DELETE: 204, then 404.
-    let res = send(&app, &ada, Method::DELETE, "/api/v1/secrets/SHORT", None).await;
+    let res = app
+        .send(&ada, Method::DELETE, "/api/v1/secrets/SHORT", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = send(&app, &ada, Method::DELETE, "/api/v1/secrets/SHORT", None).await;
+    let res = app
+        .send(&ada, Method::DELETE, "/api/v1/secrets/SHORT", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         app.get(&ada, "/api/v1/secrets/SHORT").await.status(),
@@ -316,16 +284,16 @@ async fn another_user_neither_sees_nor_uses_a_secret_by_name(pool: PgPool) {
     assert_eq!(list["secrets"], json!([]));
     let path = "/api/v1/secrets/GITHUB_TOKEN";
     assert_eq!(app.get(&bob, path).await.status(), StatusCode::NOT_FOUND);
-    let res = send(
-        &app,
-        &bob,
-        Method::PATCH,
-        path,
-        Some(json!({"description": "mine now"})),
-    )
-    .await;
+    let res = app
+        .send(
+            &bob,
+            Method::PATCH,
+            path,
+            Some(json!({"description": "mine now"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = send(&app, &bob, Method::DELETE, path, None).await;
+    let res = app.send(&bob, Method::DELETE, path, None).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // Bob's task naming it, as a repository token or in an MCP server: 422 naming it.
@@ -426,7 +394,7 @@ async fn system_secrets_are_read_only_and_overridden_by_the_users_own(pool: PgPo
         (Method::PATCH, Some(json!({"description": "mine"}))),
         (Method::DELETE, None),
     ] {
-        let res = send(&app, &ada, method.clone(), path, body).await;
+        let res = app.send(&ada, method.clone(), path, body).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method}");
         assert_eq!(error_code(res).await, "read_only");
     }
@@ -438,14 +406,8 @@ async fn system_secrets_are_read_only_and_overridden_by_the_users_own(pool: PgPo
     assert_eq!(claimed.secrets["SLACK_TOKEN"].expose(), system_value);
 
     body_of(
-        send(
-            &app,
-            &ada,
-            Method::PUT,
-            path,
-            Some(json!({"value": ada_value})),
-        )
-        .await,
+        app.send(&ada, Method::PUT, path, Some(json!({"value": ada_value})))
+            .await,
         StatusCode::CREATED,
         &[ada_value, system_value],
     )
@@ -488,9 +450,9 @@ async fn system_secrets_are_read_only_and_overridden_by_the_users_own(pool: PgPo
     assert_eq!(list["secrets"][0]["overridden"], false);
 
     // Ada's own can go; the system's cannot (through the API) and stays.
-    let res = send(&app, &ada, Method::DELETE, path, None).await;
+    let res = app.send(&ada, Method::DELETE, path, None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = send(&app, &ada, Method::DELETE, path, None).await;
+    let res = app.send(&ada, Method::DELETE, path, None).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let mut conn = app.pool.acquire().await.unwrap();
     assert_eq!(store::list_system(&mut conn).await.unwrap().len(), 1);
@@ -538,14 +500,14 @@ async fn references_are_checked_at_submit_and_resolved_at_claim(pool: PgPool) {
             .await;
         assert!(res.status() == StatusCode::CREATED || res.status() == StatusCode::CONFLICT);
     }
-    let res = send(
-        &app,
-        &ada,
-        Method::PUT,
-        "/api/v1/secrets/OTHER",
-        Some(json!({"value": other_value})),
-    )
-    .await;
+    let res = app
+        .send(
+            &ada,
+            Method::PUT,
+            "/api/v1/secrets/OTHER",
+            Some(json!({"value": other_value})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
     // Now it queues; the claim carries exactly the values the run names, the stored snapshot
@@ -561,7 +523,7 @@ async fn references_are_checked_at_submit_and_resolved_at_claim(pool: PgPool) {
     assert_eq!(claimed.secrets["OTHER"].expose(), other_value);
     let config = &claimed.capabilities.as_ref().unwrap().mcp_servers[0].config;
     assert_eq!(config["env"]["API_KEY"], "${API_KEY}");
-    let all = dump(&app.pool).await;
+    let all = test_support::postgres::dump(&app.pool).await;
     assert_absent(&all, API_VALUE, "the database");
     assert_absent(&all, other_value, "the database");
 
@@ -580,7 +542,9 @@ async fn references_are_checked_at_submit_and_resolved_at_claim(pool: PgPool) {
         res.text().await.unwrap()
     );
     let doomed = created_run(task(&app, &ada, json!({"prompt": "call the api again"})).await).await;
-    let res = send(&app, &ada, Method::DELETE, "/api/v1/secrets/OTHER", None).await;
+    let res = app
+        .send(&ada, Method::DELETE, "/api/v1/secrets/OTHER", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     // Another session's run, needing nothing (the server is disabled first), queued behind it.
     let server = body_of(
@@ -592,14 +556,14 @@ async fn references_are_checked_at_submit_and_resolved_at_claim(pool: PgPool) {
         .as_str()
         .unwrap()
         .to_owned();
-    let res = send(
-        &app,
-        &ada,
-        Method::PATCH,
-        &format!("/api/v1/mcp-servers/{server}"),
-        Some(json!({"enabled": false})),
-    )
-    .await;
+    let res = app
+        .send(
+            &ada,
+            Method::PATCH,
+            &format!("/api/v1/mcp-servers/{server}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let plain = created_run(task(&app, &ada, json!({"prompt": "plain"})).await).await;
     let next = app.claim("w2", 2).await.expect("the next run");
@@ -825,7 +789,11 @@ async fn the_operator_sets_lists_rotates_and_deletes_system_secrets(pool: PgPool
         .await
         .unwrap();
     assert_eq!(got["DEPLOY_TOKEN"].expose(), value);
-    assert_absent(&dump(&pool).await, value, "the database");
+    assert_absent(
+        &test_support::postgres::dump(&pool).await,
+        value,
+        "the database",
+    );
 
     // Bad input: one line, non-zero, nothing written.
     for (args, stdin) in [

@@ -290,25 +290,6 @@ fn price(input: u64, output: u64, cache_creation: u64, cache_read: u64) -> f64 {
         / 1_000_000.0
 }
 
-/// Every row of every table, as text (bytea as hex), like a dump.
-async fn dump(pool: &PgPool) -> String {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    let mut out = String::new();
-    for table in tables {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"
-        ));
-        let rows: String = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        out.push_str(&format!("-- {table}\n{rows}\n"));
-    }
-    out
-}
-
 /// Waits until the run is `running` (its executor has the task).
 async fn wait_running(stack: &Stack, run: Uuid) {
     let deadline = tokio::time::Instant::now() + RUN_LIMIT;
@@ -642,7 +623,7 @@ async fn each_model_reaches_its_own_provider_with_its_own_key(pool: PgPool) {
     for key in keys {
         assert!(!secrets.contains(key), "a provider key in the secrets list");
     }
-    let all = dump(&stack.pool).await;
+    let all = test_support::postgres::dump(&stack.pool).await;
     assert!(
         all.contains("A_KEY"),
         "the secret A_KEY is not in the database"

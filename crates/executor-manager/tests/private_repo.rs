@@ -82,25 +82,6 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// Every row of every table, as text (bytea as hex), like a dump.
-async fn dump(pool: &PgPool) -> String {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    let mut out = String::new();
-    for table in tables {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"
-        ));
-        let rows: String = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
-        out.push_str(&format!("-- {table}\n{rows}\n"));
-    }
-    out
-}
-
 /// The logs of every executor container of `manager` still present.
 async fn container_logs(docker: &bollard::Docker, manager: &str) -> String {
     let filters = HashMap::from([("label", vec![format!("{LABEL_MANAGER}={manager}")])]);
@@ -307,7 +288,7 @@ async fn a_private_repository_clones_with_the_users_token_and_the_token_shows_no
         "the workspace was exported"
     );
     // No row of the database, in clear or as bytes.
-    let all = dump(&stack.pool).await;
+    let all = test_support::postgres::dump(&stack.pool).await;
     for secret in [TOKEN, WRONG] {
         assert!(!all.contains(secret), "a token in the database");
         assert!(

@@ -70,6 +70,29 @@ where
     result
 }
 
+/// Every row of every table of the database's `public` schema, as text (bytea as hex), like a
+/// dump: the haystack a test searches for a value that must not be stored in clear.
+pub async fn dump(pool: &PgPool) -> String {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("list the tables");
+    let mut out = String::new();
+    for table in tables {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"
+        ));
+        let rows: String = sqlx::query_scalar(sql)
+            .fetch_one(pool)
+            .await
+            .expect("read a table");
+        out.push_str(&format!("-- {table}\n{rows}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::url_with_database;

@@ -15,7 +15,7 @@ use protocol::ErrorCode;
 use protocol::files::AttachmentView;
 use uuid::Uuid;
 
-use crate::attachments::MULTIPART_OVERHEAD;
+use crate::attachments::{MULTIPART_OVERHEAD, Upload};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
@@ -58,16 +58,13 @@ pub(super) fn multipart_error(e: MultipartError) -> ApiError {
 /// The upload's file part, after the checks every upload route makes: a declared
 /// `Content-Length` over `limit` (plus the framing) is refused before anything is read, and the
 /// body must be multipart with one field named [`FILE_FIELD`]. Returns the client's file name,
-/// its content type and the stream of its bytes.
+/// its content type and the stream of its bytes, with `limit`.
 pub(super) async fn file_part<'m>(
     headers: &HeaderMap,
     multipart: &'m mut Result<Multipart, MultipartRejection>,
     limit: u64,
-) -> ApiResult<(
-    Option<String>,
-    Option<String>,
-    impl futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin + 'm,
-)> {
+) -> ApiResult<Upload<impl futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin + 'm>>
+{
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -94,13 +91,12 @@ pub(super) async fn file_part<'m>(
             format!("expected one multipart field named `{FILE_FIELD}`"),
         ));
     }
-    let name = field.file_name().map(str::to_owned);
-    let content_type = field.content_type().map(str::to_owned);
-    Ok((
-        name,
-        content_type,
-        field.map(|chunk| chunk.map_err(upload_error)),
-    ))
+    Ok(Upload {
+        raw_name: field.file_name().map(str::to_owned),
+        raw_content_type: field.content_type().map(str::to_owned),
+        body: field.map(|chunk| chunk.map_err(upload_error)),
+        limit,
+    })
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
@@ -111,17 +107,8 @@ async fn upload(
     mut multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
     let limit = upload_limit(state.settings.max_upload_size_mb);
-    let (name, content_type, body) = file_part(&headers, &mut multipart, limit).await?;
-    let view = crate::attachments::store(
-        &state.pool,
-        &state.storage,
-        user.id,
-        name.as_deref(),
-        content_type.as_deref(),
-        body,
-        limit,
-    )
-    .await?;
+    let upload = file_part(&headers, &mut multipart, limit).await?;
+    let view = crate::attachments::store(&state.pool, &state.storage, user.id, upload).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

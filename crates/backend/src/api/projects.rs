@@ -98,18 +98,8 @@ async fn upload(
     mut multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AttachmentView>)> {
     let limit = upload_limit(state.settings.max_upload_size_mb);
-    let (name, content_type, body) = file_part(&headers, &mut multipart, limit).await?;
-    let view = projects::files::upload(
-        &state.pool,
-        &state.storage,
-        user.id,
-        id,
-        name.as_deref(),
-        content_type.as_deref(),
-        body,
-        limit,
-    )
-    .await?;
+    let upload = file_part(&headers, &mut multipart, limit).await?;
+    let view = projects::files::upload(&state.pool, &state.storage, user.id, id, upload).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

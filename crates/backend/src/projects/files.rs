@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use objstore::{Bucket, UploadError};
 
-use crate::attachments::{AttachmentRow, Uploaded, sanitize_name, stream_and_record};
+use crate::attachments::{AttachmentRow, Upload, Uploaded, sanitize_name, stream_and_record};
 use crate::error::{ApiError, ApiResult};
 
 /// The answer while a leased run of the project may still need its files.
@@ -78,16 +78,12 @@ async fn check_room(conn: &mut PgConnection, project: Uuid, name: &str) -> ApiRe
 
 /// `POST /projects/{id}/files`: streams the upload into the bucket and records it, replacing a
 /// file of the same name. On any failure nothing new is kept.
-#[allow(clippy::too_many_arguments)]
 pub async fn upload<S>(
     pool: &PgPool,
     storage: &Bucket,
     user: Uuid,
     project: Uuid,
-    raw_name: Option<&str>,
-    raw_content_type: Option<&str>,
-    body: S,
-    limit: u64,
+    upload: Upload<S>,
 ) -> ApiResult<AttachmentView>
 where
     S: futures::Stream<Item = Result<bytes::Bytes, UploadError>> + Unpin,
@@ -99,7 +95,7 @@ where
         check_room(
             &mut tx,
             project,
-            &sanitize_name(raw_name.unwrap_or_default()),
+            &sanitize_name(upload.raw_name.as_deref().unwrap_or_default()),
         )
         .await?;
         tx.rollback().await?;
@@ -145,10 +141,7 @@ where
     };
     stream_and_record(
         storage,
-        raw_name,
-        raw_content_type,
-        body,
-        limit,
+        upload,
         |name| objstore::keys::project_file_key(user, project, id, name),
         record,
     )

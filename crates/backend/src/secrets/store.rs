@@ -217,6 +217,29 @@ pub async fn create(
     if let Some(user) = owner {
         check_room(&mut tx, user).await?;
     }
+    insert(&mut tx, owner, new, &sealed)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                ApiError::conflict(
+                    ErrorCode::NameTaken,
+                    format!("a secret named {} exists already", new.name),
+                )
+            }
+            _ => e.into(),
+        })?;
+    let view = own(&mut tx, owner, new.name).await?.ok_or_else(not_found)?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Inserts `owner`'s new secret, sealed, with its hint.
+async fn insert(
+    conn: &mut PgConnection,
+    owner: Option<Uuid>,
+    new: &NewSecret<'_>,
+    sealed: &Sealed,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO secrets (id, user_id, name, description, key_id, nonce, ciphertext, last4)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -229,18 +252,9 @@ pub async fn create(
     .bind(&sealed.nonce)
     .bind(&sealed.ciphertext)
     .bind(hint(new.value.expose()))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => ApiError::conflict(
-            ErrorCode::NameTaken,
-            format!("a secret named {} exists already", new.name),
-        ),
-        _ => e.into(),
-    })?;
-    let view = own(&mut tx, owner, new.name).await?.ok_or_else(not_found)?;
-    tx.commit().await?;
-    Ok(view)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// `PUT /secrets/{name}`: creates `owner`'s secret or replaces its value (and its description
@@ -280,20 +294,7 @@ pub async fn put(
         if let Some(user) = owner {
             check_room(&mut tx, user).await?;
         }
-        sqlx::query(
-            "INSERT INTO secrets (id, user_id, name, description, key_id, nonce, ciphertext, last4)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(owner)
-        .bind(new.name)
-        .bind(new.description.unwrap_or_default())
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(hint(new.value.expose()))
-        .execute(&mut *tx)
-        .await?;
+        insert(&mut tx, owner, new, &sealed).await?;
     }
     let view = own(&mut tx, owner, new.name).await?.ok_or_else(not_found)?;
     tx.commit().await?;

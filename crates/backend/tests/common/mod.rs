@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use backend::config::Settings;
 use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -98,6 +98,62 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Starts a backend with `s3`'s settings and `extra`.
+    pub async fn spawn_with_s3(pool: PgPool, s3: &s3::S3Server, extra: &[(&str, &str)]) -> Self {
+        let owned = s3.vars();
+        let mut vars: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.extend_from_slice(extra);
+        Self::spawn_with(pool, &vars).await
+    }
+
+    /// A request with `method` and an optional JSON body.
+    pub async fn send(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A multipart upload of one field `file` named `filename` ([`multipart`]).
+    pub async fn upload(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        filename: &str,
+        content_type: &str,
+        data: &[u8],
+    ) -> Response {
+        let (ct, body) = multipart("file", filename, content_type, data);
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The id of the user registered as `email`.
+    pub async fn user_id(&self, email: &str) -> Uuid {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.client
             .get(self.url(path))
@@ -181,6 +237,31 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The answer's JSON body (`null` when it has none), asserting its status.
+pub async fn json_of(res: Response, want: StatusCode) -> Value {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, want, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A multipart body with one part; returns (content type, body).
+pub fn multipart(
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "workcell-test-boundary-7d3f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Asserts the JSON error shape and returns the code.
