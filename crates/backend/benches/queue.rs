@@ -9,7 +9,10 @@
 //! 3. event ingestion in batches of 20 from 8 concurrent runs (target ≥ 20,000 events/s);
 //! 4. claim latency of runs carrying a capability snapshot (10 skills of 1 MiB of files in all,
 //!    uploaded through the API into s3s-fs, and 3 MCP servers) against runs carrying none,
-//!    interleaved (one of each in turn, one queued run at a time), p50/p95 of each.
+//!    interleaved (one of each in turn, one queued run at a time), p50/p95 of each;
+//! 5. claim latency of runs that need secrets (an MCP server whose environment names 5 of the
+//!    user's secrets, opened at the claim) and a provider's model (its key resolved into the
+//!    run's route) against runs that need neither, interleaved the same way.
 //!
 //! `BENCH_SMOKE=1` shrinks every size so the test script can check the benchmark still runs.
 
@@ -138,7 +141,16 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     let s3_vars = s3.vars();
     // The tests' in-process backend (rate limits off: the benchmark measures the queue, not the
     // public API's limits), in single-user mode with the service's retry and reaper timing.
+    // A catalog with one provider, for part 5's routed model.
+    let catalog_dir = tempfile::tempdir()?;
+    let catalog = catalog_dir.path().join("models.toml");
+    std::fs::write(
+        &catalog,
+        "[providers.bench]\nbase_url = \"http://127.0.0.1:9\"\nkey_secret = \"BENCH_PROVIDER_KEY\"\nprefixes = [\"bench-\"]\n",
+    )?;
+    let catalog = catalog.display().to_string();
     let mut vars: Vec<(&str, &str)> = vec![
+        ("MODELS_CONFIG_PATH", catalog.as_str()),
         ("AUTH_MODE", "single_user"),
         ("DATABASE_MAX_CONNECTIONS", "32"),
         ("RUN_RETRY_BACKOFF_SECONDS", "10"),
@@ -304,6 +316,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     );
 
     claim_with_capabilities(&bench, &pool, smoke).await?;
+    claim_with_secrets(&bench, smoke).await?;
     drop(app);
     drop(s3);
     pool.close().await;
@@ -445,6 +458,104 @@ async fn claim_with_capabilities(bench: &Bench, pool: &sqlx::PgPool, smoke: bool
     println!(
         "claim with a snapshot ({BENCH_SKILLS} skills, {} MiB of files as {keys} keys, 3 MCP servers; {snapshot_bytes} bytes of JSON) vs none, {rounds} of each interleaved: with p50 {:.2} ms, p95 {:.2} ms; none p50 {:.2} ms, p95 {:.2} ms",
         BENCH_SKILL_BYTES / (1024 * 1024),
+        ms(percentile(&lat_with, 0.5)),
+        ms(percentile(&lat_with, 0.95)),
+        ms(percentile(&lat_none, 0.5)),
+        ms(percentile(&lat_none, 0.95)),
+    );
+    Ok(())
+}
+
+/// Secrets a run of part 5 needs, besides its provider's key.
+const BENCH_SECRETS: usize = 5;
+
+/// Part 5: the claim's share of secrets and model routes (see the module documentation).
+async fn claim_with_secrets(bench: &Bench, smoke: bool) -> Result<()> {
+    let put = |name: String, value: String| async move {
+        let res = bench
+            .client
+            .put(format!("{}/api/v1/secrets/{name}", bench.base))
+            .bearer_auth(&bench.token)
+            .json(&json!({"value": value}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("PUT /secrets/{name} answered {}", res.status());
+        }
+        anyhow::Ok(())
+    };
+    let mut env = serde_json::Map::new();
+    for i in 1..=BENCH_SECRETS {
+        put(
+            format!("BENCH_SECRET_{i}"),
+            format!("bench-secret-value-{i}-0123456789"),
+        )
+        .await?;
+        env.insert(
+            format!("TOKEN_{i}"),
+            json!(format!("${{BENCH_SECRET_{i}}}")),
+        );
+    }
+    put(
+        "BENCH_PROVIDER_KEY".to_owned(),
+        "bench-provider-key-0123456789".to_owned(),
+    )
+    .await?;
+    let mcp = bench
+        .public(
+            reqwest::Method::POST,
+            "/mcp-servers",
+            json!({"name": "secretive", "config": {"command": "python3", "args": ["-m", "tool"], "env": env}}),
+        )
+        .await?;
+    let lists = json!({"skill_ids": [], "slash_command_ids": [], "subagent_ids": []});
+    let mut with = lists.clone();
+    with["mcp_server_ids"] = json!([mcp["id"]]);
+    with["model"] = json!("bench-model");
+    let mut none = lists;
+    none["mcp_server_ids"] = json!([]);
+
+    let rounds = if smoke { 10 } else { 300 };
+    let (mut lat_with, mut lat_none) = (Vec::new(), Vec::new());
+    for i in 0..rounds * 2 {
+        let needs = i % 2 == 0;
+        let mut body = if needs { with.clone() } else { none.clone() };
+        body["prompt"] = json!(format!("secrets {i}"));
+        let queued = bench.task_with(body).await?;
+        let started = Instant::now();
+        let run = bench
+            .claim("secrets", 0)
+            .await?
+            .context("claim with secrets")?;
+        let took = started.elapsed();
+        if run.run_id.to_string() != queued["run_id"].as_str().unwrap_or_default() {
+            bail!("claimed another run than the one queued");
+        }
+        if needs {
+            if run.secrets.len() != BENCH_SECRETS || run.model_route.is_none() {
+                bail!("the claim lacks the run's secrets or its route");
+            }
+            lat_with.push(took);
+        } else {
+            if !run.secrets.is_empty() || run.model_route.is_some() {
+                bail!("a run that needs nothing got secrets or a route");
+            }
+            lat_none.push(took);
+        }
+        let r = bench
+            .internal(
+                &format!("/runs/{}/complete", run.run_id),
+                json!({"worker_id": "secrets", "epoch": run.epoch}),
+            )
+            .await?;
+        if !r.status().is_success() {
+            bail!("complete answered {}", r.status());
+        }
+    }
+    lat_with.sort();
+    lat_none.sort();
+    println!(
+        "claim with {BENCH_SECRETS} secrets and a provider's key opened (XChaCha20-Poly1305) vs none, {rounds} of each interleaved: with p50 {:.2} ms, p95 {:.2} ms; none p50 {:.2} ms, p95 {:.2} ms",
         ms(percentile(&lat_with, 0.5)),
         ms(percentile(&lat_with, 0.95)),
         ms(percentile(&lat_none, 0.5)),
