@@ -21,6 +21,7 @@ pub mod input_requests;
 pub mod live;
 pub mod metrics;
 pub mod models;
+pub mod nudge;
 pub mod projects;
 pub mod protection;
 pub mod queue;

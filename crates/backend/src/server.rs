@@ -64,6 +64,7 @@ pub async fn start_state(
         inputs,
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
+        nudger: crate::nudge::Nudger::from_settings(&settings),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         storage: bucket,
         tokens: TokenKeys::new(settings.secret_key.expose(), settings.auth_token_ttl_hours),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub keyring: Arc<crate::secrets::Keyring>,
     /// The models offered and their providers (`MODELS_CONFIG_PATH`).
     pub catalog: Arc<crate::models::Catalog>,
+    /// Tells the executor manager of `EXECUTOR_MANAGER_URL` to heartbeat a canceled run now.
+    pub nudger: crate::nudge::Nudger,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

@@ -33,6 +33,7 @@ pub mod input_answers;
 pub mod inputs;
 pub mod ledger;
 pub mod model_proxy;
+pub mod nudge;
 pub mod pool;
 pub mod pull;
 pub mod run;

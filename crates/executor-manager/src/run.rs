@@ -53,6 +53,8 @@ pub struct RunContext {
     pub workspaces: ActiveWorkspaces,
     /// Where the model proxy sends agents' requests, with the provider credential.
     pub model_upstream: crate::model_proxy::Upstream,
+    /// The runs' heartbeats, for the backend's nudges (`crate::nudge`).
+    pub nudges: crate::nudge::Nudges,
 }
 
 /// How a run ends, as reported to the backend.
@@ -98,6 +100,7 @@ fn spawn_heartbeat(
     lease: Lease,
     every: Duration,
     lease_seconds: u32,
+    nudged: Arc<tokio::sync::Notify>,
 ) -> (
     tokio::task::JoinHandle<()>,
     mpsc::UnboundedReceiver<LeaseEvent>,
@@ -114,7 +117,11 @@ fn spawn_heartbeat(
             let mut next = confirmed + every;
             loop {
                 let fence_at = confirmed + fence;
-                tokio::time::sleep_until(next.min(fence_at)).await;
+                // A nudge (the owner canceled) sends the heartbeat now.
+                tokio::select! {
+                    () = tokio::time::sleep_until(next.min(fence_at)) => {}
+                    () = nudged.notified() => {}
+                }
                 let sent = tokio::time::Instant::now();
                 if sent >= fence_at {
                     tracing::error!(
@@ -249,11 +256,13 @@ async fn drive(
 ) -> Report {
     let settings = &ctx.settings;
     let mut registration = ctx.registry.register(lease.clone());
+    let nudged = ctx.nudges.register(run.run_id);
     let (hb, mut lease_events) = spawn_heartbeat(
         ctx.backend.clone(),
         lease.clone(),
         settings.heartbeat_interval(),
         settings.task_claim_lease_seconds,
+        nudged.notify(),
     );
     let _hb = AbortOnDrop(hb);
     if let Some(route) = &run.model_route

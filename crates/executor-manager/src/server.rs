@@ -126,6 +126,7 @@ impl App {
                 exporter,
                 workspaces: ActiveWorkspaces::default(),
                 model_upstream,
+                nudges: crate::nudge::Nudges::default(),
             }),
         })
     }
@@ -158,7 +159,8 @@ impl App {
     }
 
     /// The routes: `/health`, `/health/live`, `/health/ready`, `/metrics`,
-    /// `/api/v1/callbacks/{run_id}`, `/api/v1/model-proxy/{*path}`; every request goes through the telemetry edge (request id,
+    /// `/api/v1/callbacks/{run_id}`, `/api/v1/model-proxy/{*path}`,
+    /// `/api/v1/internal/runs/{run_id}/nudge`; every request goes through the telemetry edge (request id,
     /// span, HTTP metrics).
     fn router(&self, draining: Arc<AtomicBool>) -> Router {
         let health = Router::new()
@@ -177,6 +179,10 @@ impl App {
             .merge(crate::model_proxy::routes(
                 self.ctx.registry.models().clone(),
                 self.ctx.model_upstream.clone(),
+            ))
+            .merge(crate::nudge::routes(
+                self.ctx.nudges.clone(),
+                self.ctx.settings.internal_api_token.expose().clone(),
             ))
             .merge(telemetry::http::metrics_router(
                 self.ctx

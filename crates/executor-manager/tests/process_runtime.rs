@@ -104,6 +104,68 @@ async fn cancel_through_the_backend_cancels_the_run(pool: PgPool) {
     );
 }
 
+/// With `EXECUTOR_MANAGER_URL` (the harness sets it), the backend nudges the manager when the
+/// owner cancels: the run's heartbeat goes out at once and the run ends in well under the
+/// heartbeat interval (30 s with this 90 s lease). The nudge route wants the internal token and
+/// knows only the runs this manager holds.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_cancel_reaches_the_run_at_once_through_the_managers_nudge(pool: PgPool) {
+    let h = Harness::start(pool, scenarios(), &[("TASK_CLAIM_LEASE_SECONDS", "90")]).await;
+    let (session, run) = h.task("[scenario:slow] take your time").await;
+    h.wait_status(run, &["running"], RUN_LIMIT).await;
+
+    let nudge = format!("{}/api/v1/internal/runs/{run}/nudge", h.manager);
+    let res = h.client.post(&nudge).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let res = h
+        .client
+        .post(format!(
+            "{}/api/v1/internal/runs/{}/nudge",
+            h.manager,
+            uuid::Uuid::new_v4()
+        ))
+        .header(INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // A nudge alone changes nothing: the run goes on (the heartbeat finds no cancel).
+    let res = h
+        .client
+        .post(&nudge)
+        .header(INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.run_status(run).await, "running");
+
+    let asked = std::time::Instant::now();
+    let res = h
+        .client
+        .post(format!("{}/api/v1/sessions/{session}/cancel", h.backend))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let status = h
+        .wait_status(
+            run,
+            &["completed", "failed", "canceled"],
+            Duration::from_secs(60),
+        )
+        .await;
+    let took = asked.elapsed();
+    assert_eq!(status, "canceled", "error: {:?}", h.run_error(run).await);
+    assert!(
+        took < Duration::from_secs(10),
+        "the cancel took {took:?}: it waited for the heartbeat (every 30 s), not the nudge"
+    );
+}
+
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn executor_that_exits_early_fails_the_run(pool: PgPool) {
     let h = Harness::start(pool, scenarios(), &[("EXECUTOR_BIN", "/bin/false")]).await;

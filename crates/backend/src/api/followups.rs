@@ -66,7 +66,7 @@ async fn send_now(
     Path((id, run_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<SessionQueue>> {
     sessions::ensure_owned(&state.pool, user.id, id).await?;
-    let (queue, wake) = followups::send_now(&state.pool, id, run_id).await?;
+    let (queue, wake) = followups::send_now(&state.pool, &state.nudger, id, run_id).await?;
     if wake {
         state.queue.bump();
     }

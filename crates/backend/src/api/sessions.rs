@@ -202,5 +202,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CancelResponse>> {
     sessions::ensure_owned(&state.pool, user.id, id).await?;
-    Ok(Json(queue::cancel::cancel_session(&state.pool, id).await?))
+    Ok(Json(
+        queue::cancel::cancel_session(&state.pool, &state.nudger, id).await?,
+    ))
 }

@@ -129,16 +129,18 @@ pub async fn remove(pool: &PgPool, session_id: Uuid, run_id: Uuid) -> ApiResult<
 /// Sends queued run `run_id` of `session_id` now: asks the session's working run to stop (as
 /// `POST /sessions/{id}/cancel` does, leaving the other queued runs) and puts `run_id` at the
 /// head of the session's line, in one transaction, so it is the next of the session to run.
-/// Returns the queue after the move and whether claimers should be woken.
+/// Returns the queue after the move and whether claimers should be woken; after the commit, the
+/// manager is nudged about the run asked to stop.
 pub async fn send_now(
     pool: &PgPool,
+    nudger: &crate::nudge::Nudger,
     session_id: Uuid,
     run_id: Uuid,
 ) -> ApiResult<(SessionQueue, bool)> {
     let mut tx = pool.begin().await?;
     // Leased runs' locks (and the session's, in the trigger) before the queued runs': the order
     // a run's end takes them in when it readies the next one.
-    let canceling = super::cancel::stop_working(&mut tx, session_id).await?;
+    let stopping = super::cancel::stop_working(&mut tx, session_id).await?;
     let line: Vec<(Uuid, i64, bool)> = sqlx::query_as(
         "SELECT id, queue_pos, ready FROM runs
           WHERE session_id = $1 AND status = 'queued'
@@ -179,6 +181,7 @@ pub async fn send_now(
     }
     let queue = list(&mut tx, session_id).await?;
     tx.commit().await?;
-    tracing::info!(%session_id, %run_id, canceling, "queued run sent now");
+    nudger.runs(&stopping);
+    tracing::info!(%session_id, %run_id, canceling = stopping.len(), "queued run sent now");
     Ok((queue, ready_head))
 }

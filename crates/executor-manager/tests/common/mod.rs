@@ -230,15 +230,24 @@ impl Harness {
         backend_extra: &[(&str, &str)],
         container_gateway: Option<&str>,
     ) -> Self {
-        let backend_proc = InProcessBackend::start(pool.clone(), backend_extra).await;
-        let backend = backend_proc.url.clone();
+        // The manager's port first: the backend nudges it on cancel (`EXECUTOR_MANAGER_URL`),
+        // as a deployment's does, unless the test sets that itself.
         let reach = container_gateway.map_or(Reach::Loopback, Reach::Gateway);
-        let llm = start_llm(scenarios, reach).await;
-
-        let workspace_root = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind(reach.listen()).await.unwrap();
         let manager_port = listener.local_addr().unwrap().port();
         let manager = format!("http://127.0.0.1:{manager_port}");
+        let mut backend_vars: Vec<(&str, &str)> = backend_extra.to_vec();
+        if !backend_vars
+            .iter()
+            .any(|(k, _)| *k == "EXECUTOR_MANAGER_URL")
+        {
+            backend_vars.push(("EXECUTOR_MANAGER_URL", manager.as_str()));
+        }
+        let backend_proc = InProcessBackend::start(pool.clone(), &backend_vars).await;
+        let backend = backend_proc.url.clone();
+        let llm = start_llm(scenarios, reach).await;
+
+        let workspace_root = tempfile::tempdir().unwrap();
         let callback = reach.url(manager_port);
         let (exe, claude) = if container_gateway.is_some() {
             (String::new(), String::new())
