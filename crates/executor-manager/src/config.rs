@@ -154,6 +154,10 @@ pub struct Settings {
     /// The Claude Code CLI the executor drives (process runtime: passed through as `CLAUDE_BIN`).
     #[serde(default)]
     pub claude_bin: Option<String>,
+    /// Extra ignore rules for every executor's `.git/info/exclude` (comma- or
+    /// newline-separated), passed through as `WORKSPACE_GIT_IGNORE`.
+    #[serde(default)]
+    pub workspace_git_ignore: Option<String>,
     /// This worker's id on the queue (1 to 200 characters); default: hostname + random suffix.
     #[serde(default, deserialize_with = "manager_id")]
     pub manager_id: Option<String>,

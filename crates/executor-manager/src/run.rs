@@ -189,6 +189,25 @@ pub fn executor_env(settings: &Settings) -> BTreeMap<String, String> {
     if settings.log.debug {
         env.insert("DEBUG".into(), "true".into());
     }
+    if let Some(rules) = settings
+        .workspace_git_ignore
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        env.insert("WORKSPACE_GIT_IGNORE".into(), rules.to_owned());
+    }
+    // A child process writes its rotated files beside the manager's (`executor.*.log`); in a
+    // container a file would go with the container, so there its logs are the container's output.
+    if settings.log.log_to_file && settings.executor_runtime == RuntimeKind::Process {
+        let dir = std::path::absolute(&settings.log.log_dir)
+            .unwrap_or_else(|_| std::path::PathBuf::from(&settings.log.log_dir));
+        env.insert("LOG_TO_FILE".into(), "true".into());
+        env.insert("LOG_DIR".into(), dir.display().to_string());
+        env.insert(
+            "LOG_BACKUP_COUNT".into(),
+            settings.log.log_backup_count.to_string(),
+        );
+    }
     env
 }
 

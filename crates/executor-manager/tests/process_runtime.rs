@@ -30,6 +30,16 @@ fn scenarios() -> ScenarioFile {
             ],
         )
         .with_scenario("slow", vec![slow])
+        .with_scenario(
+            "write_two",
+            vec![
+                Turn::blocks(vec![Block::tool_use(
+                    "Bash",
+                    json!({"command": "printf kept > kept.txt && mkdir -p dist && printf built > dist/app.js && printf mine > notes-1.txt"}),
+                )]),
+                Turn::text("Done."),
+            ],
+        )
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
@@ -163,6 +173,67 @@ async fn a_cancel_reaches_the_run_at_once_through_the_managers_nudge(pool: PgPoo
     assert!(
         took < Duration::from_secs(10),
         "the cancel took {took:?}: it waited for the heartbeat (every 30 s), not the nudge"
+    );
+}
+
+/// The manager's `WORKSPACE_GIT_IGNORE` reaches its executors (the run's changes leave the
+/// ignored files out), and so do `LOG_TO_FILE`/`LOG_DIR`/`LOG_BACKUP_COUNT` with the process
+/// runtime (the executor writes its rotated file in the manager's log directory).
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn workspace_ignore_rules_and_log_files_reach_the_executor(pool: PgPool) {
+    let logs = tempfile::tempdir().unwrap();
+    let log_dir = logs.path().display().to_string();
+    let h = Harness::start(
+        pool,
+        scenarios(),
+        &[
+            ("WORKSPACE_GIT_IGNORE", "dist/\nnotes-*.txt"),
+            ("LOG_TO_FILE", "true"),
+            ("LOG_DIR", log_dir.as_str()),
+            ("LOG_BACKUP_COUNT", "3"),
+        ],
+    )
+    .await;
+    let (session, run) = h.task("[scenario:write_two] write three files").await;
+    let status = h
+        .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
+        .await;
+    assert_eq!(status, "completed", "error: {:?}", h.run_error(run).await);
+    let events = h.events(run).await;
+    let changed: Vec<String> = events
+        .iter()
+        .filter(|e| e.2 == "file_changes")
+        .flat_map(|e| e.3["changes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["path"].as_str().map(str::to_owned))
+        .collect();
+    assert!(changed.contains(&"kept.txt".to_owned()), "{changed:?}");
+    assert!(
+        !changed
+            .iter()
+            .any(|p| p.starts_with("dist/") || p.starts_with("notes-")),
+        "ignored files counted: {changed:?}"
+    );
+    let user = h.user_of(session).await;
+    let exclude =
+        std::fs::read_to_string(h.workspace(user, session).join(".git/info/exclude")).unwrap();
+    assert!(
+        exclude.contains("dist/") && exclude.contains("notes-*.txt"),
+        "{exclude}"
+    );
+
+    let files: Vec<String> = std::fs::read_dir(logs.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let executor_log = files
+        .iter()
+        .find(|f| f.starts_with("executor") && f.ends_with("log"))
+        .unwrap_or_else(|| panic!("no executor log file in {files:?}"));
+    let text = std::fs::read_to_string(logs.path().join(executor_log)).unwrap();
+    assert!(
+        text.contains(&run.to_string()),
+        "the executor's log names its run"
     );
 }
 
