@@ -10,7 +10,9 @@
 //! - a variable documented in a service's section is read by that service;
 //! - every documented variable (compose, web UI, … included) appears in `.env.example` and every
 //!   variable of `.env.example` is documented; none is set twice;
-//! - every table row of the guide gives a default, a meaning and an example.
+//! - every table row of the guide gives a default, a meaning and an example;
+//! - both compose files pass every setting of the backend and the executor manager (logging
+//!   included) to that service, but for the process runtime's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -294,4 +296,76 @@ fn settings_variables_come_from_the_structs() {
             assert!(s.vars.contains(l), "{}: {l}", s.name);
         }
     }
+}
+
+/// The variables a compose file hands `service` (its `environment:` keys).
+fn compose_environment(compose: &str, service: &str) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    let mut in_service = false;
+    let mut in_environment = false;
+    for line in compose.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        if indent == 2 {
+            in_service = text == format!("{service}:");
+            in_environment = false;
+        } else if in_service && indent == 4 {
+            in_environment = text == "environment:";
+        } else if in_service
+            && in_environment
+            && indent == 6
+            && let Some((name, _)) = text.split_once(':')
+            && is_var(name)
+        {
+            vars.insert(name.to_owned());
+        }
+    }
+    vars
+}
+
+/// Settings compose does not pass on purpose: the process runtime's (compose runs executors in
+/// containers).
+const NOT_IN_COMPOSE: &[(&str, &str)] = &[
+    ("executor-manager", "EXECUTOR_BIN"),
+    ("executor-manager", "CLAUDE_BIN"),
+];
+
+/// Both compose files pass every setting of the backend and the executor manager (logging
+/// included) through to that service, so an operator's `.env` reaches where it acts.
+#[test]
+fn compose_passes_every_setting_of_its_services() {
+    let log = log_vars();
+    let mut problems = Vec::new();
+    for file in ["docker-compose.yml", "docker-compose.r2.yml"] {
+        let compose = repo_file(file);
+        for service in services()
+            .iter()
+            .filter(|s| s.name == "backend" || s.name == "executor-manager")
+        {
+            let passed = compose_environment(&compose, service.name);
+            assert!(
+                !passed.is_empty(),
+                "{file}: no environment for {}",
+                service.name
+            );
+            for var in service.vars.iter().chain(log.iter()) {
+                if !passed.contains(var) && !NOT_IN_COMPOSE.contains(&(service.name, var.as_str()))
+                {
+                    problems.push(format!(
+                        "{file}: {} does not pass {var} to its container",
+                        service.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "compose leaves settings out ({}):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
