@@ -86,6 +86,50 @@ impl Bench {
         Ok(res.json().await?)
     }
 
+    /// Queues `with` and `none` tasks in turn, `rounds` of each, one at a time, and times the claim
+    /// of each as `worker`; `check` sees every claimed run (and whether it was a `with` one)
+    /// before it is completed. Returns the claim latencies of each kind, sorted.
+    async fn interleaved_claims(
+        &self,
+        worker: &str,
+        rounds: usize,
+        with: &Value,
+        none: &Value,
+        mut check: impl FnMut(&ClaimedRun, bool) -> Result<()>,
+    ) -> Result<(Vec<Duration>, Vec<Duration>)> {
+        let (mut lat_with, mut lat_none) = (Vec::new(), Vec::new());
+        for i in 0..rounds * 2 {
+            let carries = i % 2 == 0;
+            let mut body = if carries { with.clone() } else { none.clone() };
+            body["prompt"] = json!(format!("{worker} {i}"));
+            let queued = self.task_with(body).await?;
+            let started = Instant::now();
+            let run = self.claim(worker, 0).await?.context("a claimable run")?;
+            let took = started.elapsed();
+            if run.run_id.to_string() != queued["run_id"].as_str().unwrap_or_default() {
+                bail!("claimed another run than the one queued");
+            }
+            check(&run, carries)?;
+            if carries {
+                lat_with.push(took);
+            } else {
+                lat_none.push(took);
+            }
+            let r = self
+                .internal(
+                    &format!("/runs/{}/complete", run.run_id),
+                    json!({"worker_id": worker, "epoch": run.epoch}),
+                )
+                .await?;
+            if !r.status().is_success() {
+                bail!("complete answered {}", r.status());
+            }
+        }
+        lat_with.sort();
+        lat_none.sort();
+        Ok((lat_with, lat_none))
+    }
+
     /// Uploads a skill (a zip) and returns its id.
     async fn skill(&self, zip: Vec<u8>) -> Result<String> {
         let boundary = "bench-boundary-3f9a";
@@ -405,56 +449,28 @@ async fn claim_with_capabilities(bench: &Bench, pool: &sqlx::PgPool, smoke: bool
         json!({"skill_ids": [], "mcp_server_ids": [], "slash_command_ids": [], "subagent_ids": []});
 
     let rounds = if smoke { 10 } else { 300 };
-    let (mut lat_with, mut lat_none) = (Vec::new(), Vec::new());
-    let mut snapshot_bytes = 0i64;
     let mut keys = 0usize;
-    for i in 0..rounds * 2 {
-        let carries = i % 2 == 0;
-        let mut body = if carries { with.clone() } else { none.clone() };
-        body["prompt"] = json!(format!("capabilities {i}"));
-        let queued = bench.task_with(body).await?;
-        let started = Instant::now();
-        let run = bench
-            .claim("caps", 0)
-            .await?
-            .context("claim with capabilities")?;
-        let took = started.elapsed();
-        if run.run_id.to_string() != queued["run_id"].as_str().unwrap_or_default() {
-            bail!("claimed another run than the one queued");
-        }
-        let snapshot = run.capabilities.as_ref().context("a snapshot")?;
-        if carries {
-            if snapshot.skills.len() != BENCH_SKILLS || snapshot.mcp_servers.len() != 3 {
-                bail!("the snapshot lacks skills or MCP servers");
-            }
-            keys = snapshot.skills.iter().map(|s| s.files.len()).sum();
-            lat_with.push(took);
-        } else {
-            if !snapshot.skills.is_empty() || !snapshot.mcp_servers.is_empty() {
+    let mut first = None;
+    let (lat_with, lat_none) = bench
+        .interleaved_claims("caps", rounds, &with, &none, |run, carries| {
+            first.get_or_insert(run.run_id);
+            let snapshot = run.capabilities.as_ref().context("a snapshot")?;
+            if carries {
+                if snapshot.skills.len() != BENCH_SKILLS || snapshot.mcp_servers.len() != 3 {
+                    bail!("the snapshot lacks skills or MCP servers");
+                }
+                keys = snapshot.skills.iter().map(|s| s.files.len()).sum();
+            } else if !snapshot.skills.is_empty() || !snapshot.mcp_servers.is_empty() {
                 bail!("an empty choice staged something");
             }
-            lat_none.push(took);
-        }
-        if i == 0 {
-            snapshot_bytes = sqlx::query_scalar(
-                "SELECT octet_length(capabilities::text)::int8 FROM runs WHERE id = $1",
-            )
-            .bind(run.run_id)
+            Ok(())
+        })
+        .await?;
+    let snapshot_bytes: i64 =
+        sqlx::query_scalar("SELECT octet_length(capabilities::text)::int8 FROM runs WHERE id = $1")
+            .bind(first.context("no run claimed")?)
             .fetch_one(pool)
             .await?;
-        }
-        let r = bench
-            .internal(
-                &format!("/runs/{}/complete", run.run_id),
-                json!({"worker_id": "caps", "epoch": run.epoch}),
-            )
-            .await?;
-        if !r.status().is_success() {
-            bail!("complete answered {}", r.status());
-        }
-    }
-    lat_with.sort();
-    lat_none.sort();
     println!(
         "claim with a snapshot ({BENCH_SKILLS} skills, {} MiB of files as {keys} keys, 3 MCP servers; {snapshot_bytes} bytes of JSON) vs none, {rounds} of each interleaved: with p50 {:.2} ms, p95 {:.2} ms; none p50 {:.2} ms, p95 {:.2} ms",
         BENCH_SKILL_BYTES / (1024 * 1024),
@@ -516,44 +532,17 @@ async fn claim_with_secrets(bench: &Bench, smoke: bool) -> Result<()> {
     none["mcp_server_ids"] = json!([]);
 
     let rounds = if smoke { 10 } else { 300 };
-    let (mut lat_with, mut lat_none) = (Vec::new(), Vec::new());
-    for i in 0..rounds * 2 {
-        let needs = i % 2 == 0;
-        let mut body = if needs { with.clone() } else { none.clone() };
-        body["prompt"] = json!(format!("secrets {i}"));
-        let queued = bench.task_with(body).await?;
-        let started = Instant::now();
-        let run = bench
-            .claim("secrets", 0)
-            .await?
-            .context("claim with secrets")?;
-        let took = started.elapsed();
-        if run.run_id.to_string() != queued["run_id"].as_str().unwrap_or_default() {
-            bail!("claimed another run than the one queued");
-        }
-        if needs {
-            if run.secrets.len() != BENCH_SECRETS || run.model_route.is_none() {
+    let (lat_with, lat_none) = bench
+        .interleaved_claims("secrets", rounds, &with, &none, |run, needs| {
+            if needs && (run.secrets.len() != BENCH_SECRETS || run.model_route.is_none()) {
                 bail!("the claim lacks the run's secrets or its route");
             }
-            lat_with.push(took);
-        } else {
-            if !run.secrets.is_empty() || run.model_route.is_some() {
+            if !needs && (!run.secrets.is_empty() || run.model_route.is_some()) {
                 bail!("a run that needs nothing got secrets or a route");
             }
-            lat_none.push(took);
-        }
-        let r = bench
-            .internal(
-                &format!("/runs/{}/complete", run.run_id),
-                json!({"worker_id": "secrets", "epoch": run.epoch}),
-            )
-            .await?;
-        if !r.status().is_success() {
-            bail!("complete answered {}", r.status());
-        }
-    }
-    lat_with.sort();
-    lat_none.sort();
+            Ok(())
+        })
+        .await?;
     println!(
         "claim with {BENCH_SECRETS} secrets and a provider's key opened (XChaCha20-Poly1305) vs none, {rounds} of each interleaved: with p50 {:.2} ms, p95 {:.2} ms; none p50 {:.2} ms, p95 {:.2} ms",
         ms(percentile(&lat_with, 0.5)),

@@ -110,23 +110,6 @@ prefixes = ["test-b"]
     )
 }
 
-async fn put_secret(stack: &Stack, name: &str, value: &str) {
-    let res = stack
-        .client
-        .put(format!("{}/api/v1/secrets/{name}", stack.backend_url))
-        .json(&json!({"value": value, "description": format!("{name}, a provider's key")}))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body = res.text().await.unwrap_or_default();
-    assert_eq!(status, 201, "{body}");
-    assert!(
-        !body.contains(value),
-        "the secret's value in the answer: {body}"
-    );
-}
-
 /// `POST /tasks` with `model`; the answer's status and body.
 async fn submit(stack: &Stack, model: &str) -> (u16, Value) {
     submit_body(
@@ -396,8 +379,8 @@ async fn each_model_reaches_its_own_provider_with_its_own_key(pool: PgPool) {
         "a refused task was queued"
     );
 
-    put_secret(&stack, "A_KEY", KEY_A).await;
-    put_secret(&stack, "B_KEY", KEY_B).await;
+    stack.put_secret("A_KEY", KEY_A).await;
+    stack.put_secret("B_KEY", KEY_B).await;
 
     // ---- test-a: instance A with A's key; B and the upstream get nothing ----
     let (a0, b0, u0) = (

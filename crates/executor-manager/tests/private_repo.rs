@@ -108,22 +108,6 @@ async fn container_logs(docker: &bollard::Docker, manager: &str) -> String {
     out
 }
 
-async fn put_secret(stack: &Stack, name: &str, value: &str) {
-    let res = stack
-        .client
-        .put(format!("{}/api/v1/secrets/{name}", stack.backend_url))
-        .json(&json!({"value": value}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        201,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
-}
-
 /// `POST /tasks` with `git`; the answer's status and body.
 async fn submit(stack: &Stack, git: Value) -> (u16, Value) {
     let res = stack
@@ -179,8 +163,8 @@ async fn a_private_repository_clones_with_the_users_token_and_the_token_shows_no
         &[("GIT_ALLOW_HTTP", "true"), ("LOG_LEVEL", "debug")],
     )
     .await;
-    put_secret(&stack, "GITHUB_TOKEN", TOKEN).await;
-    put_secret(&stack, "WRONG_TOKEN", WRONG).await;
+    stack.put_secret("GITHUB_TOKEN", TOKEN).await;
+    stack.put_secret("WRONG_TOKEN", WRONG).await;
 
     // A name the user has no secret of: refused at submit, nothing queued.
     let (status, body) = submit(

@@ -192,6 +192,25 @@ impl Stack {
         }
     }
 
+    /// Sets the (single) user's secret `name` through `PUT /api/v1/secrets/{name}` (created: 201),
+    /// checking the answer does not carry the value.
+    pub async fn put_secret(&self, name: &str, value: &str) {
+        let res = self
+            .client
+            .put(format!("{}/api/v1/secrets/{name}", self.backend_url))
+            .json(&json!({"value": value, "description": format!("{name}, for a test")}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        assert_eq!(status, 201, "{body}");
+        assert!(
+            !body.contains(value),
+            "the secret's value in the answer: {body}"
+        );
+    }
+
     /// Both services' log tails, for failure messages.
     pub fn logs(&self) -> String {
         format!(
