@@ -327,10 +327,11 @@ fn compose_environment(compose: &str, service: &str) -> BTreeSet<String> {
 }
 
 /// Settings compose does not pass on purpose: the process runtime's (compose runs executors in
-/// containers).
+/// containers), and `DOCKER_HOST` (compose mounts the host's socket at the default path).
 const NOT_IN_COMPOSE: &[(&str, &str)] = &[
     ("executor-manager", "EXECUTOR_BIN"),
     ("executor-manager", "CLAUDE_BIN"),
+    ("executor-manager", "DOCKER_HOST"),
 ];
 
 /// Both compose files pass every setting of the backend and the executor manager (logging

@@ -205,6 +205,16 @@ pub struct Settings {
     pub environment: Environment,
 
     // ---- isolation between executors (docker runtime; see `runtime::docker`, `runtime::firewall`) ----
+    /// `DOCKER_HOST`: the Docker daemon of the docker runtime (`unix://…`, `tcp://…`); unset:
+    /// the local default socket. Read into the settings (rather than by the Docker client from
+    /// the process environment) so that each manager of a process names its own daemon.
+    #[serde(default)]
+    pub docker_host: Option<String>,
+    /// `DELETED_SESSIONS_POLL_SECONDS`: how often the backend's feed of deleted sessions is read
+    /// (their workspaces on this host are removed); 1 to 3600.
+    #[serde(default = "default_deleted_poll")]
+    #[serde(deserialize_with = "Range::<1, 3600>::de")]
+    pub deleted_sessions_poll_seconds: u64,
     /// The Docker network executors run on; created at start if missing (a bridge with
     /// inter-container traffic off). An existing network that allows it is refused.
     #[serde(default = "default_executor_network")]
@@ -470,6 +480,10 @@ impl Settings {
             .join(session.to_string())
             .join("workspace")
     }
+}
+
+fn default_deleted_poll() -> u64 {
+    15
 }
 
 fn default_manager_id() -> String {

@@ -11,7 +11,12 @@
 //! P/runs/{run_id}/archive.zip         the whole workspace (stored, not compressed; ZIP64 when
 //!                                     it needs to be)
 //! P/runs/{run_id}/files/{path}        files added or modified by this run
+//! P/runs/{run_id}/agent.zip, agent.json   the agent's conversation files, for a restore on
+//!                                     another host ([`agent`]); never served to the user
 //! ```
+//!
+//! [`restore`] is the way back: a manager that claims a run of a session whose workspace it does
+//! not hold (or holds an older one) rebuilds it from the last export.
 //!
 //! How (one module each):
 //! - [`scan`]: the workspace is walked through directory descriptors, nothing followed: every
@@ -32,7 +37,9 @@
 //! the export starts afresh (everything uploaded). Ignored: [`IGNORED_NAMES`] anywhere in a path, and with
 //! `WORKSPACE_IGNORE_DOT_FILES` every name starting with a dot.
 
+pub mod agent;
 mod parts;
+pub mod restore;
 mod scan;
 mod zip;
 
@@ -239,6 +246,9 @@ impl Exporter {
                 previous.as_ref(),
             )
             .await?;
+
+        // Before the manifest: a ready export always has the agent's state beside it.
+        uploaded_bytes += self.export_agent_state(workspace, target).await?;
 
         let manifest = Manifest {
             user_id: target.user_id,

@@ -325,6 +325,35 @@ impl Harness {
         self.manager = url;
     }
 
+    /// Another manager beside this harness's, as on another host: the same backend, model
+    /// server and settings, with its own `MANAGER_ID`, `WORKSPACE_ROOT` and callback port
+    /// (listening and announced as `reach` says), `extra` overriding the rest.
+    pub async fn another_manager(
+        &self,
+        id: &str,
+        root: &std::path::Path,
+        reach: Reach<'_>,
+        extra: &[(&str, &str)],
+    ) -> InProcessManager {
+        let listener = tokio::net::TcpListener::bind(reach.listen()).await.unwrap();
+        let callback = reach.url(listener.local_addr().unwrap().port());
+        let mut mv: Vec<(String, String)> = self
+            .manager_vars
+            .iter()
+            .filter(|(k, _)| {
+                !["MANAGER_ID", "WORKSPACE_ROOT", "CALLBACK_BASE_URL"].contains(&k.as_str())
+            })
+            .cloned()
+            .collect();
+        mv.extend(vars(&[
+            ("MANAGER_ID", id),
+            ("WORKSPACE_ROOT", &root.display().to_string()),
+            ("CALLBACK_BASE_URL", &callback),
+        ]));
+        mv.extend(vars(extra));
+        InProcessManager::start(mv, listener).await
+    }
+
     /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).
     pub async fn stop_manager(&mut self, limit: Duration) {
         self.manager_proc.stop(limit).await;
