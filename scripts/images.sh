@@ -44,6 +44,13 @@ compose_tests() {
     compose_config "$IMAGES_REPO/.env.example" docker-compose.yml | grep -q "^  $want:$" \
       || die "docker-compose.yml has no $want service"
   done
+  # Neither the API nor the manager listens beyond this host unless told to.
+  for file in docker-compose.yml docker-compose.r2.yml; do
+    out=$(compose_config "$IMAGES_REPO/.env.example" "$file")
+    grep -q -- "- 127.0.0.1:8000:8000/tcp" <<<"$out" || die "$file: the backend's port is not bound to 127.0.0.1"
+    grep -q "HOST: 172.17.0.1" <<<"$out" || die "$file: the executor manager does not listen on the docker0 gateway"
+  done
+  log "compose: the backend's port is on 127.0.0.1 and the manager listens on 172.17.0.1 by default"
   compose_config "$IMAGES_REPO/.env.example" docker-compose.r2.yml | grep -q "^  rustfs:$" \
     && die "docker-compose.r2.yml must not run rustfs"
   for var in S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET; do
