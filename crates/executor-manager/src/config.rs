@@ -86,6 +86,11 @@ pub struct Settings {
     /// All four or none (none: workspace export is off).
     #[serde(default, deserialize_with = "http_url")]
     pub s3_endpoint: Option<String>,
+    /// `S3_EXECUTOR_ENDPOINT`: the store as executors reach it; the attachments and skill files
+    /// handed to them are presigned for it (unset: `S3_ENDPOINT`). Under compose the manager
+    /// reaches the store on 127.0.0.1, which means nothing inside a container.
+    #[serde(default, deserialize_with = "http_url")]
+    pub s3_executor_endpoint: Option<String>,
     #[serde(default)]
     pub s3_access_key: Option<Secret<String>>,
     #[serde(default)]
@@ -437,7 +442,8 @@ impl Settings {
         }
         Ok(Some(S3Settings {
             endpoint: self.s3_endpoint.clone().unwrap_or_default(),
-            public_endpoint: None,
+            // Only presigned URLs use it, and every one this manager signs is for an executor.
+            public_endpoint: self.s3_executor_endpoint.clone(),
             access_key: self.s3_access_key.clone().unwrap_or_default(),
             secret_key: self.s3_secret_key.clone().unwrap_or_default(),
             bucket: self.s3_bucket.clone().unwrap_or_default(),

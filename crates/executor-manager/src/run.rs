@@ -644,7 +644,11 @@ async fn export_workspace(
     let started = std::time::Instant::now();
     let report = match exporter.export(workspace, target).await {
         Ok(s) => {
-            telemetry::metrics::export_finished("ready", s.uploaded_bytes, started.elapsed());
+            telemetry::metrics::export_finished(
+                "ready",
+                s.uploaded_bytes + s.agent_bytes,
+                started.elapsed(),
+            );
             tracing::info!(
                 manifest = %s.manifest_key,
                 files = s.files,
@@ -653,6 +657,7 @@ async fn export_workspace(
                 unchanged = s.unchanged,
                 deleted = s.deleted,
                 uploaded_bytes = s.uploaded_bytes,
+                agent_bytes = s.agent_bytes,
                 "workspace exported"
             );
             ExportReport {

@@ -116,6 +116,8 @@ pub struct ExportSummary {
     pub unchanged: usize,
     pub deleted: usize,
     pub uploaded_bytes: u64,
+    /// The agent's state uploaded beside the workspace ([`agent`]).
+    pub agent_bytes: u64,
 }
 
 /// The largest `latest.json` read (it holds a run id and a key).
@@ -247,8 +249,9 @@ impl Exporter {
             )
             .await?;
 
-        // Before the manifest: a ready export always has the agent's state beside it.
-        uploaded_bytes += self.export_agent_state(workspace, target).await?;
+        // Before the manifest: a ready export always has the agent's state beside it (not counted
+        // in `uploaded_bytes`, which tells the user what of the workspace went up).
+        let agent_bytes = self.export_agent_state(workspace, target).await?;
 
         let manifest = Manifest {
             user_id: target.user_id,
@@ -283,6 +286,7 @@ impl Exporter {
             unchanged: count(ManifestChange::Unchanged),
             deleted: manifest.deleted.len(),
             uploaded_bytes,
+            agent_bytes,
         })
     }
 
