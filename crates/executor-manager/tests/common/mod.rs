@@ -277,11 +277,16 @@ impl Harness {
             ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
         ]);
         if container_gateway.is_some() {
-            // The model server listens on the host: the executors' firewall lets them through.
-            mv.push((
-                "EXECUTOR_EGRESS_HOST_PORTS".into(),
-                llm.addr().port().to_string(),
-            ));
+            // The model server listens on the host: the executors' firewall lets them through,
+            // with the ports the test names itself.
+            let mut ports = llm.addr().port().to_string();
+            if let Some((_, more)) = extra
+                .iter()
+                .find(|(k, _)| *k == "EXECUTOR_EGRESS_HOST_PORTS")
+            {
+                ports = format!("{ports},{more}");
+            }
+            mv.push(("EXECUTOR_EGRESS_HOST_PORTS".into(), ports));
         }
         let manager_id = extra
             .iter()
@@ -289,7 +294,11 @@ impl Harness {
             .map(|(_, v)| v.to_string())
             .unwrap_or_else(|| format!("test-manager-{}", Uuid::new_v4().simple()));
         mv.push(("MANAGER_ID".into(), manager_id.clone()));
-        mv.extend(vars(extra));
+        mv.extend(
+            vars(extra).into_iter().filter(|(k, _)| {
+                !(container_gateway.is_some() && k == "EXECUTOR_EGRESS_HOST_PORTS")
+            }),
+        );
         let manager_proc = InProcessManager::start(mv.clone(), listener).await;
 
         Harness {
