@@ -704,3 +704,66 @@ async fn deleted_sessions_reach_the_managers_feed(pool: PgPool) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// `EXECUTOR_MANAGER_URL`: when the owner cancels a claimed run, the backend asks that manager at
+/// once to heartbeat it (`POST …/api/v1/internal/runs/{id}/nudge` with the internal token).
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_cancel_nudges_the_manager_named_by_executor_manager_url(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A stand-in manager: hands each request's head to the test and answers 202.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let manager = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = conn
+                    .write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    let app = TestApp::spawn_with(pool, &[("EXECUTOR_MANAGER_URL", &manager)]).await;
+    let token = app.register("a@example.com").await;
+    let (session, run) = app.task(&token, "work", None).await;
+    app.claim("manager-1", 0).await.expect("claimable");
+    assert!(heads.try_recv().is_err(), "nudged before any cancel");
+
+    let asked = Instant::now();
+    let res = app
+        .post(
+            &token,
+            &format!("/api/v1/sessions/{session}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let head = tokio::time::timeout(Duration::from_secs(5), heads.recv())
+        .await
+        .expect("the manager was nudged")
+        .unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        head.lines().next().unwrap_or_default(),
+        format!("POST /api/v1/internal/runs/{run}/nudge HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-internal-token: {}", common::INTERNAL_TOKEN)),
+        "{head}"
+    );
+    assert_eq!(app.run_status(run).await, "canceling");
+}

@@ -12,7 +12,9 @@
 //!   variable of `.env.example` is documented; none is set twice;
 //! - every table row of the guide gives a default, a meaning and an example;
 //! - both compose files pass every setting of the backend and the executor manager (logging
-//!   included) to that service, but for the process runtime's.
+//!   included) to that service, but for the process runtime's;
+//! - every variable a service reads is exercised: `exercised.rs` names, for each, the test that
+//!   sets it and asserts its effect (or says in `NOT_YET_EXERCISED` why there is none yet).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
