@@ -4,7 +4,7 @@
 #   source scripts/images.sh; compose_tests     # docker-compose config checks (no daemon needed)
 #   source scripts/images.sh; image_tests       # base images, builds, end to end (needs DOCKER_HOST,
 #                                               # DATABASE_URL/PG_PORT, S3S_FS_BIN, a debug build)
-#   scripts/images.sh [compose|base|build|e2e|all]   # standalone, against $DOCKER_HOST
+#   scripts/images.sh [compose|compose-e2e|base|build|e2e|all]   # standalone, against $DOCKER_HOST
 #
 # No image registry is reachable here, so the upstream base images the Dockerfiles name are made
 # locally and tagged with exactly those names; the Dockerfiles then build unchanged:
@@ -44,6 +44,13 @@ compose_tests() {
     compose_config "$IMAGES_REPO/.env.example" docker-compose.yml | grep -q "^  $want:$" \
       || die "docker-compose.yml has no $want service"
   done
+  # Neither the API nor the manager listens beyond this host unless told to.
+  for file in docker-compose.yml docker-compose.r2.yml; do
+    out=$(compose_config "$IMAGES_REPO/.env.example" "$file")
+    grep -q -- "- 127.0.0.1:8000:8000/tcp" <<<"$out" || die "$file: the backend's port is not bound to 127.0.0.1"
+    grep -q "HOST: 172.17.0.1" <<<"$out" || die "$file: the executor manager does not listen on the docker0 gateway"
+  done
+  log "compose: the backend's port is on 127.0.0.1 and the manager listens on 172.17.0.1 by default"
   compose_config "$IMAGES_REPO/.env.example" docker-compose.r2.yml | grep -q "^  rustfs:$" \
     && die "docker-compose.r2.yml must not run rustfs"
   for var in S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET; do
@@ -411,11 +418,163 @@ JSON
   "$pg_bin/dropdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres --force "$db" >/dev/null 2>&1 || true
 )
 
+# The stand-ins compose_e2e runs in place of images no registry here serves: PostgreSQL from
+# Debian's package (docker/postgres-local.Dockerfile) and s3s-fs behind the rustfs service name.
+make_standin_images() {
+  docker build --network host -q -f "$IMAGES_REPO/docker/postgres-local.Dockerfile" \
+    -t "workcell/postgres-local:$IMAGE_TAG" "$IMAGES_REPO/docker" >/dev/null \
+    || die "docker/postgres-local.Dockerfile does not build"
+  [ -x "${S3S_FS_BIN:-}" ] || die "s3s-fs is needed for the compose stand-in (S3S_FS_BIN)"
+  local tmp
+  tmp=$(mktemp -d)
+  cp "$S3S_FS_BIN" "$tmp/s3s-fs"
+  cat >"$tmp/Dockerfile" <<'DOCKERFILE'
+FROM debian:bookworm-slim
+COPY s3s-fs /usr/local/bin/s3s-fs
+# RustFS's variables, as docker-compose.yml gives them to the rustfs service.
+ENTRYPOINT ["sh", "-c", "exec s3s-fs --host 0.0.0.0 --port 9000 --access-key \"$RUSTFS_ACCESS_KEY\" --secret-key \"$RUSTFS_SECRET_KEY\" \"${RUSTFS_VOLUMES:-/data}\""]
+DOCKERFILE
+  tar -c -C "$tmp" Dockerfile s3s-fs | build_from_tar "workcell/s3s-fs-standin:$IMAGE_TAG"
+  rm -rf "$tmp"
+  log "made workcell/postgres-local:$IMAGE_TAG (Debian's postgresql) and workcell/s3s-fs-standin:$IMAGE_TAG"
+}
+
+# The real docker-compose.yml brought up with the built images and the stand-ins: .env written by
+# scripts/quickstart.sh --env-only, then this machine's ports, stand-ins, socket and model server.
+# A user registers through the web container's /api/v1 proxy, uploads an attachment, gives a task
+# that uses it; the run completes in an executor container, and its files download through the
+# presigned URLs the backend answers (the attachment's copy among them).
+compose_e2e() (
+  set -euo pipefail
+  local work sock project llm_port llm_key web bport wport s3port pgport s3console
+  work=$(mktemp -d /tmp/workcell-compose.XXXXXX)
+  chmod 755 "$work"
+  sock="${DOCKER_HOST#unix://}"
+  [ -S "$sock" ] || die "compose_e2e needs DOCKER_HOST=unix://<socket>, got ${DOCKER_HOST:-nothing}"
+  project="wce2e$$"
+  local pids=()
+  dc() {
+    env -i PATH="$PATH" HOME="${HOME:-/root}" DOCKER_HOST="$DOCKER_HOST" \
+      docker-compose -p "$project" --project-directory "$IMAGES_REPO" --env-file "$work/.env" \
+      -f "$IMAGES_REPO/docker-compose.yml" -f "$IMAGES_REPO/scripts/compose.standin.yml" "$@"
+  }
+  cleanup_compose() {
+    local c
+    dc down -v --remove-orphans >/dev/null 2>&1 || true
+    for c in $(docker ps -aq --filter "label=workcell.manager_id=$project"); do
+      docker rm -f "$c" >/dev/null 2>&1 || true
+    done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+  }
+  trap cleanup_compose EXIT
+  trap 'echo "compose_e2e: failed (line $LINENO): $BASH_COMMAND" >&2; dc logs --tail 30 >&2 || true' ERR
+
+  make_standin_images
+
+  # The scripted model server, on the host (the manager is on the host network).
+  local fake="${FAKE_LLM_BIN:-$CARGO_TARGET_DIR/debug/fake-llm}"
+  [ -x "$fake" ] || die "fake-llm not built ($fake): cargo build -p fake-llm"
+  cat >"$work/scenarios.json" <<'JSON'
+{"scenarios": {"compose": {"turns": [
+  {"blocks": [{"type": "tool_use", "name": "Bash", "input": {"command": "cp inputs/data.txt copy.txt && printf 'hello from compose' > hello.txt"}}]},
+  {"blocks": [{"type": "text", "text": "Copied the attachment."}]}
+]}}}
+JSON
+  llm_key="sk-compose-$RANDOM$RANDOM"
+  "$fake" --listen 127.0.0.1:0 --api-key "$llm_key" --scenarios "$work/scenarios.json" >"$work/llm.out" 2>"$work/llm.log" &
+  pids+=($!)
+  for _ in $(seq 1 100); do grep -q listening "$work/llm.out" 2>/dev/null && break; sleep 0.1; done
+  llm_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/llm.out")
+  [ -n "$llm_port" ] || die "fake-llm did not start: $(cat "$work/llm.log")"
+
+  # .env as the quick start writes it (generated secrets), then this machine's values.
+  mkdir -p "$work/qs/scripts"
+  cp "$IMAGES_REPO/.env.example" "$IMAGES_REPO"/docker-compose*.yml "$work/qs/"
+  cp -r "$IMAGES_REPO/docker" "$work/qs/"
+  cp "$IMAGES_REPO/scripts/quickstart.sh" "$work/qs/scripts/"
+  (cd "$work/qs" && env -i PATH="$PATH" HOME="${HOME:-/root}" ANTHROPIC_AUTH_TOKEN="$llm_key" \
+    bash scripts/quickstart.sh --env-only >/dev/null 2>&1) || die "quickstart.sh --env-only failed"
+  cp "$work/qs/.env" "$work/.env"
+  set_env() { sed -i "/^#\{0,1\}$1=/d" "$work/.env"; printf '%s=%s\n' "$1" "$2" >>"$work/.env"; }
+  pgport=$(free_port); s3port=$(free_port); s3console=$(free_port); bport=$(free_port); wport=$(free_port)
+  mkdir -p "$work/s3" "$work/workspaces"
+  chown 10001:10001 "$work/s3"
+  chown 1000:1000 "$work/workspaces"
+  set_env POSTGRES_IMAGE "workcell/postgres-local:$IMAGE_TAG"
+  set_env RUSTFS_IMAGE "workcell/s3s-fs-standin:$IMAGE_TAG"
+  set_env WORKCELL_IMAGE_TAG "$IMAGE_TAG"
+  set_env EXECUTOR_IMAGE "workcell/executor:$IMAGE_TAG"
+  set_env POSTGRES_PORT "$pgport"
+  set_env S3_PORT "$s3port"
+  set_env S3_CONSOLE_PORT "$s3console"
+  set_env BACKEND_PORT "$bport"
+  set_env WEB_PORT "$wport"
+  set_env S3_PUBLIC_ENDPOINT "http://127.0.0.1:$s3port"
+  set_env EXECUTOR_EGRESS_HOST_PORTS "$s3port"
+  set_env RUSTFS_DATA_DIR "$work/s3"
+  set_env WORKSPACE_ROOT "$work/workspaces"
+  set_env DOCKER_SOCKET "$sock"
+  set_env DOCKER_GID "$(stat -c %g "$sock")"
+  set_env ANTHROPIC_BASE_URL "http://127.0.0.1:$llm_port"
+  set_env MANAGER_ID "$project"
+  set_env CORS_ORIGINS "[\"http://127.0.0.1:$wport\"]"
+
+  local start
+  start=$(date +%s)
+  dc up -d --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; die "docker-compose up failed"; }
+  local service cid
+  for service in postgres rustfs backend executor-manager web; do
+    cid=$(dc ps -q "$service")
+    [ -n "$cid" ] || die "compose started no $service container"
+    wait_healthy "$cid" 180
+  done
+  log "compose: docker-compose.yml up and healthy in $(( $(date +%s) - start )) s (Debian's PostgreSQL, s3s-fs as rustfs)"
+  local bucket access secret
+  bucket=$(sed -n 's/^S3_BUCKET=//p' "$work/.env")
+  access=$(sed -n 's/^S3_ACCESS_KEY=//p' "$work/.env")
+  secret=$(sed -n 's/^S3_SECRET_KEY=//p' "$work/.env")
+  S3_URL="http://127.0.0.1:$s3port" S3_ACCESS_KEY="$access" S3_SECRET_KEY="$secret" S3_BUCKET="$bucket" \
+    sh "$IMAGES_REPO/docker/create-bucket.sh" >&2
+
+  web="http://127.0.0.1:$wport/api/v1"
+  local token created run att status view url content="attached through compose"
+  token=$(curl -fsS -X POST "$web/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"compose@example.com","password":"a long enough password"}' | json_field token)
+  [ -n "$token" ] || die "registration through the web container gave no token"
+  printf '%s' "$content" >"$work/data.txt"
+  att=$(curl -fsS -X POST "$web/attachments" -H "authorization: Bearer $token" -F "file=@$work/data.txt" | json_field id)
+  [ -n "$att" ] || die "the attachment upload through the web container failed"
+  created=$(curl -fsS -X POST "$web/tasks" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"prompt\":\"[scenario:compose] use the attachment\",\"attachments\":[\"$att\"]}")
+  run=$(echo "$created" | json_field run_id)
+  [ -n "$run" ] || die "POST /api/v1/tasks through the web container answered $created"
+  start=$(date +%s)
+  status=""
+  while [ $(( $(date +%s) - start )) -lt 300 ]; do
+    view=$(curl -fsS "$web/runs/$run" -H "authorization: Bearer $token")
+    status=$(echo "$view" | json_field status)
+    case "$status" in
+      completed) [ "$(echo "$view" | json_field export.status)" = ready ] && break ;;
+      failed|canceled) dc logs --tail 40 executor-manager >&2; die "the run ended $status: $view" ;;
+    esac
+    sleep 1
+  done
+  [ "$status" = completed ] || { dc logs --tail 40 executor-manager >&2; die "the run did not complete in 300 s: $view"; }
+  url=$(curl -fsS "$web/runs/$run/files" -H "authorization: Bearer $token" | python3 -c '
+import json, sys
+files = json.load(sys.stdin)["files"]
+print(next(f["url"] for f in files if f["path"] == "copy.txt"))')
+  [ "$(curl -fsS "$url")" = "$content" ] || die "copy.txt did not download with the attachment's content from $url"
+  log "compose: a task through the web container used its attachment in an executor container; its files download (run $run in $(( $(date +%s) - start )) s)"
+)
+
 # Everything of the images, for scripts/test.sh (after the Docker daemon started).
 image_tests() {
   make_base_images
   build_images
   image_e2e
+  compose_e2e
 }
 
 # Standalone: scripts/images.sh [compose|base|build|e2e|all] against $DOCKER_HOST.
@@ -426,6 +585,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   what="${1:-all}"
   case "$what" in
     compose) compose_tests ;;
+    compose-e2e)
+      ensure_s3s_fs
+      cargo build --quiet -p fake-llm
+      compose_e2e
+      ;;
     base) make_base_images ;;
     build) make_base_images; build_images ;;
     e2e|all)
@@ -440,7 +604,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       start_postgres "$STANDALONE_WORK/pg"
       image_e2e
       ;;
-    *) die "usage: scripts/images.sh [compose|base|build|e2e|all]" ;;
+    *) die "usage: scripts/images.sh [compose|compose-e2e|base|build|e2e|all]" ;;
   esac
   log "images: ok"
 fi

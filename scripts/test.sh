@@ -28,15 +28,19 @@ ensure_iptables
 command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
 
 WORK=$(mktemp -d /tmp/workcell-test.XXXXXX)
+# The second Docker engine's default bridge (made by docker-env.sh, deleted on exit).
+BRIDGE_B=wcb0
 chmod 755 "$WORK"
 cleanup() {
   local rc=$?
   crates/executor-manager/tests/docker-env.sh --stop "$WORK/docker" >/dev/null 2>&1 || true
+  crates/executor-manager/tests/docker-env.sh --stop "$WORK/docker-b" >/dev/null 2>&1 || true
+  ip link del "$BRIDGE_B" 2>/dev/null || true
   stop_postgres
   # dockerd may leave its network namespace mounted; unmount it so the directory can go, and
   # never let the clean-up turn the tests' result into another one.
   local m
-  for m in "$WORK"/docker/exec/netns/*; do umount "$m" 2>/dev/null || true; done
+  for m in "$WORK"/docker/exec/netns/* "$WORK"/docker-b/exec/netns/*; do umount "$m" 2>/dev/null || true; done
   rm -rf "$WORK" 2>/dev/null || true
   exit $rc
 }
@@ -55,7 +59,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "building the services"
 cargo build --workspace --quiet
 
-log "starting a private Docker engine and making the test images"
+log "starting two private Docker engines (two hosts) and making the test images"
+# The second first: a daemon started with its own bridge deletes docker0, which the first one
+# then makes again. Its bridge and address pool keep its networks apart from the first's.
+WORKCELL_DOCKER_HOST_B=$(DOCKERD_BRIDGE="$BRIDGE_B:10.202.0.1/24" \
+  DOCKERD_EXTRA_ARGS="--default-address-pool base=10.201.0.0/16,size=24" \
+  crates/executor-manager/tests/docker-env.sh "$WORK/docker-b" | sed -n 's/^export DOCKER_HOST=//p')
+export WORKCELL_DOCKER_HOST_B
 eval "$(crates/executor-manager/tests/docker-env.sh "$WORK/docker")"
 export WORKCELL_REQUIRE_DOCKER=1
 
@@ -78,5 +88,6 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   BENCH_SMOKE=1 cargo test -p executor-manager --bench dispatch --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench answer_latency --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor-manager --bench cancel --quiet -- --bench
 fi
 log "all tests passed"

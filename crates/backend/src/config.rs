@@ -119,6 +119,12 @@ pub struct Settings {
     /// Back-off before a re-queued run may be claimed again; doubles with each attempt.
     #[serde(default = "Int::<10>::get")]
     pub run_retry_backoff_seconds: u64,
+    /// `SESSION_AFFINITY_SECONDS`: how long a follow-up stays reserved for the manager that ran
+    /// its session last (its workspace is there: no restore from the object store) before any
+    /// manager may claim it (0: no reservation; at most 3600).
+    #[serde(default = "Int::<30>::get")]
+    #[serde(deserialize_with = "Range::<0, 3600>::de")]
+    pub session_affinity_seconds: u32,
     /// How often expired leases are looked for.
     #[serde(default = "Int::<5>::get", deserialize_with = "AtLeast::<1>::de")]
     pub lease_reaper_interval_seconds: u64,

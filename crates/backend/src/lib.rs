@@ -11,6 +11,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod config;
 pub mod db;
+pub mod deleted_sessions;
 pub mod error;
 pub mod events;
 pub mod exports;

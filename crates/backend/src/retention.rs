@@ -218,6 +218,12 @@ pub async fn run_once(
             break;
         }
     }
+    loop {
+        let n = crate::deleted_sessions::prune_batch(pool, policy.batch).await?;
+        if n < u64::from(policy.batch) || shutdown.is_cancelled() {
+            break;
+        }
+    }
     if let Some(store) = store {
         loop {
             let n = crate::capabilities::skills::sweep_retired(pool, store, policy.batch).await?;

@@ -506,3 +506,87 @@ async fn health_endpoints(pool: PgPool) {
         .unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc-123");
 }
+
+/// The login's settings act on what a sign-in hands out: `COOKIE_SECURE` marks the cookie
+/// `Secure` (not by default), `AUTH_TOKEN_TTL_HOURS` is the lifetime of the token and of the
+/// cookie (168 hours by default), and `SECRET_KEY` signs the token: a backend with another key
+/// refuses it, one with the same key accepts it.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn the_login_cookie_and_token_follow_their_settings(pool: PgPool) {
+    async fn register(app: &TestApp, email: &str) -> (Vec<String>, Value) {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": "password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let cookie: Vec<String> = res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .map(|p| p.trim().to_owned())
+            .collect();
+        assert!(cookie[0].starts_with("workcell_token="), "{cookie:?}");
+        (cookie, res.json().await.unwrap())
+    }
+    fn secure(cookie: &[String]) -> bool {
+        cookie.iter().any(|p| p.eq_ignore_ascii_case("secure"))
+    }
+    fn lifetime(body: &Value) -> chrono::Duration {
+        let expires: chrono::DateTime<chrono::Utc> =
+            body["expires_at"].as_str().unwrap().parse().unwrap();
+        expires - chrono::Utc::now()
+    }
+
+    // The defaults.
+    let app = TestApp::spawn(pool.clone()).await;
+    let (cookie, body) = register(&app, "plain@example.com").await;
+    assert!(!secure(&cookie), "{cookie:?}");
+    assert!(cookie.contains(&"Max-Age=604800".to_owned()), "{cookie:?}");
+    let left = lifetime(&body);
+    assert!(
+        left > chrono::Duration::hours(167) && left <= chrono::Duration::hours(168),
+        "{left}"
+    );
+    let token = body["token"].as_str().unwrap().to_owned();
+    drop(app);
+
+    // COOKIE_SECURE=true and AUTH_TOKEN_TTL_HOURS=2; the same SECRET_KEY as above.
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[("COOKIE_SECURE", "true"), ("AUTH_TOKEN_TTL_HOURS", "2")],
+    )
+    .await;
+    let (cookie, body) = register(&app, "secure@example.com").await;
+    assert!(secure(&cookie), "{cookie:?}");
+    assert!(cookie.contains(&"Max-Age=7200".to_owned()), "{cookie:?}");
+    let left = lifetime(&body);
+    assert!(
+        left > chrono::Duration::minutes(119) && left <= chrono::Duration::hours(2),
+        "{left}"
+    );
+    let res = app.get(&token, "/api/v1/auth/me").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "same SECRET_KEY: the token holds"
+    );
+    drop(app);
+
+    // Another SECRET_KEY: the tokens the first key signed are refused, its own are accepted.
+    let app = TestApp::spawn_with(
+        pool,
+        &[("SECRET_KEY", "another-secret-key-0123456789abcdef")],
+    )
+    .await;
+    let res = app.get(&token, "/api/v1/auth/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "unauthorized");
+    let (_, body) = register(&app, "fresh@example.com").await;
+    let res = app
+        .get(body["token"].as_str().unwrap(), "/api/v1/auth/me")
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -844,3 +844,177 @@ async fn tasks_take_own_attachments_and_https_repositories(pool: PgPool) {
     assert!(res.status().is_success());
     assert_eq!(delete(data).await.unwrap().status(), StatusCode::NO_CONTENT);
 }
+
+/// The bucket's settings, each set by name: `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY` and
+/// `S3_BUCKET` decide where an upload goes (a wrong secret fails it and stores nothing, another
+/// bucket receives it); `S3_REGION` is the credential scope URLs are signed in, and
+/// `S3_FORCE_PATH_STYLE` their addressing (`host/{bucket}/{key}`, or `{bucket}.host/{key}`).
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn the_s3_settings_decide_where_objects_go_and_how_urls_are_signed(pool: PgPool) {
+    use common::s3::BUCKET;
+    let s3 = S3Server::start().await;
+    let endpoint = s3.endpoint.clone();
+    let access = s3.access_key.clone();
+    let secret = s3.secret_key.clone();
+    let scope = |url: &str| query_param(url, "X-Amz-Credential").unwrap_or_default();
+
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY", &access),
+            ("S3_SECRET_KEY", &secret),
+            ("S3_BUCKET", BUCKET),
+            ("S3_REGION", "us-east-1"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+        ],
+    )
+    .await;
+    let token = app.register("s3@example.com").await;
+    let user = app.user_id("s3@example.com").await;
+    let res = app
+        .upload(
+            &token,
+            Method::POST,
+            "/api/v1/attachments",
+            "note.txt",
+            "text/plain",
+            b"stored",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = format!("users/{user}/attachments/{id}/note.txt");
+    assert_eq!(s3.get(&key).await.as_deref(), Some(&b"stored"[..]));
+    // Path-style URLs in us-east-1's scope, which the store accepts.
+    let run = finished_run(&app, &token).await;
+    export(&app, &s3, user, run, &[("a.txt", b"a")], vec![]).await;
+    let link: Value = app
+        .get(&token, &format!("/api/v1/runs/{}/archive", run.1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{endpoint}/{BUCKET}/workspaces/{}/", run.0)),
+        "{url}"
+    );
+    assert!(scope(url).ends_with("/us-east-1/s3/aws4_request"), "{url}");
+    assert_eq!(
+        download(url).await,
+        (StatusCode::OK, b"PK-archive-bytes".to_vec())
+    );
+    drop(app);
+
+    // Another secret: the store refuses the upload and nothing is stored.
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY", &access),
+            ("S3_SECRET_KEY", "not-the-secret-key"),
+            ("S3_BUCKET", BUCKET),
+        ],
+    )
+    .await;
+    let token = app.register("wrong-secret@example.com").await;
+    let before = s3.keys().await;
+    let res = app
+        .upload(
+            &token,
+            Method::POST,
+            "/api/v1/attachments",
+            "note.txt",
+            "text/plain",
+            b"lost",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(s3.keys().await, before);
+    drop(app);
+
+    // Another bucket: the object goes there, not into the first one.
+    std::fs::create_dir(s3.root().join("other-bucket")).unwrap();
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY", &access),
+            ("S3_SECRET_KEY", &secret),
+            ("S3_BUCKET", "other-bucket"),
+        ],
+    )
+    .await;
+    let token = app.register("other-bucket@example.com").await;
+    let user = app.user_id("other-bucket@example.com").await;
+    let before = s3.keys().await;
+    let res = app
+        .upload(
+            &token,
+            Method::POST,
+            "/api/v1/attachments",
+            "note.txt",
+            "text/plain",
+            b"elsewhere",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = format!("users/{user}/attachments/{id}/note.txt");
+    assert_eq!(
+        std::fs::read(s3.root().join("other-bucket").join(&key)).unwrap(),
+        b"elsewhere"
+    );
+    assert_eq!(s3.keys().await, before, "nothing new in {BUCKET}");
+    drop(app);
+
+    // Another region and virtual-host addressing (signing does no I/O: the export is a row).
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY", &access),
+            ("S3_SECRET_KEY", &secret),
+            ("S3_BUCKET", BUCKET),
+            ("S3_PUBLIC_ENDPOINT", "http://files.example.test"),
+            ("S3_REGION", "eu-test-1"),
+            ("S3_FORCE_PATH_STYLE", "false"),
+        ],
+    )
+    .await;
+    let token = app.register("hosted@example.com").await;
+    let (session, run_id, epoch) = finished_run(&app, &token).await;
+    let prefix = format!("workspaces/{session}/runs/{run_id}");
+    sqlx::query(
+        "INSERT INTO run_exports (run_id, epoch, status, manifest_key, archive_key)
+         VALUES ($1, $2, 'ready', $3, $4)",
+    )
+    .bind(run_id)
+    .bind(epoch)
+    .bind(format!("{prefix}/manifest.json"))
+    .bind(format!("{prefix}/archive.zip"))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let link: Value = app
+        .get(&token, &format!("/api/v1/runs/{run_id}/archive"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "http://{BUCKET}.files.example.test/{prefix}/archive.zip?"
+        )),
+        "{url}"
+    );
+    assert!(scope(url).ends_with("/eu-test-1/s3/aws4_request"), "{url}");
+}

@@ -813,3 +813,73 @@ async fn session_retention_deletes_the_sessions_objects_and_nothing_else(pool: P
     assert_eq!(d.sessions, 0);
     assert!(sessions_left(&pool).await.contains(&kept));
 }
+
+/// The retention job as the backend runs it, driven by its settings: by default (both ages 0)
+/// nothing goes; with `RETENTION_SESSIONS_DAYS` and `RETENTION_EVENTS_DAYS` at 30 the old
+/// inactive sessions and the old events of a still active session go, in batches of
+/// `RETENTION_BATCH_SIZE` = 1 until none is left; `RETENTION_INTERVAL_SECONDS` = 1 repeats the
+/// pass, so a session that became old after the first pass goes too.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn the_retention_settings_drive_the_backends_job(pool: PgPool) {
+    let user = backend::auth::ensure_local_user(&pool).await.unwrap();
+    let (old_a, _) = session_with_run(&pool, user, "completed", 3).await;
+    age(&pool, old_a, 40).await;
+    let (old_b, _) = session_with_run(&pool, user, "failed", 1).await;
+    age(&pool, old_b, 40).await;
+    let (recent, _) = session_with_run(&pool, user, "completed", 4).await;
+    age(&pool, recent, 5).await;
+    // Old events in a session a recent run keeps.
+    let (kept, _) = session_with_run(&pool, user, "completed", 2).await;
+    age(&pool, kept, 40).await;
+    sqlx::query("UPDATE runs SET finished_at = now() - interval '1 day' WHERE session_id = $1")
+        .bind(kept)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // The defaults keep everything (the job's first pass runs at start-up).
+    let app = TestApp::spawn(pool.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sessions_left(&pool).await.len(), 4);
+    assert_eq!(events_of(&pool, kept).await, 2);
+    drop(app);
+
+    let _app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("RETENTION_SESSIONS_DAYS", "30"),
+            ("RETENTION_EVENTS_DAYS", "30"),
+            ("RETENTION_BATCH_SIZE", "1"),
+            ("RETENTION_INTERVAL_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = sessions_left(&pool).await;
+        if !left.contains(&old_a) && !left.contains(&old_b) && events_of(&pool, kept).await == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention did not run: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut expected = vec![recent, kept];
+    expected.sort();
+    assert_eq!(sessions_left(&pool).await, expected);
+    assert_eq!(events_of(&pool, recent).await, 4);
+
+    // A later pass, one interval on.
+    let (later, _) = session_with_run(&pool, user, "completed", 1).await;
+    age(&pool, later, 40).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sessions_left(&pool).await.contains(&later) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no pass after the first"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -510,3 +510,260 @@ async fn the_fence_in_sql_and_in_rust_agree(pool: PgPool) {
     // Claimed, running, canceling: the worker's own epoch only.
     assert_eq!(admitted, 3);
 }
+
+/// Runs `run` on `worker` from claim to completion, with an export when `manifest` is given.
+async fn run_to_end(
+    app: &TestApp,
+    run: &protocol::internal::ClaimedRun,
+    worker: &str,
+    manifest: Option<&str>,
+) {
+    let lease = json!({"worker_id": worker, "epoch": run.epoch});
+    let res = app
+        .internal(&format!("/runs/{}/start", run.run_id), lease.clone())
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    if let Some(key) = manifest {
+        let res = app
+            .internal(
+                &format!("/runs/{}/export", run.run_id),
+                json!({"worker_id": worker, "epoch": run.epoch, "status": "ready",
+                       "manifest_key": key, "archive_key": key.replace("manifest.json", "archive.zip"),
+                       "files": 1, "added": 1, "modified": 0, "unchanged": 0, "deleted": 0,
+                       "uploaded_bytes": 3}),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+    let res = app
+        .internal(&format!("/runs/{}/complete", run.run_id), lease)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A session's next run is reserved for the manager that ran it last for
+/// `SESSION_AFFINITY_SECONDS`, then any manager may take it; either way the claim says which run
+/// the workspace must reflect and where that run's export is.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_follow_up_is_reserved_for_the_sessions_manager_then_open_to_all(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("SESSION_AFFINITY_SECONDS", "2")]).await;
+    let token = app.register("a@example.com").await;
+    let (session, first) = app.task(&token, "first", None).await;
+    let a = app.claim("manager-a", 0).await.unwrap();
+    assert_eq!((a.run_id, a.workspace_source.clone()), (first, None));
+    let key = format!("workspaces/{session}/runs/{first}/manifest.json");
+    run_to_end(&app, &a, "manager-a", Some(&key)).await;
+
+    // Queued after the session went idle: reserved for manager-a from now.
+    let (_, second) = app.task(&token, "second", Some(session)).await;
+    let queued = Instant::now();
+    assert!(
+        app.claim("manager-b", 0).await.is_none(),
+        "reserved for manager-a"
+    );
+    // manager-b's long poll wakes when the reservation ends, not at the end of its wait.
+    let b = app
+        .claim("manager-b", 10)
+        .await
+        .expect("open to all after 2 s");
+    let waited = queued.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(b.run_id, second);
+    let source = b
+        .workspace_source
+        .clone()
+        .expect("the first run is the source");
+    assert_eq!(source.run_id, first);
+    assert_eq!(source.worker_id.as_deref(), Some("manager-a"));
+    assert_eq!(source.manifest_key.as_deref(), Some(key.as_str()));
+    // Its export failed: the next run's source names the run, without a manifest.
+    let res = app
+        .internal(
+            &format!("/runs/{second}/start"),
+            json!({"worker_id": "manager-b", "epoch": b.epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .internal(
+            &format!("/runs/{second}/export"),
+            json!({"worker_id": "manager-b", "epoch": b.epoch, "status": "failed",
+                   "files": 0, "added": 0, "modified": 0, "unchanged": 0, "deleted": 0,
+                   "uploaded_bytes": 0, "error": "store down"}),
+        )
+        .await;
+    assert!(res.status().is_success());
+
+    // Queued behind the active run: reserved for manager-b when it ends, and taken by it at once.
+    let (_, third) = app.task(&token, "third", Some(session)).await;
+    let res = app
+        .internal(
+            &format!("/runs/{second}/complete"),
+            json!({"worker_id": "manager-b", "epoch": b.epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        app.claim("manager-a", 0).await.is_none(),
+        "reserved for manager-b"
+    );
+    let c = app
+        .claim("manager-b", 0)
+        .await
+        .expect("the session's manager claims at once");
+    assert_eq!(c.run_id, third);
+    let source = c.workspace_source.expect("source");
+    assert_eq!((source.run_id, source.manifest_key), (second, None));
+
+    // Other sessions are never held back.
+    let (_, other) = app.task(&token, "elsewhere", None).await;
+    assert_eq!(app.claim("manager-a", 0).await.unwrap().run_id, other);
+}
+
+/// Deleting a session lists it in the managers' feed, from a cursor, with bad input refused.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn deleted_sessions_reach_the_managers_feed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let user = app.user_id("a@example.com").await;
+    let mut sessions = Vec::new();
+    for p in ["one", "two", "three"] {
+        let (s, run) = app.task(&token, p, None).await;
+        let c = app.claim("w", 0).await.unwrap();
+        assert_eq!(c.run_id, run);
+        run_to_end(&app, &c, "w", None).await;
+        sessions.push(s);
+    }
+    let feed = |after: i64, limit: i64| {
+        let url = app.url(&format!(
+            "/api/v1/internal/deleted-sessions?after={after}&limit={limit}"
+        ));
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header(
+                    protocol::internal::INTERNAL_TOKEN_HEADER,
+                    common::INTERNAL_TOKEN,
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let empty: protocol::internal::DeletedSessions = feed(0, 10).await.json().await.unwrap();
+    assert_eq!((empty.sessions.len(), empty.next), (0, 0));
+    for s in &sessions[..2] {
+        let res = app
+            .send(
+                &token,
+                reqwest::Method::DELETE,
+                &format!("/api/v1/sessions/{s}"),
+                None,
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+    let page: protocol::internal::DeletedSessions = feed(0, 1).await.json().await.unwrap();
+    assert_eq!(page.sessions.len(), 1);
+    assert_eq!(
+        (page.sessions[0].session_id, page.sessions[0].user_id),
+        (sessions[0], user)
+    );
+    let rest: protocol::internal::DeletedSessions = feed(page.next, 10).await.json().await.unwrap();
+    assert_eq!(rest.sessions.len(), 1);
+    assert_eq!(rest.sessions[0].session_id, sessions[1]);
+    let after: protocol::internal::DeletedSessions =
+        feed(rest.next, 10).await.json().await.unwrap();
+    assert_eq!((after.sessions.len(), after.next), (0, rest.next));
+    for bad in ["after=-1", "limit=0", "limit=5000", "after=x", "cursor=3"] {
+        let res = reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/internal/deleted-sessions?{bad}")))
+            .header(
+                protocol::internal::INTERNAL_TOKEN_HEADER,
+                common::INTERNAL_TOKEN,
+            )
+            .send()
+            .await
+            .unwrap();
+        // A malformed query is 400, a well-formed one out of range 422; both say why.
+        let status = res.status();
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {status}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["message"].is_string(), "{bad}: {body}");
+    }
+    let res = reqwest::Client::new()
+        .get(app.url("/api/v1/internal/deleted-sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// `EXECUTOR_MANAGER_URL`: when the owner cancels a claimed run, the backend asks that manager at
+/// once to heartbeat it (`POST …/api/v1/internal/runs/{id}/nudge` with the internal token).
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_cancel_nudges_the_manager_named_by_executor_manager_url(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A stand-in manager: hands each request's head to the test and answers 202.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let manager = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = conn
+                    .write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    let app = TestApp::spawn_with(pool, &[("EXECUTOR_MANAGER_URL", &manager)]).await;
+    let token = app.register("a@example.com").await;
+    let (session, run) = app.task(&token, "work", None).await;
+    app.claim("manager-1", 0).await.expect("claimable");
+    assert!(heads.try_recv().is_err(), "nudged before any cancel");
+
+    let asked = Instant::now();
+    let res = app
+        .post(
+            &token,
+            &format!("/api/v1/sessions/{session}/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let head = tokio::time::timeout(Duration::from_secs(5), heads.recv())
+        .await
+        .expect("the manager was nudged")
+        .unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        head.lines().next().unwrap_or_default(),
+        format!("POST /api/v1/internal/runs/{run}/nudge HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-internal-token: {}", common::INTERNAL_TOKEN)),
+        "{head}"
+    );
+    assert_eq!(app.run_status(run).await, "canceling");
+}

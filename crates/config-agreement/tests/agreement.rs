@@ -12,7 +12,9 @@
 //!   variable of `.env.example` is documented; none is set twice;
 //! - every table row of the guide gives a default, a meaning and an example;
 //! - both compose files pass every setting of the backend and the executor manager (logging
-//!   included) to that service, but for the process runtime's.
+//!   included) to that service, but for the process runtime's;
+//! - every variable a service reads is exercised: `exercised.rs` names, for each, the test that
+//!   sets it and asserts its effect (or says in `NOT_YET_EXERCISED` why there is none yet).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -327,10 +329,11 @@ fn compose_environment(compose: &str, service: &str) -> BTreeSet<String> {
 }
 
 /// Settings compose does not pass on purpose: the process runtime's (compose runs executors in
-/// containers).
+/// containers), and `DOCKER_HOST` (compose mounts the host's socket at the default path).
 const NOT_IN_COMPOSE: &[(&str, &str)] = &[
     ("executor-manager", "EXECUTOR_BIN"),
     ("executor-manager", "CLAUDE_BIN"),
+    ("executor-manager", "DOCKER_HOST"),
 ];
 
 /// Both compose files pass every setting of the backend and the executor manager (logging

@@ -718,6 +718,7 @@ async fn stage_once(
         secrets: Default::default(),
         model_route: None,
         project_id: None,
+        workspace_source: None,
     };
     let started = Instant::now();
     let mut caps = executor_manager::capabilities::prepare(Some(exporter), &run).await?;

@@ -17,6 +17,10 @@
 //!
 //! Target: the re-export after one change uploads only that file (plus what every export writes:
 //! `manifest.json`, `latest.json` and `archive.zip`).
+//!
+//! Then a session's follow-up on the host that ran it (the `.workspace-run` marker read and the
+//! decision made: nothing fetched) against one on another host (the last export restored into an
+//! empty directory: the 1,000 files, 200 MB, and the agent's conversation file).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -156,6 +160,14 @@ async fn main() {
         rng.fill_bytes(&mut buf);
         std::fs::write(dir.join(format!("file{i:04}.bin")), &buf).unwrap();
     }
+    // The agent's conversation, as the CLI leaves it (exported beside the manifest).
+    let conversation = ws.path().join(".claude_data/projects/-workspace");
+    std::fs::create_dir_all(&conversation).unwrap();
+    std::fs::write(
+        conversation.join("conversation.jsonl"),
+        "{\"type\":\"user\"}\n".repeat(2_000),
+    )
+    .unwrap();
     println!(
         "workspace export to s3s-fs: {files} files, {:.1} MB ({} bytes each){}",
         mb((per_file * files) as u64),
@@ -200,8 +212,9 @@ async fn main() {
         "{s2:?}"
     );
     assert_eq!(second.file_bytes, per_file as u64);
-    // The changed file, archive.zip, manifest.json, latest.json.
-    assert_eq!(second.objects, 4);
+    // The changed file, archive.zip, manifest.json, latest.json, and the agent's state
+    // (agent.zip, agent.json).
+    assert_eq!(second.objects, 6);
     let archive_sent = s2.uploaded_bytes - second.file_bytes;
     assert!(
         archive_sent < 6 * 1024 * 1024 + per_file as u64,
@@ -240,6 +253,103 @@ async fn main() {
         mb((per_file * files) as u64),
         mb(second.file_bytes),
         mb(archive_sent)
+    );
+
+    restore_case(&exporter, ws.path(), &third, session, files, smoke).await;
+}
+
+/// A session's follow-up on the host that ran it (the marker says the workspace is the source
+/// run's: nothing to fetch) against one on another host (the whole workspace restored from the
+/// export: every file of the manifest and the agent's conversation).
+async fn restore_case(
+    exporter: &Exporter,
+    workspace: &Path,
+    last: &Figures,
+    session: Uuid,
+    files: usize,
+    smoke: bool,
+) {
+    use executor_manager::export::restore::RestoreSource;
+    use executor_manager::workspace_sync::{self, Mark, MarkState, Plan};
+    let run_id = last
+        .summary
+        .manifest_key
+        .split('/')
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let source = protocol::internal::WorkspaceSource {
+        run_id,
+        worker_id: Some("host-a".into()),
+        manifest_key: Some(last.summary.manifest_key.clone()),
+    };
+
+    // Same host: read the marker, decide.
+    let session_dir = workspace
+        .parent()
+        .unwrap()
+        .join(format!("same-host-{session}"));
+    std::fs::create_dir_all(&session_dir).unwrap();
+    let done = Mark {
+        run_id,
+        state: MarkState::Done,
+    };
+    workspace_sync::write(&session_dir, done).await.unwrap();
+    let rounds = if smoke { 10 } else { 1_000 };
+    let mut same = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let mark = workspace_sync::read(&session_dir).await;
+        let plan = workspace_sync::plan(Some(&source), mark, true, true, "host-a");
+        same.push(t.elapsed());
+        assert_eq!(plan, Plan::Local);
+    }
+    same.sort();
+    println!(
+        "follow-up on the same host: marker read + decision p50 {:.1} µs, p99 {:.1} µs ({rounds} rounds); nothing fetched",
+        same[rounds / 2].as_secs_f64() * 1e6,
+        same[rounds * 99 / 100].as_secs_f64() * 1e6,
+    );
+
+    // Another host: the export restored into a fresh directory, a few times.
+    let tries = if smoke { 1 } else { 3 };
+    let mut times = Vec::new();
+    for i in 0..tries {
+        let host_b = tempfile::tempdir().expect("host b");
+        let target = host_b.path().join("workspace");
+        let t = Instant::now();
+        let restored = exporter
+            .restore(
+                &target,
+                RestoreSource {
+                    session_id: session,
+                    run_id,
+                    manifest_key: &last.summary.manifest_key,
+                    needs_agent_state: true,
+                },
+            )
+            .await
+            .expect("restore");
+        let elapsed = t.elapsed();
+        assert_eq!(restored.files, files);
+        assert_eq!(restored.agent_files, 1);
+        println!(
+            "follow-up on another host, restore {}: {:.2} s for {} files, {:.1} MB ({:.0} MB/s) + {} conversation file",
+            i + 1,
+            elapsed.as_secs_f64(),
+            restored.files,
+            mb(restored.bytes),
+            mb(restored.bytes) / elapsed.as_secs_f64(),
+            restored.agent_files,
+        );
+        times.push(elapsed);
+    }
+    times.sort();
+    println!(
+        "restore median {:.2} s ({} tries)",
+        times[times.len() / 2].as_secs_f64(),
+        tries
     );
 }
 

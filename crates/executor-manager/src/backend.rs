@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
-    ClaimRequest, ClaimedRun, CompleteRequest, EventBatch, ExportReport, FailRequest,
-    HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, ClaimedRun, CompleteRequest, DeletedSessions, EventBatch, ExportReport,
+    FailRequest, HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus,
+    RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
 use protocol::{ErrorBody, ErrorCode, RunEvent, RunOutcome};
@@ -161,6 +162,30 @@ impl BackendClient {
         self.post(path, body, CALL_TIMEOUT)
             .await?
             .ok_or_else(|| BackendError::NoBody(path.to_owned()))
+    }
+
+    /// Sessions deleted since `after` (`GET /deleted-sessions`), oldest first.
+    pub async fn deleted_sessions(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<DeletedSessions, BackendError> {
+        let res = self
+            .http
+            .get(format!(
+                "{}/api/v1/internal/deleted-sessions?after={after}&limit={limit}",
+                self.base
+            ))
+            .header(INTERNAL_TOKEN_HEADER, &self.token)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(res.json().await?);
+        }
+        let text = res.text().await.unwrap_or_default();
+        Err(refusal(status, &text))
     }
 
     /// Whether the backend answers its readiness probe (`GET /health/ready`) within 3 s.

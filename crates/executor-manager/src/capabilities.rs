@@ -282,6 +282,7 @@ mod tests {
             secrets: Default::default(),
             model_route: None,
             project_id: None,
+            workspace_source: None,
             git: None,
         }
     }

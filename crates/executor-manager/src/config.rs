@@ -86,6 +86,11 @@ pub struct Settings {
     /// All four or none (none: workspace export is off).
     #[serde(default, deserialize_with = "http_url")]
     pub s3_endpoint: Option<String>,
+    /// `S3_EXECUTOR_ENDPOINT`: the store as executors reach it; the attachments and skill files
+    /// handed to them are presigned for it (unset: `S3_ENDPOINT`). Under compose the manager
+    /// reaches the store on 127.0.0.1, which means nothing inside a container.
+    #[serde(default, deserialize_with = "http_url")]
+    pub s3_executor_endpoint: Option<String>,
     #[serde(default)]
     pub s3_access_key: Option<Secret<String>>,
     #[serde(default)]
@@ -205,6 +210,16 @@ pub struct Settings {
     pub environment: Environment,
 
     // ---- isolation between executors (docker runtime; see `runtime::docker`, `runtime::firewall`) ----
+    /// `DOCKER_HOST`: the Docker daemon of the docker runtime (`unix://…`, `tcp://…`); unset:
+    /// the local default socket. Read into the settings (rather than by the Docker client from
+    /// the process environment) so that each manager of a process names its own daemon.
+    #[serde(default)]
+    pub docker_host: Option<String>,
+    /// `DELETED_SESSIONS_POLL_SECONDS`: how often the backend's feed of deleted sessions is read
+    /// (their workspaces on this host are removed); 1 to 3600.
+    #[serde(default = "default_deleted_poll")]
+    #[serde(deserialize_with = "Range::<1, 3600>::de")]
+    pub deleted_sessions_poll_seconds: u64,
     /// The Docker network executors run on; created at start if missing (a bridge with
     /// inter-container traffic off). An existing network that allows it is refused.
     #[serde(default = "default_executor_network")]
@@ -427,7 +442,8 @@ impl Settings {
         }
         Ok(Some(S3Settings {
             endpoint: self.s3_endpoint.clone().unwrap_or_default(),
-            public_endpoint: None,
+            // Only presigned URLs use it, and every one this manager signs is for an executor.
+            public_endpoint: self.s3_executor_endpoint.clone(),
             access_key: self.s3_access_key.clone().unwrap_or_default(),
             secret_key: self.s3_secret_key.clone().unwrap_or_default(),
             bucket: self.s3_bucket.clone().unwrap_or_default(),
@@ -470,6 +486,10 @@ impl Settings {
             .join(session.to_string())
             .join("workspace")
     }
+}
+
+fn default_deleted_poll() -> u64 {
+    15
 }
 
 fn default_manager_id() -> String {

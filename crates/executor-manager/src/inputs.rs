@@ -141,6 +141,7 @@ mod tests {
             secrets: Default::default(),
             model_route: None,
             project_id: None,
+            workspace_source: None,
             git: Some(GitRepoRequest {
                 url: "https://example.com/r.git".into(),
                 branch: Some("main".into()),

@@ -28,6 +28,7 @@ pub mod callback;
 pub mod capabilities;
 pub mod cleanup;
 pub mod config;
+pub mod deleted;
 pub mod export;
 pub mod input_answers;
 pub mod inputs;
@@ -41,6 +42,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod server;
 pub mod warm;
+pub mod workspace_sync;
 
 pub use config::Settings;
 pub use server::{App, Kept};

@@ -16,12 +16,14 @@ use crate::backend::{BackendClient, BackendError, Lease};
 use crate::callback::{Registry, RunSignal};
 use crate::cleanup::{self, ActiveWorkspaces};
 use crate::config::{RuntimeKind, Settings};
+use crate::export::restore::RestoreSource;
 use crate::export::{ExportTarget, Exporter};
 use crate::pool::Pool;
 use crate::runtime::{
     Endpoint, ExecutorClient, ExecutorHandle, LaunchSpec, Probe, Runtime, RuntimeError,
 };
 use crate::warm::{Executor, Origin, WarmSet};
+use crate::workspace_sync::{self, Mark, MarkState, Plan};
 use protocol::internal::{ClaimedRun, ExportReport, ExportStatus};
 
 /// How long a run waits for its terminal event after the executor exited (it may be in flight).
@@ -304,6 +306,12 @@ async fn drive(
         Ok(Err(e)) => tracing::warn!(error = %e, "could not restore the archived workspace"),
         Err(e) => tracing::warn!(error = %e, "restoring the archived workspace panicked"),
     }
+    // The session's latest workspace, restored from the object store when this host does not
+    // hold it.
+    let before = match sync_workspace(ctx, run, &workspace).await {
+        Ok(mark) => mark,
+        Err(report) => return report,
+    };
     if let Err(e) = tokio::fs::create_dir_all(&workspace).await {
         return Report::Fail {
             error: format!("could not create the workspace: {e}"),
@@ -352,6 +360,10 @@ async fn drive(
         run.model_route.clone(),
     );
     let running = telemetry::metrics::executor_started();
+    // From here the workspace may change: until the run's end state is final here, it is not the
+    // state of any run (a crash leaves it so, and the next run here restores).
+    mark_workspace(session_dir.as_deref(), Some(running_mark(run.run_id))).await;
+    let mut started = false;
     let mut report = supervise(
         ctx,
         run,
@@ -363,6 +375,7 @@ async fn drive(
         &registration.token,
         &mut lease_events,
         &model_token,
+        &mut started,
     )
     .await;
     if report == Report::Fenced {
@@ -421,7 +434,126 @@ async fn drive(
     if let Some(dir) = &session_dir {
         cleanup::touch_marker(dir).await;
     }
+    if !started {
+        // The task never reached the agent: the workspace is what it was.
+        mark_workspace(session_dir.as_deref(), before).await;
+    } else if !matches!(report, Report::Drop | Report::Fenced) {
+        mark_workspace(
+            session_dir.as_deref(),
+            Some(Mark {
+                run_id: run.run_id,
+                state: MarkState::Done,
+            }),
+        )
+        .await;
+    }
     report
+}
+
+fn running_mark(run_id: uuid::Uuid) -> Mark {
+    Mark {
+        run_id,
+        state: MarkState::Running,
+    }
+}
+
+/// Writes (or, for `None`, removes) the session's `.workspace-run`; a failure is logged (the
+/// next run then restores from the export, or fails saying why).
+async fn mark_workspace(session_dir: Option<&std::path::Path>, mark: Option<Mark>) {
+    let Some(dir) = session_dir else {
+        return;
+    };
+    let result = match mark {
+        Some(m) => workspace_sync::write(dir, m).await,
+        None => match tokio::fs::remove_file(dir.join(workspace_sync::MARKER)).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot record which run the workspace reflects");
+    }
+}
+
+/// Brings the session's workspace to the state of the claim's `workspace_source`
+/// ([`workspace_sync::plan`]): nothing when this host holds it, a restore from the export when
+/// it does not, a failed run when that state exists only on another host. Returns the marker
+/// that describes the workspace now.
+async fn sync_workspace(
+    ctx: &RunContext,
+    run: &ClaimedRun,
+    workspace: &std::path::Path,
+) -> Result<Option<Mark>, Report> {
+    let Some(dir) = workspace.parent() else {
+        return Ok(None);
+    };
+    let mark = workspace_sync::read(dir).await;
+    let exists = tokio::fs::try_exists(workspace).await.unwrap_or(false);
+    let plan = workspace_sync::plan(
+        run.workspace_source.as_ref(),
+        mark,
+        exists,
+        ctx.exporter.is_some(),
+        ctx.settings.worker_id(),
+    );
+    let (source_run, manifest_key) = match plan {
+        Plan::Local => return Ok(mark),
+        Plan::Unavailable { reason } => {
+            tracing::error!(%reason, "the session's workspace is not available here");
+            return Err(Report::Fail {
+                error: reason,
+                retryable: false,
+            });
+        }
+        Plan::Restore {
+            run_id,
+            manifest_key,
+        } => (run_id, manifest_key),
+    };
+    let Some(exporter) = &ctx.exporter else {
+        return Ok(mark);
+    };
+    // Whatever runs for the session here works on the old copy.
+    if let Some(executor) = ctx.warm.take(run.user_id, run.session_id) {
+        executor.stop().await;
+    }
+    ctx.runtime.evict_session(run.session_id).await;
+    let started = std::time::Instant::now();
+    let source = RestoreSource {
+        session_id: run.session_id,
+        run_id: source_run,
+        manifest_key: &manifest_key,
+        needs_agent_state: run.agent_session_id.is_some(),
+    };
+    match exporter.restore(workspace, source).await {
+        Ok(r) => {
+            tracing::info!(
+                from_run = %source_run,
+                files = r.files,
+                bytes = r.bytes,
+                agent_files = r.agent_files,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "workspace restored from the object store"
+            );
+            telemetry::metrics::workspace_restored("restored", r.bytes, started.elapsed());
+            let done = Mark {
+                run_id: source_run,
+                state: MarkState::Done,
+            };
+            if let Err(e) = workspace_sync::write(dir, done).await {
+                tracing::warn!(error = %e, "cannot record the restored workspace's run");
+            }
+            Ok(Some(done))
+        }
+        Err(e) => {
+            tracing::error!(from_run = %source_run, error = %e, "workspace restore failed");
+            telemetry::metrics::workspace_restored("failed", 0, started.elapsed());
+            Err(Report::Fail {
+                error: format!("could not restore the session's workspace: {e}"),
+                retryable: e.is_transient(),
+            })
+        }
+    }
 }
 
 /// The run's executor: the session's warm one if it is alive, else a pooled one (the workspace
@@ -512,7 +644,11 @@ async fn export_workspace(
     let started = std::time::Instant::now();
     let report = match exporter.export(workspace, target).await {
         Ok(s) => {
-            telemetry::metrics::export_finished("ready", s.uploaded_bytes, started.elapsed());
+            telemetry::metrics::export_finished(
+                "ready",
+                s.uploaded_bytes + s.agent_bytes,
+                started.elapsed(),
+            );
             tracing::info!(
                 manifest = %s.manifest_key,
                 files = s.files,
@@ -521,6 +657,7 @@ async fn export_workspace(
                 unchanged = s.unchanged,
                 deleted = s.deleted,
                 uploaded_bytes = s.uploaded_bytes,
+                agent_bytes = s.agent_bytes,
                 "workspace exported"
             );
             ExportReport {
@@ -574,6 +711,7 @@ async fn supervise(
     token: &str,
     lease_events: &mut mpsc::UnboundedReceiver<LeaseEvent>,
     model_token: &str,
+    started: &mut bool,
 ) -> Report {
     if let Err(e) = ctx
         .executor
@@ -589,7 +727,11 @@ async fn supervise(
     tracing::debug!(executor = %base.base_url, "executor ready");
 
     let mut cancel_requested = match ctx.backend.start(lease).await {
-        Ok(st) => st.cancel_requested,
+        Ok(st) => {
+            // The backend counts the run as started (the session's next run starts from it).
+            *started = true;
+            st.cancel_requested
+        }
         Err(BackendError::LeaseLost(msg)) => {
             tracing::warn!(message = %msg, "lease lost before start");
             return Report::Drop;

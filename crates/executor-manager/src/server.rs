@@ -316,8 +316,14 @@ impl App {
             ))
         });
 
+        let forgetter = tokio::spawn(crate::deleted::run_loop(
+            self.ctx.clone(),
+            cleanup_stop.clone(),
+        ));
+
         shutdown.await;
         cleanup_stop.cancel();
+        let _ = forgetter.await;
         tracing::info!(
             active = self.ctx.registry.active().len(),
             timeout_seconds = settings.shutdown_timeout_seconds,

@@ -7,7 +7,10 @@
 #                                                                   # DOCKER_HOST names (scripts/dev.sh)
 #
 # - daemon: dockerd from Debian's docker.io (installed when missing), data in DIR (default
-#   /tmp/workcell-docker), socket DIR/docker.sock, default bridge (172.17.0.1), no iptables;
+#   /tmp/workcell-docker), socket DIR/docker.sock, default bridge (172.17.0.1), no iptables, and
+#   DOCKERD_BRIDGE=name:cidr (its own default bridge, made when missing) and DOCKERD_EXTRA_ARGS:
+#   a second daemon on the same host, with its own bridge and `--default-address-pool`, as
+#   scripts/test.sh starts one for the two-host test;
 # - workcell/debian-base:bookworm: debootstrap minbase + ca-certificates + git (no registry is
 #   reachable); the rootfs tarball is cached in ~/.cache/workcell-debian-bookworm.tar;
 # - workcell/executor-test:dev (or the tag EXECUTOR_TEST_IMAGE names, as the tests read it): the
@@ -54,8 +57,22 @@ else
 fi
 if [[ $IMAGES_ONLY == 0 ]] && ! "$DOCKER" version >/dev/null 2>&1; then
   log "starting dockerd in $DIR"
-  nohup dockerd --host "$DOCKER_HOST" --data-root "$DIR/root" --exec-root "$DIR/exec" \
-    --pidfile "$DIR/docker.pid" --iptables=false >"$DIR/dockerd.log" 2>&1 &
+  BRIDGE_ARGS=""
+  if [[ -n "${DOCKERD_BRIDGE:-}" ]]; then
+    # name:cidr — a bridge of this daemon's own (a second daemon must not touch docker0, which
+    # `--bridge=none` would delete).
+    BR_NAME="${DOCKERD_BRIDGE%%:*}"
+    BR_CIDR="${DOCKERD_BRIDGE#*:}"
+    if ! ip link show "$BR_NAME" >/dev/null 2>&1; then
+      ip link add "$BR_NAME" type bridge
+      ip addr add "$BR_CIDR" dev "$BR_NAME"
+      ip link set "$BR_NAME" up
+    fi
+    BRIDGE_ARGS="--bridge=$BR_NAME"
+  fi
+  # shellcheck disable=SC2086 # DOCKERD_EXTRA_ARGS is a list of arguments
+  nohup dockerd $BRIDGE_ARGS --host "$DOCKER_HOST" --data-root "$DIR/root" --exec-root "$DIR/exec" \
+    --pidfile "$DIR/docker.pid" --iptables=false ${DOCKERD_EXTRA_ARGS:-} >"$DIR/dockerd.log" 2>&1 &
   for _ in $(seq 1 150); do
     "$DOCKER" version >/dev/null 2>&1 && break
     sleep 0.2

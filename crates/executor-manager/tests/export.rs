@@ -253,3 +253,202 @@ async fn export_never_follows_links_or_opens_special_files() {
         .unwrap_err();
     assert!(err.to_string().contains("symbolic link"), "{err}");
 }
+
+/// What a directory holds: every regular file's path and bytes, in path order.
+fn tree(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk(root, &e.path(), out);
+            } else if t.is_file() {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// A workspace exported on one host comes back whole on another: every file of the manifest
+/// (checked against its SHA-256) and the agent's conversation files (kept out of the manifest),
+/// replacing what that host had; what the export leaves out (`.git`) does not come back.
+#[tokio::test]
+async fn a_restore_rebuilds_the_exported_workspace_and_the_agents_conversation() {
+    use executor_manager::export::restore::RestoreSource;
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, &s3.secret_key), true);
+    let host_a = tempfile::tempdir().unwrap();
+    let a = host_a.path().join("workspace");
+    std::fs::create_dir_all(a.join("src/deep")).unwrap();
+    std::fs::create_dir_all(a.join(".git")).unwrap();
+    std::fs::create_dir_all(a.join(".claude_data/projects/-workspace/conv-1")).unwrap();
+    std::fs::write(a.join("a.txt"), "one").unwrap();
+    std::fs::write(a.join("src/deep/lib.rs"), "fn main() {}").unwrap();
+    std::fs::write(a.join(".git/HEAD"), "ref").unwrap();
+    let big: Vec<u8> = (0..9 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(a.join("big.bin"), &big).unwrap();
+    std::fs::write(
+        a.join(".claude_data/projects/-workspace/conv-1.jsonl"),
+        "{\"type\":\"user\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        a.join(".claude_data/projects/-workspace/conv-1/agent-1.jsonl"),
+        "{}\n",
+    )
+    .unwrap();
+    std::fs::write(a.join(".claude_data/settings.json"), "{}").unwrap();
+
+    let (user, session, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let target = ExportTarget {
+        user_id: user,
+        session_id: session,
+        run_id: run,
+    };
+    let summary = exporter.export(&a, target).await.expect("export");
+    let manifest: Manifest =
+        serde_json::from_slice(&get(&exporter, &summary.manifest_key).await).unwrap();
+    assert!(
+        manifest
+            .files
+            .iter()
+            .all(|f| !f.path.starts_with(".claude_data")),
+        "the agent's state is not something the user sees"
+    );
+
+    // Host B had an older copy of the session's workspace.
+    let host_b = tempfile::tempdir().unwrap();
+    let b = host_b.path().join("workspace");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(b.join("stale.txt"), "old").unwrap();
+    let source = RestoreSource {
+        session_id: session,
+        run_id: run,
+        manifest_key: &summary.manifest_key,
+        needs_agent_state: true,
+    };
+    let restored = exporter.restore(&b, source).await.expect("restore");
+    assert_eq!(restored.files, 3);
+    assert_eq!(restored.agent_files, 2);
+    assert_eq!(restored.bytes, 3 + 12 + big.len() as u64);
+    let got: Vec<String> = tree(&b).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        got,
+        vec![
+            ".claude_data/projects/-workspace/conv-1.jsonl",
+            ".claude_data/projects/-workspace/conv-1/agent-1.jsonl",
+            "a.txt",
+            "big.bin",
+            "src/deep/lib.rs",
+        ]
+    );
+    assert_eq!(std::fs::read(b.join("big.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(b.join(".claude_data/projects/-workspace/conv-1.jsonl")).unwrap(),
+        "{\"type\":\"user\"}\n"
+    );
+    assert!(!host_b.path().join("workspace.restore").exists());
+
+    // A second restore over the first gives the same tree (idempotent).
+    exporter.restore(&b, source).await.expect("again");
+    assert_eq!(tree(&b).len(), 5);
+}
+
+/// A corrupt or missing export fails the restore with what is wrong, and the host's copy stays
+/// as it was: never a silent fresh start.
+#[tokio::test]
+async fn a_corrupt_or_missing_export_fails_the_restore_and_keeps_the_old_copy() {
+    use executor_manager::export::restore::{RestoreError, RestoreSource};
+    let s3 = S3Server::start().await;
+    let exporter = Exporter::new(&settings(&s3, &s3.secret_key), true);
+    let ws = tempfile::tempdir().unwrap();
+    let a = ws.path().join("workspace");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::write(a.join("a.txt"), "one").unwrap();
+    std::fs::write(a.join("b.txt"), "two").unwrap();
+    let (session, run) = (Uuid::new_v4(), Uuid::new_v4());
+    let target = ExportTarget {
+        user_id: Uuid::new_v4(),
+        session_id: session,
+        run_id: run,
+    };
+    let summary = exporter.export(&a, target).await.expect("export");
+    let manifest: Manifest =
+        serde_json::from_slice(&get(&exporter, &summary.manifest_key).await).unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let b = other.path().join("workspace");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(b.join("mine.txt"), "kept").unwrap();
+    let source = RestoreSource {
+        session_id: session,
+        run_id: run,
+        manifest_key: &summary.manifest_key,
+        needs_agent_state: false,
+    };
+
+    // A file whose bytes changed in the store.
+    let b_key = &manifest
+        .files
+        .iter()
+        .find(|f| f.path == "b.txt")
+        .unwrap()
+        .key;
+    exporter
+        .bucket()
+        .put(b_key, "text/plain", "TWO")
+        .await
+        .unwrap();
+    let err = exporter.restore(&b, source).await.unwrap_err();
+    assert!(matches!(err, RestoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("b.txt"), "{err}");
+    assert!(!err.is_transient());
+    assert_eq!(tree(&b), vec![("mine.txt".into(), b"kept".to_vec())]);
+
+    // A file object gone.
+    exporter.bucket().delete(b_key).await.unwrap();
+    let err = exporter.restore(&b, source).await.unwrap_err();
+    assert!(matches!(err, RestoreError::Missing { .. }), "{err}");
+    assert_eq!(tree(&b).len(), 1);
+
+    // A conversation to resume, but no agent state (an export from before it was kept).
+    exporter
+        .bucket()
+        .put(b_key, "text/plain", "two")
+        .await
+        .unwrap();
+    exporter
+        .bucket()
+        .delete(&objstore::keys::agent_manifest_key(session, run))
+        .await
+        .unwrap();
+    let needs = RestoreSource {
+        needs_agent_state: true,
+        ..source
+    };
+    let err = exporter.restore(&b, needs).await.unwrap_err();
+    assert!(err.to_string().contains("agent state"), "{err}");
+    assert_eq!(tree(&b).len(), 1);
+    // Without a conversation to resume, the same export restores.
+    exporter.restore(&b, source).await.expect("restore");
+    assert_eq!(tree(&b).len(), 2);
+
+    // A manifest key outside the session is refused before anything is read.
+    let foreign = format!("workspaces/{}/runs/{run}/manifest.json", Uuid::new_v4());
+    let err = exporter
+        .restore(
+            &b,
+            RestoreSource {
+                manifest_key: &foreign,
+                ..source
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("outside the session"), "{err}");
+}

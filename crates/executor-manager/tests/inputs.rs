@@ -134,3 +134,73 @@ async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgP
         assert_eq!(res.text().await.unwrap(), CONTENT, "{path}");
     }
 }
+
+/// With the docker runtime the manager reaches the store on loopback, which means nothing inside
+/// a container: the attachment is presigned for `S3_EXECUTOR_ENDPOINT` (the store as containers
+/// reach it, let through the executors' firewall by `EXECUTOR_EGRESS_HOST_PORTS`), and the agent in
+/// its container gets the file. Without that setting the same run fails to stage its input.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn an_attachment_reaches_an_agent_in_a_container_through_the_executor_endpoint(pool: PgPool) {
+    let Some((_, image, gateway)) = test_support::docker::docker_env() else {
+        return;
+    };
+    let s3 = S3Server::start_on("0.0.0.0").await;
+    let executor_endpoint = format!("http://{gateway}:{}", s3.port);
+    let port = s3.port.to_string();
+    let s3_vars = [
+        ("S3_ENDPOINT", s3.endpoint.as_str()),
+        ("S3_ACCESS_KEY", s3.access_key.as_str()),
+        ("S3_SECRET_KEY", s3.secret_key.as_str()),
+        ("S3_BUCKET", BUCKET),
+    ];
+    let mut manager = s3_vars.to_vec();
+    manager.extend([
+        ("EXECUTOR_RUNTIME", "docker"),
+        ("EXECUTOR_IMAGE", image.as_str()),
+        ("EXECUTOR_PUBLISHED_HOST", "127.0.0.1"),
+        ("S3_EXECUTOR_ENDPOINT", executor_endpoint.as_str()),
+        ("EXECUTOR_EGRESS_HOST_PORTS", port.as_str()),
+    ]);
+    let h = Harness::start_full(pool, scenarios(), &manager, &s3_vars, Some(&gateway)).await;
+
+    let (ct, body) = common::multipart_file("data.txt", CONTENT.as_bytes());
+    let res = h
+        .client
+        .post(format!("{}/api/v1/attachments", h.backend))
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let attachment: Value = res.json().await.unwrap();
+    let res = h
+        .client
+        .post(format!("{}/api/v1/tasks", h.backend))
+        .json(
+            &json!({"prompt": "[scenario:use_input] copy the attachment",
+                      "attachments": [attachment["id"]]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let session: Uuid = created["session_id"].as_str().unwrap().parse().unwrap();
+    let run: Uuid = created["run_id"].as_str().unwrap().parse().unwrap();
+    let status = h
+        .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
+        .await;
+    assert_eq!(
+        status,
+        "completed",
+        "error: {:?}; events: {:?}",
+        h.run_error(run).await,
+        h.events(run).await
+    );
+    let ws = h.workspace(h.user_of(session).await, session);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("copy.txt")).unwrap(),
+        CONTENT
+    );
+}

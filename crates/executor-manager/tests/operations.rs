@@ -497,3 +497,68 @@ async fn readiness_names_each_failing_dependency(pool: PgPool) {
     let _ = stop_tx.send(());
     let _ = manager.await;
 }
+
+/// `METRICS_TOKEN`: with it, the manager's `/metrics` wants it as a bearer token (401 without it
+/// or with another); without it, `/metrics` is open.
+#[tokio::test]
+async fn the_managers_metrics_can_require_a_token() {
+    let client = reqwest::Client::new();
+    for token in [None, Some("manager-metrics-token-0123")] {
+        let root = tempfile::tempdir().unwrap();
+        let mut vars = vec![
+            // Nothing answers here: this manager never claims (TASK_PULL_ENABLED=false).
+            ("BACKEND_URL", "http://127.0.0.1:9".to_owned()),
+            ("INTERNAL_API_TOKEN", INTERNAL.to_owned()),
+            ("CALLBACK_BASE_URL", "http://127.0.0.1:9".to_owned()),
+            ("WORKSPACE_ROOT", root.path().display().to_string()),
+            ("EXECUTOR_RUNTIME", "process".to_owned()),
+            ("TASK_PULL_ENABLED", "false".to_owned()),
+        ];
+        if let Some(t) = token {
+            vars.push(("METRICS_TOKEN", t.to_owned()));
+        }
+        let settings =
+            executor_manager::Settings::from_vars(vars.into_iter().map(|(k, v)| (k.to_owned(), v)))
+                .unwrap();
+        let runtime = executor_manager::server::runtime_from_settings(&settings)
+            .await
+            .unwrap();
+        let app = executor_manager::App::new(settings, runtime).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(app.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+        wait_http(&client, &format!("{url}/health/live")).await;
+        let metrics = format!("{url}/metrics");
+
+        let open = client.get(&metrics).send().await.unwrap();
+        match token {
+            None => assert_eq!(open.status(), 200),
+            Some(token) => {
+                assert_eq!(open.status(), 401);
+                let wrong = client
+                    .get(&metrics)
+                    .bearer_auth("not-the-metrics-token")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(wrong.status(), 401);
+                let right = client
+                    .get(&metrics)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(right.status(), 200);
+                assert!(
+                    right.text().await.unwrap().contains("workcell_"),
+                    "not the metrics"
+                );
+            }
+        }
+        let _ = stop_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    }
+}

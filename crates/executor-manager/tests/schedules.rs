@@ -1,10 +1,12 @@
 //! Schedules end to end: one backend (real, over PostgreSQL), two `executor-manager` processes
 //! (the real binary, process runtime, the real executor and Claude Code CLI against the scripted
-//! model), both firing schedules. A scheduled task that comes due runs exactly once. Also: a
-//! bad `SCHEDULE_CONFIG_PATH` stops the binary with one line naming it.
+//! model), both firing schedules. A scheduled task that comes due runs exactly once. A file in
+//! the previous platform's format pulls like its equivalent in the current one. Also: a bad
+//! `SCHEDULE_CONFIG_PATH` stops the binary with one line naming it.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -39,6 +41,67 @@ async fn wait_health(port: u16) {
     }
 }
 
+/// A running `executor-manager` binary.
+struct Manager {
+    child: Child,
+    log: PathBuf,
+    id: String,
+    port: u16,
+}
+
+/// Starts the binary (process runtime) with `schedule` as its `SCHEDULE_CONFIG_PATH`; its
+/// workspaces and log (`manager-<name>.log`) are in `dir`.
+fn spawn_manager(dir: &Path, name: &str, backend: &str, llm_url: &str, schedule: &Path) -> Manager {
+    let port = free_port();
+    let id = format!("schedules-test-{name}-{}", Uuid::new_v4().simple());
+    let root = dir.join(format!("workspaces-{name}"));
+    std::fs::create_dir_all(&root).unwrap();
+    let log = dir.join(format!("manager-{name}.log"));
+    let child = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("BACKEND_URL", backend)
+        .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("CALLBACK_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("WORKSPACE_ROOT", &root)
+        .env("EXECUTOR_RUNTIME", "process")
+        .env("EXECUTOR_BIN", executor_bin())
+        .env("CLAUDE_BIN", test_support::tools::claude_bin())
+        .env("ANTHROPIC_BASE_URL", llm_url)
+        .env("ANTHROPIC_AUTH_TOKEN", LLM_KEY)
+        .env("MANAGER_ID", &id)
+        .env("TASK_CLAIM_WAIT_SECONDS", "2")
+        .env("TASK_CLAIM_LEASE_SECONDS", "30")
+        // No executor kept warm after its run: none outlives a test that fails.
+        .env("EXECUTOR_WARM_IDLE_SECONDS", "0")
+        .env("SCHEDULE_CONFIG_PATH", schedule)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("executor-manager binary");
+    Manager {
+        child,
+        log,
+        id,
+        port,
+    }
+}
+
+/// SIGTERM, and up to 20 s to drain.
+async fn stop(manager: &mut Manager) {
+    if let Some(pid) = manager.child.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), manager.child.wait()).await;
+}
+
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]
 async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
     // The backend, single-user mode.
@@ -57,44 +120,19 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
         "fire_schedules = true\nfire_interval_seconds = 1\n\n[[pull]]\nkind = \"interactive\"\n\n[[pull]]\nkind = \"scheduled\"\ninterval_seconds = 0\n",
     )
     .unwrap();
-    let (exe, claude) = (executor_bin(), test_support::tools::claude_bin());
-    let mut managers: Vec<(Child, std::path::PathBuf, String)> = Vec::new();
-    let mut ports = Vec::new();
-    for i in 0..2 {
-        let port = free_port();
-        let id = format!("schedules-test-{i}-{}", Uuid::new_v4().simple());
-        let root = dir.path().join(format!("workspaces-{i}"));
-        std::fs::create_dir_all(&root).unwrap();
-        let log = dir.path().join(format!("manager-{i}.log"));
-        let child = Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .env("BACKEND_URL", &backend)
-            .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("CALLBACK_BASE_URL", format!("http://127.0.0.1:{port}"))
-            .env("WORKSPACE_ROOT", &root)
-            .env("EXECUTOR_RUNTIME", "process")
-            .env("EXECUTOR_BIN", &exe)
-            .env("CLAUDE_BIN", &claude)
-            .env("ANTHROPIC_BASE_URL", llm.base_url())
-            .env("ANTHROPIC_AUTH_TOKEN", LLM_KEY)
-            .env("MANAGER_ID", &id)
-            .env("TASK_CLAIM_WAIT_SECONDS", "2")
-            .env("TASK_CLAIM_LEASE_SECONDS", "30")
-            .env("SCHEDULE_CONFIG_PATH", &schedule)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("executor-manager binary");
-        managers.push((child, log, id));
-        ports.push(port);
-    }
-    for p in &ports {
-        wait_health(*p).await;
+    let mut managers: Vec<Manager> = (0..2)
+        .map(|i| {
+            spawn_manager(
+                dir.path(),
+                &i.to_string(),
+                &backend,
+                &llm.base_url(),
+                &schedule,
+            )
+        })
+        .collect();
+    for m in &managers {
+        wait_health(m.port).await;
     }
 
     let client = reqwest::Client::new();
@@ -177,22 +215,145 @@ async fn a_scheduled_task_due_while_two_managers_run_runs_once(pool: PgPool) {
         Some("completed"),
         "{events:?}"
     );
-    assert!(managers.iter().any(|(_, _, id)| *id == holder), "{holder}");
+    assert!(managers.iter().any(|m| m.id == holder), "{holder}");
 
     // Both managers were firing all along (each logged its fire loop).
-    for (child, log, _) in &mut managers {
-        assert!(child.try_wait().unwrap().is_none(), "a manager exited");
-        let text = std::fs::read_to_string(log).unwrap();
+    for m in &mut managers {
+        assert!(m.child.try_wait().unwrap().is_none(), "a manager exited");
+        let text = std::fs::read_to_string(&m.log).unwrap();
         assert!(text.contains("firing scheduled tasks"), "{text}");
     }
-    for (child, _, _) in &mut managers {
-        if let Some(pid) = child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+    for m in &mut managers {
+        stop(m).await;
+    }
+}
+
+/// A manager given the previous platform's schedule file pulls what one given the equivalent
+/// current file pulls: with interactive runs "never" neither claims a waiting interactive run
+/// (nor does a disabled one, which fires nothing either), while one whose window rule is open
+/// now claims it and runs it to completion.
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_schedule_file_of_the_previous_platform_pulls_like_its_current_equivalent(pool: PgPool) {
+    let backend_proc = InProcessBackend::start(pool.clone(), &[]).await;
+    let backend = backend_proc.url.clone();
+    let scenarios =
+        ScenarioFile::default().with_scenario("hello", vec![Turn::text("Hello from the window.")]);
+    let llm = start_llm(scenarios, Reach::Loopback).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let legacy_never = file(
+        "legacy-never.toml",
+        "enabled = true\n\n[schedule_modes]\ninteractive = \"never\"\nscheduled = \"always\"\n",
+    );
+    let current_never = file(
+        "current-never.toml",
+        "fire_schedules = true\n\n[[pull]]\nkind = \"scheduled\"\n",
+    );
+    let legacy_disabled = file("legacy-disabled.json", r#"{"enabled": false}"#);
+    // A window from an hour ago to an hour from now (wrapping past midnight if need be).
+    let now = Utc::now();
+    let hm = |t: DateTime<Utc>| t.format("%H:%M").to_string();
+    let legacy_window = file(
+        "legacy-window.toml",
+        &format!(
+            r#"[schedule_modes]
+interactive = "rules"
+scheduled = "never"
+
+[[rules]]
+kind = "window"
+start = "{start}"
+end = "{end}"
+timezone = "UTC"
+applies_to = ["interactive"]
+"#,
+            start = hm(now - chrono::Duration::hours(1)),
+            end = hm(now + chrono::Duration::hours(1)),
+        ),
+    );
+
+    // An interactive run waits in the queue.
+    let res = reqwest::Client::new()
+        .post(format!("{backend}/api/v1/tasks"))
+        .json(&json!({"prompt": "[scenario:hello] say hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    let run: Uuid = v["run_id"].as_str().unwrap().parse().unwrap();
+
+    let llm_url = llm.base_url();
+    let mut idle: Vec<Manager> = [
+        ("legacy-never", &legacy_never),
+        ("current-never", &current_never),
+        ("legacy-disabled", &legacy_disabled),
+    ]
+    .into_iter()
+    .map(|(name, path)| spawn_manager(dir.path(), name, &backend, &llm_url, path))
+    .collect();
+    for m in &idle {
+        wait_health(m.port).await;
+    }
+    // Claims end every 2 s (TASK_CLAIM_WAIT_SECONDS): each manager has asked a few times.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (status, holder): (String, Option<String>) =
+        sqlx::query_as("SELECT status, lease_holder FROM runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), holder), ("queued", None));
+    for m in &mut idle {
+        assert!(m.child.try_wait().unwrap().is_none(), "{} exited", m.id);
+    }
+    // Both formats fire schedules by default; `enabled = false` does not.
+    let fires = |m: &Manager| {
+        std::fs::read_to_string(&m.log)
+            .unwrap()
+            .contains("firing scheduled tasks")
+    };
+    assert_eq!(
+        idle.iter().map(fires).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+
+    // A manager whose window is open now takes it and runs it.
+    let mut window = spawn_manager(
+        dir.path(),
+        "legacy-window",
+        &backend,
+        &llm_url,
+        &legacy_window,
+    );
+    wait_health(window.port).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let holder = loop {
+        let (status, holder): (String, Option<String>) =
+            sqlx::query_as("SELECT status, lease_holder FROM runs WHERE id = $1")
+                .bind(run)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if status == "completed" {
+            break holder.unwrap_or_default();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+        assert!(
+            !["failed", "canceled"].contains(&status.as_str()),
+            "run {run} ended {status}"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "no completed run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(holder, window.id);
+
+    stop(&mut window).await;
+    for m in &mut idle {
+        stop(m).await;
     }
 }
 

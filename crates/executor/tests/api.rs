@@ -439,3 +439,85 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"durat
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].path, "whoami.txt");
 }
+
+/// The callback settings shape the delivery of a run's events: `CALLBACK_BATCH_MAX_EVENTS` and
+/// `CALLBACK_BATCH_MAX_BYTES` bound each batch (a batch over the byte limit carries one event),
+/// and `CALLBACK_RETRY_SECONDS` bounds how long a batch the receiver keeps refusing is retried,
+/// so the run still ends (with the default of 600 s it would wait ten minutes).
+#[tokio::test]
+async fn callback_settings_bound_the_batches_and_the_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    // Twelve lines at once (each a raw event), then the result.
+    let fake = script(
+        dir.path(),
+        "chatty-claude",
+        r#"#!/bin/bash
+IFS= read -r line
+for i in $(seq 1 12); do echo "line $i"; done
+echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"duration_ms":1,"total_cost_usd":0,"usage":{}}'
+"#,
+    );
+    let fake = fake.to_str().unwrap().to_owned();
+    let batch_sizes = |receiver: &Receiver, run_id: Uuid| -> Vec<usize> {
+        receiver
+            .batches
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.run_id == run_id)
+            .map(|b| b.events.len())
+            .collect()
+    };
+
+    // CALLBACK_BATCH_MAX_EVENTS=2, then CALLBACK_BATCH_MAX_BYTES=1.
+    for (max_events, max_bytes, most) in [(2, 1_048_576, 2), (100, 1, 1)] {
+        let receiver = Receiver::default()
+            .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await;
+        let mut s = settings(&fake, &dir.path().join(format!("ws-{most}")));
+        s.callback_batch_max_events = max_events;
+        s.callback_batch_max_bytes = max_bytes;
+        let exec = Executor::start(s).await;
+        let run_id = Uuid::new_v4();
+        exec.execute(&task(run_id, "hi", &receiver.url())).await;
+        let events = receiver
+            .receiver
+            .wait_terminal(run_id, Duration::from_secs(30))
+            .await;
+        assert_eq!(
+            assert_well_formed(&events).last(),
+            Some(&"completed"),
+            "{events:#?}"
+        );
+        assert!(events.len() >= 14, "{}", events.len());
+        let sizes = batch_sizes(&receiver.receiver, run_id);
+        assert!(
+            sizes.iter().all(|n| (1..=most).contains(n)),
+            "max_events {max_events}, max_bytes {max_bytes}: {sizes:?}"
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), events.len());
+    }
+
+    // CALLBACK_RETRY_SECONDS=1 against a receiver answering 503 to everything: each batch is
+    // retried for a second, then given up, and the run ends.
+    let receiver = Receiver::default();
+    receiver
+        .fail_with
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    let receiver = receiver.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let mut s = settings(&fake, &dir.path().join("ws-retry"));
+    s.callback_retry_seconds = 1;
+    let exec = Executor::start(s).await;
+    let run_id = Uuid::new_v4();
+    exec.execute(&task(run_id, "hi", &receiver.url())).await;
+    tokio::time::timeout(Duration::from_secs(60), exec.tasks.wait(run_id))
+        .await
+        .expect("the run ended: its batches were given up")
+        .unwrap();
+    let requests = receiver
+        .receiver
+        .requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(requests >= 2, "retried: {requests} requests");
+    assert!(batch_sizes(&receiver.receiver, run_id).is_empty());
+}

@@ -37,6 +37,23 @@ impl fmt::Debug for Bucket {
     }
 }
 
+/// An object being read ([`Bucket::download`]).
+pub struct Download {
+    /// Its length, as the store declared it.
+    pub size: Option<u64>,
+    body: ByteStream,
+}
+
+impl Download {
+    /// The next chunk of the body; `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        self.body
+            .try_next()
+            .await
+            .map_err(|e| error::other("GetObject body", e))
+    }
+}
+
 /// What [`Bucket::head`] learns of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -167,6 +184,26 @@ impl Bucket {
             buf.extend_from_slice(&chunk);
         }
         Ok(Some(buf.freeze()))
+    }
+
+    /// Opens `key` for reading in chunks, without holding it whole; `None` when it does not
+    /// exist.
+    pub async fn download(&self, key: &str) -> Result<Option<Download>, Error> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(Download {
+                size: o.content_length().and_then(|n| u64::try_from(n).ok()),
+                body: o.body,
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(error::s3("GetObject")(e)),
+        }
     }
 
     /// Reads `key` as JSON, refusing objects over `max_bytes`. `None` when it does not exist.

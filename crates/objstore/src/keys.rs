@@ -42,6 +42,17 @@ pub fn run_file_key(session: Uuid, run: Uuid, path: &str) -> String {
     format!("{}files/{path}", run_prefix(session, run))
 }
 
+/// The agent's own state after the run (the CLI's conversation files, for `--resume` on another
+/// host), never shown to the user: `workspaces/{session}/runs/{run}/agent.zip`.
+pub fn agent_archive_key(session: Uuid, run: Uuid) -> String {
+    format!("{}agent.zip", run_prefix(session, run))
+}
+
+/// Where each file of [`agent_archive_key`] lies in it: `workspaces/{session}/runs/{run}/agent.json`.
+pub fn agent_manifest_key(session: Uuid, run: Uuid) -> String {
+    format!("{}agent.json", run_prefix(session, run))
+}
+
 /// Everything a user uploaded: `users/{user}/attachments/`.
 pub fn attachments_prefix(user: Uuid) -> String {
     format!("users/{user}/attachments/")

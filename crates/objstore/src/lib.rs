@@ -28,6 +28,8 @@
 //! | `workspaces/{session}/runs/{run}/manifest.json` | manager; read by the backend | [`keys::manifest_key`] |
 //! | `workspaces/{session}/runs/{run}/archive.zip` | manager | [`keys::archive_key`] |
 //! | `workspaces/{session}/runs/{run}/files/{path}` | manager: files added or modified by the run | [`keys::run_file_key`] |
+//! | `workspaces/{session}/runs/{run}/agent.zip` | manager: the agent's conversation files (`.claude_data/projects/`), read back only by a manager restoring the workspace, never served | [`keys::agent_archive_key`] |
+//! | `workspaces/{session}/runs/{run}/agent.json` | manager: where each of them lies in `agent.zip`, with its SHA-256 | [`keys::agent_manifest_key`] |
 //! | `users/{user}/attachments/` | (prefix of a user's attachments) | [`keys::attachments_prefix`] |
 //! | `users/{user}/attachments/{id}/{name}` | backend, on upload; presigned by the manager | [`keys::attachment_key`] |
 //! | `users/{user}/skills/`, `system/skills/` | (prefix of an owner's skills) | [`keys::skills_prefix`] |
@@ -46,7 +48,7 @@ mod multipart;
 mod presign;
 mod settings;
 
-pub use bucket::{Bucket, ObjectInfo};
+pub use bucket::{Bucket, Download, ObjectInfo};
 pub use error::{Error, UploadError};
 pub use multipart::{MAX_PARTS, Multipart, PART_SIZE};
 pub use presign::attachment_disposition;

@@ -81,6 +81,38 @@ pub struct ClaimedRun {
     /// The project of the run's session, if any.
     #[serde(default)]
     pub project_id: Option<Uuid>,
+    /// Where the session's workspace stands: the last run of the session that started before
+    /// this one. `None` for a session's first run. A manager whose workspace is not that run's
+    /// restores it from the run's export before the executor starts.
+    #[serde(default)]
+    pub workspace_source: Option<WorkspaceSource>,
+}
+
+/// The run whose end state a session's next run starts from (`ClaimedRun.workspace_source`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct WorkspaceSource {
+    pub run_id: Uuid,
+    /// The manager that ran it.
+    pub worker_id: Option<String>,
+    /// Its export's manifest when the export is ready; `None` when it has none (it failed, or
+    /// object storage is off): then only the manager that holds the workspace can continue.
+    pub manifest_key: Option<String>,
+}
+
+/// `GET /deleted-sessions?after=&limit=`: sessions deleted (by their owner, a project's cascade
+/// or retention), oldest first, so that managers drop their copies of the workspaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeletedSessions {
+    pub sessions: Vec<DeletedSession>,
+    /// The cursor for the next call (`after`): the last entry's `seq`, or the given one.
+    pub next: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeletedSession {
+    pub seq: i64,
+    pub session_id: Uuid,
+    pub user_id: Uuid,
 }
 
 /// The fencing pair every run call carries.

@@ -26,6 +26,7 @@
 //! | `workcell_exports_total` | counter | `status` (ready, failed) | executor manager |
 //! | `workcell_export_bytes_total` | counter | | executor manager (bytes uploaded) |
 //! | `workcell_export_duration_seconds` | histogram | `status` | executor manager |
+//! | `workcell_workspace_restores_total`, `workcell_workspace_restore_bytes_total`, `workcell_workspace_restore_duration_seconds` | counter, counter, histogram | `status` (restored, failed) | executor manager (a session's workspace rebuilt from its last export) |
 //! | `workcell_model_tokens_total` | counter | `kind` (input, output, cache_creation, cache_read), `provider` (`anthropic` for the manager's own upstream, else a provider of the backend's model catalog) | executor manager's model proxy |
 
 use std::sync::OnceLock;
@@ -149,6 +150,19 @@ fn describe() {
         "workspace export duration, by result"
     );
     describe_counter!(
+        "workcell_workspace_restores_total",
+        "session workspaces restored from the object store before a run, by result"
+    );
+    describe_counter!(
+        "workcell_workspace_restore_bytes_total",
+        "bytes downloaded by workspace restores"
+    );
+    describe_histogram!(
+        "workcell_workspace_restore_duration_seconds",
+        metrics::Unit::Seconds,
+        "workspace restore duration, by result"
+    );
+    describe_counter!(
         "workcell_model_tokens_total",
         "model tokens used by agents through the model proxy, by kind and provider"
     );
@@ -242,6 +256,15 @@ pub fn export_finished(status: &'static str, bytes: u64, elapsed: Duration) {
     counter!("workcell_exports_total", "status" => status).increment(1);
     counter!("workcell_export_bytes_total").increment(bytes);
     histogram!("workcell_export_duration_seconds", "status" => status)
+        .record(elapsed.as_secs_f64());
+}
+
+/// A session's workspace restored from the object store before a run (`status`: `restored` or
+/// `failed`).
+pub fn workspace_restored(status: &'static str, bytes: u64, elapsed: Duration) {
+    counter!("workcell_workspace_restores_total", "status" => status).increment(1);
+    counter!("workcell_workspace_restore_bytes_total").increment(bytes);
+    histogram!("workcell_workspace_restore_duration_seconds", "status" => status)
         .record(elapsed.as_secs_f64());
 }
 

@@ -28,6 +28,12 @@ impl S3Server {
     /// Starts a server and waits until it accepts connections. Panics when s3s-fs is not
     /// installed (see [`crate::tools::s3s_fs_bin`]) or does not come up.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// [`S3Server::start`] listening on `host` (`0.0.0.0`: containers reach it at the gateway
+    /// too); `endpoint` stays the loopback address.
+    pub async fn start_on(host: &str) -> Self {
         let bin = s3s_fs_bin();
         let root = tempfile::tempdir().expect("s3s-fs directory");
         std::fs::create_dir(root.path().join(BUCKET)).expect("bucket directory");
@@ -36,7 +42,7 @@ impl S3Server {
         let access_key = format!("test-access-{}", &nonce[..8]);
         let secret_key = format!("test-secret-{nonce}");
         let mut child = tokio::process::Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--host", host, "--port", &port.to_string()])
             .args(["--access-key", &access_key, "--secret-key", &secret_key])
             .arg(root.path())
             .stdin(Stdio::null())

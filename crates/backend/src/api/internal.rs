@@ -5,18 +5,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
-    ClaimRequest, CompleteRequest, EventBatch, ExportReport, FailRequest, HeartbeatRequest,
-    IngestResponse, LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, CompleteRequest, DeletedSessions, EventBatch, ExportReport, FailRequest,
+    HeartbeatRequest, IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
 use uuid::Uuid;
 
 use crate::auth::InternalCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, Query};
 use crate::queue::{claim, lease};
 use crate::schedules;
 use crate::state::AppState;
@@ -32,6 +32,37 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/export", post(export))
         .route("/runs/{id}/input-answers", post(input_answers))
         .route("/schedules/fire", post(fire_schedules))
+        .route("/deleted-sessions", get(deleted_sessions))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_feed_limit")]
+    limit: i64,
+}
+
+fn default_feed_limit() -> i64 {
+    500
+}
+
+/// The sessions deleted since `after` ([`crate::deleted_sessions`]).
+async fn deleted_sessions(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Query(q): Query<FeedQuery>,
+) -> ApiResult<Json<DeletedSessions>> {
+    if q.after < 0 || !(1..=crate::deleted_sessions::MAX_LIMIT).contains(&q.limit) {
+        return Err(ApiError::validation(format!(
+            "after must be at least 0 and limit between 1 and {}",
+            crate::deleted_sessions::MAX_LIMIT
+        )));
+    }
+    Ok(Json(
+        crate::deleted_sessions::feed(&state.pool, q.after, q.limit).await?,
+    ))
 }
 
 /// Turns due scheduled tasks into runs; safe to call from every manager at once

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use protocol::capabilities::{CapabilitySnapshot, place_template};
 use protocol::files::StagedAttachment;
-use protocol::internal::{ClaimRequest, ClaimedRun};
+use protocol::internal::{ClaimRequest, ClaimedRun, WorkspaceSource};
 use protocol::schedule::RunKind;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -22,7 +22,9 @@ macro_rules! claim_sql {
             "
 WITH next AS (
     SELECT r.id FROM runs r
-     WHERE r.status = 'queued' AND r.ready AND r.scheduled_at <= now()",
+     WHERE r.status = 'queued' AND r.ready AND r.scheduled_at <= now()
+       AND (r.affinity IS NULL OR r.affinity = $1
+            OR r.ready_at <= now() - $3 * interval '1 second')",
             $filter,
             "
      ORDER BY r.queue_pos
@@ -47,7 +49,12 @@ SELECT c.id, c.session_id, s.user_id, c.lease_epoch, c.attempts, c.max_attempts,
        s.project_id,
        (SELECT jsonb_agg(jsonb_build_object('name', f.name, 'key', f.object_key, 'size', f.size)
                          ORDER BY f.name)
-          FROM project_files f WHERE f.project_id = s.project_id) AS project_files
+          FROM project_files f WHERE f.project_id = s.project_id) AS project_files,
+       (SELECT jsonb_build_object('run_id', p.id, 'worker_id', p.lease_holder,
+                                  'manifest_key', x.manifest_key)
+          FROM runs p LEFT JOIN run_exports x ON x.run_id = p.id AND x.status = 'ready'
+         WHERE p.session_id = c.session_id AND p.id <> c.id AND p.started_at IS NOT NULL
+         ORDER BY p.started_at DESC LIMIT 1) AS workspace_source
   FROM claimed c JOIN sessions s ON s.id = c.session_id"
         )
     };
@@ -112,6 +119,8 @@ struct ClaimRow {
     /// The session's project, and its files as they are now (`NULL` when none).
     project_id: Option<Uuid>,
     project_files: Option<sqlx::types::Json<Vec<StagedAttachment>>>,
+    /// The session's latest started run before this one, with its ready export's manifest.
+    workspace_source: Option<sqlx::types::Json<WorkspaceSource>>,
 }
 
 /// The run's own attachments, then its project's files whose names none of them has (a task's
@@ -157,8 +166,9 @@ pub async fn try_claim(
     worker_id: &str,
     lease_seconds: u32,
     kinds: KindFilter,
+    affinity_seconds: u32,
 ) -> ApiResult<Option<ClaimedRun>> {
-    claim_on(pool, worker_id, lease_seconds, kinds).await
+    claim_on(pool, worker_id, lease_seconds, kinds, affinity_seconds).await
 }
 
 async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
@@ -166,7 +176,9 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
     worker_id: &str,
     lease_seconds: u32,
     kinds: KindFilter,
+    affinity_seconds: u32,
 ) -> ApiResult<Option<ClaimedRun>> {
+    let affinity = i32::try_from(affinity_seconds).unwrap_or(i32::MAX);
     let lease = i32::try_from(lease_seconds).unwrap_or(i32::MAX);
     let row: Option<ClaimRow> = match kinds {
         KindFilter::Nothing => return Ok(None),
@@ -174,6 +186,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
             sqlx::query_as(CLAIM_SQL)
                 .bind(worker_id)
                 .bind(lease)
+                .bind(affinity)
                 .fetch_optional(executor)
                 .await?
         }
@@ -185,6 +198,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
             sqlx::query_as(sql)
                 .bind(worker_id)
                 .bind(lease)
+                .bind(affinity)
                 .fetch_optional(executor)
                 .await?
         }
@@ -227,6 +241,7 @@ async fn claim_on<'c, E: sqlx::PgExecutor<'c>>(
         secrets: Default::default(),
         model_route: None,
         project_id: r.project_id,
+        workspace_source: r.workspace_source.map(|w| w.0),
     }))
 }
 
@@ -244,15 +259,17 @@ async fn attempt(
     worker_id: &str,
     lease_seconds: u32,
     kinds: KindFilter,
+    affinity_seconds: u32,
 ) -> ApiResult<Attempt> {
     if kinds == KindFilter::Nothing {
         return Ok(Attempt::Empty { next_due: None });
     }
-    if let Some(run) = claim_on(pool, worker_id, lease_seconds, kinds).await? {
+    if let Some(run) = claim_on(pool, worker_id, lease_seconds, kinds, affinity_seconds).await? {
         return Ok(Attempt::Claimed(Box::new(run)));
     }
     let mut tx = pool.begin().await?;
-    if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds, kinds).await? {
+    if let Some(run) = claim_on(&mut *tx, worker_id, lease_seconds, kinds, affinity_seconds).await?
+    {
         tx.commit().await?;
         return Ok(Attempt::Claimed(Box::new(run)));
     }
@@ -260,12 +277,21 @@ async fn attempt(
         KindFilter::Only(k) => Some(k.as_str()),
         _ => None,
     };
+    // The next delayed run, or the next run reserved for another manager whose reservation ends.
     let secs: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM (min(scheduled_at) - now()))::float8
-           FROM runs WHERE status = 'queued' AND ready AND scheduled_at > now()
-            AND ($1::text IS NULL OR kind = $1)",
+        "SELECT EXTRACT(EPOCH FROM (LEAST(
+             (SELECT min(scheduled_at) FROM runs
+               WHERE status = 'queued' AND ready AND scheduled_at > now()
+                 AND ($1::text IS NULL OR kind = $1)),
+             (SELECT min(ready_at) + $3 * interval '1 second' FROM runs
+               WHERE status = 'queued' AND ready AND affinity IS NOT NULL AND affinity <> $2
+                 AND ready_at > now() - $3 * interval '1 second'
+                 AND ($1::text IS NULL OR kind = $1))
+         ) - now()))::float8",
     )
     .bind(only)
+    .bind(worker_id)
+    .bind(i32::try_from(affinity_seconds).unwrap_or(i32::MAX))
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -328,13 +354,28 @@ async fn wait_for_run(state: &AppState, req: &ClaimRequest) -> ApiResult<Option<
     validate(req)?;
     let kinds = KindFilter::from_request(req.kinds.as_deref());
     if req.wait_seconds == 0 {
-        return try_claim(&state.pool, &req.worker_id, req.lease_seconds, kinds).await;
+        return try_claim(
+            &state.pool,
+            &req.worker_id,
+            req.lease_seconds,
+            kinds,
+            state.settings.session_affinity_seconds,
+        )
+        .await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(req.wait_seconds));
     let mut wake = state.queue.subscribe();
     loop {
         wake.borrow_and_update();
-        let next_due = match attempt(&state.pool, &req.worker_id, req.lease_seconds, kinds).await? {
+        let next_due = match attempt(
+            &state.pool,
+            &req.worker_id,
+            req.lease_seconds,
+            kinds,
+            state.settings.session_affinity_seconds,
+        )
+        .await?
+        {
             Attempt::Claimed(run) => {
                 tracing::info!(run_id = %run.run_id, worker_id = %req.worker_id, epoch = run.epoch, attempt = run.attempt, "run claimed");
                 return Ok(Some(*run));

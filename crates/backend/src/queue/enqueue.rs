@@ -22,7 +22,10 @@ pub struct NewRun<'a> {
     pub scheduled_task_id: Option<Uuid>,
 }
 
-/// Inserts a `queued` run and returns its id.
+/// Inserts a `queued` run and returns its id. The run is reserved (`runs.affinity`) for the
+/// manager that ran the session's latest started run, from `ready_at` for
+/// `SESSION_AFFINITY_SECONDS` (a follow-up queued behind an active run gets both anew from the
+/// `runs_after_change` trigger when it becomes ready).
 ///
 /// The caller must hold the session's row lock (or have created the session in this
 /// transaction): the run is ready (claimable) only when no earlier run of its session is
@@ -33,12 +36,13 @@ pub async fn enqueue(tx: &mut PgConnection, run: &NewRun<'_>) -> ApiResult<Uuid>
     let run_id = Uuid::now_v7();
     sqlx::query(concat!(
         "INSERT INTO runs (id, session_id, prompt, options, capabilities, max_attempts, kind,
-                           scheduled_task_id, ready)
+                           scheduled_task_id, ready, ready_at, affinity)
          VALUES ($1, $2, $3, $4, $8, $5, $6, $7, NOT EXISTS (
              SELECT 1 FROM runs WHERE session_id = $2
                 AND status IN ",
         active_sql!(),
-        "))"
+        "), now(), (SELECT lease_holder FROM runs WHERE session_id = $2 AND started_at IS NOT NULL
+                     ORDER BY started_at DESC LIMIT 1))"
     ))
     .bind(run_id)
     .bind(run.session_id)

@@ -31,6 +31,12 @@
 //! * **Order.** Runs are claimed oldest first (`queue_pos`), and a run is claimable only when every
 //!   earlier run of its session has finished: a session has at most one active run, and follow-ups
 //!   run in the order they were given.
+//! * **Affinity.** A run that becomes the head of its session's line is reserved (`runs.affinity`)
+//!   for the manager that ran the session's latest started run, for `SESSION_AFFINITY_SECONDS`
+//!   from `runs.ready_at`: that manager holds the workspace and needs no restore. Other managers
+//!   skip it meanwhile, and a parked claim wakes when a reservation ends. Every claim names the
+//!   session's latest started run and its ready export (`ClaimedRun.workspace_source`), from
+//!   which a manager that does not hold the workspace restores it.
 //! * **Exclusive claims.** A claim locks the chosen row with `FOR UPDATE SKIP LOCKED`, so concurrent
 //!   claimers (on any number of backend replicas) never get the same run and never wait on each other.
 //! * **Leases and fencing.** A claim gives the worker a lease of `lease_seconds` and a new `epoch`.

@@ -11,7 +11,12 @@
 //! P/runs/{run_id}/archive.zip         the whole workspace (stored, not compressed; ZIP64 when
 //!                                     it needs to be)
 //! P/runs/{run_id}/files/{path}        files added or modified by this run
+//! P/runs/{run_id}/agent.zip, agent.json   the agent's conversation files, for a restore on
+//!                                     another host ([`agent`]); never served to the user
 //! ```
+//!
+//! [`restore`] is the way back: a manager that claims a run of a session whose workspace it does
+//! not hold (or holds an older one) rebuilds it from the last export.
 //!
 //! How (one module each):
 //! - [`scan`]: the workspace is walked through directory descriptors, nothing followed: every
@@ -32,7 +37,9 @@
 //! the export starts afresh (everything uploaded). Ignored: [`IGNORED_NAMES`] anywhere in a path, and with
 //! `WORKSPACE_IGNORE_DOT_FILES` every name starting with a dot.
 
+pub mod agent;
 mod parts;
+pub mod restore;
 mod scan;
 mod zip;
 
@@ -109,6 +116,8 @@ pub struct ExportSummary {
     pub unchanged: usize,
     pub deleted: usize,
     pub uploaded_bytes: u64,
+    /// The agent's state uploaded beside the workspace ([`agent`]).
+    pub agent_bytes: u64,
 }
 
 /// The largest `latest.json` read (it holds a run id and a key).
@@ -240,6 +249,10 @@ impl Exporter {
             )
             .await?;
 
+        // Before the manifest: a ready export always has the agent's state beside it (not counted
+        // in `uploaded_bytes`, which tells the user what of the workspace went up).
+        let agent_bytes = self.export_agent_state(workspace, target).await?;
+
         let manifest = Manifest {
             user_id: target.user_id,
             run_id: target.run_id,
@@ -273,6 +286,7 @@ impl Exporter {
             unchanged: count(ManifestChange::Unchanged),
             deleted: manifest.deleted.len(),
             uploaded_bytes,
+            agent_bytes,
         })
     }
 

@@ -172,7 +172,34 @@ pub fn snapshot(
     ignore_dot_files: bool,
     limits: Limits,
 ) -> Result<Snapshot, ExportError> {
-    let root_fd = open_root(root)?;
+    walk(open_root(root)?, ignore_dot_files, limits)
+}
+
+/// [`snapshot`] of the directory `below` (names, one per level) under `root`, every level opened
+/// relative to the one above with `O_NOFOLLOW`: a level that is a symbolic link or not a
+/// directory is refused ([`ExportError::UnsafeRoot`]), one that does not exist is `None`. Used
+/// for the agent's state inside the workspace (`.claude_data/projects`), which the agent could
+/// have replaced with a link.
+pub fn snapshot_below(
+    root: &Path,
+    below: &[&str],
+    limits: Limits,
+) -> Result<Option<Snapshot>, ExportError> {
+    let mut dir = open_root(root)?;
+    for name in below {
+        dir = match rustix::fs::openat(dir.as_fd(), *name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP | Errno::NOTDIR) => {
+                return Err(ExportError::UnsafeRoot(root.join(below.join("/"))));
+            }
+            Err(e) => return Err(io(e)),
+        };
+    }
+    walk(dir, false, limits).map(Some)
+}
+
+fn walk(root_fd: OwnedFd, ignore_dot_files: bool, limits: Limits) -> Result<Snapshot, ExportError> {
     let mut zip = ZipWriter::new(tempfile::tempfile()?, limits);
     let mut files = Vec::new();
     let mut skipped = 0usize;

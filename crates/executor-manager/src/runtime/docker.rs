@@ -79,6 +79,8 @@ pub struct DockerConfig {
     pub egress_policy: EgressPolicy,
     pub egress_deny: Vec<String>,
     pub egress_host_ports: Vec<u16>,
+    /// `DOCKER_HOST`; `None`: the local default socket.
+    pub docker_host: Option<String>,
 }
 
 impl DockerConfig {
@@ -99,6 +101,7 @@ impl DockerConfig {
             egress_policy: s.executor_egress_policy,
             egress_deny: s.executor_egress_deny.clone(),
             egress_host_ports: s.executor_egress_host_ports.clone(),
+            docker_host: s.docker_host.clone().filter(|h| !h.trim().is_empty()),
         }
     }
 }
@@ -115,10 +118,13 @@ fn launch_err(what: &str, e: DockerError) -> RuntimeError {
 }
 
 impl DockerRuntime {
-    /// Connects through `DOCKER_HOST` and checks the daemon answers.
+    /// Connects to `DOCKER_HOST` (the settings') and checks the daemon answers.
     pub async fn connect(config: DockerConfig) -> Result<Self, RuntimeError> {
-        let docker =
-            Docker::connect_with_defaults().map_err(|e| RuntimeError::Daemon(e.to_string()))?;
+        let docker = match &config.docker_host {
+            Some(host) => Docker::connect_with_host(host),
+            None => Docker::connect_with_defaults(),
+        }
+        .map_err(|e| RuntimeError::Daemon(e.to_string()))?;
         docker
             .ping()
             .await

@@ -277,11 +277,16 @@ impl Harness {
             ("EXECUTOR_WARM_IDLE_SECONDS", "0"),
         ]);
         if container_gateway.is_some() {
-            // The model server listens on the host: the executors' firewall lets them through.
-            mv.push((
-                "EXECUTOR_EGRESS_HOST_PORTS".into(),
-                llm.addr().port().to_string(),
-            ));
+            // The model server listens on the host: the executors' firewall lets them through,
+            // with the ports the test names itself.
+            let mut ports = llm.addr().port().to_string();
+            if let Some((_, more)) = extra
+                .iter()
+                .find(|(k, _)| *k == "EXECUTOR_EGRESS_HOST_PORTS")
+            {
+                ports = format!("{ports},{more}");
+            }
+            mv.push(("EXECUTOR_EGRESS_HOST_PORTS".into(), ports));
         }
         let manager_id = extra
             .iter()
@@ -289,7 +294,11 @@ impl Harness {
             .map(|(_, v)| v.to_string())
             .unwrap_or_else(|| format!("test-manager-{}", Uuid::new_v4().simple()));
         mv.push(("MANAGER_ID".into(), manager_id.clone()));
-        mv.extend(vars(extra));
+        mv.extend(
+            vars(extra).into_iter().filter(|(k, _)| {
+                !(container_gateway.is_some() && k == "EXECUTOR_EGRESS_HOST_PORTS")
+            }),
+        );
         let manager_proc = InProcessManager::start(mv.clone(), listener).await;
 
         Harness {
@@ -323,6 +332,35 @@ impl Harness {
         self.registry = self.manager_proc.registry.clone();
         self.kept = self.manager_proc.kept.clone();
         self.manager = url;
+    }
+
+    /// Another manager beside this harness's, as on another host: the same backend, model
+    /// server and settings, with its own `MANAGER_ID`, `WORKSPACE_ROOT` and callback port
+    /// (listening and announced as `reach` says), `extra` overriding the rest.
+    pub async fn another_manager(
+        &self,
+        id: &str,
+        root: &std::path::Path,
+        reach: Reach<'_>,
+        extra: &[(&str, &str)],
+    ) -> InProcessManager {
+        let listener = tokio::net::TcpListener::bind(reach.listen()).await.unwrap();
+        let callback = reach.url(listener.local_addr().unwrap().port());
+        let mut mv: Vec<(String, String)> = self
+            .manager_vars
+            .iter()
+            .filter(|(k, _)| {
+                !["MANAGER_ID", "WORKSPACE_ROOT", "CALLBACK_BASE_URL"].contains(&k.as_str())
+            })
+            .cloned()
+            .collect();
+        mv.extend(vars(&[
+            ("MANAGER_ID", id),
+            ("WORKSPACE_ROOT", &root.display().to_string()),
+            ("CALLBACK_BASE_URL", &callback),
+        ]));
+        mv.extend(vars(extra));
+        InProcessManager::start(mv, listener).await
     }
 
     /// Like SIGTERM: asks the manager to drain and waits for it (up to `limit`).

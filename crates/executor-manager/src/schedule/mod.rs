@@ -18,8 +18,15 @@
 //!
 //! A kind listed with `interval_seconds = N > 0` is looked for once every N seconds (a quick
 //! claim, no long poll) and taken as long as there is some; a kind not listed is never pulled.
+//!
+//! The file may instead be in the format of the previous platform (top-level `enabled`,
+//! `schedule_modes`, `rules`; see `schedule/legacy.rs`), which is mapped onto the same
+//! [`PullPolicy`]. A file is in one format or the other: keys of both are an error.
+//!
 //! The file is read once at start-up; anything wrong stops the process with one line naming
 //! `SCHEDULE_CONFIG_PATH` and the problem.
+
+mod legacy;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,7 +116,32 @@ impl ScheduleConfig {
         Self::parse(&text, format).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Parses a file in either format (see the module's documentation).
     pub fn parse(text: &str, format: Format) -> Result<Self, String> {
+        let keys = top_level_keys(text, format);
+        let present = |candidates: &[&'static str]| -> Vec<&'static str> {
+            candidates
+                .iter()
+                .filter(|c| keys.iter().any(|k| k == *c))
+                .copied()
+                .collect()
+        };
+        let legacy_keys = present(&legacy::KEYS);
+        if legacy_keys.is_empty() {
+            return Self::parse_current(text, format);
+        }
+        let current_keys = present(&CURRENT_KEYS);
+        if !current_keys.is_empty() {
+            return Err(format!(
+                "keys of the previous platform's format ({}) and of the current format ({}) cannot be mixed: a file is in one format or the other",
+                quoted(&legacy_keys),
+                quoted(&current_keys)
+            ));
+        }
+        legacy::parse(text, format)
+    }
+
+    fn parse_current(text: &str, format: Format) -> Result<Self, String> {
         let file: FileConfig = match format {
             Format::Toml => toml::from_str(text).map_err(|e| one_line(&e.to_string()))?,
             Format::Json => serde_json::from_str(text).map_err(|e| e.to_string())?,
@@ -172,6 +204,28 @@ impl ScheduleConfig {
     }
 }
 
+/// The current format's top-level keys (the previous platform's are [`legacy::KEYS`]).
+const CURRENT_KEYS: [&str; 3] = ["pull", "fire_schedules", "fire_interval_seconds"];
+
+/// The keys of the file's top-level table; none when it is not a table at all (the current
+/// format's parser then says what is wrong).
+fn top_level_keys(text: &str, format: Format) -> Vec<String> {
+    match format {
+        Format::Toml => toml::from_str::<toml::Table>(text)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default(),
+        Format::Json => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// `a`, `b`, `c`.
+fn quoted(keys: &[&str]) -> String {
+    let q: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    q.join(", ")
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -188,6 +242,33 @@ enum When {
     Always,
     Every(Duration),
     Window(CronSchedule),
+    /// The previous platform's rules for a kind: inside any of `windows` like `Always`; outside
+    /// them like `Every` when there is an interval, else not pulled.
+    Clock {
+        windows: Vec<legacy::ClockWindow>,
+        outside: Option<Duration>,
+    },
+}
+
+impl When {
+    /// The interval of a kind that is looked for now and then (outside its windows).
+    fn interval(&self) -> Option<Duration> {
+        match self {
+            When::Every(d) => Some(*d),
+            When::Clock { outside, .. } => *outside,
+            When::Always | When::Window(_) => None,
+        }
+    }
+}
+
+/// How a kind is pulled at one instant.
+enum Pull {
+    /// Through the long poll.
+    Listen,
+    /// A look once per interval.
+    Look,
+    /// Not at all.
+    Closed,
 }
 
 #[derive(Debug)]
@@ -223,6 +304,14 @@ impl PullPolicy {
         }
     }
 
+    /// Exactly the kinds of `rules`, each as its rule says.
+    fn of_rules(rules: Vec<Rule>) -> Self {
+        Self {
+            rules: Some(rules),
+            next_check: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// What a claim made at `now` asks for, and how long it may wait: never past the moment the
     /// answer would change (a window opening or closing, an interval coming round).
     pub fn plan(&self, now: DateTime<Utc>, wait_seconds: u32) -> ClaimPlan {
@@ -242,15 +331,33 @@ impl PullPolicy {
         let mut checked = Vec::new();
         let mut wait = u64::from(wait_seconds);
         for rule in rules {
-            match &rule.when {
-                When::Always => kinds.push(rule.kind),
+            let pull = match &rule.when {
+                When::Always => Pull::Listen,
                 When::Window(w) => {
-                    if w.fires_in_hour_of(now) {
-                        kinds.push(rule.kind);
-                    }
                     wait = wait.min(secs_until_quarter_hour(now));
+                    if w.fires_in_hour_of(now) {
+                        Pull::Listen
+                    } else {
+                        Pull::Closed
+                    }
                 }
-                When::Every(_) => match next_check.get(&rule.kind) {
+                When::Every(_) => Pull::Look,
+                When::Clock { windows, outside } => {
+                    // Windows open and close on the minute (in every zone of today).
+                    wait = wait.min(secs_until_minute(now));
+                    if windows.iter().any(|w| w.contains(now)) {
+                        Pull::Listen
+                    } else if outside.is_some() {
+                        Pull::Look
+                    } else {
+                        Pull::Closed
+                    }
+                }
+            };
+            match pull {
+                Pull::Listen => kinds.push(rule.kind),
+                Pull::Closed => {}
+                Pull::Look => match next_check.get(&rule.kind) {
                     Some(at) if *at > now => {
                         wait =
                             wait.min(((*at - now).num_milliseconds().max(0) as u64).div_ceil(1000));
@@ -288,7 +395,7 @@ impl PullPolicy {
             return;
         };
         for rule in rules {
-            if let When::Every(d) = rule.when
+            if let Some(d) = rule.when.interval()
                 && plan.checked.contains(&rule.kind)
                 && got != Some(rule.kind)
             {
@@ -303,6 +410,11 @@ impl PullPolicy {
 fn secs_until_quarter_hour(now: DateTime<Utc>) -> u64 {
     let into = u64::from(now.minute() % 15) * 60 + u64::from(now.second());
     (900 - into).max(1)
+}
+
+/// Seconds to the next minute, at least 1.
+fn secs_until_minute(now: DateTime<Utc>) -> u64 {
+    (60 - u64::from(now.second())).max(1)
 }
 
 /// Asks the backend to fire due scheduled tasks every `interval` until `stop`.
@@ -447,6 +559,24 @@ mod tests {
         assert_eq!(night.kinds, None);
         let day = c.pull.plan(utc("2026-03-01T12:00:00Z"), 30);
         assert_eq!(day.kinds, Some(vec![RunKind::Interactive]));
+
+        // The previous platform's format: scheduled runs listened for on weekdays 01:00-06:00
+        // Berlin time, looked for every ten minutes otherwise.
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schedule.legacy.example.toml");
+        let c = ScheduleConfig::load(Some(&path)).unwrap();
+        assert!(c.fire_schedules);
+        assert_eq!(c.fire_interval, Duration::from_secs(5));
+        // Monday 2026-03-02 02:00 CET: in the window.
+        let night = c.pull.plan(utc("2026-03-02T01:00:00Z"), 30);
+        assert_eq!((night.kinds, night.wait_seconds), (None, 30));
+        // Sunday 02:00 CET: not on its days; a look at the scheduled kind, then none for 600 s.
+        let t = utc("2026-03-01T01:00:00Z");
+        let look = c.pull.plan(t, 30);
+        assert_eq!((look.kinds.clone(), look.wait_seconds), (None, 0));
+        c.pull.answered(&look, t, None);
+        let p = c.pull.plan(t + chrono::Duration::seconds(30), 30);
+        assert_eq!(p.kinds, Some(vec![RunKind::Interactive]));
     }
 
     #[test]
