@@ -411,12 +411,14 @@ fn purge_archives(
     }
 }
 
-/// The newest archive of a session, if any.
-fn newest_archive(root: &Path, user: Uuid, session: Uuid) -> Option<PathBuf> {
+/// The archives of a session, `archive/{user}/{session}-{unix_seconds}.tar.gz`, with their stamps.
+fn session_archives(root: &Path, user: Uuid, session: Uuid) -> Vec<(u64, PathBuf)> {
     let dir = root.join("archive").join(user.to_string());
     let prefix = format!("{session}-");
-    fs::read_dir(dir)
-        .ok()?
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -427,8 +429,35 @@ fn newest_archive(root: &Path, user: Uuid, session: Uuid) -> Option<PathBuf> {
                 .ok()?;
             Some((stamp, e.path()))
         })
+        .collect()
+}
+
+/// The newest archive of a session, if any.
+fn newest_archive(root: &Path, user: Uuid, session: Uuid) -> Option<PathBuf> {
+    session_archives(root, user, session)
+        .into_iter()
         .max()
         .map(|(_, p)| p)
+}
+
+/// Removes everything of a deleted session under `root`: its directory `active/{user}/{session}`
+/// and its archives. Returns how many of them there were. Blocking.
+pub fn remove_session(root: &Path, user: Uuid, session: Uuid) -> Result<usize, CleanupError> {
+    let mut n = 0;
+    let dir = root
+        .join("active")
+        .join(user.to_string())
+        .join(session.to_string());
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => n += 1,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_at(&dir)(e)),
+    }
+    for (_, archive) in session_archives(root, user, session) {
+        fs::remove_file(&archive).map_err(io_at(&archive))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Before a run: when the session has no workspace directory but an archive, unpacks its newest
@@ -544,5 +573,33 @@ mod tests {
         assert!(set.try_clean(s).is_none(), "still one run");
         drop(second);
         assert!(set.try_clean(s).is_some());
+    }
+
+    #[test]
+    fn a_deleted_sessions_directory_and_archives_go_and_nothing_else() {
+        let root = tempfile::tempdir().unwrap();
+        let (user, session, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let ws = |s: Uuid| {
+            root.path()
+                .join("active")
+                .join(user.to_string())
+                .join(s.to_string())
+                .join("workspace")
+        };
+        for s in [session, other] {
+            std::fs::create_dir_all(ws(s)).unwrap();
+            std::fs::write(ws(s).join("a.txt"), "x").unwrap();
+        }
+        let archives = root.path().join("archive").join(user.to_string());
+        std::fs::create_dir_all(&archives).unwrap();
+        std::fs::write(archives.join(format!("{session}-100.tar.gz")), "x").unwrap();
+        std::fs::write(archives.join(format!("{other}-100.tar.gz")), "x").unwrap();
+
+        assert_eq!(remove_session(root.path(), user, session).unwrap(), 2);
+        assert!(!ws(session).exists());
+        assert!(ws(other).join("a.txt").exists());
+        assert!(archives.join(format!("{other}-100.tar.gz")).exists());
+        // Again: nothing left to remove, no error.
+        assert_eq!(remove_session(root.path(), user, session).unwrap(), 0);
     }
 }

@@ -7,7 +7,6 @@
 //! The cursor starts at 0 when the manager starts: the feed keeps 30 days, and an entry for a
 //! session this host never held costs a failed `stat`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +62,9 @@ pub async fn forget(ctx: &RunContext, user: Uuid, session: Uuid) {
     // worker); clean-up may be working on it, so wait for that to finish.
     let _held = ctx.workspaces.enter(session).await;
     let root = ctx.settings.workspace_root.clone();
-    let removed = tokio::task::spawn_blocking(move || remove_local(&root, user, session)).await;
+    let removed =
+        tokio::task::spawn_blocking(move || crate::cleanup::remove_session(&root, user, session))
+            .await;
     match removed {
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => tracing::info!(%session, entries = n, "deleted session's files removed"),
@@ -73,70 +74,5 @@ pub async fn forget(ctx: &RunContext, user: Uuid, session: Uuid) {
         Err(e) => {
             tracing::warn!(%session, error = %e, "removing a deleted session's files panicked")
         }
-    }
-}
-
-/// Removes `active/{user}/{session}` and `archive/{user}/{session}-*.tar.gz` under `root`;
-/// returns how many of them there were. Blocking.
-pub fn remove_local(root: &Path, user: Uuid, session: Uuid) -> std::io::Result<usize> {
-    let mut n = 0;
-    let dir = root
-        .join("active")
-        .join(user.to_string())
-        .join(session.to_string());
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => n += 1,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let archives = root.join("archive").join(user.to_string());
-    let prefix = format!("{session}-");
-    let entries = match std::fs::read_dir(&archives) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(n),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(&prefix) && name.ends_with(".tar.gz") {
-            std::fs::remove_file(entry.path())?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_deleted_sessions_directory_and_archives_go_and_nothing_else() {
-        let root = tempfile::tempdir().unwrap();
-        let (user, session, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let ws = |s: Uuid| {
-            root.path()
-                .join("active")
-                .join(user.to_string())
-                .join(s.to_string())
-                .join("workspace")
-        };
-        for s in [session, other] {
-            std::fs::create_dir_all(ws(s)).unwrap();
-            std::fs::write(ws(s).join("a.txt"), "x").unwrap();
-        }
-        let archives = root.path().join("archive").join(user.to_string());
-        std::fs::create_dir_all(&archives).unwrap();
-        std::fs::write(archives.join(format!("{session}-100.tar.gz")), "x").unwrap();
-        std::fs::write(archives.join(format!("{other}-100.tar.gz")), "x").unwrap();
-
-        assert_eq!(remove_local(root.path(), user, session).unwrap(), 2);
-        assert!(!ws(session).exists());
-        assert!(ws(other).join("a.txt").exists());
-        assert!(archives.join(format!("{other}-100.tar.gz")).exists());
-        // Again: nothing left to remove, no error.
-        assert_eq!(remove_local(root.path(), user, session).unwrap(), 0);
     }
 }

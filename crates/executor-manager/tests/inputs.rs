@@ -30,18 +30,9 @@ fn scenarios() -> ScenarioFile {
     )
 }
 
-#[sqlx::test(migrator = "backend::db::MIGRATOR")]
-async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgPool) {
-    let s3 = S3Server::start().await;
-    let s3_vars = [
-        ("S3_ENDPOINT", s3.endpoint.as_str()),
-        ("S3_ACCESS_KEY", s3.access_key.as_str()),
-        ("S3_SECRET_KEY", s3.secret_key.as_str()),
-        ("S3_BUCKET", BUCKET),
-    ];
-    let h = Harness::start_full(pool, scenarios(), &s3_vars, &s3_vars, None).await;
-
-    // Upload (single-user mode: no sign-in).
+/// Uploads `data.txt` (single-user mode: no sign-in), gives the task that copies it, and waits for
+/// the run to complete; returns (session, run).
+async fn attach_and_run(h: &Harness) -> (Uuid, Uuid) {
     let (ct, body) = common::multipart_file("data.txt", CONTENT.as_bytes());
     let res = h
         .client
@@ -59,7 +50,6 @@ async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgP
     );
     let attachment: Value = res.json().await.unwrap();
     assert_eq!(attachment["name"], "data.txt");
-
     let res = h
         .client
         .post(format!("{}/api/v1/tasks", h.backend))
@@ -79,7 +69,6 @@ async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgP
     let created: Value = res.json().await.unwrap();
     let session: Uuid = created["session_id"].as_str().unwrap().parse().unwrap();
     let run: Uuid = created["run_id"].as_str().unwrap().parse().unwrap();
-
     let status = h
         .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
         .await;
@@ -90,6 +79,21 @@ async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgP
         h.run_error(run).await,
         h.events(run).await
     );
+    (session, run)
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn attachments_reach_inputs_and_the_exported_workspace_downloads(pool: PgPool) {
+    let s3 = S3Server::start().await;
+    let s3_vars = [
+        ("S3_ENDPOINT", s3.endpoint.as_str()),
+        ("S3_ACCESS_KEY", s3.access_key.as_str()),
+        ("S3_SECRET_KEY", s3.secret_key.as_str()),
+        ("S3_BUCKET", BUCKET),
+    ];
+    let h = Harness::start_full(pool, scenarios(), &s3_vars, &s3_vars, None).await;
+
+    let (session, run) = attach_and_run(&h).await;
 
     // The executor staged it into inputs/, and the agent used it from there.
     let user = h.user_of(session).await;
@@ -163,41 +167,7 @@ async fn an_attachment_reaches_an_agent_in_a_container_through_the_executor_endp
     ]);
     let h = Harness::start_full(pool, scenarios(), &manager, &s3_vars, Some(&gateway)).await;
 
-    let (ct, body) = common::multipart_file("data.txt", CONTENT.as_bytes());
-    let res = h
-        .client
-        .post(format!("{}/api/v1/attachments", h.backend))
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let attachment: Value = res.json().await.unwrap();
-    let res = h
-        .client
-        .post(format!("{}/api/v1/tasks", h.backend))
-        .json(
-            &json!({"prompt": "[scenario:use_input] copy the attachment",
-                      "attachments": [attachment["id"]]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
-    let session: Uuid = created["session_id"].as_str().unwrap().parse().unwrap();
-    let run: Uuid = created["run_id"].as_str().unwrap().parse().unwrap();
-    let status = h
-        .wait_status(run, &["completed", "failed", "canceled"], RUN_LIMIT)
-        .await;
-    assert_eq!(
-        status,
-        "completed",
-        "error: {:?}; events: {:?}",
-        h.run_error(run).await,
-        h.events(run).await
-    );
+    let (session, _) = attach_and_run(&h).await;
     let ws = h.workspace(h.user_of(session).await, session);
     assert_eq!(
         std::fs::read_to_string(ws.join("copy.txt")).unwrap(),
