@@ -6,6 +6,7 @@ use serde_json::Value;
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::accounts::{Role, Scope};
 use crate::event::{Event, Usage};
 use crate::status::{PermissionMode, RunStatus, SessionStatus};
 
@@ -22,6 +23,7 @@ pub struct Credentials {
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
 }
 
@@ -39,6 +41,9 @@ pub struct MeResponse {
     pub user: UserView,
     /// `single_user` or `password`: lets the UI skip its sign-in screen.
     pub auth_mode: String,
+    /// What the credential of this request may do (an API token's scopes; every scope the
+    /// role allows for a sign-in).
+    pub scopes: Vec<Scope>,
 }
 
 /// `POST /tasks`: a new session, or a follow-up in an existing one.

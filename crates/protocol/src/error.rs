@@ -91,6 +91,8 @@ pub enum ErrorCode {
     UnknownSecret,
     /// 422, backend: a task or project names a model that is not in the deployment's catalog.
     UnknownModel,
+    /// 422, backend: the password is too short, too long or one of the commonly used ones.
+    WeakPassword,
 
     // 401, 403: who is asking.
     /// 401, every service: missing or wrong credentials (login token, internal token, executor
@@ -102,6 +104,17 @@ pub enum ErrorCode {
     ModelAccessDenied,
     /// 403, backend: a write to a system library item (visible to every user, editable by none).
     ReadOnly,
+    /// 403, backend: the credential lacks the scope this route needs (an API token's scopes), or
+    /// the route is for admins.
+    InsufficientScope,
+    /// 403, backend: the account is disabled by an admin; its tokens stop working at once.
+    AccountDisabled,
+    /// 403, backend: registration needs an invite (`REGISTRATION=invite`) or is closed, or the
+    /// invite is unknown, used or expired.
+    RegistrationClosed,
+    /// 403, backend: an OpenID Connect or GitHub sign-in was refused (state, nonce, signature,
+    /// expiry, an unverified or not-allowed e-mail).
+    SignInRefused,
 
     // 404, 405: what is asked for.
     /// 404, every service: the resource does not exist, or belongs to another user. Also a
@@ -177,7 +190,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (the tests check it against the enum, through the
     /// TypeScript union ts-rs derives from it).
-    pub const ALL: [ErrorCode; 52] = [
+    pub const ALL: [ErrorCode; 57] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::BadBody,
@@ -199,10 +212,15 @@ impl ErrorCode {
         ErrorCode::InvalidArchive,
         ErrorCode::UnknownSecret,
         ErrorCode::UnknownModel,
+        ErrorCode::WeakPassword,
         ErrorCode::Unauthorized,
         ErrorCode::ForbiddenOrigin,
         ErrorCode::ModelAccessDenied,
         ErrorCode::ReadOnly,
+        ErrorCode::InsufficientScope,
+        ErrorCode::AccountDisabled,
+        ErrorCode::RegistrationClosed,
+        ErrorCode::SignInRefused,
         ErrorCode::NotFound,
         ErrorCode::RouteNotFound,
         ErrorCode::MethodNotAllowed,
@@ -260,6 +278,11 @@ impl ErrorCode {
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::ModelAccessDenied => "model_access_denied",
             ErrorCode::ReadOnly => "read_only",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::SignInRefused => "sign_in_refused",
+            ErrorCode::WeakPassword => "weak_password",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -354,7 +377,7 @@ mod tests {
 
     /// Codes added with the enum or after it (none of them replaces an answer's code but the 404
     /// of an unknown route, which was `not_found`).
-    const ADDED: [&str; 10] = [
+    const ADDED: [&str; 15] = [
         "route_not_found",
         "invalid_archive",
         "read_only",
@@ -365,6 +388,11 @@ mod tests {
         "unknown_secret",
         "unknown_model",
         "project_not_empty",
+        "weak_password",
+        "insufficient_scope",
+        "account_disabled",
+        "registration_closed",
+        "sign_in_refused",
     ];
 
     #[test]

@@ -7,6 +7,7 @@
 //! The crate does no I/O and knows nothing of HTTP frameworks or databases.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod capabilities;
 pub mod cron;

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use protocol::{
-    api, capabilities, error, event, files, input, internal, live, models, projects, schedule,
+    accounts, api, capabilities, error, event, files, input, internal, live, models, projects, schedule,
     secrets, status,
 };
 use ts_rs::TS;
@@ -45,6 +45,27 @@ fn render() -> String {
         event::McpServerStatus,
         // public API
         api::Credentials,
+        accounts::Role,
+        accounts::Scope,
+        accounts::Registration,
+        accounts::RegisterRequest,
+        accounts::ChangePasswordRequest,
+        accounts::ResetPasswordRequest,
+        accounts::SignInProvider,
+        accounts::AuthConfig,
+        accounts::CreateTokenRequest,
+        accounts::TokenView,
+        accounts::CreatedToken,
+        accounts::TokenList,
+        accounts::UserUsage,
+        accounts::AdminUserView,
+        accounts::AdminUserList,
+        accounts::UpdateUserRequest,
+        accounts::CreateInviteRequest,
+        accounts::InviteView,
+        accounts::CreatedInvite,
+        accounts::InviteList,
+        accounts::PasswordResetLink,
         api::UserView,
         api::AuthResponse,
         api::MeResponse,

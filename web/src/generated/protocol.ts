@@ -7,7 +7,7 @@ export type ErrorBody = { error: ErrorDetail, };
 
 export type ErrorDetail = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "weak_password" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "insufficient_scope" | "account_disabled" | "registration_closed" | "sign_in_refused" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -109,7 +109,101 @@ export type McpServerStatus = { name: string, status: string, };
 
 export type Credentials = { email: string, password: string, };
 
-export type UserView = { id: string, email: string, created_at: string, };
+export type Role = "admin" | "member";
+
+export type Scope = "tasks:write" | "sessions:read" | "files:read" | "admin";
+
+export type Registration = "open" | "invite" | "closed";
+
+export type RegisterRequest = { email: string, password: string, 
+/**
+ * The invite's token (from its link); needed unless registration is open.
+ */
+invite?: string, };
+
+export type ChangePasswordRequest = { current_password: string, new_password: string, };
+
+export type ResetPasswordRequest = { token: string, password: string, };
+
+export type SignInProvider = { 
+/**
+ * `oidc` or `github`.
+ */
+id: string, 
+/**
+ * What the sign-in button says.
+ */
+name: string, 
+/**
+ * Where the browser goes to start (a path under `/api/v1`).
+ */
+start_path: string, };
+
+export type AuthConfig = { 
+/**
+ * `single_user` or `password`.
+ */
+auth_mode: string, registration: Registration, providers: Array<SignInProvider>, };
+
+export type CreateTokenRequest = { name: string, 
+/**
+ * Days until it expires (1 to [`MAX_EXPIRY_DAYS`]); `null` or absent: never.
+ */
+expires_in_days?: number, 
+/**
+ * At least one; `admin` only for an admin.
+ */
+scopes: Array<Scope>, };
+
+export type TokenView = { id: string, name: string, 
+/**
+ * The token's first characters (`wc_` and four more), to tell tokens apart.
+ */
+prefix: string, scopes: Array<Scope>, created_at: string, expires_at: string | null, last_used_at: string | null, };
+
+export type CreatedToken = { token: string, info: TokenView, };
+
+export type TokenList = { tokens: Array<TokenView>, };
+
+export type UserUsage = { runs: number, failed_runs: number, input_tokens: number, output_tokens: number, cost_usd: number, last_run_at: string | null, };
+
+export type AdminUserView = { id: string, email: string, role: Role, disabled: boolean, created_at: string, usage: UserUsage, };
+
+export type AdminUserList = { users: Array<AdminUserView>, };
+
+export type UpdateUserRequest = { disabled?: boolean, role?: Role, };
+
+export type CreateInviteRequest = { 
+/**
+ * If set, only this address may use the invite.
+ */
+email?: string, 
+/**
+ * The new account's role (default member).
+ */
+role?: Role, 
+/**
+ * Days until it expires (default 7, at most [`MAX_EXPIRY_DAYS`]).
+ */
+expires_in_days?: number, };
+
+export type InviteView = { id: string, email: string | null, role: Role, created_at: string, expires_at: string, used_at: string | null, };
+
+export type CreatedInvite = { token: string, 
+/**
+ * `PUBLIC_URL` + `/login?invite=<token>`.
+ */
+url: string, invite: InviteView, };
+
+export type InviteList = { invites: Array<InviteView>, };
+
+export type PasswordResetLink = { token: string, 
+/**
+ * `PUBLIC_URL` + `/login?reset=<token>`.
+ */
+url: string, expires_at: string, };
+
+export type UserView = { id: string, email: string, role: Role, created_at: string, };
 
 export type AuthResponse = { token: string, expires_at: string, user: UserView, };
 
@@ -117,7 +211,12 @@ export type MeResponse = { user: UserView,
 /**
  * `single_user` or `password`: lets the UI skip its sign-in screen.
  */
-auth_mode: string, };
+auth_mode: string, 
+/**
+ * What the credential of this request may do (an API token's scopes; every scope the
+ * role allows for a sign-in).
+ */
+scopes: Array<Scope>, };
 
 export type CreateTaskRequest = { prompt: string, session_id: string | null, model: string | null, permission_mode: PermissionMode | null, 
 /**
@@ -622,4 +721,4 @@ export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "s
 /**
  * Every `ErrorCode`, from `ErrorCode::ALL`.
  */
-export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "weak_password", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "insufficient_scope", "account_disabled", "registration_closed", "sign_in_refused", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
