@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use serde::{Deserialize, Deserializer};
-use service_config::check::{self, AtLeast, MinBytes, Range, ensure, http_url, verify};
+use service_config::check::{
+    self, AtLeast, MinBytes, Range, ensure, http_base_url, http_url, verify,
+};
 use service_config::default::{Int, yes};
 use service_config::{Environment, Required, Secret, SecretCheck, SettingsError};
 use telemetry::LogSettings;
@@ -202,6 +204,79 @@ pub struct Settings {
     /// crosses the network in clear.
     #[serde(default)]
     pub git_allow_http: bool,
+
+    // ---- accounts and access ----
+    /// `REGISTRATION`: `open`, `invite` (default) or `closed`. The first account of an empty
+    /// database may always register, and is an admin.
+    #[serde(default = "default_registration")]
+    pub registration: Registration,
+    /// `PUBLIC_URL`: where users reach the web UI; invite and reset links and the identity
+    /// providers' redirect address (`PUBLIC_URL/api/v1/auth/{oidc,github}/callback`) start with it.
+    #[serde(default = "default_public_url", deserialize_with = "http_base_url")]
+    pub public_url: String,
+    /// `OIDC_ISSUER`: an OpenID Connect issuer (discovery at `/.well-known/openid-configuration`);
+    /// with `OIDC_CLIENT_ID` and `OIDC_CLIENT_SECRET` it adds a sign-in button.
+    #[serde(default, deserialize_with = "http_url")]
+    pub oidc_issuer: Option<String>,
+    #[serde(default)]
+    pub oidc_client_id: Option<String>,
+    #[serde(default)]
+    pub oidc_client_secret: Option<Secret<String>>,
+    /// `OIDC_ALLOWED_DOMAINS`: comma-separated e-mail domains allowed to sign in with OIDC
+    /// (unset: any).
+    #[serde(default, deserialize_with = "domains")]
+    pub oidc_allowed_domains: Vec<String>,
+    /// What the OIDC sign-in button says.
+    #[serde(default = "default_oidc_name")]
+    pub oidc_display_name: String,
+    /// `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET`: sign in with GitHub (OAuth).
+    #[serde(default)]
+    pub github_client_id: Option<String>,
+    #[serde(default)]
+    pub github_client_secret: Option<Secret<String>>,
+    /// Where GitHub's OAuth endpoints and API are (default the real ones; tests point it at a
+    /// local stand-in): `GITHUB_URL` for `/login/oauth/*`, `GITHUB_API_URL` for `/user`.
+    #[serde(default = "default_github_url", deserialize_with = "http_base_url")]
+    pub github_url: String,
+    #[serde(default = "default_github_api_url", deserialize_with = "http_base_url")]
+    pub github_api_url: String,
+}
+
+/// `REGISTRATION`.
+pub use protocol::accounts::Registration;
+
+fn default_registration() -> Registration {
+    Registration::Invite
+}
+fn default_public_url() -> String {
+    "http://localhost:3000".into()
+}
+fn default_oidc_name() -> String {
+    "Single sign-on".into()
+}
+fn default_github_url() -> String {
+    "https://github.com".into()
+}
+fn default_github_api_url() -> String {
+    "https://api.github.com".into()
+}
+
+/// `OIDC_ALLOWED_DOMAINS`: comma-separated domains, lower-cased.
+fn domains<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    check::parse_with(d, |text: String| {
+        let list: Vec<String> = text
+            .split(',')
+            .map(|x| x.trim().trim_start_matches('@').to_ascii_lowercase())
+            .filter(|x| !x.is_empty())
+            .collect();
+        match list
+            .iter()
+            .find(|d| !d.contains('.') || d.contains(char::is_whitespace))
+        {
+            Some(d) => Err(format!("`{d}` is not a domain")),
+            None => Ok(list),
+        }
+    })
 }
 
 /// `ENCRYPTION_KEY`: one or more comma-separated keys, none empty.
@@ -393,8 +468,37 @@ impl Settings {
                 SecretCheck::issued("S3_ACCESS_KEY", &self.s3_access_key),
                 SecretCheck::issued("S3_SECRET_KEY", &self.s3_secret_key),
                 SecretCheck::issued("OPENAI_API_KEY", self.openai_api_key.as_ref()),
+                SecretCheck::issued("OIDC_CLIENT_SECRET", self.oidc_client_secret.as_ref()),
+                SecretCheck::issued("GITHUB_CLIENT_SECRET", self.github_client_secret.as_ref()),
             ],
         )?;
+        let oidc = [
+            self.oidc_issuer.is_some(),
+            self.oidc_client_id.is_some(),
+            self.oidc_client_secret.is_some(),
+        ];
+        if oidc.contains(&true) && oidc.contains(&false) {
+            let missing = ["OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"]
+                .into_iter()
+                .zip(oidc)
+                .find(|(_, set)| !set)
+                .map_or("OIDC_ISSUER", |(name, _)| name);
+            return Err(SettingsError::invalid(
+                missing,
+                "OpenID Connect sign-in needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together",
+            ));
+        }
+        if self.github_client_id.is_some() != self.github_client_secret.is_some() {
+            let missing = if self.github_client_id.is_none() {
+                "GITHUB_CLIENT_ID"
+            } else {
+                "GITHUB_CLIENT_SECRET"
+            };
+            return Err(SettingsError::invalid(
+                missing,
+                "GitHub sign-in needs GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET together",
+            ));
+        }
         if self.environment == Environment::Production {
             let Some(keys) = &self.encryption_key else {
                 return Err(SettingsError::invalid(

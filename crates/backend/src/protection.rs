@@ -295,18 +295,18 @@ fn same_origin(origin: &str, host: &str) -> bool {
 
 /// The user a request's login token names (signature and expiry checked, no database call: a
 /// logged-out token still counts against its user's limit, which is what a limit wants).
-fn token_user(state: &AppState, headers: &HeaderMap) -> Option<uuid::Uuid> {
+/// The per-user limiter's key: an API token is limited on its own, a login token by its user.
+/// No database read: an invalid token gets a key too, and is refused after the limiter.
+fn limit_key(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if state.settings.auth_mode == AuthMode::SingleUser {
-        return Some(state.local_user);
+        return Some(state.local_user.to_string());
     }
-    let bearer = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    let token = bearer.or_else(|| crate::auth::cookie_token(headers))?;
-    state.tokens.verify(&token).map(|c| c.sub)
+    let token =
+        crate::auth::bearer_token(headers).or_else(|| crate::auth::cookie_token(headers))?;
+    if crate::auth::api_token::is_api_token(&token) {
+        return Some(crate::auth::api_token::rate_key(&token));
+    }
+    state.tokens.verify(&token).map(|c| c.sub.to_string())
 }
 
 fn too_many(scope: &'static str, retry_after: Duration) -> Response {
@@ -336,8 +336,8 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         }
     }
     if let Some(limiter) = &p.per_user
-        && let Some(user) = token_user(&state, req.headers())
-        && let Err(wait) = limiter.check(&user.to_string())
+        && let Some(key) = limit_key(&state, req.headers())
+        && let Err(wait) = limiter.check(&key)
     {
         return too_many("user", wait);
     }

@@ -221,6 +221,9 @@ pub async fn fire(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM scheduled_tasks
           WHERE enabled AND next_fire_at <= now()
+            -- A disabled account's tasks wait (once enabled again, a missed firing runs once).
+            AND NOT EXISTS (SELECT 1 FROM users u
+                             WHERE u.id = scheduled_tasks.user_id AND u.disabled_at IS NOT NULL)
           ORDER BY next_fire_at
           LIMIT $1
           FOR UPDATE SKIP LOCKED"

@@ -99,7 +99,7 @@ async fn without_a_valid_token_everything_is_401(pool: PgPool) {
     }
     // A token signed with another key.
     let forged = backend::auth::token::TokenKeys::new("some-other-secret-key-123456", 1)
-        .issue(Uuid::new_v4())
+        .issue(Uuid::new_v4(), 0)
         .unwrap()
         .0;
     assert_eq!(

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use protocol::{
-    accounts, api, capabilities, error, event, files, input, internal, live, models, projects, schedule,
-    secrets, status,
+    accounts, api, capabilities, error, event, files, input, internal, live, models, projects,
+    schedule, secrets, status,
 };
 use ts_rs::TS;
 

@@ -101,7 +101,7 @@ COMMON_S3=(S3_ENDPOINT="http://127.0.0.1:$S3_PORT" S3_ACCESS_KEY=web-e2e-access
 # is one account working through a dozen sessions in about two minutes, much faster than a person:
 # the per-user rate limit is raised (300 a minute by default) so its last steps are not refused.
 BACKEND_ENV=("${COMMON_S3[@]}" DATABASE_URL="$DATABASE_URL" SECRET_KEY="$WEB_E2E_SECRET_KEY"
-  INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password HOST=127.0.0.1 PORT="$BACKEND_PORT"
+  INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" AUTH_MODE=password REGISTRATION=open HOST=127.0.0.1 PORT="$BACKEND_PORT"
   CORS_ORIGINS="[\"http://127.0.0.1:$WEB_PORT\"]" RATE_LIMIT_PER_MINUTE=1200
   EXECUTOR_MANAGER_URL="http://127.0.0.1:$MANAGER_PORT" RUN_RETRY_BACKOFF_SECONDS=0)
 # The test stops and restarts the backend (same port) to see the UI reconnect and resume:

@@ -1,4 +1,5 @@
-//! `/auth/*`: register, login, logout, me.
+//! `/auth/*`: the sign-in screen's settings, register (with an invite unless registration is
+//! open), login, logout, me, changing one's password, and setting one with a reset link.
 
 use axum::Router;
 use axum::extract::State;
@@ -6,12 +7,14 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use chrono::{DateTime, Utc};
 use protocol::ErrorCode;
-use protocol::api::{AuthResponse, Credentials, MeResponse, UserView};
-use uuid::Uuid;
+use protocol::accounts::{
+    AuthConfig, ChangePasswordRequest, RegisterRequest, ResetPasswordRequest, SignInProvider,
+};
+use protocol::api::{AuthResponse, Credentials, MeResponse};
 
-use crate::auth::{COOKIE_NAME, CurrentUser, password};
+use crate::auth::accounts::{self, Admission, MAX_EMAIL_BYTES, UserRow};
+use crate::auth::{COOKIE_NAME, Credential, CurrentUser, password};
 use crate::config::AuthMode;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -23,47 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
+        .route("/auth/config", get(config))
+        .route("/auth/password", post(change_password))
+        .route("/auth/reset-password", post(reset_password))
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    email: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<UserRow> for UserView {
-    fn from(u: UserRow) -> Self {
-        UserView {
-            id: u.id,
-            email: u.email,
-            created_at: u.created_at,
-        }
-    }
-}
-
-/// The longest address accepted (RFC 5321's path limit less the brackets). Also what keeps the
-/// login throttle's keys small: a longer one is refused before any throttle state exists.
-const MAX_EMAIL_BYTES: usize = 254;
-
-fn normalize_email(email: &str) -> ApiResult<String> {
-    let email = email.trim();
-    let valid = email.len() <= MAX_EMAIL_BYTES
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email.to_owned())
-    } else {
-        Err(ApiError::validation("email is not a valid address"))
-    }
-}
-
-fn require_password_mode(state: &AppState) -> ApiResult<()> {
+pub(crate) fn require_password_mode(state: &AppState) -> ApiResult<()> {
     if state.settings.auth_mode == AuthMode::SingleUser {
         return Err(ApiError::conflict(
             ErrorCode::SingleUserMode,
@@ -73,7 +41,7 @@ fn require_password_mode(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
-fn login_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+pub(crate) fn login_cookie(state: &AppState, token: &str) -> Cookie<'static> {
     Cookie::build((COOKIE_NAME, token.to_owned()))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -87,14 +55,15 @@ fn time_from(d: chrono::Duration) -> time::Duration {
     time::Duration::seconds(d.num_seconds())
 }
 
-async fn issue(
+/// A login token for `user`, as the answer's body and the login cookie.
+pub(crate) async fn issue(
     state: &AppState,
     jar: CookieJar,
     user: UserRow,
 ) -> ApiResult<(CookieJar, Json<AuthResponse>)> {
     let (token, expires_at) = state
         .tokens
-        .issue(user.id)
+        .issue(user.id, user.token_generation)
         .map_err(|e| ApiError::Internal(format!("token: {e}")))?;
     let jar = jar.add(login_cookie(state, &token));
     Ok((
@@ -111,36 +80,22 @@ async fn issue(
 async fn register(
     State(state): State<AppState>,
     jar: CookieJar,
-    Json(body): Json<Credentials>,
+    Json(body): Json<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     require_password_mode(&state)?;
-    let email = normalize_email(&body.email)?;
-    let len = body.password.chars().count();
-    if !(password::MIN_LEN..=password::MAX_LEN).contains(&len) {
-        return Err(ApiError::validation(format!(
-            "password must be {} to {} characters",
-            password::MIN_LEN,
-            password::MAX_LEN
-        )));
-    }
+    let email = accounts::normalize_email(&body.email)?;
+    password::check_strength(&body.password, &email)?;
     let hash = password::hash(body.password).await?;
-    let user: Option<UserRow> = sqlx::query_as(
-        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
-         ON CONFLICT ((lower(email))) DO NOTHING
-         RETURNING id, email, created_at",
+    let user = accounts::create(
+        &state.pool,
+        &email,
+        Some(hash),
+        Admission::Registration {
+            policy: state.settings.registration,
+            invite: body.invite.as_deref(),
+        },
     )
-    .bind(Uuid::new_v4())
-    .bind(&email)
-    .bind(hash)
-    .fetch_optional(&state.pool)
     .await?;
-    let user = user.ok_or_else(|| {
-        ApiError::conflict(
-            ErrorCode::EmailTaken,
-            "an account with this email already exists",
-        )
-    })?;
-    tracing::info!(user_id = %user.id, "user registered");
     let (jar, body) = issue(&state, jar, user).await?;
     Ok((StatusCode::CREATED, jar, body))
 }
@@ -170,29 +125,26 @@ async fn login(
             retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
         });
     }
-    let row: Option<(Uuid, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
-        "SELECT id, email, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
+    let row: Option<(Option<String>, bool)> = sqlx::query_as(
+        "SELECT password_hash, disabled_at IS NOT NULL FROM users WHERE lower(email) = lower($1)",
     )
     .bind(body.email.trim())
     .fetch_optional(&state.pool)
     .await?;
-    let stored = row.as_ref().and_then(|r| r.3.clone());
+    let stored = row.as_ref().and_then(|r| r.0.clone());
     let ok = password::verify(body.password, stored).await?;
     match row {
-        Some((id, email, created_at, _)) if ok => {
+        Some((_, disabled)) if ok => {
             if let Some(throttle) = &state.protection.login {
                 throttle.succeeded(&body.email);
             }
-            issue(
-                &state,
-                jar,
-                UserRow {
-                    id,
-                    email,
-                    created_at,
-                },
-            )
-            .await
+            if disabled {
+                return Err(crate::auth::api_token::disabled_error());
+            }
+            let user = accounts::find_by_email(&state.pool, &body.email)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("wrong email or password".into()))?;
+            issue(&state, jar, user).await
         }
         _ => {
             if let Some(throttle) = &state.protection.login {
@@ -208,7 +160,7 @@ async fn logout(
     jar: CookieJar,
     user: CurrentUser,
 ) -> ApiResult<impl IntoResponse> {
-    if let (Some(jti), Some(exp)) = (user.token_id, user.token_expires) {
+    if let Credential::Login { jti, expires: exp } = user.credential {
         sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -225,14 +177,69 @@ async fn logout(
 }
 
 async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<MeResponse>> {
-    let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, email, created_at FROM users WHERE id = $1")
-            .bind(user.id)
-            .fetch_optional(&state.pool)
-            .await?;
-    let row = row.ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
+    let row = accounts::get(&state.pool, user.id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the user no longer exists".into()))?;
+    let mut view: protocol::api::UserView = row.into();
+    // Single-user mode's implicit user is the operator.
+    view.role = user.role;
     Ok(Json(MeResponse {
-        user: row.into(),
+        user: view,
         auth_mode: state.settings.auth_mode.as_str().to_owned(),
+        scopes: user.scopes.to_vec(),
     }))
+}
+
+/// What the sign-in screen offers; needs no credentials.
+async fn config(State(state): State<AppState>) -> Json<AuthConfig> {
+    let s = &state.settings;
+    let mut providers = Vec::new();
+    if s.oidc_issuer.is_some() {
+        providers.push(SignInProvider {
+            id: "oidc".into(),
+            name: s.oidc_display_name.clone(),
+            start_path: "/auth/oidc/start".into(),
+        });
+    }
+    if s.github_client_id.is_some() {
+        providers.push(SignInProvider {
+            id: "github".into(),
+            name: "GitHub".into(),
+            start_path: "/auth/github/start".into(),
+        });
+    }
+    Json(AuthConfig {
+        auth_mode: s.auth_mode.as_str().to_owned(),
+        registration: s.registration,
+        providers,
+    })
+}
+
+/// Changes the caller's password; every other login and API token of the account stops working,
+/// and this answer carries a fresh login (body and cookie).
+async fn change_password(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    user: CurrentUser,
+    Json(body): Json<ChangePasswordRequest>,
+) -> ApiResult<impl IntoResponse> {
+    require_password_mode(&state)?;
+    let row = accounts::change_password(
+        &state.pool,
+        user.id,
+        body.current_password,
+        body.new_password,
+    )
+    .await?;
+    issue(&state, jar, row).await
+}
+
+/// Sets a password with a one-time reset link's token.
+async fn reset_password(
+    State(state): State<AppState>,
+    Json(body): Json<ResetPasswordRequest>,
+) -> ApiResult<StatusCode> {
+    require_password_mode(&state)?;
+    accounts::use_reset(&state.pool, body.token.trim(), body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,6 +2,7 @@
 //! health at the root. Routing and cross-cutting layers live here; handlers are thin and call the
 //! modules that own the behaviour (`queue`, `events`, `sessions`, `runs`, `auth`).
 
+mod admin;
 mod attachments;
 mod auth;
 mod capabilities;
@@ -18,6 +19,7 @@ mod schedules;
 mod secrets;
 mod sessions;
 mod tasks;
+mod tokens;
 mod ws;
 
 use axum::Router;
@@ -45,6 +47,8 @@ pub fn router(state: AppState) -> Router {
     // Request timeouts apply to the public API but not to the WebSocket (long-lived).
     let public = Router::new()
         .merge(auth::routes())
+        .merge(tokens::routes())
+        .merge(admin::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
         .merge(input_requests::routes())

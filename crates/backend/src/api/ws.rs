@@ -11,6 +11,7 @@ use protocol::ErrorCode;
 
 use crate::config::AuthMode;
 use crate::error::{ApiError, ApiResult};
+use crate::live::socket::{Authed, check_token};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -37,16 +38,19 @@ async fn upgrade(
         });
     }
     let ws = ws.map_err(|e| ApiError::bad_request(ErrorCode::WebsocketRequired, e.to_string()))?;
-    // A cookie authenticates at once; otherwise the first message must. A bad cookie is not fatal
-    // here: the client may still send a valid token.
-    let user = if state.settings.auth_mode == AuthMode::SingleUser {
-        Some(state.local_user)
+    // An `Authorization` header or a cookie authenticates at once; otherwise the first message
+    // must. A bad one is not fatal here: the client may still send a valid token.
+    let authed = if state.settings.auth_mode == AuthMode::SingleUser {
+        Some(Authed {
+            user: state.local_user,
+            token: None,
+        })
     } else {
-        match crate::auth::cookie_token(&headers) {
-            Some(token) => crate::auth::authenticate_token(&state, &token)
-                .await
-                .ok()
-                .map(|(u, _)| u),
+        match crate::auth::bearer_token(&headers).or_else(|| crate::auth::cookie_token(&headers)) {
+            Some(token) => check_token(&state, &token).await.ok().map(|user| Authed {
+                user,
+                token: Some(token),
+            }),
             None => None,
         }
     };
@@ -56,5 +60,5 @@ async fn upgrade(
         // a quarter of a megabyte each.
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| crate::live::socket::serve(socket, state, user)))
+        .on_upgrade(move |socket| crate::live::socket::serve(socket, state, authed)))
 }

@@ -13,6 +13,10 @@ pub struct Claims {
     pub jti: Uuid,
     pub iat: i64,
     pub exp: i64,
+    /// The user's `token_generation` when issued: a password change raises it, and tokens of an
+    /// older generation stop working. Absent in tokens issued before generations existed (0).
+    #[serde(default)]
+    pub generation: i32,
 }
 
 /// Signs and checks tokens. Cheap to clone.
@@ -32,10 +36,11 @@ impl TokenKeys {
         }
     }
 
-    /// A new token for `user`, and when it expires.
+    /// A new token for `user` at the user's current token `generation`, and when it expires.
     pub fn issue(
         &self,
         user: Uuid,
+        generation: i32,
     ) -> Result<(String, DateTime<Utc>), jsonwebtoken::errors::Error> {
         let now = Utc::now();
         let exp = now + self.ttl;
@@ -44,6 +49,7 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             iat: now.timestamp(),
             exp: exp.timestamp(),
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, exp))
@@ -72,7 +78,8 @@ mod tests {
     fn issued_tokens_verify_and_foreign_ones_do_not() {
         let keys = TokenKeys::new("a-secret-of-some-length", 1);
         let user = Uuid::new_v4();
-        let (t, exp) = keys.issue(user).unwrap();
+        let (t, exp) = keys.issue(user, 3).unwrap();
+        assert_eq!(keys.verify(&t).unwrap().generation, 3);
         let c = keys.verify(&t).unwrap();
         assert_eq!(c.sub, user);
         assert_eq!(c.exp, exp.timestamp());

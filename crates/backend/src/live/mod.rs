@@ -48,6 +48,8 @@ pub struct Hub {
 struct Inner {
     feeds: Mutex<HashMap<Uuid, Feed>>,
     changes: broadcast::Sender<SessionChange>,
+    /// Users whose credentials may have stopped working ([`crate::auth::access_changed`]).
+    access: broadcast::Sender<Uuid>,
 }
 
 struct Feed {
@@ -94,10 +96,12 @@ impl Default for Hub {
 impl Hub {
     pub fn new() -> Self {
         let (changes, _) = broadcast::channel(1024);
+        let (access, _) = broadcast::channel(256);
         Self {
             inner: Arc::new(Inner {
                 feeds: Mutex::new(HashMap::new()),
                 changes,
+                access,
             }),
         }
     }
@@ -161,6 +165,11 @@ impl Hub {
         self.inner.changes.subscribe()
     }
 
+    /// Users whose credentials may have stopped working: their connections check theirs again.
+    pub fn access_changes(&self) -> broadcast::Receiver<Uuid> {
+        self.inner.access.subscribe()
+    }
+
     /// Wakes the feed of `session`, if anybody follows it here.
     pub fn bump_session(&self, session: Uuid) {
         if let Some(feed) = self.feeds().get(&session) {
@@ -194,6 +203,12 @@ impl Hub {
                     None => tracing::warn!(payload, "bad session_changes payload"),
                 }
             }
+            crate::auth::ACCESS_CHANNEL => match payload.parse() {
+                Ok(user) => {
+                    let _ = self.inner.access.send(user);
+                }
+                Err(_) => tracing::warn!(payload, "bad user_access payload"),
+            },
             _ => {}
         }
     }
@@ -209,7 +224,7 @@ impl Hub {
         let on_connect = self.clone();
         crate::db::spawn_listener(
             pool,
-            &[EVENTS_CHANNEL, CHANGES_CHANNEL],
+            &[EVENTS_CHANNEL, CHANGES_CHANNEL, crate::auth::ACCESS_CHANNEL],
             shutdown,
             move |channel, payload| on_notify.dispatch(channel, payload),
             move || on_connect.bump_all(),

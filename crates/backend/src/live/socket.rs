@@ -47,22 +47,30 @@ enum Outgoing {
 }
 type Stream = futures::stream::SplitStream<WebSocket>;
 
-/// Serves one connection. `user` is set when the upgrade request was already authenticated (a
-/// cookie, or single-user mode).
-pub async fn serve(socket: WebSocket, state: AppState, user: Option<Uuid>) {
+/// Who a connection acts for, and the token that proved it (checked again whenever the user's
+/// access changes: disabled, a token revoked, the password changed); `None` in single-user mode.
+pub struct Authed {
+    pub user: Uuid,
+    pub token: Option<String>,
+}
+
+/// Serves one connection. `authed` is set when the upgrade request was already authenticated (a
+/// cookie or an `Authorization` header, or single-user mode).
+pub async fn serve(socket: WebSocket, state: AppState, authed: Option<Authed>) {
     // Counted in `workcell_websocket_connections` for as long as the connection lives.
     let _open = telemetry::metrics::websocket_opened();
     let (mut sink, mut stream) = socket.split();
-    let user = match user {
-        Some(u) => u,
+    let authed = match authed {
+        Some(a) => a,
         None => match authenticate(&state, &mut stream).await {
-            Ok(u) => u,
+            Ok(a) => a,
             Err(reason) => {
                 close(&mut sink, CLOSE_UNAUTHORIZED, &reason).await;
                 return;
             }
         },
     };
+    let user = authed.user;
     if send(&mut sink, &ServerMessage::Ready { user_id: user })
         .await
         .is_err()
@@ -72,6 +80,7 @@ pub async fn serve(socket: WebSocket, state: AppState, user: Option<Uuid>) {
     let mut conn = Connection {
         state,
         user,
+        token: authed.token,
         subscriptions: HashMap::new(),
     };
     let reason = conn.run(&mut sink, &mut stream).await;
@@ -81,8 +90,20 @@ pub async fn serve(socket: WebSocket, state: AppState, user: Option<Uuid>) {
     }
 }
 
+/// Checks a token for the WebSocket: a valid credential holding `sessions:read`.
+pub async fn check_token(state: &AppState, token: &str) -> Result<Uuid, String> {
+    let user = crate::auth::authenticate(state, token)
+        .await
+        .map_err(|e| e.to_string())?;
+    user.require(crate::auth::scope::Requirement::Scope(
+        protocol::accounts::Scope::SessionsRead,
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(user.id)
+}
+
 /// Waits for `{"type":"auth","token":...}` as the first message.
-async fn authenticate(state: &AppState, stream: &mut Stream) -> Result<Uuid, String> {
+async fn authenticate(state: &AppState, stream: &mut Stream) -> Result<Authed, String> {
     let first = tokio::time::timeout(AUTH_TIMEOUT, async {
         loop {
             match stream.next().await {
@@ -101,15 +122,17 @@ async fn authenticate(state: &AppState, stream: &mut Stream) -> Result<Uuid, Str
         Ok(ClientMessage::Auth { token }) => token,
         _ => return Err("the first message must be {\"type\":\"auth\",\"token\":...}".to_owned()),
     };
-    crate::auth::authenticate_token(state, &token)
-        .await
-        .map(|(user, _)| user)
-        .map_err(|e| e.to_string())
+    let user = check_token(state, &token).await?;
+    Ok(Authed {
+        user,
+        token: Some(token),
+    })
 }
 
 struct Connection {
     state: AppState,
     user: Uuid,
+    token: Option<String>,
     subscriptions: HashMap<Uuid, JoinHandle<()>>,
 }
 
@@ -118,6 +141,7 @@ impl Connection {
     async fn run(&mut self, sink: &mut Sink, stream: &mut Stream) -> Option<(u16, String)> {
         let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(OUTBOX);
         let mut changes = self.state.live.session_changes();
+        let mut access = self.state.live.access_changes();
         let mut ping = tokio::time::interval(PING_INTERVAL);
         ping.tick().await;
         let shutdown = self.state.shutdown.clone();
@@ -176,6 +200,20 @@ impl Connection {
                     };
                     if timed_send(sink, &msg).await.is_err() {
                         return Some(too_slow());
+                    }
+                }
+                changed = access.recv() => {
+                    // On a lag, some user's access changed unseen: check ours too.
+                    let ours = match changed {
+                        Ok(user) => user == self.user,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if ours && let Some(token) = &self.token
+                        && let Err(reason) = check_token(&self.state, token).await
+                    {
+                        tracing::info!(user_id = %self.user, "websocket closed: its credential no longer works");
+                        return Some((CLOSE_UNAUTHORIZED, reason));
                     }
                 }
                 _ = ping.tick() => {
