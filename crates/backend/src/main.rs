@@ -107,23 +107,24 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
+    // An operator command's stdout is its answer alone: its logs go to stderr.
+    let command_settings = || {
+        Settings::from_vars(std::env::vars()).map(|mut s| {
+            s.log.to_stderr = true;
+            s
+        })
+    };
     match command {
         Command::Serve => {
             telemetry::service_main("backend", Settings::from_env(), |s| &s.log, run).await
         }
         Command::Migrate => {
-            telemetry::service_main(
-                "backend",
-                Settings::from_vars(std::env::vars()),
-                |s| &s.log,
-                migrate,
-            )
-            .await
+            telemetry::service_main("backend", command_settings(), |s| &s.log, migrate).await
         }
         Command::Secrets(c) => {
             telemetry::service_main(
                 "backend",
-                Settings::from_vars(std::env::vars()),
+                command_settings(),
                 |s| &s.log,
                 |s| secrets_command(s, c),
             )
@@ -132,7 +133,7 @@ async fn main() -> std::process::ExitCode {
         Command::User(c) => {
             telemetry::service_main(
                 "backend",
-                Settings::from_vars(std::env::vars()),
+                command_settings(),
                 |s| &s.log,
                 |s| user_command(s, c),
             )

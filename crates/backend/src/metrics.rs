@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::queue;
 
-pub use telemetry::metrics::schedule_fired;
+pub use telemetry::metrics::{schedule_fired, sign_in};
 
 /// Sets the `workcell_runs{state}` gauges, one per unfinished status
 /// ([`queue::status::ACTIVE`]), from the database (an indexed count of unfinished runs).

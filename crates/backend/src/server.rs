@@ -65,6 +65,7 @@ pub async fn start_state(
         live,
         titles: crate::titles::TitleGenerator::from_settings(&settings),
         nudger: crate::nudge::Nudger::from_settings(&settings),
+        sign_in: Arc::new(crate::auth::sign_in::Providers::new()),
         ingester: crate::events::ingest::Ingester::spawn(pool.clone()),
         storage: bucket,
         tokens: TokenKeys::new(settings.secret_key.expose(), settings.auth_token_ttl_hours),

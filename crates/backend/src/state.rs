@@ -39,6 +39,8 @@ pub struct AppState {
     pub catalog: Arc<crate::models::Catalog>,
     /// Tells the executor manager of `EXECUTOR_MANAGER_URL` to heartbeat a canceled run now.
     pub nudger: crate::nudge::Nudger,
+    /// The identity providers' endpoints and keys (`OIDC_*`, `GITHUB_*`), cached.
+    pub sign_in: Arc<crate::auth::sign_in::Providers>,
     /// Cancelled when the server starts shutting down: long polls return at once.
     pub shutdown: CancellationToken,
 }

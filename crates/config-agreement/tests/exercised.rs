@@ -249,6 +249,61 @@ const EXERCISED: &[(&str, &str, &str)] = &[
         "GIT_ALLOW_HTTP",
         "crates/executor-manager/tests/private_repo.rs::a_private_repository_clones_with_the_users_token_and_the_token_shows_nowhere",
     ),
+    (
+        "backend",
+        "REGISTRATION",
+        "crates/backend/tests/accounts.rs::invite_only_registration_and_the_first_admin",
+    ),
+    (
+        "backend",
+        "PUBLIC_URL",
+        "crates/backend/tests/accounts.rs::an_admin_reset_link_works_once",
+    ),
+    (
+        "backend",
+        "OIDC_ISSUER",
+        "crates/backend/tests/sign_in.rs::openid_connect_sign_in_checks_everything_it_is_given",
+    ),
+    (
+        "backend",
+        "OIDC_CLIENT_ID",
+        "crates/backend/tests/sign_in.rs::openid_connect_sign_in_checks_everything_it_is_given",
+    ),
+    (
+        "backend",
+        "OIDC_CLIENT_SECRET",
+        "crates/backend/tests/sign_in.rs::openid_connect_sign_in_checks_everything_it_is_given",
+    ),
+    (
+        "backend",
+        "OIDC_ALLOWED_DOMAINS",
+        "crates/backend/tests/sign_in.rs::openid_connect_sign_in_checks_everything_it_is_given",
+    ),
+    (
+        "backend",
+        "OIDC_DISPLAY_NAME",
+        "crates/backend/tests/sign_in.rs::openid_connect_sign_in_checks_everything_it_is_given",
+    ),
+    (
+        "backend",
+        "GITHUB_CLIENT_ID",
+        "crates/backend/tests/sign_in.rs::github_sign_in_uses_the_primary_verified_email",
+    ),
+    (
+        "backend",
+        "GITHUB_CLIENT_SECRET",
+        "crates/backend/tests/sign_in.rs::github_sign_in_uses_the_primary_verified_email",
+    ),
+    (
+        "backend",
+        "GITHUB_URL",
+        "crates/backend/tests/sign_in.rs::github_sign_in_uses_the_primary_verified_email",
+    ),
+    (
+        "backend",
+        "GITHUB_API_URL",
+        "crates/backend/tests/sign_in.rs::github_sign_in_uses_the_primary_verified_email",
+    ),
     // ---- executor manager ----
     (
         "executor-manager",

@@ -140,6 +140,9 @@ pub struct AuthConfig {
     /// `single_user` or `password`.
     pub auth_mode: String,
     pub registration: Registration,
+    /// No account exists yet: whoever registers first (whatever `registration` says) becomes the
+    /// admin, so the sign-in screen offers to register.
+    pub first_account: bool,
     pub providers: Vec<SignInProvider>,
 }
 

@@ -40,6 +40,9 @@ pub struct LogSettings {
     pub log_backup_count: usize,
     #[serde(default)]
     pub log_sql: bool,
+    /// Log to stderr instead of stdout: operator commands, whose stdout is their answer alone.
+    #[serde(skip)]
+    pub to_stderr: bool,
 }
 
 fn default_log_dir() -> String {
@@ -60,6 +63,7 @@ impl Default for LogSettings {
             log_dir: default_log_dir(),
             log_backup_count: default_backup_count(),
             log_sql: false,
+            to_stderr: false,
         }
     }
 }
@@ -149,9 +153,18 @@ impl LogSettings {
         };
 
         let registry = tracing_subscriber::registry().with(filter).with(file_layer);
+        let writer = if self.to_stderr {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+        } else {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+        };
         let result = if self.debug {
             registry
-                .with(tracing_subscriber::fmt::layer().with_target(true))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(true)
+                        .with_writer(writer),
+                )
                 .try_init()
         } else {
             registry
@@ -160,7 +173,8 @@ impl LogSettings {
                         .json()
                         .flatten_event(true)
                         .with_current_span(true)
-                        .with_span_list(true),
+                        .with_span_list(true)
+                        .with_writer(writer),
                 )
                 .try_init()
         };
@@ -176,7 +190,7 @@ impl LogSettings {
 pub async fn service_main<S, E, F, Fut, R>(
     service: &str,
     settings: Result<S, E>,
-    log: impl FnOnce(&S) -> &LogSettings,
+    log: impl Fn(&S) -> &LogSettings,
     run: F,
 ) -> std::process::ExitCode
 where
@@ -192,6 +206,8 @@ where
             return std::process::ExitCode::from(2);
         }
     };
+    // An operator command (logging to stderr) reports its error once, as the one line below.
+    let command = log(&settings).to_stderr;
     let _guard = match log(&settings).init(service) {
         Ok(g) => g,
         Err(e) => {
@@ -203,7 +219,9 @@ where
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let e = format!("{e:#}");
-            tracing::error!(error = %e, "{service} stopped");
+            if !command {
+                tracing::error!(error = %e, "{service} stopped");
+            }
             eprintln!("{service}: {e}");
             std::process::ExitCode::FAILURE
         }

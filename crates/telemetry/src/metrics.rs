@@ -82,6 +82,10 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
+        "workcell_sign_ins_total",
+        "Sign-ins through an identity provider, by provider and outcome (ok, refused)"
+    );
+    describe_counter!(
         "workcell_http_requests_total",
         "HTTP requests answered, by method, route template and status"
     );
@@ -229,6 +233,11 @@ pub fn websocket_opened() -> GaugeGuard {
 /// A request was refused by a rate limit (`ip`, `user` or `login`).
 pub fn rate_limited(scope: &'static str) {
     counter!("workcell_rate_limited_total", "scope" => scope).increment(1);
+}
+
+/// A sign-in through an identity provider (`oidc`, `github`) ended: `ok` or `refused`.
+pub fn sign_in(provider: &'static str, outcome: &'static str) {
+    counter!("workcell_sign_ins_total", "provider" => provider, "outcome" => outcome).increment(1);
 }
 
 /// The retention job deleted `n` rows of `kind` (`events`, `sessions`).

@@ -116,6 +116,16 @@ export function Sidebar({ me, onClose }: { me: MeResponse | null; onClose: () =>
         <Link href="/secrets" className={`nav-link ${pathname.startsWith("/secrets") ? "active" : ""}`}>
           Secrets
         </Link>
+        {me && me.auth_mode !== "single_user" && (
+          <Link href="/account" className={`nav-link ${pathname.startsWith("/account") ? "active" : ""}`}>
+            Account
+          </Link>
+        )}
+        {me && me.auth_mode !== "single_user" && me.user.role === "admin" && (
+          <Link href="/admin" className={`nav-link ${pathname.startsWith("/admin") ? "active" : ""}`}>
+            Admin
+          </Link>
+        )}
         <ProjectSwitcher onNavigate={onClose} />
       </div>
       {error && (

@@ -143,7 +143,12 @@ export type AuthConfig = {
 /**
  * `single_user` or `password`.
  */
-auth_mode: string, registration: Registration, providers: Array<SignInProvider>, };
+auth_mode: string, registration: Registration, 
+/**
+ * No account exists yet: whoever registers first (whatever `registration` says) becomes the
+ * admin, so the sign-in screen offers to register.
+ */
+first_account: boolean, providers: Array<SignInProvider>, };
 
 export type CreateTokenRequest = { name: string, 
 /**

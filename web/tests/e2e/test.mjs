@@ -4,7 +4,8 @@
 // a permission, a question and a plan card answered from the page → queued follow-ups edited and
 // deleted in their strip → a slash command and a preset made in the Capabilities screen, and a
 // task run with them → a secret added (its value nowhere afterwards), the model picker from the
-// catalog, projects (a task in the chosen one listed under it and not under another).
+// catalog, projects (a task in the chosen one listed under it and not under another), an API token
+// made and revoked on the Account page.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -785,6 +786,33 @@ try {
     await panel.getByRole("button", { name: "Delete the project", exact: true }).click();
     await page.waitForURL("**/projects");
     assert.deepEqual(await switcher.locator("option").evaluateAll((os) => os.map((o) => o.textContent)), ["All sessions", "+ New project…"]);
+  });
+
+  await step("account: an API token named e2e with the default scopes is created, shown once, listed, works, then revoked", async () => {
+    await page.getByRole("link", { name: "Account", exact: true }).click();
+    await page.getByRole("heading", { name: "Account", exact: true }).waitFor();
+    assert.equal(await page.getByTestId("account-email").innerText(), email);
+    await page.getByRole("button", { name: "New token" }).click();
+    const form = page.getByRole("form", { name: "New API token" });
+    await form.getByLabel("Name", { exact: true }).fill("e2e");
+    const defaults = await form.locator('input[name="scope"]:checked').evaluateAll((els) => els.map((e) => e.value));
+    assert.deepEqual(defaults, ["tasks:write", "sessions:read", "files:read"]);
+    await form.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByTestId("new-token");
+    const token = await shown.getByRole("textbox").inputValue();
+    assert.match(token, /^wc_/);
+    const row = page.getByTestId("token-list").locator('tr[data-name="e2e"]');
+    await row.waitFor();
+    assert.match(await row.innerText(), new RegExp(token.slice(0, 7)));
+    await screenshot(page, "account-token");
+    const withToken = (t) => page.evaluate(async (t) => (await fetch("/api/v1/sessions", { credentials: "omit", headers: { authorization: `Bearer ${t}` } })).status, t);
+    assert.equal(await withToken(token), 200);
+    await shown.getByRole("button", { name: "Done" }).click();
+    await shown.waitFor({ state: "detached" });
+    page.once("dialog", (d) => void d.accept());
+    await row.getByRole("button", { name: "Revoke e2e" }).click();
+    await row.waitFor({ state: "detached" });
+    assert.equal(await withToken(token), 401);
   });
 
   await step("the proxy refuses the internal API and forwards errors readably", async () => {

@@ -191,7 +191,7 @@ async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<
 }
 
 /// What the sign-in screen offers; needs no credentials.
-async fn config(State(state): State<AppState>) -> Json<AuthConfig> {
+async fn config(State(state): State<AppState>) -> ApiResult<Json<AuthConfig>> {
     let s = &state.settings;
     let mut providers = Vec::new();
     if s.oidc_issuer.is_some() {
@@ -208,11 +208,14 @@ async fn config(State(state): State<AppState>) -> Json<AuthConfig> {
             start_path: "/auth/github/start".into(),
         });
     }
-    Json(AuthConfig {
+    let first_account =
+        s.auth_mode == AuthMode::Password && accounts::none_yet(&state.pool).await?;
+    Ok(Json(AuthConfig {
         auth_mode: s.auth_mode.as_str().to_owned(),
         registration: s.registration,
+        first_account,
         providers,
-    })
+    }))
 }
 
 /// Changes the caller's password; every other login and API token of the account stops working,

@@ -18,6 +18,7 @@ mod runs;
 mod schedules;
 mod secrets;
 mod sessions;
+mod sign_in;
 mod tasks;
 mod tokens;
 mod ws;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .merge(auth::routes())
         .merge(tokens::routes())
+        .merge(sign_in::routes())
         .merge(admin::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())

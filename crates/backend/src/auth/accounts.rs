@@ -120,6 +120,11 @@ async fn is_first(conn: &mut PgConnection) -> ApiResult<bool> {
     .await?)
 }
 
+/// Whether no account exists yet (the sign-in screen then offers to register the first admin).
+pub async fn none_yet(pool: &PgPool) -> ApiResult<bool> {
+    is_first(&mut *pool.acquire().await?).await
+}
+
 /// Who is creating an account, and on whose authority.
 pub enum Admission<'a> {
     /// Self-service registration (the web form, or a first sign-in with an identity provider),

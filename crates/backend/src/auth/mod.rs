@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod api_token;
 pub mod password;
 pub mod scope;
+pub mod sign_in;
 pub mod token;
 
 use axum::extract::FromRequestParts;

@@ -1,36 +1,104 @@
 "use client";
-// Sign in or register. In single-user mode there are no accounts: the page moves on at once.
-import { useEffect, useState } from "react";
-import type { AuthResponse, Credentials } from "@/generated/protocol";
-import { api, readableError } from "@/lib/api";
+// Sign in, register (when registration is open, or with an invite's link), sign in with an
+// identity provider, or set a new password with a reset link. What is offered comes from the
+// server's settings (`GET /auth/config`) and the address: `?invite=`, `?reset=`, `?error=` (an
+// identity provider's sign-in that failed). In single-user mode there are no accounts: the page
+// moves on at once.
+import { useCallback, useEffect, useState } from "react";
+import type { AuthConfig } from "@/generated/protocol";
+import { apiUrl, readableError } from "@/lib/api";
+import { authError, getAuthConfig, login, loginView, type LoginMode, newPasswordProblem, providerHref, register, resetPassword, withoutParams } from "@/lib/accounts";
 import { ThemeToggle, useAuth } from "@/components/Shell";
 
 export default function Login() {
   const { me } = useAuth();
-  const [mode, setMode] = useState<"login" | "register">("login");
+  // The query string is read once mounted (the page is prerendered without one).
+  const [search, setSearch] = useState<string | null>(null);
+  const [config, setConfig] = useState<AuthConfig | null>(null);
+  const [configError, setConfigError] = useState<string | null>(null);
+  const [mode, setMode] = useState<LoginMode>("login");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  const [repeat, setRepeat] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const view = loginView(config, search ?? "");
+
+  const loadConfig = useCallback(() => {
+    setConfigError(null);
+    getAuthConfig()
+      .then((c) => {
+        setConfig(c);
+        if (c.auth_mode === "single_user") window.location.replace("/");
+      })
+      .catch((e) => setConfigError(readableError(e)));
+  }, []);
+
   useEffect(() => {
-    if (me) window.location.replace("/");
-  }, [me]);
+    const s = window.location.search;
+    setSearch(s);
+    setMode(loginView(null, s).initialMode);
+    loadConfig();
+  }, [loadConfig]);
+
+  // Signed in already: on to the app, unless the address carries a reset link or an invite.
+  useEffect(() => {
+    if (me && search !== null && !view.reset && !view.invite) window.location.replace("/");
+  }, [me, search, view.reset, view.invite]);
+
+  const choose = (m: LoginMode) => {
+    setMode(m);
+    setError(null);
+    setNotice(null);
+  };
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
     setError(null);
-    const body: Credentials = { email, password };
+    setNotice(null);
+    if (mode === "register") {
+      const problem = newPasswordProblem(password);
+      if (problem) return setError(problem);
+    }
+    setBusy(true);
     try {
-      await api<AuthResponse>(mode === "login" ? "/auth/login" : "/auth/register", { method: "POST", json: body });
+      if (mode === "login") await login(email, password);
+      else await register(email, password, view.invite);
       // A full load: the login cookie now authenticates the API and the WebSocket.
       window.location.replace("/");
     } catch (err) {
-      setError(readableError(err));
+      setError(authError(err));
       setBusy(false);
     }
   };
+
+  const submitReset = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    const problem = newPasswordProblem(password, repeat);
+    if (problem) return setError(problem);
+    if (!view.reset) return;
+    setBusy(true);
+    try {
+      await resetPassword(view.reset, password);
+      // The link is used up: drop it from the address.
+      const rest = withoutParams(search ?? "", ["reset"]);
+      window.history.replaceState(null, "", `/login${rest}`);
+      setSearch(rest);
+      setPassword("");
+      setRepeat("");
+      setMode("login");
+      setNotice("Your new password is set. Sign in with it.");
+    } catch (err) {
+      setError(authError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const providers = config?.providers ?? [];
 
   return (
     <div className="login">
@@ -39,39 +107,114 @@ export default function Login() {
           <h1>Workcell</h1>
           <ThemeToggle />
         </div>
-        <div className="tabs" role="tablist">
-          <button role="tab" aria-selected={mode === "login"} className={mode === "login" ? "active" : ""} onClick={() => setMode("login")}>
-            Sign in
-          </button>
-          <button role="tab" aria-selected={mode === "register"} className={mode === "register" ? "active" : ""} onClick={() => setMode("register")}>
-            Register
-          </button>
-        </div>
-        <form onSubmit={(e) => void submit(e)}>
-          <label>
-            Email
-            <input type="email" required autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} name="email" />
-          </label>
-          <label>
-            Password
-            <input
-              type="password"
-              required
-              autoComplete={mode === "login" ? "current-password" : "new-password"}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              name="password"
-            />
-          </label>
-          {error && (
-            <p className="error" role="alert">
-              {error}
+        {view.error && (
+          <p className="error" role="alert" data-testid="login-url-error">
+            {view.error}
+          </p>
+        )}
+        {mode === "reset" ? (
+          <form onSubmit={(e) => void submitReset(e)} aria-label="Set a new password">
+            <h2 className="login-title">Set a new password</h2>
+            <p className="muted small">
+              At least 8 characters. Every sign-in and API token of the account stops working once it is set.
             </p>
-          )}
-          <button className="button primary wide" type="submit" disabled={busy} data-testid="auth-submit">
-            {busy ? "…" : mode === "login" ? "Sign in" : "Create account"}
-          </button>
-        </form>
+            <label>
+              New password
+              <input type="password" required autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} name="password" />
+            </label>
+            <label>
+              New password again
+              <input type="password" required autoComplete="new-password" value={repeat} onChange={(e) => setRepeat(e.target.value)} name="repeat" />
+            </label>
+            {error && (
+              <p className="error" role="alert">
+                {error}
+              </p>
+            )}
+            <button className="button primary wide" type="submit" disabled={busy} data-testid="reset-submit">
+              {busy ? "…" : "Set password"}
+            </button>
+            <button className="link-button" type="button" onClick={() => choose("login")}>
+              Back to sign in
+            </button>
+          </form>
+        ) : (
+          <>
+            {view.registerTab ? (
+              <div className="tabs" role="tablist">
+                <button role="tab" aria-selected={mode === "login"} className={mode === "login" ? "active" : ""} onClick={() => choose("login")}>
+                  Sign in
+                </button>
+                <button role="tab" aria-selected={mode === "register"} className={mode === "register" ? "active" : ""} onClick={() => choose("register")}>
+                  Register
+                </button>
+              </div>
+            ) : (
+              <h2 className="login-title">Sign in</h2>
+            )}
+            {view.note === "first_account" && mode === "register" && (
+              <p className="muted small" data-testid="first-account-note">
+                No account exists yet: the first one you create is the administrator.
+              </p>
+            )}
+            {view.note === "invited" && mode === "register" && (
+              <p className="muted small" data-testid="invited-note">
+                You were invited: create your account below.
+              </p>
+            )}
+            {notice && (
+              <p className="ok small" role="status">
+                {notice}
+              </p>
+            )}
+            <form onSubmit={(e) => void submit(e)}>
+              <label>
+                Email
+                <input type="email" required autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} name="email" />
+              </label>
+              <label>
+                Password
+                <input
+                  type="password"
+                  required
+                  autoComplete={mode === "login" ? "current-password" : "new-password"}
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                  name="password"
+                />
+              </label>
+              {mode === "register" && <p className="muted small form-note">At least 8 characters, not a common password.</p>}
+              {error && (
+                <p className="error" role="alert">
+                  {error}
+                </p>
+              )}
+              <button className="button primary wide" type="submit" disabled={busy} data-testid="auth-submit">
+                {busy ? "…" : mode === "login" ? "Sign in" : "Create account"}
+              </button>
+            </form>
+            {providers.length > 0 && (
+              <div className="providers">
+                <span className="providers-or muted small">or</span>
+                {providers.map((p) => (
+                  // A full page load: the server sends the browser on to the provider and back.
+                  <a key={p.id} className="button wide" href={apiUrl(providerHref(p.start_path, view.invite))} data-provider={p.id}>
+                    Sign in with {p.name}
+                  </a>
+                ))}
+              </div>
+            )}
+            {view.note === "invite_only" && <p className="muted small login-foot">Registration is by invitation.</p>}
+          </>
+        )}
+        {configError && (
+          <p className="muted small login-foot">
+            The sign-in options could not be loaded ({configError}){" "}
+            <button className="link-button" type="button" onClick={loadConfig}>
+              Retry
+            </button>
+          </p>
+        )}
       </div>
     </div>
   );
