@@ -149,11 +149,16 @@ pub async fn create(
     let mut tx = pool.begin().await?;
     lock_registration(&mut tx).await?;
     let first = is_first(&mut tx).await?;
+    // The invite this registration uses up, if any (the first account needs none).
+    let mut redeemed = None;
     let role = match admission {
         Admission::Operator { role } => role,
         _ if first => Role::Admin,
         Admission::Registration { policy, invite } => match invite {
-            Some(token) => redeem_invite(&mut tx, token, &email).await?,
+            Some(token) => {
+                redeemed = Some(token);
+                redeem_invite(&mut tx, token, &email).await?
+            }
             None if policy == Registration::Open => Role::Member,
             None => {
                 return Err(ApiError::Forbidden {
@@ -184,11 +189,7 @@ pub async fn create(
             "an account with this email already exists",
         )
     })?;
-    if let Admission::Registration {
-        invite: Some(token),
-        ..
-    } = admission
-    {
+    if let Some(token) = redeemed {
         sqlx::query("UPDATE invites SET used_by = $2 WHERE token_hash = $1")
             .bind(api_token::digest(token))
             .bind(user.id)
