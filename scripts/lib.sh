@@ -122,6 +122,28 @@ ensure_s3s_fs() {
   export S3S_FS_BIN="$bin"
 }
 
+# The schemathesis version the API fuzz run (crates/backend/tests/schemathesis.rs) was verified with.
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+
+# ensure_schemathesis: schemathesis (PyPI) in a virtualenv of its own under $WORKCELL_TOOLS (pip,
+# once per version); exports SCHEMATHESIS_BIN.
+ensure_schemathesis() {
+  local venv="$WORKCELL_TOOLS/schemathesis-$SCHEMATHESIS_VERSION"
+  local bin="$venv/bin/schemathesis"
+  if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+    # Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+    log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI, once)"
+    rm -rf "$venv"
+    mkdir -p "$WORKCELL_TOOLS"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
+      "schemathesis==$SCHEMATHESIS_VERSION" >/dev/null
+  fi
+  "$bin" --version >/dev/null || die "schemathesis does not run: $bin"
+  export SCHEMATHESIS_BIN="$bin"
+}
+
 # --- web UI (web/) -------------------------------------------------------------------------------
 
 # ensure_chromium: Debian's Chromium for the browser tests (playwright-core drives it; no browser

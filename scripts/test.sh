@@ -24,6 +24,7 @@ apt_install python3 ca-certificates git curl unzip docker.io docker-compose debo
 ensure_postgres
 ensure_claude_cli
 ensure_s3s_fs
+ensure_schemathesis
 ensure_iptables
 command -v cargo-nextest >/dev/null || { log "installing cargo-nextest"; cargo install --locked cargo-nextest >/dev/null; }
 
@@ -68,6 +69,8 @@ WORKCELL_DOCKER_HOST_B=$(DOCKERD_BRIDGE="$BRIDGE_B:10.202.0.1/24" \
 export WORKCELL_DOCKER_HOST_B
 eval "$(crates/executor-manager/tests/docker-env.sh "$WORK/docker")"
 export WORKCELL_REQUIRE_DOCKER=1
+# The API fuzz run (crates/backend/tests/schemathesis.rs) must run here, not skip.
+export WORKCELL_REQUIRE_SCHEMATHESIS=1
 
 log "running the tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final

@@ -228,3 +228,44 @@ async fn bad_batches_are_refused(pool: PgPool) {
         .await;
     assert_eq!(unknown_run.status(), StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn an_agents_nul_characters_are_stored_as_replacement_characters(pool: PgPool) {
+    // PostgreSQL keeps no U+0000 in text or jsonb; a tool's output may hold one (a binary file
+    // printed). The batch goes in, each NUL stored as U+FFFD; a user's own text with one is 422.
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (session, run_id) = app.task(&token, "work", None).await;
+    let run = app.claim("w", 0).await.unwrap();
+    let batch = json!({"worker_id": "w", "epoch": run.epoch, "events": [
+        {"run_seq": 1, "time": "2026-01-01T00:00:00Z", "type": "assistant_text",
+         "payload": {"text": "bin\u{0}ary"}}
+    ]});
+    let res = app.internal(&format!("/runs/{run_id}/events"), batch).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let page: Value = app
+        .get(
+            &token,
+            &format!("/api/v1/sessions/{session}/events?after=0"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["payload"]["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"bin\u{fffd}ary"), "{page}");
+    let res = app
+        .post(&token, "/api/v1/tasks", json!({"prompt": "a\u{0}b"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -18,6 +18,7 @@ pub const MAX_EXPIRY_DAYS: u32 = 366;
 
 /// What an account may do beyond its own work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manages users, invites and sees everyone's usage.
@@ -44,6 +45,7 @@ impl Role {
 
 /// What an API token may do. A browser sign-in holds every scope its role allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Scope {
     /// Create tasks and follow-ups, cancel, answer, and every other change (POST, PUT, PATCH,
     /// DELETE on the public API).
@@ -84,6 +86,7 @@ impl Scope {
 
 /// Who may create an account (`REGISTRATION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Anybody who reaches the server.
@@ -96,6 +99,11 @@ pub enum Registration {
 
 /// `POST /auth/register`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -109,6 +117,11 @@ pub struct RegisterRequest {
 /// `POST /auth/password`: change one's own password. Every other login and API token of the
 /// account stops working; the answer carries a fresh login.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"current_password": "correct horse battery staple", "new_password": "a longer passphrase than before"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -117,6 +130,11 @@ pub struct ChangePasswordRequest {
 
 /// `POST /auth/reset-password`: set a new password with a one-time reset link's token.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"token": "the token of the reset link", "password": "a new passphrase of mine"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     pub token: String,
@@ -125,6 +143,7 @@ pub struct ResetPasswordRequest {
 
 /// A way to sign in besides e-mail and password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInProvider {
     /// `oidc` or `github`.
     pub id: String,
@@ -136,6 +155,7 @@ pub struct SignInProvider {
 
 /// `GET /auth/config` (no credentials needed): what the sign-in screen offers.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthConfig {
     /// `single_user` or `password`.
     pub auth_mode: String,
@@ -148,6 +168,11 @@ pub struct AuthConfig {
 
 /// `POST /tokens`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "laptop CLI", "expires_in_days": 90, "scopes": ["tasks:write", "sessions:read", "files:read"]}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     pub name: String,
@@ -161,6 +186,7 @@ pub struct CreateTokenRequest {
 
 /// A personal access token as listed (never the token itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,
@@ -174,6 +200,7 @@ pub struct TokenView {
 
 /// The answer to `POST /tokens`: the token, shown this once.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub token: String,
     pub info: TokenView,
@@ -181,12 +208,14 @@ pub struct CreatedToken {
 
 /// `GET /tokens`: the caller's live tokens (not revoked), newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenList {
     pub tokens: Vec<TokenView>,
 }
 
 /// What an account has spent, over all its runs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserUsage {
     #[ts(type = "number")]
     pub runs: i64,
@@ -202,6 +231,7 @@ pub struct UserUsage {
 
 /// A user as an admin sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserView {
     pub id: Uuid,
     pub email: String,
@@ -213,6 +243,7 @@ pub struct AdminUserView {
 
 /// `GET /admin/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserList {
     pub users: Vec<AdminUserView>,
 }
@@ -220,6 +251,11 @@ pub struct AdminUserList {
 /// `PATCH /admin/users/{id}`. Disabling cuts the user off at once (logins, tokens, open
 /// WebSockets) and cancels their queued runs. An admin cannot disable or demote themselves.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"role": "member"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default)]
@@ -232,6 +268,11 @@ pub struct UpdateUserRequest {
 
 /// `POST /admin/invites`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"email": "grace@example.com", "role": "member", "expires_in_days": 7}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInviteRequest {
     /// If set, only this address may use the invite.
@@ -250,6 +291,7 @@ pub struct CreateInviteRequest {
 
 /// An invite as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteView {
     pub id: Uuid,
     pub email: Option<String>,
@@ -261,6 +303,7 @@ pub struct InviteView {
 
 /// The answer to `POST /admin/invites`: the single-use token and its link, shown this once.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedInvite {
     pub token: String,
     /// `PUBLIC_URL` + `/login?invite=<token>`.
@@ -270,12 +313,14 @@ pub struct CreatedInvite {
 
 /// `GET /admin/invites`: unused, unexpired invites first, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteList {
     pub invites: Vec<InviteView>,
 }
 
 /// The answer to `POST /admin/users/{id}/password-reset`: a one-time link, shown this once.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetLink {
     pub token: String,
     /// `PUBLIC_URL` + `/login?reset=<token>`.

@@ -12,6 +12,11 @@ use crate::status::{PermissionMode, RunStatus, SessionStatus};
 
 /// `POST /auth/register` and `POST /auth/login`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,
@@ -20,6 +25,7 @@ pub struct Credentials {
 
 /// A signed-in user, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -29,6 +35,7 @@ pub struct UserView {
 
 /// The answer to a login or registration: the token is also set as an httpOnly cookie.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -37,6 +44,7 @@ pub struct AuthResponse {
 
 /// `GET /auth/me`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user: UserView,
     /// `single_user` or `password`: lets the UI skip its sign-in screen.
@@ -48,6 +56,11 @@ pub struct MeResponse {
 
 /// `POST /tasks`: a new session, or a follow-up in an existing one.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"prompt": "Summarise the README in three sentences.", "permission_mode": "bypassPermissions"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     pub prompt: String,
@@ -102,6 +115,7 @@ impl CreateTaskRequest {
 
 /// `201` answer of `POST /tasks`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTaskResponse {
     pub session_id: Uuid,
     pub run_id: Uuid,
@@ -110,6 +124,7 @@ pub struct CreateTaskResponse {
 
 /// A session in lists and details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionView {
     pub id: Uuid,
     pub title: String,
@@ -131,6 +146,7 @@ pub struct SessionView {
 
 /// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
     pub next_cursor: Option<String>,
@@ -138,6 +154,7 @@ pub struct SessionList {
 
 /// `GET /sessions/{id}`: the session and its runs, oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionView,
@@ -146,6 +163,11 @@ pub struct SessionDetail {
 
 /// `PATCH /sessions/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"title": "README summary"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSessionRequest {
     pub title: String,
@@ -153,6 +175,7 @@ pub struct UpdateSessionRequest {
 
 /// One run (one task given to the agent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunView {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -191,6 +214,7 @@ pub struct RunView {
 
 /// The error of one failed attempt of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptError {
     pub attempt: i32,
     pub error: String,
@@ -199,6 +223,7 @@ pub struct AttemptError {
 
 /// The state of a run's workspace export (object keys stay on the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunExport {
     pub status: crate::internal::ExportStatus,
     pub files: i64,
@@ -212,6 +237,7 @@ pub struct RunExport {
 
 /// Tokens, cost and time of a finished run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunUsage {
     #[serde(flatten)]
     pub tokens: Usage,
@@ -227,6 +253,7 @@ pub struct RunUsage {
 
 /// `GET /sessions/{id}/events?after=N&limit=M`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventsPage {
     pub events: Vec<Event>,
     /// Pass back as `after` to continue; equals the request's `after` when nothing was returned.
@@ -236,6 +263,7 @@ pub struct EventsPage {
 
 /// `POST /sessions/{id}/cancel`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelResponse {
     /// Queued runs canceled at once.
     pub canceled: i64,
@@ -245,6 +273,7 @@ pub struct CancelResponse {
 
 /// `GET /health` and `GET /health/live`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
     pub status: String,
     pub service: String,
@@ -252,6 +281,7 @@ pub struct HealthResponse {
 
 /// `GET /health/ready`: `503` with `errors` naming each failing dependency.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadyResponse {
     pub status: String,
     pub service: String,

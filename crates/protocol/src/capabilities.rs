@@ -37,6 +37,11 @@ pub fn valid_name(name: &str) -> bool {
 
 /// `PATCH /{kind}/{id}` with only the enabled flag (skills; other kinds accept it in their update).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"enabled": false}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct EnabledUpdate {
     pub enabled: bool,
@@ -44,6 +49,7 @@ pub struct EnabledUpdate {
 
 /// A file of a skill, relative to the skill's folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillFileEntry {
     pub path: String,
     pub size: i64,
@@ -51,6 +57,7 @@ pub struct SkillFileEntry {
 
 /// A skill: a folder with a `SKILL.md` (YAML front matter `name`, `description`) and any files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillView {
     pub id: Uuid,
     pub name: String,
@@ -69,6 +76,7 @@ pub struct SkillView {
 
 /// `GET /skills/{id}`: the skill with its files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillDetail {
     #[serde(flatten)]
     pub skill: SkillView,
@@ -77,6 +85,7 @@ pub struct SkillDetail {
 
 /// `GET /skills`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillList {
     pub skills: Vec<SkillView>,
 }
@@ -85,6 +94,7 @@ pub struct SkillList {
 /// `{"type": "stdio", "command", "args", "env"}` (type optional), or
 /// `{"type": "http" | "sse", "url", "headers"}`. Validated by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServerView {
     pub id: Uuid,
     pub name: String,
@@ -97,6 +107,11 @@ pub struct McpServerView {
 
 /// `POST /mcp-servers` (all fields) and `PATCH /mcp-servers/{id}` (any of them).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "files", "config": {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]}, "enabled": true}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerRequest {
     #[serde(default)]
@@ -109,6 +124,7 @@ pub struct McpServerRequest {
 
 /// `GET /mcp-servers`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServerList {
     pub mcp_servers: Vec<McpServerView>,
 }
@@ -117,6 +133,7 @@ pub struct McpServerList {
 /// `allowed-tools`, `model`; the body may use `$ARGUMENTS`, `$1`, …). A prompt that starts with
 /// `/{name}` runs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlashCommandView {
     pub id: Uuid,
     pub name: String,
@@ -133,6 +150,11 @@ pub struct SlashCommandView {
 
 /// `POST /slash-commands` (`name` and `body` required) and `PATCH /slash-commands/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "review", "description": "Review the changes", "argument_hint": "[path]", "allowed_tools": ["Read", "Grep"], "body": "Review the changes in $ARGUMENTS and list the problems you find.", "enabled": true}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct SlashCommandRequest {
     #[serde(default)]
@@ -155,6 +177,7 @@ pub struct SlashCommandRequest {
 
 /// `GET /slash-commands`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlashCommandList {
     pub slash_commands: Vec<SlashCommandView>,
 }
@@ -162,6 +185,7 @@ pub struct SlashCommandList {
 /// A subagent: the CLI's `agents/{name}.md` (front matter `name`, `description`, `tools`,
 /// `model`; the body is its system prompt). The agent calls it through the `Task` tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubagentView {
     pub id: Uuid,
     pub name: String,
@@ -178,6 +202,11 @@ pub struct SubagentView {
 
 /// `POST /subagents` (`name`, `description`, `system_prompt` required) and `PATCH /subagents/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "reviewer", "description": "Reviews code for bugs", "tools": ["Read", "Grep"], "system_prompt": "You review code and report bugs, nothing else.", "enabled": true}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct SubagentRequest {
     #[serde(default)]
@@ -197,12 +226,14 @@ pub struct SubagentRequest {
 
 /// `GET /subagents`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubagentList {
     pub subagents: Vec<SubagentView>,
 }
 
 /// `GET /instructions`: the user's `CLAUDE.md` (empty when never set) and the system's, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstructionsView {
     pub text: String,
     /// The system-wide instructions every run also gets (read-only).
@@ -212,6 +243,11 @@ pub struct InstructionsView {
 
 /// `PUT /instructions`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"text": "Answer in British English. Run the tests before you finish."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct InstructionsRequest {
     pub text: String,
@@ -219,6 +255,7 @@ pub struct InstructionsRequest {
 
 /// A preset: a named bundle of run settings and the capabilities it turns on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresetView {
     pub id: Uuid,
     pub name: String,
@@ -239,6 +276,11 @@ pub struct PresetView {
 /// `POST /presets` (`name` required) and `PATCH /presets/{id}`. Ids must name items the user
 /// can see (their own or the system's).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "careful", "description": "Plan first, then edit", "permission_mode": "acceptEdits", "prompt_template": "Work carefully and explain each change."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct PresetRequest {
     #[serde(default)]
@@ -265,6 +307,7 @@ pub struct PresetRequest {
 
 /// `GET /presets`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresetList {
     pub presets: Vec<PresetView>,
 }
@@ -280,6 +323,11 @@ pub struct PresetList {
 /// - `preset_id`: the preset's items, model, permission mode and prompt template.
 /// - An explicit list replaces that kind's items (the preset's or the defaults); `[]` means none.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"skill_ids": [], "mcp_server_ids": []}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CapabilityChoice {
     #[serde(default)]
@@ -307,6 +355,7 @@ impl CapabilityChoice {
 
 /// A library item as a run's summary names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapabilityRef {
     pub id: Uuid,
     pub name: String,
@@ -315,6 +364,7 @@ pub struct CapabilityRef {
 /// What a run gets (or would get), by name: `RunView.capabilities` and the answer of
 /// `POST /capabilities/resolve` (the composer's options panel). Never carries keys or configs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapabilitySummary {
     pub preset: Option<CapabilityRef>,
     pub skills: Vec<CapabilityRef>,
@@ -335,6 +385,7 @@ pub struct CapabilitySummary {
 /// A file of a skill in a snapshot: its object key (under the owner's skills prefix, see
 /// `objstore::keys::skill_version_prefix`) and where it goes under `skills/{skill}/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotSkillFile {
     pub path: String,
     pub key: String,
@@ -343,6 +394,7 @@ pub struct SnapshotSkillFile {
 
 /// A skill in a snapshot, at the version the run was queued with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotSkill {
     pub id: Uuid,
     pub name: String,
@@ -356,6 +408,7 @@ pub struct SnapshotSkill {
 /// A configuration document staged as a file: a slash command (`commands/{name}.md`) or a
 /// subagent (`agents/{name}.md`), rendered with its front matter when the run was queued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigDocument {
     pub name: String,
     pub content: String,
@@ -363,6 +416,7 @@ pub struct ConfigDocument {
 
 /// An MCP server in a snapshot: its name and its config, as `mcpServers.{name}` takes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotMcpServer {
     pub name: String,
     pub config: Value,
@@ -372,6 +426,7 @@ pub struct SnapshotMcpServer {
 /// queued. Stored with the run (`runs.capabilities`) and its session (`sessions.capabilities`,
 /// kept by follow-ups that name nothing), handed to the manager in the claim.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapabilitySnapshot {
     /// Hex SHA-256 over everything staged (skills' versions and paths, commands, subagents,
     /// instructions, MCP configs): equal digests stage identical files, so an executor that

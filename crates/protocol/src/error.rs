@@ -12,12 +12,14 @@ use ts_rs::TS;
 
 /// `{"error":{"code":"...","message":"..."}}`: the body of every 4xx and 5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// A stable, machine-readable `code` and a message a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -39,6 +41,7 @@ impl ErrorBody {
 /// Adding a variant is compatible: an older peer reads a code it does not know as
 /// [`ErrorCode::Unknown`] and goes by the HTTP status. Renaming one is a wire change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     // 400: the request itself is malformed.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 /// One event as the executor produces it, before the backend gives it a session sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunEvent {
     /// 1-based, contiguous within a run; the idempotency key together with the run id.
     pub run_seq: i64,
@@ -22,6 +23,7 @@ pub struct RunEvent {
 
 /// One stored event, as the public API and the WebSocket serve it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub session_id: Uuid,
     /// Per-session, gap-free, strictly increasing in commit order.
@@ -35,6 +37,7 @@ pub struct Event {
 
 /// What happened. Serialized as `{"type": "...", "payload": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
 pub enum EventBody {
     /// The agent started; carries the agent's own session id, used to resume the conversation.
@@ -160,6 +163,7 @@ impl EventBody {
 /// An MCP server named in the agent's init line, with the CLI's word for its state
 /// (`connected`, `failed`, `pending`, `needs-auth`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServerStatus {
     pub name: String,
     pub status: String,
@@ -167,6 +171,7 @@ pub struct McpServerStatus {
 
 /// One entry of the agent's todo list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TodoItem {
     pub content: String,
     /// `pending`, `in_progress` or `completed`.
@@ -177,6 +182,7 @@ pub struct TodoItem {
 
 /// The agent's own accounting, from the CLI's `result` line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunResult {
     #[serde(default)]
     pub is_error: bool,
@@ -195,6 +201,7 @@ pub struct RunResult {
 
 /// Token counts of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     #[serde(default)]
     pub input_tokens: i64,
@@ -208,6 +215,7 @@ pub struct Usage {
 
 /// How a file changed during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -218,6 +226,7 @@ pub enum ChangeKind {
 
 /// One file's change during a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileChange {
     pub path: String,
     pub change: ChangeKind,

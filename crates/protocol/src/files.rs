@@ -13,6 +13,7 @@ use crate::internal::ExportStatus;
 
 /// How a file changed against the previous run's export of the same session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ManifestChange {
     Added,
@@ -23,6 +24,7 @@ pub enum ManifestChange {
 
 /// One exported file in `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestEntry {
     /// Relative to the workspace, `/`-separated.
     pub path: String,
@@ -36,6 +38,7 @@ pub struct ManifestEntry {
 
 /// `manifest.json`, written under the run's prefix at the end of every run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     pub user_id: Uuid,
     pub run_id: Uuid,
@@ -55,6 +58,7 @@ pub struct Manifest {
 
 /// One file's entry in `archive.zip`: bytes `start..end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveSpan {
     pub path: String,
     pub sha256: String,
@@ -65,6 +69,7 @@ pub struct ArchiveSpan {
 /// One file of a run, as `GET /runs/{id}/files` shows it. A deleted file (the manifest keeps
 /// only its path) has `size` 0, empty `sha256` and `content_type`, and no `url`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunFile {
     pub path: String,
     pub size: u64,
@@ -77,6 +82,7 @@ pub struct RunFile {
 
 /// `GET /runs/{id}/files`: the run's exported workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunFiles {
     pub run_id: Uuid,
     /// `None` while the export is pending (the run is active or its worker has not reported).
@@ -89,6 +95,7 @@ pub struct RunFiles {
 
 /// `GET /runs/{id}/archive`: a presigned URL of the run's `archive.zip`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveLink {
     pub run_id: Uuid,
     pub url: String,
@@ -97,6 +104,7 @@ pub struct ArchiveLink {
 
 /// An uploaded attachment (`POST /attachments`, multipart field `file`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachmentView {
     pub id: Uuid,
     /// The file name as uploaded (sanitised); the run sees it as `inputs/{name}`.
@@ -108,6 +116,7 @@ pub struct AttachmentView {
 
 /// A git repository to clone into a new session's workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GitRepoRequest {
     /// `https://` URL of the repository (no credentials in it).
@@ -123,6 +132,7 @@ pub struct GitRepoRequest {
 /// An attachment a claimed run must stage into `inputs/{name}` (the key comes from the
 /// backend's attachments table, never from a request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StagedAttachment {
     pub name: String,
     pub key: String,

@@ -34,6 +34,7 @@ pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
 
 /// What the agent waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {
     /// A tool call that needs the user's permission.
@@ -73,6 +74,7 @@ impl InputKind {
 
 /// One question of an `AskUserQuestion` call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Question {
     /// The full question; the key of its answer.
     pub question: String,
@@ -87,6 +89,7 @@ pub struct Question {
 
 /// One choice offered for a question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionOption {
     pub label: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +98,7 @@ pub struct QuestionOption {
 
 /// The `input_request` event: the agent waits for a person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputRequest {
     /// Made by the executor (not the CLI's own id); the id of `POST /input-requests/{id}/answer`.
     pub request_id: Uuid,
@@ -122,6 +126,7 @@ pub struct InputRequest {
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputDecision {
     Allow,
@@ -130,6 +135,7 @@ pub enum InputDecision {
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputOutcome {
     /// A person answered.
@@ -142,6 +148,7 @@ pub enum InputOutcome {
 
 /// The state of a request, as the backend keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputRequestStatus {
     Pending,
@@ -174,6 +181,11 @@ impl InputRequestStatus {
 /// `POST /input-requests/{id}/answer`. Answering twice → 409 `already_answered`; after
 /// `expires_at` (or once the run ended) → 410 `request_expired`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"decision": "allow", "always": false}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerInputRequest {
     pub decision: InputDecision,
@@ -198,6 +210,7 @@ pub struct AnswerInputRequest {
 
 /// An answer as it reaches the executor, and the `input_answer` event that records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputAnswer {
     pub request_id: Uuid,
     pub outcome: InputOutcome,
@@ -244,6 +257,7 @@ impl InputAnswer {
 
 /// `GET /sessions/{id}/input-requests[?status=pending]`: one request and its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputRequestView {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -257,12 +271,14 @@ pub struct InputRequestView {
 
 /// `GET /sessions/{id}/input-requests`: oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputRequestList {
     pub requests: Vec<InputRequestView>,
 }
 
 /// A follow-up waiting behind the session's active run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueuedRunView {
     pub run_id: Uuid,
     pub prompt: String,
@@ -273,6 +289,7 @@ pub struct QueuedRunView {
 
 /// `GET /sessions/{id}/queue`: the queued follow-ups in the order they will run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionQueue {
     pub runs: Vec<QueuedRunView>,
 }
@@ -280,6 +297,11 @@ pub struct SessionQueue {
 /// `PATCH /sessions/{id}/queue/{run_id}`: a queued follow-up's new prompt (409 `not_queued` once
 /// it started).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"prompt": "Then add a test for it."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateQueuedRunRequest {
     pub prompt: String,
@@ -288,6 +310,7 @@ pub struct UpdateQueuedRunRequest {
 /// `POST /internal/runs/{id}/input-answers`: long-polls up to `wait_seconds` for answers to the
 /// run's requests that the manager has not handed over yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputAnswersPoll {
     pub worker_id: String,
@@ -302,6 +325,7 @@ pub struct InputAnswersPoll {
 /// The answer to [`InputAnswersPoll`]: answered requests of the run not in `delivered` (empty
 /// after the wait), and whether any request of the run is still pending.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputAnswers {
     pub answers: Vec<InputAnswer>,
     pub pending: u32,

@@ -18,6 +18,7 @@ pub const INTERNAL_TOKEN_HEADER: &str = "x-internal-token";
 
 /// `POST /runs/claim`: long-polls up to `wait_seconds` for a runnable run.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub worker_id: String,
@@ -31,6 +32,7 @@ pub struct ClaimRequest {
 
 /// A claimed run: everything a worker needs to execute it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimedRun {
     pub run_id: Uuid,
     pub session_id: Uuid,
@@ -73,6 +75,10 @@ pub struct ClaimedRun {
     /// The values of the secrets the run's configuration names (`${NAME}` in MCP configs, the
     /// repository's `token_secret`), resolved at claim for this run only.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::BTreeMap<String, String>)
+    )]
     pub secrets: crate::secrets::RunSecrets,
     /// Where the run's model requests go when its model belongs to a catalog provider; `None`:
     /// the manager's own upstream.
@@ -90,6 +96,7 @@ pub struct ClaimedRun {
 
 /// The run whose end state a session's next run starts from (`ClaimedRun.workspace_source`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkspaceSource {
     pub run_id: Uuid,
     /// The manager that ran it.
@@ -102,6 +109,7 @@ pub struct WorkspaceSource {
 /// `GET /deleted-sessions?after=&limit=`: sessions deleted (by their owner, a project's cascade
 /// or retention), oldest first, so that managers drop their copies of the workspaces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletedSessions {
     pub sessions: Vec<DeletedSession>,
     /// The cursor for the next call (`after`): the last entry's `seq`, or the given one.
@@ -109,6 +117,7 @@ pub struct DeletedSessions {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletedSession {
     pub seq: i64,
     pub session_id: Uuid,
@@ -117,6 +126,7 @@ pub struct DeletedSession {
 
 /// The fencing pair every run call carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRef {
     pub worker_id: String,
@@ -125,6 +135,7 @@ pub struct LeaseRef {
 
 /// `POST /runs/{id}/heartbeat`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     pub worker_id: String,
@@ -136,6 +147,7 @@ pub struct HeartbeatRequest {
 
 /// The answer to a heartbeat or a start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseStatus {
     pub run_id: Uuid,
     pub status: RunStatus,
@@ -147,6 +159,7 @@ pub struct LeaseStatus {
 /// `POST /runs/{id}/events`: a batch in `run_seq` order. Idempotent: re-delivered events are
 /// stored once.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
     pub worker_id: String,
@@ -156,6 +169,7 @@ pub struct EventBatch {
 
 /// The answer to an event batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestResponse {
     /// Events stored by this call.
     pub stored: u32,
@@ -167,6 +181,7 @@ pub struct IngestResponse {
 
 /// `POST /runs/{id}/complete`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     pub worker_id: String,
@@ -177,6 +192,7 @@ pub struct CompleteRequest {
 
 /// `POST /runs/{id}/fail`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FailRequest {
     pub worker_id: String,
@@ -190,6 +206,7 @@ pub struct FailRequest {
 
 /// The state of a run after a start, complete or fail call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunAck {
     pub run_id: Uuid,
     pub status: RunStatus,
@@ -197,6 +214,7 @@ pub struct RunAck {
 
 /// How a run's workspace export ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportStatus {
     Ready,
@@ -206,6 +224,7 @@ pub enum ExportStatus {
 /// `POST /runs/{id}/export`: the workspace export of the attempt holding `epoch`. Accepted while
 /// the run is leased to the worker, and after it finished, as long as no later attempt exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExportReport {
     pub worker_id: String,

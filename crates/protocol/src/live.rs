@@ -23,6 +23,7 @@ pub const CLOSE_BAD_MESSAGE: u16 = 4400;
 
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// The login token, as the first message, when no cookie authenticated the connection.
@@ -42,6 +43,7 @@ pub enum ClientMessage {
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Authenticated; subscriptions may follow.

@@ -14,6 +14,7 @@ use crate::secrets::SecretValue;
 
 /// One model this deployment offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelView {
     /// What a task names as `model` and the CLI gets as `--model`.
     pub id: String,
@@ -39,6 +40,7 @@ pub struct ModelView {
 
 /// `GET /models`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelList {
     pub models: Vec<ModelView>,
     /// The model a task runs with when it names none (`None`: the CLI's own default).
@@ -47,6 +49,7 @@ pub struct ModelList {
 
 /// Where a claimed run's model requests go, when not to the manager's own upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelRoute {
     /// The provider's name in the catalog (for logs and metrics labels; bounded by the config).

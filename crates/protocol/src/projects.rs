@@ -21,6 +21,7 @@ pub const MAX_FILES: usize = 50;
 /// What a task of the project gets when it names nothing else (a task's own fields win; a
 /// follow-up keeps its session's).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectDefaults {
     #[serde(default)]
@@ -36,6 +37,7 @@ pub struct ProjectDefaults {
 
 /// A project as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectView {
     pub id: Uuid,
     pub name: String,
@@ -54,12 +56,18 @@ pub struct ProjectView {
 
 /// `GET /projects`: by name.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectList {
     pub projects: Vec<ProjectView>,
 }
 
 /// `POST /projects` (`201`; `409 name_taken` for a name the user has).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "Website", "description": "The company website", "instructions": "Use the design tokens in styles/tokens.css."}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     pub name: String,
@@ -73,6 +81,11 @@ pub struct CreateProjectRequest {
 
 /// `PATCH /projects/{id}`: each field given replaces the stored one (`defaults` whole).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"description": "The company website (new design)"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[serde(default)]

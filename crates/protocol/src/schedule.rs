@@ -13,6 +13,7 @@ use crate::status::PermissionMode;
 
 /// Where the runs of a scheduled task go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionMode {
     /// Every fire continues the same session (its workspace and conversation persist).
@@ -25,6 +26,7 @@ pub enum SessionMode {
 /// Why a run exists: a person asked for it, or a schedule fired. Executor managers can pull
 /// only some kinds (`SCHEDULE_CONFIG_PATH`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     #[default]
@@ -79,6 +81,7 @@ impl std::str::FromStr for SessionMode {
 
 /// A scheduled task as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledTaskView {
     pub id: Uuid,
     pub name: String,
@@ -104,12 +107,18 @@ pub struct ScheduledTaskView {
 
 /// `GET /scheduled-tasks`: the user's scheduled tasks, by name.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledTaskList {
     pub scheduled_tasks: Vec<ScheduledTaskView>,
 }
 
 /// `POST /scheduled-tasks`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "Morning report", "prompt": "Summarise yesterday's open issues.", "cron": "0 9 * * 1-5", "timezone": "Europe/Paris", "enabled": true, "session_mode": "new"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScheduledTaskRequest {
     pub name: String,
@@ -132,6 +141,11 @@ fn enabled_default() -> bool {
 
 /// `PATCH /scheduled-tasks/{id}`: any subset of the fields.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"cron": "30 8 * * 1-5", "enabled": true}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateScheduledTaskRequest {
     #[serde(default)]
@@ -155,12 +169,14 @@ pub struct UpdateScheduledTaskRequest {
 /// `GET /scheduled-tasks/preview?cron=...&timezone=...`: validates an expression and shows its
 /// next fires, for the editor.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CronPreview {
     pub upcoming: Vec<DateTime<Utc>>,
 }
 
 /// `GET /scheduled-tasks/{id}/runs`: the runs a scheduled task created, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledRunList {
     pub runs: Vec<crate::api::RunView>,
 }
@@ -168,6 +184,7 @@ pub struct ScheduledRunList {
 /// `POST /internal/schedules/fire`: an executor manager asks the backend to turn due scheduled
 /// tasks into runs. Safe to call from every manager at once: each due task fires exactly once.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FireRequest {
     pub worker_id: String,
@@ -178,6 +195,7 @@ pub struct FireRequest {
 
 /// The answer to a fire call.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FireResponse {
     /// Runs created by this call, one per fired task.
     pub fired: Vec<FiredTask>,
@@ -185,6 +203,7 @@ pub struct FireResponse {
 
 /// One scheduled task fired by a fire call.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FiredTask {
     pub scheduled_task_id: Uuid,
     pub run_id: Uuid,

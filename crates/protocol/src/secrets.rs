@@ -44,6 +44,7 @@ pub fn hint(value: &str) -> Option<String> {
 /// A secret's value. `Debug` and `Display` never show it; read it with [`SecretValue::expose`].
 /// On the wire it is a plain string (it travels only on the internal API and to an executor).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 #[ts(type = "string")]
 pub struct SecretValue(String);
@@ -175,6 +176,7 @@ fn scan(
 
 /// A secret as the API shows it: never its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretView {
     pub name: String,
     pub description: String,
@@ -192,6 +194,7 @@ pub struct SecretView {
 
 /// `GET /secrets`: the user's secrets, then the system's, each by name.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecretList {
     pub secrets: Vec<SecretView>,
 }
@@ -199,6 +202,11 @@ pub struct SecretList {
 /// `POST /secrets` (`201`; `409 name_taken` if the user has one of that name) and
 /// `PUT /secrets/{name}` (create or replace; `name` must match the path or be absent).
 #[derive(Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "GITHUB_TOKEN", "value": "ghp_example0123456789", "description": "Read access to the company repositories"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecretRequest {
     #[serde(default)]
@@ -220,6 +228,11 @@ impl fmt::Debug for SetSecretRequest {
 
 /// `PATCH /secrets/{name}`: the description only (the value is replaced with `PUT`).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"description": "Read access to the company repositories"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSecretRequest {
     pub description: String,

@@ -14,6 +14,7 @@ use ts_rs::TS;
 /// claimed/running ──cancel requested──▶ canceling ──▶ canceled
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
@@ -95,6 +96,7 @@ impl FromStr for RunStatus {
 
 /// A session's status is the status of its latest run (`idle` before its first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Idle,
@@ -155,6 +157,7 @@ impl FromStr for SessionStatus {
 /// `bypass_permissions`: a run must never stall on a prompt nobody can answer. `plan` keeps the
 /// agent to read-only tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PermissionMode {
     #[serde(rename = "default")]
     Default,
@@ -181,6 +184,7 @@ impl PermissionMode {
 
 /// How a worker ended a run that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     #[default]

@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { createRequire } from "node:module";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { backendUrl, CLIENT_IP_HEADER, clientIpRecorded, forwardRequestHeaders, forwardResponseHeaders, upstreamPath } from "./proxy";
+import {
+  backendUrl,
+  CLIENT_IP_HEADER,
+  clientIpRecorded,
+  docsPath,
+  forward,
+  forwardRequestHeaders,
+  forwardResponseHeaders,
+  upstreamPath,
+} from "./proxy";
 
 describe("proxy rules", () => {
   it("reads BACKEND_URL, else the legacy POCO_BACKEND_URL", () => {
@@ -126,5 +135,55 @@ describe("proxy rules", () => {
     expect(out.has("content-length")).toBe(false);
     expect(out.has("connection")).toBe(false);
     expect(out.get("location")).toBe("/elsewhere");
+  });
+
+  it("reaches the API reference's page and its files, nothing else under /api/docs", () => {
+    expect(docsPath("/api/docs", "")).toBe("/api/docs");
+    expect(docsPath("/api/docs/", "")).toBe("/api/docs/");
+    expect(docsPath("/api/docs/swagger-ui-bundle.js", "?v=1")).toBe("/api/docs/swagger-ui-bundle.js?v=1");
+    for (const p of [
+      "/api/docsx",
+      "/api/docs/a/b.js",
+      "/api/docs/..",
+      "/api/docs/%2e%2e",
+      "/api/docs/..%2Fv1%2Finternal%2Fruns%2Fclaim",
+      "/api/docs/a%5Cb",
+      "/api/docs/%E0%A4%A",
+      "/api/v1/sessions",
+    ]) {
+      expect(docsPath(p, ""), p).toBeNull();
+    }
+  });
+
+  it("forwards the API reference to the backend like the API proxy does", async () => {
+    const seen: { url?: string; internal?: string } = {};
+    const backend = http.createServer((req, res) => {
+      seen.url = req.url;
+      seen.internal = req.headers["x-internal-token"] as string | undefined;
+      res.setHeader("content-type", "text/css");
+      res.end("body{}");
+    });
+    await new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve));
+    const { port } = backend.address() as AddressInfo;
+    const saved = process.env.BACKEND_URL;
+    process.env.BACKEND_URL = `http://127.0.0.1:${port}`;
+    try {
+      const req = new Request("http://web.example/api/docs/swagger-ui.css", {
+        headers: { "x-internal-token": "nope" },
+      });
+      const url = new URL(req.url);
+      const res = await forward(req, docsPath(url.pathname, url.search));
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/css");
+      expect(await res.text()).toBe("body{}");
+      expect(seen).toEqual({ url: "/api/docs/swagger-ui.css", internal: undefined });
+      const refused = await forward(req, docsPath("/api/docs/../v1/internal/runs/claim", ""));
+      expect(refused.status).toBe(404);
+      expect(await refused.json()).toEqual({ error: { code: "not_found", message: "route not found" } });
+    } finally {
+      if (saved === undefined) delete process.env.BACKEND_URL;
+      else process.env.BACKEND_URL = saved;
+      backend.close();
+    }
   });
 });

@@ -79,6 +79,31 @@ export function upstreamPath(pathname: string, search: string): string | null {
   return `${prefix}${rest}${search}`;
 }
 
+/** The API reference's page on the backend (`GET /api/docs`, Swagger UI) and its files' prefix. */
+export const DOCS_PATH = "/api/docs";
+
+/**
+ * The backend path and query for a request to the API reference: the page itself (`/api/docs`,
+ * `/api/docs/`) or one of its files, `/api/docs/<file>` with `<file>` one plain segment. Anything
+ * else (deeper paths, `.`, `..`, encoded slashes) is `null`.
+ */
+export function docsPath(pathname: string, search: string): string | null {
+  if (pathname === DOCS_PATH || pathname === `${DOCS_PATH}/`) return `${pathname}${search}`;
+  if (!pathname.startsWith(`${DOCS_PATH}/`)) return null;
+  const raw = pathname.slice(DOCS_PATH.length + 1);
+  if (raw.includes("/")) return null;
+  let file: string;
+  try {
+    file = decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+  if (file === "" || file === "." || file === ".." || file.includes("/") || file.includes("\\") || file.includes("\0")) {
+    return null;
+  }
+  return `${DOCS_PATH}/${raw}${search}`;
+}
+
 function connectionTokens(headers: Headers): Set<string> {
   const listed = headers.get("connection") ?? "";
   return new Set(
@@ -126,4 +151,38 @@ export function forwardResponseHeaders(upstream: Headers): Headers {
 export function errorResponse(status: number, code: ErrorCode, message: string): Response {
   const body: ErrorBody = { error: { code, message } };
   return Response.json(body, { status });
+}
+
+/**
+ * Forwards `req` to the backend's `path` (from {@link upstreamPath} or {@link docsPath}; `null`
+ * answers 404): bodies streamed both ways, redirects passed back instead of followed.
+ */
+export async function forward(req: Request, path: string | null): Promise<Response> {
+  if (path === null) return errorResponse(404, "not_found", "route not found");
+  const base = backendUrl();
+  if (base === null) {
+    return errorResponse(502, "bad_gateway", "the web server has no valid BACKEND_URL configured");
+  }
+  const url = new URL(req.url);
+  const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  let upstream: Response;
+  try {
+    upstream = await fetch(`${base}${path}`, {
+      method: req.method,
+      headers: forwardRequestHeaders(req.headers, url),
+      body: hasBody ? req.body : undefined,
+      redirect: "manual",
+      cache: "no-store",
+      signal: req.signal,
+      // Required by Node's fetch to stream a request body.
+      ...(hasBody ? { duplex: "half" } : {}),
+    } as RequestInit);
+  } catch {
+    return errorResponse(502, "bad_gateway", "the backend cannot be reached");
+  }
+  return new Response(upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: forwardResponseHeaders(upstream.headers),
+  });
 }

@@ -2,15 +2,13 @@
 //! invites. Every route needs the `admin` scope ([`crate::auth::scope`]), which only an admin's
 //! sign-in or an admin's token holding it has.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use protocol::ErrorCode;
 use protocol::accounts::{
     AdminUserList, AdminUserView, CreateInviteRequest, CreatedInvite, InviteList,
     PasswordResetLink, Role, UpdateUserRequest,
 };
+use protocol::{ErrorBody, ErrorCode};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
@@ -18,16 +16,26 @@ use crate::auth::accounts;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}", get(get_user).patch(update_user))
-        .route("/admin/users/{id}/password-reset", post(reset_link))
-        .route("/admin/invites", get(list_invites).post(create_invite))
-        .route("/admin/invites/{id}", delete(delete_invite))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(reset_link))
+        .routes(routes!(list_invites, create_invite))
+        .routes(routes!(delete_invite))
 }
 
+/// Every user, with their usage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    operation_id = "admin_list_users",
+    tag = "admin",
+    responses((status = 200, description = "The users.", body = AdminUserList)),
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: CurrentUser,
@@ -37,6 +45,18 @@ async fn list_users(
     }))
 }
 
+/// One user, with their usage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users/{id}",
+    operation_id = "admin_get_user",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = AdminUserView),
+        (status = 404, description = "No such user (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn get_user(
     State(state): State<AppState>,
     _admin: CurrentUser,
@@ -49,6 +69,21 @@ async fn get_user(
         .ok_or(ApiError::NotFound("user"))
 }
 
+/// Disables or enables a user, or changes their role. A disabled user's logins and tokens stop
+/// working at once.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{id}",
+    operation_id = "admin_update_user",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user as it is now.", body = AdminUserView),
+        (status = 404, description = "No such user (`not_found`).", body = ErrorBody),
+        (status = 409, description = "An admin cannot disable or demote themselves (`invalid_request`).", body = ErrorBody),
+    ),
+)]
 async fn update_user(
     State(state): State<AppState>,
     admin: CurrentUser,
@@ -77,6 +112,19 @@ async fn update_user(
     get_user(State(state), admin, Path(id)).await
 }
 
+/// A one-time password reset link for a user (to hand over out of band).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{id}/password-reset",
+    operation_id = "admin_password_reset_link",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 201, description = "The link and its token.", body = PasswordResetLink),
+        (status = 404, description = "No such user (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+    ),
+)]
 async fn reset_link(
     State(state): State<AppState>,
     admin: CurrentUser,
@@ -88,6 +136,14 @@ async fn reset_link(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
+/// The invites, used or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/invites",
+    operation_id = "admin_list_invites",
+    tag = "admin",
+    responses((status = 200, description = "The invites.", body = InviteList)),
+)]
 async fn list_invites(
     State(state): State<AppState>,
     _admin: CurrentUser,
@@ -97,6 +153,18 @@ async fn list_invites(
     }))
 }
 
+/// Creates an invite; its token is shown once, in this answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/invites",
+    operation_id = "admin_create_invite",
+    tag = "admin",
+    request_body = CreateInviteRequest,
+    responses(
+        (status = 201, description = "The invite, its token and its link.", body = CreatedInvite),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+    ),
+)]
 async fn create_invite(
     State(state): State<AppState>,
     admin: CurrentUser,
@@ -108,6 +176,18 @@ async fn create_invite(
     Ok((StatusCode::CREATED, Json(invite)))
 }
 
+/// Deletes an invite.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/invites/{id}",
+    operation_id = "admin_delete_invite",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The invite's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such invite (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn delete_invite(
     State(state): State<AppState>,
     _admin: CurrentUser,

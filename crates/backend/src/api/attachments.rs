@@ -4,15 +4,13 @@
 //! set in `api/mod.rs`; the handler also refuses an oversized `Content-Length` before reading
 //! anything, and `crate::attachments` counts while streaming.
 
-use axum::Router;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
 use futures::StreamExt;
 use objstore::UploadError;
-use protocol::ErrorCode;
 use protocol::files::AttachmentView;
+use protocol::{ErrorBody, ErrorCode};
 use uuid::Uuid;
 
 use crate::attachments::{MULTIPART_OVERHEAD, Upload};
@@ -20,14 +18,25 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The multipart field that carries the file.
 pub const FILE_FIELD: &str = "file";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/attachments", post(upload))
-        .route("/attachments/{id}", get(view).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(view, remove))
+}
+
+/// The body of an upload route: `multipart/form-data` with one part, [`FILE_FIELD`].
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct FileUpload {
+    /// The file; the part's `filename` is its name (sanitised), its `Content-Type` its type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// The largest body the upload route reads: the file limit plus the multipart framing.
@@ -99,6 +108,19 @@ pub(super) async fn file_part<'m>(
     })
 }
 
+/// Uploads a file for the caller's tasks (streamed to the object store, at most
+/// `MAX_UPLOAD_SIZE_MB`); tasks name it by id.
+#[utoipa::path(
+    post,
+    path = "/api/v1/attachments",
+    operation_id = "upload_attachment",
+    tag = "attachments",
+    request_body(content = FileUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored.", body = AttachmentView),
+        (status = 422, description = "The file name or type is not acceptable (`validation_error`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn upload(
     State(state): State<AppState>,
@@ -112,6 +134,18 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// One of the caller's attachments.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}",
+    operation_id = "get_attachment",
+    tag = "attachments",
+    params(("id" = Uuid, Path, description = "The attachment's id.")),
+    responses(
+        (status = 200, description = "The attachment.", body = AttachmentView),
+        (status = 404, description = "No such attachment of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn view(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -122,6 +156,19 @@ async fn view(
     ))
 }
 
+/// Deletes one of the caller's attachments and its object.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/attachments/{id}",
+    operation_id = "delete_attachment",
+    tag = "attachments",
+    params(("id" = Uuid, Path, description = "The attachment's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such attachment of the caller's (`not_found`).", body = ErrorBody),
+        (status = 409, description = "A queued or running task needs it (`attachment_in_use`).", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -1,17 +1,15 @@
 //! `/auth/*`: the sign-in screen's settings, register (with an invite unless registration is
 //! open), login, logout, me, changing one's password, and setting one with a reset link.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use protocol::ErrorCode;
 use protocol::accounts::{
     AuthConfig, ChangePasswordRequest, RegisterRequest, ResetPasswordRequest, SignInProvider,
 };
 use protocol::api::{AuthResponse, Credentials, MeResponse};
+use protocol::{ErrorBody, ErrorCode};
 
 use crate::auth::accounts::{self, Admission, MAX_EMAIL_BYTES, UserRow};
 use crate::auth::{COOKIE_NAME, Credential, CurrentUser, password};
@@ -19,16 +17,18 @@ use crate::config::AuthMode;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/me", get(me))
-        .route("/auth/config", get(config))
-        .route("/auth/password", post(change_password))
-        .route("/auth/reset-password", post(reset_password))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(config))
+        .routes(routes!(change_password))
+        .routes(routes!(reset_password))
 }
 
 pub(crate) fn require_password_mode(state: &AppState) -> ApiResult<()> {
@@ -76,6 +76,26 @@ pub(crate) async fn issue(
     ))
 }
 
+/// Creates an account and signs it in.
+///
+/// Allowed when `REGISTRATION=open`, or with an admin's invite (`invite`); the first account of
+/// a server is its admin. The answer carries a login token, also set as the `workcell_token`
+/// cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    operation_id = "register",
+    tag = "auth",
+    security(()),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account, signed in.", body = AuthResponse,
+            headers(("set-cookie" = String, description = "`workcell_token`, the login token."))),
+        (status = 403, description = "Registration is closed or needs an invite, or the invite is not valid (`registration_closed`).", body = ErrorBody),
+        (status = 409, description = "An account has this email (`email_taken`), or the server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+        (status = 422, description = "The email is not valid (`validation_error`) or the password too weak (`weak_password`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
@@ -100,6 +120,27 @@ async fn register(
     Ok((StatusCode::CREATED, jar, body))
 }
 
+/// Signs in with an email and password.
+///
+/// The answer carries a login token (for `Authorization: Bearer`), also set as the
+/// `workcell_token` cookie. Repeated failures lock the email and the address out for a while.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in.", body = AuthResponse,
+            headers(("set-cookie" = String, description = "`workcell_token`, the login token."))),
+        (status = 401, description = "Wrong email or password (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+        (status = 429, description = "Too many failed logins (`rate_limited`); see `Retry-After`.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
@@ -155,6 +196,16 @@ async fn login(
     }
 }
 
+/// Signs out: the login token stops working and the cookie is removed.
+///
+/// With an API token nothing is revoked (revoke tokens with `DELETE /api/v1/tokens/{id}`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    responses((status = 204, description = "Signed out.")),
+)]
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -176,6 +227,14 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, jar))
 }
 
+/// Who the credential belongs to, the server's auth mode, and what the credential may do.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    operation_id = "me",
+    tag = "auth",
+    responses((status = 200, description = "The caller.", body = MeResponse)),
+)]
 async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<MeResponse>> {
     let row = accounts::get(&state.pool, user.id)
         .await?
@@ -191,6 +250,14 @@ async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<
 }
 
 /// What the sign-in screen offers; needs no credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/config",
+    operation_id = "auth_config",
+    tag = "auth",
+    security(()),
+    responses((status = 200, description = "The auth mode, the registration policy, whether no account exists yet, and the identity providers.", body = AuthConfig)),
+)]
 async fn config(State(state): State<AppState>) -> ApiResult<Json<AuthConfig>> {
     let s = &state.settings;
     let mut providers = Vec::new();
@@ -220,6 +287,20 @@ async fn config(State(state): State<AppState>) -> ApiResult<Json<AuthConfig>> {
 
 /// Changes the caller's password; every other login and API token of the account stops working,
 /// and this answer carries a fresh login (body and cookie).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    operation_id = "change_password",
+    tag = "auth",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Changed; a fresh login.", body = AuthResponse,
+            headers(("set-cookie" = String, description = "`workcell_token`, the new login token."))),
+        (status = 401, description = "The current password is wrong (`unauthorized`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+        (status = 422, description = "The new password is too weak (`weak_password`).", body = ErrorBody),
+    ),
+)]
 async fn change_password(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -237,7 +318,21 @@ async fn change_password(
     issue(&state, jar, row).await
 }
 
-/// Sets a password with a one-time reset link's token.
+/// Sets a password with a one-time reset link's token (made by an admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset-password",
+    operation_id = "reset_password",
+    tag = "auth",
+    security(()),
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "The password is set; every login and token of the account stops working."),
+        (status = 403, description = "The link is not valid, was used or has expired (`unauthorized`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+        (status = 422, description = "The password is too weak (`weak_password`).", body = ErrorBody),
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetPasswordRequest>,

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use protocol::ErrorBody;
 use protocol::files::{ArchiveLink, RunFiles};
 use uuid::Uuid;
 
@@ -13,18 +12,33 @@ use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::{Json, Path};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How long the URLs handed out stay valid: `S3_PRESIGN_EXPIRES`.
 fn presign_expires(state: &AppState) -> Duration {
     Duration::from_secs(state.settings.s3_presign_expires)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/runs/{id}/files", get(files))
-        .route("/runs/{id}/archive", get(archive))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(files))
+        .routes(routes!(archive))
 }
 
+/// The files of a run's exported workspace, each with a presigned download URL
+/// (`S3_PRESIGN_EXPIRES` seconds); deleted files last, with `url: null`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/files",
+    operation_id = "list_run_files",
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "The files (empty, with `export_status: null`, before the run's export).", body = RunFiles),
+        (status = 404, description = "No such run of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn files(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -42,6 +56,18 @@ async fn files(
     ))
 }
 
+/// A presigned download URL of the run's workspace as one zip.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/archive",
+    operation_id = "get_run_archive",
+    tag = "runs",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "The link (fetch it with a plain GET; it expires at `expires_at`).", body = ArchiveLink),
+        (status = 404, description = "No such run of the caller's, or it has no ready export (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn archive(
     State(state): State<AppState>,
     user: CurrentUser,

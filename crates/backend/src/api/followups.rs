@@ -1,10 +1,9 @@
 //! `/sessions/{id}/queue`: the follow-ups queued behind a session's active run, editable until
 //! they start ([`crate::queue::followups`]).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use protocol::ErrorBody;
 use protocol::input::{QueuedRunView, SessionQueue, UpdateQueuedRunRequest};
 use uuid::Uuid;
 
@@ -14,17 +13,28 @@ use crate::extract::{Json, Path};
 use crate::queue::followups;
 use crate::state::AppState;
 use crate::{sessions, tasks};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sessions/{id}/queue", get(list))
-        .route(
-            "/sessions/{id}/queue/{run_id}",
-            patch(update).delete(remove),
-        )
-        .route("/sessions/{id}/queue/{run_id}/send-now", post(send_now))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(update, remove))
+        .routes(routes!(send_now))
 }
 
+/// The follow-ups queued behind the session's active run, in the order they will run.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/queue",
+    operation_id = "list_session_queue",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The queue.", body = SessionQueue),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -35,6 +45,23 @@ async fn list(
     Ok(Json(followups::list(&mut conn, id).await?))
 }
 
+/// Replaces a queued follow-up's prompt (while it is still queued).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sessions/{id}/queue/{run_id}",
+    operation_id = "update_queued_run",
+    tag = "sessions",
+    params(
+        ("id" = Uuid, Path, description = "The session's id."),
+        ("run_id" = Uuid, Path, description = "The queued run's id."),
+    ),
+    request_body = UpdateQueuedRunRequest,
+    responses(
+        (status = 200, description = "The queued run.", body = QueuedRunView),
+        (status = 404, description = "No such session of the caller's, or no such run in it (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The run is no longer queued (`not_queued`).", body = ErrorBody),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -50,6 +77,22 @@ async fn update(
     ))
 }
 
+/// Removes a queued follow-up (it becomes `canceled`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}/queue/{run_id}",
+    operation_id = "remove_queued_run",
+    tag = "sessions",
+    params(
+        ("id" = Uuid, Path, description = "The session's id."),
+        ("run_id" = Uuid, Path, description = "The queued run's id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such session of the caller's, or no such run in it (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The run is no longer queued (`not_queued`).", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -60,6 +103,23 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sends a queued follow-up now: stops the working run and moves this one to the head of the
+/// session's line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/queue/{run_id}/send-now",
+    operation_id = "send_queued_run_now",
+    tag = "sessions",
+    params(
+        ("id" = Uuid, Path, description = "The session's id."),
+        ("run_id" = Uuid, Path, description = "The queued run's id."),
+    ),
+    responses(
+        (status = 200, description = "The queue as it is now.", body = SessionQueue),
+        (status = 404, description = "No such session of the caller's, or no such run in it (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The run is no longer queued (`not_queued`).", body = ErrorBody),
+    ),
+)]
 async fn send_now(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -1,15 +1,14 @@
 //! `/api/v1/internal/*`: the executor managers' side of the queue. Every route requires
 //! `X-Internal-Token` ([`InternalCaller`]).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use protocol::ErrorBody;
 use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
-    ClaimRequest, CompleteRequest, DeletedSessions, EventBatch, ExportReport, FailRequest,
-    HeartbeatRequest, IngestResponse, LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, ClaimedRun, CompleteRequest, DeletedSessions, EventBatch, ExportReport,
+    FailRequest, HeartbeatRequest, IngestResponse, LeaseRef, LeaseStatus, RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
 use uuid::Uuid;
@@ -20,27 +19,34 @@ use crate::extract::{Json, Path, Query};
 use crate::queue::{claim, lease};
 use crate::schedules;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/runs/claim", post(claim_run))
-        .route("/runs/{id}/heartbeat", post(heartbeat))
-        .route("/runs/{id}/start", post(start))
-        .route("/runs/{id}/events", post(events))
-        .route("/runs/{id}/complete", post(complete))
-        .route("/runs/{id}/fail", post(fail))
-        .route("/runs/{id}/export", post(export))
-        .route("/runs/{id}/input-answers", post(input_answers))
-        .route("/schedules/fire", post(fire_schedules))
-        .route("/deleted-sessions", get(deleted_sessions))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(claim_run))
+        .routes(routes!(heartbeat))
+        .routes(routes!(start))
+        .routes(routes!(events))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(export))
+        .routes(routes!(input_answers))
+        .routes(routes!(fire_schedules))
+        .routes(routes!(deleted_sessions))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct FeedQuery {
+    /// The `next` of the previous answer (0 at first).
     #[serde(default)]
+    #[param(default = 0, minimum = 0)]
     after: i64,
+    /// Entries per answer, 1 to 1000.
     #[serde(default = "default_feed_limit")]
+    #[param(default = 500, minimum = 1, maximum = 1000)]
     limit: i64,
 }
 
@@ -48,7 +54,19 @@ fn default_feed_limit() -> i64 {
     500
 }
 
-/// The sessions deleted since `after` ([`crate::deleted_sessions`]).
+/// The sessions deleted since `after` ([`crate::deleted_sessions`]), for managers to delete
+/// their workspace copies.
+#[utoipa::path(
+    get,
+    path = "/api/v1/internal/deleted-sessions",
+    operation_id = "internal_deleted_sessions",
+    tag = "internal",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "The feed's entries after `after`.", body = DeletedSessions),
+        (status = 422, description = "`after` or `limit` is out of range (`validation_error`).", body = ErrorBody),
+    ),
+)]
 async fn deleted_sessions(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -67,6 +85,14 @@ async fn deleted_sessions(
 
 /// Turns due scheduled tasks into runs; safe to call from every manager at once
 /// ([`crate::schedules`]).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/schedules/fire",
+    operation_id = "internal_fire_schedules",
+    tag = "internal",
+    request_body = FireRequest,
+    responses((status = 200, description = "The runs queued now.", body = FireResponse)),
+)]
 async fn fire_schedules(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -97,6 +123,18 @@ async fn fire_schedules(
     Ok(Json(FireResponse { fired }))
 }
 
+/// Claims the oldest claimable run under a lease, waiting up to `wait_seconds` for one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/claim",
+    operation_id = "internal_claim_run",
+    tag = "internal",
+    request_body = ClaimRequest,
+    responses(
+        (status = 200, description = "The claimed run, with its lease epoch, inputs, capabilities and secrets.", body = ClaimedRun),
+        (status = 204, description = "No run became claimable within `wait_seconds`."),
+    ),
+)]
 async fn claim_run(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -115,6 +153,20 @@ async fn claim_run(
     })
 }
 
+/// Extends the lease and says whether the owner asked to cancel.
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/heartbeat",
+    operation_id = "internal_heartbeat",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "The lease.", body = LeaseStatus),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn heartbeat(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -133,6 +185,20 @@ async fn heartbeat(
     ))
 }
 
+/// Marks the claimed run as running.
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/start",
+    operation_id = "internal_start_run",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = LeaseRef,
+    responses(
+        (status = 200, description = "The lease.", body = LeaseStatus),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn start(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -144,6 +210,20 @@ async fn start(
     ))
 }
 
+/// Stores a batch of the run's events (each `(run, epoch, run_seq)` once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/events",
+    operation_id = "internal_ingest_events",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = EventBatch,
+    responses(
+        (status = 200, description = "Stored (after the commit).", body = IngestResponse),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn events(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -153,6 +233,20 @@ async fn events(
     Ok(Json(state.ingester.ingest(id, batch).await?))
 }
 
+/// Ends the run as completed (or canceled).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/complete",
+    operation_id = "internal_complete_run",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = CompleteRequest,
+    responses(
+        (status = 200, description = "The run's status now.", body = RunAck),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn complete(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -164,6 +258,21 @@ async fn complete(
     Ok(Json(ack))
 }
 
+/// Fails the run's attempt: re-queued with a back-off when `retryable` and attempts remain,
+/// else failed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/fail",
+    operation_id = "internal_fail_run",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = FailRequest,
+    responses(
+        (status = 200, description = "The run's status now.", body = RunAck),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn fail(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -187,6 +296,19 @@ async fn fail(
 }
 
 /// The manager's long-poll for its run's answers ([`crate::input_requests::poll`]).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/input-answers",
+    operation_id = "internal_poll_input_answers",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = InputAnswersPoll,
+    responses(
+        (status = 200, description = "The answers not yet delivered (possibly none after `wait_seconds`), and how many requests are still pending.", body = InputAnswers),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn input_answers(
     State(state): State<AppState>,
     _: InternalCaller,
@@ -198,6 +320,20 @@ async fn input_answers(
     ))
 }
 
+/// Records the run's workspace export (its keys checked against the run's prefix).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/{id}/export",
+    operation_id = "internal_report_export",
+    tag = "internal",
+    params(("id" = Uuid, Path, description = "The run's id.")),
+    request_body = ExportReport,
+    responses(
+        (status = 204, description = "Recorded."),
+        (status = 404, description = "No such run (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The lease moved on: another claim or an expiry (`lease_lost`); nothing changed.", body = ErrorBody),
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     _: InternalCaller,

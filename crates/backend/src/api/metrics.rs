@@ -4,18 +4,33 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
+/// Prometheus metrics (text exposition format).
+///
+/// Open unless the operator set `METRICS_TOKEN`; then it takes `Authorization: Bearer
+/// <METRICS_TOKEN>`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics.", content_type = "text/plain", body = String),
+        (status = 401, description = "`METRICS_TOKEN` is set and was not sent (`unauthorized`).", body = protocol::ErrorBody),
+    ),
+)]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = state
         .settings

@@ -1,17 +1,15 @@
 //! `/scheduled-tasks`: a user's scheduled tasks (CRUD), "run now", their run history, and a
 //! preview of an expression's next fires. Firing lives in [`crate::schedules`].
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::Utc;
-use protocol::RunStatus;
 use protocol::api::CreateTaskResponse;
 use protocol::schedule::{
     CreateScheduledTaskRequest, CronPreview, RunKind, ScheduledRunList, ScheduledTaskList,
     ScheduledTaskView, SessionMode, UpdateScheduledTaskRequest,
 };
+use protocol::{ErrorBody, RunStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -23,19 +21,26 @@ use crate::schedules::{
     self, COLUMNS, TaskRow, UPCOMING, check_fields, next_fire, parse_schedule, permission_mode_name,
 };
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/scheduled-tasks", get(list).post(create))
-        .route("/scheduled-tasks/preview", get(preview))
-        .route(
-            "/scheduled-tasks/{id}",
-            get(detail).patch(update).delete(remove),
-        )
-        .route("/scheduled-tasks/{id}/run", post(run_now))
-        .route("/scheduled-tasks/{id}/runs", get(history))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(preview))
+        .routes(routes!(detail, update, remove))
+        .routes(routes!(run_now))
+        .routes(routes!(history))
 }
 
+/// The caller's scheduled tasks, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/scheduled-tasks",
+    operation_id = "list_scheduled_tasks",
+    tag = "scheduled-tasks",
+    responses((status = 200, description = "The scheduled tasks.", body = ScheduledTaskList)),
+)]
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -55,6 +60,20 @@ async fn list(
     }))
 }
 
+/// Creates a scheduled task: a prompt that runs on a five-field cron schedule in an IANA time
+/// zone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/scheduled-tasks",
+    operation_id = "create_scheduled_task",
+    tag = "scheduled-tasks",
+    request_body = CreateScheduledTaskRequest,
+    responses(
+        (status = 201, description = "Created.", body = ScheduledTaskView),
+        (status = 400, description = "The cron expression (`invalid_cron`), time zone (`invalid_timezone`), name (`invalid_name`), prompt (`invalid_prompt`) or model name (`invalid_model`) is not acceptable.", body = ErrorBody),
+        (status = 422, description = "The model is not offered (`unknown_model`) or its provider's key is missing (`unknown_secret`).", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -96,6 +115,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(row.into_view()?)))
 }
 
+/// A scheduled task, with its next fires.
+#[utoipa::path(
+    get,
+    path = "/api/v1/scheduled-tasks/{id}",
+    operation_id = "get_scheduled_task",
+    tag = "scheduled-tasks",
+    params(("id" = Uuid, Path, description = "The scheduled task's id.")),
+    responses(
+        (status = 200, description = "The scheduled task.", body = ScheduledTaskView),
+        (status = 404, description = "No such scheduled task of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn detail(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -108,6 +139,21 @@ async fn detail(
     ))
 }
 
+/// Changes a scheduled task; the fields left out keep their values (an empty `model` clears it).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/scheduled-tasks/{id}",
+    operation_id = "update_scheduled_task",
+    tag = "scheduled-tasks",
+    params(("id" = Uuid, Path, description = "The scheduled task's id.")),
+    request_body = UpdateScheduledTaskRequest,
+    responses(
+        (status = 200, description = "The scheduled task as it is now.", body = ScheduledTaskView),
+        (status = 400, description = "A field is not acceptable (`invalid_cron`, `invalid_timezone`, `invalid_name`, `invalid_prompt`, `invalid_model`).", body = ErrorBody),
+        (status = 404, description = "No such scheduled task of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "The model is not offered (`unknown_model`) or its provider's key is missing (`unknown_secret`).", body = ErrorBody),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -184,6 +230,18 @@ async fn update(
     Ok(Json(row.into_view()?))
 }
 
+/// Deletes a scheduled task (its runs and sessions stay).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/scheduled-tasks/{id}",
+    operation_id = "delete_scheduled_task",
+    tag = "scheduled-tasks",
+    params(("id" = Uuid, Path, description = "The scheduled task's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such scheduled task of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -204,6 +262,18 @@ async fn remove(
 /// Runs the task now, whatever its schedule (disabled ones too). The run is `interactive` (a
 /// person asked for it, so managers that pull scheduled runs only at night still take it) and
 /// names its scheduled task, so it shows in the history. The schedule is left as it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/scheduled-tasks/{id}/run",
+    operation_id = "run_scheduled_task_now",
+    tag = "scheduled-tasks",
+    params(("id" = Uuid, Path, description = "The scheduled task's id.")),
+    responses(
+        (status = 201, description = "Queued.", body = CreateTaskResponse),
+        (status = 404, description = "No such scheduled task of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "The task's model is no longer offered (`unknown_model`) or a secret it needs is missing (`unknown_secret`).", body = ErrorBody),
+    ),
+)]
 async fn run_now(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -233,10 +303,13 @@ async fn run_now(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
+    /// Runs to list, 1 to 200.
     #[serde(default = "default_limit")]
+    #[param(default = 50, minimum = 1, maximum = 200)]
     limit: i64,
 }
 
@@ -244,6 +317,19 @@ fn default_limit() -> i64 {
     50
 }
 
+/// The scheduled task's runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/scheduled-tasks/{id}/runs",
+    operation_id = "list_scheduled_task_runs",
+    tag = "scheduled-tasks",
+    params(("id" = Uuid, Path, description = "The scheduled task's id."), HistoryQuery),
+    responses(
+        (status = 200, description = "The runs.", body = ScheduledRunList),
+        (status = 404, description = "No such scheduled task of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range (`validation_error`).", body = ErrorBody),
+    ),
+)]
 async fn history(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -277,11 +363,16 @@ async fn history(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PreviewQuery {
+    /// A five-field cron expression.
+    #[param(example = "0 9 * * 1-5")]
     cron: String,
+    /// An IANA time zone.
     #[serde(default = "default_timezone")]
+    #[param(default = "UTC", example = "Europe/Paris")]
     timezone: String,
 }
 
@@ -289,6 +380,18 @@ fn default_timezone() -> String {
     "UTC".into()
 }
 
+/// The next fires of a cron expression in a time zone (nothing is stored).
+#[utoipa::path(
+    get,
+    path = "/api/v1/scheduled-tasks/preview",
+    operation_id = "preview_schedule",
+    tag = "scheduled-tasks",
+    params(PreviewQuery),
+    responses(
+        (status = 200, description = "The next fires.", body = CronPreview),
+        (status = 400, description = "The expression (`invalid_cron`) or time zone (`invalid_timezone`) is not acceptable, or the query does not parse (`invalid_query`).", body = ErrorBody),
+    ),
+)]
 async fn preview(
     _user: CurrentUser,
     Query(q): Query<PreviewQuery>,

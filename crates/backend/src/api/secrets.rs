@@ -10,10 +10,9 @@
 //!
 //! No answer ever carries a value; handlers are traced without their bodies.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use protocol::ErrorBody;
 use protocol::secrets::{SecretList, SecretView, SetSecretRequest, UpdateSecretRequest};
 
 use crate::auth::CurrentUser;
@@ -21,16 +20,24 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::secrets::store::{self, NewSecret};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/secrets", get(list).post(create))
-        .route(
-            "/secrets/{name}",
-            get(view).put(put).patch(update).delete(remove),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(view, put, update, remove))
 }
 
+/// The caller's secrets, then the system's (`overridden` when the caller has the name); never a
+/// value.
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets",
+    operation_id = "list_secrets",
+    tag = "secrets",
+    responses((status = 200, description = "The secrets.", body = SecretList)),
+)]
 async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<SecretList>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(SecretList {
@@ -38,6 +45,18 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Jso
     }))
 }
 
+/// The secret a run would get under this name: the caller's, else the system's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/secrets/{name}",
+    operation_id = "get_secret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`^[A-Z_][A-Z0-9_]*$`).", example = "GITHUB_TOKEN")),
+    responses(
+        (status = 200, description = "The secret (at most the last 4 characters of its value).", body = SecretView),
+        (status = 404, description = "Neither the caller nor the system has it (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn view(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -50,6 +69,19 @@ async fn view(
         .ok_or(ApiError::NotFound("secret"))
 }
 
+/// Creates a secret (`name` is required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/secrets",
+    operation_id = "create_secret",
+    tag = "secrets",
+    request_body = SetSecretRequest,
+    responses(
+        (status = 201, description = "Created.", body = SecretView),
+        (status = 409, description = "The caller has a secret of this name (`name_taken`).", body = ErrorBody),
+        (status = 422, description = "The name, value or description is not acceptable, or the caller has the most secrets (`validation_error`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn create(
     State(state): State<AppState>,
@@ -75,6 +107,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Creates or replaces the caller's secret of this name (one only the system has is overridden
+/// by the caller's own).
+#[utoipa::path(
+    put,
+    path = "/api/v1/secrets/{name}",
+    operation_id = "put_secret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name (`^[A-Z_][A-Z0-9_]*$`).", example = "GITHUB_TOKEN")),
+    request_body = SetSecretRequest,
+    responses(
+        (status = 201, description = "Created.", body = SecretView),
+        (status = 200, description = "Replaced.", body = SecretView),
+        (status = 422, description = "The name, value or description is not acceptable, the body's `name` is not the path's, or the caller has the most secrets (`validation_error`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn put(
     State(state): State<AppState>,
@@ -107,6 +154,20 @@ async fn put(
     Ok((status, Json(view)))
 }
 
+/// Changes the description of the caller's secret.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/secrets/{name}",
+    operation_id = "update_secret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name.", example = "GITHUB_TOKEN")),
+    request_body = UpdateSecretRequest,
+    responses(
+        (status = 200, description = "The secret.", body = SecretView),
+        (status = 403, description = "Only the system has this name (`read_only`).", body = ErrorBody),
+        (status = 404, description = "Neither the caller nor the system has it (`not_found`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn update(
     State(state): State<AppState>,
@@ -119,6 +180,19 @@ async fn update(
     ))
 }
 
+/// Deletes the caller's secret of this name.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/secrets/{name}",
+    operation_id = "delete_secret",
+    tag = "secrets",
+    params(("name" = String, Path, description = "The secret's name.", example = "GITHUB_TOKEN")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "Only the system has this name (`read_only`).", body = ErrorBody),
+        (status = 404, description = "The caller has no secret of this name (`not_found`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn remove(
     State(state): State<AppState>,

@@ -1,11 +1,10 @@
 //! `/sessions`: list (`?project_id=` for one project's), read, rename, delete (with the
 //! session's objects), read events, cancel.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use protocol::ErrorBody;
 use protocol::api::{
     CancelResponse, EventsPage, SessionDetail, SessionList, SessionView, UpdateSessionRequest,
 };
@@ -18,20 +17,26 @@ use crate::extract::{Json, Path, Query};
 use crate::sessions::{self, MAX_TITLE_CHARS, SessionRow};
 use crate::state::AppState;
 use crate::{events, queue, runs};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sessions", get(list))
-        .route("/sessions/{id}", get(detail).patch(rename).delete(remove))
-        .route("/sessions/{id}/events", get(list_events))
-        .route("/sessions/{id}/cancel", post(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(detail, rename, remove))
+        .routes(routes!(list_events))
+        .routes(routes!(cancel))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Sessions per page, 1 to 200.
     #[serde(default = "default_limit")]
+    #[param(default = 50, minimum = 1, maximum = 200)]
     limit: i64,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
     /// Only the sessions of this project of the caller's (another user's or a missing project
@@ -58,6 +63,20 @@ fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
+/// The caller's sessions, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    operation_id = "list_sessions",
+    tag = "sessions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of sessions; `next_cursor` is null on the last.", body = SessionList),
+        (status = 400, description = "The cursor is not one this API returned (`invalid_cursor`), or the query does not parse (`invalid_query`).", body = ErrorBody),
+        (status = 404, description = "No such project of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range (`validation_error`).", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -111,6 +130,18 @@ async fn list(
     }))
 }
 
+/// A session and its runs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "get_session",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The session and its runs, oldest first.", body = SessionDetail),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn detail(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -121,6 +152,19 @@ async fn detail(
     Ok(Json(SessionDetail { session, runs }))
 }
 
+/// Renames a session.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "rename_session",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id.")),
+    request_body = UpdateSessionRequest,
+    responses(
+        (status = 200, description = "The session.", body = SessionView),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn rename(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -146,6 +190,19 @@ async fn rename(
     Ok(Json(row.ok_or(ApiError::NotFound("session"))?.into_view()?))
 }
 
+/// Deletes a session with its runs, events and stored files.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "delete_session",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+        (status = 409, description = "A run of the session is in progress; cancel it first (`session_active`).", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -164,12 +221,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
+    /// The last `seq` the client has (0 for the first page).
     #[serde(default)]
+    #[param(default = 0, minimum = 0)]
     after: i64,
+    /// Events per page, 1 to 1000.
     #[serde(default = "default_event_limit")]
+    #[param(default = 500, minimum = 1, maximum = 1000)]
     limit: i64,
 }
 
@@ -177,6 +239,19 @@ fn default_event_limit() -> i64 {
     500
 }
 
+/// A session's events after `after`, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/events",
+    operation_id = "list_session_events",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id."), EventsQuery),
+    responses(
+        (status = 200, description = "A page of events; resume with `after = next_after`.", body = EventsPage),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`after` or `limit` is out of range (`validation_error`).", body = ErrorBody),
+    ),
+)]
 async fn list_events(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -196,6 +271,18 @@ async fn list_events(
     Ok(Json(events::page(&state.pool, id, q.after, q.limit).await?))
 }
 
+/// Cancels a session's queued and running runs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/cancel",
+    operation_id = "cancel_session",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "How many runs were canceled at once (queued) and how many are being stopped (running).", body = CancelResponse),
+        (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn cancel(
     State(state): State<AppState>,
     user: CurrentUser,

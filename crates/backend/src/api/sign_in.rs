@@ -2,22 +2,23 @@
 //! provider ([`crate::auth::sign_in`]). Both are browser navigations: they answer with redirects,
 //! to the provider, to the UI signed in, or to `/login?error=…`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use protocol::ErrorBody;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::sign_in::{FLOW_COOKIE, FLOW_TTL, Flow, Provider, Refusal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/{provider}/start", get(start))
-        .route("/auth/{provider}/callback", get(callback))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start))
+        .routes(routes!(callback))
 }
 
 /// The cookie only travels to the sign-in routes.
@@ -49,12 +50,35 @@ fn refused(state: &AppState, provider: Provider, r: Refusal) -> Redirect {
     to_login(state, r.message)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StartQuery {
+    /// An admin's invite, when registration needs one (a new account is made at the callback).
     #[serde(default)]
     invite: Option<String>,
 }
 
+/// Starts signing in with an identity provider: a browser navigation.
+///
+/// Redirects to the provider's authorization page with a flow cookie; on trouble, to the UI's
+/// `/login?error=…`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/{provider}/start",
+    operation_id = "sign_in_start",
+    tag = "auth",
+    security(()),
+    params(
+        ("provider" = String, Path, description = "`oidc` or `github`, when configured.", example = "github"),
+        StartQuery,
+    ),
+    responses(
+        (status = 303, description = "To the provider (or to `/login?error=…`).",
+            headers(("location" = String, description = "Where to go."))),
+        (status = 404, description = "No such provider, or it is not configured (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+    ),
+)]
 async fn start(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -79,16 +103,39 @@ async fn start(
     Ok((jar.add(cookie), Redirect::to(&url)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallbackQuery {
+    /// The provider's authorization code.
     #[serde(default)]
     code: Option<String>,
+    /// The flow's state, checked against the flow cookie.
     #[serde(default)]
     state: Option<String>,
+    /// The provider's refusal, if any.
     #[serde(default)]
     error: Option<String>,
 }
 
+/// Where the provider sends the browser back: signs in (making the account if the registration
+/// policy allows) and redirects to the UI with the login cookie set.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/{provider}/callback",
+    operation_id = "sign_in_callback",
+    tag = "auth",
+    security(()),
+    params(
+        ("provider" = String, Path, description = "`oidc` or `github`, when configured.", example = "github"),
+        CallbackQuery,
+    ),
+    responses(
+        (status = 303, description = "To the UI, signed in (`workcell_token` set), or to `/login?error=…`.",
+            headers(("location" = String, description = "Where to go."))),
+        (status = 404, description = "No such provider, or it is not configured (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The server runs in single-user mode (`single_user_mode`).", body = ErrorBody),
+    ),
+)]
 async fn callback(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -4,22 +4,22 @@
 //! id, within a day) queues nothing and answers `200` with the first submit's session and run
 //! (and the run's status now); the first answers `201`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use protocol::RunStatus;
 use protocol::api::{CreateTaskRequest, CreateTaskResponse};
 use protocol::schedule::RunKind;
+use protocol::{ErrorBody, RunStatus};
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::state::AppState;
 use crate::tasks::{self, NewTask};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/tasks", post(create))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
 }
 
 fn validate(req: &CreateTaskRequest, git_allow_http: bool) -> ApiResult<()> {
@@ -42,6 +42,26 @@ fn validate(req: &CreateTaskRequest, git_allow_http: bool) -> ApiResult<()> {
     Ok(())
 }
 
+/// Gives the agent a task: a new session (no `session_id`) or a follow-up in one of the caller's
+/// sessions (queued behind its active run).
+///
+/// The model, the capabilities and every secret the run needs are checked before anything is
+/// stored. With a `client_request_id`, a repeated submit (same user, same id, within a day)
+/// queues nothing and answers `200` with the first submit's session and run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    operation_id = "create_task",
+    tag = "tasks",
+    request_body = CreateTaskRequest,
+    responses(
+        (status = 201, description = "Queued.", body = CreateTaskResponse),
+        (status = 200, description = "A repeat of an earlier submit with the same `client_request_id`: nothing queued; the first submit's session and run, and the run's status now.", body = CreateTaskResponse),
+        (status = 400, description = "The repository is not acceptable (`invalid_git`), or a follow-up names one.", body = ErrorBody),
+        (status = 404, description = "No such session, project, attachment, preset or capability of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable (`validation_error`), the model is not offered (`unknown_model`), or a secret the run needs is missing (`unknown_secret`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn create(
     State(state): State<AppState>,

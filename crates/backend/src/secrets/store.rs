@@ -137,6 +137,9 @@ pub async fn describe(
     user: Uuid,
     name: &str,
 ) -> ApiResult<Option<SecretView>> {
+    if !is_valid_name(name) {
+        return Ok(None);
+    }
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM secrets s
           WHERE s.name = $2 AND (s.user_id = $1 OR s.user_id IS NULL)
@@ -321,6 +324,9 @@ pub async fn update_description(
     description: &str,
 ) -> ApiResult<SecretView> {
     check_description(description)?;
+    if !is_valid_name(name) {
+        return Err(not_found());
+    }
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE secrets SET description = $3, updated_at = now()
@@ -348,6 +354,9 @@ pub async fn update_description(
 /// Deletes `owner`'s secret `name`: 404 when the owner has none (for a user: 403 `read_only`
 /// when the name is only the system's).
 pub async fn delete(pool: &PgPool, owner: Option<Uuid>, name: &str) -> ApiResult<()> {
+    if !is_valid_name(name) {
+        return Err(not_found());
+    }
     let mut tx = pool.begin().await?;
     let done =
         sqlx::query("DELETE FROM secrets WHERE user_id IS NOT DISTINCT FROM $1 AND name = $2")

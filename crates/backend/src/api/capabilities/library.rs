@@ -2,10 +2,11 @@
 //! kind — `POST` (201), `GET` list, `GET`/`PATCH`/`DELETE` `…/{id}` (200, 200, 204) — calling
 //! the kind's module in `crate::capabilities`.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use protocol::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
@@ -14,14 +15,42 @@ use crate::extract::{Json, Path};
 use crate::state::AppState;
 
 /// The handlers of one kind: `$module` is its module in `crate::capabilities`, `$list` its list
-/// type with the field `$field`.
+/// type with the field `$field`; `$items` and `$item` its two paths, and the operation ids of
+/// its five handlers follow.
 macro_rules! library_kind {
-    ($name:ident, $module:ident, $request:ty, $view:ty, $list:ident, $field:ident) => {
+    (
+        $name:ident, $module:ident, $request:ty, $view:ty, $list:ident, $field:ident,
+        $items:tt, $item:tt,
+        [$list_id:tt, $create_id:tt, $view_id:tt, $update_id:tt, $delete_id:tt]
+    ) => {
         mod $name {
             use super::*;
             use crate::capabilities::$module as kind;
             use protocol::capabilities::$list;
 
+            type Request = $request;
+            type View = $view;
+
+            /// The routes of this kind.
+            pub fn routes() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new()
+                    .routes(routes!(list, create))
+                    .routes(routes!(view, update, remove))
+            }
+
+            /// Creates one of the caller's items of this kind.
+            #[utoipa::path(
+                post,
+                path = $items,
+                operation_id = $create_id,
+                tag = "capabilities",
+                request_body = Request,
+                responses(
+                    (status = 201, description = "Created.", body = View),
+                    (status = 404, description = "An item it names is not the caller's or the system's (`not_found`).", body = ErrorBody),
+                    (status = 409, description = "The caller has an item of this name (`name_taken`).", body = ErrorBody),
+                ),
+            )]
             #[tracing::instrument(skip_all, fields(user_id = %user.id))]
             pub async fn create(
                 State(state): State<AppState>,
@@ -32,6 +61,14 @@ macro_rules! library_kind {
                 Ok((StatusCode::CREATED, Json(view)))
             }
 
+            /// The caller's items of this kind, and the system's.
+            #[utoipa::path(
+                get,
+                path = $items,
+                operation_id = $list_id,
+                tag = "capabilities",
+                responses((status = 200, description = "The items.", body = $list)),
+            )]
             pub async fn list(
                 State(state): State<AppState>,
                 user: CurrentUser,
@@ -41,6 +78,18 @@ macro_rules! library_kind {
                 }))
             }
 
+            /// One item (the caller's or the system's).
+            #[utoipa::path(
+                get,
+                path = $item,
+                operation_id = $view_id,
+                tag = "capabilities",
+                params(("id" = Uuid, Path, description = "The item's id.")),
+                responses(
+                    (status = 200, description = "The item.", body = View),
+                    (status = 404, description = "No such item of the caller's or the system's (`not_found`).", body = ErrorBody),
+                ),
+            )]
             pub async fn view(
                 State(state): State<AppState>,
                 user: CurrentUser,
@@ -50,6 +99,21 @@ macro_rules! library_kind {
                 Ok(Json(kind::get(&mut conn, user.id, id).await?))
             }
 
+            /// Changes one of the caller's items; the fields left out keep their values.
+            #[utoipa::path(
+                patch,
+                path = $item,
+                operation_id = $update_id,
+                tag = "capabilities",
+                params(("id" = Uuid, Path, description = "The item's id.")),
+                request_body = Request,
+                responses(
+                    (status = 200, description = "The item as it is now.", body = View),
+                    (status = 403, description = "A system item (`read_only`).", body = ErrorBody),
+                    (status = 404, description = "No such item (`not_found`).", body = ErrorBody),
+                    (status = 409, description = "The caller has an item of this name (`name_taken`).", body = ErrorBody),
+                ),
+            )]
             #[tracing::instrument(skip_all, fields(user_id = %user.id))]
             pub async fn update(
                 State(state): State<AppState>,
@@ -60,6 +124,19 @@ macro_rules! library_kind {
                 Ok(Json(kind::update(&state.pool, user.id, id, req).await?))
             }
 
+            /// Deletes one of the caller's items.
+            #[utoipa::path(
+                delete,
+                path = $item,
+                operation_id = $delete_id,
+                tag = "capabilities",
+                params(("id" = Uuid, Path, description = "The item's id.")),
+                responses(
+                    (status = 204, description = "Deleted."),
+                    (status = 403, description = "A system item (`read_only`).", body = ErrorBody),
+                    (status = 404, description = "No such item (`not_found`).", body = ErrorBody),
+                ),
+            )]
             #[tracing::instrument(skip_all, fields(user_id = %user.id))]
             pub async fn remove(
                 State(state): State<AppState>,
@@ -79,7 +156,16 @@ library_kind!(
     protocol::capabilities::McpServerRequest,
     protocol::capabilities::McpServerView,
     McpServerList,
-    mcp_servers
+    mcp_servers,
+    "/api/v1/mcp-servers",
+    "/api/v1/mcp-servers/{id}",
+    [
+        "list_mcp_servers",
+        "create_mcp_server",
+        "get_mcp_server",
+        "update_mcp_server",
+        "delete_mcp_server"
+    ]
 );
 library_kind!(
     slash_commands,
@@ -87,7 +173,16 @@ library_kind!(
     protocol::capabilities::SlashCommandRequest,
     protocol::capabilities::SlashCommandView,
     SlashCommandList,
-    slash_commands
+    slash_commands,
+    "/api/v1/slash-commands",
+    "/api/v1/slash-commands/{id}",
+    [
+        "list_slash_commands",
+        "create_slash_command",
+        "get_slash_command",
+        "update_slash_command",
+        "delete_slash_command"
+    ]
 );
 library_kind!(
     subagents,
@@ -95,7 +190,16 @@ library_kind!(
     protocol::capabilities::SubagentRequest,
     protocol::capabilities::SubagentView,
     SubagentList,
-    subagents
+    subagents,
+    "/api/v1/subagents",
+    "/api/v1/subagents/{id}",
+    [
+        "list_subagents",
+        "create_subagent",
+        "get_subagent",
+        "update_subagent",
+        "delete_subagent"
+    ]
 );
 library_kind!(
     presets,
@@ -103,43 +207,22 @@ library_kind!(
     protocol::capabilities::PresetRequest,
     protocol::capabilities::PresetView,
     PresetList,
-    presets
+    presets,
+    "/api/v1/presets",
+    "/api/v1/presets/{id}",
+    [
+        "list_presets",
+        "create_preset",
+        "get_preset",
+        "update_preset",
+        "delete_preset"
+    ]
 );
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/mcp-servers",
-            get(mcp_servers::list).post(mcp_servers::create),
-        )
-        .route(
-            "/mcp-servers/{id}",
-            get(mcp_servers::view)
-                .patch(mcp_servers::update)
-                .delete(mcp_servers::remove),
-        )
-        .route(
-            "/slash-commands",
-            get(slash_commands::list).post(slash_commands::create),
-        )
-        .route(
-            "/slash-commands/{id}",
-            get(slash_commands::view)
-                .patch(slash_commands::update)
-                .delete(slash_commands::remove),
-        )
-        .route("/subagents", get(subagents::list).post(subagents::create))
-        .route(
-            "/subagents/{id}",
-            get(subagents::view)
-                .patch(subagents::update)
-                .delete(subagents::remove),
-        )
-        .route("/presets", get(presets::list).post(presets::create))
-        .route(
-            "/presets/{id}",
-            get(presets::view)
-                .patch(presets::update)
-                .delete(presets::remove),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(mcp_servers::routes())
+        .merge(slash_commands::routes())
+        .merge(subagents::routes())
+        .merge(presets::routes())
 }

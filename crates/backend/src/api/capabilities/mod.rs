@@ -23,9 +23,8 @@
 mod library;
 mod skills;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
+use protocol::ErrorBody;
 use protocol::capabilities::{
     CapabilityChoice, CapabilitySummary, InstructionsRequest, InstructionsView,
 };
@@ -34,19 +33,29 @@ use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use skills::{body_limit as skill_upload_body_limit, upload_routes as skill_upload_routes};
 
 /// Every route but the skill uploads (which have their own body limit, see
 /// [`skill_upload_routes`]).
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(skills::routes())
         .merge(library::routes())
-        .route("/instructions", get(get_instructions).put(put_instructions))
-        .route("/capabilities/resolve", post(resolve))
+        .routes(routes!(get_instructions, put_instructions))
+        .routes(routes!(resolve))
 }
 
+/// The caller's instructions (their `CLAUDE.md`) and the system's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instructions",
+    operation_id = "get_instructions",
+    tag = "capabilities",
+    responses((status = 200, description = "The instructions.", body = InstructionsView)),
+)]
 async fn get_instructions(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -57,6 +66,15 @@ async fn get_instructions(
     ))
 }
 
+/// Replaces the caller's instructions (empty clears them).
+#[utoipa::path(
+    put,
+    path = "/api/v1/instructions",
+    operation_id = "put_instructions",
+    tag = "capabilities",
+    request_body = InstructionsRequest,
+    responses((status = 200, description = "The instructions as they are now.", body = InstructionsView)),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn put_instructions(
     State(state): State<AppState>,
@@ -69,6 +87,17 @@ async fn put_instructions(
 }
 
 /// What a new task with this choice would get (nothing is queued or changed).
+#[utoipa::path(
+    post,
+    path = "/api/v1/capabilities/resolve",
+    operation_id = "resolve_capabilities",
+    tag = "capabilities",
+    request_body = CapabilityChoice,
+    responses(
+        (status = 200, description = "What the run would get.", body = CapabilitySummary),
+        (status = 404, description = "A named item is not the caller's or the system's (`not_found`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn resolve(
     State(state): State<AppState>,

@@ -2,15 +2,13 @@
 //! memory up to `capabilities::archive::MAX_ARCHIVE_BYTES` and checked whole before anything is
 //! stored), the list, one skill with its files, its download, enable/disable, delete.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use protocol::ErrorCode;
 use protocol::capabilities::{EnabledUpdate, SkillDetail, SkillList, SkillView};
+use protocol::{ErrorBody, ErrorCode};
 use uuid::Uuid;
 
 use crate::attachments::MULTIPART_OVERHEAD;
@@ -21,21 +19,24 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 
-use crate::api::attachments::{FILE_FIELD, multipart_error};
+use crate::api::attachments::{FILE_FIELD, FileUpload, multipart_error};
+use crate::api::openapi::BinaryFile;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes that take an upload (their own body limit, no request timeout).
-pub fn upload_routes() -> Router<AppState> {
-    Router::new()
-        .route("/skills", post(create))
-        .route("/skills/{id}", axum::routing::put(replace))
+pub fn upload_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(replace))
 }
 
 /// The rest.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/skills", get(list))
-        .route("/skills/{id}", get(view).patch(set_enabled).delete(remove))
-        .route("/skills/{id}/download", get(download))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(view, set_enabled, remove))
+        .routes(routes!(download))
 }
 
 /// The largest body the upload routes read: the archive limit plus the multipart framing.
@@ -91,6 +92,19 @@ async fn read_archive(
     Ok(bytes)
 }
 
+/// Uploads a skill: a zip or tar.gz of its folder (with its `SKILL.md`), multipart part `file`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/skills",
+    operation_id = "create_skill",
+    tag = "capabilities",
+    request_body(content = FileUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The skill and its files.", body = SkillDetail),
+        (status = 409, description = "The caller has a skill of this name (`name_taken`).", body = ErrorBody),
+        (status = 422, description = "The archive is not acceptable (`invalid_archive`) or its `SKILL.md` is not (`validation_error`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn create(
     State(state): State<AppState>,
@@ -104,6 +118,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
+/// Uploads a new version of one of the caller's skills (its `SKILL.md` may rename it).
+#[utoipa::path(
+    put,
+    path = "/api/v1/skills/{id}",
+    operation_id = "replace_skill",
+    tag = "capabilities",
+    params(("id" = Uuid, Path, description = "The skill's id.")),
+    request_body(content = FileUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The skill and its files.", body = SkillDetail),
+        (status = 403, description = "A system skill (`read_only`).", body = ErrorBody),
+        (status = 404, description = "No such skill (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The caller has another skill of the new name (`name_taken`).", body = ErrorBody),
+        (status = 422, description = "The archive is not acceptable (`invalid_archive`) or its `SKILL.md` is not (`validation_error`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn replace(
     State(state): State<AppState>,
@@ -119,12 +149,32 @@ async fn replace(
     ))
 }
 
+/// The caller's skills and the system's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/skills",
+    operation_id = "list_skills",
+    tag = "capabilities",
+    responses((status = 200, description = "The skills.", body = SkillList)),
+)]
 async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<SkillList>> {
     Ok(Json(SkillList {
         skills: skills::list(&state.pool, user.id).await?,
     }))
 }
 
+/// A skill and its files.
+#[utoipa::path(
+    get,
+    path = "/api/v1/skills/{id}",
+    operation_id = "get_skill",
+    tag = "capabilities",
+    params(("id" = Uuid, Path, description = "The skill's id.")),
+    responses(
+        (status = 200, description = "The skill.", body = SkillDetail),
+        (status = 404, description = "No such skill of the caller's or the system's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn view(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -134,6 +184,20 @@ async fn view(
     Ok(Json(skills::get(&mut conn, user.id, id).await?))
 }
 
+/// Enables or disables one of the caller's skills.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/skills/{id}",
+    operation_id = "set_skill_enabled",
+    tag = "capabilities",
+    params(("id" = Uuid, Path, description = "The skill's id.")),
+    request_body = EnabledUpdate,
+    responses(
+        (status = 200, description = "The skill.", body = SkillView),
+        (status = 403, description = "A system skill (`read_only`).", body = ErrorBody),
+        (status = 404, description = "No such skill (`not_found`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn set_enabled(
     State(state): State<AppState>,
@@ -146,6 +210,19 @@ async fn set_enabled(
     ))
 }
 
+/// Deletes one of the caller's skills (its files go once no queued or running run needs them).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/skills/{id}",
+    operation_id = "delete_skill",
+    tag = "capabilities",
+    params(("id" = Uuid, Path, description = "The skill's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "A system skill (`read_only`).", body = ErrorBody),
+        (status = 404, description = "No such skill (`not_found`).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn remove(
     State(state): State<AppState>,
@@ -157,6 +234,17 @@ async fn remove(
 }
 
 /// A zip of the current version, the files under a folder named for the skill.
+#[utoipa::path(
+    get,
+    path = "/api/v1/skills/{id}/download",
+    operation_id = "download_skill",
+    tag = "capabilities",
+    params(("id" = Uuid, Path, description = "The skill's id.")),
+    responses(
+        (status = 200, description = "The zip (`Content-Disposition: attachment; filename=\"<name>.zip\"`).", content_type = "application/zip", body = BinaryFile),
+        (status = 404, description = "No such skill of the caller's or the system's (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn download(
     State(state): State<AppState>,
     user: CurrentUser,
