@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::agent::control::{AnswerError, Controls};
 use crate::agent::prestart::Prestarted;
-use crate::agent::{self, AgentInvocation};
+use crate::agent::{self, AgentInvocation, LiveAgent, Waiting};
 use crate::callback::{self, CallbackConfig, EventSink};
 use crate::config::Settings;
 use crate::staging::{self, StageOutcome, Staged, StagedRecord, StagingError};
@@ -78,14 +78,17 @@ struct Inner {
 #[derive(Default)]
 struct PrestartCounts {
     taken: AtomicU64,
+    kept: AtomicU64,
     replaced: AtomicU64,
 }
 
-/// [`TaskManager::prestart_counts`]: tasks that ran in a CLI started ahead, and started ahead
-/// CLIs that were stopped because the task needed another one (or they had ended).
+/// [`TaskManager::prestart_counts`]: tasks that ran in a CLI started ahead, tasks that ran in the
+/// CLI kept from the session's previous run, and waiting CLIs that were stopped because the task
+/// needed another one (or they had ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PrestartUse {
     pub taken: u64,
+    pub kept: u64,
     pub replaced: u64,
 }
 
@@ -301,6 +304,7 @@ impl TaskManager {
     pub fn prestart_counts(&self) -> PrestartUse {
         PrestartUse {
             taken: self.inner.prestart.taken.load(Ordering::Acquire),
+            kept: self.inner.prestart.kept.load(Ordering::Acquire),
             replaced: self.inner.prestart.replaced.load(Ordering::Acquire),
         }
     }
@@ -418,11 +422,13 @@ async fn run(inner: Arc<Inner>, record: Arc<TaskRecord>, req: ExecuteRequest) {
     );
 
     let prestarted = lock(&inner.prestarted).take();
-    let (ending, agent_session, staged) =
+    let (ending, agent_session, staged, kept) =
         execute(&inner, &record, &req, prestarted, &mut sink).await;
     // Before the terminal event: once the manager sees it, the next task may come at once.
+    // Only a completed run's CLI is kept (a failed one may be in any state).
+    let kept = kept.filter(|_| matches!(ending, Ending::Completed));
     if let Some(staged) = staged {
-        inner.prestart_next(&req, agent_session, &staged);
+        inner.prestart_next(&req, agent_session, &staged, kept);
     }
     let (state, body, error) = match ending {
         Ending::Completed => (TaskState::Completed, EventBody::Completed {}, None),
@@ -463,12 +469,19 @@ impl Inner {
     /// Tasks that clone a repository are left out: their CLI starts after the clone, and a
     /// follow-up never clones. So are capabilities staged without a digest (unknown: nothing
     /// could match them).
-    fn prestart_next(&self, req: &ExecuteRequest, agent_session: Option<String>, staged: &Staged) {
+    fn prestart_next(
+        &self,
+        req: &ExecuteRequest,
+        agent_session: Option<String>,
+        staged: &Staged,
+        kept: Option<LiveAgent>,
+    ) {
         if !self.settings.agent_prestart
             || self.shutting_down.load(Ordering::Acquire)
             || req.git.is_some()
             || staged.key.is_none()
         {
+            // A kept CLI, if any, stops here (dropped).
             return;
         }
         let mut next = req.clone();
@@ -478,45 +491,53 @@ impl Inner {
         let inv = AgentInvocation::new(&self.settings, &next, staged, |name| {
             std::env::var(name).ok()
         });
+        // The run's own CLI, still in the conversation, is the best guess; a new one otherwise.
+        if let Some(mut live) = kept
+            && live.alive()
+        {
+            *lock(&self.prestarted) = Some(Prestarted::keep(inv, live));
+            return;
+        }
         match Prestarted::start(inv) {
             Ok(p) => *lock(&self.prestarted) = Some(p),
             Err(e) => warn!(error = %e, "could not start the agent ahead of the next task"),
         }
     }
 
-    /// The CLI started ahead for `inv`, if there is one; any other is stopped.
+    /// The CLI waiting for `inv` (started ahead or kept), if there is one; any other is stopped.
     fn waiting_agent(
         &self,
         prestarted: Option<Prestarted>,
         inv: &AgentInvocation,
-    ) -> Option<tokio::process::Child> {
-        let child = prestarted?.take_for(inv);
-        let counter = if child.is_some() {
-            &self.prestart.taken
-        } else {
-            &self.prestart.replaced
+    ) -> Option<Waiting> {
+        let waiting = prestarted?.take_for(inv);
+        let counter = match &waiting {
+            Some(Waiting::Kept(_)) => &self.prestart.kept,
+            Some(Waiting::Started(_)) => &self.prestart.taken,
+            None => &self.prestart.replaced,
         };
         counter.fetch_add(1, Ordering::AcqRel);
-        child
+        waiting
     }
 }
 
 /// Prepares the workspace, runs the agent and reports the changes; returns how the run ended,
-/// the agent's session id, and what it had staged (when preparing got that far).
+/// the agent's session id, what it had staged (when preparing got that far), and the agent
+/// itself when it was kept alive for the session's next message.
 async fn execute(
     inner: &Inner,
     record: &TaskRecord,
     req: &ExecuteRequest,
     prestarted: Option<Prestarted>,
     sink: &mut EventSink,
-) -> (Ending, Option<String>, Option<Staged>) {
+) -> (Ending, Option<String>, Option<Staged>, Option<LiveAgent>) {
     let settings = &inner.settings;
     let ws = Workspace::new(settings.workspace_path.clone());
     let last = lock(&inner.staged).take();
     let prepared = tokio::select! {
         prepared = prepare(settings, &inner.http, &ws, req, last) => prepared,
         _ = record.cancel.cancelled() => {
-            return (Ending::Canceled(record.cancel_reason()), None, None)
+            return (Ending::Canceled(record.cancel_reason()), None, None, None)
         }
     };
     let (snapshot, staging) = match prepared {
@@ -526,13 +547,19 @@ async fn execute(
                 Ending::Failed(format!("could not prepare the workspace: {e}")),
                 None,
                 None,
+                None,
             );
         }
     };
     *lock(&inner.staged) = Some(staging.record);
     let staged = staging.staged;
     if record.cancel.is_cancelled() {
-        return (Ending::Canceled(record.cancel_reason()), None, Some(staged));
+        return (
+            Ending::Canceled(record.cancel_reason()),
+            None,
+            Some(staged),
+            None,
+        );
     }
     record.mark_running();
 
@@ -549,15 +576,22 @@ async fn execute(
         prestarted
     };
     let waiting = inner.waiting_agent(prestarted, &invocation);
+    // The CLI may stay for the session's next message when the next one could use it.
+    let keep = settings.agent_prestart && req.git.is_none() && staged.key.is_some();
     let outcome = agent::run(
         invocation,
         waiting,
+        keep,
         &record.controls,
         sink,
         &record.cancel,
         settings.cancel_grace(),
     )
     .await;
+    let (outcome, kept) = match outcome {
+        Ok((o, kept)) => (Ok(o), kept),
+        Err(e) => (Err(e), None),
+    };
     let agent_session = outcome
         .as_ref()
         .ok()
@@ -583,7 +617,7 @@ async fn execute(
             None => Ending::Completed,
         },
     };
-    (ending, agent_session, Some(staged))
+    (ending, agent_session, Some(staged), kept)
 }
 
 /// Why the workspace could not be made ready.

@@ -418,21 +418,20 @@ async fn the_cli_started_ahead_is_reused_for_an_equal_digest_and_replaced_for_an
     let (skills, commands, _, servers) = init_of(&events);
     assert!(skills.contains(&"greeter".to_owned()) && commands.contains(&"shout".to_owned()));
     assert_eq!(servers[0].status, "connected");
-    // Started ahead: resuming this conversation, with the same (stable) MCP configuration path.
+    // Kept for the follow-up: the run's own CLI, with the same (stable) MCP configuration path.
     let agent_session = agent_session_of(&events);
-    let resume_arg = format!("--resume={agent_session}");
-    let waiting = processes_with_arg(&resume_arg);
+    let waiting = agents_in(&ws);
     assert_eq!(waiting.len(), 1);
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", waiting[0])).unwrap();
     let mcp_arg = String::from_utf8_lossy(&cmdline)
         .split('\0')
         .find(|a| a.starts_with("--mcp-config="))
         .map(str::to_owned)
-        .expect("the CLI started ahead has the MCP configuration");
+        .expect("the kept CLI has the MCP configuration");
     assert!(mcp_arg.contains("/.claude_data/executor/mcp-"), "{mcp_arg}");
 
     // The follow-up names the same digest (and presigns new URLs, which are not fetched): it runs
-    // in the CLI started ahead, with the files as they were.
+    // in the kept CLI, with the files as they were.
     let mut same = first_caps.clone();
     same["skills"][0]["url"] = json!("http://127.0.0.1:9/not-fetched-again");
     let (second, body) = in_session(session, "Second.", &receiver.url(), Some(&agent_session));
@@ -442,7 +441,8 @@ async fn the_cli_started_ahead_is_reused_for_an_equal_digest_and_replaced_for_an
     assert_eq!(
         exec.tasks.prestart_counts(),
         PrestartUse {
-            taken: 1,
+            taken: 0,
+            kept: 1,
             replaced: 0
         }
     );
@@ -450,8 +450,8 @@ async fn the_cli_started_ahead_is_reused_for_an_equal_digest_and_replaced_for_an
     assert!(skills.contains(&"greeter".to_owned()));
     assert_eq!(servers[0].status, "connected");
 
-    // Another digest: staged again (what the run no longer has is gone), the CLI started ahead
-    // is replaced, and the run sees exactly its own capabilities.
+    // Another digest: staged again (what the run no longer has is gone), the kept CLI is
+    // replaced, and the run sees exactly its own capabilities.
     let agent_session = agent_session_of(&events);
     let other_caps = json!({
         "slash_commands": [{"name": "whisper", "content": "Whisper $ARGUMENTS"}],
@@ -464,7 +464,8 @@ async fn the_cli_started_ahead_is_reused_for_an_equal_digest_and_replaced_for_an
     assert_eq!(
         exec.tasks.prestart_counts(),
         PrestartUse {
-            taken: 1,
+            taken: 0,
+            kept: 1,
             replaced: 1
         }
     );

@@ -73,6 +73,7 @@ fn scenarios() -> ScenarioFile {
                 Turn::text("Nice to meet you, Grace."),
                 Turn::text("Your name is Grace."),
                 Turn::text("Still Grace."),
+                Turn::text("Grace, as before."),
             ],
         )
         .with_scenario("server_error", vec![Turn::error(500)])
@@ -503,7 +504,7 @@ async fn a_follow_up_task_resumes_the_conversation_in_a_fresh_executor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it() {
+async fn a_follow_up_in_the_same_executor_runs_in_the_cli_kept_from_the_last_run() {
     let _slot = cli_slot().await;
     let llm = start_llm().await;
     let receiver = start_receiver().await;
@@ -534,12 +535,14 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it()
     let events = receiver.receiver.wait_terminal(first_id, RUN_TIMEOUT).await;
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
     let agent_session = agent_session_of(&events);
-    // The CLI for the likely follow-up is already up, resuming this conversation.
-    let resume_arg = format!("--resume={agent_session}");
-    assert_eq!(processes_with_arg(&resume_arg).len(), 1);
+    // The run's own CLI stays, alive in the conversation, for the likely follow-up.
+    let ws = dir.path().join("ws");
+    let kept = agents_in(&ws);
+    assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(exec.tasks.prestart_counts(), PrestartUse::default());
 
-    // The follow-up asks for exactly that CLI: it runs in it, with the whole conversation.
+    // The follow-up asks for exactly that CLI: it runs in it (the same process), with the whole
+    // conversation.
     let second = run_in_session("What is my name?", Some(&agent_session), None);
     exec.execute(&second).await;
     let second_id: Uuid = serde_json::from_value(second["run_id"].clone()).unwrap();
@@ -555,16 +558,22 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it()
     assert_eq!(
         exec.tasks.prestart_counts(),
         PrestartUse {
-            taken: 1,
+            taken: 0,
+            kept: 1,
             replaced: 0
         }
+    );
+    assert_eq!(
+        agents_in(&ws),
+        kept,
+        "the follow-up ran in the kept process"
     );
     let last = llm.turn_requests().pop().unwrap();
     assert!(last.body_contains("My name is Grace."));
     assert!(last.body_contains("What is my name?"));
     let agent_session = agent_session_of(&events);
 
-    // Another model: the waiting CLI is replaced, and the task runs as if there had been none.
+    // Another model: the kept CLI is replaced, and the task runs as if there had been none.
     let third = run_in_session("Again?", Some(&agent_session), Some("claude-haiku-4-5"));
     exec.execute(&third).await;
     let third_id: Uuid = serde_json::from_value(third["run_id"].clone()).unwrap();
@@ -577,20 +586,72 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_started_ahead_for_it()
     assert_eq!(
         exec.tasks.prestart_counts(),
         PrestartUse {
-            taken: 1,
+            taken: 0,
+            kept: 1,
             replaced: 1
         }
     );
     let last = llm.turn_requests().pop().unwrap();
     assert!(last.body_contains("claude-haiku-4-5"));
+    assert!(
+        !kept
+            .iter()
+            .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+    );
 
-    // Stopping the executor stops the CLI waiting for a fourth task.
+    // A kept CLI that died between runs is noticed: the next run starts another.
+    let waiting = agents_in(&ws);
+    assert_eq!(waiting.len(), 1);
+    // The whole group: the CLI and whatever it runs.
+    let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(waiting[0]))).unwrap();
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
+    // Dead (a zombie until the executor reaps it) before the next task comes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while waiting.iter().any(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    }) {
+        assert!(Instant::now() < deadline, "the killed CLI did not die");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let agent_session = agent_session_of(&events);
-    let resume_arg = format!("--resume={agent_session}");
-    assert_eq!(processes_with_arg(&resume_arg).len(), 1);
+    let fourth = run_in_session("And now?", Some(&agent_session), Some("claude-haiku-4-5"));
+    exec.execute(&fourth).await;
+    let fourth_id: Uuid = serde_json::from_value(fourth["run_id"].clone()).unwrap();
+    let events = receiver
+        .receiver
+        .wait_terminal(fourth_id, RUN_TIMEOUT)
+        .await;
+    assert_eq!(
+        assert_well_formed(&events).last(),
+        Some(&"completed"),
+        "{:?}",
+        events.last()
+    );
+    assert!(events.iter().any(|e| matches!(
+        &e.body,
+        EventBody::AssistantText { text, .. } if text == "Grace, as before."
+    )));
+    assert_eq!(
+        exec.tasks.prestart_counts(),
+        PrestartUse {
+            taken: 0,
+            kept: 1,
+            replaced: 2
+        }
+    );
+
+    // Stopping the executor stops the CLI waiting for a fifth task.
+    assert_eq!(agents_in(&ws).len(), 1);
     exec.shutdown().await;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with_arg(&resume_arg).is_empty() {
+    while !agents_in(&ws).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the waiting CLI outlived the executor"

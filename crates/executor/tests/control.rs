@@ -557,7 +557,8 @@ async fn a_follow_up_in_the_cli_started_ahead_still_asks() {
     assert_eq!(
         f.exec.tasks.prestart_counts(),
         PrestartUse {
-            taken: 1,
+            taken: 0,
+            kept: 1,
             replaced: 0
         }
     );

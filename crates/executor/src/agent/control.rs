@@ -253,6 +253,16 @@ impl Controls {
     /// Every request still pending ends as `canceled`; stdin is closed and the outlet dropped.
     /// Idempotent.
     pub fn close(&self) {
+        self.end(true);
+    }
+
+    /// Like [`Controls::close`], but leaves the CLI's input open: the run is over, its CLI is
+    /// kept for the session's next message (see [`super::LiveAgent`]).
+    pub fn detach(&self) {
+        self.end(false);
+    }
+
+    fn end(&self, close_input: bool) {
         let mut state = self.lock();
         let ids: Vec<Uuid> = state.pending.keys().copied().collect();
         for request_id in ids {
@@ -275,7 +285,9 @@ impl Controls {
                 );
             }
         }
-        if let Some(outlet) = state.outlet.take() {
+        if let Some(outlet) = state.outlet.take()
+            && close_input
+        {
             let _ = outlet.stdin.send(StdinMessage::Close);
         }
     }

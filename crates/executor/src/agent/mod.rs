@@ -11,7 +11,9 @@
 //! Stdin stays open after the prompt: a writer task fed by a channel writes the answers to the
 //! CLI's control requests ([`control`]: a tool call waiting for permission, a question, a plan)
 //! and closes it when the `result` line is seen or the agent is stopped; requests still pending
-//! then end as `canceled`, before the run's terminal event.
+//! then end as `canceled`, before the run's terminal event. With the CLI kept across the runs of a
+//! session ([`LiveAgent`]), the `result` line ends the run but not the input: the process waits
+//! for the session's next message.
 //!
 //! Stopping (a cancel, or a model API that refuses the key) sends SIGINT to the CLI's group — the
 //! CLI then aborts its tools and prints its `result` — and SIGKILL to the whole process tree after
@@ -408,52 +410,111 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
+/// A CLI process that finished a run's turn and waits, alive, for the session's next message.
+///
+/// A CLI in stream-json mode answers message after message in one conversation; kept across the
+/// runs of a session, it skips its start-up *and* the work a fresh process does on its first
+/// message (reading the conversation back, building its context): a follow-up's first line comes
+/// in 10–30 ms instead of ~65 ms (docs/benchmarks.md). Dropping it stops the process, everything
+/// it started, and what the runs it served left behind.
+pub struct LiveAgent {
+    parts: Option<LiveParts>,
+}
+
+struct LiveParts {
+    child: Child,
+    pid: i32,
+    stdin: mpsc::UnboundedSender<StdinMessage>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    stderr_task: Option<tokio::task::JoinHandle<Tail>>,
+    reader: LineReader<tokio::process::ChildStdout>,
+    /// Processes seen in its tree at the end of each run it served.
+    known_tree: Vec<ProcId>,
+}
+
+impl LiveAgent {
+    /// Whether the process is still there to take a message.
+    pub fn alive(&mut self) -> bool {
+        self.parts
+            .as_mut()
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)) && process::is_running(p.pid))
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.parts.as_ref().map(|p| p.pid)
+    }
+}
+
+impl Drop for LiveAgent {
+    fn drop(&mut self) {
+        let Some(mut p) = self.parts.take() else {
+            return;
+        };
+        let _ = p.stdin.send(StdinMessage::Close);
+        process::signal_all(&p.known_tree, Signal::SIGKILL);
+        if p.pid > 0 {
+            process::signal_group(p.pid, Signal::SIGKILL);
+        }
+        let _ = p.child.start_kill();
+        if let Some(w) = p.writer.take() {
+            w.abort();
+        }
+        if let Some(t) = p.stderr_task.take() {
+            t.abort();
+        }
+        debug!(pid = p.pid, "kept agent stopped");
+    }
+}
+
+/// A CLI ready for a run's prompt: one started ahead for it ([`prestart`]), or one kept from the
+/// session's last run.
+pub enum Waiting {
+    Started(Child),
+    Kept(LiveAgent),
+}
+
 /// Runs the agent to its end, emitting an event for each line it prints.
 ///
-/// `waiting` is a CLI already started for exactly this invocation (see [`prestart`]); without
-/// one, the CLI is started now. `cancel` stops the agent (SIGINT, then SIGKILL after `grace`);
-/// the outcome then says `Canceled`. `controls` holds the run's control requests (see
-/// [`control`]); none is left pending when this returns.
+/// `waiting` is a CLI already up for exactly this invocation (see [`prestart`]); without one,
+/// the CLI is started now. With `keep`, a run that ends with the CLI's `result` (not stopped,
+/// not canceled) leaves the process alive, input open, and returns it for the session's next run;
+/// otherwise the input is closed and the run waits for the process to exit. `cancel` stops the
+/// agent (SIGINT, then SIGKILL after `grace`); the outcome then says `Canceled`. `controls` holds
+/// the run's control requests (see [`control`]); none is left pending when this returns.
 #[instrument(skip_all, fields(program = %inv.program))]
 pub async fn run(
     inv: AgentInvocation,
-    waiting: Option<Child>,
+    waiting: Option<Waiting>,
+    keep: bool,
     controls: &Arc<Controls>,
     sink: &mut EventSink,
     cancel: &CancellationToken,
     grace: Duration,
-) -> Result<AgentOutcome, AgentError> {
-    let mut child = match waiting {
-        Some(child) => child,
-        None => inv.spawn()?,
+) -> Result<(AgentOutcome, Option<LiveAgent>), AgentError> {
+    let kept = matches!(waiting, Some(Waiting::Kept(_)));
+    let mut parts = match waiting {
+        Some(Waiting::Kept(mut live)) => match live.parts.take() {
+            Some(p) => p,
+            None => start_parts(&inv, None)?,
+        },
+        Some(Waiting::Started(child)) => start_parts(&inv, Some(child))?,
+        None => start_parts(&inv, None)?,
     };
-    let pid = child.id().map(|p| p as i32).unwrap_or(0);
-    info!(pid, args = inv.args.len(), "agent started");
+    let pid = parts.pid;
+    info!(pid, kept, args = inv.args.len(), "agent started");
 
-    // Stdin: the prompt, then the answers to control requests until it is closed.
-    let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+    // Stdin: the prompt, then the answers to control requests (until it is closed, or the run
+    // ends with the CLI kept).
     let (control_tx, mut control_rx) = mpsc::unbounded_channel();
-    controls.attach(stdin_tx, control_tx);
-    let writer = child
-        .stdin
-        .take()
-        .map(|stdin| tokio::spawn(write_stdin(stdin, inv.input(), stdin_rx)));
-    let stderr_task = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(process::collect_tail(s, Tail::new(20, 2000))));
-    let Some(stdout) = child.stdout.take() else {
-        return Err(AgentError::Spawn {
-            program: inv.program.clone(),
-            source: std::io::Error::other("no stdout pipe"),
-        });
-    };
+    let _ = parts.stdin.send(StdinMessage::Line(inv.input()));
+    controls.attach(parts.stdin.clone(), control_tx);
 
     // Stopping runs beside the reading, so it happens even while a full event queue holds the
     // reader.
     let stop = cancel.child_token();
     let stop_cause: Arc<Mutex<Option<StopCause>>> = Arc::new(Mutex::new(None));
-    let known_tree: Arc<Mutex<Vec<ProcId>>> = Arc::new(Mutex::new(Vec::new()));
+    let known_tree: Arc<Mutex<Vec<ProcId>>> =
+        Arc::new(Mutex::new(std::mem::take(&mut parts.known_tree)));
     let supervisor = tokio::spawn(supervise(
         pid,
         stop.clone(),
@@ -463,18 +524,18 @@ pub async fn run(
         grace,
     ));
 
-    let mut reader = LineReader::new(stdout, MAX_LINE);
     let mut parser = StreamParser::new();
     let mut status: Option<ExitStatus> = None;
     let mut eof = false;
     let mut drain_until: Option<Instant> = None;
     let mut input_closed = false;
+    let mut idle = false;
     loop {
         if eof && status.is_some() {
             break;
         }
         tokio::select! {
-            exited = child.wait(), if status.is_none() => {
+            exited = parts.child.wait(), if status.is_none() => {
                 match exited {
                     Ok(s) => status = Some(s),
                     Err(e) => {
@@ -494,12 +555,13 @@ pub async fn run(
                 input_closed = true;
                 controls.close();
             }
-            line = reader.next_line(), if !eof => match line {
+            line = parts.reader.next_line(), if !eof => match line {
                 Ok(Some(Line::Text(line))) => {
                     let out = parser.parse_line(&line);
                     let ends = out.events.iter().any(|e| matches!(e, EventBody::Result(_)));
                     if ends {
-                        // The CLI is about to exit: remember what it started, to clean up after.
+                        // The CLI is about to exit (or wait): remember what it started, to clean
+                        // up after.
                         let tree = process::process_tree(pid);
                         lock(&known_tree, |t| process::merge(t, tree));
                     }
@@ -512,9 +574,14 @@ pub async fn run(
                     if let Some(id) = out.control_cancel {
                         controls.cancel_cli_request(&id);
                     }
+                    let stopping = out.stop.is_some() || stop.is_cancelled();
                     if ends {
-                        input_closed = true;
-                        controls.close();
+                        if keep && !stopping && !input_closed {
+                            idle = true;
+                        } else {
+                            input_closed = true;
+                            controls.close();
+                        }
                     }
                     // What the control requests decided goes out in order with the lines.
                     forward(&mut control_rx, sink).await;
@@ -523,6 +590,9 @@ pub async fn run(
                             c.get_or_insert(StopCause::Requested(request));
                         });
                         stop.cancel();
+                    }
+                    if idle {
+                        break;
                     }
                 }
                 Ok(Some(Line::TooLong { start, len })) => {
@@ -538,16 +608,38 @@ pub async fn run(
             },
         }
     }
+    supervisor.abort();
+
+    if idle {
+        // The turn is over and the CLI waits for the next message: the run ends here, the process
+        // lives on for the session's next run.
+        controls.detach();
+        forward(&mut control_rx, sink).await;
+        parts.known_tree = lock(&known_tree, std::mem::take);
+        info!(
+            pid,
+            "agent finished its turn; kept for the session's next message"
+        );
+        let outcome = AgentOutcome {
+            exit: None,
+            stopped: None,
+            result: parser.result().cloned(),
+            api_error: parser.api_error().cloned(),
+            stderr: Vec::new(),
+            agent_session_id: parser.agent_session_id().map(str::to_owned),
+        };
+        return Ok((outcome, Some(LiveAgent { parts: Some(parts) })));
+    }
+
     if status.is_none() {
         // Only after a failed wait: make sure it is gone.
-        let _ = child.start_kill();
-        status = child.wait().await.ok();
+        let _ = parts.child.start_kill();
+        status = parts.child.wait().await.ok();
     }
-    supervisor.abort();
     // Anything still pending ends as canceled, before the run's terminal event.
     controls.close();
     forward(&mut control_rx, sink).await;
-    if let Some(writer) = writer {
+    if let Some(writer) = parts.writer.take() {
         writer.abort();
     }
 
@@ -561,7 +653,7 @@ pub async fn run(
         info!(killed, "killed processes the agent left behind");
     }
 
-    let stderr = match stderr_task {
+    let stderr = match parts.stderr_task.take() {
         Some(task) => match tokio::time::timeout(Duration::from_secs(1), task).await {
             Ok(Ok(tail)) => tail.lines().map(str::to_owned).collect(),
             _ => Vec::new(),
@@ -570,27 +662,55 @@ pub async fn run(
     };
     let stopped = lock(&stop_cause, |c| c.clone());
     info!(status = ?status, stopped = ?stopped, "agent ended");
-    Ok(AgentOutcome {
-        exit: status,
-        stopped,
-        result: parser.result().cloned(),
-        api_error: parser.api_error().cloned(),
-        stderr,
-        agent_session_id: parser.agent_session_id().map(str::to_owned),
+    Ok((
+        AgentOutcome {
+            exit: status,
+            stopped,
+            result: parser.result().cloned(),
+            api_error: parser.api_error().cloned(),
+            stderr,
+            agent_session_id: parser.agent_session_id().map(str::to_owned),
+        },
+        None,
+    ))
+}
+
+/// The pipes of a CLI process: `child` if it was started ahead, else one started now for `inv`.
+fn start_parts(inv: &AgentInvocation, child: Option<Child>) -> Result<LiveParts, AgentError> {
+    let mut child = match child {
+        Some(c) => c,
+        None => inv.spawn()?,
+    };
+    let pid = child.id().map(|p| p as i32).unwrap_or(0);
+    let (stdin, stdin_rx) = mpsc::unbounded_channel();
+    let writer = child
+        .stdin
+        .take()
+        .map(|pipe| tokio::spawn(write_stdin(pipe, stdin_rx)));
+    let stderr_task = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(process::collect_tail(s, Tail::new(20, 2000))));
+    let Some(stdout) = child.stdout.take() else {
+        return Err(AgentError::Spawn {
+            program: inv.program.clone(),
+            source: std::io::Error::other("no stdout pipe"),
+        });
+    };
+    Ok(LiveParts {
+        child,
+        pid,
+        stdin,
+        writer,
+        stderr_task,
+        reader: LineReader::new(stdout, MAX_LINE),
+        known_tree: Vec::new(),
     })
 }
 
-/// Writes the prompt, then each line handed over, until told to close (or every sender is gone).
-async fn write_stdin(
-    mut stdin: ChildStdin,
-    prompt: Vec<u8>,
-    mut lines: mpsc::UnboundedReceiver<StdinMessage>,
-) {
-    if let Err(e) = stdin.write_all(&prompt).await {
-        debug!(error = %e, "could not write the prompt to the agent");
-        return;
-    }
-    let _ = stdin.flush().await;
+/// Writes each line handed over (the prompts, then the answers to control requests), until told
+/// to close (or every sender is gone).
+async fn write_stdin(mut stdin: ChildStdin, mut lines: mpsc::UnboundedReceiver<StdinMessage>) {
     while let Some(message) = lines.recv().await {
         match message {
             StdinMessage::Line(line) => {

@@ -234,6 +234,12 @@ pub fn any_alive(procs: &[ProcId]) -> bool {
         .any(|p| stat(p.pid).map(|(_, s)| s) == Some(p.start) && !is_zombie(p.pid))
 }
 
+/// Whether `pid` is there and not a zombie (a process that died but was not reaped yet — which
+/// `Child::try_wait` does not always report at once).
+pub fn is_running(pid: i32) -> bool {
+    pid > 0 && !is_zombie(pid)
+}
+
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

@@ -363,6 +363,21 @@ pub fn processes_with_argv_in(argv: &[&str], dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Pids of the agent CLIs (started with the executor's `--permission-prompt-tool stdio`) whose
+/// working directory lies under `dir`: this test's own.
+pub fn agents_in(dir: &Path) -> Vec<i32> {
+    processes_where(|cmdline| {
+        cmdline
+            .split(|b| *b == 0)
+            .any(|a| a == b"--permission-prompt-tool")
+    })
+    .into_iter()
+    .filter(|pid| {
+        std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+    })
+    .collect()
+}
+
 /// Pids of the processes with `arg` among their arguments.
 pub fn processes_with_arg(arg: &str) -> Vec<i32> {
     processes_where(|cmdline| cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
