@@ -133,13 +133,16 @@ start_s3() {
   local port
   port=$(free_port)
   mkdir -p "$WORK/s3/$S3_BUCKET"
-  spawn s3 "$S3S_FS_BIN" --host 127.0.0.1 --port "$port" \
+  # On the address executors reach this host at (the Docker bridge's gateway; loopback for the
+  # process runtime): they fetch attachments and skill files through presigned URLs.
+  spawn s3 "$S3S_FS_BIN" --host "$EXECUTOR_HOST" --port "$port" \
     --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$WORK/s3"
   for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    (exec 3<>"/dev/tcp/$EXECUTOR_HOST/$port") 2>/dev/null && break
     sleep 0.1
   done
-  export S3_ENDPOINT="http://127.0.0.1:$port"
+  S3_PORT="$port"
+  export S3_ENDPOINT="http://$EXECUTOR_HOST:$port"
   log "S3 (s3s-fs) on $S3_ENDPOINT, objects in $WORK/s3/$S3_BUCKET"
 }
 
@@ -227,6 +230,10 @@ start_manager() {
     fi
     if [ -n "${FAKE_MODEL_PORT:-}" ]; then
       export EXECUTOR_EGRESS_HOST_PORTS="${EXECUTOR_EGRESS_HOST_PORTS:+$EXECUTOR_EGRESS_HOST_PORTS,}$FAKE_MODEL_PORT"
+    fi
+    # The local S3 server, for the presigned URLs of attachments and skill files.
+    if [ -n "${S3_PORT:-}" ]; then
+      export EXECUTOR_EGRESS_HOST_PORTS="${EXECUTOR_EGRESS_HOST_PORTS:+$EXECUTOR_EGRESS_HOST_PORTS,}$S3_PORT"
     fi
   else
     ensure_claude_cli
