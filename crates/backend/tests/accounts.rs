@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{TestApp, error_code, json_of};
@@ -14,7 +13,6 @@ use protocol::live::{CLOSE_UNAUTHORIZED, ServerMessage};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -804,36 +802,10 @@ async fn rate_limits_apply_per_token(pool: PgPool) {
     );
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_backend");
-
 /// Runs `backend args…` with `stdin` against `pool`; (success, stdout, stderr).
 async fn backend(pool: &PgPool, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = tokio::process::Command::new(BIN)
-        .env_clear()
-        .args(args)
-        .env("DATABASE_URL", test_support::postgres::database_url(pool))
-        .env("SECRET_KEY", "test-secret-key-0123456789abcdef")
-        .env("INTERNAL_API_TOKEN", common::INTERNAL_TOKEN)
-        .env("S3_ENDPOINT", "http://127.0.0.1:9")
-        .env("S3_ACCESS_KEY", "ak")
-        .env("S3_SECRET_KEY", "sk")
-        .env("S3_BUCKET", "bucket")
-        .env("PUBLIC_URL", "https://wc.example.org")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = child.wait_with_output().await.unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let cmd = common::binary(pool, args, &[("PUBLIC_URL", "https://wc.example.org")]);
+    common::run_with_stdin(cmd, stdin).await
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]

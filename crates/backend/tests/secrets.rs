@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 
 use backend::config::Settings;
 use backend::secrets::Keyring;
@@ -18,7 +17,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use service_config::Secret;
 use sqlx::PgPool;
-use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -713,45 +711,23 @@ async fn a_wrong_key_stops_the_start_not_the_first_run(pool: PgPool) {
     assert!(!stderr.contains(WRONG_KEY), "{stderr}");
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_backend");
-
 /// The binary with the test app's settings and `ENCRYPTION_KEY=key`, running `args`.
 fn binary(pool: &PgPool, key: &str, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .args(args)
-        .env("DATABASE_URL", test_support::postgres::database_url(pool))
-        .env("SECRET_KEY", "test-secret-key-0123456789abcdef")
-        .env("INTERNAL_API_TOKEN", common::INTERNAL_TOKEN)
-        .env("S3_ENDPOINT", "http://127.0.0.1:9")
-        .env("S3_ACCESS_KEY", "ak")
-        .env("S3_SECRET_KEY", "sk")
-        .env("S3_BUCKET", "bucket")
-        .env("HOST", "127.0.0.1")
-        .env("PORT", test_support::net::free_port().to_string())
-        .env("ENCRYPTION_KEY", key)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
+    let port = test_support::net::free_port().to_string();
+    common::binary(
+        pool,
+        args,
+        &[
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port),
+            ("ENCRYPTION_KEY", key),
+        ],
+    )
 }
 
 /// Runs `backend args…` with `stdin`; (success, stdout, stderr).
 async fn command(pool: &PgPool, key: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = binary(pool, key, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = child.wait_with_output().await.unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_with_stdin(binary(pool, key, args), stdin).await
 }
 
 #[sqlx::test(migrator = "backend::db::MIGRATOR")]

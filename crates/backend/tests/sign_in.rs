@@ -402,9 +402,7 @@ async fn openid_connect_sign_in_checks_everything_it_is_given(pool: PgPool) {
         "the flow cookie is cleared"
     );
     // Again: the same account, through the linked identity (even if the e-mail changed).
-    let mut changed = person("sub-new", "renamed@example.org");
-    changed.email = "renamed@example.org".into();
-    set(&idp, changed);
+    set(&idp, person("sub-new", "renamed@example.org"));
     let mut b2 = Browser::new(&app);
     assert!(matches!(
         b2.sign_in("/api/v1/auth/oidc/start").await,

@@ -96,11 +96,11 @@ async fn update_user(
             "an admin cannot disable or demote their own account; ask another admin",
         ));
     }
-    if accounts::list_with_usage(&state.pool, Some(id))
-        .await?
-        .is_empty()
-    {
-        return Err(ApiError::NotFound("user"));
+    // An account (not the implicit single-user one, which is never listed); its usage is read
+    // once, for the answer.
+    match accounts::get(&state.pool, id).await? {
+        Some(u) if !u.email.eq_ignore_ascii_case(crate::auth::LOCAL_USER_EMAIL) => {}
+        _ => return Err(ApiError::NotFound("user")),
     }
     if let Some(role) = body.role {
         accounts::set_role(&state.pool, id, role).await?;

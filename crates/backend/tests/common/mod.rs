@@ -241,6 +241,51 @@ impl TestApp {
     }
 }
 
+/// The `backend` binary with the test settings against `pool`, plus `env`, running `args`.
+pub fn binary(pool: &PgPool, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"));
+    cmd.env_clear()
+        .args(args)
+        .env("DATABASE_URL", test_support::postgres::database_url(pool))
+        .env("SECRET_KEY", "test-secret-key-0123456789abcdef")
+        .env("INTERNAL_API_TOKEN", INTERNAL_TOKEN)
+        .env("S3_ENDPOINT", "http://127.0.0.1:9")
+        .env("S3_ACCESS_KEY", "ak")
+        .env("S3_SECRET_KEY", "sk")
+        .env("S3_BUCKET", "bucket")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `cmd` with `stdin` written to it; (success, stdout, stderr).
+pub async fn run_with_stdin(
+    mut cmd: tokio::process::Command,
+    stdin: &str,
+) -> (bool, String, String) {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the backend binary starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(input);
+    let out = child.wait_with_output().await.expect("the binary ends");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The answer's JSON body (`null` when it has none), asserting its status.
 pub async fn json_of(res: Response, want: StatusCode) -> Value {
     let status = res.status();
