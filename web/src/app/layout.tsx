@@ -1,5 +1,8 @@
 import type { Metadata, Viewport } from "next";
+import { getLocale, getMessages } from "next-intl/server";
 import { Shell } from "@/components/Shell";
+import { I18nProvider } from "@/i18n/I18nProvider";
+import { isLocale, DEFAULT_LOCALE } from "@/i18n/locale";
 import "highlight.js/styles/github.css";
 import "./globals.css";
 
@@ -9,14 +12,19 @@ export const viewport: Viewport = { width: "device-width", initialScale: 1 };
 // Sets the theme before the first paint (saved choice, else the system's), so there is no flash.
 const themeScript = `try{var t=localStorage.getItem("theme");if(t!=="light"&&t!=="dark"){t=matchMedia("(prefers-color-scheme: dark)").matches?"dark":"light"}document.documentElement.dataset.theme=t}catch(e){}`;
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  const picked = await getLocale();
+  const locale = isLocale(picked) ? picked : DEFAULT_LOCALE;
+  const messages = await getMessages();
   return (
-    <html lang="en" suppressHydrationWarning>
+    <html lang={locale} suppressHydrationWarning>
       <head>
         <script dangerouslySetInnerHTML={{ __html: themeScript }} />
       </head>
       <body>
-        <Shell>{children}</Shell>
+        <I18nProvider locale={locale} messages={messages}>
+          <Shell>{children}</Shell>
+        </I18nProvider>
       </body>
     </html>
   );

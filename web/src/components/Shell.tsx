@@ -3,6 +3,8 @@
 // the theme.
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import { usePathname, useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
+import { LanguagePicker } from "@/i18n/LanguagePicker";
 import type { MeResponse } from "@/generated/protocol";
 import { api, ApiError, readableError } from "@/lib/api";
 import { liveConnection, type LiveState } from "@/lib/live";
@@ -54,6 +56,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
   }, [me]);
 
   useEffect(() => setMenuOpen(false), [pathname]);
+  const t = useTranslations("common.shell");
 
   if (onLogin) {
     return <AuthContext.Provider value={{ me, refresh }}>{children}</AuthContext.Provider>;
@@ -66,23 +69,24 @@ export function Shell({ children }: { children: React.ReactNode }) {
           {menuOpen && <div className="scrim" onClick={() => setMenuOpen(false)} aria-hidden />}
           <div className="main">
             <header className="topbar">
-              <button className="icon-button menu-button" aria-label="Open the menu" onClick={() => setMenuOpen((o) => !o)}>
+              <button className="icon-button menu-button" aria-label={t("openMenu")} onClick={() => setMenuOpen((o) => !o)}>
                 ☰
               </button>
               <span className="topbar-title">Workcell</span>
               {me && live !== "open" && (
                 <span className={`live-state live-${live}`} role="status" data-testid="live-state">
-                  {live === "reconnecting" ? "Reconnecting…" : live === "unauthorized" ? "Signed out" : "Connecting…"}
+                  {live === "reconnecting" ? t("reconnecting") : live === "unauthorized" ? t("signedOut") : t("connecting")}
                 </span>
               )}
+              <LanguagePicker />
               <ThemeToggle />
             </header>
             {error && (
               <div className="banner error" role="alert">
-                {error} <button onClick={() => void refresh()}>Retry</button>
+                {error} <button onClick={() => void refresh()}>{t("retry")}</button>
               </div>
             )}
-            <main className="content">{me ? children : checked ? null : <p className="muted pad">Loading…</p>}</main>
+            <main className="content">{me ? children : checked ? null : <p className="muted pad">{t("loading")}</p>}</main>
           </div>
         </div>
       </ProjectsProvider>
@@ -91,6 +95,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
 }
 
 export function ThemeToggle() {
+  const t = useTranslations("common.shell");
   const [theme, setTheme] = useState<string | null>(null);
   useEffect(() => setTheme(document.documentElement.dataset.theme ?? "light"), []);
   const toggle = () => {
@@ -104,7 +109,7 @@ export function ThemeToggle() {
     setTheme(next);
   };
   return (
-    <button className="icon-button" onClick={toggle} aria-label="Switch between light and dark theme" title="Theme">
+    <button className="icon-button" onClick={toggle} aria-label={t("themeLabel")} title={t("theme")}>
       {theme === "dark" ? "☀" : "☾"}
     </button>
   );
