@@ -146,7 +146,7 @@ ensure_schemathesis() {
 
 # --- web UI (web/) -------------------------------------------------------------------------------
 
-# ensure_chromium: Debian's Chromium for the browser tests (playwright-core drives it; no browser
+# ensure_chromium: Debian's Chromium for the browser tests (@playwright/test and playwright-core drive it; no browser
 # is ever downloaded). Exports CHROMIUM_BIN.
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
@@ -167,21 +167,22 @@ ensure_web_deps() {
   fi
 }
 
-# run_web_tests: the web UI's unit tests, type check, production build, the check that no secret
-# reaches the browser bundle, and the end-to-end browser test against the real stack (which needs
-# the workspace's debug binaries: pass WEB_E2E_SKIP_CARGO_BUILD=1 when they were just built).
+# run_web_tests: the web UI's unit and component tests (vitest), type check (the app, and the
+# browser test's TypeScript), production build, the check that no secret reaches the browser
+# bundle, and the end-to-end browser test (Playwright) against the real stack (which needs the
+# workspace's debug binaries: pass WEB_E2E_SKIP_CARGO_BUILD=1 when they were just built).
 run_web_tests() {
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   ensure_chromium
   ensure_web_deps
   export NEXT_TELEMETRY_DISABLED=1
-  log "web: unit tests"
+  log "web: unit and component tests"
   (cd "$root/web" && node_modules/.bin/vitest run)
   log "web: type check"
-  (cd "$root/web" && node_modules/.bin/tsc --noEmit)
+  (cd "$root/web" && node_modules/.bin/tsc --noEmit && node_modules/.bin/tsc --noEmit -p tests/e2e)
   log "web: production build + bundle secret check"
   (cd "$root/web" && node tests/bundle-check.mjs)
-  log "web: end-to-end browser test (screenshots kept in web/test-results)"
-  "$root/web/tests/e2e/stack.sh" tests/e2e/test.mjs
+  log "web: end-to-end browser test (Playwright; a failed step's trace and screenshots in web/test-results)"
+  "$root/web/tests/e2e/stack.sh" playwright
 }

@@ -86,6 +86,7 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   log "benchmark smoke run (small sizes; full figures: see docs/benchmarks.md)"
   BENCH_SMOKE=1 cargo test -p backend --bench queue --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p backend --bench live --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p backend --bench search --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench executor --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor --bench input_latency --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench dispatch --quiet -- --bench

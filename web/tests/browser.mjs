@@ -1,5 +1,6 @@
-// Shared by the end-to-end test and the benchmark: Debian's Chromium driven by playwright-core
-// (no browser download), and small helpers.
+// The benchmark's browser (tests/bench.mjs): Debian's Chromium driven by playwright-core (no
+// browser download), and small helpers. The end-to-end test runs under @playwright/test instead
+// (playwright.config.ts, tests/e2e/).
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

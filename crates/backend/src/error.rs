@@ -43,6 +43,9 @@ pub enum ApiError {
     TooLarge(String),
     #[error("expected a request body with content type application/json")]
     UnsupportedMediaType,
+    /// 416: a `Range` that starts at or past the end of a file of `size` bytes.
+    #[error("the range starts past the end of the file ({size} bytes)")]
+    RangeNotSatisfiable { size: u64 },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the service is shutting down")]
@@ -107,6 +110,10 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
             ),
+            ApiError::RangeNotSatisfiable { .. } => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ErrorCode::RangeNotSatisfiable,
+            ),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed)
             }
@@ -143,6 +150,11 @@ impl IntoResponse for ApiError {
             message
         };
         let mut res = (status, axum::Json(ErrorBody::new(code, message))).into_response();
+        if let ApiError::RangeNotSatisfiable { size } = self
+            && let Ok(v) = http::HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            res.headers_mut().insert(http::header::CONTENT_RANGE, v);
+        }
         if let ApiError::TooManyRequests {
             retry_after_seconds,
             ..

@@ -22,16 +22,29 @@ use crate::error::{ApiError, ApiResult};
 
 /// The export of a run of `user`'s, as stored.
 #[derive(sqlx::FromRow)]
-struct ExportRow {
-    session_id: Uuid,
-    status: Option<String>,
-    manifest_key: Option<String>,
-    archive_key: Option<String>,
+pub(crate) struct ExportRow {
+    pub session_id: Uuid,
+    /// The run's place in the queue (orders the runs of its session).
+    pub queue_pos: i64,
+    pub status: Option<String>,
+    pub manifest_key: Option<String>,
+    pub archive_key: Option<String>,
 }
 
-async fn owned_export(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<ExportRow> {
+impl ExportRow {
+    /// The manifest's key when the export is ready.
+    pub fn ready_manifest(&self) -> Option<&str> {
+        match (self.status.as_deref(), self.manifest_key.as_deref()) {
+            (Some("ready"), Some(key)) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// The run and its export, if it is `user`'s; 404 otherwise.
+pub(crate) async fn owned_export(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<ExportRow> {
     let row: Option<ExportRow> = sqlx::query_as(
-        "SELECT r.session_id, x.status, x.manifest_key, x.archive_key
+        "SELECT r.session_id, r.queue_pos, x.status, x.manifest_key, x.archive_key
            FROM runs r
            JOIN sessions s ON s.id = r.session_id
            LEFT JOIN run_exports x ON x.run_id = r.id
@@ -46,13 +59,73 @@ async fn owned_export(pool: &PgPool, user: Uuid, run_id: Uuid) -> ApiResult<Expo
 
 /// Refuses a stored key outside the session: the export is unusable, and that is the server's
 /// fault, not the caller's (logged with the key, answered with a generic 500).
-fn confine(key: &str, prefix: &str, what: &str, run_id: Uuid) -> ApiResult<()> {
+pub(crate) fn confine(key: &str, prefix: &str, what: &str, run_id: Uuid) -> ApiResult<()> {
     if keys::within(prefix, key) {
         Ok(())
     } else {
         Err(ApiError::Internal(format!(
             "run {run_id}: {what} `{key}` lies outside {prefix}; refusing to sign it"
         )))
+    }
+}
+
+/// The manifest of `run_id`'s ready export, checked: its key and every entry's key lie inside the
+/// session's prefix, and it describes this run of this session (else a logged 500).
+pub(crate) async fn read_manifest(
+    storage: &Bucket,
+    run_id: Uuid,
+    session_id: Uuid,
+    manifest_key: &str,
+) -> ApiResult<Manifest> {
+    let prefix = keys::workspace_prefix(session_id);
+    confine(manifest_key, &prefix, "manifest key", run_id)?;
+    let manifest: Manifest = storage
+        .get_json(manifest_key, MAX_MANIFEST_BYTES)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "run {run_id}: the manifest {manifest_key} is missing from the bucket"
+            ))
+        })?;
+    if manifest.run_id != run_id || manifest.session_id != session_id {
+        return Err(ApiError::Internal(format!(
+            "run {run_id}: the manifest {manifest_key} describes another run"
+        )));
+    }
+    for entry in &manifest.files {
+        confine(&entry.key, &prefix, "manifest entry key", run_id)?;
+    }
+    Ok(manifest)
+}
+
+/// A workspace-relative path from a request (`?path=`): relative, `/`-separated, no empty, `.`
+/// or `..` segment, no control character, at most 1024 bytes. With `folder`, one trailing `/`
+/// is dropped (`src/` names the folder `src`). Answered 422 otherwise.
+pub(crate) fn request_path(raw: &str, folder: bool) -> ApiResult<String> {
+    let path = if folder {
+        raw.strip_suffix('/').unwrap_or(raw)
+    } else {
+        raw
+    };
+    let problem = if path.is_empty() {
+        Some("must not be empty")
+    } else if raw.len() > 1024 {
+        Some("is longer than 1024 bytes")
+    } else if path.starts_with('/') {
+        Some("must be relative to the workspace")
+    } else if path.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else if path
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        Some("must be normalised: no empty, `.` or `..` segment")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(ApiError::validation(format!("path {p}"))),
+        None => Ok(path.to_owned()),
     }
 }
 
@@ -71,31 +144,14 @@ pub async fn run_files(
         expires_at: None,
         files: Vec::new(),
     };
-    let manifest_key = match (row.status.as_deref(), row.manifest_key) {
+    let manifest_key = match (row.status.as_deref(), row.ready_manifest()) {
         (None, _) => return Ok(empty(None)),
-        (Some("ready"), Some(key)) => key,
+        (_, Some(key)) => key,
         _ => return Ok(empty(Some(ExportStatus::Failed))),
     };
-    let prefix = keys::workspace_prefix(row.session_id);
-    confine(&manifest_key, &prefix, "manifest key", run_id)?;
-    let manifest: Manifest = storage
-        .get_json(&manifest_key, MAX_MANIFEST_BYTES)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Internal(format!(
-                "run {run_id}: the manifest {manifest_key} is missing from the bucket"
-            ))
-        })?;
-    if manifest.run_id != run_id || manifest.session_id != row.session_id {
-        return Err(ApiError::Internal(format!(
-            "run {run_id}: the manifest {manifest_key} describes another run"
-        )));
-    }
+    let manifest = read_manifest(storage, run_id, row.session_id, manifest_key).await?;
     let mut present = manifest.files;
     present.sort_by(|a, b| a.path.cmp(&b.path));
-    for entry in &present {
-        confine(&entry.key, &prefix, "manifest entry key", run_id)?;
-    }
     let now = SystemTime::now();
     let mut files = Vec::with_capacity(present.len() + manifest.deleted.len());
     for entry in present {

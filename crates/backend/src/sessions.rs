@@ -25,22 +25,31 @@ pub struct SessionRow {
     pending_inputs: i64,
     queued_runs: i64,
     project_id: Option<Uuid>,
+    pinned: bool,
+    running_since: Option<DateTime<Utc>>,
 }
 
 /// The columns [`SessionRow`] reads, from `sessions` (unaliased): the counts come from the
 /// partial indexes `input_requests_pending` and `runs_unfinished_by_session`, one probe per
 /// session in the same statement. Every unfinished run of a session but the first is a queued
-/// follow-up (a session runs one at a time).
+/// follow-up (a session runs one at a time). `running_since` is the start of the run on a
+/// worker (the same index; looked up only for a session shown as running or canceling).
 macro_rules! session_columns {
     () => {
         concat!(
             "id, title, status, config, created_at, updated_at, project_id,
+             pinned_at IS NOT NULL AS pinned,
              (SELECT count(*) FROM input_requests i
                WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending_inputs,
              (SELECT GREATEST(count(*) - 1, 0) FROM runs r
                WHERE r.session_id = sessions.id AND r.status IN ",
             crate::queue::status::active_sql!(),
-            ") AS queued_runs"
+            ") AS queued_runs,
+             CASE WHEN status IN ('running', 'canceling') THEN
+               (SELECT r.started_at FROM runs r
+                 WHERE r.session_id = sessions.id AND r.status IN ",
+            crate::queue::status::active_sql!(),
+            " ORDER BY r.queue_pos LIMIT 1) END AS running_since"
         )
     };
 }
@@ -64,6 +73,8 @@ impl SessionRow {
             pending_inputs: self.pending_inputs,
             queued_runs: self.queued_runs,
             project_id: self.project_id,
+            pinned: self.pinned,
+            running_since: self.running_since,
         })
     }
 

@@ -189,11 +189,33 @@ impl Bucket {
     /// Opens `key` for reading in chunks, without holding it whole; `None` when it does not
     /// exist.
     pub async fn download(&self, key: &str) -> Result<Option<Download>, Error> {
+        self.open(key, None).await
+    }
+
+    /// Opens bytes `start..=end` of `key` (`end` included; to its end when `None`) for reading in
+    /// chunks; `None` when it does not exist. The caller keeps `start` below the object's size
+    /// (the store answers an error otherwise).
+    pub async fn download_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Option<Download>, Error> {
+        let range = match end {
+            Some(end) => format!("bytes={start}-{end}"),
+            None => format!("bytes={start}-"),
+        };
+        self.open(key, Some(range)).await
+    }
+
+    /// GetObject, whole or with an HTTP `Range`.
+    async fn open(&self, key: &str, range: Option<String>) -> Result<Option<Download>, Error> {
         match self
             .client
             .get_object()
             .bucket(&self.name)
             .key(key)
+            .set_range(range)
             .send()
             .await
         {

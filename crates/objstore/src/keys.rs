@@ -53,6 +53,14 @@ pub fn agent_manifest_key(session: Uuid, run: Uuid) -> String {
     format!("{}agent.json", run_prefix(session, run))
 }
 
+/// A zip of one folder of a run's export, made on request by the backend and kept for the next
+/// request: `workspaces/{session}/runs/{run}/folder-archives/{digest}.zip`. `digest` is hex (the
+/// backend uses 32 digits of a SHA-256 over the manifest's time and the folder's path, so a
+/// key stays short enough for s3s-fs and never carries a path from a request).
+pub fn folder_archive_key(session: Uuid, run: Uuid, digest: &str) -> String {
+    format!("{}folder-archives/{digest}.zip", run_prefix(session, run))
+}
+
 /// Everything a user uploaded: `users/{user}/attachments/`.
 pub fn attachments_prefix(user: Uuid) -> String {
     format!("users/{user}/attachments/")
@@ -153,12 +161,22 @@ mod tests {
             attachment_key(s, r, "data.csv"),
             format!("users/{s}/attachments/{r}/data.csv")
         );
+        let digest = "f".repeat(32);
+        assert_eq!(
+            folder_archive_key(s, r, &digest),
+            format!("workspaces/{s}/runs/{r}/folder-archives/{digest}.zip")
+        );
+        assert!(
+            folder_archive_key(s, r, &digest).len() <= 160,
+            "short enough for s3s-fs"
+        );
         // Every key the layout builds is inside the prefixes it belongs to.
         for key in [
             latest_key(s),
             manifest_key(s, r),
             archive_key(s, r),
             run_file_key(s, r, "a/b.txt"),
+            folder_archive_key(s, r, &digest),
         ] {
             assert!(within(&workspace_prefix(s), &key), "{key}");
         }

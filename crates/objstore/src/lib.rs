@@ -30,6 +30,7 @@
 //! | `workspaces/{session}/runs/{run}/files/{path}` | manager: files added or modified by the run | [`keys::run_file_key`] |
 //! | `workspaces/{session}/runs/{run}/agent.zip` | manager: the agent's conversation files (`.claude_data/projects/`), read back only by a manager restoring the workspace, never served | [`keys::agent_archive_key`] |
 //! | `workspaces/{session}/runs/{run}/agent.json` | manager: where each of them lies in `agent.zip`, with its SHA-256 | [`keys::agent_manifest_key`] |
+//! | `workspaces/{session}/runs/{run}/folder-archives/{digest}.zip` | backend: a zip of one folder of the export (`GET /runs/{id}/archive?path=`), kept for repeat requests | [`keys::folder_archive_key`] |
 //! | `users/{user}/attachments/` | (prefix of a user's attachments) | [`keys::attachments_prefix`] |
 //! | `users/{user}/attachments/{id}/{name}` | backend, on upload; presigned by the manager | [`keys::attachment_key`] |
 //! | `users/{user}/skills/`, `system/skills/` | (prefix of an owner's skills) | [`keys::skills_prefix`] |

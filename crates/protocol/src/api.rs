@@ -142,6 +142,14 @@ pub struct SessionView {
     /// The project the session belongs to.
     #[serde(default)]
     pub project_id: Option<Uuid>,
+    /// Pinned by its owner (`PATCH /sessions/{id}` with `pinned`); `GET /sessions?pinned=true`
+    /// lists only these.
+    #[serde(default)]
+    pub pinned: bool,
+    /// While a run of the session is on a worker: when it started (null before it started and
+    /// when no run is), so a client can show the elapsed time.
+    #[serde(default)]
+    pub running_since: Option<DateTime<Utc>>,
 }
 
 /// `GET /sessions`: newest first; pass `next_cursor` back as `cursor` for the next page.
@@ -161,16 +169,23 @@ pub struct SessionDetail {
     pub runs: Vec<RunView>,
 }
 
-/// `PATCH /sessions/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+/// `PATCH /sessions/{id}`: a new title, a pin, or both (at least one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "openapi",
-    schema(example = json!({"title": "README summary"}))
+    schema(example = json!({"title": "README summary", "pinned": true}))
 )]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSessionRequest {
-    pub title: String,
+    /// 1 to 200 characters (trimmed).
+    #[serde(default)]
+    #[ts(optional)]
+    pub title: Option<String>,
+    /// Pin (true) or unpin (false) the session.
+    #[serde(default)]
+    #[ts(optional)]
+    pub pinned: Option<bool>,
 }
 
 /// One run (one task given to the agent).

@@ -69,7 +69,7 @@ pub enum ErrorCode {
     InvalidGit,
     /// 400, backend: a scheduled task's cron expression does not parse or never fires.
     InvalidCron,
-    /// 400, backend: a scheduled task's time zone is not an IANA name.
+    /// 400, backend: a time zone is not an IANA name (a scheduled task's, or `tz` of `/usage`).
     InvalidTimezone,
     /// 400, backend: a scheduled task's name is empty or too long.
     InvalidName,
@@ -164,6 +164,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 415, backend and executor: a JSON route called without `Content-Type: application/json`.
     UnsupportedMediaType,
+    /// 416, backend: a `Range` starting at or past the end of the file (`GET /runs/{id}/content`).
+    RangeNotSatisfiable,
     /// 429, backend: a rate limit or the login throttle; the answer carries `Retry-After`.
     RateLimited,
 
@@ -193,7 +195,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (the tests check it against the enum, through the
     /// TypeScript union ts-rs derives from it).
-    pub const ALL: [ErrorCode; 57] = [
+    pub const ALL: [ErrorCode; 58] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::BadBody,
@@ -242,6 +244,7 @@ impl ErrorCode {
         ErrorCode::DuplicateRun,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::RangeNotSatisfiable,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::BadGateway,
@@ -304,6 +307,7 @@ impl ErrorCode {
             ErrorCode::DuplicateRun => "duplicate_run",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::BadGateway => "bad_gateway",
@@ -380,7 +384,7 @@ mod tests {
 
     /// Codes added with the enum or after it (none of them replaces an answer's code but the 404
     /// of an unknown route, which was `not_found`).
-    const ADDED: [&str; 15] = [
+    const ADDED: [&str; 16] = [
         "route_not_found",
         "invalid_archive",
         "read_only",
@@ -396,6 +400,7 @@ mod tests {
         "account_disabled",
         "registration_closed",
         "sign_in_refused",
+        "range_not_satisfiable",
     ];
 
     #[test]

@@ -102,6 +102,74 @@ pub struct ArchiveLink {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What a line of a diff hunk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DiffLineKind {
+    /// In both versions.
+    Context,
+    /// Only in the run's version.
+    Add,
+    /// Only in the previous version.
+    Remove,
+}
+
+/// One line of a diff hunk, with its numbers on each side (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffLine {
+    pub kind: DiffLineKind,
+    /// Its number in the previous version; `null` for an added line.
+    pub old_line: Option<u32>,
+    /// Its number in the run's version; `null` for a removed line.
+    pub new_line: Option<u32>,
+    /// The line without its line break.
+    pub text: String,
+    /// The line is its file's last and has no line break (`\ No newline at end of file`).
+    pub no_newline: bool,
+}
+
+/// One hunk: a stretch of changes with up to 3 lines of context on each side. The starts and
+/// counts are the unified header's (`@@ -old_start,old_lines +new_start,new_lines @@`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffHunk {
+    pub old_start: u32,
+    pub old_lines: u32,
+    pub new_start: u32,
+    pub new_lines: u32,
+    pub lines: Vec<DiffLine>,
+}
+
+/// `GET /runs/{id}/diff?path=`: one file of the run's export against the previous export of the
+/// same session (the latest earlier run with a ready export). Compares exported contents, so it
+/// covers every change, whichever tool (or shell command) made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileDiff {
+    pub run_id: Uuid,
+    /// The run whose export is the old side; `null` when no earlier run of the session has a
+    /// ready export (every file is then `added`).
+    pub previous_run_id: Option<Uuid>,
+    pub path: String,
+    /// `added` (absent before), `deleted` (absent after), `modified` or `unchanged`.
+    pub change: ManifestChange,
+    /// The previous version's size in bytes; `null` when it is absent.
+    pub old_size: Option<u64>,
+    /// The run's version's size in bytes; `null` when it is absent.
+    pub new_size: Option<u64>,
+    /// A side holds a NUL byte or is not UTF-8: no text, no hunks.
+    pub binary: bool,
+    /// A side is over the diff's size limit (1 MiB): no text, no hunks.
+    pub too_large: bool,
+    /// The unified diff (`--- a/path`, `+++ b/path`, hunks with 3 lines of context); `null`
+    /// when `binary` or `too_large`, empty when nothing changed.
+    pub unified: Option<String>,
+    /// The same hunks, parsed, for unified and side-by-side views.
+    pub hunks: Vec<DiffHunk>,
+}
+
 /// An uploaded attachment (`POST /attachments`, multipart field `file`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -21,8 +21,10 @@ pub mod live;
 pub mod models;
 pub mod projects;
 pub mod schedule;
+pub mod search;
 pub mod secrets;
 pub mod status;
+pub mod usage;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{Event, EventBody, RunEvent};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use protocol::{
     accounts, api, capabilities, error, event, files, input, internal, live, models, projects,
-    schedule, secrets, status,
+    schedule, search, secrets, status, usage,
 };
 use ts_rs::TS;
 
@@ -90,6 +90,15 @@ fn render() -> String {
         files::ArchiveLink,
         files::AttachmentView,
         files::GitRepoRequest,
+        files::DiffLineKind,
+        files::DiffLine,
+        files::DiffHunk,
+        files::FileDiff,
+        // usage analytics (issue 17)
+        usage::UsageGroupBy,
+        usage::UsageStats,
+        usage::UsageGroup,
+        usage::UsageReport,
         // scheduled tasks
         schedule::SessionMode,
         schedule::RunKind,
@@ -137,6 +146,10 @@ fn render() -> String {
         input::QueuedRunView,
         input::SessionQueue,
         input::UpdateQueuedRunRequest,
+        // search (issue 17)
+        search::SearchHitKind,
+        search::SearchHit,
+        search::SearchResults,
         // secrets, projects, models
         secrets::SecretValue,
         secrets::SecretView,

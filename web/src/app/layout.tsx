@@ -1,5 +1,7 @@
 import type { Metadata, Viewport } from "next";
+import { headers } from "next/headers";
 import { getLocale, getMessages } from "next-intl/server";
+import { QueryProvider } from "@/components/QueryProvider";
 import { Shell } from "@/components/Shell";
 import { I18nProvider } from "@/i18n/I18nProvider";
 import { isLocale, DEFAULT_LOCALE } from "@/i18n/locale";
@@ -16,14 +18,18 @@ export default async function RootLayout({ children }: { children: React.ReactNo
   const picked = await getLocale();
   const locale = isLocale(picked) ? picked : DEFAULT_LOCALE;
   const messages = await getMessages();
+  // This request's CSP nonce (src/proxy.ts): without it the browser refuses the inline script.
+  const nonce = (await headers()).get("x-nonce") ?? undefined;
   return (
     <html lang={locale} suppressHydrationWarning>
       <head>
-        <script dangerouslySetInnerHTML={{ __html: themeScript }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: themeScript }} />
       </head>
       <body>
         <I18nProvider locale={locale} messages={messages}>
-          <Shell>{children}</Shell>
+          <QueryProvider>
+            <Shell>{children}</Shell>
+          </QueryProvider>
         </I18nProvider>
       </body>
     </html>

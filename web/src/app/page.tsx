@@ -1,19 +1,20 @@
 "use client";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { Composer } from "@/components/Composer";
 import { useProjects } from "@/components/ProjectsProvider";
 
 export default function Home() {
   const router = useRouter();
   const { chosen, chosenId } = useProjects();
+  const t = useTranslations("composer.home");
   return (
     <div className="home">
-      <h1>New task</h1>
+      <h1>{t("title")}</h1>
       {chosen && (
         <p className="muted small project-note" data-testid="composer-project">
-          In the project <Link href={`/projects/${chosen.id}`}>{chosen.name}</Link>: its defaults fill what you leave out, its instructions and files reach every
-          run.
+          {t.rich("inProject", { name: chosen.name, link: (chunks) => <Link href={`/projects/${chosen.id}`}>{chunks}</Link> })}
         </p>
       )}
       <Composer projectId={chosenId} project={chosen} onCreated={(res) => router.push(`/sessions/${res.session_id}`)} />

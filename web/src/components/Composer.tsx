@@ -5,12 +5,16 @@
 // suggestions from the user's slash commands, and what capabilities the run will get.
 import Link from "next/link";
 import { useEffect, useMemo, useRef, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { AttachmentView, CapabilitySummary, CreateTaskRequest, CreateTaskResponse, PermissionMode, PresetView, ProjectView, SlashCommandView } from "@/generated/protocol";
-import { api, ApiError, readableError } from "@/lib/api";
-import { choiceFor, listItems, resolveCapabilities } from "@/lib/capabilities";
+import { api, ApiError } from "@/lib/api";
+import { useQuery } from "@tanstack/react-query";
+import { choiceFor, resolveCapabilities } from "@/lib/capabilities";
+import { libraryQuery } from "@/lib/query/library";
 import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
 import { applyCommand, availableCommands, matchCommands, slashQuery } from "@/lib/slashCommands";
 import { SubmitIds } from "@/lib/submitId";
+import { useReadableError } from "@/lib/useReadableError";
 import { SummaryView } from "./capabilities/SummaryView";
 import { ModelPicker } from "./ModelPicker";
 import { TokenSecretPicker, useSecretChoices } from "./TokenSecretPicker";
@@ -42,6 +46,9 @@ export function Composer({
   /** That project, once loaded (for showing its defaults). */
   project?: ProjectView | null;
 }) {
+  const t = useTranslations("composer");
+  const tr = useTranslations();
+  const readableError = useReadableError();
   const [prompt, setPrompt] = useState("");
   const [model, setModel] = useState("");
   const [mode, setMode] = useState<PermissionMode | "">("");
@@ -144,7 +151,7 @@ export function Composer({
         setUploads((u) => u.map((x) => (x.key === key ? { ...x, state: "done", attachment } : x)));
       } catch (e) {
         const message =
-          e instanceof ApiError && e.routeMissing ? "attachments are not available on this server" : readableError(e);
+          e instanceof ApiError && e.routeMissing ? t("attachmentsMissing") : readableError(e);
         setUploads((u) => u.map((x) => (x.key === key ? { ...x, state: "failed", error: message } : x)));
       }
     }
@@ -154,7 +161,7 @@ export function Composer({
     e.preventDefault();
     if (!prompt.trim() || sending) return;
     if (uploads.some((u) => u.state === "uploading")) {
-      setError("Wait until the attachments have uploaded.");
+      setError(t("waitForUploads"));
       return;
     }
     setSending(true);
@@ -210,7 +217,7 @@ export function Composer({
           void upload(e.dataTransfer.files);
         }
       }}
-      aria-label={followUp ? "Follow-up message" : "New task"}
+      aria-label={followUp ? t("formFollowUp") : t("formNew")}
     >
       <div className="prompt-box">
         <textarea
@@ -227,12 +234,12 @@ export function Composer({
           placeholder={
             followUp
               ? busy
-                ? "Queue a follow-up…"
-                : "Send a follow-up…"
-              : "What should the agent do? Type / for your commands. Drop files here to attach them."
+                ? t("placeholderQueue")
+                : t("placeholderFollowUp")
+              : t("placeholderNew")
           }
           rows={followUp ? 2 : 5}
-          aria-label="Prompt"
+          aria-label={t("prompt")}
           data-testid="prompt"
           aria-autocomplete="list"
           aria-controls={suggesting ? listId(sessionId) : undefined}
@@ -246,7 +253,7 @@ export function Composer({
           }}
         />
         {suggesting && (
-          <ul className="suggestions" role="listbox" id={listId(sessionId)} aria-label="Slash commands" data-testid="slash-suggestions">
+          <ul className="suggestions" role="listbox" id={listId(sessionId)} aria-label={t("slashCommands")} data-testid="slash-suggestions">
             {suggestions.map((c, i) => (
               <li
                 key={c.id}
@@ -270,13 +277,13 @@ export function Composer({
         )}
       </div>
       {uploads.length > 0 && (
-        <ul className="chips" aria-label="Attachments">
+        <ul className="chips" aria-label={t("attachments")}>
           {uploads.map((u) => (
             <li key={u.key} className={`chip chip-${u.state}`} title={u.error}>
               {u.name}
               {u.state === "uploading" && " …"}
               {u.state === "failed" && ` — ${u.error}`}
-              <button type="button" aria-label={`Remove ${u.name}`} onClick={() => setUploads((l) => l.filter((x) => x.key !== u.key))}>
+              <button type="button" aria-label={t("removeAttachment", { name: u.name })} onClick={() => setUploads((l) => l.filter((x) => x.key !== u.key))}>
                 ×
               </button>
             </li>
@@ -287,11 +294,11 @@ export function Composer({
         <div className="run-capabilities" data-testid="capabilities-preview">
           <div className="muted small">
             {followUp && !preset
-              ? "This follow-up keeps the session's capabilities. Choose a preset to switch to its capabilities."
+              ? t("capabilities.keep")
               : followUp
-                ? `This follow-up switches the session to the preset “${preset!.name}”:`
-                : "This task will get:"}{" "}
-            <Link href="/capabilities">Manage capabilities</Link>
+                ? t("capabilities.switch", { name: preset!.name })
+                : t("capabilities.willGet")}{" "}
+            <Link href="/capabilities">{t("capabilities.manage")}</Link>
           </div>
           {followUp && !preset ? (
             sessionCapabilities && <SummaryView summary={sessionCapabilities} />
@@ -300,9 +307,9 @@ export function Composer({
           ) : resolved.error ? (
             <p className="error small">{resolved.error}</p>
           ) : resolved.missing ? (
-            <p className="muted small">Capabilities are not available on this server yet.</p>
+            <p className="muted small">{t("capabilities.missing")}</p>
           ) : (
-            <p className="muted small">Working out the capabilities…</p>
+            <p className="muted small">{t("capabilities.resolving")}</p>
           )}
         </div>
       )}
@@ -312,28 +319,30 @@ export function Composer({
           {!followUp && (
             <>
               <label>
-                Permission mode
+                {tr("common.permissionMode")}
                 <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")} data-testid="permission-mode">
-                  <option value="">{defaults?.permission_mode ? `Project default: ${permissionModeLabel(defaults.permission_mode)}` : "Server default"}</option>
+                  <option value="">
+                    {defaults?.permission_mode ? t("projectDefaultMode", { mode: permissionModeLabel(defaults.permission_mode, tr) }) : tr("common.serverDefault")}
+                  </option>
                   {PERMISSION_MODES.map((m) => (
                     <option key={m.value} value={m.value}>
-                      {m.label}
+                      {permissionModeLabel(m.value, tr)}
                     </option>
                   ))}
                 </select>
               </label>
               <label>
-                Git repository
+                {tr("common.git.repository")}
                 <input
                   value={gitUrl}
                   onChange={(e) => setGitUrl(e.target.value)}
-                  placeholder={defaults?.git ? `the project's: ${defaults.git.url}` : "https://github.com/owner/repo.git"}
+                  placeholder={defaults?.git ? t("projectGit", { url: defaults.git.url }) : "https://github.com/owner/repo.git"}
                   type="url"
                 />
               </label>
               <label>
-                Branch
-                <input value={gitBranch} onChange={(e) => setGitBranch(e.target.value)} placeholder="default branch" />
+                {tr("common.git.branch")}
+                <input value={gitBranch} onChange={(e) => setGitBranch(e.target.value)} placeholder={tr("common.git.defaultBranch")} />
               </label>
               {!secrets.missing && (
                 <TokenSecretPicker value={tokenSecret} onChange={setTokenSecret} choices={secrets.choices} disabled={!gitUrl.trim()} testId="token-secret" />
@@ -349,10 +358,10 @@ export function Composer({
       )}
       <div className="composer-bar">
         <button type="button" className="link-button" onClick={() => setShowOptions((o) => !o)} aria-expanded={showOptions}>
-          {showOptions ? "Hide options" : "Options"}
+          {showOptions ? t("hideOptions") : t("options")}
         </button>
         <button type="button" className="link-button" onClick={() => fileInput.current?.click()}>
-          Attach
+          {t("attach")}
         </button>
         <input
           ref={fileInput}
@@ -370,26 +379,26 @@ export function Composer({
             className="preset-picker"
             value={presetId}
             onChange={(e) => choosePreset(e.target.value)}
-            aria-label="Preset"
+            aria-label={t("preset.label")}
             data-testid="preset"
-            title={preset?.description || "A preset sets the model, mode, prompt template and capabilities"}
+            title={preset?.description || t("preset.title")}
           >
             <option value="">
               {followUp
-                ? "Keep the session's capabilities"
+                ? t("preset.keep")
                 : defaults?.preset_id
-                  ? `Project preset (${library.presets.find((p) => p.id === defaults.preset_id)?.name ?? "not found"})`
-                  : "No preset"}
+                  ? t("preset.project", { name: library.presets.find((p) => p.id === defaults.preset_id)?.name ?? t("preset.projectMissing") })
+                  : t("preset.none")}
             </option>
             {library.presets.map((p) => (
               <option key={p.id} value={p.id}>
-                Preset: {p.name}
+                {t("preset.option", { name: p.name })}
               </option>
             ))}
           </select>
         )}
         <button type="submit" className="button primary" disabled={sending || !prompt.trim()} data-testid="submit">
-          {sending ? "Sending…" : followUp ? (busy ? "Queue" : "Send") : "Start task"}
+          {sending ? t("sending") : followUp ? (busy ? t("queue") : t("send")) : t("start")}
         </button>
       </div>
     </form>
@@ -400,25 +409,15 @@ function listId(sessionId: string | undefined): string {
   return `slash-suggestions-${sessionId ?? "new"}`;
 }
 
-/** The presets and slash commands the composer offers, loaded once (none when this server has
- * no such routes, or they fail: the composer works without them). */
+/** The presets and slash commands the composer offers: the Capabilities screen's cached lists
+ * (none when this server has no such routes, or they fail: the composer works without them). */
 function useComposerLibrary(): { presets: PresetView[]; commands: SlashCommandView[] } {
-  const [presets, setPresets] = useState<PresetView[]>([]);
-  const [commands, setCommands] = useState<SlashCommandView[]>([]);
-  useEffect(() => {
-    let alive = true;
-    listItems("presets")
-      .then((p) => alive && setPresets(p))
-      .catch(() => {});
-    listItems("slash-commands")
-      .then((c) => alive && setCommands(c))
-      .catch(() => {});
-    return () => {
-      alive = false;
-    };
-  }, []);
+  const presets = useQuery(libraryQuery("presets")).data ?? NONE_PRESETS;
+  const commands = useQuery(libraryQuery("slash-commands")).data ?? NONE_COMMANDS;
   return { presets, commands };
 }
+const NONE_PRESETS: PresetView[] = [];
+const NONE_COMMANDS: SlashCommandView[] = [];
 
 /** What a task with this preset (or none) would get, asked again 250 ms after the choice
  * changes, while `enabled`. */
@@ -428,6 +427,7 @@ function useResolved(enabled: boolean, presetId: string | null) {
     error: null,
     missing: false,
   });
+  const readableError = useReadableError();
   useEffect(() => {
     if (!enabled) return;
     let alive = true;
@@ -445,6 +445,6 @@ function useResolved(enabled: boolean, presetId: string | null) {
       alive = false;
       clearTimeout(t);
     };
-  }, [enabled, presetId]);
+  }, [enabled, presetId, readableError]);
   return state;
 }

@@ -1,6 +1,7 @@
 "use client";
 // A run's cost: what the CLI reported, or when it reported none, the estimate from the run's model's
 // prices in the catalog, marked "≈".
+import { useTranslations } from "next-intl";
 import type { Cost as CostValue, TokenCounts } from "@/lib/models";
 import { formatRunCost, runCost, useModels } from "@/lib/models";
 
@@ -11,12 +12,13 @@ export function RunCost({ reported, tokens, model, estimated = false }: { report
 }
 
 export function CostText({ cost }: { cost: CostValue }) {
+  const t = useTranslations("tools.cost");
   return (
     <span
       className={cost.estimated ? "cost-estimated" : undefined}
       data-testid="cost"
       data-estimated={cost.estimated ? "true" : undefined}
-      title={cost.estimated ? "Estimated from the model's prices in the catalog (the agent reported no cost)" : undefined}
+      title={cost.estimated ? t("estimated") : undefined}
     >
       {formatRunCost(cost)}
     </span>

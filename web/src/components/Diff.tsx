@@ -1,32 +1,21 @@
+"use client";
 import { memo, useMemo } from "react";
-import { diffLines } from "diff";
+import { useTranslations } from "next-intl";
+import { hunksFromTexts } from "@/lib/wordDiff";
+import { DiffView } from "./diff/DiffView";
 
-/** A line diff of `before` → `after`, with long unchanged stretches folded. */
+// An edit tool's fragment need not end with a line break: the same ending on both sides keeps
+// "no newline at end of file" marks off what is only a piece of a file.
+const line = (s: string) => (s === "" || s.endsWith("\n") ? s : `${s}\n`);
+
+/** A line diff of `before` → `after` (an Edit/Write call's texts), with word-level highlights and
+ * long unchanged stretches folded. */
 export const Diff = memo(function Diff({ before, after, path }: { before: string; after: string; path?: string }) {
-  const lines = useMemo(() => {
-    const out: { sign: "+" | "-" | " " | "…"; text: string }[] = [];
-    for (const part of diffLines(before, after)) {
-      const sign: "+" | "-" | " " = part.added ? "+" : part.removed ? "-" : " ";
-      const body = part.value.endsWith("\n") ? part.value.slice(0, -1) : part.value;
-      const ls = body.split("\n");
-      if (sign === " " && ls.length > 6) {
-        out.push(...ls.slice(0, 3).map((text) => ({ sign, text })));
-        out.push({ sign: "…", text: `${ls.length - 6} unchanged lines` });
-        out.push(...ls.slice(-3).map((text) => ({ sign, text })));
-      } else {
-        out.push(...ls.map((text) => ({ sign, text })));
-      }
-    }
-    return out;
-  }, [before, after]);
+  const t = useTranslations("files.diff");
+  const hunks = useMemo(() => hunksFromTexts(line(before), line(after)), [before, after]);
   return (
-    <div className="diff" aria-label={path ? `Changes to ${path}` : "Changes"}>
-      {lines.map((l, i) => (
-        <div key={i} className={`diff-line ${l.sign === "+" ? "add" : l.sign === "-" ? "del" : l.sign === "…" ? "fold" : ""}`}>
-          <span className="diff-sign">{l.sign === "…" ? "" : l.sign}</span>
-          <span>{l.text}</span>
-        </div>
-      ))}
+    <div className="diff">
+      <DiffView hunks={hunks} mode="unified" lineNumbers={false} label={path ? t("changesTo", { path }) : t("changes")} />
     </div>
   );
 });

@@ -1,25 +1,33 @@
 "use client";
-// The run's files from its export manifest: a tree, a preview through the presigned URL, single
-// downloads and the whole archive, and what the run changed (with diffs from its Edit/Write calls).
+// The run's files from its export manifest: a tree (each folder downloadable as a zip), a
+// preview through the presigned URL (components/preview), each changed file's diff against the
+// previous export (components/diff, `GET /runs/{id}/diff`), single downloads and the whole
+// archive, and the run's list of changes.
 import { useEffect, useMemo, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { ArchiveLink, Event, RunFile, RunFiles, RunView } from "@/generated/protocol";
-import { api, ApiError, readableError } from "@/lib/api";
-import { buildTree, previewKind, type TreeNode } from "@/lib/fileTree";
-import { languageFor } from "@/lib/highlight";
-import { Code } from "./Code";
+import { api, ApiError } from "@/lib/api";
+import { buildTree, type TreeNode } from "@/lib/fileTree";
+import { useReadableError } from "@/lib/useReadableError";
 import { Diff } from "./Diff";
-import { Markdown } from "./Markdown";
+import { RunDiff } from "./diff/RunDiff";
+import { FilePreview } from "./preview/FilePreview";
+import { useFileSize } from "./preview/useFileSize";
 
-const MAX_TEXT_PREVIEW = 1024 * 1024;
+type Tab = "preview" | "changes";
 
 export function FilesPanel({ runs, events, initialRun }: { runs: RunView[]; events: Event[]; initialRun: string | null }) {
+  const t = useTranslations("files.panel");
+  const tStatus = useTranslations("files.runStatus");
+  const readable = useReadableError();
   const ordered = useMemo(() => [...runs].sort((a, b) => b.created_at.localeCompare(a.created_at)), [runs]);
   const [runId, setRunId] = useState<string | null>(initialRun);
   const [files, setFiles] = useState<RunFiles | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [missing, setMissing] = useState(false);
-  const [selected, setSelected] = useState<RunFile | null>(null);
+  const [selected, setSelected] = useState<{ file: RunFile; tab: Tab } | null>(null);
   const [loading, setLoading] = useState(false);
+  const [zipping, setZipping] = useState<string | null>(null);
   const run = ordered.find((r) => r.id === runId);
 
   useEffect(() => {
@@ -30,11 +38,17 @@ export function FilesPanel({ runs, events, initialRun }: { runs: RunView[]; even
     setLoading(true);
     setError(null);
     try {
-      setFiles(await api<RunFiles>(`/runs/${id}/files`));
+      const next = await api<RunFiles>(`/runs/${id}/files`);
+      setFiles(next);
+      // Keep the open file (with its fresh URL) across a refresh.
+      setSelected((s) => {
+        const again = s && next.files.find((f) => f.path === s.file.path);
+        return again && s ? { file: again, tab: s.tab } : null;
+      });
     } catch (e) {
       setFiles(null);
       if (e instanceof ApiError && e.routeMissing) setMissing(true);
-      else setError(readableError(e));
+      else setError(readable(e));
     } finally {
       setLoading(false);
     }
@@ -44,79 +58,126 @@ export function FilesPanel({ runs, events, initialRun }: { runs: RunView[]; even
     setSelected(null);
     if (runId) void load(runId);
     // The export lands when the run ends: reload then.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runId, run?.status, run?.export?.status]);
 
-  const archive = async () => {
+  /** The whole workspace (`folder` null) or one folder, as a zip: follows the presigned link. */
+  const archive = async (folder: string | null) => {
     if (!runId) return;
+    setZipping(folder ?? "");
+    setError(null);
     try {
-      const link = await api<ArchiveLink>(`/runs/${runId}/archive`);
+      const query = folder === null ? "" : `?path=${encodeURIComponent(`${folder}/`)}`;
+      const link = await api<ArchiveLink>(`/runs/${runId}/archive${query}`);
       window.location.assign(link.url);
     } catch (e) {
-      setError(e instanceof ApiError && e.routeMissing ? "Archives are not available on this server." : readableError(e));
+      if (e instanceof ApiError && e.routeMissing) setError(t("archiveUnavailable"));
+      else if (e instanceof ApiError && e.code === "payload_too_large") setError(t("folderTooLarge"));
+      else setError(readable(e));
+    } finally {
+      setZipping(null);
     }
   };
 
+  const select = (file: RunFile) => setSelected({ file, tab: file.change === "unchanged" ? "preview" : "changes" });
   const tree = useMemo(() => (files ? buildTree(files.files.filter((f) => f.change !== "deleted")) : null), [files]);
   const deleted = files?.files.filter((f) => f.change === "deleted") ?? [];
+  const ready = files?.export_status === "ready";
 
   return (
     <div className="files" data-testid="files">
       <div className="files-bar">
         <label>
-          Run{" "}
+          {t("run")}{" "}
           <select value={runId ?? ""} onChange={(e) => setRunId(e.target.value)}>
             {ordered.map((r, i) => (
               <option key={r.id} value={r.id}>
-                #{ordered.length - i} · {r.prompt.slice(0, 40)} ({r.status})
+                {t("runOption", { n: ordered.length - i, prompt: r.prompt.slice(0, 40), status: tStatus(r.status) })}
               </option>
             ))}
           </select>
         </label>
         <span className="spacer" />
         <button className="button" onClick={() => runId && void load(runId)} disabled={loading}>
-          Refresh
+          {t("refresh")}
         </button>
-        <button className="button" onClick={() => void archive()} disabled={!files || files.export_status !== "ready"} data-testid="archive">
-          Download all (.zip)
+        <button className="button" onClick={() => void archive(null)} disabled={!ready || zipping !== null} data-testid="archive">
+          {zipping === "" ? t("preparing") : t("downloadAll")}
         </button>
       </div>
-      {missing && <p className="muted pad">File browsing is not available on this server yet.</p>}
+      {missing && <p className="muted pad">{t("unavailable")}</p>}
       {error && (
         <p className="error pad" role="alert">
           {error}
         </p>
       )}
-      {files && files.export_status === null && <p className="muted pad">The files appear here once the run has finished and its workspace is exported.</p>}
-      {files && files.export_status === "failed" && <p className="error pad">The export of this run failed; its files are not available.</p>}
+      {files && files.export_status === null && <p className="muted pad">{t("pending")}</p>}
+      {files && files.export_status === "failed" && <p className="error pad">{t("exportFailed")}</p>}
       {files && tree && (
         <div className="files-body">
-          <div className="tree" role="tree" aria-label="Files">
-            {tree.children.length === 0 && <p className="muted small">No files.</p>}
+          <div className="tree" role="tree" aria-label={t("treeLabel")}>
+            {tree.children.length === 0 && <p className="muted small">{t("noFiles")}</p>}
             {tree.children.map((n) => (
-              <TreeItem key={n.path} node={n} selected={selected?.path ?? null} onSelect={setSelected} />
+              <TreeItem
+                key={n.path}
+                node={n}
+                selected={selected?.file.path ?? null}
+                onSelect={select}
+                onDownload={ready ? (p) => void archive(p) : null}
+                zipping={zipping}
+              />
             ))}
             {deleted.length > 0 && (
-              <div className="small">
-                <div className="muted">Deleted</div>
+              <div className="small tree-deleted">
+                <div className="muted">{t("deleted")}</div>
                 {deleted.map((f) => (
-                  <div key={f.path} className="change-deleted">
-                    {f.path}
+                  <div key={f.path} className={`tree-file ${selected?.file.path === f.path ? "active" : ""}`}>
+                    <button className="change-deleted" onClick={() => select(f)} title={f.path}>
+                      {f.path}
+                    </button>
                   </div>
                 ))}
               </div>
             )}
           </div>
           <div className="preview" data-testid="preview">
-            {selected ? <Preview file={selected} /> : <p className="muted">Choose a file to preview it.</p>}
+            {selected && runId ? (
+              <Viewer
+                key={`${runId}:${selected.file.path}`}
+                runId={runId}
+                file={selected.file}
+                files={files.files}
+                tab={selected.tab}
+                onTab={(tab) => setSelected({ ...selected, tab })}
+                canDiff={ready}
+              />
+            ) : (
+              <p className="muted">{t("choose")}</p>
+            )}
           </div>
         </div>
       )}
-      {runId && <RunChanges runId={runId} events={events} />}
+      {runId && <RunChanges runId={runId} events={events} exportReady={ready} />}
     </div>
   );
 }
 
-function TreeItem({ node, selected, onSelect }: { node: TreeNode; selected: string | null; onSelect: (f: RunFile) => void }) {
+function TreeItem({
+  node,
+  selected,
+  onSelect,
+  onDownload,
+  zipping,
+}: {
+  node: TreeNode;
+  selected: string | null;
+  onSelect: (f: RunFile) => void;
+  onDownload: ((folder: string) => void) | null;
+  zipping: string | null;
+}) {
+  const t = useTranslations("files.panel");
+  const tChange = useTranslations("files.change");
+  const size = useFileSize();
   const [open, setOpen] = useState(true);
   if (node.file) {
     const f = node.file;
@@ -125,20 +186,34 @@ function TreeItem({ node, selected, onSelect }: { node: TreeNode; selected: stri
         <button onClick={() => onSelect(f)} title={f.path}>
           {node.name}
         </button>
-        {f.change !== "unchanged" && <span className={`change change-${f.change}`}>{f.change}</span>}
-        <span className="muted small">{formatSize(f.size)}</span>
+        {f.change !== "unchanged" && <span className={`change change-${f.change}`}>{tChange(f.change)}</span>}
+        <span className="muted small">{size(f.size)}</span>
       </div>
     );
   }
   return (
-    <div role="treeitem" aria-expanded={open} className="tree-dir">
-      <button onClick={() => setOpen((o) => !o)}>
-        {open ? "▾" : "▸"} {node.name}/
-      </button>
+    <div role="treeitem" aria-expanded={open} aria-selected={false} className="tree-dir">
+      <div className="tree-dir-row">
+        <button onClick={() => setOpen((o) => !o)}>
+          {open ? "▾" : "▸"} {node.name}/
+        </button>
+        {onDownload && (
+          <button
+            className="tree-zip"
+            onClick={() => onDownload(node.path)}
+            disabled={zipping !== null}
+            title={t("downloadFolder", { folder: node.path })}
+            aria-label={t("downloadFolder", { folder: node.path })}
+            data-testid="folder-download"
+          >
+            {zipping === node.path ? "…" : "⤓"}
+          </button>
+        )}
+      </div>
       {open && (
         <div className="tree-children" role="group">
           {node.children.map((c) => (
-            <TreeItem key={c.path} node={c} selected={selected} onSelect={onSelect} />
+            <TreeItem key={c.path} node={c} selected={selected} onSelect={onSelect} onDownload={onDownload} zipping={zipping} />
           ))}
         </div>
       )}
@@ -146,61 +221,58 @@ function TreeItem({ node, selected, onSelect }: { node: TreeNode; selected: stri
   );
 }
 
-function Preview({ file }: { file: RunFile }) {
-  const kind = previewKind(file.path, file.content_type);
-  const [text, setText] = useState<string | null>(null);
-  const [failed, setFailed] = useState(false);
-  const needsText = (kind === "text" || kind === "markdown" || kind === "html") && file.size <= MAX_TEXT_PREVIEW;
-
-  useEffect(() => {
-    setText(null);
-    setFailed(false);
-    if (!needsText || !file.url) return;
-    const ctrl = new AbortController();
-    fetch(file.url, { signal: ctrl.signal })
-      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
-      .then(setText)
-      .catch(() => !ctrl.signal.aborted && setFailed(true));
-    return () => ctrl.abort();
-  }, [file.url, needsText]);
-
-  if (!file.url) return <p className="muted">This file was deleted.</p>;
-  const header = (
-    <div className="preview-head">
-      <strong>{file.path}</strong> <span className="muted small">{formatSize(file.size)}</span>
-      <span className="spacer" />
-      <a className="button small" href={file.url} download={file.path.split("/").pop()} target="_blank" rel="noopener noreferrer">
-        Download
-      </a>
-    </div>
-  );
-  // The storage serves every file as an attachment (Content-Disposition, signed into the URL) so
-  // that an agent-written page never renders in the storage's origin: a URL opened in a frame or
-  // a tab downloads. Images still show in <img>; text is fetched and shown here.
-  let body: React.ReactNode;
-  if (kind === "image") body = <img className="preview-image" src={file.url} alt={file.path} />;
-  else if (!needsText) body = <p className="muted">No preview for this file. Download it instead.</p>;
-  else if (failed) {
-    body = (
-      <p className="muted" data-testid="preview-unavailable">
-        The storage does not let this page read the file (its CORS rules do not list this site). Download it instead.
-      </p>
-    );
-  } else if (text === null) body = <p className="muted">Loading…</p>;
-  else if (kind === "markdown") body = <Markdown text={text} />;
-  // Scripts may run, but in an opaque origin: no cookies, no access to this page.
-  else if (kind === "html") body = <iframe className="preview-frame" sandbox="allow-scripts" srcDoc={text} title={file.path} />;
-  else body = <Code code={text} language={languageFor(file.path)} />;
+/** The chosen file: its header, and its preview or (for a changed file) its diff. */
+function Viewer({
+  runId,
+  file,
+  files,
+  tab,
+  onTab,
+  canDiff,
+}: {
+  runId: string;
+  file: RunFile;
+  files: RunFile[];
+  tab: Tab;
+  onTab: (t: Tab) => void;
+  canDiff: boolean;
+}) {
+  const t = useTranslations("files.panel");
+  const size = useFileSize();
+  const changed = file.change !== "unchanged" && canDiff;
+  const shown: Tab = !file.url ? "changes" : changed ? tab : "preview";
   return (
     <>
-      {header}
-      {body}
+      <div className="preview-head">
+        <strong>{file.path}</strong> {file.url && <span className="muted small">{size(file.size)}</span>}
+        <span className="spacer" />
+        {changed && file.url && (
+          <div className="segmented" role="tablist" aria-label={t("viewLabel")}>
+            <button role="tab" aria-selected={shown === "changes"} className={shown === "changes" ? "active" : ""} onClick={() => onTab("changes")}>
+              {t("changesTab")}
+            </button>
+            <button role="tab" aria-selected={shown === "preview"} className={shown === "preview" ? "active" : ""} onClick={() => onTab("preview")}>
+              {t("previewTab")}
+            </button>
+          </div>
+        )}
+        {file.url && (
+          <a className="button small" href={file.url} download={file.path.split("/").pop()} target="_blank" rel="noopener noreferrer">
+            {t("download")}
+          </a>
+        )}
+      </div>
+      {shown === "changes" ? <RunDiff runId={runId} path={file.path} /> : <FilePreview runId={runId} file={file} files={files} />}
     </>
   );
 }
 
-/** The run's changed files (its `file_changes` event) with the diffs of the edits that made them. */
-function RunChanges({ runId, events }: { runId: string; events: Event[] }) {
+/** The run's changed files (its `file_changes` event): each opens its diff against the previous
+ * export, or, before the export (or on a server without diffs), the diffs of the Edit/Write calls
+ * that made it. */
+function RunChanges({ runId, events, exportReady }: { runId: string; events: Event[]; exportReady: boolean }) {
+  const t = useTranslations("files.changes");
+  const tChange = useTranslations("files.change");
   const [open, setOpen] = useState<string | null>(null);
   const { changes, edits } = useMemo(() => {
     const runEvents = events.filter((e) => e.run_id === runId);
@@ -219,28 +291,28 @@ function RunChanges({ runId, events }: { runId: string; events: Event[] }) {
   const editsFor = (path: string) => edits.filter((e) => e.path === path || e.path.endsWith(`/${path}`));
   return (
     <div className="changes pad">
-      <h2>Changes in this run</h2>
+      <h2>{t("title")}</h2>
       <ul>
         {changes.map((c) => {
           const diffs = editsFor(c.path);
+          const fallback =
+            diffs.length > 0 ? (
+              diffs.map((d, i) => <Diff key={i} path={d.path} before={d.before} after={d.after} />)
+            ) : (
+              <p className="muted small">{t("noDiff")}</p>
+            );
           return (
             <li key={c.path}>
-              <button className="link-button" onClick={() => setOpen(open === c.path ? null : c.path)} disabled={diffs.length === 0}>
-                <span className={`change change-${c.change}`}>{c.change}</span> {c.old_path ? `${c.old_path} → ` : ""}
+              <button className="link-button" onClick={() => setOpen(open === c.path ? null : c.path)} disabled={!exportReady && diffs.length === 0} aria-expanded={open === c.path}>
+                <span className={`change change-${c.change}`}>{tChange(c.change)}</span> {c.old_path ? `${c.old_path} → ` : ""}
                 {c.path}
               </button>{" "}
               <span className="add-count">+{c.lines_added}</span> <span className="del-count">−{c.lines_deleted}</span>
-              {open === c.path && diffs.map((d, i) => <Diff key={i} path={d.path} before={d.before} after={d.after} />)}
+              {open === c.path && (exportReady ? <RunDiff runId={runId} path={c.path} fallback={fallback} /> : fallback)}
             </li>
           );
         })}
       </ul>
     </div>
   );
-}
-
-function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -4,6 +4,7 @@
 // buttons or checkboxes, free text) and a plan card (the plan; Approve with a mode / Keep planning
 // with feedback). The card closes when the `input_answer` event arrives, never on its own answer.
 import { memo, useEffect, useState } from "react";
+import { useFormatter, useTranslations } from "next-intl";
 import type { AnswerInputRequest, JsonValue, PermissionMode, Question } from "@/generated/protocol";
 import { api } from "@/lib/api";
 import type { InputItem } from "@/lib/conversation";
@@ -16,6 +17,7 @@ import {
   permissionAnswer,
   PLAN_MODES,
   planAnswer,
+  planModeLabel,
   planText,
   questionAnswer,
   questionAnswers,
@@ -37,6 +39,8 @@ export const InputCard = memo(function InputCard({ item }: { item: InputItem }) 
   const pending = card.status === "pending";
   const [sending, setSending] = useState(false);
   const [note, setNote] = useState<{ text: string; wait: boolean } | null>(null);
+  const t = useTranslations("inputs");
+  const tr = useTranslations();
   // Once answered here (or elsewhere, or expired), the card waits for the event that closes it.
   const waiting = sending || (note?.wait ?? false);
 
@@ -44,12 +48,12 @@ export const InputCard = memo(function InputCard({ item }: { item: InputItem }) 
     setSending(true);
     setNote(null);
     api<unknown>(`/input-requests/${r.request_id}/answer`, { method: "POST", json: body })
-      .then(() => setNote({ text: "Sent. Waiting for the agent…", wait: true }))
-      .catch((e) => setNote(answerError(e)))
+      .then(() => setNote({ text: t("sent"), wait: true }))
+      .catch((e) => setNote(answerError(e, tr)))
       .finally(() => setSending(false));
   };
 
-  const title = r.kind === "question" ? "The agent asks" : r.kind === "plan" ? "Plan for approval" : "Permission needed";
+  const title = t(`titles.${r.kind}`);
   return (
     <section
       className={`input-card input-${r.kind} input-${card.status}`}
@@ -67,7 +71,7 @@ export const InputCard = memo(function InputCard({ item }: { item: InputItem }) 
         {pending && <Countdown expiresAt={r.expires_at} />}
       </header>
       {r.kind === "permission" && <PermissionBody card={card} toolInput={item.tool?.input} />}
-      {r.kind === "plan" && <Markdown text={planText(r, item.tool?.input) || "(the agent sent no plan text)"} />}
+      {r.kind === "plan" && <Markdown text={planText(r, item.tool?.input) || t("noPlan")} />}
       {pending ? (
         <>
           {r.kind === "permission" && <PermissionActions tool={r.tool_name} input={r.input ?? item.tool?.input ?? null} send={send} disabled={waiting} />}
@@ -83,7 +87,7 @@ export const InputCard = memo(function InputCard({ item }: { item: InputItem }) 
         <>
           {r.kind === "question" && <QuestionList questions={r.questions ?? []} />}
           <p className="input-outcome small" data-testid="input-outcome">
-            {outcomeText(card)}
+            {outcomeText(card, tr)}
           </p>
         </>
       )}
@@ -97,10 +101,12 @@ function Countdown({ expiresAt }: { expiresAt: string }) {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, []);
+  const t = useTranslations("inputs");
+  const format = useFormatter();
   const left = timeLeft(expiresAt, now);
   return (
-    <span className="muted small" title={`Expires at ${new Date(expiresAt).toLocaleTimeString()}`} data-testid="time-left">
-      {left === "0:00" ? "expiring…" : `${left} left`}
+    <span className="muted small" title={t("expiresAt", { time: format.dateTime(new Date(expiresAt), { timeStyle: "medium" }) })} data-testid="time-left">
+      {left === "0:00" ? t("expiring") : t("left", { time: left })}
     </span>
   );
 }
@@ -112,6 +118,7 @@ const str = (v: JsonValue | undefined): string => (typeof v === "string" ? v : "
 /** What the tool would do: a diff for edits, else its input as JSON. */
 function PermissionBody({ card, toolInput }: { card: Card; toolInput?: JsonValue }) {
   const r = card.request;
+  const t = useTranslations("inputs");
   const input = r.input ?? toolInput ?? null;
   const i = obj(input);
   const path = str(i.file_path);
@@ -130,9 +137,7 @@ function PermissionBody({ card, toolInput }: { card: Card; toolInput?: JsonValue
       {path && r.tool_name !== "Bash" && <p className="mono small">{path}</p>}
       {/* The path that made the CLI ask (it names files inside the workspace too). */}
       {r.blocked_path && r.blocked_path !== path && (
-        <p className="small muted">
-          Path: <span className="mono">{r.blocked_path}</span>
-        </p>
+        <p className="small muted">{t.rich("path", { path: r.blocked_path, mono: (chunks) => <span className="mono">{chunks}</span> })}</p>
       )}
       {detail}
     </div>
@@ -144,9 +149,11 @@ function PermissionActions({ tool, input, send, disabled }: { tool: string; inpu
   // Edit, then allow: the agent's call runs with the person's input instead.
   const [edited, setEdited] = useState<string | null>(null);
   const [editError, setEditError] = useState<string | null>(null);
+  const t = useTranslations("inputs.permission");
+  const tr = useTranslations();
   const allowEdited = () => {
     if (edited === null) return;
-    const out = editedInput(tool, input, edited);
+    const out = editedInput(tool, input, edited, tr);
     if ("error" in out) {
       setEditError(out.error);
       return;
@@ -162,7 +169,7 @@ function PermissionActions({ tool, input, send, disabled }: { tool: string; inpu
           value={edited}
           onChange={(e) => setEdited(e.target.value)}
           rows={tool === "Bash" ? 3 : 8}
-          aria-label={tool === "Bash" ? "Command to run" : "Tool input (JSON)"}
+          aria-label={tool === "Bash" ? t("commandLabel") : t("inputLabel")}
           disabled={disabled}
         />
         {editError && (
@@ -172,10 +179,10 @@ function PermissionActions({ tool, input, send, disabled }: { tool: string; inpu
         )}
         <div className="input-actions">
           <button type="button" className="button primary" disabled={disabled} onClick={allowEdited}>
-            Allow edited
+            {t("allowEdited")}
           </button>
           <button type="button" className="button" disabled={disabled} onClick={() => (setEdited(null), setEditError(null))}>
-            Back
+            {t("back")}
           </button>
         </div>
       </div>
@@ -184,24 +191,24 @@ function PermissionActions({ tool, input, send, disabled }: { tool: string; inpu
   return (
     <div className="input-actions">
       <button type="button" className="button primary" disabled={disabled} onClick={() => send(permissionAnswer("allow"))}>
-        Allow
+        {t("allow")}
       </button>
-      <button type="button" className="button" disabled={disabled} onClick={() => setEdited(editableInput(tool, input))} title="Change the call before it runs">
-        Edit…
+      <button type="button" className="button" disabled={disabled} onClick={() => setEdited(editableInput(tool, input))} title={t("editTitle")}>
+        {t("edit")}
       </button>
-      <button type="button" className="button" disabled={disabled} onClick={() => send(permissionAnswer("always"))} title={`Allow ${tool} without asking for the rest of this session`}>
-        Always allow
+      <button type="button" className="button" disabled={disabled} onClick={() => send(permissionAnswer("always"))} title={t("alwaysTitle", { tool })}>
+        {t("always")}
       </button>
       <input
         className="input-message"
         value={message}
         onChange={(e) => setMessage(e.target.value)}
-        placeholder="Why not? (optional, the agent reads it)"
-        aria-label="Message for the agent"
+        placeholder={t("messagePlaceholder")}
+        aria-label={t("messageLabel")}
         disabled={disabled}
       />
       <button type="button" className="button danger" disabled={disabled} onClick={() => send(permissionAnswer("deny", message))}>
-        Deny
+        {t("deny")}
       </button>
     </div>
   );
@@ -209,6 +216,7 @@ function PermissionActions({ tool, input, send, disabled }: { tool: string; inpu
 
 function QuestionForm({ questions, send, disabled }: { questions: Question[]; send: Send; disabled: boolean }) {
   const [choices, setChoices] = useState<Record<string, QuestionChoice>>({});
+  const t = useTranslations("inputs.question");
   const answers = questionAnswers(questions, choices);
   const update = (q: Question, next: QuestionChoice) => setChoices((c) => ({ ...c, [q.question]: next }));
   return (
@@ -258,15 +266,15 @@ function QuestionForm({ questions, send, disabled }: { questions: Question[]; se
             <input
               value={choice.other}
               onChange={(e) => update(q, setOther(q, choice, e.target.value))}
-              placeholder="Other (type your own answer)"
-              aria-label={`Other answer to ${q.question}`}
+              placeholder={t("otherPlaceholder")}
+              aria-label={t("otherLabel", { question: q.question })}
             />
           </fieldset>
         );
       })}
       <div className="input-actions">
         <button type="submit" className="button primary" disabled={disabled || !answers}>
-          Send answer{questions.length === 1 ? "" : "s"}
+          {t("send", { count: questions.length })}
         </button>
       </div>
     </form>
@@ -290,21 +298,23 @@ function QuestionList({ questions }: { questions: Question[] }) {
 function PlanActions({ send, disabled }: { send: Send; disabled: boolean }) {
   const [mode, setMode] = useState<PermissionMode>("acceptEdits");
   const [feedback, setFeedback] = useState("");
+  const t = useTranslations("inputs.plan");
+  const tr = useTranslations();
   return (
     <div className="input-plan-actions">
       <div className="input-actions">
         <label className="inline">
-          Then
-          <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode)} disabled={disabled} aria-label="Mode after approval">
+          {t("then")}
+          <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode)} disabled={disabled} aria-label={t("modeLabel")}>
             {PLAN_MODES.map((m) => (
               <option key={m.value} value={m.value}>
-                {m.label}
+                {planModeLabel(m.value, tr)}
               </option>
             ))}
           </select>
         </label>
         <button type="button" className="button primary" disabled={disabled} onClick={() => send(planAnswer(true, mode))}>
-          Approve
+          {t("approve")}
         </button>
       </div>
       <div className="input-actions">
@@ -312,12 +322,12 @@ function PlanActions({ send, disabled }: { send: Send; disabled: boolean }) {
           value={feedback}
           onChange={(e) => setFeedback(e.target.value)}
           rows={2}
-          placeholder="What should change? (the agent reads it and keeps planning)"
-          aria-label="Feedback on the plan"
+          placeholder={t("feedbackPlaceholder")}
+          aria-label={t("feedbackLabel")}
           disabled={disabled}
         />
         <button type="button" className="button" disabled={disabled} onClick={() => send(planAnswer(false, feedback))}>
-          Keep planning
+          {t("keepPlanning")}
         </button>
       </div>
     </div>

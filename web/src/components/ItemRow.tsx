@@ -2,6 +2,7 @@
 // One row of the conversation; a tool call that started a subagent carries the subagent's rows,
 // shown nested under it (folded until opened).
 import { useState } from "react";
+import { useFormatter, useTranslations } from "next-intl";
 import type { Item } from "@/lib/conversation";
 import { summaryIsEmpty } from "@/lib/capabilities";
 import { AgentInitView } from "./AgentInit";
@@ -14,26 +15,33 @@ import { ToolCall } from "./ToolCall";
 import { Todos } from "./Todos";
 
 export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string) => void }) {
+  const t = useTranslations("tools.row");
+  const tr = useTranslations();
+  const format = useFormatter();
   switch (item.kind) {
     case "prompt": {
       const r = item.run;
       return (
         <div className="prompt" data-kind="prompt" data-run={r.id}>
           <div className="prompt-meta">
-            {r.kind === "scheduled" && <span className="badge">scheduled</span>}
-            {r.status === "queued" ? <span className="badge badge-queued">queued</span> : <StatusBadge status={r.status} />}
-            {r.attempts > 1 && <span className="muted small">attempt {r.attempts} of {r.max_attempts}</span>}
+            {r.kind === "scheduled" && <span className="badge">{t("scheduled")}</span>}
+            {r.status === "queued" ? <span className="badge badge-queued">{tr("tools.status.queued")}</span> : <StatusBadge status={r.status} />}
+            {r.attempts > 1 && <span className="muted small">{t("attempt", { attempt: r.attempts, max: r.max_attempts })}</span>}
           </div>
           <div className="prompt-text">{r.prompt}</div>
           {r.capabilities && !summaryIsEmpty(r.capabilities) && <SummaryView summary={r.capabilities} testId="run-capabilities" />}
           {r.error && r.status !== "canceled" && <p className="error small">{r.error}</p>}
           {r.attempt_errors?.length > 1 && (
             <details className="small">
-              <summary>{r.attempt_errors.length} failed attempts</summary>
+              <summary>{t("failedAttempts", { count: r.attempt_errors.length })}</summary>
               <ul>
                 {r.attempt_errors.map((a) => (
                   <li key={a.attempt}>
-                    #{a.attempt} {new Date(a.at).toLocaleString()}: {a.error}
+                    {t("attemptError", {
+                      attempt: a.attempt,
+                      date: format.dateTime(new Date(a.at), { dateStyle: "medium", timeStyle: "medium" }),
+                      error: a.error,
+                    })}
                   </li>
                 ))}
               </ul>
@@ -41,7 +49,7 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
           )}
           {r.dead_lettered_at && (
             <button className="button small" onClick={() => onRetry(r.id)}>
-              Retry this run
+              {t("retry")}
             </button>
           )}
         </div>
@@ -56,7 +64,7 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
     case "thinking":
       return (
         <details className="thinking" data-kind="thinking">
-          <summary>Thinking</summary>
+          <summary>{t("thinking")}</summary>
           <div className="thinking-text">{item.text}</div>
         </details>
       );
@@ -76,21 +84,25 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
       const u = item.result.usage;
       return (
         <div className="run-result muted small" data-kind="result">
-          {item.result.num_turns} turn{item.result.num_turns === 1 ? "" : "s"} · {(item.result.duration_ms / 1000).toFixed(1)} s ·{" "}
-          {formatTokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens)} in / {formatTokens(u.output_tokens)} out ·{" "}
+          {t("result", {
+            turns: item.result.num_turns,
+            seconds: format.number(item.result.duration_ms / 1000, { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+            input: formatTokens(u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens),
+            output: formatTokens(u.output_tokens),
+          })}
           <RunCost reported={item.result.total_cost_usd} tokens={u} model={item.model} />
         </div>
       );
     }
     case "changes":
-      if (item.changes.length === 0) return <div className="muted small" data-kind="changes">No files changed</div>;
+      if (item.changes.length === 0) return <div className="muted small" data-kind="changes">{t("noChanges")}</div>;
       return (
         <div className="changes small" data-kind="changes">
-          <div className="muted">Files changed</div>
+          <div className="muted">{t("changes")}</div>
           <ul>
             {item.changes.map((c) => (
               <li key={c.path}>
-                <span className={`change change-${c.change}`}>{c.change}</span> {c.old_path ? `${c.old_path} → ` : ""}
+                <span className={`change change-${c.change}`}>{t.has(`change.${c.change}`) ? t(`change.${c.change}`) : c.change}</span> {c.old_path ? `${c.old_path} → ` : ""}
                 {c.path} <span className="add-count">+{c.lines_added}</span> <span className="del-count">−{c.lines_deleted}</span>
               </li>
             ))}
@@ -100,8 +112,8 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
     case "end":
       return (
         <div className={`run-end run-end-${item.status}`} data-kind="end">
-          Run {item.status}
-          {item.detail ? `: ${item.detail}` : ""}
+          {t(`end.${item.status}`)}
+          {item.detail ? t("endDetail", { detail: item.detail }) : ""}
         </div>
       );
     case "raw":
@@ -114,10 +126,11 @@ export function ItemRow({ item, onRetry }: { item: Item; onRetry: (runId: string
 /** A subagent's rows under its call: a count until opened (they are only rendered when open). */
 function Nested({ items, onRetry }: { items: Item[]; onRetry: (runId: string) => void }) {
   const [open, setOpen] = useState(false);
+  const t = useTranslations("tools.row");
   return (
     <div className="nested" data-testid="subagent-events">
       <button className="link-button small nested-toggle" onClick={() => setOpen((o) => !o)} aria-expanded={open}>
-        {open ? "▾" : "▸"} Subagent: {items.length} event{items.length === 1 ? "" : "s"}
+        {open ? "▾" : "▸"} {t("subagentEvents", { count: items.length })}
       </button>
       {open && (
         <div className="nested-items">

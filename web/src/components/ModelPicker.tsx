@@ -3,12 +3,13 @@
 // default a task gets when it names none (the project's, else the server's), with the chosen
 // model's context and prices below. A server without a catalog gets the old free-text field.
 import { useId } from "react";
+import { useTranslations } from "next-intl";
 import { findModel, modelDetails, modelLabel, modelOptions, useModels } from "@/lib/models";
 
 export function ModelPicker({
   value,
   onChange,
-  label = "Model",
+  label,
   projectDefault,
   testId,
 }: {
@@ -21,28 +22,36 @@ export function ModelPicker({
 }) {
   const { catalog, failed } = useModels();
   const hintId = useId();
+  const t = useTranslations("tools.model");
+  const tr = useTranslations();
+  const shownLabel = label ?? t("label");
   if (failed) {
     return (
       <label>
-        {label}
-        <input value={value} onChange={(e) => onChange(e.target.value)} placeholder={projectDefault ? `project default (${projectDefault})` : "server default"} data-testid={testId} />
+        {shownLabel}
+        <input
+          value={value}
+          onChange={(e) => onChange(e.target.value)}
+          placeholder={projectDefault ? t("projectDefaultText", { model: projectDefault }) : t("serverDefaultText")}
+          data-testid={testId}
+        />
       </label>
     );
   }
   const fallback = projectDefault || catalog?.default_model || null;
   const defaultText = projectDefault
-    ? `Project default (${modelLabel(catalog, projectDefault)})`
+    ? t("projectDefault", { model: modelLabel(catalog, projectDefault) ?? projectDefault })
     : catalog?.default_model
-      ? `Server default (${modelLabel(catalog, catalog.default_model)})`
-      : "Server default";
-  const options = catalog ? modelOptions(catalog, value) : value ? [{ id: value, label: value, known: false }] : [];
+      ? t("serverDefaultNamed", { model: modelLabel(catalog, catalog.default_model) ?? catalog.default_model })
+      : t("serverDefault");
+  const options = catalog ? modelOptions(catalog, value, tr) : value ? [{ id: value, label: value, known: false }] : [];
   const shown = findModel(catalog, value || fallback);
   return (
     <div className="field">
       <label>
-        {label}
+        {shownLabel}
         <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId} aria-describedby={shown ? hintId : undefined}>
-          <option value="">{catalog ? defaultText : "Loading models…"}</option>
+          <option value="">{catalog ? defaultText : t("loading")}</option>
           {options.map((o) => (
             <option key={o.id} value={o.id}>
               {o.label}
@@ -52,7 +61,7 @@ export function ModelPicker({
       </label>
       {shown && (
         <span className="muted small field-hint" id={hintId}>
-          {modelDetails(shown)}
+          {modelDetails(shown, tr)}
         </span>
       )}
     </div>

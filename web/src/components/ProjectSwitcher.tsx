@@ -3,6 +3,7 @@
 // new tasks go to it), or a new project. Hidden on a server without projects.
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useProjects } from "./ProjectsProvider";
 
 /** Not a project id (those are UUIDs): the choice that opens the new-project form. */
@@ -12,8 +13,9 @@ export function ProjectSwitcher({ onNavigate }: { onNavigate: () => void }) {
   const { projects, missing, error, chosenId, chosen, choose } = useProjects();
   const router = useRouter();
   const pathname = usePathname();
+  const t = useTranslations("projects.switcher");
   if (missing) return null;
-  if (projects === null) return error ? <p className="error small project-switcher">Projects: {error}</p> : null;
+  if (projects === null) return error ? <p className="error small project-switcher">{t("error", { error })}</p> : null;
   return (
     <div className="project-switcher">
       <select
@@ -29,20 +31,20 @@ export function ProjectSwitcher({ onNavigate }: { onNavigate: () => void }) {
           }
           choose(v || null);
         }}
-        aria-label="Project"
+        aria-label={t("label")}
         data-testid="project-switcher"
-        title="Show one project's sessions; new tasks go to it"
+        title={t("title")}
       >
-        <option value="">All sessions</option>
+        <option value="">{t("all")}</option>
         {projects.map((p) => (
           <option key={p.id} value={p.id}>
             {p.name}
           </option>
         ))}
-        <option value={NEW_PROJECT}>+ New project…</option>
+        <option value={NEW_PROJECT}>{t("new")}</option>
       </select>
       {chosen && (
-        <Link href={`/projects/${chosen.id}`} className="icon-button small" aria-label={`Open the project ${chosen.name}`} title="The project's page" onClick={onNavigate}>
+        <Link href={`/projects/${chosen.id}`} className="icon-button small" aria-label={t("open", { name: chosen.name })} title={t("openTitle")} onClick={onNavigate}>
           ⚙
         </Link>
       )}

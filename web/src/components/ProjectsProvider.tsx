@@ -3,11 +3,16 @@
 // session list), the composer (a new task goes to the chosen project) and the project pages. The
 // choice is kept per tab (sessionStorage); an address naming one (`/?project={id}`) chooses it,
 // and on the home page the address follows the choice. A server without projects
-// (`route_not_found`) hides them: `missing`, and nothing is ever chosen.
+// (`route_not_found`) hides them: `missing`, and nothing is ever chosen. The list itself lives in
+// the query cache (`queryKeys.projects.list()`).
 import { createContext, Suspense, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { usePathname, useSearchParams } from "next/navigation";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import type { ProjectView } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { ApiError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { STALE } from "@/lib/query/client";
+import { queryKeys } from "@/lib/query/keys";
 import { initialChosenProject, listProjects, newTaskHref, projectFromSearch, reconcileChosen, storeChosenProject, withProject } from "@/lib/projects";
 
 export interface ProjectsState {
@@ -52,9 +57,12 @@ function tabStorage(): Storage | null {
 }
 
 export function ProjectsProvider({ enabled, children }: { enabled: boolean; children: React.ReactNode }) {
-  const [projects, setProjects] = useState<ProjectView[] | null>(null);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const qc = useQueryClient();
+  const readableError = useReadableError();
+  const query = useQuery({ queryKey: queryKeys.projects.list(), queryFn: listProjects, enabled, staleTime: STALE.config });
+  const projects = query.data ?? null;
+  const missing = query.error instanceof ApiError && query.error.routeMissing;
+  const error = query.error && !missing ? readableError(query.error) : null;
   const [chosenId, setChosenId] = useState<string | null>(null);
   const [sessionsVersion, setSessionsVersion] = useState(0);
   const pathname = usePathname();
@@ -69,24 +77,15 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
     [pathname],
   );
 
+  const refetch = query.refetch;
   const reload = useCallback(async () => {
-    try {
-      setProjects(await listProjects());
-      setError(null);
-    } catch (e) {
-      if (e instanceof ApiError && e.routeMissing) setMissing(true);
-      else setError(readableError(e));
-    }
-  }, []);
+    await refetch();
+  }, [refetch]);
 
   // The tab's choice (or the address's) once the page runs in the browser.
   useEffect(() => {
     setChosenId(initialChosenProject(window.location.search, tabStorage()));
   }, []);
-
-  useEffect(() => {
-    if (enabled) void reload();
-  }, [enabled, reload]);
 
   // A project that is gone (deleted, another user's, a stale link) falls back to all sessions.
   useEffect(() => {
@@ -98,15 +97,23 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
     if (next !== chosenId) choose(next);
   }, [missing, projects, chosenId, choose]);
 
-  const saved = useCallback((p: ProjectView) => setProjects((l) => withProject(l ?? [], p)), []);
+  const saved = useCallback(
+    (p: ProjectView) => {
+      qc.setQueryData<ProjectView[]>(queryKeys.projects.list(), (l) => withProject(l ?? [], p));
+      qc.setQueryData(queryKeys.projects.detail(p.id), p);
+    },
+    [qc],
+  );
   const removed = useCallback(
     (id: string) => {
-      setProjects((l) => (l ?? []).filter((p) => p.id !== id));
+      qc.setQueryData<ProjectView[]>(queryKeys.projects.list(), (l) => (l ?? []).filter((p) => p.id !== id));
+      qc.removeQueries({ queryKey: queryKeys.projects.detail(id) });
       // Its sessions may have gone with it.
+      void qc.invalidateQueries({ queryKey: queryKeys.sessions.lists() });
       setSessionsVersion((v) => v + 1);
       if (chosenId === id) choose(null);
     },
-    [chosenId, choose],
+    [chosenId, choose, qc],
   );
 
   const value = useMemo<ProjectsState>(

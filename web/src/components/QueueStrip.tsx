@@ -3,8 +3,9 @@
 // Edit (in place), Delete and Send now (cancels the active run, then runs it). Re-read whenever
 // the session changes (`version`); hidden when nothing is queued or the server has no queue.
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { QueuedRunView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
 import { deleteQueued, editQueued, isNotQueued, loadQueue, sendQueuedNow } from "@/lib/queue";
 
 export function QueueStrip({ sessionId, version, onChanged }: { sessionId: string; version: unknown; onChanged: () => void }) {
@@ -13,6 +14,9 @@ export function QueueStrip({ sessionId, version, onChanged }: { sessionId: strin
   const [editing, setEditing] = useState<{ runId: string; prompt: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const latest = useRef(0);
+  const readableError = useReadableError();
+  const t = useTranslations("tools.queue");
+  const tr = useTranslations();
 
   const refresh = useCallback(async () => {
     const ticket = ++latest.current;
@@ -22,7 +26,7 @@ export function QueueStrip({ sessionId, version, onChanged }: { sessionId: strin
     } catch (e) {
       if (ticket === latest.current) setError(readableError(e));
     }
-  }, [sessionId]);
+  }, [sessionId, readableError]);
 
   useEffect(() => {
     void refresh();
@@ -46,10 +50,8 @@ export function QueueStrip({ sessionId, version, onChanged }: { sessionId: strin
 
   if (runs.length === 0 && !error) return null;
   return (
-    <section className="queue-strip" aria-label="Queued follow-ups" data-testid="queue-strip">
-      <div className="muted small">
-        Queued follow-up{runs.length === 1 ? "" : "s"}: {runs.length === 1 ? "it runs" : "they run"} when the current run ends
-      </div>
+    <section className="queue-strip" aria-label={t("label")} data-testid="queue-strip">
+      <div className="muted small">{t("intro", { count: runs.length })}</div>
       <ol>
         {runs.map((r) => (
           <li key={r.run_id} className="queue-item" data-run={r.run_id}>
@@ -70,13 +72,13 @@ export function QueueStrip({ sessionId, version, onChanged }: { sessionId: strin
                   onKeyDown={(e) => e.key === "Escape" && setEditing(null)}
                   rows={2}
                   autoFocus
-                  aria-label="Queued prompt"
+                  aria-label={t("promptLabel")}
                 />
                 <button type="submit" className="button small primary" disabled={busy === r.run_id || !editing.prompt.trim()}>
-                  Save
+                  {tr("common.actions.save")}
                 </button>
                 <button type="button" className="button small" onClick={() => setEditing(null)}>
-                  Cancel
+                  {tr("common.actions.cancel")}
                 </button>
               </form>
             ) : (
@@ -85,19 +87,19 @@ export function QueueStrip({ sessionId, version, onChanged }: { sessionId: strin
                   {r.prompt}
                 </span>
                 <button type="button" className="button small" disabled={busy === r.run_id} onClick={() => setEditing({ runId: r.run_id, prompt: r.prompt })}>
-                  Edit
+                  {tr("common.actions.edit")}
                 </button>
                 <button type="button" className="button small danger" disabled={busy === r.run_id} onClick={() => void act(r.run_id, () => deleteQueued(sessionId, r.run_id))}>
-                  Delete
+                  {tr("common.actions.delete")}
                 </button>
                 <button
                   type="button"
                   className="button small"
                   disabled={busy === r.run_id}
-                  title="Cancel the current run and run this one now"
+                  title={t("sendNowTitle")}
                   onClick={() => void act(r.run_id, () => sendQueuedNow(sessionId, r.run_id))}
                 >
-                  Send now
+                  {t("sendNow")}
                 </button>
               </>
             )}

@@ -2,10 +2,14 @@
 // Create or edit a scheduled task. The cron expression is described in words as it is typed and
 // the server previews the next fire times in the chosen time zone.
 import { useEffect, useMemo, useState } from "react";
+import { useLocale, useTranslations } from "next-intl";
 import cronstrue from "cronstrue";
+// Registers cronstrue's Simplified Chinese with the same cronstrue instance.
+import "cronstrue/locales/zh_CN";
 import type { CreateScheduledTaskRequest, CronPreview, PermissionMode, ScheduledTaskView, SessionMode } from "@/generated/protocol";
-import { api, ApiError, readableError } from "@/lib/api";
-import { PERMISSION_MODES } from "@/lib/permissionModes";
+import { api, ApiError } from "@/lib/api";
+import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
+import { useReadableError } from "@/lib/useReadableError";
 
 function timeZones(): string[] {
   try {
@@ -15,17 +19,23 @@ function timeZones(): string[] {
   }
 }
 
-export function describeCron(cron: string): { text: string; ok: boolean } {
+/** cronstrue's locale for the UI's. */
+const CRON_LOCALES: Record<string, string> = { en: "en", zh: "zh_CN" };
+
+/** A cron expression in words, in the UI's `locale`; `invalid`: what an expression cronstrue cannot
+ * read says (in English, cronstrue's own explanation). */
+export function describeCron(cron: string, locale = "en", invalid = "not a valid cron expression"): { text: string; ok: boolean } {
   try {
-    return { text: cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: true }), ok: true };
+    return { text: cronstrue.toString(cron, { use24HourTimeFormat: true, verbose: true, locale: CRON_LOCALES[locale] ?? "en" }), ok: true };
   } catch (e) {
-    return { text: typeof e === "string" ? e : "not a valid cron expression", ok: false };
+    return { text: typeof e === "string" && locale === "en" ? e : invalid, ok: false };
   }
 }
 
-export function formatIn(iso: string, timeZone: string): string {
+/** A moment in the schedule's own time zone, in the UI's `locale` (the browser's when not given). */
+export function formatIn(iso: string, timeZone: string, locale?: string): string {
   try {
-    return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(iso));
+    return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(iso));
   } catch {
     return iso;
   }
@@ -45,7 +55,11 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
   const [previewError, setPreviewError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
-  const described = describeCron(cron);
+  const t = useTranslations("schedules.form");
+  const tr = useTranslations();
+  const locale = useLocale();
+  const readable = useReadableError();
+  const described = describeCron(cron, locale, t("invalidCron"));
   const zones = useMemo(timeZones, []);
 
   useEffect(() => {
@@ -61,11 +75,11 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
         })
         .catch((e) => {
           setPreview(null);
-          setPreviewError(e instanceof ApiError && e.routeMissing ? null : readableError(e));
+          setPreviewError(e instanceof ApiError && e.routeMissing ? null : readable(e));
         });
     }, 250);
     return () => clearTimeout(t);
-  }, [cron, timezone, described.ok]);
+  }, [cron, timezone, described.ok, readable]);
 
   const save = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -87,7 +101,7 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
         : await api<ScheduledTaskView>("/scheduled-tasks", { method: "POST", json: body });
       onSaved(saved);
     } catch (err) {
-      setError(err instanceof ApiError && err.routeMissing ? "Scheduled tasks are not available on this server yet." : readableError(err));
+      setError(err instanceof ApiError && err.routeMissing ? tr("schedules.missing") : readable(err));
     } finally {
       setSaving(false);
     }
@@ -96,20 +110,20 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
   return (
     <form className="schedule-form" onSubmit={(e) => void save(e)}>
       <label>
-        Name
+        {t("name")}
         <input required value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />
       </label>
       <label>
-        Prompt
+        {t("prompt")}
         <textarea required rows={4} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
       </label>
       <div className="grid2">
         <label>
-          Schedule (cron: minute hour day month weekday)
+          {t("schedule")}
           <input required value={cron} onChange={(e) => setCron(e.target.value)} className="mono" aria-describedby="cron-words" />
         </label>
         <label>
-          Time zone
+          {t("timezone")}
           <select value={timezone} onChange={(e) => setTimezone(e.target.value)}>
             {!zones.includes(timezone) && <option value={timezone}>{timezone}</option>}
             {zones.map((z) => (
@@ -126,10 +140,10 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
       </p>
       {preview && (
         <div className="small">
-          Next runs:
+          {t("nextRuns")}
           <ul className="upcoming">
             {preview.map((p) => (
-              <li key={p}>{formatIn(p, timezone)}</li>
+              <li key={p}>{formatIn(p, timezone, locale)}</li>
             ))}
           </ul>
         </div>
@@ -137,28 +151,28 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
       {previewError && <p className="error small">{previewError}</p>}
       <div className="grid2">
         <label>
-          Session
+          {t("session")}
           <select value={sessionMode} onChange={(e) => setSessionMode(e.target.value as SessionMode)}>
-            <option value="new">A new session each time</option>
-            <option value="reuse">Continue the same session</option>
+            <option value="new">{t("sessionNew")}</option>
+            <option value="reuse">{t("sessionReuse")}</option>
           </select>
         </label>
         <label>
-          Permission mode
+          {tr("common.permissionMode")}
           <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode)}>
             {PERMISSION_MODES.map((m) => (
               <option key={m.value} value={m.value}>
-                {m.label}
+                {permissionModeLabel(m.value, tr)}
               </option>
             ))}
           </select>
         </label>
         <label>
-          Model
-          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="server default" />
+          {t("model")}
+          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder={t("modelPlaceholder")} />
         </label>
         <label className="check">
-          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Enabled
+          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> {tr("common.states.enabled")}
         </label>
       </div>
       {error && (
@@ -167,7 +181,7 @@ export function ScheduleForm({ initial, onSaved }: { initial?: ScheduledTaskView
         </p>
       )}
       <button className="button primary" type="submit" disabled={saving}>
-        {saving ? "Saving…" : initial ? "Save changes" : "Create scheduled task"}
+        {saving ? tr("common.actions.saving") : initial ? tr("common.actions.saveChanges") : t("create")}
       </button>
     </form>
   );

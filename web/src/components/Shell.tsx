@@ -6,9 +6,11 @@ import { usePathname, useRouter } from "next/navigation";
 import { useTranslations } from "next-intl";
 import { LanguagePicker } from "@/i18n/LanguagePicker";
 import type { MeResponse } from "@/generated/protocol";
-import { api, ApiError, readableError } from "@/lib/api";
+import { api, ApiError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
 import { liveConnection, type LiveState } from "@/lib/live";
 import { ProjectsProvider } from "./ProjectsProvider";
+import { SearchLauncher } from "./search/SearchLauncher";
 import { Sidebar } from "./Sidebar";
 
 interface AuthInfo {
@@ -25,9 +27,11 @@ export function Shell({ children }: { children: React.ReactNode }) {
   const onLogin = pathname === "/login";
   const [me, setMe] = useState<MeResponse | null>(null);
   const [checked, setChecked] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // The failure itself (not its words), so the banner follows a language switch.
+  const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState<LiveState>("connecting");
   const [menuOpen, setMenuOpen] = useState(false);
+  const readable = useReadableError();
 
   const refresh = useCallback(async () => {
     try {
@@ -35,7 +39,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
       setError(null);
     } catch (e) {
       setMe(null);
-      if (!(e instanceof ApiError && e.status === 401)) setError(readableError(e));
+      if (!(e instanceof ApiError && e.status === 401)) setError(e);
     } finally {
       setChecked(true);
     }
@@ -46,7 +50,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
   }, [refresh]);
 
   useEffect(() => {
-    if (checked && !me && !onLogin && !error) router.replace("/login");
+    if (checked && !me && !onLogin && error === null) router.replace("/login");
   }, [checked, me, onLogin, error, router]);
 
   useEffect(() => {
@@ -78,12 +82,13 @@ export function Shell({ children }: { children: React.ReactNode }) {
                   {live === "reconnecting" ? t("reconnecting") : live === "unauthorized" ? t("signedOut") : t("connecting")}
                 </span>
               )}
+              {me && <SearchLauncher />}
               <LanguagePicker />
               <ThemeToggle />
             </header>
-            {error && (
+            {error !== null && (
               <div className="banner error" role="alert">
-                {error} <button onClick={() => void refresh()}>{t("retry")}</button>
+                {readable(error)} <button onClick={() => void refresh()}>{t("retry")}</button>
               </div>
             )}
             <main className="content">{me ? children : checked ? null : <p className="muted pad">{t("loading")}</p>}</main>

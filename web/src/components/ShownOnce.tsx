@@ -2,6 +2,7 @@
 // A value the server hands out once (a new API token, an invite or a password reset link): shown
 // read-only with a Copy button and the warning that it cannot be shown again.
 import { useRef, useState } from "react";
+import { useTranslations } from "next-intl";
 
 export function ShownOnce({
   title,
@@ -20,6 +21,8 @@ export function ShownOnce({
 }) {
   const input = useRef<HTMLInputElement>(null);
   const [copied, setCopied] = useState<"yes" | "failed" | null>(null);
+  const t = useTranslations("tools.shownOnce");
+  const tr = useTranslations();
 
   const copy = async () => {
     const ok = await copyText(value, input.current);
@@ -34,13 +37,13 @@ export function ShownOnce({
       <div className="copy-row">
         <input ref={input} readOnly value={value} className="mono" aria-label={title} onFocus={(e) => e.currentTarget.select()} spellCheck={false} />
         <button className="button" type="button" onClick={() => void copy()}>
-          {copied === "yes" ? "Copied" : "Copy"}
+          {copied === "yes" ? tr("common.actions.copied") : tr("common.actions.copy")}
         </button>
       </div>
-      {copied === "failed" && <p className="error small">The browser did not allow copying: select the text and copy it yourself.</p>}
+      {copied === "failed" && <p className="error small">{t("copyFailed")}</p>}
       <div className="form-actions">
         <button className="button" type="button" onClick={onDone}>
-          Done
+          {tr("common.actions.done")}
         </button>
       </div>
     </div>

@@ -1,12 +1,14 @@
+import { useTranslations } from "next-intl";
 import type { TodoItem } from "@/generated/protocol";
 
 export function Todos({ todos }: { todos: TodoItem[] }) {
-  const done = todos.filter((t) => t.status === "completed").length;
+  const t = useTranslations("tools.todos");
+  const done = todos.filter((x) => x.status === "completed").length;
   return (
     <div className="todos" data-kind="todos">
       <div className="todos-head">
-        To-do {done}/{todos.length}
-        <progress value={done} max={Math.max(1, todos.length)} aria-label="To-do progress" />
+        {t("title", { done, total: todos.length })}
+        <progress value={done} max={Math.max(1, todos.length)} aria-label={t("progress")} />
       </div>
       <ul>
         {todos.map((t, i) => (

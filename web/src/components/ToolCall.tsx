@@ -3,6 +3,7 @@
 // Read/Grep/Glob (and the question and plan calls, whose cards show them) as one compact line,
 // anything else as JSON.
 import { memo, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { JsonValue } from "@/generated/protocol";
 import { resultText } from "@/lib/conversation";
 import { languageFor } from "@/lib/highlight";
@@ -29,8 +30,10 @@ interface Props {
 }
 
 export const ToolCall = memo(function ToolCall({ name, input, result, waiting }: Props) {
+  const t = useTranslations("tools.toolCall");
+  const clip = useClip();
   const i = obj(input);
-  const output = result ? resultText(result.content) : null;
+  const output = result ? resultText(result.content, t("image")) : null;
   const pending = !result;
   const cls = `tool ${result?.isError ? "tool-error" : ""}`;
   switch (name) {
@@ -43,7 +46,7 @@ export const ToolCall = memo(function ToolCall({ name, input, result, waiting }:
               <span className="prompt-sign">$</span> {str(i.command)}
             </div>
             {output !== null && output !== "" && <pre className="terminal-out">{clip(output)}</pre>}
-            {pending && <div className="terminal-out muted">{notYet(waiting).trim()}</div>}
+            {pending && <div className="terminal-out muted">{t(waiting ? "waiting" : "running")}</div>}
           </div>
         </div>
       );
@@ -79,7 +82,9 @@ export const ToolCall = memo(function ToolCall({ name, input, result, waiting }:
         name === "Read"
           ? str(i.file_path)
           : name === "Grep"
-            ? `${str(i.pattern)}${i.path ? ` in ${str(i.path)}` : ""}`
+            ? i.path
+              ? t("grepIn", { pattern: str(i.pattern), path: str(i.path) })
+              : str(i.pattern)
             : name === "Glob"
               ? str(i.pattern)
               : str(i.path);
@@ -88,13 +93,13 @@ export const ToolCall = memo(function ToolCall({ name, input, result, waiting }:
     case "Task":
     case "Agent": {
       // A subagent's work: whom it went to and why; the prompt folded; its answer as Markdown.
-      const agent = str(i.subagent_type) || "subagent";
+      const agent = str(i.subagent_type) || t("subagent");
       return (
         <div className={`${cls} tool-task`} data-tool={name}>
           <ToolHead waiting={waiting} name={name} detail={`${agent}${i.description ? `: ${str(i.description)}` : ""}`} result={result} />
           {i.prompt !== undefined && (
             <details className="task-prompt small">
-              <summary>Prompt</summary>
+              <summary>{t("prompt")}</summary>
               <div className="thinking-text">{str(i.prompt)}</div>
             </details>
           )}
@@ -107,14 +112,14 @@ export const ToolCall = memo(function ToolCall({ name, input, result, waiting }:
       );
     }
     case "TodoWrite":
-      return <Compact waiting={waiting} name="TodoWrite" detail="updated the to-do list" output={null} isError={false} language={null} />;
+      return <Compact waiting={waiting} name="TodoWrite" detail={t("todoUpdated")} output={null} isError={false} language={null} />;
     // The questions and the plan are shown by their input card (see InputCard); here one line.
     case "AskUserQuestion": {
       const qs = Array.isArray(i.questions) ? i.questions.map((q) => str(obj(q).question)) : [];
-      return <Compact waiting={waiting} name={name} detail={qs.join(" · ") || "asked a question"} output={output} isError={result?.isError ?? false} language={null} />;
+      return <Compact waiting={waiting} name={name} detail={qs.join(" · ") || t("asked")} output={output} isError={result?.isError ?? false} language={null} />;
     }
     case "ExitPlanMode":
-      return <Compact waiting={waiting} name={name} detail="asked to approve its plan" output={output} isError={result?.isError ?? false} language={null} />;
+      return <Compact waiting={waiting} name={name} detail={t("planAsked")} output={output} isError={result?.isError ?? false} language={null} />;
     default:
       return (
         <div className={cls} data-tool={name}>
@@ -126,30 +131,34 @@ export const ToolCall = memo(function ToolCall({ name, input, result, waiting }:
   }
 });
 
-/** What a call without a result shows. */
-function notYet(waiting?: boolean): string {
-  return waiting ? " waiting for your answer…" : " running…";
+/** What a call without a result shows (after a space). */
+function NotYet({ waiting }: { waiting?: boolean }) {
+  const t = useTranslations("tools.toolCall");
+  return <span className="muted small">{` ${t(waiting ? "waiting" : "running")}`}</span>;
 }
 
 function ToolHead({ name, detail, result, waiting }: { name: string; detail: string; result?: Props["result"]; waiting?: boolean }) {
+  const t = useTranslations("tools.toolCall");
   return (
     <div className="tool-head">
       <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
-      {!result && <span className="muted small">{notYet(waiting)}</span>}
-      {result?.isError && <span className="error small"> failed</span>}
+      {!result && <NotYet waiting={waiting} />}
+      {result?.isError && <span className="error small">{` ${t("failed")}`}</span>}
     </div>
   );
 }
 
 function Compact({ name, detail, output, isError, language, waiting }: { name: string; detail: string; output: string | null; isError: boolean; language: string | null; waiting?: boolean }) {
   const [open, setOpen] = useState(false);
+  const t = useTranslations("tools.toolCall");
+  const clip = useClip();
   const lines = output ? output.split("\n").length : 0;
   return (
     <div className={`tool compact ${isError ? "tool-error" : ""}`} data-tool={name}>
       <button className="compact-head" onClick={() => setOpen((o) => !o)} aria-expanded={open} disabled={!output}>
         <span className="tool-name">{name}</span> <span className="tool-detail">{detail}</span>
-        {output !== null && <span className="muted small"> · {lines} line{lines === 1 ? "" : "s"}</span>}
-        {output === null && name !== "TodoWrite" && <span className="muted small">{notYet(waiting)}</span>}
+        {output !== null && <span className="muted small">{` · ${t("lines", { count: lines })}`}</span>}
+        {output === null && name !== "TodoWrite" && <NotYet waiting={waiting} />}
       </button>
       {open && output && <Code code={clip(output)} language={language} />}
     </div>
@@ -157,7 +166,10 @@ function Compact({ name, detail, output, isError, language, waiting }: { name: s
 }
 
 /** Very long output is cut so one tool call cannot freeze the page. */
-function clip(s: string): string {
-  const max = 20_000;
-  return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
+const MAX_OUTPUT_CHARS = 20_000;
+
+/** `clip(s)`: `s`, or its start and how much was left out, in the UI's language. */
+function useClip(): (s: string) => string {
+  const t = useTranslations("tools.toolCall");
+  return (s) => (s.length > MAX_OUTPUT_CHARS ? `${s.slice(0, MAX_OUTPUT_CHARS)}\n${t("clipped", { count: s.length - MAX_OUTPUT_CHARS })}` : s);
 }

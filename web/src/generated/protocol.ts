@@ -7,7 +7,7 @@ export type ErrorBody = { error: ErrorDetail, };
 
 export type ErrorDetail = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "weak_password" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "insufficient_scope" | "account_disabled" | "registration_closed" | "sign_in_refused" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
+export type ErrorCode = "bad_request" | "malformed_json" | "bad_body" | "invalid_path" | "invalid_query" | "invalid_cursor" | "websocket_required" | "bad_multipart" | "missing_file" | "invalid_git" | "invalid_cron" | "invalid_timezone" | "invalid_name" | "invalid_prompt" | "invalid_model" | "invalid_request" | "validation_error" | "run_mismatch" | "invalid_archive" | "unknown_secret" | "unknown_model" | "weak_password" | "unauthorized" | "forbidden_origin" | "model_access_denied" | "read_only" | "insufficient_scope" | "account_disabled" | "registration_closed" | "sign_in_refused" | "not_found" | "route_not_found" | "method_not_allowed" | "lease_lost" | "session_active" | "not_retryable" | "email_taken" | "single_user_mode" | "attachment_in_use" | "project_not_empty" | "name_taken" | "task_running" | "already_answered" | "not_queued" | "request_expired" | "duplicate_run" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "rate_limited" | "internal" | "bad_gateway" | "backend_unavailable" | "upstream_unreachable" | "shutting_down" | "timeout" | "unavailable" | "unknown";
 
 export type RunStatus = "queued" | "claimed" | "running" | "canceling" | "completed" | "failed" | "canceled";
 
@@ -271,7 +271,17 @@ queued_runs: number,
 /**
  * The project the session belongs to.
  */
-project_id: string | null, };
+project_id: string | null, 
+/**
+ * Pinned by its owner (`PATCH /sessions/{id}` with `pinned`); `GET /sessions?pinned=true`
+ * lists only these.
+ */
+pinned: boolean, 
+/**
+ * While a run of the session is on a worker: when it started (null before it started and
+ * when no run is), so a client can show the elapsed time.
+ */
+running_since: string | null, };
 
 export type SessionList = { sessions: Array<SessionView>, next_cursor: string | null, };
 
@@ -291,9 +301,27 @@ queued_runs: number,
 /**
  * The project the session belongs to.
  */
-project_id: string | null, };
+project_id: string | null, 
+/**
+ * Pinned by its owner (`PATCH /sessions/{id}` with `pinned`); `GET /sessions?pinned=true`
+ * lists only these.
+ */
+pinned: boolean, 
+/**
+ * While a run of the session is on a worker: when it started (null before it started and
+ * when no run is), so a client can show the elapsed time.
+ */
+running_since: string | null, };
 
-export type UpdateSessionRequest = { title: string, };
+export type UpdateSessionRequest = { 
+/**
+ * 1 to 200 characters (trimmed).
+ */
+title?: string, 
+/**
+ * Pin (true) or unpin (false) the session.
+ */
+pinned?: boolean, };
 
 export type RunView = { id: string, session_id: string, prompt: string, status: RunStatus, model: string | null, permission_mode: PermissionMode, attempts: number, max_attempts: number, error: string | null, created_at: string, scheduled_at: string, started_at: string | null, finished_at: string | null, usage: RunUsage | null, 
 /**
@@ -394,6 +422,127 @@ url: string, branch: string | null,
  * system's): it reaches the run's executor only, through `GIT_ASKPASS`.
  */
 token_secret: string | null, };
+
+export type DiffLineKind = "context" | "add" | "remove";
+
+export type DiffLine = { kind: DiffLineKind, 
+/**
+ * Its number in the previous version; `null` for an added line.
+ */
+old_line: number | null, 
+/**
+ * Its number in the run's version; `null` for a removed line.
+ */
+new_line: number | null, 
+/**
+ * The line without its line break.
+ */
+text: string, 
+/**
+ * The line is its file's last and has no line break (`\ No newline at end of file`).
+ */
+no_newline: boolean, };
+
+export type DiffHunk = { old_start: number, old_lines: number, new_start: number, new_lines: number, lines: Array<DiffLine>, };
+
+export type FileDiff = { run_id: string, 
+/**
+ * The run whose export is the old side; `null` when no earlier run of the session has a
+ * ready export (every file is then `added`).
+ */
+previous_run_id: string | null, path: string, 
+/**
+ * `added` (absent before), `deleted` (absent after), `modified` or `unchanged`.
+ */
+change: ManifestChange, 
+/**
+ * The previous version's size in bytes; `null` when it is absent.
+ */
+old_size: number | null, 
+/**
+ * The run's version's size in bytes; `null` when it is absent.
+ */
+new_size: number | null, 
+/**
+ * A side holds a NUL byte or is not UTF-8: no text, no hunks.
+ */
+binary: boolean, 
+/**
+ * A side is over the diff's size limit (1 MiB): no text, no hunks.
+ */
+too_large: boolean, 
+/**
+ * The unified diff (`--- a/path`, `+++ b/path`, hunks with 3 lines of context); `null`
+ * when `binary` or `too_large`, empty when nothing changed.
+ */
+unified: string | null, 
+/**
+ * The same hunks, parsed, for unified and side-by-side views.
+ */
+hunks: Array<DiffHunk>, };
+
+export type UsageGroupBy = "day" | "model" | "project";
+
+export type UsageStats = { 
+/**
+ * Runs queued in the group, whatever their outcome.
+ */
+runs: number, 
+/**
+ * Of those, the runs that ended `failed`.
+ */
+failed_runs: number, input_tokens: number, output_tokens: number, cache_creation_input_tokens: number, cache_read_input_tokens: number, 
+/**
+ * The agent's reported cost (`run_usage.total_cost_usd`), summed.
+ */
+cost_usd: number, 
+/**
+ * Median wall-clock duration (`started_at` → `finished_at`) of the group's finished runs, in
+ * milliseconds; `null` when none finished.
+ */
+duration_p50_ms: number | null, 
+/**
+ * 95th percentile of the same durations (continuous percentile, rounded).
+ */
+duration_p95_ms: number | null, };
+
+export type UsageGroup = { 
+/**
+ * `day`: the date, `YYYY-MM-DD`; `model`: the model's id; `project`: the project's id.
+ * `null` for runs without a model or without a project.
+ */
+key: string | null, 
+/**
+ * `project`: the project's name; otherwise `null`.
+ */
+label: string | null, usage: UsageStats, };
+
+export type UsageReport = { 
+/**
+ * The first day counted (inclusive).
+ */
+from: string, 
+/**
+ * The day after the last one counted (exclusive).
+ */
+to: string, 
+/**
+ * The IANA time zone whose midnights bound the days.
+ */
+tz: string, group_by: UsageGroupBy, 
+/**
+ * Whether every user's runs are counted (`/admin/usage`) or only the caller's.
+ */
+all_users: boolean, 
+/**
+ * `day`: every day of the range in order, with zeros where nothing ran; `model` and
+ * `project`: the groups that have runs, by cost (highest first), then key.
+ */
+groups: Array<UsageGroup>, 
+/**
+ * The whole range (its percentiles are over all its runs, not combined from the groups').
+ */
+totals: UsageStats, };
 
 export type SessionMode = "reuse" | "new";
 
@@ -633,6 +782,45 @@ export type SessionQueue = { runs: Array<QueuedRunView>, };
 
 export type UpdateQueuedRunRequest = { prompt: string, };
 
+export type SearchHitKind = "title" | "prompt" | "assistant" | "file";
+
+export type SearchHit = { kind: SearchHitKind, session_id: string, 
+/**
+ * The session's title now.
+ */
+session_title: string, project_id: string | null, 
+/**
+ * The run of a prompt, assistant or file hit; null for a title.
+ */
+run_id: string | null, 
+/**
+ * The session event the hit comes from (assistant and file hits): open the session at it.
+ */
+seq: number | null, 
+/**
+ * Plain text, never HTML: a stretch of the matching text around its first match,
+ * whitespace runs shown as one space, about 200 characters at most, with `…` where it was
+ * cut (a short text is shown whole).
+ */
+snippet: string, 
+/**
+ * The stretches of `snippet` that match a word of the query: half-open `[start, end)`
+ * offsets in UTF-16 code units (what JavaScript's `String.prototype.slice` counts), sorted
+ * and not overlapping. Render `snippet.slice(0, s0)`, a mark around
+ * `snippet.slice(s0, e0)`, and so on, as text.
+ */
+highlights: Array<[number, number]>, 
+/**
+ * Higher is better; comparable within one query only.
+ */
+score: number, 
+/**
+ * When the text was written (the event's time, the run's or the session's creation).
+ */
+created_at: string, };
+
+export type SearchResults = { hits: Array<SearchHit>, next_cursor: string | null, };
+
 export type SecretValue = string;
 
 export type SecretView = { name: string, description: string, 
@@ -726,4 +914,4 @@ export type ServerMessage = { "type": "ready", user_id: string, } | { "type": "s
 /**
  * Every `ErrorCode`, from `ErrorCode::ALL`.
  */
-export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "weak_password", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "insufficient_scope", "account_disabled", "registration_closed", "sign_in_refused", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];
+export const ERROR_CODES: ReadonlyArray<ErrorCode> = ["bad_request", "malformed_json", "bad_body", "invalid_path", "invalid_query", "invalid_cursor", "websocket_required", "bad_multipart", "missing_file", "invalid_git", "invalid_cron", "invalid_timezone", "invalid_name", "invalid_prompt", "invalid_model", "invalid_request", "validation_error", "run_mismatch", "invalid_archive", "unknown_secret", "unknown_model", "weak_password", "unauthorized", "forbidden_origin", "model_access_denied", "read_only", "insufficient_scope", "account_disabled", "registration_closed", "sign_in_refused", "not_found", "route_not_found", "method_not_allowed", "lease_lost", "session_active", "not_retryable", "email_taken", "single_user_mode", "attachment_in_use", "project_not_empty", "name_taken", "task_running", "already_answered", "not_queued", "request_expired", "duplicate_run", "payload_too_large", "unsupported_media_type", "range_not_satisfiable", "rate_limited", "internal", "bad_gateway", "backend_unavailable", "upstream_unreachable", "shutting_down", "timeout", "unavailable", "unknown"];

@@ -25,8 +25,16 @@ import type {
   UpdateUserRequest,
   UserUsage,
 } from "@/generated/protocol";
+import { english, type Format, type Translate } from "@/i18n/translate";
+import enAccount from "../../messages/en/account.json";
+import enAdmin from "../../messages/en/admin.json";
+import enErrors from "../../messages/en/errors.json";
 import { api, ApiError, readableError } from "./api";
 import { formatCost } from "./models";
+
+// The helpers that return words take `t` (`useTranslations()`, keys under `account.*` and
+// `admin.*`) and dates `format` (`useFormatter()`); without them they answer in English.
+const ENGLISH = english({ account: enAccount, admin: enAdmin, errors: enErrors });
 
 /** The backend's password rule (`auth::password`): length in characters. */
 export const MIN_PASSWORD_CHARS = 8;
@@ -95,20 +103,20 @@ export function withoutParams(search: string, names: string[]): string {
 
 /** Why a new password would be refused, or `null`; `repeat` (when given) must match. Only the
  * length is checked here: the server also refuses common passwords and the e-mail address. */
-export function newPasswordProblem(password: string, repeat?: string): string | null {
+export function newPasswordProblem(password: string, repeat?: string, t: Translate = ENGLISH): string | null {
   const len = [...password].length;
-  if (len < MIN_PASSWORD_CHARS || len > MAX_PASSWORD_CHARS) return `The password must be ${MIN_PASSWORD_CHARS} to ${MAX_PASSWORD_CHARS} characters.`;
-  if (repeat !== undefined && password !== repeat) return "The two passwords do not match.";
+  if (len < MIN_PASSWORD_CHARS || len > MAX_PASSWORD_CHARS) return t("account.rules.passwordLength", { min: MIN_PASSWORD_CHARS, max: MAX_PASSWORD_CHARS });
+  if (repeat !== undefined && password !== repeat) return t("account.rules.passwordsDiffer");
   return null;
 }
 
 /** A sign-in screen failure in words. */
-export function authError(e: unknown): string {
+export function authError(e: unknown, t: Translate = ENGLISH): string {
   if (e instanceof ApiError) {
-    if (e.code === "email_taken") return "An account with this e-mail address already exists: sign in instead.";
-    if (e.code === "rate_limited") return "Too many attempts. Wait a little and try again.";
+    if (e.code === "email_taken") return t("account.rules.emailTaken");
+    if (e.code === "rate_limited") return t("account.rules.rateLimited");
   }
-  return readableError(e);
+  return readableError(e, t);
 }
 
 export function getAuthConfig(): Promise<AuthConfig> {
@@ -140,20 +148,22 @@ export function changePassword(currentPassword: string, newPassword: string): Pr
 // ---------------------------------------------------------------------------------------------
 // Dates
 
-/** A moment as the UI shows it, or `none` for `null` ("never"). */
-export function formatWhen(iso: string | null, none = "never"): string {
+/** A moment as the UI shows it, or `none` for `null` ("never"); `format`: `useFormatter()` (the
+ * UI's language and the reader's time zone), else the browser's locale. */
+export function formatWhen(iso: string | null, none = "never", format?: Format): string {
   if (!iso) return none;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const style = { dateStyle: "medium", timeStyle: "short" } as const;
+  return format ? format.dateTime(d, style) : d.toLocaleString(undefined, style);
 }
 
 /** A day as the UI shows it in a table ("Dec 5, 2026"), or `none` for `null`. */
-export function formatDay(iso: string | null, none = "never"): string {
+export function formatDay(iso: string | null, none = "never", format?: Format): string {
   if (!iso) return none;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleDateString(undefined, { dateStyle: "medium" });
+  return format ? format.dateTime(d, { dateStyle: "medium" }) : d.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
 
 /** Whether `iso` is at or before `now`. */
@@ -164,11 +174,12 @@ export function isPast(iso: string | null, now: Date = new Date()): boolean {
 // ---------------------------------------------------------------------------------------------
 // API tokens
 
-export const SCOPES: ReadonlyArray<{ scope: Scope; label: string; description: string }> = [
-  { scope: "tasks:write", label: "Run tasks", description: "Start tasks and follow-ups, answer requests, and change your things (anything but reading)" },
-  { scope: "sessions:read", label: "Read sessions", description: "Read your sessions, runs and everything else you can see" },
-  { scope: "files:read", label: "Read files", description: "Download the files your runs produced" },
-  { scope: "admin", label: "Admin", description: "Manage users and invites (admins only)" },
+/** The scopes in their canonical order; `key`: their words under `account.scopes.{key}`. */
+export const SCOPES: ReadonlyArray<{ scope: Scope; key: string }> = [
+  { scope: "tasks:write", key: "tasksWrite" },
+  { scope: "sessions:read", key: "sessionsRead" },
+  { scope: "files:read", key: "filesRead" },
+  { scope: "admin", key: "admin" },
 ];
 
 export const DEFAULT_SCOPES: ReadonlyArray<Scope> = ["tasks:write", "sessions:read", "files:read"];
@@ -178,8 +189,14 @@ export function offeredScopes(role: Role): Scope[] {
   return SCOPES.map((s) => s.scope).filter((s) => s !== "admin" || role === "admin");
 }
 
-export function scopeLabel(scope: Scope): string {
-  return SCOPES.find((s) => s.scope === scope)?.label ?? scope;
+export function scopeLabel(scope: Scope, t: Translate = ENGLISH): string {
+  const known = SCOPES.find((s) => s.scope === scope);
+  return known ? t(`account.scopes.${known.key}.label`) : scope;
+}
+
+export function scopeDescription(scope: Scope, t: Translate = ENGLISH): string {
+  const known = SCOPES.find((s) => s.scope === scope);
+  return known ? t(`account.scopes.${known.key}.description`) : "";
 }
 
 /** `scopes` in the canonical order, once each. */
@@ -188,21 +205,21 @@ export function sortScopes(scopes: Iterable<Scope>): Scope[] {
   return SCOPES.map((s) => s.scope).filter((s) => set.has(s));
 }
 
-export const TOKEN_EXPIRY_CHOICES: ReadonlyArray<{ days: number | null; label: string }> = [
-  { days: 7, label: "7 days" },
-  { days: 30, label: "30 days" },
-  { days: 90, label: "90 days" },
-  { days: 365, label: "365 days" },
-  { days: null, label: "Never" },
-];
+/** How long a new token may last, in days (`null`: it does not expire). */
+export const TOKEN_EXPIRY_CHOICES: ReadonlyArray<number | null> = [7, 30, 90, 365, null];
 export const DEFAULT_TOKEN_EXPIRY_DAYS = 90;
 
+/** An expiry choice in words ("90 days", "Never"). */
+export function expiryLabel(days: number | null, t: Translate = ENGLISH): string {
+  return days === null ? t("account.expiry.never") : t("account.expiry.days", { days });
+}
+
 /** Why a token could not be created as asked, or `null`. */
-export function tokenProblem(name: string, scopes: readonly Scope[]): string | null {
+export function tokenProblem(name: string, scopes: readonly Scope[], t: Translate = ENGLISH): string | null {
   const n = name.trim();
-  if (!n) return "Give the token a name, such as the machine or script that uses it.";
-  if ([...n].length > MAX_TOKEN_NAME_CHARS) return `A token name has at most ${MAX_TOKEN_NAME_CHARS} characters.`;
-  if (scopes.length === 0) return "Choose at least one scope.";
+  if (!n) return t("account.rules.tokenName");
+  if ([...n].length > MAX_TOKEN_NAME_CHARS) return t("account.rules.tokenNameLength", { max: MAX_TOKEN_NAME_CHARS });
+  if (scopes.length === 0) return t("account.rules.tokenScope");
   return null;
 }
 
@@ -214,13 +231,14 @@ export function tokenRequest(name: string, days: number | null, scopes: readonly
 }
 
 /** When a token stops working: "never", the date, or "expired <date>". */
-export function tokenExpiry(token: Pick<TokenView, "expires_at">, now: Date = new Date()): string {
-  if (!token.expires_at) return "never";
-  return isPast(token.expires_at, now) ? `expired ${formatWhen(token.expires_at)}` : formatWhen(token.expires_at);
+export function tokenExpiry(token: Pick<TokenView, "expires_at">, now: Date = new Date(), t: Translate = ENGLISH, format?: Format): string {
+  if (!token.expires_at) return t("account.when.neverExpires");
+  const when = formatWhen(token.expires_at, "", format);
+  return isPast(token.expires_at, now) ? t("account.when.expired", { date: when }) : when;
 }
 
-export function tokenLastUsed(token: Pick<TokenView, "last_used_at">): string {
-  return formatWhen(token.last_used_at, "never");
+export function tokenLastUsed(token: Pick<TokenView, "last_used_at">, t: Translate = ENGLISH, format?: Format): string {
+  return formatWhen(token.last_used_at, t("account.when.neverUsed"), format);
 }
 
 export async function listTokens(): Promise<TokenView[]> {
@@ -238,9 +256,11 @@ export function revokeToken(id: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Admin: users and their usage
 
-/** A count of tokens: 950, 12.3k, 4.5M. */
-export function formatCount(n: number): string {
+/** A count of tokens: 950, 12.3k, 4.5M; with `format` in the UI's language's short form (in
+ * Chinese 1.2万). */
+export function formatCount(n: number, format?: Format, locale?: string): string {
   if (!Number.isFinite(n)) return "0";
+  if (format && locale && locale !== "en") return format.number(n, { notation: "compact", maximumFractionDigits: 1 });
   if (n < 1000) return String(Math.round(n));
   const units: [number, string][] = [
     [1e3, "k"],
@@ -261,18 +281,24 @@ function trimZero(s: string): string {
 }
 
 /** A user's usage as the users table shows it. */
-export function formatUsage(u: UserUsage): { runs: string; failed: string; tokens: string; cost: string; lastRun: string } {
+export function formatUsage(
+  u: UserUsage,
+  t: Translate = ENGLISH,
+  format?: Format,
+  locale?: string,
+): { runs: string; failed: string; tokens: string; cost: string; lastRun: string } {
+  const count = (n: number) => (format ? format.number(n) : String(n));
   return {
-    runs: String(u.runs),
-    failed: String(u.failed_runs),
-    tokens: `${formatCount(u.input_tokens)} in / ${formatCount(u.output_tokens)} out`,
+    runs: count(u.runs),
+    failed: count(u.failed_runs),
+    tokens: t("admin.usage.tokens", { input: formatCount(u.input_tokens, format, locale), output: formatCount(u.output_tokens, format, locale) }),
     cost: formatCost(u.cost_usd),
-    lastRun: formatWhen(u.last_run_at, "never"),
+    lastRun: formatWhen(u.last_run_at, t("account.when.neverUsed"), format),
   };
 }
 
-export function roleLabel(role: Role): string {
-  return role === "admin" ? "Admin" : "Member";
+export function roleLabel(role: Role, t: Translate = ENGLISH): string {
+  return t(role === "admin" ? "account.roles.admin" : "account.roles.member");
 }
 
 /** The list with `saved` in place of the user of its id. */
@@ -304,13 +330,13 @@ export function inviteState(invite: Pick<InviteView, "used_at" | "expires_at">, 
 }
 
 /** Who may use an invite. */
-export function inviteFor(invite: Pick<InviteView, "email">): string {
-  return invite.email ?? "anyone";
+export function inviteFor(invite: Pick<InviteView, "email">, t: Translate = ENGLISH): string {
+  return invite.email ?? t("admin.invites.anyone");
 }
 
 /** Why an invite could not be created as asked, or `null`. */
-export function inviteProblem(days: number): string | null {
-  if (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS) return `An invite is valid for 1 to ${MAX_EXPIRY_DAYS} days.`;
+export function inviteProblem(days: number, t: Translate = ENGLISH): string | null {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS) return t("admin.rules.inviteDays", { max: MAX_EXPIRY_DAYS });
   return null;
 }
 

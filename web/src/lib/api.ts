@@ -2,6 +2,8 @@
 // proxies. Errors become `ApiError`s with a readable message instead of raw JSON. The UI decides by
 // `code` (the generated `ErrorCode`) and the status, never by the message, which is for people.
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from "@/generated/protocol";
+import { english, type Translate } from "@/i18n/translate";
+import enErrors from "../../messages/en/errors.json";
 
 const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
 
@@ -11,6 +13,8 @@ export class ApiError extends Error {
     /** `unknown` for a code this build does not know, or an answer without an error body. */
     readonly code: ErrorCode,
     message: string,
+    /** False when the answer had no error body: `message` was made here from the status. */
+    readonly fromServer: boolean = true,
   ) {
     super(message);
     this.name = "ApiError";
@@ -22,19 +26,32 @@ export class ApiError extends Error {
   }
 }
 
-const FRIENDLY: Partial<Record<ErrorCode, string>> = {
-  bad_gateway: "The server cannot be reached right now. Try again in a moment.",
-  unauthorized: "You are signed out. Sign in again.",
-  internal: "The server hit an unexpected error. Try again.",
-};
-
-/** Turns any failure into one sentence a person can read. */
-export function readableError(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.code === "validation_error" || e.status < 500) return capitalize(e.message);
-    return FRIENDLY[e.code] ?? capitalize(e.message);
+/** An error the UI itself raises: its words are the message `key` of the `errors` namespace. */
+export class LocalError extends Error {
+  constructor(readonly key: string, englishMessage: string) {
+    super(englishMessage);
+    this.name = "LocalError";
   }
-  if (e instanceof TypeError) return "The network request failed. Check your connection.";
+}
+
+/** The codes whose server message is replaced by a friendlier sentence (`errors.friendly.*`). */
+const FRIENDLY: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["bad_gateway", "unauthorized", "internal"]);
+
+const ENGLISH = english({ errors: enErrors });
+
+/**
+ * Turns any failure into one sentence a person can read, in the UI's language when given `t`
+ * (`useTranslations()`; components use `useReadableError()`), else in English. A refusal keeps
+ * the server's own sentence, which is English.
+ */
+export function readableError(e: unknown, t: Translate = ENGLISH): string {
+  if (e instanceof ApiError) {
+    if (!e.fromServer) return t("errors.status", { status: e.status });
+    if (e.code === "validation_error" || e.status < 500) return capitalize(e.message);
+    return FRIENDLY.has(e.code) ? t(`errors.friendly.${e.code}`) : capitalize(e.message);
+  }
+  if (e instanceof LocalError) return t(`errors.${e.key}`);
+  if (e instanceof TypeError) return t("errors.network");
   if (e instanceof Error) return e.message;
   return String(e);
 }
@@ -52,7 +69,7 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     // not JSON: fall through
   }
-  return new ApiError(res.status, "unknown", `request failed with status ${res.status}`);
+  return new ApiError(res.status, "unknown", `request failed with status ${res.status}`, false);
 }
 
 /** A code from a newer server reads as `unknown`, as it does in the Rust services. */

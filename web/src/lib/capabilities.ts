@@ -25,7 +25,13 @@ import type {
   SubagentRequest,
   SubagentView,
 } from "@/generated/protocol";
-import { api, API_CREDENTIALS, apiUrl, errorFrom } from "./api";
+import { english, type Format, type Translate } from "@/i18n/translate";
+import enCapabilities from "../../messages/en/capabilities.json";
+import { api, API_CREDENTIALS, apiUrl, errorFrom, LocalError } from "./api";
+
+// The rules that return words take `t` (`useTranslations()`, keys under `capabilities.rules`) and
+// answer in English without it.
+const ENGLISH = english({ capabilities: enCapabilities });
 
 // ---------------------------------------------------------------------------------------------
 // The JSON-edited kinds: one set of calls for all four
@@ -114,7 +120,7 @@ export function uploadSkill(
         try {
           resolve(JSON.parse(xhr.responseText) as SkillView);
         } catch {
-          reject(new Error("The server's answer could not be read."));
+          reject(new LocalError("unreadableAnswer", "The server's answer could not be read."));
         }
       } else {
         void errorFrom(new Response(xhr.responseText, { status: xhr.status })).then(reject);
@@ -160,12 +166,10 @@ export const MAX_NAME_CHARS = 64;
 
 /** Why `name` is not a plain item name (the backend's `valid_name`), or null when it is. Names
  * become file names in the agent's configuration directory. */
-export function nameProblem(name: string): string | null {
-  if (!name) return "A name is required.";
-  if (name.length > MAX_NAME_CHARS) return `A name has at most ${MAX_NAME_CHARS} characters.`;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.includes("..")) {
-    return "A name uses letters, digits, “-”, “_” and “.”, starts with a letter or digit, and has no “..”.";
-  }
+export function nameProblem(name: string, t: Translate = ENGLISH): string | null {
+  if (!name) return t("capabilities.rules.nameRequired");
+  if (name.length > MAX_NAME_CHARS) return t("capabilities.rules.nameLength", { max: MAX_NAME_CHARS });
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.includes("..")) return t("capabilities.rules.nameChars");
   return null;
 }
 
@@ -189,24 +193,25 @@ export type McpPaste = { ok: true; config: { [key: string]: JsonValue | undefine
  * server (its name is then offered). Only that it parses and is an object is checked here; the
  * backend validates the shape and its message is shown as is.
  */
-export function parseMcpConfig(text: string): McpPaste {
-  if (!text.trim()) return { ok: false, error: "Paste the server's JSON configuration." };
+export function parseMcpConfig(text: string, t: Translate = ENGLISH): McpPaste {
+  if (!text.trim()) return { ok: false, error: t("capabilities.rules.mcpEmpty") };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return { ok: false, error: `This is not valid JSON: ${e instanceof Error ? e.message : String(e)}` };
+    // The parser's own words (the browser's) follow.
+    return { ok: false, error: t("capabilities.rules.mcpInvalid", { error: e instanceof Error ? e.message : String(e) }) };
   }
-  if (!isObject(value)) return { ok: false, error: "The configuration must be a JSON object." };
+  if (!isObject(value)) return { ok: false, error: t("capabilities.rules.mcpNotObject") };
   const wrapped = value.mcpServers;
   if (wrapped !== undefined) {
-    if (!isObject(wrapped)) return { ok: false, error: "“mcpServers” must be an object of servers." };
+    if (!isObject(wrapped)) return { ok: false, error: t("capabilities.rules.mcpServersNotObject") };
     const entries = Object.entries(wrapped);
     if (entries.length !== 1) {
-      return { ok: false, error: `Paste one server at a time (this file has ${entries.length}).` };
+      return { ok: false, error: t("capabilities.rules.mcpOneServer", { count: entries.length }) };
     }
     const [name, config] = entries[0]!;
-    if (!isObject(config)) return { ok: false, error: `The server “${name}” must be a JSON object.` };
+    if (!isObject(config)) return { ok: false, error: t("capabilities.rules.mcpServerNotObject", { name }) };
     return { ok: true, config: config as McpObject, name };
   }
   return { ok: true, config: value as McpObject, name: null };
@@ -223,10 +228,12 @@ export function shortVersion(version: string): string {
   return version.slice(0, 12);
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+/** A size in B, KiB or MiB; `format` (`useFormatter()`) writes the number the UI's language's way. */
+export function formatBytes(n: number, format?: Format): string {
+  const num = (v: number, digits: number) => (format ? format.number(v, { minimumFractionDigits: digits, maximumFractionDigits: digits }) : v.toFixed(digits));
+  if (n < 1024) return `${num(n, 0)} B`;
+  if (n < 1024 * 1024) return `${num(n / 1024, 1)} KiB`;
+  return `${num(n / (1024 * 1024), 1)} MiB`;
 }
 
 /**

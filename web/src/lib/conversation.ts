@@ -195,15 +195,16 @@ function withParent<T extends Item>(item: T, parent: string | null | undefined):
   return parent ? { ...item, parent } : item;
 }
 
-/** The text of a tool result (a string or the CLI's list of content blocks). */
-export function resultText(content: JsonValue): string {
+/** The text of a tool result (a string or the CLI's list of content blocks); an image block reads
+ * `image` (the UI's words for it). */
+export function resultText(content: JsonValue, image = "[image]"): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
       .map((b) => {
         if (b && typeof b === "object" && !Array.isArray(b)) {
           if (typeof b.text === "string") return b.text;
-          if (b.type === "image") return "[image]";
+          if (b.type === "image") return image;
         }
         return typeof b === "string" ? b : JSON.stringify(b);
       })

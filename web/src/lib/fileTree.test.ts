@@ -21,5 +21,8 @@ describe("file tree", () => {
     expect(previewKind("main.rs", "application/octet-stream")).toBe("text");
     expect(previewKind("Makefile", "application/octet-stream")).toBe("text");
     expect(previewKind("blob.bin", "application/octet-stream")).toBe("none");
+    expect(previewKind("data/table.csv", "application/octet-stream")).toBe("csv");
+    expect(previewKind("table.tsv", "text/plain")).toBe("csv");
+    expect(previewKind("export", "text/csv")).toBe("csv");
   });
 });

@@ -34,7 +34,7 @@ export function buildTree(files: RunFile[]): TreeNode {
   return root;
 }
 
-export type PreviewKind = "image" | "pdf" | "html" | "markdown" | "text" | "none";
+export type PreviewKind = "image" | "pdf" | "html" | "markdown" | "csv" | "text" | "none";
 
 const TEXT_EXT = new Set([
   "txt", "log", "csv", "tsv", "json", "js", "mjs", "cjs", "ts", "tsx", "jsx", "py", "rs", "go", "java", "c", "h",
@@ -49,6 +49,7 @@ export function previewKind(path: string, contentType: string): PreviewKind {
   if (ext === "html" || ext === "htm" || ct.startsWith("text/html")) return "html";
   if (ext === "pdf" || ct === "application/pdf") return "pdf";
   if (ct.startsWith("image/") && ext !== "svg") return "image";
+  if (ext === "csv" || ext === "tsv" || ct.startsWith("text/csv") || ct.startsWith("text/tab-separated-values")) return "csv";
   if (ct.startsWith("text/") || ct === "application/json" || TEXT_EXT.has(ext) || !path.includes(".")) return "text";
   return "none";
 }

@@ -11,7 +11,14 @@ import type {
   PermissionMode,
   Question,
 } from "@/generated/protocol";
+import { english, type Translate } from "@/i18n/translate";
+import enErrors from "../../messages/en/errors.json";
+import enInputs from "../../messages/en/inputs.json";
 import { ApiError, readableError } from "./api";
+
+// The functions that return words take `t` (`useTranslations()`, keys under `inputs.*`) and answer
+// in English without it.
+const ENGLISH = english({ inputs: enInputs, errors: enErrors });
 
 export type CardStatus = "pending" | "answered" | "expired" | "canceled";
 
@@ -121,27 +128,30 @@ export function editedInput(
   tool: string,
   input: JsonValue,
   text: string,
+  t: Translate = ENGLISH,
 ): { input: { [key: string]: JsonValue } } | { error: string } {
   const o = input && typeof input === "object" && !Array.isArray(input) ? (input as { [key: string]: JsonValue }) : {};
   if (tool === "Bash" && typeof o.command === "string") {
-    if (!text.trim()) return { error: "The command must not be empty." };
+    if (!text.trim()) return { error: t("inputs.errors.emptyCommand") };
     return { input: { ...o, command: text } };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { error: "The input must be valid JSON." };
+    return { error: t("inputs.errors.invalidJson") };
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { error: "The input must be a JSON object." };
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { error: t("inputs.errors.notObject") };
   return { input: parsed as { [key: string]: JsonValue } };
 }
 
-/** The modes a plan's approval can switch to. */
-export const PLAN_MODES: { value: PermissionMode; label: string }[] = [
-  { value: "acceptEdits", label: "Accept edits" },
-  { value: "bypassPermissions", label: "Run tools freely" },
-];
+/** The modes a plan's approval can switch to (in words: `planModeLabel`). */
+export const PLAN_MODES: { value: PermissionMode }[] = [{ value: "acceptEdits" }, { value: "bypassPermissions" }];
+
+/** A plan mode in words (its own name when it is none of `PLAN_MODES`). */
+export function planModeLabel(mode: PermissionMode, t: Translate = ENGLISH): string {
+  return PLAN_MODES.some((m) => m.value === mode) ? t(`inputs.plan.modes.${mode}`) : mode;
+}
 
 /** What the agent is told when the plan is sent back without feedback. */
 export const KEEP_PLANNING = "Keep planning: the plan is not approved yet.";
@@ -210,36 +220,39 @@ export function timeLeft(expiresAt: string, now: number): string {
 }
 
 /** What a closed card says: who answered what, or that it expired or was canceled. */
-export function outcomeText(card: InputCard): string {
-  if (card.status === "canceled") return "Canceled: the run ended before an answer.";
+export function outcomeText(card: InputCard, t: Translate = ENGLISH): string {
+  if (card.status === "canceled") return t("inputs.outcome.canceled");
   const a = card.answer;
-  if (card.status === "expired" || !a) return "Expired: nobody answered in time, so the agent was told no.";
-  const by = a.answered_by ? ` by ${a.answered_by}` : "";
-  const note = a.message ? `: ${a.message}` : "";
+  if (card.status === "expired" || !a) return t("inputs.outcome.expired");
+  const who = a.answered_by;
+  // `key` said by whom when the answer names someone (`keyBy`).
+  const say = (key: string, values: Record<string, string> = {}) =>
+    who ? t(`inputs.outcome.${key}By`, { ...values, who }) : t(`inputs.outcome.${key}`, values);
+  const note = a.message ? t("inputs.outcome.note", { message: a.message }) : "";
   switch (card.request.kind) {
     case "question": {
-      if (a.decision === "deny") return `Declined${by}${note}`;
+      if (a.decision === "deny") return say("declined", { note });
       const pairs = Object.entries(a.answers ?? {}).map(([q, v]) => `${q} → ${v ?? ""}`);
-      return `Answered${by}${pairs.length ? `: ${pairs.join("; ")}` : ""}`;
+      return say("answered", { pairs: pairs.length ? t("inputs.outcome.pairs", { list: pairs.join("; ") }) : "" });
     }
     case "plan":
-      if (a.decision === "deny") return `Kept planning${by}${note}`;
-      return `Approved${by}${a.mode ? ` (${PLAN_MODES.find((m) => m.value === a.mode)?.label ?? a.mode})` : ""}`;
+      if (a.decision === "deny") return say("keptPlanning", { note });
+      return say("approved", { mode: a.mode ? t("inputs.outcome.mode", { mode: planModeLabel(a.mode, t) }) : "" });
     case "permission":
-      if (a.decision === "deny") return `Denied${by}${note}`;
-      if (a.updated_input) return `Allowed${by} with an edited input: ${editableInput(card.request.tool_name, a.updated_input)}`;
-      return a.always ? `Always allowed ${card.request.tool_name}${by}` : `Allowed${by}`;
+      if (a.decision === "deny") return say("denied", { note });
+      if (a.updated_input) return say("allowedEdited", { input: editableInput(card.request.tool_name, a.updated_input) });
+      return a.always ? say("alwaysAllowed", { tool: card.request.tool_name }) : say("allowed");
   }
 }
 
 /** What a failed answer tells the person: by its code, never its message. `wait` means the card
  * stays and waits for the event that closes it. */
-export function answerError(e: unknown): { text: string; wait: boolean } {
+export function answerError(e: unknown, t: Translate = ENGLISH): { text: string; wait: boolean } {
   if (e instanceof ApiError) {
-    if (e.status === 409 && e.code === "already_answered") return { text: "Answered elsewhere", wait: true };
-    if (e.status === 410 && e.code === "request_expired") return { text: "This request expired", wait: true };
+    if (e.status === 409 && e.code === "already_answered") return { text: t("inputs.errors.answeredElsewhere"), wait: true };
+    if (e.status === 410 && e.code === "request_expired") return { text: t("inputs.errors.expired"), wait: true };
   }
-  return { text: readableError(e), wait: false };
+  return { text: readableError(e, t), wait: false };
 }
 
 /** The plan of a `plan` request: its own, else the `ExitPlanMode` call's `input.plan`. */

@@ -4,7 +4,13 @@
 // for, such as one another provider serves). An estimate is always marked "≈".
 import { useEffect, useState } from "react";
 import type { ModelList, ModelView, Usage } from "@/generated/protocol";
+import { english, type Translate } from "@/i18n/translate";
+import enTools from "../../messages/en/tools.json";
 import { api, ApiError } from "./api";
+
+/** `modelDetails` and `modelOptions` take `t` (`useTranslations()`, keys under `tools.model`) and
+ * answer in English without it. */
+const ENGLISH = english({ tools: enTools });
 
 export function listModels(): Promise<ModelList> {
   return api<ModelList>("/models");
@@ -134,13 +140,13 @@ export function formatRunCost(cost: Cost): string {
 }
 
 /** A model's prices and context in one line ("200k context · $3 in / $15 out per million tokens"). */
-export function modelDetails(model: ModelView): string {
+export function modelDetails(model: ModelView, t: Translate = ENGLISH): string {
   const parts: string[] = [model.id];
-  if (model.context_window) parts.push(`${formatContext(model.context_window)} context`);
+  if (model.context_window) parts.push(t("tools.model.context", { size: formatContext(model.context_window) }));
   if (model.input_price_per_mtok !== null && model.output_price_per_mtok !== null) {
-    parts.push(`$${price(model.input_price_per_mtok)} in / $${price(model.output_price_per_mtok)} out per million tokens`);
+    parts.push(t("tools.model.prices", { input: price(model.input_price_per_mtok), output: price(model.output_price_per_mtok) }));
   }
-  if (model.provider !== "anthropic") parts.push(`via ${model.provider}`);
+  if (model.provider !== "anthropic") parts.push(t("tools.model.via", { provider: model.provider }));
   return parts.join(" · ");
 }
 
@@ -157,8 +163,8 @@ function price(usd: number): string {
  * not have it (a preset's or project's model set before the catalog changed), so it is never
  * silently replaced.
  */
-export function modelOptions(catalog: ModelList, current: string): { id: string; label: string; known: boolean }[] {
+export function modelOptions(catalog: ModelList, current: string, t: Translate = ENGLISH): { id: string; label: string; known: boolean }[] {
   const options = catalog.models.map((m) => ({ id: m.id, label: m.label || m.id, known: true }));
-  if (current && !options.some((o) => o.id === current)) options.unshift({ id: current, label: `${current} (not in the catalog)`, known: false });
+  if (current && !options.some((o) => o.id === current)) options.unshift({ id: current, label: t("tools.model.notInCatalog", { model: current }), known: false });
   return options;
 }

@@ -12,7 +12,11 @@ import type {
   SessionView,
   UpdateProjectRequest,
 } from "@/generated/protocol";
+import { english, type Translate } from "@/i18n/translate";
+import enProjects from "../../messages/en/projects.json";
 import { api, ApiError } from "./api";
+
+const ENGLISH = english({ projects: enProjects });
 
 export const MAX_PROJECT_NAME_CHARS = 100;
 export const MAX_PROJECT_DESCRIPTION_CHARS = 2000;
@@ -75,9 +79,10 @@ export function inFilter(session: Pick<SessionView, "project_id">, projectId: st
   return projectId === null || session.project_id === projectId;
 }
 
-export function projectNameProblem(name: string): string | null {
-  if (!name.trim()) return "Give the project a name.";
-  if ([...name.trim()].length > MAX_PROJECT_NAME_CHARS) return `A project name has at most ${MAX_PROJECT_NAME_CHARS} characters.`;
+/** Why a project name would be refused, or `null`; `t`: `useTranslations()`, else English. */
+export function projectNameProblem(name: string, t: Translate = ENGLISH): string | null {
+  if (!name.trim()) return t("projects.rules.name");
+  if ([...name.trim()].length > MAX_PROJECT_NAME_CHARS) return t("projects.rules.nameLength", { max: MAX_PROJECT_NAME_CHARS });
   return null;
 }
 

@@ -2,7 +2,14 @@
 // token pickers share. A value goes to the server once, on create or replace, and never comes
 // back: answers carry the name, the description and at most the last four characters.
 import type { SecretList, SecretView, SetSecretRequest, UpdateSecretRequest } from "@/generated/protocol";
+import { english, type Translate } from "@/i18n/translate";
+import enErrors from "../../messages/en/errors.json";
+import enSecrets from "../../messages/en/secrets.json";
 import { api, ApiError, readableError } from "./api";
+
+// The rules that return words take `t` (`useTranslations()`, keys under `secrets.rules`) and answer
+// in English without it.
+const ENGLISH = english({ secrets: enSecrets, errors: enErrors });
 
 /** The backend's rule (`protocol::secrets::is_valid_name`). */
 export const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
@@ -11,22 +18,22 @@ export const MAX_SECRET_VALUE_BYTES = 64 * 1024;
 export const MAX_SECRET_DESCRIPTION_CHARS = 500;
 
 /** Why a secret name would be refused, or `null`. */
-export function secretNameProblem(name: string): string | null {
-  if (!name) return "Give the secret a name.";
-  if (name.length > MAX_SECRET_NAME_LEN) return `A secret name has at most ${MAX_SECRET_NAME_LEN} characters.`;
-  if (!SECRET_NAME_RE.test(name)) return "A secret name is capital letters, digits and _, not starting with a digit (e.g. GITHUB_TOKEN).";
+export function secretNameProblem(name: string, t: Translate = ENGLISH): string | null {
+  if (!name) return t("secrets.rules.name");
+  if (name.length > MAX_SECRET_NAME_LEN) return t("secrets.rules.nameLength", { max: MAX_SECRET_NAME_LEN });
+  if (!SECRET_NAME_RE.test(name)) return t("secrets.rules.nameChars");
   return null;
 }
 
 /** Why a value would be refused, or `null`. */
-export function secretValueProblem(value: string): string | null {
-  if (!value) return "Enter the secret's value.";
-  if (new TextEncoder().encode(value).length > MAX_SECRET_VALUE_BYTES) return "A secret's value is at most 64 KiB.";
+export function secretValueProblem(value: string, t: Translate = ENGLISH): string | null {
+  if (!value) return t("secrets.rules.value");
+  if (new TextEncoder().encode(value).length > MAX_SECRET_VALUE_BYTES) return t("secrets.rules.valueSize");
   return null;
 }
 
-export function secretDescriptionProblem(description: string): string | null {
-  return [...description].length > MAX_SECRET_DESCRIPTION_CHARS ? `A description has at most ${MAX_SECRET_DESCRIPTION_CHARS} characters.` : null;
+export function secretDescriptionProblem(description: string, t: Translate = ENGLISH): string | null {
+  return [...description].length > MAX_SECRET_DESCRIPTION_CHARS ? t("secrets.rules.descriptionLength", { max: MAX_SECRET_DESCRIPTION_CHARS }) : null;
 }
 
 export async function listSecrets(): Promise<SecretView[]> {
@@ -85,7 +92,7 @@ export function withoutSecret(list: SecretView[], name: string): SecretView[] {
 }
 
 /** A save's failure in words; a taken name says what to do instead. */
-export function secretError(e: unknown, name: string): string {
-  if (e instanceof ApiError && e.code === "name_taken") return `You already have a secret named ${name}: use Replace value on it instead.`;
-  return readableError(e);
+export function secretError(e: unknown, name: string, t: Translate = ENGLISH): string {
+  if (e instanceof ApiError && e.code === "name_taken") return t("secrets.rules.taken", { name });
+  return readableError(e, t);
 }

@@ -4,17 +4,23 @@
 // input request opening or closing re-reads the session (its pending count) and hands it to the
 // session list; when the server counts fewer waiting requests than the log shows (some closed
 // without an event, e.g. a run re-queued after its worker was lost), their states are read too.
+// The session itself (its runs) is a query (`queryKeys.sessions.detail(id)`): a page opened again
+// shows what the cache holds at once, and the session list's announcements reach it there.
+import { useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import type { Event, EventsPage, InputRequestList, SessionDetail } from "@/generated/protocol";
-import { api, readableError } from "./api";
+import { api } from "./api";
 import { emptyLog, reduceLog, resumeAfter } from "./events";
 import { closedByServer, pendingCount, type CardStatus } from "./inputRequests";
 import { liveConnection, type LiveState } from "./live";
+import { STALE } from "./query/client";
+import { queryKeys } from "./query/keys";
+import { useReadableError } from "./useReadableError";
 
 const POLL_MS = 3000;
 
 export function useSession(id: string) {
-  const [detail, setDetail] = useState<SessionDetail | null>(null);
+  const readableError = useReadableError();
   const [error, setError] = useState<string | null>(null);
   const [log, dispatch] = useReducer(reduceLog, emptyLog);
   const logRef = useRef(log);
@@ -23,25 +29,38 @@ export function useSession(id: string) {
   const fetching = useRef(false);
   const [closed, setClosed] = useState<ReadonlyMap<string, CardStatus>>(new Map());
 
+  /** Each read of the session: the list hears of it, and the closed-without-event check. */
+  const afterRead = (d: SessionDetail) => {
+    setError(null);
+    const { runs: _runs, ...view } = d;
+    liveConnection().publishSession(view);
+    // The server counts fewer waiting requests than the log shows: some were closed without an
+    // event (a run re-queued after its worker was lost). Ask which.
+    const ended = new Set(d.runs.filter((r) => ["completed", "failed", "canceled"].includes(r.status)).map((r) => r.id));
+    if (d.pending_inputs >= pendingCount(logRef.current.events, ended)) return;
+    api<InputRequestList>(`/sessions/${id}/input-requests`)
+      .then((list) => setClosed(closedByServer(list.requests)))
+      .catch((e) => setError(readableError(e)));
+  };
+
+  // Without the socket, the session is polled (and its events, below).
+  const query = useQuery({
+    queryKey: queryKeys.sessions.detail(id),
+    queryFn: async ({ signal }) => {
+      const d = await api<SessionDetail>(`/sessions/${id}`, { signal });
+      afterRead(d);
+      return d;
+    },
+    staleTime: STALE.live,
+    // A page opened again shows the cached session at once and re-reads it (its runs moved on).
+    refetchOnMount: "always",
+    refetchInterval: live === "open" ? false : POLL_MS,
+  });
+  const detail = query.data ?? null;
+  const { refetch } = query;
   const loadDetail = useCallback(async () => {
-    try {
-      const d = await api<SessionDetail>(`/sessions/${id}`);
-      setDetail(d);
-      setError(null);
-      const { runs: _runs, ...view } = d;
-      liveConnection().publishSession(view);
-      // The server counts fewer waiting requests than the log shows: some were closed without an
-      // event (a run re-queued after its worker was lost). Ask which.
-      const ended = new Set(d.runs.filter((r) => ["completed", "failed", "canceled"].includes(r.status)).map((r) => r.id));
-      const events = logRef.current.events;
-      if (d.pending_inputs < pendingCount(events, ended)) {
-        const list = await api<InputRequestList>(`/sessions/${id}/input-requests`);
-        setClosed(closedByServer(list.requests));
-      }
-    } catch (e) {
-      setError(readableError(e));
-    }
-  }, [id]);
+    await refetch();
+  }, [refetch]);
 
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   /** Re-reads the session soon (several triggers in a row make one request). */
@@ -81,9 +100,8 @@ export function useSession(id: string) {
   useEffect(() => {
     dispatch({ type: "reset" });
     logRef.current = emptyLog;
-    setDetail(null);
     setClosed(new Map());
-    void loadDetail();
+    setError(null);
     const conn = liveConnection();
     const offState = conn.onState(setLive);
     const offSessions = conn.onSessions(({ updated, local }) => {
@@ -117,15 +135,13 @@ export function useSession(id: string) {
     if (last > log.contiguous) void catchUp();
   }, [log, catchUp]);
 
-  // Without the socket, poll.
+  // Without the socket, poll the events (the session polls itself: `refetchInterval`).
   useEffect(() => {
     if (live === "open") return;
-    const t = setInterval(() => {
-      void catchUp();
-      void loadDetail();
-    }, POLL_MS);
+    const t = setInterval(() => void catchUp(), POLL_MS);
     return () => clearInterval(t);
-  }, [live, catchUp, loadDetail]);
+  }, [live, catchUp]);
 
-  return { detail, log, error, live, reload: loadDetail, setError, closed };
+  const detailError = query.error ? readableError(query.error) : null;
+  return { detail, log, error: error ?? detailError, live, reload: loadDetail, setError, closed };
 }

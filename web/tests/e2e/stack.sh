@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts the whole stack privately (PostgreSQL, s3s-fs, the scripted model, the real backend in
 # password mode, the real executor manager with the process runtime — which runs the real executor
-# binary and Claude Code CLI — and the built web UI), runs one Node script against it, then stops
-# everything. Every service listens on a free loopback port inside a temporary directory.
+# binary and Claude Code CLI — and the built web UI), runs the browser test (Playwright) or a Node
+# script against it, then stops everything. Every service listens on a free loopback port inside a
+# temporary directory.
 #
-#   web/tests/e2e/stack.sh tests/e2e/test.mjs      # the end-to-end test (from web/)
-#   web/tests/e2e/stack.sh tests/bench.mjs         # the benchmark (from web/)
+#   web/tests/e2e/stack.sh playwright [ARGS…]      # the browser test (from web/; `npm run e2e`):
+#                                                  # `playwright test ARGS…` with playwright.config.ts
+#   web/tests/e2e/stack.sh tests/bench.mjs         # the benchmark, or any Node script (from web/)
 #
 # Needs: cargo (it builds backend, executor-manager, executor and fake-llm; WEB_E2E_SKIP_CARGO_BUILD=1
 # uses what $CARGO_TARGET_DIR/debug holds), CLAUDE_BIN, S3S_FS_BIN, chromium at /usr/bin/chromium
@@ -15,7 +17,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 WEB="$(cd "$HERE/../.." && pwd)"
 ROOT="$(cd "$WEB/.." && pwd)"
 source "$ROOT/scripts/lib.sh"
-SCRIPT="${1:?usage: stack.sh SCRIPT.mjs}"
+SCRIPT="${1:?usage: stack.sh playwright [ARGS…] | stack.sh SCRIPT.mjs}"
+shift
 
 WORK=$(mktemp -d /tmp/workcell-web-e2e.XXXXXX)
 chmod 755 "$WORK"
@@ -31,7 +34,8 @@ cleanup() {
     log "failed; service logs:"
     for f in "$WORK"/*.log; do echo "--- $f (last 40 lines)"; tail -n 40 "$f"; done
   fi
-  # Keep the last run's screenshots in web/test-results (git-ignored).
+  # Keep a Node script's screenshots in web/test-results (git-ignored; Playwright writes its own
+  # there: traces and screenshots of failed steps, and test-results/screenshots).
   if [ -n "$(ls -A "$WORK/artifacts" 2>/dev/null)" ]; then
     rm -rf "$WEB/test-results"
     cp -r "$WORK/artifacts" "$WEB/test-results"
@@ -138,7 +142,9 @@ log "building the web UI"
 (cd "$WEB" && env NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_WS_URL="ws://127.0.0.1:$BACKEND_PORT" \
   SECRET_KEY="$WEB_E2E_SECRET_KEY" INTERNAL_API_TOKEN="$WEB_E2E_INTERNAL_TOKEN" \
   node_modules/.bin/next build >"$WORK/web-build.log" 2>&1) || { cat "$WORK/web-build.log"; die "the web build failed"; }
+# S3_PUBLIC_ENDPOINT: the storage the pages may show images from (their CSP, src/lib/csp.ts).
 (cd "$WEB" && exec env NEXT_TELEMETRY_DISABLED=1 BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" \
+  S3_PUBLIC_ENDPOINT="http://127.0.0.1:$S3_PORT" \
   node --require ./server/client-ip.cjs node_modules/next/dist/bin/next start -H 127.0.0.1 -p "$WEB_PORT" \
   >"$WORK/web.log" 2>&1) &
 PIDS+=($!)
@@ -146,5 +152,10 @@ wait_http "http://127.0.0.1:$WEB_PORT/login" web "${PIDS[-1]}"
 
 mkdir -p "$WORK/artifacts"
 log "stack ready: web http://127.0.0.1:$WEB_PORT, backend :$BACKEND_PORT, manager :$MANAGER_PORT, model :$LLM_PORT"
-(cd "$WEB" && env WEB_URL="http://127.0.0.1:$WEB_PORT" BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" \
-  LLM_URL="http://127.0.0.1:$LLM_PORT" ARTIFACTS="$WORK/artifacts" BACKEND_CTL="$WORK/backend-ctl.sh" node "$SCRIPT")
+STACK_ENV=(WEB_URL="http://127.0.0.1:$WEB_PORT" BACKEND_URL="http://127.0.0.1:$BACKEND_PORT"
+  LLM_URL="http://127.0.0.1:$LLM_PORT" BACKEND_CTL="$WORK/backend-ctl.sh")
+if [ "$SCRIPT" = playwright ]; then
+  (cd "$WEB" && env "${STACK_ENV[@]}" ARTIFACTS="$WEB/test-results/screenshots" node_modules/.bin/playwright test "$@")
+else
+  (cd "$WEB" && env "${STACK_ENV[@]}" ARTIFACTS="$WORK/artifacts" node "$SCRIPT" "$@")
+fi

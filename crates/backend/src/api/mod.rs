@@ -22,11 +22,13 @@ pub mod openapi;
 mod projects;
 mod runs;
 mod schedules;
+mod search;
 mod secrets;
 mod sessions;
 mod sign_in;
 mod tasks;
 mod tokens;
+mod usage;
 mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
+        .merge(search::routes())
         .merge(input_requests::routes())
         .merge(followups::routes())
         .merge(runs::routes())
@@ -69,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(capabilities::routes())
         .merge(secrets::routes())
         .merge(models::routes())
+        .merge(usage::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::protection::timeout,

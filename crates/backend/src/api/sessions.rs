@@ -1,13 +1,13 @@
-//! `/sessions`: list (`?project_id=` for one project's), read, rename, delete (with the
-//! session's objects), read events, cancel.
+//! `/sessions`: list (`?project_id=`, `?status=`, `?pinned=` to narrow it), read, rename and
+//! pin, delete (with the session's objects), read events, cancel.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use protocol::ErrorBody;
 use protocol::api::{
     CancelResponse, EventsPage, SessionDetail, SessionList, SessionView, UpdateSessionRequest,
 };
+use protocol::{ErrorBody, SessionStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -43,6 +43,13 @@ struct ListQuery {
     /// answers 404, like the project's own routes).
     #[serde(default)]
     project_id: Option<Uuid>,
+    /// Only the sessions of this status (an unknown name answers 400 `invalid_query`).
+    #[serde(default)]
+    status: Option<SessionStatus>,
+    /// `true`: only pinned sessions; `false`: only the others (a UI lists the pinned ones above
+    /// the rest).
+    #[serde(default)]
+    pinned: Option<bool>,
 }
 
 fn default_limit() -> i64 {
@@ -63,7 +70,7 @@ fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
-/// The caller's sessions, newest first, a page at a time.
+/// The caller's sessions, newest first, a page at a time (pinned or not, unless `pinned` says).
 #[utoipa::path(
     get,
     path = "/api/v1/sessions",
@@ -72,7 +79,7 @@ fn parse_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of sessions; `next_cursor` is null on the last.", body = SessionList),
-        (status = 400, description = "The cursor is not one this API returned (`invalid_cursor`), or the query does not parse (`invalid_query`).", body = ErrorBody),
+        (status = 400, description = "The cursor is not one this API returned (`invalid_cursor`), or the query does not parse, e.g. an unknown `status` (`invalid_query`).", body = ErrorBody),
         (status = 404, description = "No such project of the caller's (`not_found`).", body = ErrorBody),
         (status = 422, description = "`limit` is out of range (`validation_error`).", body = ErrorBody),
     ),
@@ -102,6 +109,8 @@ async fn list(
           WHERE user_id = $1
             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
             AND ($5::uuid IS NULL OR project_id = $5)
+            AND ($6::text IS NULL OR status = $6)
+            AND ($7::bool IS NULL OR (pinned_at IS NOT NULL) = $7)
           ORDER BY created_at DESC, id DESC
           LIMIT $4"
     ))
@@ -110,6 +119,8 @@ async fn list(
     .bind(before_id)
     .bind(q.limit + 1)
     .bind(q.project_id)
+    .bind(q.status.map(SessionStatus::as_str))
+    .bind(q.pinned)
     .fetch_all(&state.pool)
     .await?;
     let has_more = rows.len() as i64 > q.limit;
@@ -152,7 +163,7 @@ async fn detail(
     Ok(Json(SessionDetail { session, runs }))
 }
 
-/// Renames a session.
+/// Renames a session, pins or unpins it.
 #[utoipa::path(
     patch,
     path = "/api/v1/sessions/{id}",
@@ -163,6 +174,7 @@ async fn detail(
     responses(
         (status = 200, description = "The session.", body = SessionView),
         (status = 404, description = "No such session of the caller's (`not_found`).", body = ErrorBody),
+        (status = 422, description = "Neither `title` nor `pinned` given, or the title is empty or too long (`validation_error`).", body = ErrorBody),
     ),
 )]
 async fn rename(
@@ -171,20 +183,33 @@ async fn rename(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateSessionRequest>,
 ) -> ApiResult<Json<SessionView>> {
-    let title = req.title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+    if req.title.is_none() && req.pinned.is_none() {
+        return Err(ApiError::validation("give a title, pinned, or both"));
+    }
+    let title = req.title.as_deref().map(str::trim);
+    if let Some(title) = title
+        && (title.is_empty() || title.chars().count() > MAX_TITLE_CHARS)
+    {
         return Err(ApiError::validation(format!(
             "title must be 1 to {MAX_TITLE_CHARS} characters"
         )));
     }
+    // A pin keeps its first time; only a rename counts as an update of the session.
     let row: Option<SessionRow> = sqlx::query_as(concat!(
-        "UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2
+        "UPDATE sessions
+            SET title = COALESCE($3, title),
+                updated_at = CASE WHEN $3::text IS NULL THEN updated_at ELSE now() END,
+                pinned_at = CASE WHEN $4::bool IS NULL THEN pinned_at
+                                 WHEN $4 THEN COALESCE(pinned_at, now())
+                                 ELSE NULL END
+          WHERE id = $1 AND user_id = $2
          RETURNING ",
         sessions::session_columns!()
     ))
     .bind(id)
     .bind(user.id)
     .bind(title)
+    .bind(req.pinned)
     .fetch_optional(&state.pool)
     .await?;
     Ok(Json(row.ok_or(ApiError::NotFound("session"))?.into_view()?))

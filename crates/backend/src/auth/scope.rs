@@ -1,13 +1,16 @@
 //! What a route needs of a credential: one table from (method, path) to a requirement, so a new
 //! route is covered by the rule of its kind rather than by a line someone must remember.
 //!
-//! * `/admin/…`: the `admin` scope (an admin's sign-in, or an admin's token that holds it).
+//! * `/admin/…`: the `admin` scope (an admin's sign-in, or an admin's token that holds it);
+//!   among them `/admin/usage`, every user's usage (`/usage` is the caller's own: `sessions:read`).
 //! * `/tokens…` and `/auth/password`: a sign-in (browser login or the CLI's password login); an
 //!   API token cannot mint tokens or change the password.
 //! * `/auth/me`, `/auth/logout`: any valid credential.
-//! * `GET` of a run's files (`/runs/{id}/files…`, `/runs/{id}/archive`, `/runs/{id}/diff`):
+//! * `GET` of a run's files (`/runs/{id}/files…`, `/runs/{id}/archive`, `/runs/{id}/diff`,
+//!   `/runs/{id}/content`):
 //!   `files:read`.
-//! * Any other `GET` (and the WebSocket): `sessions:read`.
+//! * Any other `GET` (and the WebSocket): `sessions:read` — `/search` too: its file hits are
+//!   the paths of `file_changes` events, which a session's events already show.
 //! * Every other method: `tasks:write`.
 
 use http::Method;
@@ -87,7 +90,7 @@ pub fn required(method: &Method, path: &str) -> Requirement {
         ["admin", ..] => Requirement::Scope(Scope::Admin),
         ["tokens", ..] | ["auth", "password"] => Requirement::SignIn,
         ["auth", "me" | "logout"] => Requirement::Any,
-        ["runs", _, "files" | "archive" | "diff", ..] if method == Method::GET => {
+        ["runs", _, "files" | "archive" | "diff" | "content", ..] if method == Method::GET => {
             Requirement::Scope(Scope::FilesRead)
         }
         _ if method == Method::GET || method == Method::HEAD => {
@@ -115,6 +118,16 @@ mod tests {
                 Requirement::Scope(Scope::SessionsRead),
             ),
             (Method::GET, "/ws", Requirement::Scope(Scope::SessionsRead)),
+            (
+                Method::GET,
+                "/search",
+                Requirement::Scope(Scope::SessionsRead),
+            ),
+            (
+                Method::PATCH,
+                "/sessions/x",
+                Requirement::Scope(Scope::TasksWrite),
+            ),
             (
                 Method::GET,
                 "/sessions/x/events",
@@ -149,6 +162,26 @@ mod tests {
                 Method::GET,
                 "/runs/x",
                 Requirement::Scope(Scope::SessionsRead),
+            ),
+            (
+                Method::GET,
+                "/runs/x/diff",
+                Requirement::Scope(Scope::FilesRead),
+            ),
+            (
+                Method::GET,
+                "/runs/x/content",
+                Requirement::Scope(Scope::FilesRead),
+            ),
+            (
+                Method::GET,
+                "/usage",
+                Requirement::Scope(Scope::SessionsRead),
+            ),
+            (
+                Method::GET,
+                "/admin/usage",
+                Requirement::Scope(Scope::Admin),
             ),
             (
                 Method::GET,

@@ -18,6 +18,8 @@
 //!   stores nothing, without failing the other batches of its group;
 //! * `input_request` / `input_answer` events and terminal events keep `input_requests` in step
 //!   ([`crate::input_requests`]) in the same transaction;
+//! * assistant text and file changes become search documents ([`crate::search`]) in the same
+//!   transaction (one insert for the group; other events add nothing);
 //! * each session written announces itself once per group on the `session_events` channel
 //!   (delivered at commit), so WebSocket subscribers on every replica read the new events.
 
@@ -225,6 +227,7 @@ async fn store(
     let mut answers = Vec::with_capacity(group.len());
     let mut agent_sessions: HashMap<Uuid, String> = HashMap::new();
     let mut typed: Vec<(Uuid, &RunEvent)> = Vec::new();
+    let mut texts: Vec<crate::search::EventText> = Vec::new();
     for job in group {
         let Some(run) = runs.get(&job.run_id) else {
             answers.push(Err(ApiError::NotFound("run")));
@@ -261,6 +264,12 @@ async fn store(
             seq += 1;
             known.insert((job.run_id, epoch, e.run_seq));
             rows.push(run.session_id, seq, job.run_id, epoch, e);
+            texts.extend(crate::search::EventText::of(
+                run.session_id,
+                seq,
+                job.run_id,
+                e,
+            ));
             match &e.body {
                 EventBody::SystemInit {
                     agent_session_id, ..
@@ -308,6 +317,7 @@ async fn store(
     for (run_id, e) in typed {
         record_typed(&mut tx, run_id, e).await?;
     }
+    crate::search::index_events(&mut tx, &texts).await?;
     let touched: Vec<Uuid> = rows
         .session
         .iter()

@@ -2,24 +2,31 @@
 // The Account screen: who is signed in, changing the password, and personal API tokens (list,
 // create — the token is shown once —, revoke). In single-user mode there are no sign-ins, so
 // neither passwords nor tokens are used.
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useFormatter, useTranslations } from "next-intl";
 import type { Scope, TokenView } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { useQueryClient } from "@tanstack/react-query";
+import { queryKeys } from "@/lib/query/keys";
+import { useCachedList } from "@/lib/query/useCachedList";
 import {
   changePassword,
   createToken,
   DEFAULT_SCOPES,
   DEFAULT_TOKEN_EXPIRY_DAYS,
+  expiryLabel,
   formatDay,
   formatWhen,
   isPast,
   listTokens,
   MAX_TOKEN_NAME_CHARS,
+  MIN_PASSWORD_CHARS,
   newPasswordProblem,
   offeredScopes,
   revokeToken,
   roleLabel,
   SCOPES,
+  scopeDescription,
   scopeLabel,
   TOKEN_EXPIRY_CHOICES,
   tokenExpiry,
@@ -32,28 +39,30 @@ import { ShownOnce } from "@/components/ShownOnce";
 
 export default function AccountPage() {
   const { me } = useAuth();
+  const t = useTranslations("account");
+  const tr = useTranslations();
+  const format = useFormatter();
   if (!me) return null;
   const singleUser = me.auth_mode === "single_user";
   return (
     <div className="page account">
       <div className="page-head">
-        <h1>Account</h1>
+        <h1>{t("title")}</h1>
       </div>
       <dl className="facts">
-        <dt>E-mail</dt>
+        <dt>{t("facts.email")}</dt>
         <dd data-testid="account-email">{me.user.email}</dd>
-        <dt>Role</dt>
+        <dt>{t("facts.role")}</dt>
         <dd data-testid="account-role">
-          {roleLabel(me.user.role)}
-          {me.user.role === "admin" && <span className="muted small"> — manages users and invites</span>}
+          {roleLabel(me.user.role, tr)}
+          {me.user.role === "admin" && <span className="muted small">{t("facts.adminNote")}</span>}
         </dd>
-        <dt>Since</dt>
-        <dd>{formatWhen(me.user.created_at)}</dd>
+        <dt>{t("facts.since")}</dt>
+        <dd>{formatWhen(me.user.created_at, undefined, format)}</dd>
       </dl>
       {singleUser ? (
         <p className="muted" data-testid="single-user-note">
-          This server runs in single-user mode: nobody signs in, so passwords and API tokens are not used. Anyone who can reach the server acts as
-          this account.
+          {t("singleUser")}
         </p>
       ) : (
         <>
@@ -66,6 +75,10 @@ export default function AccountPage() {
 }
 
 function PasswordForm() {
+  const t = useTranslations("account.password");
+  const tr = useTranslations();
+  const readable = useReadableError();
+  const qc = useQueryClient();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [repeat, setRepeat] = useState("");
@@ -76,9 +89,9 @@ function PasswordForm() {
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     setDone(false);
-    const problem = newPasswordProblem(next, repeat);
+    const problem = newPasswordProblem(next, repeat, tr);
     if (problem) return setError(problem);
-    if (!window.confirm("Change your password? Every other sign-in of this account (other browsers, the CLI) and every API token stops working.")) return;
+    if (!window.confirm(t("confirm"))) return;
     setSaving(true);
     setError(null);
     try {
@@ -89,9 +102,9 @@ function PasswordForm() {
       setRepeat("");
       setDone(true);
       // The tokens are revoked: the list shows it.
-      window.dispatchEvent(new Event(TOKENS_CHANGED));
+      void qc.invalidateQueries({ queryKey: queryKeys.account.tokens() });
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
     } finally {
       setSaving(false);
     }
@@ -99,27 +112,24 @@ function PasswordForm() {
 
   return (
     <section aria-labelledby="password-head">
-      <h2 id="password-head">Password</h2>
-      <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="Change password">
-        <p className="warn small form-note">
-          Changing your password signs you out everywhere else: every other sign-in of this account and every API token stops working. This browser stays
-          signed in.
-        </p>
+      <h2 id="password-head">{t("title")}</h2>
+      <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("formLabel")}>
+        <p className="warn small form-note">{t("warning")}</p>
         <label>
-          Current password
+          {t("current")}
           <input type="password" name="current_password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
         </label>
         <div className="grid2">
           <label>
-            New password
+            {t("new")}
             <input type="password" name="new_password" autoComplete="new-password" required value={next} onChange={(e) => setNext(e.target.value)} />
           </label>
           <label>
-            New password again
+            {t("repeat")}
             <input type="password" name="repeat_password" autoComplete="new-password" required value={repeat} onChange={(e) => setRepeat(e.target.value)} />
           </label>
         </div>
-        <p className="muted small form-note">At least 8 characters, not a common password. An account that signs in only with an identity provider leaves the current password empty.</p>
+        <p className="muted small form-note">{t("hint", { min: MIN_PASSWORD_CHARS })}</p>
         {error && (
           <p className="error" role="alert">
             {error}
@@ -127,12 +137,12 @@ function PasswordForm() {
         )}
         {done && (
           <p className="ok" role="status">
-            Your password is changed. Other sign-ins and your API tokens no longer work.
+            {t("done")}
           </p>
         )}
         <div className="form-actions">
           <button className="button primary" type="submit" disabled={saving}>
-            {saving ? "Saving…" : "Change password"}
+            {saving ? tr("common.actions.saving") : t("submit")}
           </button>
         </div>
       </form>
@@ -140,43 +150,33 @@ function PasswordForm() {
   );
 }
 
-const TOKENS_CHANGED = "workcell:tokens-changed";
-
 function Tokens({ isAdmin }: { isAdmin: boolean }) {
-  const [tokens, setTokens] = useState<TokenView[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [missing, setMissing] = useState(false);
+  const t = useTranslations("account.tokens");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
+  const { items: tokens, setItems: setTokens, missing, error: loadError } = useCachedList(queryKeys.account.tokens(), listTokens);
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? (loadError ? readable(loadError) : null);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
 
-  useEffect(() => {
-    const load = () =>
-      listTokens()
-        .then((t) => {
-          setTokens(t);
-          setError(null);
-        })
-        .catch((e) => (e instanceof ApiError && e.routeMissing ? setMissing(true) : setError(readableError(e))));
-    void load();
-    window.addEventListener(TOKENS_CHANGED, load);
-    return () => window.removeEventListener(TOKENS_CHANGED, load);
-  }, []);
 
-  const revoke = async (t: TokenView) => {
-    if (!window.confirm(`Revoke the token “${t.name}” (${t.prefix}…)? Anything that uses it is refused from now on.`)) return;
+  const revoke = async (token: TokenView) => {
+    if (!window.confirm(t("revokeConfirm", { name: token.name, prefix: token.prefix }))) return;
     try {
-      await revokeToken(t.id);
-      setTokens((l) => (l ?? []).filter((x) => x.id !== t.id));
+      await revokeToken(token.id);
+      setTokens((l) => (l ?? []).filter((x) => x.id !== token.id));
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     }
   };
 
   if (missing) {
     return (
       <section>
-        <h2>API tokens</h2>
-        <p className="muted">API tokens are not available on this server yet.</p>
+        <h2>{t("title")}</h2>
+        <p className="muted">{t("missing")}</p>
       </section>
     );
   }
@@ -184,21 +184,18 @@ function Tokens({ isAdmin }: { isAdmin: boolean }) {
   return (
     <section aria-labelledby="tokens-head">
       <div className="page-head section-head">
-        <h2 id="tokens-head">API tokens</h2>
+        <h2 id="tokens-head">{t("title")}</h2>
         <span className="spacer" />
         <button className="button primary" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
-          {creating ? "Close" : "New token"}
+          {creating ? tr("common.actions.close") : t("new")}
         </button>
       </div>
-      <p className="muted small">
-        For scripts and the command line: send it as <code>Authorization: Bearer wc_…</code>. A token acts as you, limited to its scopes; it cannot create
-        tokens or change your password.
-      </p>
+      <p className="muted small">{t.rich("intro", { code: (chunks) => <code>{chunks}</code> })}</p>
       {created && (
         <ShownOnce
-          title={`Your new token “${created.name}”`}
+          title={t("createdTitle", { name: created.name })}
           value={created.token}
-          warning="Copy it now: it is not shown again. Anyone who has it can act as you within its scopes."
+          warning={t("createdWarning")}
           onDone={() => setCreated(null)}
           testId="new-token"
         />
@@ -220,45 +217,45 @@ function Tokens({ isAdmin }: { isAdmin: boolean }) {
         </p>
       )}
       {tokens === null ? (
-        !error && <p className="muted">Loading…</p>
+        !error && <p className="muted">{tr("common.states.loading")}</p>
       ) : tokens.length === 0 ? (
-        <p className="muted">No API tokens.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <div className="table-wrap">
           <table className="data-table" data-testid="token-list">
             <thead>
               <tr>
-                <th>Name</th>
-                <th>Token</th>
-                <th>Scopes</th>
-                <th>Created</th>
-                <th>Expires</th>
-                <th>Last used</th>
-                <th aria-label="Actions" />
+                <th>{t("columns.name")}</th>
+                <th>{t("columns.token")}</th>
+                <th>{t("columns.scopes")}</th>
+                <th>{t("columns.created")}</th>
+                <th>{t("columns.expires")}</th>
+                <th>{t("columns.lastUsed")}</th>
+                <th aria-label={t("columns.actions")} />
               </tr>
             </thead>
             <tbody>
-              {tokens.map((t) => (
-                <tr key={t.id} data-name={t.name} className={isPast(t.expires_at) ? "expired" : undefined}>
-                  <td className="strong">{t.name}</td>
-                  <td className="mono">{t.prefix}…</td>
+              {tokens.map((token) => (
+                <tr key={token.id} data-name={token.name} className={isPast(token.expires_at) ? "expired" : undefined}>
+                  <td className="strong">{token.name}</td>
+                  <td className="mono">{token.prefix}…</td>
                   <td>
                     <span className="chips inline-chips">
-                      {t.scopes.map((s) => (
+                      {token.scopes.map((s) => (
                         <span key={s} className="chip" title={s}>
-                          {scopeLabel(s)}
+                          {scopeLabel(s, tr)}
                         </span>
                       ))}
                     </span>
                   </td>
-                  <td className="nowrap" title={formatWhen(t.created_at)}>
-                    {formatDay(t.created_at)}
+                  <td className="nowrap" title={formatWhen(token.created_at, undefined, format)}>
+                    {formatDay(token.created_at, undefined, format)}
                   </td>
-                  <td className={isPast(t.expires_at) ? "warn" : undefined}>{tokenExpiry(t)}</td>
-                  <td>{tokenLastUsed(t)}</td>
+                  <td className={isPast(token.expires_at) ? "warn" : undefined}>{tokenExpiry(token, undefined, tr, format)}</td>
+                  <td>{tokenLastUsed(token, tr, format)}</td>
                   <td>
-                    <button className="button small danger" onClick={() => void revoke(t)} aria-label={`Revoke ${t.name}`}>
-                      Revoke
+                    <button className="button small danger" onClick={() => void revoke(token)} aria-label={t("revokeLabel", { name: token.name })}>
+                      {t("revoke")}
                     </button>
                   </td>
                 </tr>
@@ -272,6 +269,9 @@ function Tokens({ isAdmin }: { isAdmin: boolean }) {
 }
 
 function NewTokenForm({ isAdmin, onCreated, onCancel }: { isAdmin: boolean; onCreated: (token: string, info: TokenView) => void; onCancel: () => void }) {
+  const t = useTranslations("account.newToken");
+  const tr = useTranslations();
+  const readable = useReadableError();
   const [name, setName] = useState("");
   const [days, setDays] = useState<number | null>(DEFAULT_TOKEN_EXPIRY_DAYS);
   const [scopes, setScopes] = useState<Scope[]>([...DEFAULT_SCOPES]);
@@ -283,7 +283,7 @@ function NewTokenForm({ isAdmin, onCreated, onCancel }: { isAdmin: boolean; onCr
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = tokenProblem(name, scopes);
+    const problem = tokenProblem(name, scopes, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -291,43 +291,43 @@ function NewTokenForm({ isAdmin, onCreated, onCancel }: { isAdmin: boolean; onCr
       const created = await createToken(tokenRequest(name, days, scopes));
       onCreated(created.token, created.info);
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
     } finally {
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="New API token">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("formLabel")}>
       <div className="grid2">
         <label>
-          Name
-          <input name="token_name" value={name} onChange={(e) => setName(e.target.value)} placeholder="laptop CLI" maxLength={MAX_TOKEN_NAME_CHARS} required autoFocus />
+          {t("name")}
+          <input name="token_name" value={name} onChange={(e) => setName(e.target.value)} placeholder={t("namePlaceholder")} maxLength={MAX_TOKEN_NAME_CHARS} required autoFocus />
         </label>
         <label>
-          Expires after
+          {t("expiresAfter")}
           <select name="token_expiry" value={days === null ? "never" : String(days)} onChange={(e) => setDays(e.target.value === "never" ? null : Number(e.target.value))}>
-            {TOKEN_EXPIRY_CHOICES.map((c) => (
-              <option key={c.label} value={c.days === null ? "never" : String(c.days)}>
-                {c.label}
+            {TOKEN_EXPIRY_CHOICES.map((d) => (
+              <option key={d ?? "never"} value={d === null ? "never" : String(d)}>
+                {expiryLabel(d, tr)}
               </option>
             ))}
           </select>
         </label>
       </div>
       <fieldset className="checklist">
-        <legend>Scopes</legend>
+        <legend>{t("scopes")}</legend>
         {SCOPES.filter((s) => offered.includes(s.scope)).map((s) => (
           <label key={s.scope} className="check">
             <input type="checkbox" name="scope" value={s.scope} checked={scopes.includes(s.scope)} onChange={(e) => toggle(s.scope, e.target.checked)} />
             <span>
-              {s.label} <span className="mono muted small">{s.scope}</span>
-              <span className="muted small"> — {s.description}</span>
+              {scopeLabel(s.scope, tr)} <span className="mono muted small">{s.scope}</span>
+              <span className="muted small"> — {scopeDescription(s.scope, tr)}</span>
             </span>
           </label>
         ))}
       </fieldset>
-      {days === null && <p className="warn small form-note">A token that never expires works until you revoke it or change your password.</p>}
+      {days === null && <p className="warn small form-note">{t("neverWarning")}</p>}
       {error && (
         <p className="error" role="alert">
           {error}
@@ -335,10 +335,10 @@ function NewTokenForm({ isAdmin, onCreated, onCancel }: { isAdmin: boolean; onCr
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving} data-testid="create-token">
-          {saving ? "Creating…" : "Create token"}
+          {saving ? tr("common.actions.creating") : t("submit")}
         </button>
         <button className="button" type="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </form>

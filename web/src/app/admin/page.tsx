@@ -2,9 +2,12 @@
 // The Admin screen (admins only): every user with their usage (runs, failures, tokens, cost, last
 // run), disable/enable, make admin/member, one-time password reset links; and invites (create —
 // the link is shown once —, list, withdraw).
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useFormatter, useLocale, useTranslations } from "next-intl";
 import type { AdminUserView, InviteView, PasswordResetLink, Role } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { queryKeys } from "@/lib/query/keys";
+import { useCachedList } from "@/lib/query/useCachedList";
 import {
   createInvite,
   createResetLink,
@@ -29,13 +32,14 @@ import { ShownOnce } from "@/components/ShownOnce";
 
 export default function AdminPage() {
   const { me } = useAuth();
+  const t = useTranslations("admin");
   if (!me) return null;
   if (me.user.role !== "admin") {
     return (
       <div className="page">
-        <h1>Admin</h1>
+        <h1>{t("title")}</h1>
         <p className="muted" data-testid="admin-only">
-          Only admins can see this page.
+          {t("adminOnly")}
         </p>
       </div>
     );
@@ -43,15 +47,15 @@ export default function AdminPage() {
   if (me.auth_mode === "single_user") {
     return (
       <div className="page">
-        <h1>Admin</h1>
-        <p className="muted">This server runs in single-user mode: there are no accounts or invites to manage.</p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("singleUser")}</p>
       </div>
     );
   }
   return (
     <div className="page admin">
       <div className="page-head">
-        <h1>Admin</h1>
+        <h1>{t("title")}</h1>
       </div>
       <Users myId={me.user.id} />
       <Invites />
@@ -60,17 +64,16 @@ export default function AdminPage() {
 }
 
 function Users({ myId }: { myId: string }) {
-  const [users, setUsers] = useState<AdminUserView[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [missing, setMissing] = useState(false);
+  const t = useTranslations("admin.users");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const locale = useLocale();
+  const readable = useReadableError();
+  const { items: users, setItems: setUsers, missing, error: loadError } = useCachedList(queryKeys.admin.users(), listUsers);
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? (loadError ? readable(loadError) : null);
   const [busy, setBusy] = useState<string | null>(null);
   const [reset, setReset] = useState<{ email: string; link: PasswordResetLink } | null>(null);
-
-  useEffect(() => {
-    listUsers()
-      .then(setUsers)
-      .catch((e) => (e instanceof ApiError && e.routeMissing ? setMissing(true) : setError(readableError(e))));
-  }, []);
 
   const act = async (u: AdminUserView, fn: () => Promise<void>) => {
     setBusy(u.id);
@@ -78,16 +81,14 @@ function Users({ myId }: { myId: string }) {
     try {
       await fn();
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     } finally {
       setBusy(null);
     }
   };
 
   const setDisabled = (u: AdminUserView, disabled: boolean) => {
-    const question = disabled
-      ? `Disable ${u.email}? Their queued and running runs are canceled, and their sign-ins and API tokens stop working until you enable the account again.`
-      : `Enable ${u.email}? They can sign in again, and their API tokens work again.`;
+    const question = disabled ? t("confirmDisable", { email: u.email }) : t("confirmEnable", { email: u.email });
     if (!window.confirm(question)) return;
     void act(u, async () => {
       const saved = await updateUser(u.id, { disabled });
@@ -96,10 +97,7 @@ function Users({ myId }: { myId: string }) {
   };
 
   const setRole = (u: AdminUserView, role: Role) => {
-    const question =
-      role === "admin"
-        ? `Make ${u.email} an admin? They can then manage every user and invite and see everyone's usage.`
-        : `Make ${u.email} a member? They lose access to this page, and their tokens lose the admin scope.`;
+    const question = role === "admin" ? t("confirmAdmin", { email: u.email }) : t("confirmMember", { email: u.email });
     if (!window.confirm(question)) return;
     void act(u, async () => {
       const saved = await updateUser(u.id, { role });
@@ -108,20 +106,20 @@ function Users({ myId }: { myId: string }) {
   };
 
   const resetLink = (u: AdminUserView) => {
-    if (!window.confirm(`Create a password reset link for ${u.email}? Whoever opens it can set the account's password, once, within a day.`)) return;
+    if (!window.confirm(t("confirmReset", { email: u.email }))) return;
     void act(u, async () => setReset({ email: u.email, link: await createResetLink(u.id) }));
   };
 
-  if (missing) return <p className="muted">User management is not available on this server yet.</p>;
+  if (missing) return <p className="muted">{t("missing")}</p>;
 
   return (
     <section aria-labelledby="users-head">
-      <h2 id="users-head">Users</h2>
+      <h2 id="users-head">{t("title")}</h2>
       {reset && (
         <ShownOnce
-          title={`Password reset link for ${reset.email}`}
+          title={t("resetTitle", { email: reset.email })}
           value={reset.link.url}
-          warning={`Send it to them yourself: it is not shown again, works once, and expires ${formatWhen(reset.link.expires_at)}. Setting a password with it signs them out everywhere.`}
+          warning={t("resetWarning", { date: formatWhen(reset.link.expires_at, undefined, format) })}
           onDone={() => setReset(null)}
           testId="reset-link"
         />
@@ -132,66 +130,66 @@ function Users({ myId }: { myId: string }) {
         </p>
       )}
       {users === null ? (
-        !error && <p className="muted">Loading…</p>
+        !error && <p className="muted">{tr("common.states.loading")}</p>
       ) : users.length === 0 ? (
-        <p className="muted">No users.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <div className="table-wrap">
           <table className="data-table" data-testid="user-list">
             <thead>
               <tr>
-                <th>E-mail</th>
-                <th>Role</th>
-                <th>State</th>
-                <th className="num">Runs</th>
-                <th className="num">Failed</th>
-                <th>Tokens</th>
-                <th className="num">Cost</th>
-                <th>Last run</th>
-                <th>Created</th>
-                <th aria-label="Actions" />
+                <th>{t("columns.email")}</th>
+                <th>{t("columns.role")}</th>
+                <th>{t("columns.state")}</th>
+                <th className="num">{t("columns.runs")}</th>
+                <th className="num">{t("columns.failed")}</th>
+                <th>{t("columns.tokens")}</th>
+                <th className="num">{t("columns.cost")}</th>
+                <th>{t("columns.lastRun")}</th>
+                <th>{t("columns.created")}</th>
+                <th aria-label={t("columns.actions")} />
               </tr>
             </thead>
             <tbody>
               {users.map((u) => {
-                const usage = formatUsage(u.usage);
+                const usage = formatUsage(u.usage, tr, format, locale);
                 const self = u.id === myId;
                 return (
                   <tr key={u.id} data-email={u.email} className={u.disabled ? "disabled" : undefined}>
                     <td className="strong break">
                       {u.email}
-                      {self && <span className="muted small"> (you)</span>}
+                      {self && <span className="muted small">{t("you")}</span>}
                     </td>
-                    <td>{roleLabel(u.role)}</td>
-                    <td>{u.disabled ? <span className="badge badge-failed">disabled</span> : <span className="badge badge-completed">active</span>}</td>
+                    <td>{roleLabel(u.role, tr)}</td>
+                    <td>{u.disabled ? <span className="badge badge-failed">{t("disabled")}</span> : <span className="badge badge-completed">{t("active")}</span>}</td>
                     <td className="num">{usage.runs}</td>
                     <td className="num">{usage.failed}</td>
                     <td className="nowrap">{usage.tokens}</td>
                     <td className="num">{usage.cost}</td>
                     <td className="nowrap">{usage.lastRun}</td>
-                    <td className="nowrap" title={formatWhen(u.created_at)}>
-                      {formatDay(u.created_at)}
+                    <td className="nowrap" title={formatWhen(u.created_at, undefined, format)}>
+                      {formatDay(u.created_at, undefined, format)}
                     </td>
                     <td>
                       <span className="table-actions">
                         <button
                           className={`button small ${u.disabled ? "" : "danger"}`}
                           disabled={busy === u.id || (self && !u.disabled)}
-                          title={self && !u.disabled ? "You cannot disable your own account: ask another admin" : undefined}
+                          title={self && !u.disabled ? t("cannotDisableSelf") : undefined}
                           onClick={() => setDisabled(u, !u.disabled)}
                         >
-                          {u.disabled ? "Enable" : "Disable"}
+                          {u.disabled ? t("enable") : t("disable")}
                         </button>
                         <button
                           className="button small"
                           disabled={busy === u.id || (self && u.role === "admin")}
-                          title={self && u.role === "admin" ? "You cannot demote yourself: ask another admin" : undefined}
+                          title={self && u.role === "admin" ? t("cannotDemoteSelf") : undefined}
                           onClick={() => setRole(u, u.role === "admin" ? "member" : "admin")}
                         >
-                          {u.role === "admin" ? "Make member" : "Make admin"}
+                          {u.role === "admin" ? t("makeMember") : t("makeAdmin")}
                         </button>
                         <button className="button small" disabled={busy === u.id} onClick={() => resetLink(u)}>
-                          Reset link
+                          {t("resetLink")}
                         </button>
                       </span>
                     </td>
@@ -207,43 +205,43 @@ function Users({ myId }: { myId: string }) {
 }
 
 function Invites() {
-  const [invites, setInvites] = useState<InviteView[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const t = useTranslations("admin.invites");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
+  // A server without invites shows the load's error, as it did before the cache.
+  const { items: invites, setItems: setInvites, query: invitesQuery } = useCachedList(queryKeys.admin.invites(), listInvites);
+  const [actionError, setError] = useState<string | null>(null);
+  const error = actionError ?? (invitesQuery.error ? readable(invitesQuery.error) : null);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ url: string; invite: InviteView } | null>(null);
 
-  useEffect(() => {
-    listInvites()
-      .then(setInvites)
-      .catch((e) => setError(readableError(e)));
-  }, []);
-
   const withdraw = async (i: InviteView) => {
     const open = inviteState(i) === "open";
-    if (open && !window.confirm(`Withdraw the invite for ${inviteFor(i)}? Its link stops working.`)) return;
+    if (open && !window.confirm(t("confirmWithdraw", { who: inviteFor(i, tr) }))) return;
     try {
       await deleteInvite(i.id);
       setInvites((l) => (l ?? []).filter((x) => x.id !== i.id));
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     }
   };
 
   return (
     <section aria-labelledby="invites-head">
       <div className="page-head section-head">
-        <h2 id="invites-head">Invites</h2>
+        <h2 id="invites-head">{t("title")}</h2>
         <span className="spacer" />
         <button className="button primary" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
-          {creating ? "Close" : "New invite"}
+          {creating ? tr("common.actions.close") : t("new")}
         </button>
       </div>
-      <p className="muted small">An invite link lets one person create an account (with the role you choose), whatever the registration setting.</p>
+      <p className="muted small">{t("intro")}</p>
       {created && (
         <ShownOnce
-          title={`Invite link for ${inviteFor(created.invite)}`}
+          title={t("createdTitle", { who: inviteFor(created.invite, tr) })}
           value={created.url}
-          warning={`Send it yourself: it is not shown again. It works once and expires ${formatWhen(created.invite.expires_at)}.`}
+          warning={t("createdWarning", { date: formatWhen(created.invite.expires_at, undefined, format) })}
           onDone={() => setCreated(null)}
           testId="invite-link"
         />
@@ -264,20 +262,20 @@ function Invites() {
         </p>
       )}
       {invites === null ? (
-        !error && <p className="muted">Loading…</p>
+        !error && <p className="muted">{tr("common.states.loading")}</p>
       ) : invites.length === 0 ? (
-        <p className="muted">No invites.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <div className="table-wrap">
           <table className="data-table" data-testid="invite-list">
             <thead>
               <tr>
-                <th>For</th>
-                <th>Role</th>
-                <th>Created</th>
-                <th>Expires</th>
-                <th>State</th>
-                <th aria-label="Actions" />
+                <th>{t("columns.for")}</th>
+                <th>{t("columns.role")}</th>
+                <th>{t("columns.created")}</th>
+                <th>{t("columns.expires")}</th>
+                <th>{t("columns.state")}</th>
+                <th aria-label={t("columns.actions")} />
               </tr>
             </thead>
             <tbody>
@@ -285,26 +283,30 @@ function Invites() {
                 const state = inviteState(i);
                 return (
                   <tr key={i.id} className={state === "open" ? undefined : "disabled"}>
-                    <td className={i.email ? "strong" : "muted"}>{inviteFor(i)}</td>
-                    <td>{roleLabel(i.role)}</td>
-                    <td className="nowrap" title={formatWhen(i.created_at)}>
-                      {formatDay(i.created_at)}
+                    <td className={i.email ? "strong" : "muted"}>{inviteFor(i, tr)}</td>
+                    <td>{roleLabel(i.role, tr)}</td>
+                    <td className="nowrap" title={formatWhen(i.created_at, undefined, format)}>
+                      {formatDay(i.created_at, undefined, format)}
                     </td>
-                    <td className="nowrap">{formatWhen(i.expires_at)}</td>
+                    <td className="nowrap">{formatWhen(i.expires_at, undefined, format)}</td>
                     <td>
                       {state === "used" ? (
-                        <span className="badge" title={formatWhen(i.used_at)}>
-                          used
+                        <span className="badge" title={formatWhen(i.used_at, undefined, format)}>
+                          {t("states.used")}
                         </span>
                       ) : state === "expired" ? (
-                        <span className="badge badge-failed">expired</span>
+                        <span className="badge badge-failed">{t("states.expired")}</span>
                       ) : (
-                        <span className="badge badge-completed">open</span>
+                        <span className="badge badge-completed">{t("states.open")}</span>
                       )}
                     </td>
                     <td>
-                      <button className={`button small ${state === "open" ? "danger" : ""}`} onClick={() => void withdraw(i)} aria-label={`${state === "open" ? "Withdraw" : "Remove"} the invite for ${inviteFor(i)}`}>
-                        {state === "open" ? "Withdraw" : "Remove"}
+                      <button
+                        className={`button small ${state === "open" ? "danger" : ""}`}
+                        onClick={() => void withdraw(i)}
+                        aria-label={state === "open" ? t("withdrawLabel", { who: inviteFor(i, tr) }) : t("removeLabel", { who: inviteFor(i, tr) })}
+                      >
+                        {state === "open" ? t("withdraw") : t("remove")}
                       </button>
                     </td>
                   </tr>
@@ -319,6 +321,9 @@ function Invites() {
 }
 
 function NewInviteForm({ onCreated, onCancel }: { onCreated: (url: string, invite: InviteView) => void; onCancel: () => void }) {
+  const t = useTranslations("admin.newInvite");
+  const tr = useTranslations();
+  const readable = useReadableError();
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
   const [days, setDays] = useState(String(DEFAULT_INVITE_DAYS));
@@ -328,7 +333,7 @@ function NewInviteForm({ onCreated, onCancel }: { onCreated: (url: string, invit
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     const n = Number(days);
-    const problem = inviteProblem(n);
+    const problem = inviteProblem(n, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -336,28 +341,28 @@ function NewInviteForm({ onCreated, onCancel }: { onCreated: (url: string, invit
       const created = await createInvite(inviteRequest(email, role, n));
       onCreated(created.url, created.invite);
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
     } finally {
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="New invite">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("formLabel")}>
       <label>
-        E-mail (optional)
-        <input type="email" name="invite_email" value={email} onChange={(e) => setEmail(e.target.value)} placeholder="Anyone with the link" autoComplete="off" />
+        {t("email")}
+        <input type="email" name="invite_email" value={email} onChange={(e) => setEmail(e.target.value)} placeholder={t("emailPlaceholder")} autoComplete="off" />
       </label>
       <div className="grid2">
         <label>
-          Role
+          {t("role")}
           <select name="invite_role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            <option value="member">Member</option>
-            <option value="admin">Admin</option>
+            <option value="member">{roleLabel("member", tr)}</option>
+            <option value="admin">{roleLabel("admin", tr)}</option>
           </select>
         </label>
         <label>
-          Valid for (days)
+          {t("days")}
           <input type="number" name="invite_days" min={1} max={MAX_EXPIRY_DAYS} step={1} value={days} onChange={(e) => setDays(e.target.value)} required />
         </label>
       </div>
@@ -368,10 +373,10 @@ function NewInviteForm({ onCreated, onCancel }: { onCreated: (url: string, invit
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving}>
-          {saving ? "Creating…" : "Create invite"}
+          {saving ? tr("common.actions.creating") : t("submit")}
         </button>
         <button className="button" type="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </form>

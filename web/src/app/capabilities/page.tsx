@@ -2,6 +2,7 @@
 // The Capabilities screen: the user's library of what agents are configured with, one tab per
 // kind. The open tab is kept in the address's hash (`/capabilities#presets`) so it can be linked.
 import { useEffect, useState } from "react";
+import { useTranslations } from "next-intl";
 import { InstructionsTab } from "@/components/capabilities/InstructionsTab";
 import { McpServersTab } from "@/components/capabilities/McpServersTab";
 import { PresetsTab } from "@/components/capabilities/PresetsTab";
@@ -9,13 +10,14 @@ import { SkillsTab } from "@/components/capabilities/SkillsTab";
 import { SlashCommandsTab } from "@/components/capabilities/SlashCommandsTab";
 import { SubagentsTab } from "@/components/capabilities/SubagentsTab";
 
+/** The tabs; their words are `capabilities.tabs.{id}`. */
 const TABS = [
-  { id: "skills", label: "Skills", Tab: SkillsTab },
-  { id: "mcp-servers", label: "MCP servers", Tab: McpServersTab },
-  { id: "commands", label: "Commands", Tab: SlashCommandsTab },
-  { id: "subagents", label: "Subagents", Tab: SubagentsTab },
-  { id: "instructions", label: "Instructions", Tab: InstructionsTab },
-  { id: "presets", label: "Presets", Tab: PresetsTab },
+  { id: "skills", Tab: SkillsTab },
+  { id: "mcp-servers", Tab: McpServersTab },
+  { id: "commands", Tab: SlashCommandsTab },
+  { id: "subagents", Tab: SubagentsTab },
+  { id: "instructions", Tab: InstructionsTab },
+  { id: "presets", Tab: PresetsTab },
 ] as const;
 type TabId = (typeof TABS)[number]["id"];
 
@@ -26,6 +28,7 @@ function tabFromHash(): TabId | null {
 
 export default function CapabilitiesPage() {
   const [tab, setTab] = useState<TabId>("skills");
+  const t = useTranslations("capabilities");
 
   useEffect(() => {
     const sync = () => setTab((t) => tabFromHash() ?? t);
@@ -43,20 +46,17 @@ export default function CapabilitiesPage() {
   return (
     <div className="page capabilities">
       <div className="page-head">
-        <h1>Capabilities</h1>
+        <h1>{t("title")}</h1>
       </div>
-      <p className="muted small">
-        What your agents work with besides the prompt. New tasks get every enabled item, or exactly what a preset names; a task keeps what it was
-        queued with even if you edit the library later.
-      </p>
-      <div className="tabs cap-tabs" role="tablist" aria-label="Capability kinds">
-        {TABS.map((t) => (
-          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? "active" : ""} onClick={() => choose(t.id)}>
-            {t.label}
+      <p className="muted small">{t("intro")}</p>
+      <div className="tabs cap-tabs" role="tablist" aria-label={t("tabsLabel")}>
+        {TABS.map((x) => (
+          <button key={x.id} role="tab" aria-selected={tab === x.id} className={tab === x.id ? "active" : ""} onClick={() => choose(x.id)}>
+            {t(`tabs.${x.id}`)}
           </button>
         ))}
       </div>
-      <div role="tabpanel" aria-label={current.label} className="cap-panel">
+      <div role="tabpanel" aria-label={t(`tabs.${current.id}`)} className="cap-panel">
         <current.Tab key={current.id} />
       </div>
     </div>

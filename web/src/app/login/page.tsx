@@ -5,13 +5,18 @@
 // identity provider's sign-in that failed). In single-user mode there are no accounts: the page
 // moves on at once.
 import { useCallback, useEffect, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { AuthConfig } from "@/generated/protocol";
-import { apiUrl, readableError } from "@/lib/api";
-import { authError, getAuthConfig, login, loginView, type LoginMode, newPasswordProblem, providerHref, register, resetPassword, withoutParams } from "@/lib/accounts";
+import { apiUrl } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { authError, getAuthConfig, login, loginView, type LoginMode, MIN_PASSWORD_CHARS, newPasswordProblem, providerHref, register, resetPassword, withoutParams } from "@/lib/accounts";
 import { ThemeToggle, useAuth } from "@/components/Shell";
 
 export default function Login() {
   const { me } = useAuth();
+  const t = useTranslations("login");
+  const tr = useTranslations();
+  const readable = useReadableError();
   // The query string is read once mounted (the page is prerendered without one).
   const [search, setSearch] = useState<string | null>(null);
   const [config, setConfig] = useState<AuthConfig | null>(null);
@@ -33,8 +38,8 @@ export default function Login() {
         setConfig(c);
         if (c.auth_mode === "single_user") window.location.replace("/");
       })
-      .catch((e) => setConfigError(readableError(e)));
-  }, []);
+      .catch((e) => setConfigError(readable(e)));
+  }, [readable]);
 
   useEffect(() => {
     const s = window.location.search;
@@ -59,7 +64,7 @@ export default function Login() {
     setError(null);
     setNotice(null);
     if (mode === "register") {
-      const problem = newPasswordProblem(password);
+      const problem = newPasswordProblem(password, undefined, tr);
       if (problem) return setError(problem);
     }
     setBusy(true);
@@ -69,7 +74,7 @@ export default function Login() {
       // A full load: the login cookie now authenticates the API and the WebSocket.
       window.location.replace("/");
     } catch (err) {
-      setError(authError(err));
+      setError(authError(err, tr));
       setBusy(false);
     }
   };
@@ -77,7 +82,7 @@ export default function Login() {
   const submitReset = async (e: React.FormEvent) => {
     e.preventDefault();
     setError(null);
-    const problem = newPasswordProblem(password, repeat);
+    const problem = newPasswordProblem(password, repeat, tr);
     if (problem) return setError(problem);
     if (!view.reset) return;
     setBusy(true);
@@ -90,9 +95,9 @@ export default function Login() {
       setPassword("");
       setRepeat("");
       setMode("login");
-      setNotice("Your new password is set. Sign in with it.");
+      setNotice(t("reset.done"));
     } catch (err) {
-      setError(authError(err));
+      setError(authError(err, tr));
     } finally {
       setBusy(false);
     }
@@ -113,17 +118,15 @@ export default function Login() {
           </p>
         )}
         {mode === "reset" ? (
-          <form onSubmit={(e) => void submitReset(e)} aria-label="Set a new password">
-            <h2 className="login-title">Set a new password</h2>
-            <p className="muted small">
-              At least 8 characters. Every sign-in and API token of the account stops working once it is set.
-            </p>
+          <form onSubmit={(e) => void submitReset(e)} aria-label={t("reset.title")}>
+            <h2 className="login-title">{t("reset.title")}</h2>
+            <p className="muted small">{t("reset.note", { min: MIN_PASSWORD_CHARS })}</p>
             <label>
-              New password
+              {t("reset.password")}
               <input type="password" required autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} name="password" />
             </label>
             <label>
-              New password again
+              {t("reset.repeat")}
               <input type="password" required autoComplete="new-password" value={repeat} onChange={(e) => setRepeat(e.target.value)} name="repeat" />
             </label>
             {error && (
@@ -132,10 +135,10 @@ export default function Login() {
               </p>
             )}
             <button className="button primary wide" type="submit" disabled={busy} data-testid="reset-submit">
-              {busy ? "…" : "Set password"}
+              {busy ? "…" : t("reset.submit")}
             </button>
             <button className="link-button" type="button" onClick={() => choose("login")}>
-              Back to sign in
+              {t("reset.back")}
             </button>
           </form>
         ) : (
@@ -143,23 +146,23 @@ export default function Login() {
             {view.registerTab ? (
               <div className="tabs" role="tablist">
                 <button role="tab" aria-selected={mode === "login"} className={mode === "login" ? "active" : ""} onClick={() => choose("login")}>
-                  Sign in
+                  {t("signIn")}
                 </button>
                 <button role="tab" aria-selected={mode === "register"} className={mode === "register" ? "active" : ""} onClick={() => choose("register")}>
-                  Register
+                  {t("register")}
                 </button>
               </div>
             ) : (
-              <h2 className="login-title">Sign in</h2>
+              <h2 className="login-title">{t("signIn")}</h2>
             )}
             {view.note === "first_account" && mode === "register" && (
               <p className="muted small" data-testid="first-account-note">
-                No account exists yet: the first one you create is the administrator.
+                {t("firstAccount")}
               </p>
             )}
             {view.note === "invited" && mode === "register" && (
               <p className="muted small" data-testid="invited-note">
-                You were invited: create your account below.
+                {t("invited")}
               </p>
             )}
             {notice && (
@@ -169,11 +172,11 @@ export default function Login() {
             )}
             <form onSubmit={(e) => void submit(e)}>
               <label>
-                Email
+                {t("email")}
                 <input type="email" required autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} name="email" />
               </label>
               <label>
-                Password
+                {t("password")}
                 <input
                   type="password"
                   required
@@ -183,35 +186,35 @@ export default function Login() {
                   name="password"
                 />
               </label>
-              {mode === "register" && <p className="muted small form-note">At least 8 characters, not a common password.</p>}
+              {mode === "register" && <p className="muted small form-note">{t("passwordHint", { min: MIN_PASSWORD_CHARS })}</p>}
               {error && (
                 <p className="error" role="alert">
                   {error}
                 </p>
               )}
               <button className="button primary wide" type="submit" disabled={busy} data-testid="auth-submit">
-                {busy ? "…" : mode === "login" ? "Sign in" : "Create account"}
+                {busy ? "…" : mode === "login" ? t("signIn") : t("createAccount")}
               </button>
             </form>
             {providers.length > 0 && (
               <div className="providers">
-                <span className="providers-or muted small">or</span>
+                <span className="providers-or muted small">{t("or")}</span>
                 {providers.map((p) => (
                   // A full page load: the server sends the browser on to the provider and back.
                   <a key={p.id} className="button wide" href={apiUrl(providerHref(p.start_path, view.invite))} data-provider={p.id}>
-                    Sign in with {p.name}
+                    {t("signInWith", { provider: p.name })}
                   </a>
                 ))}
               </div>
             )}
-            {view.note === "invite_only" && <p className="muted small login-foot">Registration is by invitation.</p>}
+            {view.note === "invite_only" && <p className="muted small login-foot">{t("inviteOnly")}</p>}
           </>
         )}
         {configError && (
           <p className="muted small login-foot">
-            The sign-in options could not be loaded ({configError}){" "}
+            {t("configError", { error: configError })}{" "}
             <button className="link-button" type="button" onClick={loadConfig}>
-              Retry
+              {tr("common.actions.retry")}
             </button>
           </p>
         )}

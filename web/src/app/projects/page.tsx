@@ -4,13 +4,16 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { readableError } from "@/lib/api";
+import { useTranslations } from "next-intl";
+import { useReadableError } from "@/lib/useReadableError";
 import { createProject, MAX_PROJECT_DESCRIPTION_CHARS, MAX_PROJECT_NAME_CHARS, projectNameProblem } from "@/lib/projects";
 import { useProjects } from "@/components/ProjectsProvider";
 
 export default function ProjectsPage() {
   const { projects, missing, error, chosenId, choose } = useProjects();
   const [creating, setCreating] = useState(false);
+  const t = useTranslations("projects");
+  const tr = useTranslations();
 
   useEffect(() => {
     const sync = () => window.location.hash === "#new" && setCreating(true);
@@ -24,20 +27,17 @@ export default function ProjectsPage() {
     if (window.location.hash) window.history.replaceState(null, "", "/projects");
   };
 
-  if (missing) return <p className="muted pad">Projects are not available on this server yet.</p>;
+  if (missing) return <p className="muted pad">{t("missing")}</p>;
   return (
     <div className="page projects">
       <div className="page-head">
-        <h1>Projects</h1>
+        <h1>{t("title")}</h1>
         <span className="spacer" />
         <button className="button primary" onClick={() => (creating ? close() : setCreating(true))} aria-expanded={creating}>
-          {creating ? "Close" : "New project"}
+          {creating ? tr("common.actions.close") : t("new")}
         </button>
       </div>
-      <p className="muted small">
-        A project groups sessions and gives their tasks defaults (model, preset, mode, repository), instructions and files. Choose one in the sidebar
-        to see its sessions and start tasks in it.
-      </p>
+      <p className="muted small">{t("intro")}</p>
       {creating && <NewProjectForm onCancel={close} />}
       {error && (
         <p className="error" role="alert">
@@ -45,9 +45,9 @@ export default function ProjectsPage() {
         </p>
       )}
       {projects === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : projects.length === 0 ? (
-        <p className="muted">No projects yet.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <ul className="cap-list" data-testid="project-list">
           {projects.map((p) => (
@@ -59,16 +59,16 @@ export default function ProjectsPage() {
                   </Link>
                   {p.description && <div className="small">{p.description}</div>}
                   <div className="muted small">
-                    {p.session_count} session{p.session_count === 1 ? "" : "s"} · {p.files.length} file{p.files.length === 1 ? "" : "s"}
-                    {p.instructions.trim() ? " · instructions" : ""}
+                    {t("counts", { sessions: p.session_count, files: p.files.length })}
+                    {p.instructions.trim() ? t("withInstructions") : ""}
                   </div>
                 </div>
                 <div className="cap-actions">
                   {chosenId === p.id ? (
-                    <span className="muted small">chosen</span>
+                    <span className="muted small">{t("chosen")}</span>
                   ) : (
                     <button className="button small" onClick={() => choose(p.id)}>
-                      Choose
+                      {tr("common.actions.choose")}
                     </button>
                   )}
                 </div>
@@ -88,10 +88,13 @@ function NewProjectForm({ onCancel }: { onCancel: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const { saved, choose } = useProjects();
   const router = useRouter();
+  const t = useTranslations("projects.newForm");
+  const tr = useTranslations();
+  const readable = useReadableError();
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = projectNameProblem(name);
+    const problem = projectNameProblem(name, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -106,20 +109,20 @@ function NewProjectForm({ onCancel }: { onCancel: () => void }) {
       choose(project.id);
       router.push(`/projects/${project.id}`);
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="New project">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("formLabel")}>
       <label>
-        Name
-        <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Website" required maxLength={MAX_PROJECT_NAME_CHARS} autoFocus />
+        {t("name")}
+        <input value={name} onChange={(e) => setName(e.target.value)} placeholder={t("namePlaceholder")} required maxLength={MAX_PROJECT_NAME_CHARS} autoFocus />
       </label>
       <label>
-        Description
-        <textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} placeholder="What its tasks are about" maxLength={MAX_PROJECT_DESCRIPTION_CHARS} />
+        {t("description")}
+        <textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} placeholder={t("descriptionPlaceholder")} maxLength={MAX_PROJECT_DESCRIPTION_CHARS} />
       </label>
       {error && (
         <p className="error" role="alert">
@@ -128,10 +131,10 @@ function NewProjectForm({ onCancel }: { onCancel: () => void }) {
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving}>
-          {saving ? "Creating…" : "Create project"}
+          {saving ? tr("common.actions.creating") : t("submit")}
         </button>
         <button className="button" type="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </form>

@@ -1,29 +1,24 @@
 "use client";
 import Link from "next/link";
-import { useEffect, useState } from "react";
-import type { CreateTaskResponse, ScheduledTaskList, ScheduledTaskView } from "@/generated/protocol";
-import { api, ApiError, readableError } from "@/lib/api";
+import { useState } from "react";
+import { useLocale, useTranslations } from "next-intl";
+import type { CreateTaskResponse, ScheduledTaskView } from "@/generated/protocol";
+import { api } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { useScheduledTasks } from "@/lib/query/scheduled";
 import { describeCron, formatIn, ScheduleForm } from "@/components/ScheduleForm";
 import { useRouter } from "next/navigation";
 
 export default function ScheduledTasks() {
-  const [tasks, setTasks] = useState<ScheduledTaskView[] | null>(null);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { tasks, setTasks, missing, error: loadError } = useScheduledTasks();
+  const [actionError, setError] = useState<string | null>(null);
+  const readableError = useReadableError();
+  const tt = useTranslations("schedules");
+  const tr = useTranslations();
+  const locale = useLocale();
+  const error = actionError ?? (loadError ? readableError(loadError) : null);
   const [creating, setCreating] = useState(false);
   const router = useRouter();
-
-  const load = async () => {
-    try {
-      setTasks((await api<ScheduledTaskList>("/scheduled-tasks")).scheduled_tasks);
-    } catch (e) {
-      if (e instanceof ApiError && e.routeMissing) setMissing(true);
-      else setError(readableError(e));
-    }
-  };
-  useEffect(() => {
-    void load();
-  }, []);
 
   const toggle = async (t: ScheduledTaskView) => {
     const replace = (next: ScheduledTaskView) => setTasks((l) => l?.map((x) => (x.id === t.id ? next : x)) ?? null);
@@ -46,7 +41,7 @@ export default function ScheduledTasks() {
     }
   };
   const remove = async (t: ScheduledTaskView) => {
-    if (!window.confirm(`Delete the scheduled task “${t.name}”?`)) return;
+    if (!window.confirm(tt("confirmDelete", { name: t.name }))) return;
     try {
       await api<void>(`/scheduled-tasks/${t.id}`, { method: "DELETE" });
       setTasks((l) => l?.filter((x) => x.id !== t.id) ?? null);
@@ -55,14 +50,14 @@ export default function ScheduledTasks() {
     }
   };
 
-  if (missing) return <p className="muted pad">Scheduled tasks are not available on this server yet.</p>;
+  if (missing) return <p className="muted pad">{tt("missing")}</p>;
   return (
     <div className="page">
       <div className="page-head">
-        <h1>Scheduled tasks</h1>
+        <h1>{tt("title")}</h1>
         <span className="spacer" />
         <button className="button primary" onClick={() => setCreating((c) => !c)}>
-          {creating ? "Close" : "New scheduled task"}
+          {creating ? tr("common.actions.close") : tt("new")}
         </button>
       </div>
       {error && (
@@ -79,9 +74,9 @@ export default function ScheduledTasks() {
         />
       )}
       {tasks === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : tasks.length === 0 ? (
-        <p className="muted">No scheduled tasks yet.</p>
+        <p className="muted">{tt("none")}</p>
       ) : (
         <ul className="schedule-list">
           {tasks.map((t) => (
@@ -91,22 +86,22 @@ export default function ScheduledTasks() {
                   <strong>{t.name}</strong>
                 </Link>
                 <div className="small">
-                  <span className="mono">{t.cron}</span> · {describeCron(t.cron).text} · {t.timezone}
+                  <span className="mono">{t.cron}</span> · {describeCron(t.cron, locale, tt("form.invalidCron")).text} · {t.timezone}
                 </div>
                 <div className="muted small">
-                  {t.enabled && t.next_fire_at ? `Next: ${formatIn(t.next_fire_at, t.timezone)}` : "Disabled"}
-                  {t.last_fired_at && ` · Last: ${formatIn(t.last_fired_at, t.timezone)}`}
+                  {t.enabled && t.next_fire_at ? tt("next", { when: formatIn(t.next_fire_at, t.timezone, locale) }) : tt("disabled")}
+                  {t.last_fired_at && tt("last", { when: formatIn(t.last_fired_at, t.timezone, locale) })}
                 </div>
               </div>
               <div className="row-actions visible">
                 <label className="check small">
-                  <input type="checkbox" checked={t.enabled} onChange={() => void toggle(t)} /> Enabled
+                  <input type="checkbox" checked={t.enabled} onChange={() => void toggle(t)} /> {tr("common.states.enabled")}
                 </label>
                 <button className="button small" onClick={() => void runNow(t)}>
-                  Run now
+                  {tt("runNow")}
                 </button>
                 <button className="button small danger" onClick={() => void remove(t)}>
-                  Delete
+                  {tr("common.actions.delete")}
                 </button>
               </div>
             </li>

@@ -3,9 +3,12 @@
 // and the system's, read-only. A value is typed into a password field that React never holds in
 // its state (the form is read on submit and emptied once saved) and is never shown again: the
 // server answers with at most its last four characters.
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useFormatter, useTranslations } from "next-intl";
 import type { SecretView } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { queryKeys } from "@/lib/query/keys";
+import { useCachedList } from "@/lib/query/useCachedList";
 import {
   createSecret,
   deleteSecret,
@@ -28,16 +31,14 @@ import { SystemBadge } from "@/components/capabilities/parts";
 type Editing = { name: string; what: "value" | "description" } | "new" | null;
 
 export default function SecretsPage() {
-  const [secrets, setSecrets] = useState<SecretView[] | null>(null);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { items: secrets, setItems: setSecrets, missing, error: loadError } = useCachedList(queryKeys.secrets.list(), listSecrets);
+  const [actionError, setError] = useState<string | null>(null);
+  const readableError = useReadableError();
+  const t = useTranslations("secrets");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const error = actionError ?? (loadError ? readableError(loadError) : null);
   const [editing, setEditing] = useState<Editing>(null);
-
-  useEffect(() => {
-    listSecrets()
-      .then(setSecrets)
-      .catch((e) => (e instanceof ApiError && e.routeMissing ? setMissing(true) : setError(readableError(e))));
-  }, []);
 
   const saved = (s: SecretView) => {
     setSecrets((l) => withSecret(l ?? [], s));
@@ -45,7 +46,7 @@ export default function SecretsPage() {
   };
 
   const remove = async (s: SecretView) => {
-    if (!window.confirm(`Delete the secret ${s.name}? Tasks that name it are refused until you add it again (unless a system secret has its name).`)) return;
+    if (!window.confirm(t("confirmDelete", { name: s.name }))) return;
     try {
       await deleteSecret(s.name);
       setSecrets((l) => withoutSecret(l ?? [], s.name));
@@ -54,35 +55,31 @@ export default function SecretsPage() {
     }
   };
 
-  if (missing) return <p className="muted pad">Secrets are not available on this server yet.</p>;
+  if (missing) return <p className="muted pad">{t("missing")}</p>;
   const { own, system } = splitSecrets(secrets ?? []);
   const isEditing = (name: string, what: "value" | "description") => editing !== null && editing !== "new" && editing.name === name && editing.what === what;
 
   return (
     <div className="page secrets">
       <div className="page-head">
-        <h1>Secrets</h1>
+        <h1>{t("title")}</h1>
         <span className="spacer" />
         <button className="button primary" onClick={() => setEditing(editing === "new" ? null : "new")} aria-expanded={editing === "new"}>
-          {editing === "new" ? "Close" : "New secret"}
+          {editing === "new" ? tr("common.actions.close") : t("new")}
         </button>
       </div>
-      <p className="muted small">
-        Values your runs need without you pasting them into a task: a private repository&apos;s token (picked by name in the composer or a project),
-        an MCP server&apos;s <code>{"${NAME}"}</code>, a model provider&apos;s key. A value is stored encrypted, reaches only the runs that name it, and is
-        never shown again after you save it: the list shows at most its last four characters.
-      </p>
+      <p className="muted small">{t.rich("intro", { code: (chunks) => <code>{chunks}</code>, example: "${NAME}" })}</p>
       {editing === "new" && <NewSecretForm onSaved={saved} onCancel={() => setEditing(null)} />}
       {error && (
         <p className="error" role="alert">
           {error}
         </p>
       )}
-      <h2>Your secrets</h2>
+      <h2>{t("yours")}</h2>
       {secrets === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : own.length === 0 ? (
-        <p className="muted">No secrets yet.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <ul className="cap-list" data-testid="secret-list">
           {own.map((s) => (
@@ -90,11 +87,11 @@ export default function SecretsPage() {
               <div className="cap-row">
                 <div className="cap-main">
                   <span className="cap-name mono">{s.name}</span>{" "}
-                  <span className="mono muted secret-mask" data-testid="secret-last4" title={s.last4 ? "The value's last four characters" : "A short value shows none of its characters"}>
+                  <span className="mono muted secret-mask" data-testid="secret-last4" title={s.last4 ? t("last4Title") : t("shortTitle")}>
                     {maskedValue(s)}
                   </span>
                   {s.description && <div className="small">{s.description}</div>}
-                  <div className="muted small">updated {new Date(s.updated_at).toLocaleString()}</div>
+                  <div className="muted small">{t("updated", { date: format.dateTime(new Date(s.updated_at), { dateStyle: "medium", timeStyle: "short" }) })}</div>
                 </div>
                 <div className="cap-actions">
                   <button
@@ -102,17 +99,17 @@ export default function SecretsPage() {
                     onClick={() => setEditing(isEditing(s.name, "value") ? null : { name: s.name, what: "value" })}
                     aria-expanded={isEditing(s.name, "value")}
                   >
-                    Replace value
+                    {t("replaceValue")}
                   </button>
                   <button
                     className="button small"
                     onClick={() => setEditing(isEditing(s.name, "description") ? null : { name: s.name, what: "description" })}
                     aria-expanded={isEditing(s.name, "description")}
                   >
-                    Edit description
+                    {t("editDescription")}
                   </button>
-                  <button className="button small danger" onClick={() => void remove(s)} aria-label={`Delete ${s.name}`}>
-                    Delete
+                  <button className="button small danger" onClick={() => void remove(s)} aria-label={t("deleteLabel", { name: s.name })}>
+                    {tr("common.actions.delete")}
                   </button>
                 </div>
               </div>
@@ -124,8 +121,8 @@ export default function SecretsPage() {
       )}
       {system.length > 0 && (
         <>
-          <h2>System secrets</h2>
-          <p className="muted small">Set by the administrator for every user&apos;s runs; read-only here. A secret of yours with the same name wins.</p>
+          <h2>{t("system.title")}</h2>
+          <p className="muted small">{t("system.intro")}</p>
           <ul className="cap-list" data-testid="system-secret-list">
             {system.map((s) => (
               <li key={s.name} data-name={s.name} className={s.overridden ? "disabled" : ""}>
@@ -134,7 +131,7 @@ export default function SecretsPage() {
                     <span className="cap-name mono">{s.name}</span> <SystemBadge />{" "}
                     <span className="mono muted secret-mask">{maskedValue(s)}</span>
                     {s.description && <div className="small">{s.description}</div>}
-                    {s.overridden && <div className="muted small">Overridden by your secret of the same name.</div>}
+                    {s.overridden && <div className="muted small">{t("system.overridden")}</div>}
                   </div>
                 </div>
               </li>
@@ -148,10 +145,11 @@ export default function SecretsPage() {
 
 /** The value field: a password input React does not control, so the value lives only in the DOM
  * field until it is sent (and the field is emptied once saved). */
-function ValueField({ label = "Value" }: { label?: string }) {
+function ValueField({ label }: { label?: string }) {
+  const t = useTranslations("secrets.form");
   return (
     <label>
-      {label}
+      {label ?? t("value")}
       <input name="value" type="password" autoComplete="new-password" spellCheck={false} required data-testid="secret-value" />
     </label>
   );
@@ -173,13 +171,15 @@ function NewSecretForm({ onSaved, onCancel }: { onSaved: (s: SecretView) => void
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const { saving, setSaving, error, setError } = useSaving();
-  const nameProblem = name ? secretNameProblem(name) : null;
+  const t = useTranslations("secrets.form");
+  const tr = useTranslations();
+  const nameProblem = name ? secretNameProblem(name, tr) : null;
 
   const submit = async (e: React.FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
     const value = valueOf(form);
-    const problem = secretNameProblem(name) ?? secretValueProblem(value) ?? secretDescriptionProblem(description);
+    const problem = secretNameProblem(name, tr) ?? secretValueProblem(value, tr) ?? secretDescriptionProblem(description, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -188,17 +188,17 @@ function NewSecretForm({ onSaved, onCancel }: { onSaved: (s: SecretView) => void
       form.reset();
       onSaved(saved);
     } catch (err) {
-      setError(secretError(err, name));
+      setError(secretError(err, name, tr));
     } finally {
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="New secret" autoComplete="off">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("newLabel")} autoComplete="off">
       <div className="grid2">
         <label>
-          Name
+          {t("name")}
           <input
             name="name"
             value={name}
@@ -217,21 +217,24 @@ function NewSecretForm({ onSaved, onCancel }: { onSaved: (s: SecretView) => void
       </div>
       {nameProblem && <p className="error small">{nameProblem}</p>}
       <label>
-        Description
-        <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="What it is for" maxLength={MAX_SECRET_DESCRIPTION_CHARS} />
+        {t("description")}
+        <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder={t("descriptionPlaceholder")} maxLength={MAX_SECRET_DESCRIPTION_CHARS} />
       </label>
-      <FormButtons saving={saving} error={error} label="Create secret" onCancel={onCancel} />
+      <FormButtons saving={saving} error={error} label={t("create")} onCancel={onCancel} />
     </form>
   );
 }
 
 function ReplaceValueForm({ secret, onSaved, onCancel }: { secret: SecretView; onSaved: (s: SecretView) => void; onCancel: () => void }) {
   const { saving, setSaving, error, setError } = useSaving();
+  const readableError = useReadableError();
+  const t = useTranslations("secrets.form");
+  const tr = useTranslations();
   const submit = async (e: React.FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
     const value = valueOf(form);
-    const problem = secretValueProblem(value);
+    const problem = secretValueProblem(value, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -246,10 +249,10 @@ function ReplaceValueForm({ secret, onSaved, onCancel }: { secret: SecretView; o
     }
   };
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={`Replace the value of ${secret.name}`} autoComplete="off">
-      <ValueField label="New value" />
-      <p className="muted small">Runs that start from now on get the new value.</p>
-      <FormButtons saving={saving} error={error} label="Replace value" onCancel={onCancel} />
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("replaceLabel", { name: secret.name })} autoComplete="off">
+      <ValueField label={t("newValue")} />
+      <p className="muted small">{t("replaceNote")}</p>
+      <FormButtons saving={saving} error={error} label={tr("secrets.replaceValue")} onCancel={onCancel} />
     </form>
   );
 }
@@ -257,9 +260,12 @@ function ReplaceValueForm({ secret, onSaved, onCancel }: { secret: SecretView; o
 function DescriptionForm({ secret, onSaved, onCancel }: { secret: SecretView; onSaved: (s: SecretView) => void; onCancel: () => void }) {
   const [description, setDescription] = useState(secret.description);
   const { saving, setSaving, error, setError } = useSaving();
+  const readableError = useReadableError();
+  const t = useTranslations("secrets.form");
+  const tr = useTranslations();
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = secretDescriptionProblem(description);
+    const problem = secretDescriptionProblem(description, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
@@ -272,17 +278,18 @@ function DescriptionForm({ secret, onSaved, onCancel }: { secret: SecretView; on
     }
   };
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={`Edit the description of ${secret.name}`}>
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("describeLabel", { name: secret.name })}>
       <label>
-        Description
+        {t("description")}
         <input value={description} onChange={(e) => setDescription(e.target.value)} maxLength={MAX_SECRET_DESCRIPTION_CHARS} autoFocus />
       </label>
-      <FormButtons saving={saving} error={error} label="Save description" onCancel={onCancel} />
+      <FormButtons saving={saving} error={error} label={t("saveDescription")} onCancel={onCancel} />
     </form>
   );
 }
 
 function FormButtons({ saving, error, label, onCancel }: { saving: boolean; error: string | null; label: string; onCancel: () => void }) {
+  const tr = useTranslations();
   return (
     <>
       {error && (
@@ -292,10 +299,10 @@ function FormButtons({ saving, error, label, onCancel }: { saving: boolean; erro
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving}>
-          {saving ? "Saving…" : label}
+          {saving ? tr("common.actions.saving") : label}
         </button>
         <button className="button" type="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </>

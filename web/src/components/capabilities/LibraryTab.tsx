@@ -3,10 +3,19 @@
 // presets): the items with their system badge, enabled switch and actions, one form at a time for
 // a new item or the one being edited. System items have no edit controls.
 import { useState } from "react";
-import { readableError } from "@/lib/api";
+import { useTranslations } from "next-intl";
 import type { LibraryKind, RequestOf, ViewOf } from "@/lib/capabilities";
 import { useLibrary } from "@/lib/useLibrary";
+import { useReadableError } from "@/lib/useReadableError";
 import { EnabledToggle, SystemBadge } from "./parts";
+
+/** Each kind's words: `capabilities.kinds.{key}` (missing, new, none, confirmDelete, create). */
+const WORDS: Record<LibraryKind, string> = {
+  "mcp-servers": "mcpServers",
+  "slash-commands": "commands",
+  subagents: "subagents",
+  presets: "presets",
+};
 
 /** What a kind's form gets: the item being edited (null: a new one), and how to save or leave. */
 export interface FormProps<K extends LibraryKind> {
@@ -18,14 +27,11 @@ export interface FormProps<K extends LibraryKind> {
 
 export function LibraryTab<K extends LibraryKind>({
   kind,
-  noun,
   intro,
   summary,
   Form,
 }: {
   kind: K;
-  /** The item in words, for buttons ("command" → "New command"). */
-  noun: string;
   intro: React.ReactNode;
   /** The lines under an item's name. */
   summary: (item: ViewOf<K>) => React.ReactNode;
@@ -33,8 +39,12 @@ export function LibraryTab<K extends LibraryKind>({
 }) {
   const lib = useLibrary(kind);
   const [editing, setEditing] = useState<string | "new" | null>(null);
+  const tk = useTranslations("capabilities.kinds");
+  const words: string = WORDS[kind];
+  const t = (key: string, values?: { name: string }) => tk(`${words}.${key}`, values);
+  const tr = useTranslations();
 
-  if (lib.missing) return <p className="muted">This server does not offer {noun}s yet.</p>;
+  if (lib.missing) return <p className="muted">{t("missing")}</p>;
 
   const formFor = (item: ViewOf<K> | null) => (
     <Form
@@ -48,7 +58,7 @@ export function LibraryTab<K extends LibraryKind>({
   );
 
   const remove = async (item: ViewOf<K>) => {
-    if (!window.confirm(`Delete the ${noun} “${item.name}”? Queued and running tasks keep their copy.`)) return;
+    if (!window.confirm(t("confirmDelete", { name: item.name }))) return;
     await lib.remove(item);
   };
 
@@ -57,7 +67,7 @@ export function LibraryTab<K extends LibraryKind>({
       <div className="cap-tab-head">
         <div className="muted small cap-intro">{intro}</div>
         <button className="button primary" onClick={() => setEditing(editing === "new" ? null : "new")} aria-expanded={editing === "new"}>
-          {editing === "new" ? "Close" : `New ${noun}`}
+          {editing === "new" ? tr("common.actions.close") : t("new")}
         </button>
       </div>
       {lib.error && (
@@ -67,9 +77,9 @@ export function LibraryTab<K extends LibraryKind>({
       )}
       {editing === "new" && formFor(null)}
       {lib.items === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : lib.items.length === 0 ? (
-        <p className="muted">No {noun}s yet.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <ul className="cap-list">
           {lib.items.map((item) => {
@@ -93,10 +103,10 @@ export function LibraryTab<K extends LibraryKind>({
                     {!item.system && (
                       <>
                         <button className="button small" onClick={() => setEditing(editing === item.id ? null : item.id)} aria-expanded={editing === item.id}>
-                          {editing === item.id ? "Close" : "Edit"}
+                          {editing === item.id ? tr("common.actions.close") : tr("common.actions.edit")}
                         </button>
-                        <button className="button small danger" onClick={() => void remove(item)} aria-label={`Delete ${item.name}`}>
-                          Delete
+                        <button className="button small danger" onClick={() => void remove(item)} aria-label={tr("capabilities.parts.deleteLabel", { name: item.name })}>
+                          {tr("common.actions.delete")}
                         </button>
                       </>
                     )}
@@ -116,13 +126,14 @@ export function LibraryTab<K extends LibraryKind>({
 export function useSaving() {
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const readable = useReadableError();
   const run = async (fn: () => Promise<void>) => {
     setSaving(true);
     setError(null);
     try {
       await fn();
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     } finally {
       setSaving(false);
     }
@@ -131,7 +142,8 @@ export function useSaving() {
 }
 
 /** A form's error line and its Save/Cancel buttons. */
-export function FormFooter({ saving, error, isNew, noun, cancel }: { saving: boolean; error: string | null; isNew: boolean; noun: string; cancel: () => void }) {
+export function FormFooter({ saving, error, isNew, kind, cancel }: { saving: boolean; error: string | null; isNew: boolean; kind: LibraryKind; cancel: () => void }) {
+  const tr = useTranslations();
   return (
     <>
       {error && (
@@ -141,10 +153,10 @@ export function FormFooter({ saving, error, isNew, noun, cancel }: { saving: boo
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving}>
-          {saving ? "Saving…" : isNew ? `Create ${noun}` : "Save changes"}
+          {saving ? tr("common.actions.saving") : isNew ? tr(`capabilities.kinds.${WORDS[kind]}.create`) : tr("common.actions.saveChanges")}
         </button>
         <button className="button" type="button" onClick={cancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </>

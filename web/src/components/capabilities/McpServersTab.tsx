@@ -2,21 +2,21 @@
 // MCP servers: a name and the JSON the CLI's `--mcp-config` takes under `mcpServers.{name}`. The
 // JSON is checked to parse before it is sent; the server's own validation message is shown as is.
 import { useMemo, useState } from "react";
+import { useTranslations } from "next-intl";
 import type { JsonValue, McpServerRequest } from "@/generated/protocol";
 import { nameProblem, parseMcpConfig } from "@/lib/capabilities";
 import { FormFooter, LibraryTab, useSaving, type FormProps } from "./LibraryTab";
 
 export function McpServersTab() {
+  const t = useTranslations("capabilities.mcp");
   return (
     <LibraryTab
       kind="mcp-servers"
-      noun="MCP server"
-      intro={
-        <>
-          Tool servers the agent connects to when a run starts: a local command (<code>{'{"command": …, "args": […]}'}</code>) or a
-          remote one (<code>{'{"type": "http", "url": …}'}</code>). The conversation shows whether each one connected.
-        </>
-      }
+      intro={t.rich("intro", {
+        code: (chunks) => <code>{chunks}</code>,
+        local: '{"command": …, "args": […]}',
+        remote: '{"type": "http", "url": …}',
+      })}
       summary={(s) => <span className="mono">{describeConfig(s.config)}</span>}
       Form={McpServerForm}
     />
@@ -43,27 +43,29 @@ function McpServerForm({ initial, save, cancel }: FormProps<"mcp-servers">) {
   const [text, setText] = useState(initial ? JSON.stringify(initial.config, null, 2) : "");
   const [enabled, setEnabled] = useState(initial?.enabled ?? true);
   const { saving, error, setError, run } = useSaving();
-  const parsed = useMemo(() => (text.trim() ? parseMcpConfig(text) : null), [text]);
+  const t = useTranslations("capabilities");
+  const tr = useTranslations();
+  const parsed = useMemo(() => (text.trim() ? parseMcpConfig(text, tr) : null), [text, tr]);
 
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const result = parseMcpConfig(text);
+    const result = parseMcpConfig(text, tr);
     if (!result.ok) return setError(result.error);
     const finalName = name.trim() || result.name || "";
-    const problem = nameProblem(finalName);
+    const problem = nameProblem(finalName, tr);
     if (problem) return setError(problem);
     const request: McpServerRequest = { name: finalName, config: result.config as JsonValue, enabled };
     void run(() => save(request));
   };
 
   return (
-    <form className="cap-form" onSubmit={submit} aria-label={initial ? `Edit MCP server ${initial.name}` : "New MCP server"}>
+    <form className="cap-form" onSubmit={submit} aria-label={initial ? t("mcp.editLabel", { name: initial.name }) : t("kinds.mcpServers.new")}>
       <label>
-        Name
+        {t("mcp.name")}
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder={parsed?.ok && parsed.name ? parsed.name : "github"} maxLength={64} className="mono" />
       </label>
       <label>
-        Configuration (JSON)
+        {t("mcp.config")}
         <textarea
           className="mono"
           rows={8}
@@ -81,17 +83,17 @@ function McpServerForm({ initial, save, cancel }: FormProps<"mcp-servers">) {
       </label>
       <p id="mcp-json-state" className={`small ${parsed && !parsed.ok ? "error" : "muted"}`}>
         {parsed === null
-          ? "Paste one server's configuration, or a whole “mcpServers” file with one server."
+          ? t("mcp.empty")
           : parsed.ok
             ? parsed.name
-              ? `Valid JSON: the server “${parsed.name}” from an mcpServers file.`
-              : "Valid JSON."
+              ? t("mcp.validNamed", { name: parsed.name })
+              : t("mcp.valid")
             : parsed.error}
       </p>
       <label className="check">
-        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Enabled (new tasks get it unless a preset says otherwise)
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> {t("parts.enabledForNew")}
       </label>
-      <FormFooter saving={saving} error={error} isNew={!initial} noun="MCP server" cancel={cancel} />
+      <FormFooter saving={saving} error={error} isNew={!initial} kind="mcp-servers" cancel={cancel} />
     </form>
   );
 }

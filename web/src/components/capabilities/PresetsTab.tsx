@@ -2,33 +2,37 @@
 // Presets: a named bundle of run settings (model, permission mode, a prompt template put before
 // the task's prompt) and the skills, MCP servers, commands and subagents it turns on. A task that
 // names a preset gets exactly the preset's items.
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import type { PermissionMode, PresetRequest, SkillView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
-import { listItems, listSkills, nameProblem, type ViewOf } from "@/lib/capabilities";
+import { nameProblem, type ViewOf } from "@/lib/capabilities";
 import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
+import { useReadableError } from "@/lib/useReadableError";
+import { libraryQuery, skillsQuery } from "@/lib/query/library";
 import { FormFooter, LibraryTab, useSaving, type FormProps } from "./LibraryTab";
 import { ModelPicker } from "../ModelPicker";
 import { Checklist } from "./parts";
 
 export function PresetsTab() {
+  const t = useTranslations("capabilities.presets");
+  const tr = useTranslations();
   return (
     <LibraryTab
       kind="presets"
-      noun="preset"
-      intro="A preset bundles a model, a permission mode, a prompt template and the capabilities a task gets. Pick one in the composer."
+      intro={t("intro")}
       summary={(p) => (
         <>
           {p.description}
           <div>
             {[
-              p.model && `Model: ${p.model}`,
-              p.permission_mode && `Mode: ${permissionModeLabel(p.permission_mode)}`,
-              count(p.skill_ids.length, "skill"),
-              count(p.mcp_server_ids.length, "MCP server"),
-              count(p.slash_command_ids.length, "command"),
-              count(p.subagent_ids.length, "subagent"),
-              p.prompt_template && "prompt template",
+              p.model && t("model", { model: p.model }),
+              p.permission_mode && t("mode", { mode: permissionModeLabel(p.permission_mode, tr) }),
+              t("skills", { count: p.skill_ids.length }),
+              t("mcpServers", { count: p.mcp_server_ids.length }),
+              t("commands", { count: p.slash_command_ids.length }),
+              t("subagents", { count: p.subagent_ids.length }),
+              p.prompt_template && t("promptTemplate"),
             ]
               .filter(Boolean)
               .join(" · ")}
@@ -40,35 +44,23 @@ export function PresetsTab() {
   );
 }
 
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
-/** Everything a preset can turn on, loaded once per form. */
+/** Everything a preset can turn on: the library's cached lists (what the other tabs show). */
 function useChoices() {
-  const [skills, setSkills] = useState<SkillView[] | null>(null);
-  const [servers, setServers] = useState<ViewOf<"mcp-servers">[] | null>(null);
-  const [commands, setCommands] = useState<ViewOf<"slash-commands">[] | null>(null);
-  const [agents, setAgents] = useState<ViewOf<"subagents">[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let alive = true;
-    // A kind this server lacks (or a failed list) offers nothing rather than blocking the form.
-    const load = <T,>(p: Promise<T[]>, set: (v: T[]) => void) =>
-      p.then((v) => alive && set(v)).catch((e) => {
-        if (!alive) return;
-        set([]);
-        setError(readableError(e));
-      });
-    void load(listSkills(), setSkills);
-    void load(listItems("mcp-servers"), setServers);
-    void load(listItems("slash-commands"), setCommands);
-    void load(listItems("subagents"), setAgents);
-    return () => {
-      alive = false;
-    };
-  }, []);
-  return { skills, servers, commands, agents, error };
+  const readable = useReadableError();
+  const choice = <T,>(q: UseQueryResult<T[]>): T[] | null => q.data ?? (q.isError ? [] : null);
+  const skills = useQuery(skillsQuery());
+  const servers = useQuery(libraryQuery("mcp-servers"));
+  const commands = useQuery(libraryQuery("slash-commands"));
+  const agents = useQuery(libraryQuery("subagents"));
+  // A kind this server lacks (or a failed list) offers nothing rather than blocking the form.
+  const failed = [skills, servers, commands, agents].find((q) => q.error)?.error;
+  return {
+    skills: choice<SkillView>(skills),
+    servers: choice<ViewOf<"mcp-servers">>(servers),
+    commands: choice<ViewOf<"slash-commands">>(commands),
+    agents: choice<ViewOf<"subagents">>(agents),
+    error: failed ? readable(failed) : null,
+  };
 }
 
 function PresetForm({ initial, save, cancel }: FormProps<"presets">) {
@@ -83,10 +75,12 @@ function PresetForm({ initial, save, cancel }: FormProps<"presets">) {
   const [agentIds, setAgentIds] = useState<string[]>(initial?.subagent_ids ?? []);
   const choices = useChoices();
   const { saving, error, setError, run } = useSaving();
+  const t = useTranslations("capabilities.presets");
+  const tr = useTranslations();
 
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = nameProblem(name.trim());
+    const problem = nameProblem(name.trim(), tr);
     if (problem) return setError(problem);
     const optional = (v: string) => (v.trim() ? v : initial ? "" : null);
     const request: PresetRequest = {
@@ -105,42 +99,42 @@ function PresetForm({ initial, save, cancel }: FormProps<"presets">) {
   };
 
   return (
-    <form className="cap-form" onSubmit={submit} aria-label={initial ? `Edit preset ${initial.name}` : "New preset"}>
+    <form className="cap-form" onSubmit={submit} aria-label={initial ? t("editLabel", { name: initial.name }) : tr("capabilities.kinds.presets.new")}>
       <div className="grid2">
         <label>
-          Name
+          {t("name")}
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="reviewer" required maxLength={64} className="mono" />
         </label>
         <label>
-          Description
-          <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="What tasks it is for" />
+          {t("description")}
+          <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder={t("descriptionPlaceholder")} />
         </label>
         <ModelPicker value={model} onChange={setModel} />
         <label>
-          Permission mode
+          {tr("common.permissionMode")}
           <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode | "")}>
-            <option value="">{initial?.permission_mode ? "Keep as it is" : "Not set (server default)"}</option>
+            <option value="">{initial?.permission_mode ? t("keepMode") : t("noMode")}</option>
             {PERMISSION_MODES.map((m) => (
               <option key={m.value} value={m.value}>
-                {m.label}
+                {permissionModeLabel(m.value, tr)}
               </option>
             ))}
           </select>
         </label>
       </div>
       <label>
-        Prompt template (put before the task&apos;s prompt)
-        <textarea rows={4} value={template} onChange={(e) => setTemplate(e.target.value)} placeholder="Work in small steps and explain each change." />
+        {t("template")}
+        <textarea rows={4} value={template} onChange={(e) => setTemplate(e.target.value)} placeholder={t("templatePlaceholder")} />
       </label>
-      {choices.error && <p className="error small">Some items could not be listed: {choices.error}</p>}
+      {choices.error && <p className="error small">{t("listError", { error: choices.error })}</p>}
       <div className="grid2">
-        <Checklist legend="Skills" items={choices.skills} selected={skillIds} onChange={setSkillIds} empty="No skills in the library." />
-        <Checklist legend="MCP servers" items={choices.servers} selected={serverIds} onChange={setServerIds} empty="No MCP servers in the library." />
-        <Checklist legend="Commands" items={choices.commands} selected={commandIds} onChange={setCommandIds} empty="No commands in the library." />
-        <Checklist legend="Subagents" items={choices.agents} selected={agentIds} onChange={setAgentIds} empty="No subagents in the library." />
+        <Checklist legend={t("skillsLegend")} items={choices.skills} selected={skillIds} onChange={setSkillIds} empty={t("noSkills")} />
+        <Checklist legend={t("mcpServersLegend")} items={choices.servers} selected={serverIds} onChange={setServerIds} empty={t("noMcpServers")} />
+        <Checklist legend={t("commandsLegend")} items={choices.commands} selected={commandIds} onChange={setCommandIds} empty={t("noCommands")} />
+        <Checklist legend={t("subagentsLegend")} items={choices.agents} selected={agentIds} onChange={setAgentIds} empty={t("noSubagents")} />
       </div>
-      <p className="muted small">A task with this preset gets exactly the items checked here (none of a kind when none is checked).</p>
-      <FormFooter saving={saving} error={error} isNew={!initial} noun="preset" cancel={cancel} />
+      <p className="muted small">{t("exactly")}</p>
+      <FormFooter saving={saving} error={error} isNew={!initial} kind="presets" cancel={cancel} />
     </form>
   );
 }

@@ -2,9 +2,15 @@
 // Skills: folders with a SKILL.md, uploaded as a .zip or .tar.gz. Upload (with progress and the
 // server's reason when it refuses), the list with version, size and files, each skill's file
 // list, the enabled switch, a new version, download and delete. System skills are read-only.
-import { useEffect, useRef, useState } from "react";
-import type { SkillDetail, SkillView } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { useRef, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { useFormatter, useTranslations } from "next-intl";
+import type { SkillView } from "@/generated/protocol";
+import { STALE } from "@/lib/query/client";
+import { queryKeys } from "@/lib/query/keys";
+import { useCachedList } from "@/lib/query/useCachedList";
+import { skillsQuery } from "@/lib/query/library";
+import { useReadableError } from "@/lib/useReadableError";
 import { deleteItem, formatBytes, getSkill, listSkills, setSkillEnabled, shortVersion, SKILL_ARCHIVE_TYPES, skillDownloadUrl, uploadSkill } from "@/lib/capabilities";
 import { EnabledToggle, SystemBadge } from "./parts";
 
@@ -16,18 +22,17 @@ interface Upload {
 }
 
 export function SkillsTab() {
-  const [skills, setSkills] = useState<SkillView[] | null>(null);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // The cached list (shared with the preset form's choices).
+  const { items: skills, setItems: setSkills, missing, error: loadError } = useCachedList(skillsQuery().queryKey, listSkills);
+  const [actionError, setError] = useState<string | null>(null);
   const [upload, setUpload] = useState<Upload | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
-
-  useEffect(() => {
-    listSkills()
-      .then(setSkills)
-      .catch((e) => (e instanceof ApiError && e.routeMissing ? setMissing(true) : setError(readableError(e))));
-  }, []);
+  const t = useTranslations("capabilities.skills");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
+  const error = actionError ?? (loadError ? readable(loadError) : null);
 
   const replaceInList = (s: SkillView) => setSkills((l) => (l ?? []).map((x) => (x.id === s.id ? s : x)));
 
@@ -43,7 +48,7 @@ export function SkillsTab() {
       else setSkills((l) => [...(l ?? []).filter((x) => x.id !== saved.id), saved]);
       setUpload(null);
     } catch (e) {
-      setUpload({ name: file.name, progress: null, error: readableError(e) });
+      setUpload({ name: file.name, progress: null, error: readable(e) });
     }
   };
 
@@ -53,37 +58,34 @@ export function SkillsTab() {
       replaceInList(await setSkillEnabled(s.id, enabled));
     } catch (e) {
       replaceInList(s);
-      setError(readableError(e));
+      setError(readable(e));
     }
   };
 
   const remove = async (s: SkillView) => {
-    if (!window.confirm(`Delete the skill “${s.name}”? Queued and running tasks keep their copy.`)) return;
+    if (!window.confirm(t("confirmDelete", { name: s.name }))) return;
     try {
       await deleteItem("skills", s.id);
       setSkills((l) => (l ?? []).filter((x) => x.id !== s.id));
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     }
   };
 
-  if (missing) return <p className="muted">This server does not offer skills yet.</p>;
+  if (missing) return <p className="muted">{t("missing")}</p>;
   return (
     <section className="cap-tab" data-testid="cap-skills">
       <div className="cap-tab-head">
-        <div className="muted small cap-intro">
-          A skill is a folder with a <code>SKILL.md</code> (front matter <code>name</code> and <code>description</code>) and any scripts or files it
-          uses. The agent reads it when a task calls for it. Upload the folder as a .zip or .tar.gz.
-        </div>
+        <div className="muted small cap-intro">{t.rich("intro", { code: (chunks) => <code>{chunks}</code> })}</div>
         <button className="button primary" onClick={() => input.current?.click()} disabled={upload !== null && !upload.error}>
-          Upload a skill
+          {t("upload")}
         </button>
         <input
           ref={input}
           type="file"
           accept={SKILL_ARCHIVE_TYPES}
           hidden
-          aria-label="Skill archive"
+          aria-label={t("archiveLabel")}
           data-testid="skill-upload"
           onChange={(e) => {
             const file = e.target.files?.[0];
@@ -99,9 +101,9 @@ export function SkillsTab() {
         </p>
       )}
       {skills === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : skills.length === 0 ? (
-        <p className="muted">No skills yet.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <ul className="cap-list">
           {skills.map((s) => (
@@ -111,23 +113,32 @@ export function SkillsTab() {
                   <span className="cap-name mono">{s.name}</span> {s.system && <SystemBadge />}
                   <div className="small">{s.description}</div>
                   <div className="muted small">
-                    version <span className="mono" title={s.version}>{shortVersion(s.version)}</span> · {formatBytes(s.size)} · {s.file_count} file
-                    {s.file_count === 1 ? "" : "s"} · updated {new Date(s.updated_at).toLocaleString()}
+                    {t.rich("meta", {
+                      v: (chunks) => (
+                        <span className="mono" title={s.version}>
+                          {chunks}
+                        </span>
+                      ),
+                      version: shortVersion(s.version),
+                      size: formatBytes(s.size, format),
+                      files: s.file_count,
+                      date: format.dateTime(new Date(s.updated_at), { dateStyle: "medium", timeStyle: "short" }),
+                    })}
                   </div>
                 </div>
                 <div className="cap-actions">
                   <EnabledToggle name={s.name} enabled={s.enabled} system={s.system} onChange={(on) => void toggle(s, on)} />
                   <button className="button small" onClick={() => setOpen(open === s.id ? null : s.id)} aria-expanded={open === s.id}>
-                    Files
+                    {t("files")}
                   </button>
                   <a className="button small" href={skillDownloadUrl(s.id)} download>
-                    Download
+                    {tr("common.actions.download")}
                   </a>
                   {!s.system && (
                     <>
                       <ReplaceButton skill={s} disabled={upload !== null && !upload.error} onFile={(f) => void send(f, s)} />
-                      <button className="button small danger" onClick={() => void remove(s)} aria-label={`Delete ${s.name}`}>
-                        Delete
+                      <button className="button small danger" onClick={() => void remove(s)} aria-label={tr("capabilities.parts.deleteLabel", { name: s.name })}>
+                        {tr("common.actions.delete")}
                       </button>
                     </>
                   )}
@@ -143,12 +154,14 @@ export function SkillsTab() {
 }
 
 function UploadState({ upload, onDismiss }: { upload: Upload; onDismiss: () => void }) {
+  const t = useTranslations("capabilities.skills");
+  const tr = useTranslations();
   if (upload.error) {
     return (
       <div className="upload-state error" role="alert">
-        {upload.name} was not accepted: {upload.error}{" "}
+        {t("rejected", { name: upload.name, error: upload.error })}{" "}
         <button className="link-button" onClick={onDismiss}>
-          Dismiss
+          {tr("common.actions.dismiss")}
         </button>
       </div>
     );
@@ -156,10 +169,11 @@ function UploadState({ upload, onDismiss }: { upload: Upload; onDismiss: () => v
   return (
     <div className="upload-state" role="status">
       {upload.progress === null ? (
-        <>Checking {upload.name}…</>
+        <>{t("checking", { name: upload.name })}</>
       ) : (
         <>
-          Uploading {upload.name} <progress value={upload.progress} max={1} aria-label="Upload progress" /> {Math.round(upload.progress * 100)} %
+          {t("uploading", { name: upload.name })} <progress value={upload.progress} max={1} aria-label={t("progressLabel")} />{" "}
+          {t("percent", { percent: Math.round(upload.progress * 100) })}
         </>
       )}
     </div>
@@ -168,17 +182,18 @@ function UploadState({ upload, onDismiss }: { upload: Upload; onDismiss: () => v
 
 function ReplaceButton({ skill, disabled, onFile }: { skill: SkillView; disabled: boolean; onFile: (f: File) => void }) {
   const input = useRef<HTMLInputElement>(null);
+  const t = useTranslations("capabilities.skills");
   return (
     <>
-      <button className="button small" onClick={() => input.current?.click()} disabled={disabled} title="Upload a new version of this skill">
-        Replace
+      <button className="button small" onClick={() => input.current?.click()} disabled={disabled} title={t("replaceTitle")}>
+        {t("replace")}
       </button>
       <input
         ref={input}
         type="file"
         accept={SKILL_ARCHIVE_TYPES}
         hidden
-        aria-label={`New version of ${skill.name}`}
+        aria-label={t("replaceLabel", { name: skill.name })}
         onChange={(e) => {
           const file = e.target.files?.[0];
           if (file) onFile(file);
@@ -191,20 +206,20 @@ function ReplaceButton({ skill, disabled, onFile }: { skill: SkillView; disabled
 
 /** A skill's files (read again when its version changes). */
 function SkillFiles({ id, version }: { id: string; version: string }) {
-  const [detail, setDetail] = useState<SkillDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    getSkill(id)
-      .then(setDetail)
-      .catch((e) => setError(readableError(e)));
-  }, [id, version]);
+  const query = useQuery({ queryKey: queryKeys.capabilities.skill(id, version), queryFn: () => getSkill(id), staleTime: STALE.catalog });
+  const detail = query.data ?? null;
+  const t = useTranslations("capabilities.skills");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
+  const error = query.error ? readable(query.error) : null;
   if (error) return <p className="error small">{error}</p>;
-  if (!detail) return <p className="muted small">Loading…</p>;
+  if (!detail) return <p className="muted small">{tr("common.states.loading")}</p>;
   return (
-    <ul className="skill-files mono small" aria-label="Files">
+    <ul className="skill-files mono small" aria-label={t("files")}>
       {detail.files.map((f) => (
         <li key={f.path}>
-          <span>{f.path}</span> <span className="muted">{formatBytes(f.size)}</span>
+          <span>{f.path}</span> <span className="muted">{formatBytes(f.size, format)}</span>
         </li>
       ))}
     </ul>

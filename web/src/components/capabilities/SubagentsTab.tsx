@@ -2,23 +2,24 @@
 // Subagents: the CLI's `agents/{name}.md`. The agent hands them work through its `Task` tool;
 // their events show nested under that call in the conversation.
 import { useState } from "react";
+import { useTranslations } from "next-intl";
 import type { SubagentRequest } from "@/generated/protocol";
 import { formatList, nameProblem, parseList } from "@/lib/capabilities";
 import { FormFooter, LibraryTab, useSaving, type FormProps } from "./LibraryTab";
 import { MarkdownEditor } from "./parts";
 
 export function SubagentsTab() {
+  const t = useTranslations("capabilities.subagents");
   return (
     <LibraryTab
       kind="subagents"
-      noun="subagent"
-      intro="Specialised agents the main agent can hand work to (through its Task tool), each with its own system prompt and tools."
+      intro={t("intro")}
       summary={(a) => (
         <>
           {a.description}
           <div>
-            Tools: {a.tools.length ? formatList(a.tools) : "all of the main agent's"}
-            {a.model && ` · Model: ${a.model}`}
+            {t("tools", { list: a.tools.length ? formatList(a.tools) : t("allTools") })}
+            {a.model && t("model", { model: a.model })}
           </div>
         </>
       )}
@@ -35,13 +36,15 @@ function SubagentForm({ initial, save, cancel }: FormProps<"subagents">) {
   const [prompt, setPrompt] = useState(initial?.system_prompt ?? "");
   const [enabled, setEnabled] = useState(initial?.enabled ?? true);
   const { saving, error, setError, run } = useSaving();
+  const t = useTranslations("capabilities");
+  const tr = useTranslations();
 
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = nameProblem(name.trim());
+    const problem = nameProblem(name.trim(), tr);
     if (problem) return setError(problem);
-    if (!description.trim()) return setError("Describe when the agent should use this subagent.");
-    if (!prompt.trim()) return setError("The subagent needs a system prompt.");
+    if (!description.trim()) return setError(t("subagents.needsDescription"));
+    if (!prompt.trim()) return setError(t("subagents.needsPrompt"));
     const request: SubagentRequest = {
       name: name.trim(),
       description: description.trim(),
@@ -54,30 +57,30 @@ function SubagentForm({ initial, save, cancel }: FormProps<"subagents">) {
   };
 
   return (
-    <form className="cap-form" onSubmit={submit} aria-label={initial ? `Edit subagent ${initial.name}` : "New subagent"}>
+    <form className="cap-form" onSubmit={submit} aria-label={initial ? t("subagents.editLabel", { name: initial.name }) : t("kinds.subagents.new")}>
       <div className="grid2">
         <label>
-          Name
+          {t("subagents.name")}
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="code-reviewer" required maxLength={64} className="mono" />
         </label>
         <label>
-          Model
-          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="the run's model" />
+          {t("subagents.modelLabel")}
+          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder={t("subagents.modelPlaceholder")} />
         </label>
       </div>
       <label>
-        Description
-        <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder="When to use it: “Reviews a diff for bugs after code changes.”" required />
+        {t("subagents.description")}
+        <input value={description} onChange={(e) => setDescription(e.target.value)} placeholder={t("subagents.descriptionPlaceholder")} required />
       </label>
       <label>
-        Tools (comma-separated; empty: all)
+        {t("subagents.toolsLabel")}
         <input value={tools} onChange={(e) => setTools(e.target.value)} placeholder="Read, Grep, Glob" className="mono" />
       </label>
-      <MarkdownEditor label="System prompt" value={prompt} onChange={setPrompt} placeholder="You are a careful code reviewer…" />
+      <MarkdownEditor label={t("subagents.systemPrompt")} value={prompt} onChange={setPrompt} placeholder={t("subagents.systemPromptPlaceholder")} />
       <label className="check">
-        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Enabled (new tasks get it unless a preset says otherwise)
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> {t("parts.enabledForNew")}
       </label>
-      <FormFooter saving={saving} error={error} isNew={!initial} noun="subagent" cancel={cancel} />
+      <FormFooter saving={saving} error={error} isNew={!initial} kind="subagents" cancel={cancel} />
     </form>
   );
 }

@@ -2,23 +2,27 @@
 // Small pieces every Capabilities tab uses: the system badge, the enabled switch, a Markdown
 // editor with a preview, and a checklist for choosing items.
 import { useId, useState } from "react";
+import { useTranslations } from "next-intl";
 import { Markdown } from "../Markdown";
 
 /** Marks an item every user sees and nobody edits here. */
 export function SystemBadge() {
+  const t = useTranslations("capabilities.parts");
   return (
-    <span className="badge badge-system" title="Provided by the administrator for every user; read-only">
-      system
+    <span className="badge badge-system" title={t("systemTitle")}>
+      {t("system")}
     </span>
   );
 }
 
 /** The enabled switch of an item; read-only text for system items. */
 export function EnabledToggle({ name, enabled, system, onChange }: { name: string; enabled: boolean; system: boolean; onChange: (enabled: boolean) => void }) {
-  if (system) return <span className="muted small">{enabled ? "enabled" : "disabled"}</span>;
+  const t = useTranslations("capabilities.parts");
+  const tr = useTranslations();
+  if (system) return <span className="muted small">{enabled ? t("enabled") : t("disabled")}</span>;
   return (
     <label className="check small">
-      <input type="checkbox" checked={enabled} onChange={(e) => onChange(e.target.checked)} aria-label={`Enable ${name}`} /> Enabled
+      <input type="checkbox" checked={enabled} onChange={(e) => onChange(e.target.checked)} aria-label={t("enableLabel", { name })} /> {tr("common.states.enabled")}
     </label>
   );
 }
@@ -43,6 +47,7 @@ export function MarkdownEditor({
 }) {
   const [preview, setPreview] = useState(false);
   const id = useId();
+  const t = useTranslations("capabilities.parts");
   return (
     <div className="md-editor">
       <div className="md-editor-bar">
@@ -50,18 +55,18 @@ export function MarkdownEditor({
           {label}
         </label>
         <span className="spacer" />
-        <div className="segmented" role="group" aria-label={`${label}: write or preview`}>
+        <div className="segmented" role="group" aria-label={t("writeOrPreview", { label })}>
           <button type="button" className={preview ? "" : "active"} aria-pressed={!preview} onClick={() => setPreview(false)}>
-            Write
+            {t("write")}
           </button>
           <button type="button" className={preview ? "active" : ""} aria-pressed={preview} onClick={() => setPreview(true)}>
-            Preview
+            {t("preview")}
           </button>
         </div>
       </div>
       {preview ? (
         <div className="md-preview" data-testid="markdown-preview">
-          {value.trim() ? <Markdown text={value} /> : <p className="muted small">Nothing to preview.</p>}
+          {value.trim() ? <Markdown text={value} /> : <p className="muted small">{t("nothingToPreview")}</p>}
         </div>
       ) : (
         <textarea id={id} className="mono" rows={rows} value={value} onChange={(e) => onChange(e.target.value)} placeholder={placeholder} required={required} />
@@ -85,6 +90,8 @@ export function Checklist({
   onChange: (ids: string[]) => void;
   empty: string;
 }) {
+  const t = useTranslations("capabilities.parts");
+  const tr = useTranslations();
   const chosen = new Set(selected);
   // Ids the preset names that this user no longer sees (deleted items) stay listed so they can
   // be removed.
@@ -93,7 +100,7 @@ export function Checklist({
     <fieldset className="checklist">
       <legend>{legend}</legend>
       {items === null ? (
-        <p className="muted small">Loading…</p>
+        <p className="muted small">{tr("common.states.loading")}</p>
       ) : items.length === 0 && unknown.length === 0 ? (
         <p className="muted small">{empty}</p>
       ) : (
@@ -107,13 +114,13 @@ export function Checklist({
               />{" "}
               <span className="mono">{i.name}</span>
               {i.system && <SystemBadge />}
-              {i.enabled === false && <span className="muted small">(disabled)</span>}
+              {i.enabled === false && <span className="muted small">{t("itemDisabled")}</span>}
             </label>
           ))}
           {unknown.map((id) => (
             <label key={id} className="check">
               <input type="checkbox" checked onChange={() => onChange(selected.filter((x) => x !== id))} />{" "}
-              <span className="muted small">an item that no longer exists</span>
+              <span className="muted small">{t("itemGone")}</span>
             </label>
           ))}
         </>

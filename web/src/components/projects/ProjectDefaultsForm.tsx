@@ -2,38 +2,33 @@
 // A project's defaults: what a new task in it gets when it names nothing else (the model from the
 // catalog, a preset, the permission mode, a repository to clone with the secret holding its token).
 // Saved whole (`PATCH /projects/{id}` with `defaults`).
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useTranslations } from "next-intl";
 import type { PermissionMode, PresetView, ProjectView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
-import { listItems } from "@/lib/capabilities";
-import { PERMISSION_MODES } from "@/lib/permissionModes";
+import { useQuery } from "@tanstack/react-query";
+import { libraryQuery } from "@/lib/query/library";
+import { PERMISSION_MODES, permissionModeLabel } from "@/lib/permissionModes";
+import { useReadableError } from "@/lib/useReadableError";
 import { defaultsToForm, formToDefaults, updateProject, type DefaultsForm } from "@/lib/projects";
 import { ModelPicker } from "../ModelPicker";
 import { TokenSecretPicker, useSecretChoices } from "../TokenSecretPicker";
 
 export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView; onSaved: (p: ProjectView) => void }) {
   const [form, setForm] = useState<DefaultsForm>(() => defaultsToForm(project.defaults));
-  const [presets, setPresets] = useState<PresetView[]>([]);
+  // Without presets (none, or a server without them) the choice is just "none".
+  const presets: PresetView[] = useQuery(libraryQuery("presets")).data ?? [];
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [savedOnce, setSavedOnce] = useState(false);
   const secrets = useSecretChoices();
+  const t = useTranslations("projects.defaults");
+  const tr = useTranslations();
+  const readable = useReadableError();
   const set = <K extends keyof DefaultsForm>(key: K, value: DefaultsForm[K]) => {
     setForm((f) => ({ ...f, [key]: value }));
     setSavedOnce(false);
   };
   const unchanged = JSON.stringify(formToDefaults(form)) === JSON.stringify(formToDefaults(defaultsToForm(project.defaults)));
-
-  useEffect(() => {
-    let alive = true;
-    // Without presets (none, or a server without them) the choice is just "none".
-    listItems("presets")
-      .then((p) => alive && setPresets(p))
-      .catch(() => {});
-    return () => {
-      alive = false;
-    };
-  }, []);
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -45,7 +40,7 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
       setForm(defaultsToForm(saved.defaults));
       setSavedOnce(true);
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
     } finally {
       setSaving(false);
     }
@@ -53,15 +48,15 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
 
   const presetKnown = !form.presetId || presets.some((p) => p.id === form.presetId);
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="Project defaults">
-      <p className="muted small form-note">A new task in this project gets these when it names nothing else; a task&apos;s own choices win.</p>
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("formLabel")}>
+      <p className="muted small form-note">{t("note")}</p>
       <div className="grid2">
         <ModelPicker value={form.model} onChange={(v) => set("model", v)} testId="project-model" />
         <label>
-          Preset
+          {t("preset")}
           <select value={form.presetId} onChange={(e) => set("presetId", e.target.value)} data-testid="project-preset">
-            <option value="">None</option>
-            {!presetKnown && <option value={form.presetId}>a preset that no longer exists</option>}
+            <option value="">{tr("common.states.none")}</option>
+            {!presetKnown && <option value={form.presetId}>{t("presetGone")}</option>}
             {presets.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
@@ -70,12 +65,12 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
           </select>
         </label>
         <label>
-          Permission mode
+          {tr("common.permissionMode")}
           <select value={form.mode} onChange={(e) => set("mode", e.target.value as PermissionMode | "")} data-testid="project-mode">
-            <option value="">Server default</option>
+            <option value="">{tr("common.serverDefault")}</option>
             {PERMISSION_MODES.map((m) => (
               <option key={m.value} value={m.value}>
-                {m.label}
+                {permissionModeLabel(m.value, tr)}
               </option>
             ))}
           </select>
@@ -83,12 +78,12 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
       </div>
       <div className="grid2">
         <label>
-          Git repository
+          {tr("common.git.repository")}
           <input value={form.gitUrl} onChange={(e) => set("gitUrl", e.target.value)} placeholder="https://github.com/owner/repo.git" type="url" />
         </label>
         <label>
-          Branch
-          <input value={form.gitBranch} onChange={(e) => set("gitBranch", e.target.value)} placeholder="default branch" />
+          {tr("common.git.branch")}
+          <input value={form.gitBranch} onChange={(e) => set("gitBranch", e.target.value)} placeholder={tr("common.git.defaultBranch")} />
         </label>
         {!secrets.missing && (
           <TokenSecretPicker
@@ -107,9 +102,9 @@ export function ProjectDefaultsForm({ project, onSaved }: { project: ProjectView
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving || unchanged}>
-          {saving ? "Saving…" : "Save defaults"}
+          {saving ? tr("common.actions.saving") : t("submit")}
         </button>
-        {savedOnce && unchanged && <span className="muted small">Saved.</span>}
+        {savedOnce && unchanged && <span className="muted small">{tr("common.states.saved")}</span>}
       </div>
     </form>
   );

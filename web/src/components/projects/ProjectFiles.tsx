@@ -2,9 +2,10 @@
 // A project's files: staged into every run's `inputs/` (a task's attachment of the same name
 // wins). Upload (several at once), list, delete.
 import { useRef, useState } from "react";
+import { useFormatter, useTranslations } from "next-intl";
 import type { AttachmentView, ProjectView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
 import { formatBytes } from "@/lib/capabilities";
+import { useReadableError } from "@/lib/useReadableError";
 import { deleteProjectFile, uploadProjectFile } from "@/lib/projects";
 
 interface Upload {
@@ -24,6 +25,10 @@ export function ProjectFiles({
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [error, setError] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const t = useTranslations("projects.files");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
 
   const upload = async (chosen: FileList) => {
     for (const file of Array.from(chosen)) {
@@ -34,36 +39,34 @@ export function ProjectFiles({
         onChanged((files) => [...files.filter((f) => f.id !== saved.id), saved]);
         setUploads((u) => u.filter((x) => x.key !== key));
       } catch (e) {
-        setUploads((u) => u.map((x) => (x.key === key ? { ...x, error: readableError(e) } : x)));
+        setUploads((u) => u.map((x) => (x.key === key ? { ...x, error: readable(e) } : x)));
       }
     }
   };
 
   const remove = async (f: AttachmentView) => {
-    if (!window.confirm(`Remove ${f.name} from the project? Runs already started keep their copy.`)) return;
+    if (!window.confirm(t("confirmRemove", { name: f.name }))) return;
     try {
       await deleteProjectFile(project.id, f.id);
       onChanged((files) => files.filter((x) => x.id !== f.id));
     } catch (e) {
-      setError(readableError(e));
+      setError(readable(e));
     }
   };
 
   return (
     <section data-testid="project-files">
       <div className="cap-tab-head">
-        <div className="muted small cap-intro">
-          Every run of this project&apos;s sessions finds these files in <code>inputs/</code> (a task&apos;s own attachment of the same name wins).
-        </div>
+        <div className="muted small cap-intro">{t.rich("intro", { code: (chunks) => <code>{chunks}</code> })}</div>
         <button className="button primary" onClick={() => input.current?.click()}>
-          Upload files
+          {t("upload")}
         </button>
         <input
           ref={input}
           type="file"
           multiple
           hidden
-          aria-label="Project files"
+          aria-label={t("inputLabel")}
           data-testid="project-file-upload"
           onChange={(e) => {
             if (e.target.files) void upload(e.target.files);
@@ -75,13 +78,13 @@ export function ProjectFiles({
         <div key={u.key} className={`upload-state ${u.error ? "error" : ""}`} role={u.error ? "alert" : "status"}>
           {u.error ? (
             <>
-              {u.name} was not accepted: {u.error}{" "}
+              {t("rejected", { name: u.name, error: u.error })}{" "}
               <button className="link-button" onClick={() => setUploads((l) => l.filter((x) => x.key !== u.key))}>
-                Dismiss
+                {tr("common.actions.dismiss")}
               </button>
             </>
           ) : (
-            <span className="muted">Uploading {u.name}…</span>
+            <span className="muted">{t("uploading", { name: u.name })}</span>
           )}
         </div>
       ))}
@@ -91,7 +94,7 @@ export function ProjectFiles({
         </p>
       )}
       {project.files.length === 0 ? (
-        <p className="muted">No files yet.</p>
+        <p className="muted">{t("none")}</p>
       ) : (
         <ul className="cap-list">
           {project.files.map((f) => (
@@ -100,12 +103,12 @@ export function ProjectFiles({
                 <div className="cap-main">
                   <span className="mono">{f.name}</span>
                   <div className="muted small">
-                    {formatBytes(f.size)} · {f.content_type} · added {new Date(f.created_at).toLocaleString()}
+                    {t("meta", { size: formatBytes(f.size, format), type: f.content_type, date: format.dateTime(new Date(f.created_at), { dateStyle: "medium", timeStyle: "short" }) })}
                   </div>
                 </div>
                 <div className="cap-actions">
-                  <button className="button small danger" onClick={() => void remove(f)} aria-label={`Remove ${f.name}`}>
-                    Remove
+                  <button className="button small danger" onClick={() => void remove(f)} aria-label={t("removeLabel", { name: f.name })}>
+                    {tr("common.actions.remove")}
                   </button>
                 </div>
               </div>

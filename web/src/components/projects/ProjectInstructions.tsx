@@ -1,9 +1,10 @@
 "use client";
 // A project's instructions: its CLAUDE.md, added after the user's own in every run of its sessions.
 import { useState } from "react";
+import { useTranslations } from "next-intl";
 import type { ProjectView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
 import { updateProject } from "@/lib/projects";
+import { useReadableError } from "@/lib/useReadableError";
 import { MarkdownEditor } from "../capabilities/parts";
 
 export function ProjectInstructions({ project, onSaved }: { project: ProjectView; onSaved: (p: ProjectView) => void }) {
@@ -11,6 +12,9 @@ export function ProjectInstructions({ project, onSaved }: { project: ProjectView
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [savedOnce, setSavedOnce] = useState(false);
+  const t = useTranslations("projects.instructions");
+  const tr = useTranslations();
+  const readable = useReadableError();
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -22,28 +26,24 @@ export function ProjectInstructions({ project, onSaved }: { project: ProjectView
       setText(saved.instructions);
       setSavedOnce(true);
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
     } finally {
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="Project instructions">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("label")}>
       <MarkdownEditor
-        label="Project instructions"
+        label={t("label")}
         value={text}
         onChange={(v) => {
           setText(v);
           setSavedOnce(false);
         }}
         rows={14}
-        placeholder={"# This project\n\n- The app lives in `web/`; run `npm test` before you finish."}
-        hint={
-          <>
-            The project&apos;s <code>CLAUDE.md</code>: every run of its sessions reads it after your own instructions.
-          </>
-        }
+        placeholder={t("placeholder")}
+        hint={t.rich("hint", { code: (chunks) => <code>{chunks}</code> })}
       />
       {error && (
         <p className="error" role="alert">
@@ -52,9 +52,9 @@ export function ProjectInstructions({ project, onSaved }: { project: ProjectView
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving || text === project.instructions}>
-          {saving ? "Saving…" : "Save instructions"}
+          {saving ? tr("common.actions.saving") : t("submit")}
         </button>
-        {savedOnce && text === project.instructions && <span className="muted small">Saved.</span>}
+        {savedOnce && text === project.instructions && <span className="muted small">{tr("common.states.saved")}</span>}
       </div>
     </form>
   );

@@ -1,52 +1,26 @@
 "use client";
-// A project's sessions, newest first (`GET /sessions?project_id=`), kept current by the server's
-// session announcements like the sidebar's list.
+// A project's sessions, newest first (`GET /sessions?project_id=`), a query kept current by the
+// server's session announcements like the sidebar's list.
 import Link from "next/link";
-import { useEffect, useState } from "react";
-import type { SessionView } from "@/generated/protocol";
-import { readableError } from "@/lib/api";
-import { liveConnection } from "@/lib/live";
-import { inFilter, listSessions, newTaskHref } from "@/lib/projects";
+import { useFormatter, useTranslations } from "next-intl";
+import { flattenPages } from "@/lib/query/sessionCache";
+import { useSessionList } from "@/lib/query/sessions";
+import { useReadableError } from "@/lib/useReadableError";
+import { newTaskHref } from "@/lib/projects";
 import { StatusBadge } from "../StatusBadge";
 
 export function ProjectSessions({ projectId, onStart }: { projectId: string; onStart: () => void }) {
-  const [sessions, setSessions] = useState<SessionView[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    let alive = true;
-    listSessions(projectId)
-      .then((page) => {
-        if (!alive) return;
-        setSessions(page.sessions);
-        setCursor(page.next_cursor);
-      })
-      .catch((e) => alive && setError(readableError(e)));
-    const off = liveConnection().onSessions(({ updated, deleted }) => {
-      setSessions((list) => {
-        if (list === null) return list;
-        if (deleted) return list.filter((s) => s.id !== deleted);
-        if (!updated || !inFilter(updated, projectId)) return list;
-        return [...list.filter((s) => s.id !== updated.id), updated].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
-      });
-    });
-    return () => {
-      alive = false;
-      off();
-    };
-  }, [projectId]);
-
-  const more = async () => {
-    if (!cursor) return;
-    try {
-      const page = await listSessions(projectId, cursor);
-      setSessions((list) => [...(list ?? []), ...page.sessions.filter((s) => !list?.some((x) => x.id === s.id))]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(readableError(e));
-    }
-  };
+  // The cache's list of this project's sessions (every status, pinned or not), kept current from
+  // the live connection by the sidebar's `useLiveSessionSync`.
+  const list = useSessionList({ projectId });
+  const sessions = list.data ? flattenPages(list.data) : null;
+  const cursor = list.hasNextPage;
+  const t = useTranslations("projects.sessions");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
+  const error = list.error ? readable(list.error) : null;
+  const more = () => void list.fetchNextPage({ cancelRefetch: false });
 
   return (
     <section data-testid="project-sessions">
@@ -56,14 +30,16 @@ export function ProjectSessions({ projectId, onStart }: { projectId: string; onS
         </p>
       )}
       {sessions === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{tr("common.states.loading")}</p>
       ) : sessions.length === 0 ? (
         <p className="muted">
-          No sessions in this project yet.{" "}
-          <Link href={newTaskHref(projectId)} onClick={onStart}>
-            Start a task in it
-          </Link>
-          .
+          {t.rich("none", {
+            link: (chunks) => (
+              <Link href={newTaskHref(projectId)} onClick={onStart}>
+                {chunks}
+              </Link>
+            ),
+          })}
         </p>
       ) : (
         <ul className="cap-list">
@@ -72,10 +48,10 @@ export function ProjectSessions({ projectId, onStart }: { projectId: string; onS
               <div className="cap-row">
                 <div className="cap-main">
                   <Link href={`/sessions/${s.id}`}>{s.title}</Link>
-                  <div className="muted small">started {new Date(s.created_at).toLocaleString()}</div>
+                  <div className="muted small">{t("started", { date: format.dateTime(new Date(s.created_at), { dateStyle: "medium", timeStyle: "short" }) })}</div>
                 </div>
                 <div className="cap-actions">
-                  {s.pending_inputs > 0 && <span className="badge badge-waiting">needs you</span>}
+                  {s.pending_inputs > 0 && <span className="badge badge-waiting">{t("needsYou")}</span>}
                   <StatusBadge status={s.status} />
                 </div>
               </div>
@@ -84,8 +60,8 @@ export function ProjectSessions({ projectId, onStart }: { projectId: string; onS
         </ul>
       )}
       {cursor && (
-        <button className="link-button" onClick={() => void more()}>
-          Show older
+        <button className="link-button" onClick={more} disabled={list.isFetchingNextPage}>
+          {tr("common.actions.showOlder")}
         </button>
       )}
     </section>

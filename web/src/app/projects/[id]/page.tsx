@@ -6,8 +6,13 @@
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useFormatter, useTranslations } from "next-intl";
 import type { AttachmentView, ProjectView } from "@/generated/protocol";
-import { ApiError, readableError } from "@/lib/api";
+import { ApiError } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
+import { STALE } from "@/lib/query/client";
+import { queryKeys } from "@/lib/query/keys";
 import { deleteProject, getProject, MAX_PROJECT_DESCRIPTION_CHARS, MAX_PROJECT_NAME_CHARS, needsCascade, newTaskHref, projectNameProblem, updateProject } from "@/lib/projects";
 import { useProjects } from "@/components/ProjectsProvider";
 import { ProjectDefaultsForm } from "@/components/projects/ProjectDefaultsForm";
@@ -15,40 +20,42 @@ import { ProjectFiles } from "@/components/projects/ProjectFiles";
 import { ProjectInstructions } from "@/components/projects/ProjectInstructions";
 import { ProjectSessions } from "@/components/projects/ProjectSessions";
 
-const TABS = [
-  { id: "sessions", label: "Sessions" },
-  { id: "defaults", label: "Defaults" },
-  { id: "instructions", label: "Instructions" },
-  { id: "files", label: "Files" },
-] as const;
+/** The sections; their words are `projects.page.tabs.{id}`. */
+const TABS = [{ id: "sessions" }, { id: "defaults" }, { id: "instructions" }, { id: "files" }] as const;
 type TabId = (typeof TABS)[number]["id"];
 
 export default function ProjectPage() {
   const { id } = useParams<{ id: string }>();
   const router = useRouter();
   const { saved: savedInList, removed, choose } = useProjects();
-  const [project, setProject] = useState<ProjectView | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
   const [tab, setTab] = useState<TabId>("sessions");
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const t = useTranslations("projects.page");
+  const tr = useTranslations();
+  const format = useFormatter();
+  const readable = useReadableError();
 
-  useEffect(() => {
-    let alive = true;
-    setProject(null);
-    setProblem(null);
-    getProject(id)
-      .then((p) => alive && setProject(p))
-      .catch((e) => {
-        if (!alive) return;
-        if (e instanceof ApiError && e.routeMissing) setProblem("Projects are not available on this server yet.");
-        else if (e instanceof ApiError && (e.code === "not_found" || e.code === "invalid_path")) setProblem("This project does not exist.");
-        else setProblem(readableError(e));
-      });
-    return () => {
-      alive = false;
-    };
-  }, [id]);
+  // The project from the cache (at once when the projects list has it), read again when stale.
+  const qc = useQueryClient();
+  const key = queryKeys.projects.detail(id);
+  const query = useQuery({
+    queryKey: key,
+    queryFn: () => getProject(id),
+    staleTime: STALE.config,
+    initialData: () => qc.getQueryData<ProjectView[]>(queryKeys.projects.list())?.find((p) => p.id === id),
+    initialDataUpdatedAt: () => qc.getQueryState(queryKeys.projects.list())?.dataUpdatedAt,
+  });
+  const project = query.data ?? null;
+  const failure = project ? null : query.error;
+  const problem = !failure
+    ? null
+    : failure instanceof ApiError && failure.routeMissing
+      ? tr("projects.missing")
+      : failure instanceof ApiError && (failure.code === "not_found" || failure.code === "invalid_path")
+        ? t("notFound")
+        : readable(failure);
+  const setProject = (p: ProjectView) => qc.setQueryData(key, p);
 
   // The switcher's list follows what this page saves.
   useEffect(() => {
@@ -66,13 +73,13 @@ export default function ProjectPage() {
     setTab(t);
     window.history.replaceState(null, "", `#${t}`);
   };
-  const setFiles = (update: (files: AttachmentView[]) => AttachmentView[]) => setProject((p) => p && { ...p, files: update(p.files) });
+  const setFiles = (update: (files: AttachmentView[]) => AttachmentView[]) => qc.setQueryData<ProjectView>(key, (p) => p && { ...p, files: update(p.files) });
 
   if (problem) {
     return (
       <div className="page">
         <p>
-          <Link href="/projects">← Projects</Link>
+          <Link href="/projects">{t("back")}</Link>
         </p>
         <div className="banner error" role="alert">
           {problem}
@@ -80,29 +87,29 @@ export default function ProjectPage() {
       </div>
     );
   }
-  if (!project) return <p className="muted pad">Loading…</p>;
+  if (!project) return <p className="muted pad">{tr("common.states.loading")}</p>;
 
   return (
     <div className="page project" data-project={project.id}>
       <p className="small">
-        <Link href="/projects">← Projects</Link>
+        <Link href="/projects">{t("back")}</Link>
       </p>
       <div className="page-head">
         <h1 data-testid="project-name">{project.name}</h1>
         <span className="spacer" />
         <Link href={newTaskHref(project.id)} className="button primary" onClick={() => choose(project.id)} data-testid="project-new-task">
-          New task here
+          {t("newTask")}
         </Link>
         <button className="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
-          {editing ? "Close" : "Rename"}
+          {editing ? tr("common.actions.close") : t("rename")}
         </button>
         <button className="button danger" onClick={() => setDeleting((d) => !d)} aria-expanded={deleting}>
-          Delete…
+          {t("delete")}
         </button>
       </div>
       {project.description && !editing && <p className="project-description">{project.description}</p>}
       <p className="muted small">
-        {project.session_count} session{project.session_count === 1 ? "" : "s"} · created {new Date(project.created_at).toLocaleDateString()}
+        {t("meta", { sessions: project.session_count, date: format.dateTime(new Date(project.created_at), { dateStyle: "medium" }) })}
       </p>
       {editing && (
         <DetailsForm
@@ -124,15 +131,14 @@ export default function ProjectPage() {
           onCancel={() => setDeleting(false)}
         />
       )}
-      <div className="tabs cap-tabs" role="tablist" aria-label="Project sections">
-        {TABS.map((t) => (
-          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? "active" : ""} onClick={() => chooseTab(t.id)}>
-            {t.label}
-            {t.id === "files" && project.files.length > 0 ? ` (${project.files.length})` : ""}
+      <div className="tabs cap-tabs" role="tablist" aria-label={t("sections")}>
+        {TABS.map((x) => (
+          <button key={x.id} role="tab" aria-selected={tab === x.id} className={tab === x.id ? "active" : ""} onClick={() => chooseTab(x.id)}>
+            {x.id === "files" && project.files.length > 0 ? t("tabCount", { label: t(`tabs.${x.id}`), count: project.files.length }) : t(`tabs.${x.id}`)}
           </button>
         ))}
       </div>
-      <div role="tabpanel" aria-label={TABS.find((t) => t.id === tab)!.label}>
+      <div role="tabpanel" aria-label={t(`tabs.${tab}`)}>
         {tab === "sessions" && <ProjectSessions projectId={project.id} onStart={() => choose(project.id)} />}
         {tab === "defaults" && <ProjectDefaultsForm project={project} onSaved={setProject} />}
         {tab === "instructions" && <ProjectInstructions project={project} onSaved={setProject} />}
@@ -147,29 +153,32 @@ function DetailsForm({ project, onSaved, onCancel }: { project: ProjectView; onS
   const [description, setDescription] = useState(project.description);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const t = useTranslations("projects");
+  const tr = useTranslations();
+  const readable = useReadableError();
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    const problem = projectNameProblem(name);
+    const problem = projectNameProblem(name, tr);
     if (problem) return setError(problem);
     setSaving(true);
     setError(null);
     try {
       onSaved(await updateProject(project.id, { name: name.trim(), description: description.trim() }));
     } catch (err) {
-      setError(readableError(err));
+      setError(readable(err));
       setSaving(false);
     }
   };
 
   return (
-    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label="Project name and description">
+    <form className="cap-form" onSubmit={(e) => void submit(e)} aria-label={t("details.formLabel")}>
       <label>
-        Name
+        {t("newForm.name")}
         <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={MAX_PROJECT_NAME_CHARS} autoFocus />
       </label>
       <label>
-        Description
+        {t("newForm.description")}
         <textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} maxLength={MAX_PROJECT_DESCRIPTION_CHARS} />
       </label>
       {error && (
@@ -179,10 +188,10 @@ function DetailsForm({ project, onSaved, onCancel }: { project: ProjectView; onS
       )}
       <div className="form-actions">
         <button className="button primary" type="submit" disabled={saving}>
-          {saving ? "Saving…" : "Save"}
+          {saving ? tr("common.actions.saving") : tr("common.actions.save")}
         </button>
         <button className="button" type="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </form>
@@ -195,6 +204,9 @@ function DeletePanel({ project, onDeleted, onCancel }: { project: ProjectView; o
   const [cascade, setCascade] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const t = useTranslations("projects.delete");
+  const tr = useTranslations();
+  const readable = useReadableError();
 
   const run = async () => {
     setBusy(true);
@@ -204,22 +216,17 @@ function DeletePanel({ project, onDeleted, onCancel }: { project: ProjectView; o
       onDeleted();
     } catch (e) {
       if (!cascade && needsCascade(e)) setCascade(true);
-      else setError(readableError(e));
+      else setError(readable(e));
       setBusy(false);
     }
   };
 
   return (
-    <div className="cap-form delete-panel" role="group" aria-label="Delete the project" data-testid="delete-project">
+    <div className="cap-form delete-panel" role="group" aria-label={t("label")} data-testid="delete-project">
       {cascade ? (
-        <p>
-          <strong>{project.name}</strong> still has sessions
-          {project.session_count > 0 ? ` (${project.session_count})` : ""}. Delete them with the project? Their conversations and files go too.
-        </p>
+        <p>{t.rich("cascade", { name: project.name, count: project.session_count, strong: (chunks) => <strong>{chunks}</strong> })}</p>
       ) : (
-        <p>
-          Delete the project <strong>{project.name}</strong> with its defaults, instructions and files?
-        </p>
+        <p>{t.rich("confirm", { name: project.name, strong: (chunks) => <strong>{chunks}</strong> })}</p>
       )}
       {error && (
         <p className="error" role="alert">
@@ -228,10 +235,10 @@ function DeletePanel({ project, onDeleted, onCancel }: { project: ProjectView; o
       )}
       <div className="form-actions">
         <button className="button danger" onClick={() => void run()} disabled={busy}>
-          {busy ? "Deleting…" : cascade ? "Delete the project and its sessions" : "Delete the project"}
+          {busy ? tr("common.actions.deleting") : cascade ? t("withSessions") : t("submit")}
         </button>
         <button className="button" onClick={onCancel}>
-          Cancel
+          {tr("common.actions.cancel")}
         </button>
       </div>
     </div>

@@ -1,17 +1,19 @@
 "use client";
 import Link from "next/link";
-import { useParams } from "next/navigation";
-import { useEffect, useMemo, useState } from "react";
+import { useParams, useSearchParams } from "next/navigation";
+import { useFormatter, useTranslations } from "next-intl";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import type { CancelResponse, CreateTaskResponse } from "@/generated/protocol";
-import { api, readableError } from "@/lib/api";
+import { api } from "@/lib/api";
+import { useReadableError } from "@/lib/useReadableError";
 import { buildItems, latestTodos } from "@/lib/conversation";
 import { isTerminalEvent, tabTitle } from "@/lib/inputRequests";
 import { useSession } from "@/lib/useSession";
 import { Composer } from "@/components/Composer";
-import { Conversation } from "@/components/Conversation";
+import { Conversation, type FocusRequest } from "@/components/Conversation";
+import { jumpTarget, locate } from "@/components/search/locate";
 import { FilesPanel } from "@/components/FilesPanel";
 import { QueueStrip } from "@/components/QueueStrip";
-import { formatTokens } from "@/components/ItemRow";
 import { CostText } from "@/components/Cost";
 import { useProjects } from "@/components/ProjectsProvider";
 import { addCosts, runCost, useModels, type Cost } from "@/lib/models";
@@ -22,6 +24,9 @@ export default function SessionPage() {
   const params = useParams<{ id: string }>();
   const id = params.id;
   const { detail, log, error, reload, setError, closed } = useSession(id);
+  const t = useTranslations("session");
+  const format = useFormatter();
+  const readableError = useReadableError();
   const [tab, setTab] = useState<"chat" | "files">("chat");
   const [canceling, setCanceling] = useState(false);
 
@@ -44,19 +49,62 @@ export default function SessionPage() {
     [],
   );
   const { catalog } = useModels();
+  // The session's usage: every run's tokens and cost, added up.
   const totals = useMemo(() => {
-    let tokensIn = 0;
-    let tokensOut = 0;
+    let input = 0;
+    let output = 0;
+    let cacheRead = 0;
+    let cacheWrite = 0;
     const costs: Cost[] = [];
     for (const r of runs) {
       if (!r.usage) continue;
-      tokensIn += r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens;
-      tokensOut += r.usage.output_tokens;
+      input += r.usage.input_tokens;
+      output += r.usage.output_tokens;
+      cacheRead += r.usage.cache_read_input_tokens;
+      cacheWrite += r.usage.cache_creation_input_tokens;
       // Each run at its own model's prices when the CLI reported no cost.
       costs.push(runCost(r.usage.total_cost_usd, r.usage, r.model, catalog, r.usage.estimated));
     }
-    return { tokensIn, tokensOut, cost: addCosts(costs) };
+    return { input, output, cacheRead, cacheWrite, cost: addCosts(costs) };
   }, [runs, catalog]);
+  const compact = (n: number) => format.number(n, { notation: "compact", maximumFractionDigits: 1 });
+  const exact = (n: number) => format.number(n);
+
+  // Opened at a search hit (`?seq=N`, `?run=…`): scroll to its row once the history holding it is
+  // loaded (it is read oldest first), and light it up.
+  const searchParams = useSearchParams();
+  const target = useMemo(() => jumpTarget(searchParams), [searchParams]);
+  const targetId = target ? `${id}:${"seq" in target ? `seq=${target.seq}` : `run=${target.run}`}` : null;
+  const [jumped, setJumped] = useState<string | null>(null);
+  // The log stopped growing while the target was awaited (`targetId` then).
+  const [settled, setSettled] = useState<string | null>(null);
+  const located = useMemo(() => {
+    if (!target || targetId === jumped) return null;
+    const l = locate(items, log.events, log.contiguous, target);
+    if (!("run" in target) || typeof l !== "object") return l;
+    // A prompt's row is in its place once the run's events are (before them it is listed last),
+    // or once the history has stopped coming (a run without events yet).
+    return settled === targetId || log.events.some((e) => e.run_id === target.run) ? l : "pending";
+  }, [target, targetId, jumped, settled, items, log.events, log.contiguous]);
+  const focus = useMemo<FocusRequest | null>(
+    () => (located && typeof located === "object" && targetId ? { key: located.key, id: targetId } : null),
+    [located, targetId],
+  );
+  const onFocused = useCallback((done: string) => setJumped(done), []);
+  const pendingJump = located === "pending";
+  useEffect(() => {
+    if (!pendingJump) return;
+    const timer = setTimeout(() => setSettled(targetId), 3000);
+    return () => clearTimeout(timer);
+  }, [pendingJump, targetId, log.version, detail]);
+  // Held at the top while the history is still coming; an event that never comes (a link past
+  // the end, a run that is gone) lets go once the log has stopped growing.
+  const waiting = pendingJump && settled !== targetId;
+  const jumpMissing = targetId !== null && targetId !== jumped && (located === "missing" || (pendingJump && settled === targetId));
+  // The conversation tab shows the hit.
+  useEffect(() => {
+    if (targetId) setTab("chat");
+  }, [targetId]);
   const { projects } = useProjects();
   const project = detail?.project_id ? (projects?.find((p) => p.id === detail.project_id) ?? null) : null;
   const active = detail ? isActive(detail.status) || runs.some((r) => isActive(r.status)) : false;
@@ -90,27 +138,37 @@ export default function SessionPage() {
           {detail?.title ?? "…"}
         </h1>
         {detail && <StatusBadge status={detail.status} />}
-        <span className="muted small" data-testid="usage">
-          {formatTokens(totals.tokensIn)} in · {formatTokens(totals.tokensOut)} out · <CostText cost={totals.cost} />
+        <span
+          className="muted small"
+          data-testid="usage"
+          title={t("head.usageTitle", {
+            input: exact(totals.input),
+            output: exact(totals.output),
+            cacheRead: exact(totals.cacheRead),
+            cacheWrite: exact(totals.cacheWrite),
+          })}
+        >
+          {t("head.usage", { input: compact(totals.input), output: compact(totals.output), cache: compact(totals.cacheRead + totals.cacheWrite) })} ·{" "}
+          <CostText cost={totals.cost} />
         </span>
         {project && (
-          <Link href={`/projects/${project.id}`} className="badge badge-project" data-testid="session-project" title="The session's project">
+          <Link href={`/projects/${project.id}`} className="badge badge-project" data-testid="session-project" title={t("head.project")}>
             {project.name}
           </Link>
         )}
         <span className="spacer" />
         {active && (
           <button className="button danger" onClick={() => void cancel()} disabled={canceling || detail?.status === "canceling"} data-testid="cancel">
-            {canceling || detail?.status === "canceling" ? "Canceling…" : "Cancel"}
+            {canceling || detail?.status === "canceling" ? t("head.canceling") : t("head.cancel")}
           </button>
         )}
       </div>
       <div className="tabs" role="tablist">
         <button role="tab" aria-selected={tab === "chat"} className={tab === "chat" ? "active" : ""} onClick={() => setTab("chat")}>
-          Conversation
+          {t("tabs.conversation")}
         </button>
         <button role="tab" aria-selected={tab === "files"} className={tab === "files" ? "active" : ""} onClick={() => setTab("files")} data-testid="files-tab">
-          Files
+          {t("tabs.files")}
         </button>
       </div>
       {error && (
@@ -125,7 +183,17 @@ export default function SessionPage() {
               <Todos todos={todos} />
             </div>
           )}
-          <Conversation items={items} onRetry={(r) => void retry(r)} />
+          {waiting && (
+            <p className="jump-note delayed muted small" role="status" data-testid="jump-loading">
+              {t("jump.loading")}
+            </p>
+          )}
+          {jumpMissing && (
+            <p className="jump-note muted small" role="status" data-testid="jump-missing">
+              {t("jump.missing")}
+            </p>
+          )}
+          <Conversation items={items} onRetry={(r) => void retry(r)} focus={focus} hold={waiting} onFocused={onFocused} />
           <QueueStrip sessionId={id} version={queueVersion} onChanged={() => void reload()} />
           <Composer
             sessionId={id}

@@ -1,141 +1,113 @@
 // End to end through the real stack (started by stack.sh): register → submit a task → the
-// streamed answer and the Bash tool call appear → the produced file in Files (when this server has
-// the files route) → cancel a long task → reload during a run: nothing twice, nothing missing →
-// a permission, a question and a plan card answered from the page → queued follow-ups edited and
-// deleted in their strip → a slash command and a preset made in the Capabilities screen, and a
-// task run with them → a secret added (its value nowhere afterwards), the model picker from the
-// catalog, projects (a task in the chosen one listed under it and not under another), an API token
-// made and revoked on the Account page.
-import assert from "node:assert/strict";
+// streamed answer and the Bash tool call appear → the produced file in Files → cancel a long task
+// → reload during a run: nothing twice, nothing missing → the backend restarts mid-run → a
+// permission, a question and a plan card answered from the page → queued follow-ups edited and
+// deleted in their strip → scheduled tasks → a slash command, a preset and a subagent made in the
+// Capabilities screen, and tasks run with them → a secret added (its value nowhere afterwards),
+// the model picker from the catalog, projects (a task in the chosen one listed under it and not
+// under another), an API token made and revoked on the Account page → the proxy's and the
+// WebSocket's refusals → a phone-sized dark layout → search, Chinese, usage.
+//
+// The steps run in order in one browser page and build on each other (one account); the first
+// failure skips the rest.
+import { expect, test, type BrowserContext, type Page, type Response } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import http from "node:http";
-import { launch, register, screenshot, submitTask, WEB_URL, ARTIFACTS } from "../browser.mjs";
+import {
+  env,
+  getJson,
+  handshake,
+  LONG,
+  modelRequests,
+  nodeRequest,
+  probe,
+  register,
+  routeMissing,
+  screenshot,
+  submitTask,
+  WEB_URL,
+} from "./support";
 
-const LONG = 120_000;
-const failures = [];
+test.describe.configure({ mode: "serial" });
 
-async function step(name, fn) {
-  const start = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - start} ms)`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    await screenshot(page, "FAILED").catch(() => {});
+test.describe("workcell web UI", () => {
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  test.beforeAll(async ({ browser }) => {
+    env("WEB_URL");
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  });
+
+  test.afterEach(async ({}, testInfo) => {
+    if (testInfo.status === testInfo.expectedStatus) return;
     const alerts = await page.getByRole("alert").allInnerTexts().catch(() => []);
     if (alerts.length) console.log(`  alerts on the page: ${alerts.join(" | ")}`);
-    throw e;
-  }
-}
-
-/** Whether a probe's answer says the server has no such route (by its error code, never its message). */
-function routeMissing(probe) {
-  if (probe.status !== 404) return false;
-  try {
-    return JSON.parse(probe.body)?.error?.code === "route_not_found";
-  } catch {
-    return false;
-  }
-}
-
-/** An HTTP request from a chosen local address (fetch cannot bind one). */
-function nodeRequest(url, { method = "GET", localAddress, headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, localAddress, headers }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode, body: data }));
-    });
-    req.on("error", reject);
-    req.end(body);
   });
-}
 
-/** A WebSocket handshake with `origin` (none when undefined): 101, or the refusal's status and body. */
-function handshake(url, origin) {
-  return new Promise((resolve, reject) => {
-    const headers = {
-      connection: "Upgrade",
-      upgrade: "websocket",
-      "sec-websocket-version": "13",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-    };
-    if (origin) headers.origin = origin;
-    const req = http.get(url, { headers });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode, body: "" });
-    });
-    req.on("response", (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode, body: data }));
-    });
-    req.on("error", reject);
+  test.afterAll(async () => {
+    await context?.close();
   });
-}
 
-const context = await launch();
-const page = await context.newPage();
-const consoleErrors = [];
-page.on("pageerror", (e) => consoleErrors.push(String(e)));
-console.log(`artifacts: ${ARTIFACTS}`);
+  let email = "";
+  let answerSession = "";
 
-let email;
-try {
-  await step("register", async () => {
+  test("register", async () => {
     email = await register(page);
     await screenshot(page, "registered");
   });
 
-  let answerSession;
-  await step("submit a task; the streamed answer and the Bash call appear", async () => {
+  test("submit a task; the streamed answer and the Bash call appear", async () => {
     answerSession = await submitTask(page, "[scenario:web_answer] Write a short report to report.md");
     const conv = page.getByTestId("conversation");
     await conv.getByText("I'll write", { exact: false }).waitFor({ timeout: LONG });
     const bash = conv.locator('[data-tool="Bash"]');
     await bash.first().waitFor({ timeout: LONG });
-    assert.match(await bash.first().innerText(), /printf '# Report/);
+    expect(await bash.first().innerText()).toMatch(/printf '# Report/);
     await conv.getByText("The report is ready in").waitFor({ timeout: LONG });
     // The Bash output arrived with its result, and the run ended.
     await bash.first().locator(".terminal-out", { hasText: "wrote-report" }).waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
     // Thinking is collapsed by default.
-    assert.equal(await conv.locator("details.thinking").first().getAttribute("open"), null);
+    expect(await conv.locator("details.thinking").first().getAttribute("open")).toBeNull();
     // The Markdown answer is rendered, not shown raw.
-    assert.equal(await conv.locator(".markdown strong", { hasText: "the report" }).count(), 1);
+    expect(await conv.locator(".markdown strong", { hasText: "the report" }).count()).toBe(1);
     await screenshot(page, "answer-and-bash");
   });
 
-  await step("the produced file in Files and its preview", async () => {
-    const detail = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).json(), answerSession);
+  test("the produced file in Files and its preview", async () => {
+    const detail = await getJson(page, `/sessions/${answerSession}`);
     const runId = detail.runs[0].id;
-    const probe = await page.evaluate(async (id) => {
-      const r = await fetch(`/api/v1/runs/${id}/files`);
-      return { status: r.status, body: await r.text() };
-    }, runId);
-    assert.ok(!routeMissing(probe), "the server must serve GET /api/v1/runs/{id}/files");
+    const files = await probe(page, `/runs/${runId}/files`);
+    expect(routeMissing(files), "the server must serve GET /api/v1/runs/{id}/files").toBe(false);
     await page.getByTestId("files-tab").click();
-    const files = page.getByTestId("files");
+    const panel = page.getByTestId("files");
     // The file in the tree (the "Changes in this run" list below names it too).
     const inTree = page.getByRole("tree", { name: "Files" }).getByRole("button", { name: /report\.md/ });
     // The export may land a moment after the run completes.
     for (let i = 0; i < 60; i++) {
       if (await inTree.count()) break;
       await page.waitForTimeout(1000);
-      await files.getByRole("button", { name: "Refresh" }).click();
+      await panel.getByRole("button", { name: "Refresh" }).click();
     }
     await inTree.click();
+    const preview = page.getByTestId("preview");
+    // A file the run added opens on its changes: every line added (the server's diff against the
+    // previous export, of which there is none).
+    const diff = preview.getByTestId("diff-view");
+    await diff.locator(".dv-add", { hasText: "All systems nominal." }).waitFor({ timeout: 30_000 });
+    expect(await diff.locator(".dv-add").allInnerTexts()).toHaveLength(3);
+    expect(await diff.locator(".dv-remove").count()).toBe(0);
+    await screenshot(page, "file-diff");
+    await preview.getByRole("tab", { name: "Preview" }).click();
     // Rendered in the page when the storage lets the browser read the file (CORS), else a notice
     // (s3s-fs sends no CORS headers). Files are served as attachments, never rendered by the
     // storage, so there is no framed fallback.
-    const preview = page.getByTestId("preview");
     await Promise.any([
       preview.getByText("All systems nominal.").waitFor({ timeout: 30_000 }),
       preview.getByTestId("preview-unavailable").waitFor({ timeout: 30_000 }),
@@ -143,14 +115,15 @@ try {
     await screenshot(page, "file-preview");
     // The Download link: a signed URL that makes the store answer as an attachment.
     const href = await preview.getByRole("link", { name: "Download" }).getAttribute("href");
-    assert.equal(new URL(href).searchParams.get("response-content-disposition"), 'attachment; filename="report.md"');
-    const r = await fetch(href);
-    assert.equal(r.status, 200);
-    assert.match(await r.text(), /All systems nominal\./);
+    expect(href).toBeTruthy();
+    expect(new URL(href!).searchParams.get("response-content-disposition")).toBe('attachment; filename="report.md"');
+    const r = await fetch(href!);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toMatch(/All systems nominal\./);
     await page.getByRole("tab", { name: "Conversation" }).click();
   });
 
-  await step("cancel a long task", async () => {
+  test("cancel a long task", async () => {
     await page.goto(WEB_URL);
     await submitTask(page, "[scenario:web_slow] Take your time");
     await page.locator('.session-head [data-status="running"]').waitFor({ timeout: LONG });
@@ -161,7 +134,23 @@ try {
     await screenshot(page, "long-task-canceled");
   });
 
-  await step("reload during a run: no message twice, nothing missing", async () => {
+  /** Every step's text and Bash output of the web_steps scenario once, and no row twice. */
+  const expectFiveStepsOnce = async () => {
+    const conv = page.getByTestId("conversation");
+    for (let i = 1; i <= 5; i++) {
+      expect(await conv.getByText(`Step ${i} of 5 is under way.`).count(), `step ${i} text`).toBe(1);
+      expect(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: `step-${i}-output` }).count(), `step ${i} output`).toBe(1);
+    }
+  };
+  const expectNoDuplicateRows = async () => {
+    const keys = await page
+      .getByTestId("conversation")
+      .locator("[data-key]")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
+    expect(new Set(keys).size, `duplicate rows: ${keys}`).toBe(keys.length);
+  };
+
+  test("reload during a run: no message twice, nothing missing", async () => {
     await page.goto(WEB_URL);
     await submitTask(page, "[scenario:web_steps] Do five steps");
     const conv = page.getByTestId("conversation");
@@ -170,20 +159,15 @@ try {
     await screenshot(page, "reloaded-mid-run");
     await conv.getByText("All five steps finished.").waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
-    for (let i = 1; i <= 5; i++) {
-      assert.equal(await conv.getByText(`Step ${i} of 5 is under way.`).count(), 1, `step ${i} text`);
-      assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: `step-${i}-output` }).count(), 1, `step ${i} output`);
-    }
-    assert.equal(await conv.getByText("All five steps finished.").count(), 1);
-    assert.equal(await conv.locator('[data-kind="prompt"]').count(), 1);
-    const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
-    assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
+    await expectFiveStepsOnce();
+    expect(await conv.getByText("All five steps finished.").count()).toBe(1);
+    expect(await conv.locator('[data-kind="prompt"]').count()).toBe(1);
+    await expectNoDuplicateRows();
     await screenshot(page, "after-reload-complete");
   });
 
-  await step("the backend goes away mid-run: reconnecting, then resumed without loss or repeats", async () => {
-    const ctl = process.env.BACKEND_CTL;
-    assert.ok(ctl, "BACKEND_CTL is not set (run through stack.sh)");
+  test("the backend goes away mid-run: reconnecting, then resumed without loss or repeats", async () => {
+    const ctl = env("BACKEND_CTL");
     await page.goto(WEB_URL);
     await submitTask(page, "[scenario:web_steps] Do five steps again");
     const conv = page.getByTestId("conversation");
@@ -194,19 +178,15 @@ try {
     execFileSync(ctl, ["start"], { stdio: "inherit" });
     await page.getByTestId("live-state").waitFor({ state: "detached", timeout: 60_000 });
     await conv.getByText("All five steps finished.").waitFor({ timeout: LONG });
-    for (let i = 1; i <= 5; i++) {
-      assert.equal(await conv.getByText(`Step ${i} of 5 is under way.`).count(), 1, `step ${i} text`);
-      assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: `step-${i}-output` }).count(), 1, `step ${i} output`);
-    }
-    const keys = await conv.locator("[data-key]").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")));
-    assert.equal(new Set(keys).size, keys.length, `duplicate rows: ${keys}`);
+    await expectFiveStepsOnce();
+    await expectNoDuplicateRows();
     await screenshot(page, "resumed-after-reconnect");
   });
 
   // The human in the loop: a card per request, answered from the page; the session list's mark
   // and the tab title's count come and go with it.
   /** Submits from the home composer with a permission mode ("" keeps the server's default). */
-  const submitWithMode = async (prompt, mode) => {
+  const submitWithMode = async (prompt: string, mode: string) => {
     await page.goto(WEB_URL);
     if (mode) {
       await page.getByRole("button", { name: "Options" }).click();
@@ -214,18 +194,20 @@ try {
     }
     return submitTask(page, prompt);
   };
-  const card = (kind, status) => page.getByTestId("conversation").locator(`[data-kind="input"][data-input-kind="${kind}"][data-status="${status}"]`);
-  const waitingBadge = (session) => page.getByTestId("session-list").locator(`a[href="/sessions/${session}"]`).getByTestId("waiting-badge");
+  const card = (kind: string, status: string) =>
+    page.getByTestId("conversation").locator(`[data-kind="input"][data-input-kind="${kind}"][data-status="${status}"]`);
+  const waitingBadge = (session: string) =>
+    page.getByTestId("session-list").locator(`a[href="/sessions/${session}"]`).getByTestId("waiting-badge");
 
-  await step("a permission card in default mode: Allow → the tool runs; the list's mark and the title count clear", async () => {
+  test("a permission card in default mode: Allow → the tool runs; the list's mark and the title count clear", async () => {
     const session = await submitWithMode("[scenario:web_permission] Write allowed.txt", "default");
     const pending = card("permission", "pending");
     await pending.waitFor({ timeout: LONG });
     // Tied to its Bash call: the same tool_use_id, the command in the card, the time left.
     const toolUseId = await pending.getAttribute("data-tool-use-id");
-    assert.ok(toolUseId, "the card names its tool call");
-    assert.match(await pending.innerText(), /Bash[\s\S]*echo allowed > allowed\.txt/);
-    assert.match(await pending.getByTestId("time-left").innerText(), /^\d+:\d\d left$/);
+    expect(toolUseId, "the card names its tool call").toBeTruthy();
+    expect(await pending.innerText()).toMatch(/Bash[\s\S]*echo allowed > allowed\.txt/);
+    expect(await pending.getByTestId("time-left").innerText()).toMatch(/^\d+:\d\d left$/);
     await waitingBadge(session).waitFor({ timeout: 30_000 });
     await page.waitForFunction(() => document.title.startsWith("(1) "), null, { timeout: 10_000 });
     await screenshot(page, "permission-card");
@@ -241,13 +223,13 @@ try {
     await screenshot(page, "permission-allowed");
   });
 
-  await step("a permission card: Edit… the command, then allow → the edited command runs", async () => {
+  test("a permission card: Edit… the command, then allow → the edited command runs", async () => {
     await submitWithMode("[scenario:web_permission] Write allowed.txt, edited", "default");
     const pending = card("permission", "pending");
     await pending.waitFor({ timeout: LONG });
     await pending.getByRole("button", { name: "Edit…" }).click();
     const command = pending.getByLabel("Command to run");
-    assert.equal(await command.inputValue(), "echo allowed > allowed.txt && echo permission-granted");
+    expect(await command.inputValue()).toBe("echo allowed > allowed.txt && echo permission-granted");
     await command.fill("echo edited > allowed.txt && echo edited-by-a-person");
     await pending.getByRole("button", { name: "Allow edited" }).click();
     await card("permission", "answered")
@@ -257,10 +239,10 @@ try {
     const conv = page.getByTestId("conversation");
     await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "edited-by-a-person" }).waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
-    assert.equal(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "permission-granted" }).count(), 0);
+    expect(await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "permission-granted" }).count()).toBe(0);
   });
 
-  await step("a question card: pick an option → the agent gets the answer and replies", async () => {
+  test("a question card: pick an option → the agent gets the answer and replies", async () => {
     // Asked even under the server's default mode (bypassPermissions).
     await submitWithMode("[scenario:web_question] Pick a color with me", "");
     const pending = card("question", "pending");
@@ -268,40 +250,39 @@ try {
     await pending.getByText("Which color should the button be?").waitFor();
     await pending.getByText("calm and cool").waitFor();
     const send = pending.getByRole("button", { name: "Send answer" });
-    assert.equal(await send.isDisabled(), true, "nothing chosen yet");
+    expect(await send.isDisabled(), "nothing chosen yet").toBe(true);
     await pending.getByRole("button", { name: /^Blue/ }).click();
     await screenshot(page, "question-card");
     await send.click();
     await card("question", "answered").getByText("Which color should the button be? → Blue").waitFor({ timeout: LONG });
     await page.getByTestId("conversation").getByText("Thanks for answering; the button gets your color.").waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
-    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
-    const sent = recorded.filter((r) => r.scenario === "web_question").map((r) => JSON.stringify(r.body));
-    assert.ok(sent.some((b) => b.includes('Which color should the button be?\\"=\\"Blue')), "the model received the chosen answer");
+    const sent = (await modelRequests()).filter((r) => r.scenario === "web_question").map((r) => JSON.stringify(r.body));
+    expect(sent.some((b) => b.includes('Which color should the button be?\\"=\\"Blue')), "the model received the chosen answer").toBe(true);
     await screenshot(page, "question-answered");
   });
 
-  await step("a plan card in plan mode: Approve with accept edits → the agent writes the file", async () => {
+  test("a plan card in plan mode: Approve with accept edits → the agent writes the file", async () => {
     await submitWithMode("[scenario:web_plan] Plan, then write plan.txt", "plan");
     const pending = card("plan", "pending");
     await pending.waitFor({ timeout: LONG });
     // The plan as Markdown.
     await pending.locator(".markdown strong", { hasText: "plan.txt" }).waitFor();
-    assert.equal(await pending.getByLabel("Mode after approval").inputValue(), "acceptEdits");
+    expect(await pending.getByLabel("Mode after approval").inputValue()).toBe("acceptEdits");
     await screenshot(page, "plan-card");
     await pending.getByRole("button", { name: "Approve" }).click();
     await card("plan", "answered").getByText(`Approved by ${email} (Accept edits)`).waitFor({ timeout: LONG });
     const conv = page.getByTestId("conversation");
     await conv.locator('[data-tool="Bash"] .terminal-out', { hasText: "plan-done" }).waitFor({ timeout: LONG });
-    assert.match(await conv.locator('[data-tool="Bash"] .terminal-out').first().innerText(), /planned/);
+    expect(await conv.locator('[data-tool="Bash"] .terminal-out').first().innerText()).toMatch(/planned/);
     await conv.getByText("The plan is carried out.").waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
     // Accept edits let the write run unasked: the plan was the only request.
-    assert.equal(await conv.locator('[data-kind="input"]').count(), 1);
+    expect(await conv.locator('[data-kind="input"]').count()).toBe(1);
     await screenshot(page, "plan-approved");
   });
 
-  await step("queued follow-ups: the strip shows one, edited in place, then deleted", async () => {
+  test("queued follow-ups: the strip shows one, edited in place, then deleted", async () => {
     const session = await submitWithMode("[scenario:web_slow] Take your time again", "");
     await page.locator('.session-head [data-status="running"]').waitFor({ timeout: LONG });
     const followUp = page.getByRole("form", { name: "Follow-up message" });
@@ -314,29 +295,26 @@ try {
     await screenshot(page, "queue-editing");
     await strip.getByRole("button", { name: "Save" }).click();
     await strip.getByTestId("queued-prompt").getByText("edited follow-up").waitFor({ timeout: 30_000 });
-    const queue = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}/queue`)).json(), session);
-    assert.deepEqual(queue.runs.map((r) => r.prompt), ["edited follow-up"]);
+    const queue = await getJson(page, `/sessions/${session}/queue`);
+    expect(queue.runs.map((r: { prompt: string }) => r.prompt)).toEqual(["edited follow-up"]);
     await screenshot(page, "queue-edited");
     await strip.getByRole("button", { name: "Delete" }).click();
     await strip.waitFor({ state: "detached", timeout: 30_000 });
-    const after = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}/queue`)).json(), session);
-    assert.deepEqual(after.runs, []);
+    const after = await getJson(page, `/sessions/${session}/queue`);
+    expect(after.runs).toEqual([]);
     await page.getByTestId("cancel").click();
     await page.locator('.session-head [data-status="canceled"]').waitFor({ timeout: LONG });
   });
 
-  await step("composer options and scheduled tasks (when this server has them)", async () => {
+  test("composer options and scheduled tasks (when this server has them)", async () => {
     await page.goto(WEB_URL);
     await page.getByRole("button", { name: "Options" }).click();
     const modes = await page.getByTestId("permission-mode").locator("option").allInnerTexts();
-    assert.ok(modes.some((m) => m.startsWith("Plan")), `modes: ${modes}`);
+    expect(modes.some((m) => m.startsWith("Plan")), `modes: ${modes}`).toBe(true);
     await screenshot(page, "composer-options");
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/scheduled-tasks");
-      return { status: r.status, body: await r.text() };
-    });
+    const scheduled = await probe(page, "/scheduled-tasks");
     await page.goto(`${WEB_URL}/scheduled`);
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/scheduled-tasks");
+    expect(routeMissing(scheduled), "the server must serve /api/v1/scheduled-tasks").toBe(false);
     await page.getByRole("button", { name: "New scheduled task" }).click();
     const form = page.locator("form.schedule-form");
     await form.getByLabel("Name", { exact: true }).fill("Nightly report");
@@ -356,20 +334,17 @@ try {
     await screenshot(page, "scheduled-run-now");
   });
 
-  await step("capabilities: a command and a preset made in the Capabilities screen, a task with them", async () => {
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/slash-commands");
-      return { status: r.status, body: await r.text() };
-    });
+  test("capabilities: a command and a preset made in the Capabilities screen, a task with them", async () => {
+    const commands = await probe(page, "/slash-commands");
     await page.goto(`${WEB_URL}/capabilities`);
     await page.getByRole("heading", { name: "Capabilities" }).waitFor();
-    const tab = (name) => page.getByRole("tablist", { name: "Capability kinds" }).getByRole("tab", { name });
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/slash-commands");
+    const tab = (name: string) => page.getByRole("tablist", { name: "Capability kinds" }).getByRole("tab", { name });
+    expect(routeMissing(commands), "the server must serve /api/v1/slash-commands").toBe(false);
 
     // A skill uploaded as a zip: listed with its files, downloadable; an archive without a
     // SKILL.md is refused with the server's reason.
     const skillDir = mkdtempSync(join(tmpdir(), "workcell-e2e-skill-"));
-    const zip = (file, entries) =>
+    const zip = (file: string, entries: Record<string, string>) =>
       execFileSync("python3", [
         "-c",
         "import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for name, text in json.loads(sys.argv[2]).items(): z.writestr(name, text)",
@@ -387,16 +362,16 @@ try {
     await page.getByTestId("skill-upload").setInputFiles(goodZip);
     const skillRow = page.locator('.cap-list li[data-name="e2e-skill"]');
     await skillRow.waitFor({ timeout: 30_000 });
-    assert.match(await skillRow.innerText(), /Says hello for the browser test/);
-    assert.match(await skillRow.innerText(), /2 files/);
+    expect(await skillRow.innerText()).toMatch(/Says hello for the browser test/);
+    expect(await skillRow.innerText()).toMatch(/2 files/);
     await skillRow.getByRole("button", { name: "Files" }).click();
     await skillRow.getByRole("list", { name: "Files" }).getByText("hello.sh").waitFor();
     const download = await skillRow.getByRole("link", { name: "Download" }).getAttribute("href");
     const fetched = await page.evaluate(async (href) => {
-      const r = await fetch(href);
+      const r = await fetch(href!);
       return { status: r.status, type: r.headers.get("content-type"), magic: Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 2)) };
     }, download);
-    assert.deepEqual(fetched, { status: 200, type: "application/zip", magic: [0x50, 0x4b] });
+    expect(fetched).toEqual({ status: 200, type: "application/zip", magic: [0x50, 0x4b] });
     await page.getByTestId("skill-upload").setInputFiles(badZip);
     await page.getByRole("alert").getByText("no-skill-md.zip was not accepted", { exact: false }).waitFor({ timeout: 30_000 });
     await screenshot(page, "capabilities-skills");
@@ -429,7 +404,7 @@ try {
     await cmdForm.getByRole("button", { name: "Create command" }).click();
     const cmdRow = page.locator('.cap-list li[data-name="e2e-check"]');
     await cmdRow.waitFor();
-    assert.match(await cmdRow.innerText(), /\/e2e-check \[what\]/);
+    expect(await cmdRow.innerText()).toMatch(/\/e2e-check \[what\]/);
     await screenshot(page, "capabilities-command-created");
 
     // A preset with a prompt template that turns the command on.
@@ -444,8 +419,8 @@ try {
     await presetForm.getByRole("button", { name: "Create preset" }).click();
     const presetRow = page.locator('.cap-list li[data-name="e2e-preset"]');
     await presetRow.waitFor();
-    assert.match(await presetRow.innerText(), /1 command/);
-    assert.match(await presetRow.innerText(), /prompt template/);
+    expect(await presetRow.innerText()).toMatch(/1 command/);
+    expect(await presetRow.innerText()).toMatch(/prompt template/);
 
     // The composer: the preset, what the task will get, and the command from the / suggestions.
     await page.goto(WEB_URL);
@@ -459,13 +434,13 @@ try {
     await prompt.pressSequentially("/e2e");
     const suggestions = page.getByTestId("slash-suggestions");
     await suggestions.getByRole("option", { name: /\/e2e-check/ }).waitFor();
-    assert.match(await suggestions.innerText(), /Checks what it is given/);
+    expect(await suggestions.innerText()).toMatch(/Checks what it is given/);
     await screenshot(page, "composer-preset-and-suggestions");
     await page.keyboard.press("Enter");
     await suggestions.waitFor({ state: "detached" });
-    assert.equal(await prompt.inputValue(), "/e2e-check ");
+    expect(await prompt.inputValue()).toBe("/e2e-check ");
     await prompt.pressSequentially("some args");
-    assert.equal(await prompt.inputValue(), "/e2e-check some args", "the typed arguments");
+    expect(await prompt.inputValue(), "the typed arguments").toBe("/e2e-check some args");
     await page.getByTestId("submit").click();
     await page.waitForURL("**/sessions/*");
 
@@ -481,22 +456,18 @@ try {
     await screenshot(page, "capabilities-run-completed");
 
     // What the model was sent: the command's body with the arguments, and the preset's template.
-    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
-    const sent = recorded.filter((r) => r.scenario === "web_command").map((r) => JSON.stringify(r.body));
-    assert.ok(sent.length > 0, "no request answered by the web_command scenario");
-    assert.ok(
+    const sent = (await modelRequests()).filter((r) => r.scenario === "web_command").map((r) => JSON.stringify(r.body));
+    expect(sent.length, "no request answered by the web_command scenario").toBeGreaterThan(0);
+    expect(
       sent.some((b) => b.includes("Check these **arguments**: some args")),
       `the command's body with $ARGUMENTS expanded; the model was sent: ${sent.map((b) => (b.match(/Check these[^"\\]*/) ?? ["(no body)"])[0]).join(" | ")}`,
-    );
-    assert.ok(sent.some((b) => b.includes("Keep the answer to one line.")), "the preset's prompt template");
+    ).toBe(true);
+    expect(sent.some((b) => b.includes("Keep the answer to one line.")), "the preset's prompt template").toBe(true);
   });
 
-  await step("a subagent made in the Capabilities screen: its work nests under the Task call", async () => {
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/subagents");
-      return { status: r.status, body: await r.text() };
-    });
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/subagents");
+  test("a subagent made in the Capabilities screen: its work nests under the Task call", async () => {
+    const subagents = await probe(page, "/subagents");
+    expect(routeMissing(subagents), "the server must serve /api/v1/subagents").toBe(false);
     await page.goto(`${WEB_URL}/capabilities#subagents`);
     await page.getByRole("button", { name: "New subagent" }).click();
     const form = page.getByRole("form", { name: "New subagent" });
@@ -516,17 +487,17 @@ try {
     await conv.getByTestId("agent-init").first().locator(".chip-own", { hasText: "e2e-helper" }).waitFor();
     const task = conv.locator(".tool-group", { has: page.locator(".tool-task") });
     await task.waitFor();
-    assert.match(await task.locator(".tool-head").innerText(), /e2e-helper: Check the helper/);
+    expect(await task.locator(".tool-head").innerText()).toMatch(/e2e-helper: Check the helper/);
     // The subagent's tool call (with its output) is folded under the call, not in the main flow.
     const helperOutput = '[data-tool="Bash"] .terminal-out';
-    assert.equal(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), 0, "the subagent's call is folded");
+    expect(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), "the subagent's call is folded").toBe(0);
     const nested = task.getByTestId("subagent-events");
     const toggle = nested.getByRole("button", { name: /Subagent: \d+ events?/ });
-    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    expect(await toggle.getAttribute("aria-expanded")).toBe("false");
     await screenshot(page, "subagent-folded");
     await toggle.click();
     await nested.locator(helperOutput, { hasText: "helper-output" }).waitFor();
-    assert.equal(await conv.locator(helperOutput, { hasText: "helper-output" }).count(), 1);
+    expect(await conv.locator(helperOutput, { hasText: "helper-output" }).count()).toBe(1);
     await screenshot(page, "subagent-expanded");
   });
 
@@ -537,32 +508,35 @@ try {
   const replacedValue = `e2e-replaced-value-${Date.now()}-abcd`;
   /** Every answer's body from now on (read as text; answers without one are skipped). */
   const recordAnswers = () => {
-    const bodies = [];
-    const onResponse = (r) => bodies.push(r.text().then((text) => ({ url: r.url(), text }), () => null));
+    const bodies: Promise<{ url: string; text: string } | null>[] = [];
+    const onResponse = (r: Response) =>
+      bodies.push(
+        r.text().then(
+          (text) => ({ url: r.url(), text }),
+          () => null,
+        ),
+      );
     page.on("response", onResponse);
     return async () => {
       page.off("response", onResponse);
-      return (await Promise.all(bodies)).filter(Boolean);
+      return (await Promise.all(bodies)).filter((a): a is { url: string; text: string } => a !== null);
     };
   };
   /** Asserts that no value appears in the page: its HTML, the fields' values, or the answers. */
-  const assertNowhere = async (values, answers) => {
+  const expectNowhere = async (values: string[], answers: { url: string; text: string }[]) => {
     const html = await page.content();
-    const fields = await page.locator("input, textarea").evaluateAll((els) => els.map((e) => e.value));
+    const fields = await page.locator("input, textarea").evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
     for (const v of values) {
-      assert.ok(!html.includes(v), "a secret's value is in the page's HTML");
-      assert.ok(!fields.some((f) => f.includes(v)), "a secret's value is left in a field");
+      expect(html.includes(v), "a secret's value is in the page's HTML").toBe(false);
+      expect(fields.some((f) => f.includes(v)), "a secret's value is left in a field").toBe(false);
       const leaked = answers.filter((a) => a.text.includes(v)).map((a) => a.url);
-      assert.deepEqual(leaked, [], "a secret's value came back in an answer");
+      expect(leaked, "a secret's value came back in an answer").toEqual([]);
     }
   };
 
-  await step("secrets: one added shows only its last 4 characters; replaced; its values appear nowhere afterwards", async () => {
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/secrets");
-      return { status: r.status, body: await r.text() };
-    });
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/secrets");
+  test("secrets: one added shows only its last 4 characters; replaced; its values appear nowhere afterwards", async () => {
+    const secrets = await probe(page, "/secrets");
+    expect(routeMissing(secrets), "the server must serve /api/v1/secrets").toBe(false);
     await page.goto(`${WEB_URL}/secrets`);
     await page.getByRole("heading", { name: "Secrets", exact: true }).waitFor();
     const answers = recordAnswers();
@@ -573,9 +547,9 @@ try {
     await name.fill("9lives");
     await form.getByText("capital letters, digits and _", { exact: false }).waitFor();
     await name.fill("e2e_token");
-    assert.equal(await name.inputValue(), E2E_SECRET);
+    expect(await name.inputValue()).toBe(E2E_SECRET);
     const value = form.getByLabel("Value");
-    assert.equal(await value.getAttribute("type"), "password");
+    expect(await value.getAttribute("type")).toBe("password");
     await value.fill(secretValue);
     await form.getByLabel("Description").fill("Token for the browser test");
     await screenshot(page, "secrets-new");
@@ -583,8 +557,8 @@ try {
     await form.waitFor({ state: "detached" });
     const row = page.getByTestId("secret-list").locator(`li[data-name="${E2E_SECRET}"]`);
     await row.waitFor();
-    assert.equal(await row.getByTestId("secret-last4").innerText(), "••••wxyz");
-    assert.match(await row.innerText(), /Token for the browser test/);
+    expect(await row.getByTestId("secret-last4").innerText()).toBe("••••wxyz");
+    expect(await row.innerText()).toMatch(/Token for the browser test/);
     // The same name again: refused with what to do instead.
     await page.getByRole("button", { name: "New secret" }).click();
     await form.getByLabel("Name", { exact: true }).fill(E2E_SECRET);
@@ -607,87 +581,80 @@ try {
     // Read again from the server.
     await page.reload();
     await row.waitFor();
-    assert.equal(await row.getByTestId("secret-last4").innerText(), "••••abcd");
+    expect(await row.getByTestId("secret-last4").innerText()).toBe("••••abcd");
     await screenshot(page, "secrets-listed");
-    await assertNowhere([secretValue, replacedValue], await answers());
+    await expectNowhere([secretValue, replacedValue], await answers());
     const listed = JSON.parse((await page.evaluate(async () => (await fetch("/api/v1/secrets")).text())) || "{}");
-    assert.deepEqual(
-      listed.secrets.filter((s) => s.name === E2E_SECRET).map((s) => [s.last4, s.system, Object.keys(s).some((k) => /value/i.test(k))]),
-      [["abcd", false, false]],
-    );
+    expect(
+      listed.secrets
+        .filter((s: { name: string }) => s.name === E2E_SECRET)
+        .map((s: { last4: string; system: boolean }) => [s.last4, s.system, Object.keys(s).some((k) => /value/i.test(k))]),
+    ).toEqual([["abcd", false, false]]);
   });
 
-  await step("the composer's model picker lists the catalog, the token picker the secret; the picked model reaches the model", async () => {
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/models");
-      return { status: r.status, body: await r.text() };
-    });
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/models");
-    assert.equal(probe.status, 200, probe.body);
-    const catalog = JSON.parse(probe.body);
-    assert.ok(catalog.models.length > 0, "the catalog lists no model");
+  test("the composer's model picker lists the catalog, the token picker the secret; the picked model reaches the model", async () => {
+    const models = await probe(page, "/models");
+    expect(routeMissing(models), "the server must serve /api/v1/models").toBe(false);
+    expect(models.status, models.body).toBe(200);
+    const catalog = JSON.parse(models.body) as {
+      default_model: string | null;
+      models: { id: string; label?: string | null; provider: string }[];
+    };
+    expect(catalog.models.length, "the catalog lists no model").toBeGreaterThan(0);
     const answers = recordAnswers();
     await page.goto(WEB_URL);
     await page.getByRole("button", { name: "Options" }).click();
     const picker = page.getByTestId("model-picker");
-    await picker.locator(`option[value="${catalog.models[0].id}"]`).waitFor({ state: "attached" });
-    const options = await picker.locator("option").evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+    await picker.locator(`option[value="${catalog.models[0]!.id}"]`).waitFor({ state: "attached" });
+    const options = await picker
+      .locator("option")
+      .evaluateAll((os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent ?? "" })));
     // First the server's default (named), then every model of the catalog, in its order.
-    assert.equal(options[0].value, "");
-    assert.ok(options[0].text.startsWith("Server default"), options[0].text);
-    if (catalog.default_model) assert.ok(options[0].text.includes("("), `the default is named: ${options[0].text}`);
-    assert.deepEqual(
-      options.slice(1).map((o) => o.value),
-      catalog.models.map((m) => m.id),
-    );
-    assert.deepEqual(
-      options.slice(1).map((o) => o.text),
-      catalog.models.map((m) => m.label || m.id),
-    );
+    expect(options[0]!.value).toBe("");
+    expect(options[0]!.text.startsWith("Server default"), options[0]!.text).toBe(true);
+    if (catalog.default_model) expect(options[0]!.text.includes("("), `the default is named: ${options[0]!.text}`).toBe(true);
+    expect(options.slice(1).map((o) => o.value)).toEqual(catalog.models.map((m) => m.id));
+    expect(options.slice(1).map((o) => o.text)).toEqual(catalog.models.map((m) => m.label || m.id));
     // The repository token: picked by name among the user's secrets (and the system's).
     const token = page.getByTestId("token-secret");
     await token.locator(`option[value="${E2E_SECRET}"]`).waitFor({ state: "attached" });
-    assert.equal(await token.isDisabled(), true, "no token without a repository");
+    expect(await token.isDisabled(), "no token without a repository").toBe(true);
     await page.getByLabel("Git repository").fill("https://example.com/owner/repo.git");
     await token.selectOption(E2E_SECRET);
     await page.getByLabel("Git repository").fill("");
     await screenshot(page, "composer-model-picker");
     // A model other than the default when the catalog has one, served by the manager's own upstream.
     const own = catalog.models.filter((m) => m.provider === "anthropic");
-    const chosen = (own.find((m) => m.id !== catalog.default_model) ?? own[0] ?? catalog.models[0]).id;
+    const chosen = (own.find((m) => m.id !== catalog.default_model) ?? own[0] ?? catalog.models[0]!).id;
     await picker.selectOption(chosen);
     const marker = `picked-model-${Date.now()}`;
     const session = await submitTask(page, `[scenario:web_first_token] ${marker}`);
     await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
-    const detail = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).json(), session);
-    assert.equal(detail.runs[0].model, chosen);
-    const recorded = await (await fetch(`${process.env.LLM_URL}/_admin/requests`)).json();
-    const sent = recorded.filter((r) => JSON.stringify(r.body).includes(marker));
-    assert.ok(sent.length > 0, "no model request carried the task");
-    assert.ok(
+    const detail = await getJson(page, `/sessions/${session}`);
+    expect(detail.runs[0].model).toBe(chosen);
+    const sent = (await modelRequests()).filter((r) => JSON.stringify(r.body).includes(marker));
+    expect(sent.length, "no model request carried the task").toBeGreaterThan(0);
+    expect(
       sent.some((r) => r.body.model === chosen),
       `the picked model ${chosen}; the model was asked as ${sent.map((r) => r.body.model).join(", ")}`,
-    );
-    await assertNowhere([secretValue, replacedValue], await answers());
+    ).toBe(true);
+    await expectNowhere([secretValue, replacedValue], await answers());
   });
 
-  await step("projects: one created and chosen in the switcher; a task sent in it is listed under it, not under another", async () => {
-    const probe = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/projects");
-      return { status: r.status, body: await r.text() };
-    });
-    assert.ok(!routeMissing(probe), "the server must serve /api/v1/projects");
+  test("projects: one created and chosen in the switcher; a task sent in it is listed under it, not under another", async () => {
+    const projects = await probe(page, "/projects");
+    expect(routeMissing(projects), "the server must serve /api/v1/projects").toBe(false);
     const switcher = page.getByTestId("project-switcher");
     const list = page.getByTestId("session-list");
-    const chosenLabel = () => switcher.evaluate((s) => s.options[s.selectedIndex].textContent);
-    const createProject = async (name, description) => {
+    const chosenLabel = () => switcher.evaluate((s) => (s as HTMLSelectElement).options[(s as HTMLSelectElement).selectedIndex]?.textContent);
+    const createProject = async (name: string, description: string) => {
       const form = page.getByRole("form", { name: "New project" });
       await form.getByLabel("Name", { exact: true }).fill(name);
       await form.getByLabel("Description").fill(description);
       await form.getByRole("button", { name: "Create project" }).click();
       await page.getByTestId("project-name").getByText(name, { exact: true }).waitFor();
-      return new URL(page.url()).pathname.split("/projects/")[1];
+      return new URL(page.url()).pathname.split("/projects/")[1]!;
     };
 
     // One from the projects page, one from the switcher's "New project…"; each new one is chosen.
@@ -695,12 +662,12 @@ try {
     await page.getByRole("heading", { name: "Projects", exact: true }).waitFor();
     await page.getByRole("button", { name: "New project" }).click();
     const alpha = await createProject("e2e-alpha", "The browser test's first project");
-    assert.equal(await chosenLabel(), "e2e-alpha");
+    expect(await chosenLabel()).toBe("e2e-alpha");
     await switcher.selectOption({ label: "+ New project…" });
     await page.getByRole("form", { name: "New project" }).waitFor();
     const beta = await createProject("e2e-beta", "The second one");
-    assert.equal(await chosenLabel(), "e2e-beta");
-    assert.notEqual(alpha, beta);
+    expect(await chosenLabel()).toBe("e2e-beta");
+    expect(alpha).not.toBe(beta);
 
     // Alpha's page: defaults (the model picker lists the catalog), instructions and a file.
     await switcher.selectOption({ label: "e2e-alpha" });
@@ -708,8 +675,8 @@ try {
     await page.getByTestId("project-name").getByText("e2e-alpha", { exact: true }).waitFor();
     await page.getByRole("tab", { name: "Defaults" }).click();
     const defaults = page.getByRole("form", { name: "Project defaults" });
-    const catalog = await page.evaluate(async () => (await fetch("/api/v1/models")).json());
-    const projectModel = catalog.models[catalog.models.length - 1].id;
+    const catalog = await getJson(page, "/models");
+    const projectModel: string = catalog.models[catalog.models.length - 1].id;
     await defaults.getByTestId("project-model").locator(`option[value="${projectModel}"]`).waitFor({ state: "attached" });
     await defaults.getByTestId("project-model").selectOption(projectModel);
     await defaults.getByTestId("project-mode").selectOption("acceptEdits");
@@ -728,26 +695,26 @@ try {
     await page.getByTestId("project-files").locator('li[data-name="alpha-notes.txt"]').waitFor({ timeout: 30_000 });
     rmSync(fileDir, { recursive: true, force: true });
     await screenshot(page, "project-files");
-    const saved = await page.evaluate(async (id) => (await fetch(`/api/v1/projects/${id}`)).json(), alpha);
-    assert.equal(saved.defaults.model, projectModel);
-    assert.equal(saved.defaults.permission_mode, "acceptEdits");
-    assert.equal(saved.instructions, "# Alpha\n\nKeep answers short.");
-    assert.deepEqual(saved.files.map((f) => f.name), ["alpha-notes.txt"]);
+    const saved = await getJson(page, `/projects/${alpha}`);
+    expect(saved.defaults.model).toBe(projectModel);
+    expect(saved.defaults.permission_mode).toBe("acceptEdits");
+    expect(saved.instructions).toBe("# Alpha\n\nKeep answers short.");
+    expect(saved.files.map((f: { name: string }) => f.name)).toEqual(["alpha-notes.txt"]);
 
     // A task in alpha: the composer says so, the session belongs to it.
     await page.getByTestId("project-new-task").click();
     await page.getByTestId("composer-project").getByText("e2e-alpha").waitFor();
     await page.getByRole("button", { name: "Options" }).click();
-    assert.match(await page.getByTestId("model-picker").evaluate((s) => s.options[0].textContent), /^Project default/);
+    expect(await page.getByTestId("model-picker").evaluate((s) => (s as HTMLSelectElement).options[0]?.textContent)).toMatch(/^Project default/);
     const session = await submitTask(page, "[scenario:web_first_token] a task in the alpha project");
     await page.getByTestId("session-project").getByText("e2e-alpha").waitFor();
     await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
     await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
-    const detail = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).json(), session);
-    assert.equal(detail.project_id, alpha);
+    const detail = await getJson(page, `/sessions/${session}`);
+    expect(detail.project_id).toBe(alpha);
     // The project's defaults filled what the task left out.
-    assert.equal(detail.runs[0].model, projectModel);
-    assert.equal(detail.runs[0].permission_mode, "acceptEdits");
+    expect(detail.runs[0].model).toBe(projectModel);
+    expect(detail.runs[0].permission_mode).toBe("acceptEdits");
     const link = list.locator(`a[href="/sessions/${session}"]`);
     await link.waitFor();
     await screenshot(page, "project-session-listed");
@@ -755,17 +722,17 @@ try {
     // Not under beta; back under all sessions; on alpha's page.
     await switcher.selectOption({ label: "e2e-beta" });
     await page.getByText("No sessions in this project yet.").waitFor();
-    assert.equal(await link.count(), 0, "alpha's session is listed under beta");
+    expect(await link.count(), "alpha's session is listed under beta").toBe(0);
     await screenshot(page, "project-beta-empty");
     await switcher.selectOption({ label: "All sessions" });
     await link.waitFor();
     await switcher.selectOption({ label: "e2e-alpha" });
     await link.waitFor();
-    assert.equal(await list.locator("a.session-link").count(), 1, "only alpha's session under alpha");
-    const ids = async (id) =>
-      (await page.evaluate(async (p) => (await fetch(`/api/v1/sessions?limit=50&project_id=${p}`)).json(), id)).sessions.map((s) => s.id);
-    assert.deepEqual(await ids(alpha), [session]);
-    assert.deepEqual(await ids(beta), []);
+    expect(await list.locator("a.session-link").count(), "only alpha's session under alpha").toBe(1);
+    const ids = async (id: string) =>
+      (await getJson(page, `/sessions?limit=50&project_id=${id}`)).sessions.map((s: { id: string }) => s.id);
+    expect(await ids(alpha)).toEqual([session]);
+    expect(await ids(beta)).toEqual([]);
     await page.goto(`${WEB_URL}/projects/${alpha}`);
     await page.getByTestId("project-sessions").locator(`a[href="/sessions/${session}"]`).waitFor();
 
@@ -777,61 +744,65 @@ try {
     await screenshot(page, "project-delete-cascade");
     await panel.getByRole("button", { name: "Delete the project and its sessions" }).click();
     await page.waitForURL("**/projects");
-    assert.equal(await chosenLabel(), "All sessions", "the deleted project is no longer chosen");
+    expect(await chosenLabel(), "the deleted project is no longer chosen").toBe("All sessions");
     const gone = await page.evaluate(async (id) => (await fetch(`/api/v1/sessions/${id}`)).status, session);
-    assert.equal(gone, 404);
+    expect(gone).toBe(404);
     // Beta has no sessions: deleted at the first confirmation.
     await page.goto(`${WEB_URL}/projects/${beta}`);
     await page.getByRole("button", { name: "Delete…" }).click();
     await panel.getByRole("button", { name: "Delete the project", exact: true }).click();
     await page.waitForURL("**/projects");
-    assert.deepEqual(await switcher.locator("option").evaluateAll((os) => os.map((o) => o.textContent)), ["All sessions", "+ New project…"]);
+    expect(await switcher.locator("option").evaluateAll((os) => os.map((o) => o.textContent))).toEqual(["All sessions", "+ New project…"]);
   });
 
-  await step("account: an API token named e2e with the default scopes is created, shown once, listed, works, then revoked", async () => {
+  test("account: an API token named e2e with the default scopes is created, shown once, listed, works, then revoked", async () => {
     await page.getByRole("link", { name: "Account", exact: true }).click();
     await page.getByRole("heading", { name: "Account", exact: true }).waitFor();
-    assert.equal(await page.getByTestId("account-email").innerText(), email);
+    expect(await page.getByTestId("account-email").innerText()).toBe(email);
     await page.getByRole("button", { name: "New token" }).click();
     const form = page.getByRole("form", { name: "New API token" });
     await form.getByLabel("Name", { exact: true }).fill("e2e");
-    const defaults = await form.locator('input[name="scope"]:checked').evaluateAll((els) => els.map((e) => e.value));
-    assert.deepEqual(defaults, ["tasks:write", "sessions:read", "files:read"]);
+    const defaults = await form.locator('input[name="scope"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(defaults).toEqual(["tasks:write", "sessions:read", "files:read"]);
     await form.getByRole("button", { name: "Create token" }).click();
     const shown = page.getByTestId("new-token");
     const token = await shown.getByRole("textbox").inputValue();
-    assert.match(token, /^wc_/);
+    expect(token).toMatch(/^wc_/);
     const row = page.getByTestId("token-list").locator('tr[data-name="e2e"]');
     await row.waitFor();
-    assert.match(await row.innerText(), new RegExp(token.slice(0, 7)));
+    expect(await row.innerText()).toMatch(new RegExp(token.slice(0, 7)));
     await screenshot(page, "account-token");
-    const withToken = (t) => page.evaluate(async (t) => (await fetch("/api/v1/sessions", { credentials: "omit", headers: { authorization: `Bearer ${t}` } })).status, t);
-    assert.equal(await withToken(token), 200);
+    const withToken = (t: string) =>
+      page.evaluate(
+        async (t) => (await fetch("/api/v1/sessions", { credentials: "omit", headers: { authorization: `Bearer ${t}` } })).status,
+        t,
+      );
+    expect(await withToken(token)).toBe(200);
     await shown.getByRole("button", { name: "Done" }).click();
     await shown.waitFor({ state: "detached" });
     page.once("dialog", (d) => void d.accept());
     await row.getByRole("button", { name: "Revoke e2e" }).click();
     await row.waitFor({ state: "detached" });
-    assert.equal(await withToken(token), 401);
+    expect(await withToken(token)).toBe(401);
   });
 
-  await step("the proxy refuses the internal API and forwards errors readably", async () => {
+  test("the proxy refuses the internal API and forwards errors readably", async () => {
     for (const path of ["/api/v1/internal/runs/claim", "/api/v1/%69nternal/runs/claim", "/api/v1/INTERNAL/runs/claim"]) {
       const r = await fetch(`${WEB_URL}${path}`, { method: "POST", headers: { "x-internal-token": "guess" } });
-      assert.equal(r.status, 404, path);
-      assert.equal((await r.json()).error.code, "not_found", path);
+      expect(r.status, path).toBe(404);
+      expect((await r.json()).error.code, path).toBe("not_found");
     }
     // A backend error passes through as the backend's JSON error body.
     const r = await fetch(`${WEB_URL}/api/v1/sessions/not-a-uuid`);
-    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
-    assert.ok((await r.json()).error.message);
+    expect(r.status >= 400 && r.status < 500, `status ${r.status}`).toBe(true);
+    expect((await r.json()).error.message).toBeTruthy();
   });
 
-  await step("the proxy forwards each browser's own address: a lockout stays with its client", async () => {
+  test("the proxy forwards each browser's own address: a lockout stays with its client", async () => {
     // Two clients of the web server, from 127.0.0.2 and 127.0.0.3. The first fails 20 logins
     // (LOGIN_IP_MAX_FAILURES) claiming to be the second in every header it can; the backend must
     // lock out the first (the socket peer the web server saw) and not the second.
-    const login = (from, mail, password, forged = {}) =>
+    const login = (from: string, mail: string, password: string, forged: Record<string, string> = {}) =>
       nodeRequest(`${WEB_URL}/api/v1/auth/login`, {
         method: "POST",
         localAddress: from,
@@ -841,25 +812,25 @@ try {
     const blame = { "x-forwarded-for": "127.0.0.3", "x-workcell-client-ip": "127.0.0.3", "x-real-ip": "127.0.0.3" };
     for (let i = 0; i < 20; i++) {
       const r = await login("127.0.0.2", `nobody-${i}-${Date.now()}@example.com`, "wrong password!", blame);
-      assert.equal(r.status, 401, `failure ${i + 1}: ${r.body}`);
+      expect(r.status, `failure ${i + 1}: ${r.body}`).toBe(401);
     }
     const locked = await login("127.0.0.2", email, "correct horse battery staple", blame);
-    assert.equal(locked.status, 429, `the failing client is locked out: ${locked.body}`);
-    assert.equal(JSON.parse(locked.body).error.code, "rate_limited");
+    expect(locked.status, `the failing client is locked out: ${locked.body}`).toBe(429);
+    expect(JSON.parse(locked.body).error.code).toBe("rate_limited");
     const other = await login("127.0.0.3", email, "correct horse battery staple");
-    assert.equal(other.status, 200, `the other client still logs in: ${other.body}`);
+    expect(other.status, `the other client still logs in: ${other.body}`).toBe(200);
   });
 
-  await step("the backend's WebSocket refuses a foreign page and accepts the web UI's", async () => {
-    const ws = `${process.env.BACKEND_URL}/api/v1/ws`;
+  test("the backend's WebSocket refuses a foreign page and accepts the web UI's", async () => {
+    const ws = `${env("BACKEND_URL")}/api/v1/ws`;
     const foreign = await handshake(ws, "http://evil.example");
-    assert.equal(foreign.status, 403);
-    assert.equal(JSON.parse(foreign.body).error.code, "forbidden_origin");
-    assert.equal((await handshake(ws, new URL(WEB_URL).origin)).status, 101);
-    assert.equal((await handshake(ws, undefined)).status, 101);
+    expect(foreign.status).toBe(403);
+    expect(JSON.parse(foreign.body).error.code).toBe("forbidden_origin");
+    expect((await handshake(ws, new URL(WEB_URL).origin)).status).toBe(101);
+    expect((await handshake(ws, undefined)).status).toBe(101);
   });
 
-  await step("phone-sized layout and dark theme", async () => {
+  test("phone-sized layout and dark theme", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("button", { name: "Switch between light and dark theme" }).click();
     await screenshot(page, "phone-dark");
@@ -869,9 +840,147 @@ try {
     await screenshot(page, "phone-menu");
   });
 
-  assert.deepEqual(consoleErrors, [], "uncaught errors in the page");
-} finally {
-  await context.close();
-}
-if (failures.length) process.exit(1);
-console.log("all end-to-end steps passed");
+  // Issue 17: finding and understanding past work.
+
+  test("search: Ctrl+K finds an earlier session's answer; its hit opens that session at the message", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(WEB_URL);
+    await page.getByTestId("prompt").waitFor();
+    // Words of the first task's answer ("The report is ready in `report.md`."), found nowhere else.
+    const query = "report is ready";
+    const found = await getJson(page, `/search?q=${encodeURIComponent(query)}&limit=20`);
+    expect(found.hits, `the search API answers hits: ${JSON.stringify(found)}`).toBeInstanceOf(Array);
+    const expected = (found.hits as { session_id: string; kind: string; seq: number | null; run_id: string | null }[]).find(
+      (h) => h.session_id === answerSession && h.kind === "assistant",
+    );
+    expect(expected, `the answer among the hits: ${JSON.stringify(found.hits)}`).toBeTruthy();
+    expect(expected!.seq, "an answer's hit names its event").not.toBeNull();
+
+    await page.keyboard.press("Control+k");
+    const dialog = page.getByTestId("search-dialog");
+    await dialog.waitFor();
+    await expect(dialog.getByTestId("search-input")).toBeFocused();
+    await dialog.getByTestId("search-input").pressSequentially(query);
+    const hit = dialog.locator('[role="option"][data-kind="assistant"]', { hasText: "report is ready" });
+    await hit.first().waitFor({ timeout: 30_000 });
+    // The matching words are marked.
+    expect(await hit.first().locator("mark").count()).toBeGreaterThan(0);
+    await screenshot(page, "search-dialog");
+    await hit.first().click();
+    await page.waitForURL(`**/sessions/${answerSession}?seq=${expected!.seq}`);
+    await dialog.waitFor({ state: "detached" });
+    const message = page.getByTestId("conversation").getByText("The report is ready in", { exact: false });
+    await expect(message).toBeInViewport({ timeout: 30_000 });
+    await screenshot(page, "search-landed");
+  });
+
+  test("Chinese: the language picker switches the UI to 简体中文; a task runs and answers; back to English", async () => {
+    const picker = page.getByTestId("language-picker");
+    await page.goto(WEB_URL);
+    await picker.selectOption("zh");
+    await expect(page.locator("html")).toHaveAttribute("lang", "zh");
+    const nav = page.getByRole("navigation").first();
+    await nav.getByRole("link", { name: "定时任务" }).waitFor({ timeout: 30_000 });
+    await nav.getByRole("link", { name: "用量" }).waitFor();
+    expect(await nav.getByRole("link", { name: "Scheduled tasks" }).count(), "no English nav label left").toBe(0);
+    await screenshot(page, "chinese-home");
+    // The choice is kept across a reload (a cookie the server reads).
+    await page.reload();
+    await nav.getByRole("link", { name: "定时任务" }).waitFor();
+    expect(await picker.inputValue()).toBe("zh");
+
+    const marker = `chinese-ui-${Date.now()}`;
+    await submitTask(page, `[scenario:web_first_token] 用中文界面运行的任务 ${marker}`);
+    await page.getByTestId("conversation").getByText("First token.").waitFor({ timeout: LONG });
+    await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: LONG });
+    await page.getByRole("tab", { name: "对话" }).waitFor();
+    await screenshot(page, "chinese-session");
+
+    await picker.selectOption("en");
+    await expect(page.locator("html")).toHaveAttribute("lang", "en");
+    await nav.getByRole("link", { name: "Scheduled tasks" }).waitFor({ timeout: 30_000 });
+    await page.getByRole("tab", { name: "Conversation" }).waitFor();
+    expect(await nav.getByRole("link", { name: "定时任务" }).count()).toBe(0);
+  });
+
+  test("usage: /usage draws its charts and totals this account's runs and their cost", async () => {
+    // What this test ran, from the sessions themselves: every run of every session left (a
+    // deleted session's runs count nowhere), and each run's cost and tokens as its agent reported
+    // them (its last `result` event).
+    type Listed = { sessions: { id: string }[]; next_cursor: string | null };
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const listed: Listed = await getJson(page, `/sessions?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      ids.push(...listed.sessions.map((s) => s.id));
+      cursor = listed.next_cursor;
+    } while (cursor);
+    let runs = 0;
+    const reported = new Map<string, { cost: number; input: number; output: number }>();
+    for (const id of ids) {
+      runs += (await getJson(page, `/sessions/${id}`)).runs.length;
+      let after = 0;
+      for (;;) {
+        const events = await getJson(page, `/sessions/${id}/events?after=${after}&limit=1000`);
+        for (const e of events.events) {
+          if (e.type === "result")
+            reported.set(e.run_id, { cost: e.payload.total_cost_usd, input: e.payload.usage.input_tokens, output: e.payload.usage.output_tokens });
+        }
+        if (!events.has_more) break;
+        after = events.next_after;
+      }
+    }
+    const cost = [...reported.values()].reduce((sum, r) => sum + r.cost, 0);
+    const input = [...reported.values()].reduce((sum, r) => sum + r.input, 0);
+    const output = [...reported.values()].reduce((sum, r) => sum + r.output, 0);
+    expect(runs, "this test ran tasks").toBeGreaterThan(10);
+
+    // The server's report agrees (the page asks for the same days in the browser's zone).
+    const tz = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const report = await getJson(page, `/usage?group_by=day&tz=${encodeURIComponent(tz)}`);
+    expect(report.totals.runs, JSON.stringify(report.totals)).toBe(runs);
+    expect(report.totals.cost_usd).toBeCloseTo(cost, 9);
+    expect(report.totals.input_tokens).toBe(input);
+    expect(report.totals.output_tokens).toBe(output);
+    expect(report.all_users).toBe(false);
+
+    await page.getByRole("navigation").first().getByRole("link", { name: "Usage" }).click();
+    await page.waitForURL("**/usage");
+    await page.getByRole("heading", { name: "Usage", exact: true }).waitFor();
+    const totals = page.getByTestId("usage-totals");
+    await totals.waitFor({ timeout: 30_000 });
+    const expectedText = await page.evaluate(
+      ({ runs, cost }) => ({
+        runs: new Intl.NumberFormat("en", { maximumFractionDigits: 0 }).format(runs),
+        cost: new Intl.NumberFormat("en", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: cost > 0 && cost < 1 ? 4 : 2 }).format(cost),
+      }),
+      { runs, cost: report.totals.cost_usd as number },
+    );
+    await expect(totals.getByTestId("usage-total-runs")).toHaveText(expectedText.runs);
+    await expect(totals.getByTestId("usage-total-cost")).toHaveText(expectedText.cost);
+
+    // The charts are drawn: each holds a canvas of some size with something painted on it.
+    for (const chart of ["usage-chart-cost", "usage-chart-tokens", "usage-chart-runs"]) {
+      const canvas = page.getByTestId(chart).locator("canvas").first();
+      await canvas.waitFor({ timeout: 30_000 });
+      const drawn = await canvas.evaluate((c) => {
+        const el = c as HTMLCanvasElement;
+        const data = el.getContext("2d")?.getImageData(0, 0, el.width, el.height).data;
+        let painted = 0;
+        for (let i = 3; data && i < data.length; i += 4) if (data[i]! > 0) painted += 1;
+        return { width: el.width, height: el.height, painted };
+      });
+      expect(drawn.width, chart).toBeGreaterThan(100);
+      expect(drawn.height, chart).toBeGreaterThan(50);
+      expect(drawn.painted, `${chart}: nothing painted`).toBeGreaterThan(0);
+    }
+    // Today's runs are in the day table.
+    await page.getByTestId("usage-group-day").click();
+    await page.getByTestId("usage-table").waitFor();
+    await screenshot(page, "usage");
+  });
+
+  test("no uncaught errors in the page", async () => {
+    expect(consoleErrors, "uncaught errors in the page").toEqual([]);
+  });
+});

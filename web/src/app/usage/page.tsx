@@ -1,0 +1,6 @@
+"use client";
+import { UsageScreen } from "@/components/usage/UsageScreen";
+
+export default function UsagePage() {
+  return <UsageScreen />;
+}
