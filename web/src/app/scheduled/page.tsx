@@ -8,6 +8,7 @@ import { useReadableError } from "@/lib/useReadableError";
 import { useScheduledTasks } from "@/lib/query/scheduled";
 import { describeCron, formatIn, ScheduleForm } from "@/components/ScheduleForm";
 import { useRouter } from "next/navigation";
+import { OptimisticCheckbox } from "@/components/OptimisticCheckbox";
 
 export default function ScheduledTasks() {
   const { tasks, setTasks, missing, error: loadError } = useScheduledTasks();
@@ -95,7 +96,7 @@ export default function ScheduledTasks() {
               </div>
               <div className="row-actions visible">
                 <label className="check small">
-                  <input type="checkbox" checked={t.enabled} onChange={() => void toggle(t)} /> {tr("common.states.enabled")}
+                  <OptimisticCheckbox checked={t.enabled} onChange={() => void toggle(t)} /> {tr("common.states.enabled")}
                 </label>
                 <button className="button small" onClick={() => void runNow(t)}>
                   {tt("runNow")}

@@ -1,6 +1,7 @@
 "use client";
 // Small pieces every Capabilities tab uses: the system badge, the enabled switch, a Markdown
 // editor with a preview, and a checklist for choosing items.
+import { OptimisticCheckbox } from "../OptimisticCheckbox";
 import { useId, useState } from "react";
 import { useTranslations } from "next-intl";
 import { Markdown } from "../Markdown";
@@ -22,7 +23,7 @@ export function EnabledToggle({ name, enabled, system, onChange }: { name: strin
   if (system) return <span className="muted small">{enabled ? t("enabled") : t("disabled")}</span>;
   return (
     <label className="check small">
-      <input type="checkbox" checked={enabled} onChange={(e) => onChange(e.target.checked)} aria-label={t("enableLabel", { name })} /> {tr("common.states.enabled")}
+      <OptimisticCheckbox checked={enabled} onChange={onChange} aria-label={t("enableLabel", { name })} /> {tr("common.states.enabled")}
     </label>
   );
 }
