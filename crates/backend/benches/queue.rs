@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::bench::{ms, percentile};
 
 use anyhow::{Context, Result, bail};
 use common::s3::S3Server;
@@ -160,15 +161,6 @@ impl Bench {
         let v: Value = res.json().await?;
         Ok(v["id"].as_str().context("skill id")?.to_owned())
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 #[tokio::main]

@@ -18,6 +18,7 @@
 //! printed), for EXPLAIN ANALYZE.
 
 use std::time::{Duration, Instant};
+use test_support::bench::{ms, percentile};
 
 use anyhow::{Context, Result, bail};
 use common::TestApp;
@@ -503,15 +504,6 @@ const PICK: &str = "1 + floor(power(random(), 2) * array_length(v, 1))::int";
 fn pick(list: &[&'static str], rng: &mut StdRng) -> &'static str {
     let x: f64 = rng.random();
     list[((x * x) * list.len() as f64) as usize % list.len()]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 #[tokio::main]

@@ -19,21 +19,6 @@ use uuid::Uuid;
 /// (session, run, epoch)
 type Done = (Uuid, Uuid, i64);
 
-/// Queues a task (in `session`, or a new one), claims and completes it.
-async fn finished_run(app: &TestApp, token: &str, session: Option<Uuid>) -> Done {
-    let (session, run_id) = app.task(token, "work", session).await;
-    let claimed = app.claim("w", 0).await.expect("claimable");
-    assert_eq!(claimed.run_id, run_id);
-    let res = app
-        .internal(
-            &format!("/runs/{run_id}/complete"),
-            json!({"worker_id": "w", "epoch": claimed.epoch}),
-        )
-        .await;
-    assert!(res.status().is_success(), "{}", res.status());
-    (session, run_id, claimed.epoch)
-}
-
 /// A file of an export: its path, its content, and the run whose object holds it (`None`: this
 /// run's own upload; `Some(run)`: unchanged, the manager points at the earlier object).
 struct File<'a> {
@@ -169,7 +154,7 @@ async fn diffs_compare_exports_whatever_changed_the_files(pool: PgPool) {
 
     let big_old = "x\n".repeat(600 * 1024);
     let big_new = format!("{big_old}y\n");
-    let first = finished_run(&app, &a, None).await;
+    let first = app.finished_run(&a, None).await;
     let session = first.0;
     export(
         &app,
@@ -188,7 +173,7 @@ async fn diffs_compare_exports_whatever_changed_the_files(pool: PgPool) {
     )
     .await;
     // The follow-up changed files with a shell command: no edit-tool event exists for them.
-    let second = finished_run(&app, &a, Some(session)).await;
+    let second = app.finished_run(&a, Some(session)).await;
     let run = second.1;
     export(
         &app,
@@ -326,7 +311,7 @@ async fn diffs_compare_exports_whatever_changed_the_files(pool: PgPool) {
         json!({"worker_id": "w", "epoch": unexported.epoch}),
     )
     .await;
-    let fourth = finished_run(&app, &a, Some(session)).await;
+    let fourth = app.finished_run(&a, Some(session)).await;
     export(&app, &s3, user, fourth, &[file("notes.txt", b"one\n")], &[]).await;
     let d = json_of(diff(&app, &a, fourth.1, "notes.txt").await, StatusCode::OK).await;
     assert_eq!(d["previous_run_id"], json!(run));
@@ -395,7 +380,7 @@ async fn a_folder_downloads_as_a_zip_of_its_files_only(pool: PgPool) {
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
     let user = app.user_id("a@example.com").await;
-    let first = finished_run(&app, &a, None).await;
+    let first = app.finished_run(&a, None).await;
     export(
         &app,
         &s3,
@@ -405,7 +390,7 @@ async fn a_folder_downloads_as_a_zip_of_its_files_only(pool: PgPool) {
         &[],
     )
     .await;
-    let second = finished_run(&app, &a, Some(first.0)).await;
+    let second = app.finished_run(&a, Some(first.0)).await;
     let run = second.1;
     export(
         &app,
@@ -574,7 +559,7 @@ async fn a_folder_over_the_cap_is_refused_before_anything_is_read(pool: PgPool) 
     let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let a = app.register("a@example.com").await;
     let user = app.user_id("a@example.com").await;
-    let done = finished_run(&app, &a, None).await;
+    let done = app.finished_run(&a, None).await;
     export(
         &app,
         &s3,
@@ -644,7 +629,7 @@ async fn a_file_is_served_whole_or_by_range_and_never_as_a_page(pool: PgPool) {
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
     let user = app.user_id("a@example.com").await;
-    let done = finished_run(&app, &a, None).await;
+    let done = app.finished_run(&a, None).await;
     let run = done.1;
     // Before the export: nothing to read.
     let res = content(&app, &a, run, "page.html", None).await;

@@ -15,21 +15,6 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A task, claimed by worker `w` and completed; returns (session, run, epoch).
-async fn finished_run(app: &TestApp, token: &str) -> (Uuid, Uuid, i64) {
-    let (session, run_id) = app.task(token, "work", None).await;
-    let claimed = app.claim("w", 0).await.expect("claimable");
-    assert_eq!(claimed.run_id, run_id);
-    let res = app
-        .internal(
-            &format!("/runs/{run_id}/complete"),
-            json!({"worker_id": "w", "epoch": claimed.epoch}),
-        )
-        .await;
-    assert!(res.status().is_success(), "{}", res.status());
-    (session, run_id, claimed.epoch)
-}
-
 fn entry(key: &str, path: &str, body: &[u8], change: ManifestChange) -> ManifestEntry {
     ManifestEntry {
         path: path.into(),
@@ -125,7 +110,7 @@ async fn presigned_urls_download_then_expire_and_refuse_tampering(pool: PgPool) 
     .await;
     let token = app.register("a@example.com").await;
     let user = app.user_id("a@example.com").await;
-    let run = finished_run(&app, &token).await;
+    let run = app.finished_run(&token, None).await;
     let run_id = run.1;
     export(
         &app,
@@ -233,7 +218,7 @@ async fn agent_written_pages_download_as_attachments_under_their_own_name(pool: 
     let app = TestApp::spawn_with_s3(pool, &s3, &[]).await;
     let token = app.register("a@example.com").await;
     let user = app.user_id("a@example.com").await;
-    let run = finished_run(&app, &token).await;
+    let run = app.finished_run(&token, None).await;
     let run_id = run.1;
     let page = b"<html><script>alert(document.cookie)</script></html>";
     export(
@@ -277,7 +262,7 @@ async fn another_users_run_and_missing_exports_answer_404(pool: PgPool) {
     let a = app.register("a@example.com").await;
     let b = app.register("b@example.com").await;
     let user_a = app.user_id("a@example.com").await;
-    let run = finished_run(&app, &a).await;
+    let run = app.finished_run(&a, None).await;
     let run_id = run.1;
 
     // Before the export report: no files yet, no archive.
@@ -316,7 +301,7 @@ async fn another_users_run_and_missing_exports_answer_404(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // A failed export: its status, no files, no archive.
-    let run2 = finished_run(&app, &a).await;
+    let run2 = app.finished_run(&a, None).await;
     let res = app
         .internal(
             &format!("/runs/{}/export", run2.1),
@@ -347,7 +332,7 @@ async fn keys_outside_the_session_are_refused(pool: PgPool) {
     let b = app.register("b@example.com").await;
 
     // B's run holds a secret.
-    let b_run = finished_run(&app, &b).await;
+    let b_run = app.finished_run(&b, None).await;
     let user_b = app.user_id("b@example.com").await;
     export(
         &app,
@@ -361,7 +346,7 @@ async fn keys_outside_the_session_are_refused(pool: PgPool) {
     let secret_key = format!("workspaces/{}/runs/{}/files/secret.txt", b_run.0, b_run.1);
 
     // A's manifest names B's object: the listing is refused, no URL is signed.
-    let a_run = finished_run(&app, &a).await;
+    let a_run = app.finished_run(&a, None).await;
     let foreign = entry(
         &secret_key,
         "stolen.txt",
@@ -388,7 +373,7 @@ async fn keys_outside_the_session_are_refused(pool: PgPool) {
     );
 
     // Path tricks inside the right prefix are refused too.
-    let a_run2 = finished_run(&app, &a).await;
+    let a_run2 = app.finished_run(&a, None).await;
     let dotted = entry(
         &format!(
             "workspaces/{}/../{}/runs/{}/files/secret.txt",
@@ -405,7 +390,7 @@ async fn keys_outside_the_session_are_refused(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 
     // Stored keys pointing elsewhere (written behind the export route's back) are refused.
-    let a_run3 = finished_run(&app, &a).await;
+    let a_run3 = app.finished_run(&a, None).await;
     export(&app, &s3, user_a, a_run3, &[("ok.txt", b"ok")], vec![]).await;
     let ok = app
         .get(&a, &format!("/api/v1/runs/{}/files", a_run3.1))
@@ -890,7 +875,7 @@ async fn the_s3_settings_decide_where_objects_go_and_how_urls_are_signed(pool: P
     let key = format!("users/{user}/attachments/{id}/note.txt");
     assert_eq!(s3.get(&key).await.as_deref(), Some(&b"stored"[..]));
     // Path-style URLs in us-east-1's scope, which the store accepts.
-    let run = finished_run(&app, &token).await;
+    let run = app.finished_run(&token, None).await;
     export(&app, &s3, user, run, &[("a.txt", b"a")], vec![]).await;
     let link: Value = app
         .get(&token, &format!("/api/v1/runs/{}/archive", run.1))
@@ -990,7 +975,7 @@ async fn the_s3_settings_decide_where_objects_go_and_how_urls_are_signed(pool: P
     )
     .await;
     let token = app.register("hosted@example.com").await;
-    let (session, run_id, epoch) = finished_run(&app, &token).await;
+    let (session, run_id, epoch) = app.finished_run(&token, None).await;
     let prefix = format!("workspaces/{session}/runs/{run_id}");
     sqlx::query(
         "INSERT INTO run_exports (run_id, epoch, status, manifest_key, archive_key)

@@ -1,6 +1,17 @@
-//! What the benchmarks share besides the real parts: the smoke switch.
+//! What the benchmarks share besides the real parts: the smoke switch and the figures' arithmetic.
 
 /// `BENCH_SMOKE=1`: small sizes, for the test script's check that a benchmark still runs.
 pub fn smoke() -> bool {
     std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1")
+}
+
+/// The `p` quantile (0..=1, nearest rank) of `sorted` (ascending, not empty).
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A duration in milliseconds, for printing.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -232,6 +232,22 @@ impl TestApp {
         }
     }
 
+    /// A task (in `session`, or a new one), claimed by worker `w` and completed; returns
+    /// (session, run, epoch).
+    pub async fn finished_run(&self, token: &str, session: Option<Uuid>) -> (Uuid, Uuid, i64) {
+        let (session, run_id) = self.task(token, "work", session).await;
+        let claimed = self.claim("w", 0).await.expect("claimable");
+        assert_eq!(claimed.run_id, run_id);
+        let res = self
+            .internal(
+                &format!("/runs/{run_id}/complete"),
+                json!({"worker_id": "w", "epoch": claimed.epoch}),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        (session, run_id, claimed.epoch)
+    }
+
     pub async fn run_status(&self, run: Uuid) -> String {
         sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
             .bind(run)
