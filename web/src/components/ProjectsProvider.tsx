@@ -29,8 +29,6 @@ export interface ProjectsState {
   saved: (project: ProjectView) => void;
   /** A project deleted on a page. */
   removed: (id: string) => void;
-  /** Changes when sessions may have gone with a project (a list re-reads then). */
-  sessionsVersion: number;
 }
 
 const ProjectsContext = createContext<ProjectsState>({
@@ -43,7 +41,6 @@ const ProjectsContext = createContext<ProjectsState>({
   reload: async () => {},
   saved: () => {},
   removed: () => {},
-  sessionsVersion: 0,
 });
 
 export const useProjects = () => useContext(ProjectsContext);
@@ -64,7 +61,6 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
   const missing = query.error instanceof ApiError && query.error.routeMissing;
   const error = query.error && !missing ? readableError(query.error) : null;
   const [chosenId, setChosenId] = useState<string | null>(null);
-  const [sessionsVersion, setSessionsVersion] = useState(0);
   const pathname = usePathname();
 
   const choose = useCallback(
@@ -110,7 +106,6 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
       qc.removeQueries({ queryKey: queryKeys.projects.detail(id) });
       // Its sessions may have gone with it.
       void qc.invalidateQueries({ queryKey: queryKeys.sessions.lists() });
-      setSessionsVersion((v) => v + 1);
       if (chosenId === id) choose(null);
     },
     [chosenId, choose, qc],
@@ -127,9 +122,8 @@ export function ProjectsProvider({ enabled, children }: { enabled: boolean; chil
       reload,
       saved,
       removed,
-      sessionsVersion,
     }),
-    [projects, missing, error, chosenId, choose, reload, saved, removed, sessionsVersion],
+    [projects, missing, error, chosenId, choose, reload, saved, removed],
   );
 
   return (
