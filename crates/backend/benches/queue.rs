@@ -23,7 +23,7 @@ use test_support::bench::{ms, percentile};
 use anyhow::{Context, Result, bail};
 use common::s3::S3Server;
 use common::{INTERNAL_TOKEN, TestApp};
-use protocol::internal::{ClaimedRun, INTERNAL_TOKEN_HEADER};
+use protocol::internal::{ClaimedRun, ClaimedRuns, INTERNAL_TOKEN_HEADER};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -62,6 +62,22 @@ impl Bench {
             StatusCode::NO_CONTENT => Ok(None),
             s => bail!("claim answered {s}"),
         }
+    }
+
+    /// `POST /runs/claims` for up to `max` runs, without waiting.
+    async fn claims(&self, worker: &str, max: u32, start: bool) -> Result<Vec<ClaimedRun>> {
+        let res = self
+            .internal(
+                "/runs/claims",
+                json!({"worker_id": worker, "lease_seconds": 60, "wait_seconds": 0,
+                       "max_runs": max, "start": start}),
+            )
+            .await?;
+        if res.status() != StatusCode::OK {
+            bail!("claims answered {}", res.status());
+        }
+        let v: ClaimedRuns = res.json().await?;
+        Ok(v.runs)
     }
 
     async fn task(&self, prompt: &str) -> Result<Value> {
@@ -216,57 +232,48 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         }
     );
 
-    // 1. Claim → start → complete throughput.
-    let runs = if smoke { 200 } else { 10_000 };
-    sqlx::query(
-        "WITH s AS (INSERT INTO sessions (id, user_id, title)
-                    SELECT gen_random_uuid(), (SELECT id FROM users LIMIT 1), 'bench ' || g
-                      FROM generate_series(1, $1) g RETURNING id)
-         INSERT INTO runs (id, session_id, prompt, max_attempts) SELECT gen_random_uuid(), id, 'bench', 3 FROM s",
-    )
-    .bind(runs as i32)
-    .execute(&pool)
-    .await?;
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for w in 0..WORKERS {
-        let bench = bench.clone();
-        handles.push(tokio::spawn(async move {
-            let worker = format!("bench-{w}");
-            let mut done = 0usize;
-            while let Some(run) = bench.claim(&worker, 0).await? {
-                let lease = json!({"worker_id": worker, "epoch": run.epoch});
-                let r = bench
-                    .internal(&format!("/runs/{}/start", run.run_id), lease.clone())
-                    .await?;
-                if !r.status().is_success() {
-                    bail!("start answered {}", r.status());
-                }
-                let r = bench
-                    .internal(&format!("/runs/{}/complete", run.run_id), lease)
-                    .await?;
-                if !r.status().is_success() {
-                    bail!("complete answered {}", r.status());
-                }
-                done += 1;
+    // 1. Claim → start → complete throughput, one run per call and then with the batched calls
+    //    (several runs per claim, start folded into the claim, completions batched).
+    let parts = parts();
+    // BENCH_QUEUE_RUNS and BENCH_SHAPES=4 (1-based indexes into QUEUE_SHAPES) narrow part 1.
+    let runs = std::env::var("BENCH_QUEUE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 200 } else { 10_000 });
+    let shapes: Vec<usize> = std::env::var("BENCH_SHAPES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| (1..=QUEUE_SHAPES.len()).collect());
+    if parts.contains(&1) {
+        for (i, shape) in QUEUE_SHAPES.into_iter().enumerate() {
+            if shapes.contains(&(i + 1)) {
+                queue_throughput(&bench, &pool, runs, shape).await?;
             }
-            Ok::<usize, anyhow::Error>(done)
-        }));
+        }
     }
-    let mut total = 0;
-    for h in handles {
-        total += h.await??;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    if total != runs {
-        bail!("completed {total} of {runs} runs");
-    }
-    println!(
-        "claim→start→complete, {WORKERS} workers: {total} runs in {secs:.2} s = {:.0} runs/s (target ≥ 1000)",
-        total as f64 / secs
-    );
 
     // 2. Long-poll wake latency.
+    if parts.contains(&2) {
+        wake_latency(&bench, smoke).await?;
+    }
+    // 3. Event ingestion.
+    if parts.contains(&3) {
+        ingestion(&bench, &pool, smoke).await?;
+    }
+    if parts.contains(&4) {
+        claim_with_capabilities(&bench, &pool, smoke).await?;
+    }
+    if parts.contains(&5) {
+        claim_with_secrets(&bench, smoke).await?;
+    }
+    drop(app);
+    drop(s3);
+    pool.close().await;
+    Ok(())
+}
+
+/// 2. Long-poll wake latency: a parked claim, then a task is created.
+async fn wake_latency(bench: &Arc<Bench>, smoke: bool) -> Result<()> {
     let rounds = if smoke { 20 } else { 300 };
     let mut lat = Vec::with_capacity(rounds);
     for i in 0..rounds {
@@ -297,8 +304,47 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         ms(percentile(&lat, 0.99)),
         ms(*lat.last().unwrap_or(&Duration::ZERO))
     );
+    Ok(())
+}
 
-    // 3. Event ingestion, batches of 20, one run per worker.
+/// 3. Event ingestion, batches of 20, one run per worker: every event an assistant text (the
+///    worst case for search indexing), then a mix like the CLI's stream of a coding task (one
+///    event in ten an assistant text, the others tool calls and their results in pairs).
+async fn ingestion(bench: &Arc<Bench>, pool: &sqlx::PgPool, smoke: bool) -> Result<()> {
+    for mix in [Mix::AllText, Mix::Cli] {
+        ingest_mix(bench, pool, smoke, mix).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    AllText,
+    Cli,
+}
+
+/// Event `i` (0-based) of batch `b` in `mix`.
+fn bench_event(mix: Mix, b: usize, i: usize) -> Value {
+    let run_seq = b * 20 + i + 1;
+    let text = json!({"run_seq": run_seq, "time": "2026-01-01T00:00:00Z", "type": "assistant_text",
+                      "payload": {"text": "The quick brown fox jumps over the lazy dog, repeatedly and with feeling."}});
+    match (mix, i % 10) {
+        (Mix::AllText, _) | (Mix::Cli, 0) => text,
+        // A call (odd) and its result (even, the next event).
+        (Mix::Cli, k) if k % 2 == 1 => {
+            json!({"run_seq": run_seq, "time": "2026-01-01T00:00:00Z", "type": "tool_use",
+                   "payload": {"tool_use_id": format!("toolu_{b}_{i}"), "name": "Bash",
+                               "input": {"command": "cargo test -p backend --test queue", "description": "Run the queue tests"}}})
+        }
+        (Mix::Cli, _) => {
+            json!({"run_seq": run_seq, "time": "2026-01-01T00:00:01Z", "type": "tool_result",
+                   "payload": {"tool_use_id": format!("toolu_{b}_{}", i - 1), "is_error": false,
+                               "content": "running 20 tests\ntest result: ok. 20 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 22.71s\n"}})
+        }
+    }
+}
+
+async fn ingest_mix(bench: &Arc<Bench>, pool: &sqlx::PgPool, smoke: bool, mix: Mix) -> Result<()> {
     let batches_per_run = if smoke { 25 } else { 1_000 };
     let mut claimed = Vec::new();
     for i in 0..WORKERS {
@@ -310,18 +356,16 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
                 .context("claim for ingestion")?,
         );
     }
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
     let started = Instant::now();
     let mut handles = Vec::new();
-    for run in claimed {
+    for run in claimed.iter().cloned() {
         let bench = bench.clone();
         handles.push(tokio::spawn(async move {
             for b in 0..batches_per_run {
-                let events: Vec<Value> = (0..20)
-                    .map(|i| {
-                        json!({"run_seq": b * 20 + i + 1, "time": "2026-01-01T00:00:00Z",
-                               "type": "assistant_text", "payload": {"text": "The quick brown fox jumps over the lazy dog, repeatedly and with feeling."}})
-                    })
-                    .collect();
+                let events: Vec<Value> = (0..20).map(|i| bench_event(mix, b, i)).collect();
                 let r = bench
                     .internal(
                         &format!("/runs/{}/events", run.run_id),
@@ -341,22 +385,205 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let events = WORKERS * batches_per_run * 20;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
-    if stored != events as i64 {
-        bail!("stored {stored} of {events} events");
+    if stored - before != events as i64 {
+        bail!("stored {} of {events} events", stored - before);
     }
+    if mix == Mix::Cli {
+        let ids: Vec<uuid::Uuid> = claimed.iter().map(|r| r.run_id).collect();
+        let finished: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM tool_executions WHERE run_id = ANY($1) AND finished_at IS NOT NULL",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await?;
+        if finished != (events * 2 / 5) as i64 {
+            bail!("{finished} tool executions finished of {}", events * 2 / 5);
+        }
+    }
+    let name = match mix {
+        Mix::AllText => "every event an assistant text",
+        Mix::Cli => "1 in 10 an assistant text, the rest tool calls and results",
+    };
     println!(
-        "event ingestion, batches of 20, {WORKERS} concurrent runs: {events} events in {secs:.2} s = {:.0} events/s (target ≥ 20000)",
+        "event ingestion, batches of 20, {WORKERS} concurrent runs, {name}: {events} events in {secs:.2} s = {:.0} events/s (target ≥ 50000)",
         events as f64 / secs
     );
-
-    claim_with_capabilities(&bench, &pool, smoke).await?;
-    claim_with_secrets(&bench, smoke).await?;
-    drop(app);
-    drop(s3);
-    pool.close().await;
+    for run in claimed {
+        bench
+            .internal(
+                &format!("/runs/{}/complete", run.run_id),
+                json!({"worker_id": "ingest", "epoch": run.epoch}),
+            )
+            .await?;
+    }
     Ok(())
+}
+
+/// Which parts run: `BENCH_PARTS=1,3` (all when unset).
+fn parts() -> Vec<u32> {
+    match std::env::var("BENCH_PARTS") {
+        Ok(v) if !v.trim().is_empty() => {
+            v.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+        }
+        _ => vec![1, 2, 3, 4, 5],
+    }
+}
+
+/// How part 1's workers talk to the queue.
+#[derive(Debug, Clone, Copy)]
+struct QueueShape {
+    name: &'static str,
+    /// Runs asked for per claim (`POST /runs/claims` when more than 1).
+    batch: u32,
+    /// `start` in the claim instead of `POST /runs/{id}/start`.
+    start_in_claim: bool,
+    /// One `POST /runs/completions` for the claim's runs instead of one call each.
+    batch_complete: bool,
+}
+
+const QUEUE_SHAPES: [QueueShape; 5] = [
+    QueueShape {
+        name: "one run per call (claim, start, complete)",
+        batch: 1,
+        start_in_claim: false,
+        batch_complete: false,
+    },
+    QueueShape {
+        name: "claims of 16, start and complete per run",
+        batch: 16,
+        start_in_claim: false,
+        batch_complete: false,
+    },
+    QueueShape {
+        name: "claims of 16 with start, complete per run",
+        batch: 16,
+        start_in_claim: true,
+        batch_complete: false,
+    },
+    QueueShape {
+        name: "claims of 16 with start, completions of 16",
+        batch: 16,
+        start_in_claim: true,
+        batch_complete: true,
+    },
+    QueueShape {
+        name: "claims of 64 with start, completions of 64",
+        batch: 64,
+        start_in_claim: true,
+        batch_complete: true,
+    },
+];
+
+/// 1. Queues `runs` runs (one session each) and drains them with 8 workers of the given shape.
+async fn queue_throughput(
+    bench: &Arc<Bench>,
+    pool: &sqlx::PgPool,
+    runs: usize,
+    shape: QueueShape,
+) -> Result<()> {
+    sqlx::query(
+        "WITH s AS (INSERT INTO sessions (id, user_id, title)
+                    SELECT gen_random_uuid(), (SELECT id FROM users LIMIT 1), 'bench ' || g
+                      FROM generate_series(1, $1) g RETURNING id)
+         INSERT INTO runs (id, session_id, prompt, max_attempts) SELECT gen_random_uuid(), id, 'bench', 3 FROM s",
+    )
+    .bind(runs as i32)
+    .execute(pool)
+    .await?;
+    let before = finished(pool).await?;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..WORKERS {
+        let bench = bench.clone();
+        handles.push(tokio::spawn(async move {
+            let worker = format!("bench-{w}");
+            let mut done = 0usize;
+            loop {
+                let claimed = if shape.batch == 1 && !shape.start_in_claim {
+                    bench.claim(&worker, 0).await?.into_iter().collect()
+                } else {
+                    bench
+                        .claims(&worker, shape.batch, shape.start_in_claim)
+                        .await?
+                };
+                if claimed.is_empty() {
+                    break;
+                }
+                if !shape.start_in_claim {
+                    for run in &claimed {
+                        let lease = json!({"worker_id": worker, "epoch": run.epoch});
+                        let r = bench
+                            .internal(&format!("/runs/{}/start", run.run_id), lease)
+                            .await?;
+                        if !r.status().is_success() {
+                            bail!("start answered {}", r.status());
+                        }
+                    }
+                }
+                if shape.batch_complete {
+                    let list: Vec<Value> = claimed
+                        .iter()
+                        .map(|r| json!({"run_id": r.run_id, "epoch": r.epoch}))
+                        .collect();
+                    let r = bench
+                        .internal(
+                            "/runs/completions",
+                            json!({"worker_id": worker, "runs": list}),
+                        )
+                        .await?;
+                    if !r.status().is_success() {
+                        bail!("completions answered {}", r.status());
+                    }
+                    let v: Value = r.json().await?;
+                    let ok = v["results"]
+                        .as_array()
+                        .map(|a| a.iter().filter(|x| x["status"] == "completed").count())
+                        .unwrap_or(0);
+                    if ok != claimed.len() {
+                        bail!("completions ended {ok} of {} runs: {v}", claimed.len());
+                    }
+                } else {
+                    for run in &claimed {
+                        let lease = json!({"worker_id": worker, "epoch": run.epoch});
+                        let r = bench
+                            .internal(&format!("/runs/{}/complete", run.run_id), lease)
+                            .await?;
+                        if !r.status().is_success() {
+                            bail!("complete answered {}", r.status());
+                        }
+                    }
+                }
+                done += claimed.len();
+            }
+            Ok::<usize, anyhow::Error>(done)
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let ended = finished(pool).await? - before;
+    if total != runs || ended != runs as i64 {
+        bail!("completed {total} ({ended} in the database) of {runs} runs");
+    }
+    println!(
+        "claim→start→complete, {WORKERS} workers, {}: {total} runs in {secs:.2} s = {:.0} runs/s (target ≥ 5000)",
+        shape.name,
+        total as f64 / secs
+    );
+    Ok(())
+}
+
+/// Runs completed so far.
+async fn finished(pool: &sqlx::PgPool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'completed'")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Skills in part 4, and the bytes of files they hold in all.

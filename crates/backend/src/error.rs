@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use protocol::{ErrorBody, ErrorCode};
+use protocol::{ErrorBody, ErrorCode, error::ErrorDetail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,6 +88,18 @@ impl ApiError {
 
     pub fn validation(message: impl Into<String>) -> Self {
         ApiError::Validation(message.into())
+    }
+
+    /// The `{code, message}` this error answers with, for answers that carry one error per
+    /// item (`POST /internal/runs/completions`); a server error's message is not disclosed.
+    pub fn detail(&self) -> ErrorDetail {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            "internal server error".to_owned()
+        } else {
+            self.to_string()
+        };
+        ErrorDetail { code, message }
     }
 
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {

@@ -32,19 +32,6 @@ pub async fn refresh_run_gauges(pool: &PgPool) {
     }
 }
 
-/// Records how long a just-claimed run waited since it became due.
-pub async fn observe_claim(pool: PgPool, run_id: Uuid) {
-    let waited: Result<Option<f64>, _> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM (claimed_at - scheduled_at))::float8 FROM runs WHERE id = $1",
-    )
-    .bind(run_id)
-    .fetch_optional(&pool)
-    .await;
-    if let Ok(Some(w)) = waited {
-        telemetry::metrics::run_claimed(w);
-    }
-}
-
 /// Records a run that reached a final status (counted once, by whoever settled it).
 pub async fn observe_finished(pool: PgPool, run_id: Uuid) {
     let row: Result<Option<(String, Option<f64>, bool)>, _> = sqlx::query_as(

@@ -767,3 +767,196 @@ async fn a_cancel_nudges_the_manager_named_by_executor_manager_url(pool: PgPool)
     );
     assert_eq!(app.run_status(run).await, "canceling");
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_claim_of_several_runs_hands_out_the_oldest_each_once(pool: PgPool) {
+    let app = Arc::new(TestApp::spawn(pool).await);
+    let token = app.register("a@example.com").await;
+    let mut created = Vec::new();
+    for i in 0..40 {
+        created.push(app.task(&token, &format!("task {i}"), None).await.1);
+    }
+    // A follow-up of the first session: not claimable while that session's run is active.
+    let (first_session, _) = app.task(&token, "own session", None).await;
+    let follow_up = app.task(&token, "follow-up", Some(first_session)).await.1;
+
+    let claims = |max: u32| {
+        let app = app.clone();
+        async move {
+            let res = app
+                .internal(
+                    "/runs/claims",
+                    json!({"worker_id": "many", "lease_seconds": 60, "max_runs": max}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let v: Value = res.json().await.unwrap();
+            v["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["run_id"].as_str().unwrap().parse::<Uuid>().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = claims(16).await;
+    assert_eq!(first, created[..16], "the 16 oldest, in queue order");
+    // Two claimers at once split the rest without overlap.
+    let (a, b) = tokio::join!(claims(16), claims(16));
+    let mut rest: Vec<Uuid> = a.iter().chain(&b).copied().collect();
+    assert_eq!(
+        rest.len(),
+        25,
+        "24 of the first sessions and the own session's run"
+    );
+    assert!(
+        !rest.contains(&follow_up),
+        "a blocked follow-up was handed out"
+    );
+    rest.sort();
+    rest.dedup();
+    assert_eq!(rest.len(), 25, "a run was handed out twice");
+    assert!(claims(16).await.is_empty(), "nothing is claimable now");
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT status FROM runs WHERE id <> $1")
+            .bind(follow_up)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["claimed"]);
+    // The claim kept the sessions' status (it shows `claimed` as `running`).
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT DISTINCT status FROM sessions")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["running"]);
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn a_claim_with_start_hands_out_running_runs(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let (session, run) = app.task(&token, "go", None).await;
+    let res = app
+        .internal(
+            "/runs/claims",
+            json!({"worker_id": "w", "lease_seconds": 60, "max_runs": 4, "start": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+    let epoch = v["runs"][0]["epoch"].as_i64().unwrap();
+    assert_eq!(app.run_status(run).await, "running");
+    let (started, session_status): (Option<chrono::DateTime<chrono::Utc>>, String) =
+        sqlx::query_as(
+            "SELECT r.started_at, s.status FROM runs r JOIN sessions s ON s.id = r.session_id
+              WHERE r.id = $1",
+        )
+        .bind(run)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(started.is_some(), "started_at is set by the claim");
+    assert_eq!(session_status, "running");
+    assert_eq!(
+        session,
+        v["runs"][0]["session_id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()
+    );
+    // A later start is harmless, as for a worker that calls it anyway.
+    let res = app
+        .internal(
+            &format!("/runs/{run}/start"),
+            json!({"worker_id": "w", "epoch": epoch}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.run_status(run).await, "running");
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn claims_refuse_numbers_out_of_range(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for (path, max) in [
+        ("/runs/claims", json!(0)),
+        ("/runs/claims", json!(257)),
+        ("/runs/claim", json!(2)),
+    ] {
+        let res = app
+            .internal(
+                path,
+                json!({"worker_id": "w", "lease_seconds": 60, "max_runs": max}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {max}"
+        );
+        assert_eq!(error_code(res).await, "validation_error");
+    }
+}
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn completions_end_the_held_runs_and_say_why_the_others_did_not(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.register("a@example.com").await;
+    let mut runs = Vec::new();
+    for i in 0..3 {
+        let (_, run) = app.task(&token, &format!("t{i}"), None).await;
+        runs.push(run);
+    }
+    let a = app.claim("w", 0).await.unwrap();
+    let b = app.claim("w", 0).await.unwrap();
+    let other = app.claim("other", 0).await.unwrap();
+    let unknown = Uuid::new_v4();
+    let res = app
+        .internal(
+            "/runs/completions",
+            json!({"worker_id": "w", "runs": [
+                {"run_id": a.run_id, "epoch": a.epoch},
+                {"run_id": other.run_id, "epoch": other.epoch},
+                {"run_id": unknown, "epoch": 1},
+                {"run_id": b.run_id, "epoch": b.epoch, "outcome": "canceled"},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0]["run_id"], json!(a.run_id));
+    assert_eq!(r[0]["status"], "completed");
+    assert_eq!(r[1]["error"]["code"], "lease_lost");
+    assert!(r[1]["status"].is_null());
+    assert_eq!(r[2]["error"]["code"], "not_found");
+    assert_eq!(r[3]["status"], "canceled");
+    assert_eq!(app.run_status(a.run_id).await, "completed");
+    assert_eq!(app.run_status(other.run_id).await, "claimed");
+    assert_eq!(app.run_status(b.run_id).await, "canceled");
+    // The same again: nothing is held any more, so every one is refused, and nothing changes.
+    let res = app
+        .internal(
+            "/runs/completions",
+            json!({"worker_id": "w", "runs": [{"run_id": a.run_id, "epoch": a.epoch}]}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["results"][0]["error"]["code"], "lease_lost");
+
+    for body in [
+        json!({"worker_id": "w", "runs": []}),
+        json!({"worker_id": "w", "runs": [
+            {"run_id": other.run_id, "epoch": other.epoch},
+            {"run_id": other.run_id, "epoch": other.epoch}]}),
+    ] {
+        let res = app.internal("/runs/completions", body).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(res).await, "validation_error");
+    }
+    assert_eq!(app.run_status(other.run_id).await, "claimed");
+}

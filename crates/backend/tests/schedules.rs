@@ -84,6 +84,8 @@ async fn claim_kinds(
             lease_seconds: 60,
             wait_seconds: wait,
             kinds,
+            max_runs: 1,
+            start: false,
         })
         .send()
         .await

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
-    ClaimRequest, ClaimedRun, CompleteRequest, DeletedSessions, EventBatch, ExportReport,
-    FailRequest, HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef, LeaseStatus,
-    RunAck,
+    ClaimRequest, ClaimedRun, ClaimedRuns, CompleteRequest, DeletedSessions, EventBatch,
+    ExportReport, FailRequest, HeartbeatRequest, INTERNAL_TOKEN_HEADER, IngestResponse, LeaseRef,
+    LeaseStatus, RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
 use protocol::{ErrorBody, ErrorCode, RunEvent, RunOutcome};
@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::schedule::PullPolicy;
+use crate::schedule::{ClaimPlan, PullPolicy};
 
 /// Why a backend call failed.
 #[derive(Debug, thiserror::Error)]
@@ -211,21 +211,56 @@ impl BackendClient {
         lease_seconds: u32,
         wait_seconds: u32,
     ) -> Result<Option<ClaimedRun>, BackendError> {
+        let (plan, req) = self.claim_request(worker_id, lease_seconds, wait_seconds, 1);
+        let timeout = CALL_TIMEOUT + Duration::from_secs(plan.wait_seconds.into());
+        let res: Result<Option<ClaimedRun>, BackendError> =
+            self.post("/runs/claim", &req, timeout).await;
+        if let Ok(claimed) = &res {
+            let got: Vec<_> = claimed.iter().map(|r| r.kind).collect();
+            self.pull.answered(&plan, chrono::Utc::now(), &got);
+        }
+        res
+    }
+
+    /// Long-polls for up to `max_runs` runs (`POST /runs/claims`): what is claimable once one
+    /// is, oldest first; empty when none came within `wait_seconds`.
+    pub async fn claim_many(
+        &self,
+        worker_id: &str,
+        lease_seconds: u32,
+        wait_seconds: u32,
+        max_runs: u32,
+    ) -> Result<Vec<ClaimedRun>, BackendError> {
+        let (plan, req) = self.claim_request(worker_id, lease_seconds, wait_seconds, max_runs);
+        let timeout = CALL_TIMEOUT + Duration::from_secs(plan.wait_seconds.into());
+        let res: Result<Vec<ClaimedRun>, BackendError> = self
+            .post::<_, ClaimedRuns>("/runs/claims", &req, timeout)
+            .await
+            .map(|r| r.map(|r| r.runs).unwrap_or_default());
+        if let Ok(runs) = &res {
+            let got: Vec<_> = runs.iter().map(|r| r.kind).collect();
+            self.pull.answered(&plan, chrono::Utc::now(), &got);
+        }
+        res
+    }
+
+    fn claim_request(
+        &self,
+        worker_id: &str,
+        lease_seconds: u32,
+        wait_seconds: u32,
+        max_runs: u32,
+    ) -> (ClaimPlan, ClaimRequest) {
         let plan = self.pull.plan(chrono::Utc::now(), wait_seconds);
         let req = ClaimRequest {
             worker_id: worker_id.to_owned(),
             lease_seconds,
             wait_seconds: plan.wait_seconds,
             kinds: plan.kinds.clone(),
+            max_runs,
+            start: false,
         };
-        let timeout = CALL_TIMEOUT + Duration::from_secs(plan.wait_seconds.into());
-        let res: Result<Option<ClaimedRun>, BackendError> =
-            self.post("/runs/claim", &req, timeout).await;
-        if let Ok(claimed) = &res {
-            self.pull
-                .answered(&plan, chrono::Utc::now(), claimed.as_ref().map(|r| r.kind));
-        }
-        res
+        (plan, req)
     }
 
     pub async fn start(&self, lease: &Lease) -> Result<LeaseStatus, BackendError> {

@@ -236,6 +236,8 @@ async fn startup_removes_leftover_containers_and_requeues_their_runs(pool: PgPoo
             lease_seconds: 600,
             wait_seconds: 5,
             kinds: None,
+            max_runs: 1,
+            start: false,
         })
         .send()
         .await

@@ -259,6 +259,8 @@ async fn claim(h: &Harness) -> ClaimedRun {
             lease_seconds: 60,
             wait_seconds: 5,
             kinds: None,
+            max_runs: 1,
+            start: false,
         })
         .send()
         .await

@@ -28,6 +28,29 @@ pub struct ClaimRequest {
     /// Claim only these kinds of runs; all kinds when absent (`SCHEDULE_CONFIG_PATH`).
     #[serde(default)]
     pub kinds: Option<Vec<crate::schedule::RunKind>>,
+    /// The most runs to hand out at once (a manager with N free slots asks for N): 1 to
+    /// [`MAX_CLAIM_RUNS`], 1 when absent. Only `POST /runs/claims` takes more than 1.
+    #[serde(default = "one_run")]
+    pub max_runs: u32,
+    /// Mark the claimed runs `running` in the claim itself, for a worker that starts them at
+    /// once (no separate `POST /runs/{id}/start`).
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// The most runs one `POST /runs/claims` hands out.
+pub const MAX_CLAIM_RUNS: u32 = 256;
+
+fn one_run() -> u32 {
+    1
+}
+
+/// `POST /runs/claims`: the runs claimed, oldest first; empty when none became claimable within
+/// `wait_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimedRuns {
+    pub runs: Vec<ClaimedRun>,
 }
 
 /// A claimed run: everything a worker needs to execute it.
@@ -188,6 +211,48 @@ pub struct CompleteRequest {
     pub epoch: i64,
     #[serde(default)]
     pub outcome: RunOutcome,
+}
+
+/// The most runs one `POST /runs/completions` ends.
+pub const MAX_COMPLETIONS: usize = 1000;
+
+/// `POST /runs/completions`: ends several runs the worker holds, each as `POST
+/// /runs/{id}/complete` would, in one transaction.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompletionsRequest {
+    pub worker_id: String,
+    /// 1 to [`MAX_COMPLETIONS`] runs, each once.
+    pub runs: Vec<Completion>,
+}
+
+/// One run of a [`CompletionsRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Completion {
+    pub run_id: Uuid,
+    pub epoch: i64,
+    #[serde(default)]
+    pub outcome: RunOutcome,
+}
+
+/// What became of one run of a [`CompletionsRequest`], in the request's order: its status now,
+/// or why nothing changed (`not_found`, `lease_lost`), as the single call would have answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompletionResult {
+    pub run_id: Uuid,
+    pub status: Option<RunStatus>,
+    pub error: Option<crate::error::ErrorDetail>,
+}
+
+/// `POST /runs/completions`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompletionsResponse {
+    pub results: Vec<CompletionResult>,
 }
 
 /// `POST /runs/{id}/fail`.

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use protocol::ErrorBody;
 use protocol::input::{InputAnswers, InputAnswersPoll};
 use protocol::internal::{
-    ClaimRequest, ClaimedRun, CompleteRequest, DeletedSessions, EventBatch, ExportReport,
-    FailRequest, HeartbeatRequest, IngestResponse, LeaseRef, LeaseStatus, RunAck,
+    ClaimRequest, ClaimedRun, ClaimedRuns, CompleteRequest, CompletionResult, CompletionsRequest,
+    CompletionsResponse, DeletedSessions, EventBatch, ExportReport, FailRequest, HeartbeatRequest,
+    IngestResponse, LeaseRef, LeaseStatus, MAX_COMPLETIONS, RunAck,
 };
 use protocol::schedule::{FireRequest, FireResponse};
 use uuid::Uuid;
@@ -25,10 +26,12 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(claim_run))
+        .routes(routes!(claim_runs))
         .routes(routes!(heartbeat))
         .routes(routes!(start))
         .routes(routes!(events))
         .routes(routes!(complete))
+        .routes(routes!(complete_runs))
         .routes(routes!(fail))
         .routes(routes!(export))
         .routes(routes!(input_answers))
@@ -133,6 +136,7 @@ async fn fire_schedules(
     responses(
         (status = 200, description = "The claimed run, with its lease epoch, inputs, capabilities and secrets.", body = ClaimedRun),
         (status = 204, description = "No run became claimable within `wait_seconds`."),
+        (status = 422, description = "A number out of range (`validation_error`), `max_runs` other than 1 included.", body = ErrorBody),
     ),
 )]
 async fn claim_run(
@@ -141,16 +145,33 @@ async fn claim_run(
     Json(req): Json<ClaimRequest>,
 ) -> ApiResult<Response> {
     Ok(match claim::claim(&state, &req).await? {
-        Some(run) => {
-            // Off the response path: the worker does not wait for a metric.
-            tokio::spawn(crate::metrics::observe_claim(
-                state.pool.clone(),
-                run.run_id,
-            ));
-            Json(run).into_response()
-        }
+        Some(run) => Json(run).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// Claims up to `max_runs` runs at once (a manager with that many free slots), oldest first,
+/// waiting up to `wait_seconds` until at least one is claimable. With `start`, they are
+/// `running` at once (no `POST /runs/{id}/start`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/claims",
+    operation_id = "internal_claim_runs",
+    tag = "internal",
+    request_body = ClaimRequest,
+    responses(
+        (status = 200, description = "The claimed runs, oldest first; none when no run became claimable within `wait_seconds`.", body = ClaimedRuns),
+        (status = 422, description = "A number out of range (`validation_error`).", body = ErrorBody),
+    ),
+)]
+async fn claim_runs(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Json(req): Json<ClaimRequest>,
+) -> ApiResult<Json<ClaimedRuns>> {
+    Ok(Json(ClaimedRuns {
+        runs: claim::claim_many(&state, &req).await?,
+    }))
 }
 
 /// Extends the lease and says whether the owner asked to cancel.
@@ -253,9 +274,54 @@ async fn complete(
     Path(id): Path<Uuid>,
     Json(req): Json<CompleteRequest>,
 ) -> ApiResult<Json<RunAck>> {
-    let ack = lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?;
-    tokio::spawn(crate::metrics::observe_finished(state.pool.clone(), id));
-    Ok(Json(ack))
+    Ok(Json(
+        lease::complete(&state.pool, id, &req.worker_id, req.epoch, req.outcome).await?,
+    ))
+}
+
+/// Ends several runs the worker holds in one transaction, each as `POST /runs/{id}/complete`
+/// would; answers per run, in the request's order.
+#[utoipa::path(
+    post,
+    path = "/api/v1/internal/runs/completions",
+    operation_id = "internal_complete_runs",
+    tag = "internal",
+    request_body = CompletionsRequest,
+    responses(
+        (status = 200, description = "Each run's status now, or why it did not change (`not_found`, `lease_lost`).", body = CompletionsResponse),
+        (status = 422, description = "No runs, more than the limit, or a run named twice (`validation_error`).", body = ErrorBody),
+    ),
+)]
+async fn complete_runs(
+    State(state): State<AppState>,
+    _: InternalCaller,
+    Json(req): Json<CompletionsRequest>,
+) -> ApiResult<Json<CompletionsResponse>> {
+    if req.runs.is_empty() || req.runs.len() > MAX_COMPLETIONS {
+        return Err(ApiError::validation(format!(
+            "runs must name 1 to {MAX_COMPLETIONS} runs"
+        )));
+    }
+    let results = lease::complete_many(&state.pool, &req.worker_id, &req.runs).await?;
+    Ok(Json(CompletionsResponse {
+        results: req
+            .runs
+            .iter()
+            .zip(results)
+            .map(|(c, r)| match r {
+                Ok(ack) => CompletionResult {
+                    run_id: c.run_id,
+                    status: Some(ack.status),
+                    error: None,
+                },
+                Err(e) => CompletionResult {
+                    run_id: c.run_id,
+                    status: None,
+                    error: Some(e.detail()),
+                },
+            })
+            .collect(),
+    }))
 }
 
 /// Fails the run's attempt: re-queued with a back-off when `retryable` and attempts remain,

@@ -3,7 +3,7 @@
 //! `(worker_id, epoch)` ([`super::fence`]); a stale one gets `409 lease_lost` and changes nothing.
 
 use chrono::{DateTime, Utc};
-use protocol::internal::{LeaseStatus, RunAck};
+use protocol::internal::{Completion, LeaseStatus, RunAck};
 use protocol::{RunOutcome, RunStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -104,30 +104,99 @@ pub async fn complete(
     epoch: i64,
     outcome: RunOutcome,
 ) -> ApiResult<RunAck> {
-    let status = match outcome {
+    let done = [Completion {
+        run_id,
+        epoch,
+        outcome,
+    }];
+    let mut results = complete_many(pool, worker, &done).await?;
+    results.pop().unwrap_or(Err(ApiError::NotFound("run")))
+}
+
+fn final_status(outcome: RunOutcome) -> RunStatus {
+    match outcome {
         RunOutcome::Completed => RunStatus::Completed,
         RunOutcome::Canceled => RunStatus::Canceled,
-    };
-    let row: Option<String> = sqlx::query_scalar(concat!(
-        "UPDATE runs SET status = $4, finished_at = now(), lease_expires_at = NULL,
-                         error = CASE WHEN $4 = 'canceled' THEN 'canceled by its owner' ELSE NULL END
-          WHERE ",
-        held_by_sql!(),
-        " RETURNING status"
-    ))
-    .bind(run_id)
-    .bind(worker)
-    .bind(epoch)
-    .bind(status.as_str())
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(s) => Ok(RunAck {
-            run_id,
-            status: parse_status(&s)?,
-        }),
-        None => Err(refusal(pool, run_id).await),
     }
+}
+
+/// Ends every run of `done` the worker holds (as [`complete`] does each) in one statement and
+/// transaction; one answer per run, in `done`'s order: its status now, or why nothing changed
+/// (`not_found`, `lease_lost`). Each run may appear once.
+pub async fn complete_many(
+    pool: &PgPool,
+    worker: &str,
+    done: &[Completion],
+) -> ApiResult<Vec<ApiResult<RunAck>>> {
+    let mut seen = std::collections::HashSet::with_capacity(done.len());
+    if let Some(twice) = done.iter().find(|c| !seen.insert(c.run_id)) {
+        return Err(ApiError::validation(format!(
+            "run {} appears twice in the completions",
+            twice.run_id
+        )));
+    }
+    let ids: Vec<Uuid> = done.iter().map(|c| c.run_id).collect();
+    let epochs: Vec<i64> = done.iter().map(|c| c.epoch).collect();
+    let statuses: Vec<&str> = done
+        .iter()
+        .map(|c| final_status(c.outcome).as_str())
+        .collect();
+    // The run's time running and whether it was dead-lettered come back for the metrics, so
+    // counting a finished run costs no further statement.
+    let rows: Vec<(Uuid, String, Option<f64>, bool)> = sqlx::query_as(concat!(
+        "UPDATE runs r SET status = x.status, finished_at = now(), lease_expires_at = NULL,
+                error = CASE WHEN x.status = 'canceled' THEN 'canceled by its owner' ELSE NULL END
+           FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS x(id, epoch, status)
+          WHERE r.id = x.id AND r.lease_holder = $4 AND r.lease_epoch = x.epoch
+            AND r.status IN ",
+        super::status::leased_sql!(),
+        " RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8,
+                    r.dead_lettered_at IS NOT NULL"
+    ))
+    .bind(&ids)
+    .bind(&epochs)
+    .bind(&statuses)
+    .bind(worker)
+    .fetch_all(pool)
+    .await?;
+    let mut ended: std::collections::HashMap<Uuid, String> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for (id, status, ran, dead) in rows {
+        crate::metrics::record_final(&status, ran, dead);
+        ended.insert(id, status);
+    }
+    // Why the others changed nothing: unknown (404) or not leased to the caller (409).
+    let missing: Vec<Uuid> = ids
+        .iter()
+        .copied()
+        .filter(|id| !ended.contains_key(id))
+        .collect();
+    let mut refused: std::collections::HashMap<Uuid, (String, i64)> = if missing.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_as::<_, (Uuid, String, i64)>(
+            "SELECT id, status, lease_epoch FROM runs WHERE id = ANY($1)",
+        )
+        .bind(&missing)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(id, status, epoch)| (id, (status, epoch)))
+        .collect()
+    };
+    Ok(ids
+        .into_iter()
+        .map(|run_id| match ended.remove(&run_id) {
+            Some(s) => Ok(RunAck {
+                run_id,
+                status: parse_status(&s)?,
+            }),
+            None => match refused.remove(&run_id) {
+                Some((status, epoch)) => Err(super::fence::lease_lost(&status, epoch)),
+                None => Err(ApiError::NotFound("run")),
+            },
+        })
+        .collect())
 }
 
 /// The worker could not finish the run. A retryable failure re-queues it while attempts remain.

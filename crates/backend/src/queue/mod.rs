@@ -6,16 +6,17 @@
 //! Every statement that writes `runs.status` or `runs.lease_*` (`lease_holder`, `lease_epoch`,
 //! `lease_expires_at`, `lease_seconds`) is one of these functions; the rest of the backend calls
 //! them (`boundary_tests` fails on such SQL anywhere else). The `runs_after_change` trigger
-//! follows each status change: it keeps `sessions.status`, readies a session's next run and
-//! notifies claimers.
+//! follows each status change but a claim's: it keeps `sessions.status`, readies a session's next
+//! run and notifies claimers. A claim keeps its sessions' status in its own statement, once for
+//! all the runs it hands out (migration `0015`).
 //!
 //! | transition | function |
 //! |---|---|
 //! | create: → `queued` | [`enqueue::enqueue`] |
-//! | claim: `queued` → `claimed` (new epoch) | [`claim::claim`], [`claim::try_claim`] |
+//! | claim: `queued` → `claimed` (new epoch), or → `running` when the worker starts at once | [`claim::claim`], [`claim::claim_many`] |
 //! | start: `claimed` → `running` | [`lease::start`] |
 //! | heartbeat: extend the lease | [`lease::heartbeat`] |
-//! | complete: → `completed`, or `canceled` when the worker stopped it | [`lease::complete`] |
+//! | complete: → `completed`, or `canceled` when the worker stopped it | [`lease::complete`], [`lease::complete_many`] |
 //! | fail: → `queued` (retry, new epoch), `failed` (dead-lettered on the last attempt) or `canceled` | [`lease::fail`] |
 //! | cancel requested: `claimed`/`running` → `canceling`; `queued` → `canceled` | [`cancel::cancel_session`] |
 //! | lease expired: → `queued` (new epoch), `failed` (dead-lettered) or `canceled` | [`reaper::reap_once`] |

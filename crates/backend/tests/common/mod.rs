@@ -218,6 +218,8 @@ impl TestApp {
                     lease_seconds: lease,
                     wait_seconds,
                     kinds: None,
+                    max_runs: 1,
+                    start: false,
                 })
                 .unwrap(),
             )

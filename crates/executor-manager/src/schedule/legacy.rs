@@ -440,7 +440,7 @@ mod tests {
         let p = c.pull.plan(t, 30);
         assert_eq!(p.kinds, None);
         assert_eq!(p.wait_seconds, 0, "a look, not a long poll");
-        c.pull.answered(&p, t, None);
+        c.pull.answered(&p, t, &[]);
         let p = c.pull.plan(t + chrono::Duration::seconds(1), 30);
         assert_eq!(p.kinds, Some(vec![RunKind::Interactive]));
         let p = c.pull.plan(t + chrono::Duration::seconds(600), 30);
@@ -602,7 +602,7 @@ mod tests {
         let p = c.pull.plan(t, 30);
         assert_eq!(p.kinds, Some(vec![RunKind::Scheduled]));
         assert_eq!(p.wait_seconds, 0);
-        c.pull.answered(&p, t, None);
+        c.pull.answered(&p, t, &[]);
         // Still outside: not looked for until 12:01:30, and no wait past a minute's end (a
         // window may open then) or past the next look.
         let p = c.pull.plan(utc("2026-03-02T12:00:10Z"), 60);

@@ -387,9 +387,9 @@ impl PullPolicy {
         }
     }
 
-    /// After a claim answered: interval kinds it found nothing of are next looked for an
-    /// interval later; one that yielded a run is looked for again at once.
-    pub fn answered(&self, plan: &ClaimPlan, now: DateTime<Utc>, got: Option<RunKind>) {
+    /// After a claim answered with runs of the kinds `got`: interval kinds it found nothing of
+    /// are next looked for an interval later; one that yielded a run is looked for again at once.
+    pub fn answered(&self, plan: &ClaimPlan, now: DateTime<Utc>, got: &[RunKind]) {
         let Some(rules) = &self.rules else { return };
         let Ok(mut next) = self.next_check.lock() else {
             return;
@@ -397,7 +397,7 @@ impl PullPolicy {
         for rule in rules {
             if let Some(d) = rule.when.interval()
                 && plan.checked.contains(&rule.kind)
-                && got != Some(rule.kind)
+                && !got.contains(&rule.kind)
             {
                 let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
                 next.insert(rule.kind, now + d);
@@ -537,11 +537,11 @@ mod tests {
         assert_eq!(p.kinds, None);
         assert_eq!(p.wait_seconds, 0, "a look, not a long poll");
         // It found a scheduled run: look again at once.
-        c.pull.answered(&p, t0, Some(RunKind::Scheduled));
+        c.pull.answered(&p, t0, &[RunKind::Scheduled]);
         let p = c.pull.plan(t0, 30);
         assert_eq!(p.kinds, None);
         // Nothing of that kind: not before a minute later; the long poll ends then.
-        c.pull.answered(&p, t0, None);
+        c.pull.answered(&p, t0, &[]);
         let t1 = t0 + chrono::Duration::seconds(45);
         let p = c.pull.plan(t1, 30);
         assert_eq!(p.kinds, Some(vec![RunKind::Interactive]));
@@ -574,7 +574,7 @@ mod tests {
         let t = utc("2026-03-01T01:00:00Z");
         let look = c.pull.plan(t, 30);
         assert_eq!((look.kinds.clone(), look.wait_seconds), (None, 0));
-        c.pull.answered(&look, t, None);
+        c.pull.answered(&look, t, &[]);
         let p = c.pull.plan(t + chrono::Duration::seconds(30), 30);
         assert_eq!(p.kinds, Some(vec![RunKind::Interactive]));
     }
