@@ -93,5 +93,6 @@ if [ "$RUN_BENCH_SMOKE" = 1 ]; then
   BENCH_SMOKE=1 cargo test -p executor-manager --bench export --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench answer_latency --quiet -- --bench
   BENCH_SMOKE=1 cargo test -p executor-manager --bench cancel --quiet -- --bench
+  BENCH_SMOKE=1 cargo test -p executor-manager --bench scale --quiet -- --bench
 fi
 log "all tests passed"

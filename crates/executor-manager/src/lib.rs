@@ -35,6 +35,7 @@ pub mod inputs;
 pub mod ledger;
 pub mod model_proxy;
 pub mod nudge;
+pub mod open_files;
 pub mod pool;
 pub mod pull;
 pub mod run;

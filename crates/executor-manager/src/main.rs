@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use executor_manager::{App, Settings, server};
+use executor_manager::{App, Settings, open_files, server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,6 +13,24 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Before anything is opened: every run holds a few descriptors here.
+    match open_files::raise_open_files_limit() {
+        Ok(Some((from, to))) => tracing::info!(from, to, "raised the open files limit"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
+    let runs = settings.max_concurrent_tasks as u64;
+    if let Some(limit) = open_files::open_files_limit()
+        && limit < 256 + runs * open_files::OPEN_FILES_PER_RUN
+    {
+        tracing::warn!(
+            limit,
+            max_concurrent_tasks = runs,
+            "the open files limit is low for MAX_CONCURRENT_TASKS (about {} per run): raise the \
+             hard limit (ulimit -n, the container's nofile ulimit)",
+            open_files::OPEN_FILES_PER_RUN
+        );
+    }
     let ip = settings
         .host
         .parse()
