@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 use common::Harness;
 use fake_llm::{Block, ScenarioFile, Turn};
 use serde_json::{Value, json};
+use test_support::bench::percentile;
 use uuid::Uuid;
 
 /// The in-process backend and manager of the manager's tests.
@@ -88,11 +89,6 @@ async fn answer_event_count(h: &Harness, run: Uuid) -> Result<i64> {
     .bind(run)
     .fetch_one(&h.pool)
     .await?)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main]

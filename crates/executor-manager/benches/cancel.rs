@@ -22,6 +22,7 @@ use anyhow::Result;
 use common::Harness;
 use fake_llm::{ScenarioFile, Turn};
 use sqlx::PgPool;
+use test_support::bench::percentile;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -30,11 +31,6 @@ fn scenarios() -> ScenarioFile {
     let mut slow = Turn::text("This answer never arrives in time.");
     slow.delay_ms = 600_000;
     ScenarioFile::default().with_scenario("slow", vec![slow])
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main]

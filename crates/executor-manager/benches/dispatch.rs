@@ -50,6 +50,7 @@ use protocol::internal::ClaimedRun;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::bench::percentile;
 use test_support::net::Reach;
 use test_support::s3::{BUCKET, S3Server};
 use uuid::Uuid;
@@ -139,11 +140,6 @@ impl Stack {
             first.context("no event")?,
         ))
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn summary(mut v: Vec<f64>) -> String {

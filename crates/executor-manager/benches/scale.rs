@@ -78,6 +78,7 @@ use futures::StreamExt;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use test_support::bench::percentile;
 use test_support::net::Reach;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -1106,11 +1107,6 @@ fn print_memory(indent: &str, list: &[Stat]) {
             v.len()
         );
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn summary(mut v: Vec<f64>) -> String {

@@ -264,7 +264,7 @@ async fn one_task_is_followed_through_every_log_and_no_secret_is_logged(pool: Pg
     assert!(
         metric(
             &backend_metrics,
-            r#"workcell_http_requests_total{method="POST",route="/api/v1/internal/runs/claim",status="200"}"#
+            r#"workcell_http_requests_total{method="POST",route="/api/v1/internal/runs/claims",status="200"}"#
         ) >= 1.0,
         "{backend_metrics}"
     );

@@ -5,8 +5,9 @@ pub fn smoke() -> bool {
     std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1")
 }
 
-/// The `p` quantile (0..=1, nearest rank) of `sorted` (ascending, not empty).
-pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+/// The `p` quantile (0..=1, nearest rank) of `sorted` (ascending, not empty): durations or
+/// milliseconds.
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
