@@ -6,10 +6,9 @@ mod common;
 
 use std::io::Read;
 
-use chrono::Utc;
 use common::s3::S3Server;
 use common::{TestApp, error_code, json_of};
-use protocol::files::{Manifest, ManifestChange, ManifestEntry};
+use protocol::files::{ManifestChange, ManifestEntry};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -48,7 +47,6 @@ async fn export(
     files: &[File<'_>],
     deleted: &[&str],
 ) {
-    let prefix = format!("workspaces/{session}/runs/{run_id}");
     let mut entries = Vec::new();
     for f in files {
         let key = format!(
@@ -72,31 +70,14 @@ async fn export(
             },
         });
     }
-    let archive_key = format!("{prefix}/archive.zip");
-    s3.put(&archive_key, b"PK-whole-workspace").await;
-    let manifest = Manifest {
-        user_id: user,
-        run_id,
-        session_id: session,
-        previous_run_id: None,
-        created_at: Utc::now(),
-        files: entries,
-        deleted: deleted.iter().map(|d| d.to_string()).collect(),
-        archive_key: archive_key.clone(),
-        archive_spans: Vec::new(),
-    };
-    let manifest_key = format!("{prefix}/manifest.json");
-    s3.put(&manifest_key, &serde_json::to_vec(&manifest).unwrap())
-        .await;
-    let res = app
-        .internal(
-            &format!("/runs/{run_id}/export"),
-            json!({"worker_id": "w", "epoch": epoch, "status": "ready",
-                   "manifest_key": manifest_key, "archive_key": archive_key,
-                   "files": files.len()}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.report_export(
+        s3,
+        user,
+        (session, run_id, epoch),
+        entries,
+        deleted.iter().map(|d| d.to_string()).collect(),
+    )
+    .await;
 }
 
 async fn diff(app: &TestApp, token: &str, run: Uuid, path: &str) -> reqwest::Response {
@@ -504,7 +485,7 @@ async fn a_folder_downloads_as_a_zip_of_its_files_only(pool: PgPool) {
         disposition(url),
         Some(format!(r#"attachment; filename="run-{run}.zip""#))
     );
-    assert_eq!(download(url).await.1, b"PK-whole-workspace");
+    assert_eq!(download(url).await.1, b"PK-archive-bytes");
 
     // Traversal and malformed paths: 422, nothing made.
     for path in [

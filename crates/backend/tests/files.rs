@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::s3::S3Server;
 use common::{TestApp, error_code, multipart};
-use protocol::files::{Manifest, ManifestChange, ManifestEntry, StagedAttachment};
+use protocol::files::{ManifestChange, ManifestEntry, StagedAttachment};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -44,32 +44,14 @@ async fn export(
         entries.push(entry(&key, path, body, ManifestChange::Added));
     }
     entries.extend(extra_entries);
-    let archive_key = format!("{prefix}/archive.zip");
-    s3.put(&archive_key, b"PK-archive-bytes").await;
-    let manifest = Manifest {
-        user_id: user,
-        run_id,
-        session_id: session,
-        previous_run_id: None,
-        created_at: Utc::now(),
-        files: entries,
-        deleted: vec!["z-gone.txt".into(), "a-gone.txt".into()],
-        archive_key: archive_key.clone(),
-        archive_spans: Vec::new(),
-    };
-    let manifest_key = format!("{prefix}/manifest.json");
-    s3.put(&manifest_key, &serde_json::to_vec(&manifest).unwrap())
-        .await;
-    let res = app
-        .internal(
-            &format!("/runs/{run_id}/export"),
-            json!({"worker_id": "w", "epoch": epoch, "status": "ready",
-                   "manifest_key": manifest_key, "archive_key": archive_key,
-                   "files": files.len(), "added": files.len()}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    manifest_key
+    app.report_export(
+        s3,
+        user,
+        (session, run_id, epoch),
+        entries,
+        vec!["z-gone.txt".into(), "a-gone.txt".into()],
+    )
+    .await
 }
 
 /// The decoded value of `name` in `url`'s query.

@@ -6,6 +6,7 @@ pub mod s3;
 use std::net::SocketAddr;
 
 use backend::config::Settings;
+use protocol::files::{Manifest, ManifestChange, ManifestEntry};
 use protocol::internal::{ClaimRequest, ClaimedRun, INTERNAL_TOKEN_HEADER};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -248,6 +249,51 @@ impl TestApp {
             .await;
         assert!(res.status().is_success(), "{}", res.status());
         (session, run_id, claimed.epoch)
+    }
+
+    /// Finishes an export the way the manager does, once the file objects of `entries` are in
+    /// the bucket: writes `archive.zip` and `manifest.json` under the run's prefix, then reports
+    /// the export (ready, its counts from the entries) through the internal route. Returns the
+    /// manifest key.
+    pub async fn report_export(
+        &self,
+        s3: &s3::S3Server,
+        user: Uuid,
+        (session, run_id, epoch): (Uuid, Uuid, i64),
+        entries: Vec<ManifestEntry>,
+        deleted: Vec<String>,
+    ) -> String {
+        let prefix = format!("workspaces/{session}/runs/{run_id}");
+        let archive_key = format!("{prefix}/archive.zip");
+        s3.put(&archive_key, b"PK-archive-bytes").await;
+        let count = |c: ManifestChange| entries.iter().filter(|e| e.change == c).count();
+        let report = json!({"worker_id": "w", "epoch": epoch, "status": "ready",
+                            "archive_key": archive_key, "files": entries.len(),
+                            "added": count(ManifestChange::Added),
+                            "modified": count(ManifestChange::Modified),
+                            "unchanged": count(ManifestChange::Unchanged),
+                            "deleted": deleted.len()});
+        let manifest = Manifest {
+            user_id: user,
+            run_id,
+            session_id: session,
+            previous_run_id: None,
+            created_at: chrono::Utc::now(),
+            files: entries,
+            deleted,
+            archive_key,
+            archive_spans: Vec::new(),
+        };
+        let manifest_key = format!("{prefix}/manifest.json");
+        s3.put(&manifest_key, &serde_json::to_vec(&manifest).unwrap())
+            .await;
+        let mut report = report;
+        report["manifest_key"] = json!(manifest_key);
+        let res = self
+            .internal(&format!("/runs/{run_id}/export"), report)
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        manifest_key
     }
 
     pub async fn run_status(&self, run: Uuid) -> String {
