@@ -220,17 +220,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         token: String::new(),
     });
 
-    println!(
-        "machine: {} cores; PostgreSQL on loopback; backend in-process ({} build)",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
+    println!("{}", test_support::bench::in_process_backend_line());
 
     // 1. Claim → start → complete throughput, one run per call and then with the batched calls
     //    (several runs per claim, start folded into the claim, completions batched).

@@ -524,17 +524,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
     let token = app.register("bench@example.com").await;
     let measured = app.user_id("bench@example.com").await;
 
-    println!(
-        "machine: {} cores; PostgreSQL on loopback; backend in-process ({} build)",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
+    println!("{}", test_support::bench::in_process_backend_line());
 
     let loading = Instant::now();
     load(url, measured, sessions, events).await?;

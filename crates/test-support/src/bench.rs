@@ -16,3 +16,16 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// The line a backend benchmark starts with: the cores it runs on and the build it measures.
+pub fn in_process_backend_line() -> String {
+    format!(
+        "machine: {} cores; PostgreSQL on loopback; backend in-process ({} build)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    )
+}

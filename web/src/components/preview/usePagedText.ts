@@ -19,14 +19,7 @@ export interface PagedText {
   loadMore: () => void;
 }
 
-interface State {
-  text: string;
-  loaded: number;
-  done: boolean;
-  loading: boolean;
-  failure: ReadFailure | null;
-  binary: boolean;
-}
+type State = Omit<PagedText, "loadMore">;
 
 const START: State = { text: "", loaded: 0, done: false, loading: true, failure: null, binary: false };
 

@@ -5,6 +5,9 @@ import type { UsageGroupBy, UsageStats } from "@/generated/protocol";
 import { failureRate, type UsageRow } from "./chartData";
 import type { UsageFormat } from "./useUsageFormat";
 
+/** The numeric columns' message keys, in the order `cells` writes them. */
+const NUMBER_COLUMNS = ["runs", "failed", "failureRate", "input", "output", "cacheRead", "cacheWrite", "cost", "p50", "p95"] as const;
+
 export function UsageTable({ rows, groupBy, totals, f }: { rows: UsageRow[]; groupBy: UsageGroupBy; totals: UsageStats; f: UsageFormat }) {
   const t = useTranslations("usage.table");
   const cells = (u: UsageStats) => (
@@ -35,36 +38,11 @@ export function UsageTable({ rows, groupBy, totals, f }: { rows: UsageRow[]; gro
         <thead>
           <tr>
             <th scope="col">{t(`group.${groupBy}`)}</th>
-            <th scope="col" className="num">
-              {t("runs")}
-            </th>
-            <th scope="col" className="num">
-              {t("failed")}
-            </th>
-            <th scope="col" className="num">
-              {t("failureRate")}
-            </th>
-            <th scope="col" className="num">
-              {t("input")}
-            </th>
-            <th scope="col" className="num">
-              {t("output")}
-            </th>
-            <th scope="col" className="num">
-              {t("cacheRead")}
-            </th>
-            <th scope="col" className="num">
-              {t("cacheWrite")}
-            </th>
-            <th scope="col" className="num">
-              {t("cost")}
-            </th>
-            <th scope="col" className="num">
-              {t("p50")}
-            </th>
-            <th scope="col" className="num">
-              {t("p95")}
-            </th>
+            {NUMBER_COLUMNS.map((k) => (
+              <th key={k} scope="col" className="num">
+                {t(k)}
+              </th>
+            ))}
           </tr>
         </thead>
         <tbody>
