@@ -255,6 +255,7 @@ async fn store(
     let mut answers = Vec::with_capacity(group.len());
     let mut agent_sessions: HashMap<Uuid, String> = HashMap::new();
     let mut typed: Vec<(Uuid, &RunEvent)> = Vec::new();
+    let mut tools: Vec<(Uuid, &RunEvent)> = Vec::new();
     let mut texts: Vec<crate::search::EventText> = Vec::new();
     for job in group {
         let Some(run) = runs.get(&job.run_id) else {
@@ -304,11 +305,10 @@ async fn store(
                 } => {
                     agent_sessions.insert(run.session_id, agent_session_id.clone());
                 }
-                EventBody::ToolUse { .. }
-                | EventBody::ToolResult { .. }
-                | EventBody::Result(_)
-                | EventBody::InputRequest(_)
-                | EventBody::InputAnswer(_) => {
+                EventBody::ToolUse { .. } | EventBody::ToolResult { .. } => {
+                    tools.push((job.run_id, e));
+                }
+                EventBody::Result(_) | EventBody::InputRequest(_) | EventBody::InputAnswer(_) => {
                     typed.push((job.run_id, e));
                 }
                 body if body.is_terminal() => typed.push((job.run_id, e)),
@@ -342,7 +342,7 @@ async fn store(
     .bind(&rows.time)
     .execute(&mut *tx)
     .await?;
-    record_tools(&mut tx, &typed).await?;
+    record_tools(&mut tx, &tools).await?;
     for (run_id, e) in typed {
         record_typed(&mut tx, run_id, e).await?;
     }
@@ -409,14 +409,14 @@ impl Rows {
 /// the calls, then one for the results (a result in the same group as its call finds it).
 async fn record_tools(
     tx: &mut Transaction<'_, Postgres>,
-    typed: &[(Uuid, &RunEvent)],
+    tools: &[(Uuid, &RunEvent)],
 ) -> Result<(), sqlx::Error> {
     let (mut u_run, mut u_id, mut u_name, mut u_input, mut u_time) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // The last result per call, should one come twice.
     let mut results: HashMap<(Uuid, &str), (&serde_json::Value, bool, DateTime<Utc>)> =
         HashMap::new();
-    for (run_id, e) in typed {
+    for (run_id, e) in tools {
         match &e.body {
             EventBody::ToolUse {
                 tool_use_id,
