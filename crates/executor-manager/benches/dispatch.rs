@@ -34,6 +34,12 @@
 //!    servers).
 //!
 //! `BENCH_SMOKE=1` measures 3 runs per kind (the test script's check that the benchmark runs).
+//! `BENCH_KINDS` picks the kinds (default `cold,warm,pooled`) and `BENCH_CAPABILITIES=0` leaves
+//! the capabilities sections out, to interleave one figure with another build's.
+//!
+//! A pooled executor starts the CLI for a new session's first run ahead (`POST /v1/prestart`);
+//! `BENCH_POOL_MODEL` gives the benchmark's sessions another model than the executors' default,
+//! so that the CLI started ahead gets it applied late (`set_model`).
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +70,23 @@ enum Kind {
     Cold,
     Warm,
     Pooled,
+}
+
+impl Kind {
+    /// `BENCH_KINDS`, default all.
+    fn chosen() -> Result<Vec<Kind>> {
+        let Ok(list) = std::env::var("BENCH_KINDS") else {
+            return Ok(vec![Kind::Cold, Kind::Warm, Kind::Pooled]);
+        };
+        list.split(',')
+            .map(|k| match k.trim() {
+                "cold" => Ok(Kind::Cold),
+                "warm" => Ok(Kind::Warm),
+                "pooled" => Ok(Kind::Pooled),
+                other => bail!("BENCH_KINDS: unknown kind {other:?} (cold, warm, pooled)"),
+            })
+            .collect()
+    }
 }
 
 struct Stack {
@@ -207,7 +230,7 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         if docker { "docker" } else { "process" }
     );
 
-    for kind in [Kind::Cold, Kind::Warm, Kind::Pooled] {
+    for kind in Kind::chosen()? {
         let root = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind(reach.listen()).await?;
         let callback = reach.url(listener.local_addr()?.port());
@@ -285,7 +308,12 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
                 Kind::Cold => {}
             }
             tokio::time::sleep(pause).await;
-            let (_, run, sent) = stack.task(session).await?;
+            let (_, run, sent) = match std::env::var("BENCH_POOL_MODEL") {
+                Ok(model) if kind == Kind::Pooled => {
+                    stack.task_with(session, json!({"model": model})).await?
+                }
+                _ => stack.task(session).await?,
+            };
             let (started, first) = stack.finish(run).await?;
             let ms = |t: DateTime<Utc>| (t - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0;
             to_start.push(ms(started));
@@ -295,6 +323,9 @@ async fn run(url: &str, smoke: bool) -> Result<()> {
         println!("  POST → first event stored    {}", summary(to_event));
         println!("  POST → run started (manager) {}", summary(to_start));
         manager.stop(Duration::from_secs(60)).await;
+    }
+    if std::env::var("BENCH_CAPABILITIES").is_ok_and(|v| v == "0") {
+        return Ok(());
     }
     capabilities(&stack, &s3, &llm, runs, pause, smoke).await
 }

@@ -9,6 +9,13 @@
 //! (`WORKSPACE_ROOT/managers/<manager>/slots/<slot>`, [`SlotOwners`]); after the run it is renamed
 //! back to `WORKSPACE_ROOT/active/{user}/{session}/workspace`.
 //!
+//! A pooled executor starts the CLI for a new session's first run ahead (`POST /v1/prestart`,
+//! unless `AGENT_PRESTART` is off), in a workspace the manager creates in the slot and hands over
+//! to the executor's user; the slot is recorded in the ledger as the pool's own
+//! ([`UNASSIGNED`]) first. A new session's workspace (an empty directory) then *adopts* that
+//! workspace as it is, with the CLI in it; a session with files replaces it (it goes to the
+//! slot's trash first; the executor sees its CLI's directory gone and starts another).
+//!
 //! Invariants:
 //! - a slot serves one session for its whole life: after its first run the executor is either
 //!   parked warm for that session only or stopped, and never returns to the pool;
@@ -18,7 +25,9 @@
 //! - where a workspace goes back to is read from the ledger only, never from a file in the slot
 //!   (the executor can reach the slot; a forged owner there must not move a workspace to another
 //!   session). A slot holding a workspace without a ledger record is left in place with an
-//!   error, never guessed; the record is removed only once the slot is gone;
+//!   error, never guessed; one recorded as the pool's own holds no session's files (the owner is
+//!   recorded before a session's workspace enters) and goes with the slot; the record is removed
+//!   only once the slot is gone;
 //! - the slot directory belongs to the manager (mode 0755, set explicitly): the executor's user
 //!   can write only in the workspace inside it.
 
@@ -32,8 +41,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use protocol::executor::PrestartRequest;
+use protocol::status::PermissionMode;
+
 use crate::ledger::SlotOwners;
-use crate::runtime::{ExecutorClient, PoolSpec, Runtime};
+use crate::runtime::{ExecutorClient, PoolSpec, Runtime, RuntimeError};
 use crate::warm::{Executor, Origin};
 
 /// The profile name of `EXECUTOR_POOL_TARGETS` meaning the executor of `EXECUTOR_IMAGE`
@@ -41,6 +53,12 @@ use crate::warm::{Executor, Origin};
 pub const DEFAULT_PROFILE: &str = "default";
 
 const WORKSPACE_DIR: &str = "workspace";
+
+/// Where a replaced workspace goes before it is removed (in the slot, never the session's).
+const TRASH_DIR: &str = "trash";
+
+/// The ledger's owner of a slot whose workspace is the pool's own (no user or session is nil).
+pub const UNASSIGNED: (Uuid, Uuid) = (Uuid::nil(), Uuid::nil());
 
 /// One pooled executor's directory.
 #[derive(Debug)]
@@ -66,10 +84,30 @@ impl Slot {
         self.dir.join(WORKSPACE_DIR)
     }
 
-    /// Moves the session's workspace into the slot, its owner recorded in the ledger first.
+    /// Makes the session's workspace the slot's, its owner recorded in the ledger first: moved
+    /// in; or, when the slot holds the workspace its executor started a CLI ahead in and the
+    /// session's is an empty directory (a new session), that workspace is adopted as it is.
     pub async fn assign(&self, user: Uuid, session: Uuid, workspace: &Path) -> std::io::Result<()> {
         self.owners.record(self.id, user, session).await?;
-        tokio::fs::rename(workspace, self.workspace()).await
+        let inside = self.workspace();
+        if tokio::fs::symlink_metadata(&inside)
+            .await
+            .is_ok_and(|m| m.is_dir())
+        {
+            match tokio::fs::remove_dir(workspace).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                // The session has files: they replace the pool's workspace.
+                Err(_) => {
+                    let trash = self.dir.join(TRASH_DIR);
+                    tokio::fs::rename(&inside, &trash).await?;
+                    if let Err(e) = tokio::fs::remove_dir_all(&trash).await {
+                        tracing::warn!(slot = %self.id, error = %e, "cannot remove a pooled executor's unused workspace");
+                    }
+                }
+            }
+        }
+        tokio::fs::rename(workspace, inside).await
     }
 
     /// Moves the workspace back to where it lives between runs.
@@ -104,8 +142,9 @@ async fn recover(dir: &Path, id: Uuid, workspace_root: &Path, owners: &SlotOwner
             return;
         }
     };
-    if held {
-        let Some((user, session)) = owners.owner(id).await else {
+    let owner = if held { owners.owner(id).await } else { None };
+    if held && owner != Some(UNASSIGNED) {
+        let Some((user, session)) = owner else {
             tracing::error!(slot = %dir.display(), "a slot holds a workspace but the ledger records no owner; leaving it in place");
             return;
         };
@@ -314,14 +353,10 @@ impl Pool {
         if let Err(e) = create_slot_dir(&slot.dir).await {
             return Err(format!("cannot create {}: {e}", slot.dir.display()));
         }
-        // The workspace is moved out of the slot after each run, so a CLI started ahead there
-        // would start without its configuration and conversation (`AGENT_PRESTART` off).
-        let mut env = self.config.env.clone();
-        env.insert("AGENT_PRESTART".into(), "false".into());
         let spec = PoolSpec {
             slot_id: slot.id,
             slot_dir: slot.dir.clone(),
-            env,
+            env: self.config.env.clone(),
         };
         let slot = Slot {
             id: slot.id,
@@ -329,6 +364,12 @@ impl Pool {
             workspace_root: slot.workspace_root.clone(),
             owners: slot.owners.clone(),
         };
+        let slot_id = slot.id;
+        if let Err(e) = self.pool_workspace(&slot).await {
+            let path = slot.workspace();
+            slot.dispose().await;
+            return Err(format!("cannot create {}: {e}", path.display()));
+        }
         let launched = match self.runtime.launch_pooled(&spec).await {
             Ok(l) => l,
             Err(e) => {
@@ -355,7 +396,38 @@ impl Pool {
             executor.stop().await;
             return Err(e.to_string());
         }
+        // The CLI for a new session's first run, started ahead with the default model and
+        // permission mode (a run wanting others has them applied late) and this executor's model
+        // proxy token (bound to a run only when one takes the executor).
+        let token = crate::model_proxy::new_token();
+        let req = PrestartRequest {
+            model: None,
+            permission_mode: PermissionMode::default(),
+            env: crate::run::task_env(&token),
+        };
+        match self.executor.prestart(&executor.endpoint, &req).await {
+            Ok(()) => executor.model_token = Some(token),
+            // The executor's `AGENT_PRESTART` is off.
+            Err(RuntimeError::Refused { status: 422, .. }) => {
+                tracing::debug!(slot = %slot_id, "a pooled executor starts no CLI ahead");
+            }
+            Err(e) => {
+                tracing::warn!(slot = %slot_id, error = %e, "a pooled executor started no CLI ahead; its run starts one");
+            }
+        }
         Ok(executor)
+    }
+
+    /// The slot's workspace for the CLI started ahead: recorded as the pool's own, created, and
+    /// handed over to the executor's user.
+    async fn pool_workspace(&self, slot: &Slot) -> std::io::Result<()> {
+        let (user, session) = UNASSIGNED;
+        self.owners.record(slot.id, user, session).await?;
+        tokio::fs::create_dir(slot.workspace()).await?;
+        self.runtime
+            .prepare_workspace(&slot.workspace())
+            .await
+            .map_err(std::io::Error::other)
     }
 
     /// Stops refilling, waits for starts in flight, and stops every pooled executor.
@@ -380,6 +452,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[tokio::test]
     async fn slot_round_trip_and_recovery_never_lose_a_workspace() {
@@ -444,6 +517,71 @@ mod tests {
         );
         // Every record went with its slot.
         assert!(owners.slots().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_new_session_adopts_the_pools_workspace_and_one_with_files_replaces_it() {
+        let root = tempfile::tempdir().unwrap();
+        let owners = SlotOwners::new(root.path(), "m");
+        let pooled = || {
+            let id = Uuid::new_v4();
+            let s = Slot {
+                id,
+                dir: root.path().join("pool/m").join(id.simple().to_string()),
+                workspace_root: root.path().to_path_buf(),
+                owners: owners.clone(),
+            };
+            std::fs::create_dir_all(s.workspace().join(".claude_data")).unwrap();
+            std::fs::write(s.workspace().join(format!(".claude_data/{id}")), "ahead").unwrap();
+            s
+        };
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let ws = canonical(root.path(), user, session);
+
+        // A new session (its workspace an empty directory): the CLI's workspace is adopted as it
+        // is (same directory), and goes to the session after the run.
+        std::fs::create_dir_all(&ws).unwrap();
+        let s = pooled();
+        let before = std::fs::metadata(s.workspace()).unwrap().ino();
+        s.assign(user, session, &ws).await.unwrap();
+        assert!(!ws.exists());
+        assert_eq!(std::fs::metadata(s.workspace()).unwrap().ino(), before);
+        assert_eq!(owners.owner(s.id).await, Some((user, session)));
+        std::fs::write(s.workspace().join("made.txt"), "M").unwrap();
+        s.release(&ws).await.unwrap();
+        assert_eq!(std::fs::read_to_string(ws.join("made.txt")).unwrap(), "M");
+        s.dispose().await;
+
+        // A session with files: they replace the pool's workspace, whose files are gone.
+        let s = pooled();
+        s.assign(user, session, &ws).await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(s.workspace().join("made.txt")).unwrap(),
+            "M"
+        );
+        assert!(
+            !s.workspace()
+                .join(format!(".claude_data/{}", s.id))
+                .exists()
+        );
+        assert!(!s.dir.join(TRASH_DIR).exists());
+        s.release(&ws).await.unwrap();
+        s.dispose().await;
+
+        // The pool's own workspace goes with its slot, recorded as unassigned; a workspace with no
+        // record at all stays (it could be a session's).
+        let s = pooled();
+        let (u, n) = UNASSIGNED;
+        owners.record(s.id, u, n).await.unwrap();
+        let dir = s.dir.clone();
+        s.dispose().await;
+        assert!(!dir.exists());
+        assert!(owners.slots().await.is_empty());
+        let s = pooled();
+        let dir = s.dir.clone();
+        s.dispose().await;
+        assert!(dir.join(WORKSPACE_DIR).exists());
+        assert_eq!(std::fs::read_to_string(ws.join("made.txt")).unwrap(), "M");
     }
 
     fn pool_at(root: &Path) -> Arc<Pool> {

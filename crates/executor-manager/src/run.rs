@@ -215,7 +215,7 @@ pub fn executor_env(settings: &Settings) -> BTreeMap<String, String> {
 
 /// The task's environment for the agent: its executor's model proxy token (the CLI sends it as
 /// `Authorization: Bearer`), the same for every run of a warm executor. Never logged.
-fn task_env(model_token: &str) -> BTreeMap<String, String> {
+pub(crate) fn task_env(model_token: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("ANTHROPIC_AUTH_TOKEN".into(), model_token.to_owned());
     env

@@ -3,6 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /health`, `/health/live`, `/health/ready` | `{"status":"healthy","service":"executor","instance":"<EXECUTOR_INSTANCE_ID>"}` (ready: 503 while shutting down) |
+//! | `POST /v1/prestart` | body [`PrestartRequest`]: `204` once a pooled executor's CLI is started ahead of its first task; `409` once a task came; `422` with `AGENT_PRESTART` off |
 //! | `POST /v1/tasks/execute` | `202 {"run_id"}`; `409` while a task runs or for a run already executed |
 //! | `POST /v1/tasks/{run_id}/cancel` | `202` with the status; `200` if already finished; `404` unknown |
 //! | `GET /v1/tasks/{run_id}` | `200` [`TaskStatus`]; `404` unknown |
@@ -27,7 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use protocol::executor::{ExecuteAccepted, ExecuteRequest, TaskStatus};
+use protocol::executor::{ExecuteAccepted, ExecuteRequest, PrestartRequest, TaskStatus};
 use protocol::input::InputAnswer;
 use protocol::{ErrorBody, ErrorCode};
 use serde_json::json;
@@ -68,6 +69,7 @@ impl ApiError {
         match self {
             ApiError::Task(
                 TaskError::Busy(_)
+                | TaskError::NotFirst(_)
                 | TaskError::Duplicate(_)
                 | TaskError::Answer(AnswerError::AlreadyAnswered(_)),
             ) => StatusCode::CONFLICT,
@@ -89,7 +91,7 @@ impl ApiError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Task(TaskError::Busy(_)) => ErrorCode::TaskRunning,
+            ApiError::Task(TaskError::Busy(_) | TaskError::NotFirst(_)) => ErrorCode::TaskRunning,
             ApiError::Task(TaskError::Duplicate(_)) => ErrorCode::DuplicateRun,
             ApiError::Task(
                 TaskError::NotFound(_) | TaskError::Answer(AnswerError::NotFound(_)),
@@ -146,6 +148,7 @@ pub fn router(tasks: TaskManager) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(health))
         .route("/health/ready", get(ready))
+        .route("/v1/prestart", post(prestart))
         .route("/v1/tasks/execute", post(execute))
         .route("/v1/tasks/{run_id}/cancel", post(cancel))
         .route("/v1/tasks/{run_id}", get(status))
@@ -213,6 +216,15 @@ async fn execute(
     tracing::Span::current().record("run_id", tracing::field::display(req.run_id));
     let run_id = tasks.execute(req)?;
     Ok((StatusCode::ACCEPTED, Json(ExecuteAccepted { run_id })))
+}
+
+async fn prestart(
+    State(tasks): State<TaskManager>,
+    body: Result<Json<PrestartRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body?;
+    tasks.prestart(req).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[instrument(skip_all, fields(run_id))]

@@ -140,13 +140,14 @@ pub struct StageOutcome {
     pub record: StagedRecord,
 }
 
-/// The identity of what `req` stages (see [`Staged::key`]).
+/// The identity of what `req` stages (see [`Staged::key`]): `""` whenever it stages nothing,
+/// whatever its digest (so a CLI started ahead with nothing staged, as a pooled executor's is,
+/// matches a run whose snapshot is empty), else its digest.
 pub fn staging_key(req: &ExecuteRequest) -> Option<String> {
-    match &req.capabilities_digest {
-        Some(digest) => Some(digest.clone()),
-        None if stages_nothing(req) => Some(String::new()),
-        None => None,
+    if stages_nothing(req) {
+        return Some(String::new());
     }
+    req.capabilities_digest.clone()
 }
 
 fn stages_nothing(req: &ExecuteRequest) -> bool {
@@ -798,8 +799,15 @@ mod tests {
     #[test]
     fn the_key_is_the_digest_or_empty_for_nothing() {
         assert_eq!(staging_key(&request(json!({}))), Some(String::new()));
+        // Nothing staged is nothing, whatever the snapshot's digest.
         assert_eq!(
             staging_key(&request(json!({"capabilities_digest": "d1"}))),
+            Some(String::new())
+        );
+        assert_eq!(
+            staging_key(&request(
+                json!({"capabilities_digest": "d1", "instructions": "x"})
+            )),
             Some("d1".into())
         );
         assert_eq!(staging_key(&request(json!({"instructions": "x"}))), None);

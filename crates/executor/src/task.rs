@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use protocol::event::EventBody;
-use protocol::executor::{ExecuteRequest, TaskState, TaskStatus};
+use protocol::executor::{ExecuteRequest, PrestartRequest, TaskState, TaskStatus};
 use protocol::input::InputAnswer;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +51,8 @@ pub enum TaskError {
     Invalid(String),
     #[error("the executor is shutting down")]
     ShuttingDown,
+    #[error("run {0} came first: a CLI is started ahead of a pooled executor's first task only")]
+    NotFirst(Uuid),
     #[error(transparent)]
     Answer(#[from] AnswerError),
 }
@@ -258,6 +260,48 @@ impl TaskManager {
                 .instrument(span),
         );
         Ok(run_id)
+    }
+
+    /// `POST /v1/prestart`: readies a pooled executor's CLI for a new session's first run before
+    /// any task came. The workspace is prepared as a run would prepare it (nothing staged, no
+    /// inputs), then the CLI is started for `req`'s settings and left waiting; the task that comes
+    /// takes it when its command line differs in model and permission mode at most (those are
+    /// applied late, [`crate::agent::prestart`]). Refused once a task came (`409`), while shutting
+    /// down, and with `AGENT_PRESTART` off.
+    pub async fn prestart(&self, req: PrestartRequest) -> Result<(), TaskError> {
+        if !self.is_ready() {
+            return Err(TaskError::ShuttingDown);
+        }
+        if !self.inner.settings.agent_prestart {
+            return Err(TaskError::Invalid(
+                "AGENT_PRESTART is off: this executor starts no CLI ahead".into(),
+            ));
+        }
+        self.first_task_came()?;
+        let task = first_run(req);
+        let settings = &self.inner.settings;
+        let last = lock(&self.inner.staged).take();
+        let staging = prepare_ahead(settings, &self.inner.http, &task, last)
+            .await
+            .map_err(|e| TaskError::Invalid(format!("could not prepare the workspace: {e}")))?;
+        let inv = AgentInvocation::new(settings, &task, &staging.staged, |name| {
+            std::env::var(name).ok()
+        });
+        *lock(&self.inner.staged) = Some(staging.record);
+        let started = Prestarted::start_late(inv)
+            .map_err(|e| TaskError::Invalid(format!("could not start the agent ahead: {e}")))?;
+        // A task that came meanwhile prepared the workspace itself and runs without it.
+        self.first_task_came()?;
+        info!("agent started ahead of a pooled executor's first task");
+        *lock(&self.inner.prestarted) = Some(started);
+        Ok(())
+    }
+
+    fn first_task_came(&self) -> Result<(), TaskError> {
+        match &lock(&self.inner.slots).current {
+            Some(record) => Err(TaskError::NotFirst(record.run_id)),
+            None => Ok(()),
+        }
     }
 
     /// The status of a run this executor knows.
@@ -513,7 +557,7 @@ impl Inner {
         let waiting = prestarted?.take_for(inv);
         let counter = match &waiting {
             Some(Waiting::Kept(_)) => &self.prestart.kept,
-            Some(Waiting::Started(_)) => &self.prestart.taken,
+            Some(Waiting::Started(..)) => &self.prestart.taken,
             None => &self.prestart.replaced,
         };
         counter.fetch_add(1, Ordering::AcqRel);
@@ -663,6 +707,59 @@ async fn prepare(
         ws.chown(uid, gid).await?;
     }
     Ok((snapshot, staging))
+}
+
+/// The task a CLI started ahead of a pooled executor's first task is started for: a new
+/// session's first run with `req`'s settings (nothing staged, no inputs, no conversation).
+fn first_run(req: PrestartRequest) -> ExecuteRequest {
+    ExecuteRequest {
+        run_id: Uuid::nil(),
+        session_id: Uuid::nil(),
+        prompt: String::new(),
+        model: req.model,
+        permission_mode: req.permission_mode,
+        resume_agent_session_id: None,
+        callback_url: String::new(),
+        callback_token: String::new(),
+        env: req.env,
+        mcp_config: None,
+        append_system_prompt: None,
+        allowed_tools: Vec::new(),
+        disallowed_tools: Vec::new(),
+        skills: Vec::new(),
+        slash_commands: Vec::new(),
+        subagents: Vec::new(),
+        instructions: None,
+        capabilities_digest: None,
+        input_timeout_seconds: None,
+        git: None,
+        input_files: Vec::new(),
+    }
+}
+
+/// What a CLI started ahead of a pooled executor's first task needs before it starts: the
+/// workspace and configuration directories (the repository is left to the task: it may clone
+/// one), nothing staged, everything the agent's.
+async fn prepare_ahead(
+    settings: &Settings,
+    http: &reqwest::Client,
+    task: &ExecuteRequest,
+    last: Option<StagedRecord>,
+) -> Result<StageOutcome, PrepareError> {
+    let data_dir = settings.agent_data_dir();
+    tokio::fs::create_dir_all(&data_dir)
+        .await
+        .map_err(|source| WorkspaceError::Io {
+            context: format!("could not create {}", data_dir.display()),
+            source,
+        })?;
+    let staging = staging::stage(&data_dir, http, task, last).await?;
+    if let (Some(uid), Some(gid)) = (settings.agent_uid, settings.agent_gid) {
+        Workspace::new(settings.workspace_path.clone())
+            .chown(uid, gid)
+            .await?;
+    }
+    Ok(staging)
 }
 
 #[cfg(test)]

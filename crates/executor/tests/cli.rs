@@ -503,6 +503,163 @@ async fn a_follow_up_task_resumes_the_conversation_in_a_fresh_executor() {
     assert_eq!(last.assistant_count(), 1);
 }
 
+fn run_id_of(body: &serde_json::Value) -> Uuid {
+    serde_json::from_value(body["run_id"].clone()).unwrap()
+}
+
+/// The one agent CLI under `ws`, once it shows (its command line is the CLI's once it has
+/// started).
+async fn one_agent_in(ws: &std::path::Path) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let agents = agents_in(ws);
+        if agents.len() == 1 {
+            return agents;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agents under {}: {agents:?}",
+            ws.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn gone(pids: &[i32]) -> bool {
+    pids.iter().all(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_executors_first_task_runs_in_the_cli_started_ahead_with_model_and_mode_applied_late()
+ {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    // The pool's guess: a new session, nothing staged, the default model and mode.
+    let (status, body) = exec.post("/v1/prestart", &json!({"env": {}})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let ahead = one_agent_in(&ws).await;
+
+    // The session's first run wants another model and mode, with an empty capabilities snapshot.
+    let mut first = task(
+        Uuid::new_v4(),
+        "[scenario:three_turns] My name is Grace.",
+        &receiver.url(),
+    );
+    first["model"] = json!("claude-haiku-4-5");
+    first["permission_mode"] = json!("plan");
+    first["capabilities_digest"] = json!("digestofnothing");
+    exec.execute(&first).await;
+    let events = receiver
+        .receiver
+        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
+        .await;
+    assert_eq!(
+        assert_well_formed(&events).last(),
+        Some(&"completed"),
+        "{:?}",
+        events.last()
+    );
+    assert_eq!(
+        exec.tasks.prestart_counts(),
+        PrestartUse {
+            taken: 1,
+            kept: 0,
+            replaced: 0
+        }
+    );
+    let request = llm.turn_requests().pop().unwrap();
+    assert!(request.body_contains("\"model\":\"claude-haiku-4-5\""));
+    assert!(request.body_contains("Plan mode is active"));
+    // It ran in the process started ahead (now kept for the follow-up).
+    assert_eq!(agents_in(&ws), ahead);
+
+    // Once a task came, nothing more is started ahead.
+    let (status, body) = exec.post("/v1/prestart", &json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "task_running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_started_ahead_that_cannot_serve_the_task_is_replaced() {
+    let _slot = cli_slot().await;
+    let llm = start_llm().await;
+    let receiver = start_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Started in the default mode, a CLI refuses `bypassPermissions` later: the task gets a CLI
+    // of its own.
+    let ws = dir.path().join("refuses");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    let (status, body) = exec
+        .post("/v1/prestart", &json!({"permission_mode": "default"}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let ahead = one_agent_in(&ws).await;
+    let first = task(
+        Uuid::new_v4(),
+        "[scenario:three_turns] My name is Grace.",
+        &receiver.url(),
+    );
+    exec.execute(&first).await;
+    let events = receiver
+        .receiver
+        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
+        .await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert!(gone(&ahead), "the refusing CLI still runs");
+    let now = agents_in(&ws);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, ahead);
+    exec.shutdown().await;
+
+    // The workspace path now names another directory (a session's workspace moved into the
+    // pooled executor's slot): the CLI started in the old one does not take the task.
+    let ws = dir.path().join("moved");
+    let exec = Executor::start(cli_settings(&ws, &llm)).await;
+    let (status, body) = exec.post("/v1/prestart", &json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let ahead = one_agent_in(&ws).await;
+    std::fs::rename(&ws, dir.path().join("pool-own")).unwrap();
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::write(ws.join("notes.txt"), "the session's").unwrap();
+    let first = task(
+        Uuid::new_v4(),
+        "[scenario:three_turns] My name is Grace.",
+        &receiver.url(),
+    );
+    exec.execute(&first).await;
+    let events = receiver
+        .receiver
+        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
+        .await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    assert_eq!(
+        exec.tasks.prestart_counts(),
+        PrestartUse {
+            taken: 0,
+            kept: 0,
+            replaced: 1
+        }
+    );
+    assert!(gone(&ahead), "the CLI of the old workspace still runs");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("notes.txt")).unwrap(),
+        "the session's"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_up_in_the_same_executor_runs_in_the_cli_kept_from_the_last_run() {
     let _slot = cli_slot().await;

@@ -129,6 +129,35 @@ pub struct InputFile {
     pub url: String,
 }
 
+/// `POST /v1/prestart`: a pooled executor, before any task, readies the CLI a new session's first
+/// run most likely needs: its workspace prepared, nothing staged, no conversation to resume, this
+/// model and permission mode, this environment (the executor's model proxy token). The run that
+/// takes the executor gets the CLI when its command line differs from this one in model and
+/// permission mode at most: those two are applied to the waiting CLI through its control requests
+/// (`set_model`, `set_permission_mode`) before the prompt. Answered `204` once the CLI is
+/// started; `409` once the executor has had a task. Its `Debug` shows the environment's names only.
+#[derive(Clone, Default, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct PrestartRequest {
+    /// `None`: the executor's `DEFAULT_MODEL`.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub permission_mode: PermissionMode,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for PrestartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrestartRequest")
+            .field("model", &self.model)
+            .field("permission_mode", &self.permission_mode)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 /// `202` answer of `POST /v1/tasks/execute`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct ExecuteAccepted {

@@ -9,6 +9,9 @@
 #                                                  # `playwright test ARGS…` with playwright.config.ts
 #   web/tests/e2e/stack.sh tests/bench.mjs         # the benchmark, or any Node script (from web/)
 #
+# EXECUTOR_POOL_TARGETS, when set, goes to the executor manager (pooled executors for new
+# sessions, each with its CLI started ahead; the benchmark's new-session figure).
+#
 # Needs: cargo (it builds backend, executor-manager, executor and fake-llm; WEB_E2E_SKIP_CARGO_BUILD=1
 # uses what $CARGO_TARGET_DIR/debug holds), CLAUDE_BIN, S3S_FS_BIN, chromium at /usr/bin/chromium
 # (CHROMIUM_BIN) and web/node_modules.
@@ -132,6 +135,7 @@ env "${COMMON_S3[@]}" BACKEND_URL="http://127.0.0.1:$BACKEND_PORT" INTERNAL_API_
   ANTHROPIC_BASE_URL="http://127.0.0.1:$LLM_PORT" ANTHROPIC_AUTH_TOKEN="$LLM_KEY" \
   TASK_CLAIM_WAIT_SECONDS=2 TASK_PULL_INTERVAL_SECONDS=1 TASK_CLAIM_LEASE_SECONDS=30 \
   SHUTDOWN_TIMEOUT_SECONDS=5 MANAGER_ID=web-e2e \
+  ${EXECUTOR_POOL_TARGETS:+EXECUTOR_POOL_TARGETS="$EXECUTOR_POOL_TARGETS"} \
   "$BIN/executor-manager" >"$WORK/manager.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$MANAGER_PORT/health" executor-manager "${PIDS[-1]}"

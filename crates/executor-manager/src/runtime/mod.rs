@@ -235,6 +235,19 @@ pub trait Runtime: Send + Sync + 'static {
 }
 
 /// The request id to send on: the current one (the run's), else a fresh one.
+/// A non-success answer of the executor, its body cut to 1,000 characters.
+async fn refused(res: reqwest::Response) -> RuntimeError {
+    let status = res.status().as_u16();
+    let body: String = res
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(1000)
+        .collect();
+    RuntimeError::Refused { status, body }
+}
+
 fn request_id() -> String {
     telemetry::request_id::current().unwrap_or_else(telemetry::request_id::generate)
 }
@@ -361,15 +374,29 @@ impl ExecutorClient {
         if res.status().is_success() {
             return Ok(());
         }
-        let status = res.status().as_u16();
-        let body: String = res
-            .text()
+        Err(refused(res).await)
+    }
+
+    /// `POST /v1/prestart`: a pooled executor starts the CLI for a new session's first run
+    /// before its task comes.
+    pub async fn prestart(
+        &self,
+        endpoint: &Endpoint,
+        req: &protocol::executor::PrestartRequest,
+    ) -> Result<(), RuntimeError> {
+        let res = self
+            .http
+            .post(format!("{}/v1/prestart", endpoint.base_url))
+            .bearer_auth(&endpoint.credentials.secret)
+            .header(telemetry::request_id::HEADER, request_id())
+            .json(req)
+            .send()
             .await
-            .unwrap_or_default()
-            .chars()
-            .take(1000)
-            .collect();
-        Err(RuntimeError::Refused { status, body })
+            .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
+        if res.status().is_success() {
+            return Ok(());
+        }
+        Err(refused(res).await)
     }
 
     /// `POST /v1/tasks/{run_id}/input-answers`: hands the executor an answer to one of its
@@ -397,16 +424,7 @@ impl ExecutorClient {
         if status.is_success() || status == reqwest::StatusCode::CONFLICT {
             return Ok(());
         }
-        Err(RuntimeError::Refused {
-            status: status.as_u16(),
-            body: res
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(1000)
-                .collect(),
-        })
+        Err(refused(res).await)
     }
 
     /// `POST /v1/tasks/{run_id}/cancel`.
@@ -422,10 +440,7 @@ impl ExecutorClient {
         if res.status().is_success() {
             Ok(())
         } else {
-            Err(RuntimeError::Refused {
-                status: res.status().as_u16(),
-                body: res.text().await.unwrap_or_default(),
-            })
+            Err(refused(res).await)
         }
     }
 
@@ -444,10 +459,7 @@ impl ExecutorClient {
             .await
             .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
         if !res.status().is_success() {
-            return Err(RuntimeError::Refused {
-                status: res.status().as_u16(),
-                body: res.text().await.unwrap_or_default(),
-            });
+            return Err(refused(res).await);
         }
         res.json()
             .await

@@ -10,13 +10,52 @@
 //! ([`crate::staging`]), the waiting process gets the prompt and the task skips the start-up;
 //! anything else stops it and starts the CLI as usual, so a guess that misses costs nothing but
 //! the idle process.
+//!
+//! A pooled executor starts its CLI before it knows its session at all ([`Prestarted::start_late`],
+//! on `POST /v1/prestart`): the guess is a new session's first run, and the model and permission
+//! mode are *applied late*: a task whose command line differs from the guess in those two flags
+//! only still takes the CLI, and gets them through the CLI's control requests (`set_model`,
+//! `set_permission_mode`) before its prompt ([`LateSetting`]).
+//!
+//! Either way the CLI must still be in the task's workspace: the directory it was started in is
+//! remembered (device and inode), and a task whose workspace path now names another directory
+//! (a session's workspace moved into a pooled executor's slot over the one the CLI started in)
+//! does not take it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use nix::sys::signal::Signal;
+use serde_json::json;
 use tokio::process::Child;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
 use super::{AgentError, AgentInvocation, LiveAgent, Waiting, process};
+
+/// The flags a CLI started ahead may differ in from its task's, each applied late by a control
+/// request.
+const MODEL_FLAG: &str = "--model=";
+const PERMISSION_MODE_FLAG: &str = "--permission-mode=";
+
+/// A setting given to a waiting CLI through a control request before its prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LateSetting {
+    Model(String),
+    PermissionMode(String),
+}
+
+impl LateSetting {
+    /// The control request's `request` object.
+    pub fn request(&self) -> serde_json::Value {
+        match self {
+            LateSetting::Model(model) => json!({"subtype": "set_model", "model": model}),
+            LateSetting::PermissionMode(mode) => {
+                json!({"subtype": "set_permission_mode", "mode": mode})
+            }
+        }
+    }
+}
 
 /// A CLI process waiting for the prompt of the invocation it is ready for. Dropping it stops the
 /// process and anything it started.
@@ -24,17 +63,41 @@ pub struct Prestarted {
     inv: AgentInvocation,
     agent: Option<Waiting>,
     since: Instant,
+    /// Whether the model and the permission mode may be applied late.
+    late: bool,
+    /// The directory the CLI was started in (device, inode).
+    workspace: Option<(u64, u64)>,
+}
+
+/// Device and inode of `dir`, when it is there.
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl Prestarted {
     /// Starts the CLI for `inv` (whose prompt is ignored).
     pub fn start(inv: AgentInvocation) -> Result<Self, AgentError> {
+        Self::spawn(inv, false)
+    }
+
+    /// Starts the CLI for `inv` (whose prompt is ignored), to be taken by a task that differs in
+    /// model and permission mode too (applied late).
+    pub fn start_late(inv: AgentInvocation) -> Result<Self, AgentError> {
+        Self::spawn(inv, true)
+    }
+
+    fn spawn(inv: AgentInvocation, late: bool) -> Result<Self, AgentError> {
         let child = inv.spawn()?;
-        debug!(pid = child.id(), "agent started ahead of the next task");
+        debug!(
+            pid = child.id(),
+            late, "agent started ahead of the next task"
+        );
         Ok(Self {
+            workspace: identity(&inv.cwd),
             inv,
-            agent: Some(Waiting::Started(child)),
+            agent: Some(Waiting::Started(child, Vec::new())),
             since: Instant::now(),
+            late,
         })
     }
 
@@ -43,9 +106,11 @@ impl Prestarted {
     pub fn keep(inv: AgentInvocation, live: LiveAgent) -> Self {
         debug!(pid = live.pid(), "agent kept for the next task");
         Self {
+            workspace: identity(&inv.cwd),
             inv,
             agent: Some(Waiting::Kept(live)),
             since: Instant::now(),
+            late: false,
         }
     }
 
@@ -54,15 +119,24 @@ impl Prestarted {
         matches!(self.agent, Some(Waiting::Kept(_)))
     }
 
-    /// The waiting process when it is ready for exactly `inv` and still alive; otherwise it is
-    /// stopped (when dropped) and `None` is returned.
+    /// The waiting process when it is ready for `inv` (exactly, or but for the settings applied
+    /// late, which it then carries), still in the task's workspace and still alive; otherwise it
+    /// is stopped (when dropped) and `None` is returned.
     pub fn take_for(mut self, inv: &AgentInvocation) -> Option<Waiting> {
-        if !self.inv.same_process(inv) {
+        let late = if self.inv.same_process(inv) {
+            Vec::new()
+        } else if let Some(late) = self.late.then(|| late_settings(&self.inv, inv)).flatten() {
+            late
+        } else {
             info!("the waiting agent differs from the task's; starting another");
+            return None;
+        };
+        if self.workspace.is_none() || self.workspace != identity(&inv.cwd) {
+            info!("the waiting agent started in a workspace since replaced; starting another");
             return None;
         }
         let alive = match self.agent.as_mut()? {
-            Waiting::Started(child) => match child.try_wait() {
+            Waiting::Started(child, _) => match child.try_wait() {
                 Ok(None) => Ok(()),
                 Ok(Some(status)) => Err(status.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -80,9 +154,13 @@ impl Prestarted {
                 info!(
                     waited_ms = self.since.elapsed().as_millis() as u64,
                     kept = self.is_kept(),
+                    late = late.len(),
                     "the task runs in the waiting agent"
                 );
-                self.agent.take()
+                match self.agent.take()? {
+                    Waiting::Started(child, _) => Some(Waiting::Started(child, late)),
+                    kept => Some(kept),
+                }
             }
             Err(why) => {
                 info!(%why, "the waiting agent is gone; starting another");
@@ -92,10 +170,40 @@ impl Prestarted {
     }
 }
 
+/// What `task` needs applied late to a CLI started for `ahead`: `None` when the two differ in
+/// more than the model and the permission mode (or in capabilities).
+fn late_settings(ahead: &AgentInvocation, task: &AgentInvocation) -> Option<Vec<LateSetting>> {
+    if !ahead.same_process_but(task, is_late_flag) {
+        return None;
+    }
+    let mut late = Vec::new();
+    for (flag, setting) in [
+        (MODEL_FLAG, LateSetting::Model as fn(String) -> LateSetting),
+        (PERMISSION_MODE_FLAG, LateSetting::PermissionMode),
+    ] {
+        let wanted = flag_value(&task.args, flag)?;
+        if flag_value(&ahead.args, flag)? != wanted {
+            late.push(setting(wanted.to_owned()));
+        }
+    }
+    Some(late)
+}
+
+fn is_late_flag(arg: &str) -> bool {
+    arg.starts_with(MODEL_FLAG) || arg.starts_with(PERMISSION_MODE_FLAG)
+}
+
+/// The value of the single `--flag=value` argument `flag`.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let mut values = args.iter().filter_map(|a| a.strip_prefix(flag));
+    let value = values.next()?;
+    values.next().is_none().then_some(value)
+}
+
 impl Drop for Prestarted {
     fn drop(&mut self) {
         // A kept agent stops itself when dropped.
-        if let Some(Waiting::Started(child)) = &mut self.agent {
+        if let Some(Waiting::Started(child, _)) = &mut self.agent {
             stop(child);
         }
     }
