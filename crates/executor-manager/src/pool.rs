@@ -462,12 +462,7 @@ mod tests {
         std::fs::create_dir_all(&ws).unwrap();
         std::fs::write(ws.join("a.txt"), "A").unwrap();
         let owners = SlotOwners::new(root.path(), "m");
-        let slot = |id: Uuid| Slot {
-            id,
-            dir: root.path().join("pool/m").join(id.simple().to_string()),
-            workspace_root: root.path().to_path_buf(),
-            owners: owners.clone(),
-        };
+        let slot = |id: Uuid| slot_at(root.path(), &owners, id);
         let s = slot(Uuid::new_v4());
         std::fs::create_dir_all(&s.dir).unwrap();
         s.assign(user, session, &ws).await.unwrap();
@@ -519,18 +514,23 @@ mod tests {
         assert!(owners.slots().await.is_empty());
     }
 
+    /// Slot `id` of manager `m` under `root`.
+    fn slot_at(root: &Path, owners: &SlotOwners, id: Uuid) -> Slot {
+        Slot {
+            id,
+            dir: root.join("pool/m").join(id.simple().to_string()),
+            workspace_root: root.to_path_buf(),
+            owners: owners.clone(),
+        }
+    }
+
     #[tokio::test]
     async fn a_new_session_adopts_the_pools_workspace_and_one_with_files_replaces_it() {
         let root = tempfile::tempdir().unwrap();
         let owners = SlotOwners::new(root.path(), "m");
         let pooled = || {
             let id = Uuid::new_v4();
-            let s = Slot {
-                id,
-                dir: root.path().join("pool/m").join(id.simple().to_string()),
-                workspace_root: root.path().to_path_buf(),
-                owners: owners.clone(),
-            };
+            let s = slot_at(root.path(), &owners, id);
             std::fs::create_dir_all(s.workspace().join(".claude_data")).unwrap();
             std::fs::write(s.workspace().join(format!(".claude_data/{id}")), "ahead").unwrap();
             s
@@ -608,12 +608,7 @@ mod tests {
         std::fs::create_dir_all(&ws_a).unwrap();
         std::fs::write(ws_a.join("a.txt"), "A").unwrap();
         let id = Uuid::new_v4();
-        let s = Slot {
-            id,
-            dir: root.path().join("pool/m").join(id.simple().to_string()),
-            workspace_root: root.path().to_path_buf(),
-            owners: owners.clone(),
-        };
+        let s = slot_at(root.path(), &owners, id);
         create_slot_dir(&s.dir).await.unwrap();
         {
             use std::os::unix::fs::PermissionsExt;

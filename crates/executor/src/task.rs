@@ -685,13 +685,7 @@ async fn prepare(
     last: Option<StagedRecord>,
 ) -> Result<(Option<Snapshot>, StageOutcome), PrepareError> {
     ws.ensure_repository(req.git.as_ref()).await?;
-    let data_dir = settings.agent_data_dir();
-    tokio::fs::create_dir_all(&data_dir)
-        .await
-        .map_err(|source| WorkspaceError::Io {
-            context: format!("could not create {}", data_dir.display()),
-            source,
-        })?;
+    let data_dir = create_data_dir(settings).await?;
     ws.write_excludes(&settings.extra_ignores()).await?;
     let staging = staging::stage(&data_dir, http, req, last).await?;
     ws.fetch_inputs(http, &req.input_files).await?;
@@ -737,6 +731,18 @@ fn first_run(req: PrestartRequest) -> ExecuteRequest {
     }
 }
 
+/// The CLI's configuration directory in the workspace (both made when missing).
+async fn create_data_dir(settings: &Settings) -> Result<std::path::PathBuf, WorkspaceError> {
+    let data_dir = settings.agent_data_dir();
+    tokio::fs::create_dir_all(&data_dir)
+        .await
+        .map_err(|source| WorkspaceError::Io {
+            context: format!("could not create {}", data_dir.display()),
+            source,
+        })?;
+    Ok(data_dir)
+}
+
 /// What a CLI started ahead of a pooled executor's first task needs before it starts: the
 /// workspace and configuration directories (the repository is left to the task: it may clone
 /// one), nothing staged, everything the agent's.
@@ -746,13 +752,7 @@ async fn prepare_ahead(
     task: &ExecuteRequest,
     last: Option<StagedRecord>,
 ) -> Result<StageOutcome, PrepareError> {
-    let data_dir = settings.agent_data_dir();
-    tokio::fs::create_dir_all(&data_dir)
-        .await
-        .map_err(|source| WorkspaceError::Io {
-            context: format!("could not create {}", data_dir.display()),
-            source,
-        })?;
+    let data_dir = create_data_dir(settings).await?;
     let staging = staging::stage(&data_dir, http, task, last).await?;
     if let (Some(uid), Some(gid)) = (settings.agent_uid, settings.agent_gid) {
         Workspace::new(settings.workspace_path.clone())

@@ -525,6 +525,21 @@ async fn one_agent_in(ws: &std::path::Path) -> Vec<i32> {
     }
 }
 
+/// Runs a new session's first task (nothing staged, the default model and mode) to completion.
+async fn first_task_completes(exec: &Executor, receiver: &ReceiverServer) {
+    let first = task(
+        Uuid::new_v4(),
+        "[scenario:three_turns] My name is Grace.",
+        &receiver.url(),
+    );
+    exec.execute(&first).await;
+    let events = receiver
+        .receiver
+        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
+        .await;
+    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+}
+
 fn gone(pids: &[i32]) -> bool {
     pids.iter().all(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
@@ -607,17 +622,7 @@ async fn a_cli_started_ahead_that_cannot_serve_the_task_is_replaced() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let ahead = one_agent_in(&ws).await;
-    let first = task(
-        Uuid::new_v4(),
-        "[scenario:three_turns] My name is Grace.",
-        &receiver.url(),
-    );
-    exec.execute(&first).await;
-    let events = receiver
-        .receiver
-        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
-        .await;
-    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    first_task_completes(&exec, &receiver).await;
     assert!(gone(&ahead), "the refusing CLI still runs");
     let now = agents_in(&ws);
     assert_eq!(now.len(), 1);
@@ -634,17 +639,7 @@ async fn a_cli_started_ahead_that_cannot_serve_the_task_is_replaced() {
     std::fs::rename(&ws, dir.path().join("pool-own")).unwrap();
     std::fs::create_dir(&ws).unwrap();
     std::fs::write(ws.join("notes.txt"), "the session's").unwrap();
-    let first = task(
-        Uuid::new_v4(),
-        "[scenario:three_turns] My name is Grace.",
-        &receiver.url(),
-    );
-    exec.execute(&first).await;
-    let events = receiver
-        .receiver
-        .wait_terminal(run_id_of(&first), RUN_TIMEOUT)
-        .await;
-    assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
+    first_task_completes(&exec, &receiver).await;
     assert_eq!(
         exec.tasks.prestart_counts(),
         PrestartUse {
