@@ -120,8 +120,9 @@ fn final_status(outcome: RunOutcome) -> RunStatus {
     }
 }
 
-/// Ends every run of `done` the worker holds (as [`complete`] does each) in one statement and
-/// transaction; one answer per run, in `done`'s order: its status now, or why nothing changed
+/// Ends every run of `done` the worker holds (as [`complete`] does each) in one statement, their
+/// sessions' bookkeeping in two more ([`keep_sessions`]), all in one transaction; one answer per
+/// run, in `done`'s order: its status now, or why nothing changed
 /// (`not_found`, `lease_lost`). Each run may appear once.
 pub async fn complete_many(
     pool: &PgPool,
@@ -142,23 +143,37 @@ pub async fn complete_many(
         .map(|c| final_status(c.outcome).as_str())
         .collect();
     // The run's time running and whether it was dead-lettered come back for the metrics, so
-    // counting a finished run costs no further statement.
-    let rows: Vec<(Uuid, String, Option<f64>, bool)> = sqlx::query_as(concat!(
+    // counting a finished run costs no further statement; its session, start and holder for the
+    // bookkeeping that follows in the same transaction (the row trigger skips these rows).
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('workcell.run_bookkeeping', 'statement', true)")
+        .execute(&mut *tx)
+        .await?;
+    let rows: Vec<EndedRow> = sqlx::query_as(concat!(
         "UPDATE runs r SET status = x.status, finished_at = now(), lease_expires_at = NULL,
                 error = CASE WHEN x.status = 'canceled' THEN 'canceled by its owner' ELSE NULL END
            FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS x(id, epoch, status)
           WHERE r.id = x.id AND r.lease_holder = $4 AND r.lease_epoch = x.epoch
             AND r.status IN ",
         super::status::leased_sql!(),
-        " RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8,
-                    r.dead_lettered_at IS NOT NULL"
+        " RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8 AS ran,
+                    r.dead_lettered_at IS NOT NULL AS dead, r.session_id, r.started_at IS NOT NULL AS started,
+                    r.lease_holder"
     ))
     .bind(&ids)
     .bind(&epochs)
     .bind(&statuses)
     .bind(worker)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    if !rows.is_empty() {
+        keep_sessions(&mut tx, &rows).await?;
+    }
+    tx.commit().await?;
+    let rows: Vec<(Uuid, String, Option<f64>, bool)> = rows
+        .into_iter()
+        .map(|r| (r.id, r.status, r.ran, r.dead))
+        .collect();
     let mut ended: std::collections::HashMap<Uuid, String> =
         std::collections::HashMap::with_capacity(rows.len());
     for (id, status, ran, dead) in rows {
@@ -197,6 +212,78 @@ pub async fn complete_many(
             },
         })
         .collect())
+}
+
+/// A run [`complete_many`] ended, with what its session's bookkeeping needs.
+#[derive(sqlx::FromRow)]
+struct EndedRow {
+    id: Uuid,
+    status: String,
+    ran: Option<f64>,
+    dead: bool,
+    session_id: Uuid,
+    started: bool,
+    lease_holder: Option<String>,
+}
+
+/// What `runs_after_change` does for an ended run, for all the runs a completion ended at once:
+/// with their sessions locked (after the runs, the trigger's order, so a cancel racing a
+/// completion cannot deadlock with it; in a statement of their own, so that the next one sees
+/// what a follow-up enqueued meanwhile committed), a session left with nothing running or ready
+/// gets its next queued run readied (reserved for the ended run's manager when that run had
+/// started: its workspace changed there), and each session's status follows its runs.
+async fn keep_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ended: &[EndedRow],
+) -> ApiResult<()> {
+    let sessions: Vec<Uuid> = ended.iter().map(|r| r.session_id).collect();
+    let started: Vec<bool> = ended.iter().map(|r| r.started).collect();
+    let holders: Vec<Option<String>> = ended.iter().map(|r| r.lease_holder.clone()).collect();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&sessions)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "WITH ended AS (
+             SELECT * FROM UNNEST($1::uuid[], $2::bool[], $3::text[]) AS e(session_id, started, holder)
+         ), next AS (
+             SELECT DISTINCT ON (r.session_id) r.id, e.started, e.holder
+               FROM ended e JOIN runs r ON r.session_id = e.session_id AND r.status = 'queued'
+              WHERE NOT EXISTS (
+                        SELECT 1 FROM runs a
+                         WHERE a.session_id = e.session_id
+                           AND (a.status IN ('claimed', 'running', 'canceling')
+                                OR (a.status = 'queued' AND a.ready)))
+              ORDER BY r.session_id, r.queue_pos
+         ), readied AS (
+             UPDATE runs r SET ready = true, ready_at = now(),
+                               affinity = CASE WHEN n.started THEN n.holder ELSE r.affinity END
+               FROM next n
+              WHERE r.id = n.id
+          RETURNING r.id
+         ), statuses AS (
+             UPDATE sessions s SET status = x.status, updated_at = now()
+               FROM (SELECT e.session_id,
+                            COALESCE(
+                                (SELECT CASE a.status WHEN 'claimed' THEN 'running' ELSE a.status END
+                                   FROM runs a
+                                  WHERE a.session_id = e.session_id
+                                    AND a.status IN ('queued', 'claimed', 'running', 'canceling')
+                                  ORDER BY a.queue_pos LIMIT 1),
+                                (SELECT a.status FROM runs a
+                                  WHERE a.session_id = e.session_id
+                                  ORDER BY a.queue_pos DESC LIMIT 1)) AS status
+                       FROM ended e) x
+              WHERE s.id = x.session_id AND s.status IS DISTINCT FROM x.status
+         )
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM readied) THEN pg_notify('run_queue', '') END",
+    )
+    .bind(&sessions)
+    .bind(&started)
+    .bind(&holders)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The worker could not finish the run. A retryable failure re-queues it while attempts remain.
