@@ -960,3 +960,61 @@ async fn completions_end_the_held_runs_and_say_why_the_others_did_not(pool: PgPo
     }
     assert_eq!(app.run_status(other.run_id).await, "claimed");
 }
+
+#[sqlx::test(migrator = "backend::db::MIGRATOR")]
+async fn completions_ready_each_sessions_follow_up_for_its_manager_and_keep_the_sessions_status(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn_with(pool, &[("SESSION_AFFINITY_SECONDS", "60")]).await;
+    let token = app.register("a@example.com").await;
+    let mut sessions = Vec::new();
+    for i in 0..3 {
+        sessions.push(app.task(&token, &format!("t{i}"), None).await.0);
+    }
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let c = app.claim("w", 0).await.unwrap();
+        let res = app
+            .internal(
+                &format!("/runs/{}/start", c.run_id),
+                json!({"worker_id": "w", "epoch": c.epoch}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        held.push(c);
+    }
+    // Follow-ups behind two of the active runs: not claimable yet.
+    let mut follow_ups = Vec::new();
+    for &session in &sessions[..2] {
+        follow_ups.push(app.task(&token, "next", Some(session)).await.1);
+    }
+    assert!(app.claim("w", 0).await.is_none());
+
+    let runs: Vec<Value> = held
+        .iter()
+        .map(|c| json!({"run_id": c.run_id, "epoch": c.epoch}))
+        .collect();
+    let res = app
+        .internal("/runs/completions", json!({"worker_id": "w", "runs": runs}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let status = |session: Uuid| {
+        sqlx::query_scalar::<_, String>("SELECT status FROM sessions WHERE id = $1")
+            .bind(session)
+            .fetch_one(&app.pool)
+    };
+    assert_eq!(status(sessions[0]).await.unwrap(), "queued");
+    assert_eq!(status(sessions[1]).await.unwrap(), "queued");
+    assert_eq!(status(sessions[2]).await.unwrap(), "completed");
+    // Both follow-ups are ready, reserved for the manager whose runs changed the workspaces.
+    assert!(app.claim("other", 0).await.is_none(), "reserved for w");
+    let mut next = vec![
+        app.claim("w", 0).await.unwrap().run_id,
+        app.claim("w", 0).await.unwrap().run_id,
+    ];
+    next.sort();
+    follow_ups.sort();
+    assert_eq!(next, follow_ups);
+    assert_eq!(status(sessions[0]).await.unwrap(), "running");
+}

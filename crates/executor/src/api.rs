@@ -3,7 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /health`, `/health/live`, `/health/ready` | `{"status":"healthy","service":"executor","instance":"<EXECUTOR_INSTANCE_ID>"}` (ready: 503 while shutting down) |
-//! | `POST /v1/prestart` | body [`PrestartRequest`]: `204` once a pooled executor's CLI is started ahead of its first task; `409` once a task came; `422` with `AGENT_PRESTART` off |
+//! | `POST /v1/prestart` | body [`PrestartRequest`]: `204` once a pooled executor's CLI is started ahead of its first task; `409` once a task came; `422` with `AGENT_PRESTART` off; `500` when the workspace or the CLI cannot be readied |
 //! | `POST /v1/tasks/execute` | `202 {"run_id"}`; `409` while a task runs or for a run already executed |
 //! | `POST /v1/tasks/{run_id}/cancel` | `202` with the status; `200` if already finished; `404` unknown |
 //! | `GET /v1/tasks/{run_id}` | `200` [`TaskStatus`]; `404` unknown |
@@ -81,6 +81,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Task(TaskError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Task(TaskError::Internal(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,6 +104,7 @@ impl ApiError {
                 ErrorCode::InvalidRequest
             }
             ApiError::Task(TaskError::ShuttingDown) => ErrorCode::ShuttingDown,
+            ApiError::Task(TaskError::Internal(_)) => ErrorCode::Internal,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,

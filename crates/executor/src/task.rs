@@ -53,6 +53,9 @@ pub enum TaskError {
     ShuttingDown,
     #[error("run {0} came first: a CLI is started ahead of a pooled executor's first task only")]
     NotFirst(Uuid),
+    /// The executor could not do what was asked of it (its own trouble, not the request's).
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Answer(#[from] AnswerError),
 }
@@ -267,7 +270,8 @@ impl TaskManager {
     /// inputs), then the CLI is started for `req`'s settings and left waiting; the task that comes
     /// takes it when its command line differs in model and permission mode at most (those are
     /// applied late, [`crate::agent::prestart`]). Refused once a task came (`409`), while shutting
-    /// down, and with `AGENT_PRESTART` off.
+    /// down (`503`), and with `AGENT_PRESTART` off (`422`, which the manager reads as "off"); a
+    /// workspace or CLI that fails is `500`.
     pub async fn prestart(&self, req: PrestartRequest) -> Result<(), TaskError> {
         if !self.is_ready() {
             return Err(TaskError::ShuttingDown);
@@ -283,13 +287,13 @@ impl TaskManager {
         let last = lock(&self.inner.staged).take();
         let staging = prepare_ahead(settings, &self.inner.http, &task, last)
             .await
-            .map_err(|e| TaskError::Invalid(format!("could not prepare the workspace: {e}")))?;
+            .map_err(|e| TaskError::Internal(format!("could not prepare the workspace: {e}")))?;
         let inv = AgentInvocation::new(settings, &task, &staging.staged, |name| {
             std::env::var(name).ok()
         });
         *lock(&self.inner.staged) = Some(staging.record);
         let started = Prestarted::start_late(inv)
-            .map_err(|e| TaskError::Invalid(format!("could not start the agent ahead: {e}")))?;
+            .map_err(|e| TaskError::Internal(format!("could not start the agent ahead: {e}")))?;
         // A task that came meanwhile prepared the workspace itself and runs without it.
         self.first_task_came()?;
         info!("agent started ahead of a pooled executor's first task");

@@ -540,6 +540,7 @@ async fn first_task_completes(exec: &Executor, receiver: &ReceiverServer) {
     assert_eq!(assert_well_formed(&events).last(), Some(&"completed"));
 }
 
+/// Whether every process of `pids` has exited (gone, or a zombie not yet reaped).
 fn gone(pids: &[i32]) -> bool {
     pids.iter().all(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
@@ -759,16 +760,7 @@ async fn a_follow_up_in_the_same_executor_runs_in_the_cli_kept_from_the_last_run
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
     // Dead (a zombie until the executor reaps it) before the next task comes.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while waiting.iter().any(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-    }) {
+    while !gone(&waiting) {
         assert!(Instant::now() < deadline, "the killed CLI did not die");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

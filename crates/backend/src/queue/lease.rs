@@ -120,9 +120,9 @@ fn final_status(outcome: RunOutcome) -> RunStatus {
     }
 }
 
-/// Ends every run of `done` the worker holds (as [`complete`] does each) in one statement, their
-/// sessions' bookkeeping in two more ([`keep_sessions`]), all in one transaction; one answer per
-/// run, in `done`'s order: its status now, or why nothing changed
+/// Ends every run of `done` the worker holds (as [`complete`] does each) in one statement (and,
+/// for several, their sessions' bookkeeping in two more, [`keep_sessions`], all in one
+/// transaction); one answer per run, in `done`'s order: its status now, or why nothing changed
 /// (`not_found`, `lease_lost`). Each run may appear once.
 pub async fn complete_many(
     pool: &PgPool,
@@ -142,43 +142,29 @@ pub async fn complete_many(
         .iter()
         .map(|c| final_status(c.outcome).as_str())
         .collect();
-    // The run's time running and whether it was dead-lettered come back for the metrics, so
-    // counting a finished run costs no further statement; its session, start and holder for the
-    // bookkeeping that follows in the same transaction (the row trigger skips these rows).
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('workcell.run_bookkeeping', 'statement', true)")
-        .execute(&mut *tx)
-        .await?;
-    let rows: Vec<EndedRow> = sqlx::query_as(concat!(
-        "UPDATE runs r SET status = x.status, finished_at = now(), lease_expires_at = NULL,
-                error = CASE WHEN x.status = 'canceled' THEN 'canceled by its owner' ELSE NULL END
-           FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS x(id, epoch, status)
-          WHERE r.id = x.id AND r.lease_holder = $4 AND r.lease_epoch = x.epoch
-            AND r.status IN ",
-        super::status::leased_sql!(),
-        " RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8 AS ran,
-                    r.dead_lettered_at IS NOT NULL AS dead, r.session_id, r.started_at IS NOT NULL AS started,
-                    r.lease_holder"
-    ))
-    .bind(&ids)
-    .bind(&epochs)
-    .bind(&statuses)
-    .bind(worker)
-    .fetch_all(&mut *tx)
-    .await?;
-    if !rows.is_empty() {
-        keep_sessions(&mut tx, &rows).await?;
-    }
-    tx.commit().await?;
-    let rows: Vec<(Uuid, String, Option<f64>, bool)> = rows
-        .into_iter()
-        .map(|r| (r.id, r.status, r.ran, r.dead))
-        .collect();
+    // One run (what a manager sends as each run ends) is one statement, its session kept by the
+    // row trigger; several are one transaction whose bookkeeping is set-based ([`keep_sessions`]),
+    // the trigger skipping them. Measured both ways (docs/benchmarks.md): the transaction's four
+    // more round trips halve the throughput of single completions, and repay them from 16 runs.
+    let rows = if done.len() == 1 {
+        end_runs(pool, &ids, &epochs, &statuses, worker).await?
+    } else {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT set_config('workcell.run_bookkeeping', 'statement', true)")
+            .execute(&mut *tx)
+            .await?;
+        let rows = end_runs(&mut *tx, &ids, &epochs, &statuses, worker).await?;
+        if !rows.is_empty() {
+            keep_sessions(&mut tx, &rows).await?;
+        }
+        tx.commit().await?;
+        rows
+    };
     let mut ended: std::collections::HashMap<Uuid, String> =
         std::collections::HashMap::with_capacity(rows.len());
-    for (id, status, ran, dead) in rows {
-        crate::metrics::record_final(&status, ran, dead);
-        ended.insert(id, status);
+    for row in rows {
+        crate::metrics::record_final(&row.status, row.ran, row.dead);
+        ended.insert(row.id, row.status);
     }
     // Why the others changed nothing: unknown (404) or not leased to the caller (409).
     let missing: Vec<Uuid> = ids
@@ -224,6 +210,35 @@ struct EndedRow {
     session_id: Uuid,
     started: bool,
     lease_holder: Option<String>,
+}
+
+/// Ends the runs `ids` (at `epochs`, as `statuses`) that `worker` holds. The run's time running
+/// and whether it was dead-lettered come back for the metrics, so counting a finished run costs no
+/// further statement; its session, start and holder for [`keep_sessions`].
+async fn end_runs<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    ids: &[Uuid],
+    epochs: &[i64],
+    statuses: &[&str],
+    worker: &str,
+) -> ApiResult<Vec<EndedRow>> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE runs r SET status = x.status, finished_at = now(), lease_expires_at = NULL,
+                error = CASE WHEN x.status = 'canceled' THEN 'canceled by its owner' ELSE NULL END
+           FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS x(id, epoch, status)
+          WHERE r.id = x.id AND r.lease_holder = $4 AND r.lease_epoch = x.epoch
+            AND r.status IN ",
+        super::status::leased_sql!(),
+        " RETURNING r.id, r.status, EXTRACT(EPOCH FROM (r.finished_at - r.started_at))::float8 AS ran,
+                    r.dead_lettered_at IS NOT NULL AS dead, r.session_id, r.started_at IS NOT NULL AS started,
+                    r.lease_holder"
+    ))
+    .bind(ids)
+    .bind(epochs)
+    .bind(statuses)
+    .bind(worker)
+    .fetch_all(ex)
+    .await?)
 }
 
 /// What `runs_after_change` does for an ended run, for all the runs a completion ended at once:

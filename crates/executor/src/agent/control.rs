@@ -471,7 +471,8 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn json_line(v: &Value) -> Vec<u8> {
+/// `v` as one line of the CLI's stream-json input.
+pub(super) fn json_line(v: &Value) -> Vec<u8> {
     let mut line = v.to_string().into_bytes();
     line.push(b'\n');
     line

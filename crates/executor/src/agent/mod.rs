@@ -522,7 +522,7 @@ pub async fn run(
         None => start_parts(&inv, None)?,
     };
     if !late.is_empty()
-        && let Err(why) = apply_late(&mut parts, &late).await
+        && let Err(why) = prestart::apply(&mut parts, &late).await
     {
         warn!(%why, "the waiting agent did not take the run's settings; starting another");
         drop(LiveAgent { parts: Some(parts) });
@@ -701,69 +701,6 @@ pub async fn run(
         },
         None,
     ))
-}
-
-/// Longest wait for a waiting CLI's answers to the settings applied late.
-const LATE_SETTINGS_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Gives a CLI started ahead the run's model and permission mode through its control requests,
-/// and waits for each answer (they may come in any order); lines before them are not the run's.
-/// An error names what the CLI refused (e.g. `bypassPermissions` in a CLI not started with it).
-async fn apply_late(parts: &mut LiveParts, late: &[prestart::LateSetting]) -> Result<(), String> {
-    let mut pending = std::collections::HashMap::new();
-    for (i, setting) in late.iter().enumerate() {
-        let id = format!("workcell-late-{i}");
-        let request = setting.request();
-        let mut line = serde_json::json!({
-            "type": "control_request",
-            "request_id": id,
-            "request": request,
-        })
-        .to_string()
-        .into_bytes();
-        line.push(b'\n');
-        parts
-            .stdin
-            .send(StdinMessage::Line(line))
-            .map_err(|_| "the agent's input is closed".to_owned())?;
-        pending.insert(
-            id,
-            request["subtype"].as_str().unwrap_or_default().to_owned(),
-        );
-    }
-    let deadline = Instant::now() + LATE_SETTINGS_TIMEOUT;
-    while !pending.is_empty() {
-        let line = tokio::time::timeout_at(deadline, parts.reader.next_line())
-            .await
-            .map_err(|_| format!("no answer in {LATE_SETTINGS_TIMEOUT:?}"))?;
-        let text = match line {
-            Ok(Some(Line::Text(text))) => text,
-            Ok(Some(Line::TooLong { .. })) => continue,
-            Ok(None) => return Err("the agent exited".to_owned()),
-            Err(e) => return Err(e.to_string()),
-        };
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let response = &value["response"];
-        let answered = (value["type"] == "control_response")
-            .then(|| response["request_id"].as_str())
-            .flatten()
-            .and_then(|id| pending.remove(id));
-        let Some(subtype) = answered else {
-            debug!(
-                line_type = value["type"].as_str().unwrap_or_default(),
-                "agent line before the run's prompt"
-            );
-            continue;
-        };
-        if response["subtype"] != "success" {
-            let error = response["error"].as_str().unwrap_or("refused");
-            return Err(format!("{subtype}: {error}"));
-        }
-        debug!(%subtype, "setting applied late");
-    }
-    Ok(())
 }
 
 /// The pipes of a CLI process: `child` if it was started ahead, else one started now for `inv`.

@@ -22,8 +22,10 @@
 //! (a session's workspace moved into a pooled executor's slot over the one the CLI started in)
 //! does not take it.
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::json;
@@ -31,7 +33,9 @@ use tokio::process::Child;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::{AgentError, AgentInvocation, LiveAgent, Waiting, process};
+use super::control::{StdinMessage, json_line};
+use super::process::Line;
+use super::{AgentError, AgentInvocation, LiveAgent, LiveParts, Waiting, process};
 
 /// The flags a CLI started ahead may differ in from its task's, each applied late by a control
 /// request.
@@ -55,6 +59,60 @@ impl LateSetting {
             }
         }
     }
+}
+
+/// Longest wait for a waiting CLI's answers to the settings applied late.
+const LATE_SETTINGS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Gives a CLI started ahead the run's settings through its control requests, before its
+/// prompt, and waits for each answer (they may come in any order); lines before them are not the
+/// run's. An error names what the CLI refused (e.g. `bypassPermissions` in a CLI not started with
+/// it).
+pub(super) async fn apply(parts: &mut LiveParts, late: &[LateSetting]) -> Result<(), String> {
+    let mut pending = HashMap::new();
+    for (i, setting) in late.iter().enumerate() {
+        let id = format!("workcell-late-{i}");
+        let line =
+            json!({"type": "control_request", "request_id": id, "request": setting.request()});
+        parts
+            .stdin
+            .send(StdinMessage::Line(json_line(&line)))
+            .map_err(|_| "the agent's input is closed".to_owned())?;
+        pending.insert(id, setting);
+    }
+    let deadline = Instant::now() + LATE_SETTINGS_TIMEOUT;
+    while !pending.is_empty() {
+        let line = tokio::time::timeout_at(deadline, parts.reader.next_line())
+            .await
+            .map_err(|_| format!("no answer in {LATE_SETTINGS_TIMEOUT:?}"))?;
+        let text = match line {
+            Ok(Some(Line::Text(text))) => text,
+            Ok(Some(Line::TooLong { .. })) => continue,
+            Ok(None) => return Err("the agent exited".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let response = &value["response"];
+        let answered = (value["type"] == "control_response")
+            .then(|| response["request_id"].as_str())
+            .flatten()
+            .and_then(|id| pending.remove(id));
+        let Some(setting) = answered else {
+            debug!(
+                line_type = value["type"].as_str().unwrap_or_default(),
+                "agent line before the run's prompt"
+            );
+            continue;
+        };
+        if response["subtype"] != "success" {
+            let error = response["error"].as_str().unwrap_or("refused");
+            return Err(format!("{setting:?}: {error}"));
+        }
+        debug!(?setting, "setting applied late");
+    }
+    Ok(())
 }
 
 /// A CLI process waiting for the prompt of the invocation it is ready for. Dropping it stops the
