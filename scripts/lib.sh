@@ -31,6 +31,39 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_disk_space GIB: a whole test run from an empty build cache writes about GIB: its builds
+# into CARGO_TARGET_DIR and its Docker engines' images and build layers under /tmp. Short of
+# space it would fail half-way, the full disk showing up as some unrelated step's error. What the
+# cache already holds counts as written (a warm cache is mostly rebuilt in place), but a run
+# always asks for a third of GIB. The cache is only a cache: when space is short its incremental
+# data goes first, then, if it is this project's own cache directory, all of it (the run then
+# builds from nothing). Stops with one line when that still does not free enough.
+ensure_disk_space() {
+  local need=$1 want free cached
+  free_gib() { df -P -k "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+  mkdir -p "$CARGO_TARGET_DIR"
+  # The two places are on one file system on a usual machine; each is checked.
+  for dir in "$CARGO_TARGET_DIR" /tmp; do
+    cached=$(du -s -k "$CARGO_TARGET_DIR" 2>/dev/null | awk '{ print int($1 / 1048576) }')
+    want=$((need - cached))
+    [ "$want" -ge $((need / 3)) ] || want=$((need / 3))
+    free=$(free_gib "$dir")
+    [ "$free" -ge "$want" ] && continue
+    if [ "$(df -P "$dir" | awk 'NR == 2 { print $1 }')" = "$(df -P "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $1 }')" ]; then
+      log "only ${free} GiB free for $dir (a test run needs about ${want} more): removing the build cache's incremental data"
+      rm -rf "$CARGO_TARGET_DIR"/*/incremental
+      free=$(free_gib "$dir")
+      if [ "$free" -lt "$want" ] && [ "$CARGO_TARGET_DIR" = "$HOME/.cache/workcell-target" ]; then
+        log "still only ${free} GiB free: emptying the build cache $CARGO_TARGET_DIR (everything is built again)"
+        rm -rf "${CARGO_TARGET_DIR:?}"/*
+        free=$(free_gib "$dir")
+        want=$need
+      fi
+    fi
+    [ "$free" -ge "$want" ] || die "only ${free} GiB free for $dir; a test run needs about ${want} GiB (builds, Docker images)"
+  done
+}
+
 # free_port: prints a TCP port nobody listens on (loopback).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

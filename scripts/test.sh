@@ -20,6 +20,9 @@ for arg in "$@"; do
 done
 
 ensure_rust
+# A run from an empty build cache took 23 GB at its peak (2026-12-05: 15 GB of builds in
+# CARGO_TARGET_DIR, the rest the Docker engines' images and build layers under /tmp).
+ensure_disk_space 25
 apt_install python3 ca-certificates git curl unzip docker.io docker-compose debootstrap
 ensure_postgres
 ensure_claude_cli
