@@ -16,21 +16,80 @@ const context = await launch();
 const page = await context.newPage();
 await register(page);
 
-// 1. Submit → first token.
+// 1. Submit → first token, and where a new session's time goes: the moments the browser sees
+// (wall clock, this machine's: the page's and this process's clocks are the same clock).
+//   created   the POST /tasks answer arrives
+//   page      the session's page is navigated to (client-side)
+//   history   its REST history (GET …/events) has arrived
+//   subscribed the WebSocket's subscribe for the session is sent
+//   frame     the first assistant-text event arrives over the WebSocket
+//   screen    its row is on screen
 const latencies = [];
+const phases = [];
+let marks = {};
+page.on("response", (r) => {
+  const path = new URL(r.url()).pathname;
+  if (r.request().method() === "POST" && path === "/api/v1/tasks") marks.created ??= Date.now();
+  if (/^\/api\/v1\/sessions\/[^/]+\/events$/.test(path)) marks.history ??= Date.now();
+});
+page.on("framenavigated", (f) => {
+  if (f === page.mainFrame() && f.url().includes("/sessions/")) marks.page ??= Date.now();
+});
+page.on("websocket", (ws) => {
+  ws.on("framesent", (f) => {
+    if (typeof f.payload === "string" && f.payload.includes('"subscribe"')) marks.subscribed ??= Date.now();
+  });
+  ws.on("framereceived", (f) => {
+    if (typeof f.payload === "string" && f.payload.includes('"type":"event"') && f.payload.includes('"assistant_text"'))
+      marks.frame ??= Date.now();
+  });
+});
 for (let i = 0; i < RUNS; i++) {
   await page.goto(WEB_URL);
   await page.getByTestId("prompt").fill(`[scenario:web_first_token] run ${i}`);
+  marks = {};
+  // The moment the row is on screen is taken in the page (the frame it is painted in): a
+  // locator's wait polls at growing intervals (up to 500 ms apart), which would be measured too.
+  await page.evaluate(() => {
+    window.__firstText = null;
+    const row = () => document.querySelector('[data-testid="conversation"] [data-kind="text"]');
+    const seen = new MutationObserver(() => {
+      if (!row()) return;
+      seen.disconnect();
+      requestAnimationFrame(() => (window.__firstText = performance.timeOrigin + performance.now()));
+    });
+    seen.observe(document.body, { childList: true, subtree: true });
+  });
   const t0 = await page.evaluate(() => performance.timeOrigin + performance.now());
   await page.getByTestId("submit").click();
   await page.getByTestId("conversation").locator('[data-kind="text"]').first().waitFor({ timeout: 120_000 });
-  const t1 = await page.evaluate(() => performance.timeOrigin + performance.now());
+  await page.waitForFunction(() => window.__firstText !== null);
+  const t1 = await page.evaluate(() => window.__firstText);
   latencies.push(t1 - t0);
+  phases.push({ t0, ...Object.fromEntries(["created", "page", "history", "subscribed", "frame"].map((k) => [k, marks[k] ? marks[k] - t0 : NaN])) });
   await page.locator('.session-head [data-status="completed"]').waitFor({ timeout: 120_000 });
 }
 const warm = latencies.slice(1).sort((a, b) => a - b);
 const median = (xs) => xs[Math.floor(xs.length / 2)];
 console.log(`submit → first token on screen: first run ${latencies[0].toFixed(0)} ms; warm runs (n=${warm.length}) median ${median(warm).toFixed(0)} ms, min ${warm[0].toFixed(0)} ms, max ${warm[warm.length - 1].toFixed(0)} ms`);
+{
+  // The scripted model's record: when each run's turn (the conversation's request, told by its
+  // prompt) reached the model, and the requests the CLI made on the side before it.
+  if (LLM_URL) {
+    const recorded = await (await fetch(`${LLM_URL}/_admin/requests`)).json();
+    const requests = Array.isArray(recorded) ? recorded : (recorded.requests ?? []);
+    phases.forEach((p, i) => {
+      const prompt = new RegExp(`\\] run ${i}(?!\\d)`);
+      const turn = requests.find((r) => r.kind === "turn" && prompt.test(JSON.stringify(r.body ?? "")));
+      p.model = turn ? Date.parse(turn.time) - p.t0 : NaN;
+      p.side = requests.filter((r) => r.kind !== "turn" && Date.parse(r.time) >= p.t0 && Date.parse(r.time) <= p.t0 + p.frame).length;
+    });
+    console.log(`side requests to the model between submit and the first text, per run: ${phases.map((p) => p.side).join(", ")}`);
+  }
+  const at = (k) => median(phases.slice(1).map((p) => p[k]).sort((a, b) => a - b));
+  const parts = ["created", "page", "history", "subscribed", "model", "frame"].map((k) => `${k} ${at(k).toFixed(0)}`);
+  console.log(`new session, ms after submit (median of the warm runs): ${parts.join(", ")}, screen ${median(warm).toFixed(0)}`);
+}
 
 // 1b. Follow-ups in the session of the last run: submit → the follow-up's first token on screen.
 // Spaced like a person's messages (BENCH_PAUSE_MS, default 3 s, after the previous run ended:
