@@ -2,7 +2,7 @@
 // browser download), and small helpers. The end-to-end test runs under @playwright/test instead
 // (playwright.config.ts, tests/e2e/).
 import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -30,6 +30,8 @@ export async function launch() {
       "--no-first-run",
     ],
   });
+  // The profile goes with the browser (a run leaves nothing in /tmp).
+  context.on("close", () => rmSync(userDataDir, { recursive: true, force: true }));
   return context;
 }
 
