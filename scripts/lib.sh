@@ -42,11 +42,11 @@ ensure_disk_space() {
   local need=$1 want free cached
   free_gib() { df -P -k "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
   mkdir -p "$CARGO_TARGET_DIR"
+  cached=$(du -s -k "$CARGO_TARGET_DIR" 2>/dev/null | awk '{ print int($1 / 1048576) }')
+  want=$((need - cached))
+  [ "$want" -ge $((need / 3)) ] || want=$((need / 3))
   # The two places are on one file system on a usual machine; each is checked.
   for dir in "$CARGO_TARGET_DIR" /tmp; do
-    cached=$(du -s -k "$CARGO_TARGET_DIR" 2>/dev/null | awk '{ print int($1 / 1048576) }')
-    want=$((need - cached))
-    [ "$want" -ge $((need / 3)) ] || want=$((need / 3))
     free=$(free_gib "$dir")
     [ "$free" -ge "$want" ] && continue
     if [ "$(df -P "$dir" | awk 'NR == 2 { print $1 }')" = "$(df -P "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $1 }')" ]; then
